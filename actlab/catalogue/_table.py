@@ -1,0 +1,500 @@
+r"""The catalogue: one table of named activation functions.
+
+Each entry gives the torch function, its NumPy reference (used by the tests), a LaTeX
+formula, a plain-language note, a reference, a kind and the properties of its curve. In
+formulas ``[P]`` is the Iverson bracket: 1 where P holds, else 0.
+
+Where libraries disagree the table keeps both under clear names:
+
+* ``leaky_relu`` is PyTorch's (slope 0.01); ``leaky_relu_keras`` is Keras' ``leaky_relu``
+  (slope 0.2).
+* ``hard_sigmoid`` (alias ``hardsigmoid``) is the seeds' and Keras 2's
+  ``clip(0.2x + 0.5, 0, 1)``: 0 below -2.5, 1 above 2.5. ``hard_sigmoid_torch`` is PyTorch's
+  ``nn.Hardsigmoid`` and Keras 3's ``hard_sigmoid``: ``relu6(x + 3) / 6``.
+
+Functions applied along a dimension (softmax and friends) use ``dim=1``, the feature axis of
+``(N, C)`` and the channel axis of ``(N, C, H, W)`` tensors, as the à-la-carte paper did.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import special
+from torch import nn
+
+from ._registry import REGISTRY, Entry
+from .frelu import FReLU, frelu, frelu_numpy
+
+INF = math.inf
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+# --------------------------------------------------------------------------- NumPy helpers
+
+
+def _np(f):
+    """Wrap a NumPy reference so that overflow / invalid-value warnings stay quiet."""
+
+    def g(x, **kw):
+        with np.errstate(all="ignore"):
+            return f(np.asarray(x, dtype=np.float64), **kw)
+
+    g.__name__ = getattr(f, "__name__", "ref")
+    return g
+
+
+def _sigmoid(x):
+    return special.expit(x)
+
+
+def _softplus(x, beta=1.0, threshold=20.0):
+    return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def _along(x, dim, f):
+    return np.moveaxis(f(np.moveaxis(x, dim, -1)), -1, dim)
+
+
+def _softmax_last(z):
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sparsemax_last(z):
+    zs = -np.sort(-z, axis=-1)
+    k = np.arange(1, z.shape[-1] + 1)
+    cs = np.cumsum(zs, axis=-1)
+    support = 1 + k * zs > cs
+    kz = support.sum(axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cs, kz - 1, axis=-1) - 1) / kz
+    return np.maximum(z - tau, 0.0)
+
+
+def _nan_keep(x, y):
+    """NumPy's comparisons turn NaN into False; torch keeps NaN. Match torch."""
+    return np.where(np.isnan(x), np.nan, y)
+
+
+# --------------------------------------------------------------------------- torch functions
+# Native torch ops wherever one exists; small compositions otherwise.
+
+
+def identity(x):
+    return x
+
+
+def step(x, threshold=0.0):
+    # 1 at or above the threshold, else 0; built from clamp and ceil so that autograd gives a
+    # (zero) gradient instead of refusing, and NaN stays NaN.
+    return 1.0 - torch.ceil(torch.clamp(threshold - x, 0.0, 1.0))
+
+
+def hard_sigmoid(x):
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def prelu(x, init=0.25, num_parameters=1):
+    return F.prelu(x, x.new_full((num_parameters,), init))
+
+
+def rrelu(x, lower=1.0 / 8, upper=1.0 / 3):
+    return F.rrelu(x, lower, upper, training=False)
+
+
+def gumbel_softmax(x, tau=1.0, dim=1):
+    return F.gumbel_softmax(x, tau=tau, hard=False, dim=dim)
+
+
+def generalized_swish(x):
+    return x * torch.sigmoid(torch.exp(-x))
+
+
+def sigmoid_derivative(x):
+    # exp(-x) * sigmoid(x)^2 == sigmoid(x) * sigmoid(-x); this form never computes inf * 0.
+    return torch.sigmoid(x) * torch.sigmoid(-x)
+
+
+def cloglogm(x):
+    return 1 - 2 * torch.exp(-0.7 * torch.exp(x))
+
+
+def gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
+
+
+def quick_gelu(x):
+    return x * torch.sigmoid(1.702 * x)
+
+
+def hard_mish(x):
+    return 0.5 * x * torch.clamp(x + 2, 0, 2)
+
+
+def squareplus(x, b=4.0):
+    return 0.5 * (x + torch.sqrt(x * x + b))
+
+
+def sparse_plus(x):
+    return torch.where(x <= -1, torch.zeros_like(x), torch.where(x >= 1, x, 0.25 * (x + 1) ** 2))
+
+
+def sparse_sigmoid(x):
+    return torch.clamp(0.5 * (x + 1), 0.0, 1.0)
+
+
+def sparsemax(x, dim=1):
+    z = x.transpose(dim, -1)
+    zs, _ = torch.sort(z, dim=-1, descending=True)
+    k = torch.arange(1, z.shape[-1] + 1, dtype=x.dtype, device=x.device)
+    cs = zs.cumsum(-1)
+    kz = (1 + k * zs > cs).sum(-1, keepdim=True)
+    tau = (cs.gather(-1, kz - 1) - 1) / kz.to(x.dtype)
+    return torch.clamp(z - tau, min=0).transpose(dim, -1)
+
+
+def bent_identity(x):
+    return (torch.sqrt(x * x + 1) - 1) / 2 + x
+
+
+def gaussian(x):
+    return torch.exp(-x * x)
+
+
+def isru(x, alpha=1.0):
+    return x * torch.rsqrt(1 + alpha * x * x)
+
+
+def isrlu(x, alpha=1.0):
+    return torch.where(x >= 0, x, x * torch.rsqrt(1 + alpha * x * x))
+
+
+def serf(x):
+    return x * torch.erf(F.softplus(x))
+
+
+def tanh_exp(x):
+    return x * torch.tanh(torch.exp(x))
+
+
+def elish(x):
+    return torch.where(x >= 0, x, torch.expm1(x)) * torch.sigmoid(x)
+
+
+def snake(x, alpha=1.0):
+    return x + torch.sin(alpha * x) ** 2 / alpha
+
+
+def relu_squared(x):
+    return torch.relu(x) ** 2
+
+
+def square(x):
+    return x * x
+
+
+def star_relu(x, scale=0.8944, bias=-0.4472):
+    return scale * torch.relu(x) ** 2 + bias
+
+
+def penalized_tanh(x):
+    t = torch.tanh(x)
+    return torch.where(x > 0, t, 0.25 * t)
+
+
+def shifted_softplus(x):
+    return F.softplus(x) - math.log(2.0)
+
+
+def gcu(x):
+    return x * torch.cos(x)
+
+
+def lisht(x):
+    return x * torch.tanh(x)
+
+
+def cloglog(x):
+    return -torch.expm1(-torch.exp(x))
+
+
+def smish(x):
+    return x * torch.tanh(torch.log1p(torch.sigmoid(x)))
+
+
+def logish(x):
+    return x * torch.log1p(torch.sigmoid(x))
+
+
+def threshold(x, threshold=1.0, value=0.0):
+    return F.threshold(x, threshold, value)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _mod(cls):
+    """A module factory for a torch class that takes the entry's parameters as keywords."""
+    return lambda **kw: cls(**kw)
+
+
+def _add(name, fn, numpy, formula, note, reference, kind, range, monotonic, smooth, zero_centred, **kw):
+    REGISTRY.add(Entry(name=name, fn=fn, numpy=_np(numpy) if numpy else None, formula=formula, note=note,
+                       reference=reference, kind=kind, range=range, monotonic=monotonic, smooth=smooth,
+                       zero_centred=zero_centred, **kw))
+
+
+S, M, L = "standard", "math", "literature"
+T = True
+N = False
+
+# ---- the seeds' classics and the PyTorch / Keras standard set
+_add("step", step, lambda x, threshold=0.0: _nan_keep(x, (x >= threshold).astype(float)),
+     r"[x \geq \theta]", "Fires 1 at or above the threshold, else 0; its gradient is zero, so it cannot be trained by backpropagation and only separates linearly separable problems.",
+     "McCulloch & Pitts (1943); Rosenblatt (1958)", S, (0, 1), T, N, N,
+     params={"threshold": 0.0}, differentiable=False, aliases=("heaviside", "binary_step"))
+_add("sigmoid", torch.sigmoid, _sigmoid, r"\frac{1}{1 + e^{-x}}",
+     "Squashes to (0, 1); saturates at both ends, so gradients vanish in deep stacks.",
+     "torch.nn.Sigmoid; keras.activations.sigmoid", S, (0, 1), T, T, N, aliases=("logistic",))
+_add("hard_sigmoid", hard_sigmoid, lambda x: np.clip(0.2 * x + 0.5, 0, 1), r"\max(0, \min(1, 0.2x + 0.5))",
+     "Keras 2's piecewise-linear sigmoid: 0 below -2.5, linear in [-2.5, 2.5], 1 above; cheaper than sigmoid, an approximation.",
+     "Keras 2 keras.activations.hard_sigmoid (the seeds' definition)", S, (0, 1), T, N, N,
+     aliases=("hard_sigmoid_keras2",))
+_add("hard_sigmoid_torch", F.hardsigmoid, lambda x: np.clip(x / 6 + 0.5, 0, 1), r"\frac{\mathrm{ReLU6}(x + 3)}{6}",
+     "PyTorch's and Keras 3's hard sigmoid: 0 below -3, linear in [-3, 3], 1 above.",
+     "torch.nn.Hardsigmoid; Keras 3 keras.activations.hard_sigmoid", S, (0, 1), T, N, N,
+     module=_mod(nn.Hardsigmoid), aliases=("hard_sigmoid_keras3",))
+_add("tanh", torch.tanh, np.tanh, r"\tanh(x)", "Squashes to (-1, 1); zero-centred, with stronger gradients than sigmoid near 0.",
+     "torch.nn.Tanh; keras.activations.tanh", S, (-1, 1), T, T, T, module=_mod(nn.Tanh))
+_add("softsign", F.softsign, lambda x: x / (1 + np.abs(x)), r"\frac{x}{1 + |x|}",
+     "A polynomial cousin of tanh: same range, but approaches its bounds slowly.",
+     "Bergstra et al. (2009); torch.nn.Softsign", S, (-1, 1), T, T, T, module=_mod(nn.Softsign))
+_add("softplus", F.softplus, _softplus, r"\frac{1}{\beta}\log(1 + e^{\beta x})",
+     "A smooth ReLU; strictly positive, linear above the threshold for numerical stability.",
+     "Dugas et al. (2001); torch.nn.Softplus", S, (0, INF), T, T, N,
+     params={"beta": 1.0, "threshold": 20.0}, module=_mod(nn.Softplus))
+_add("relu", F.relu, lambda x: _nan_keep(x, np.maximum(x, 0)), r"\max(0, x)",
+     "Zero for negative inputs, identity otherwise; sparse and cheap, but units pushed far negative stop learning (dying ReLU).",
+     "Nair & Hinton (2010); torch.nn.ReLU", S, (0, INF), T, N, N, module=_mod(nn.ReLU))
+_add("linear", identity, lambda x: x, r"x", "No activation; used for regression outputs. A stack of linear layers is still linear.",
+     "keras.activations.linear", S, (-INF, INF), T, T, T, module=lambda: nn.Identity(), aliases=("identity", "none"))
+_add("softmax", F.softmax, lambda x, dim=1: _along(x, dim, _softmax_last), r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
+     "Turns a vector into class probabilities; for output layers (a cross-entropy loss takes logits and applies it itself).",
+     "torch.nn.Softmax; keras.activations.softmax", S, (0, 1), T, T, N,
+     params={"dim": 1}, module=_mod(nn.Softmax), axis="dim")
+_add("leaky_relu", F.leaky_relu, lambda x, negative_slope=0.01: np.where(x >= 0, x, negative_slope * x),
+     r"\max(0, x) + \alpha \min(0, x)", "ReLU with a small slope (PyTorch: 0.01) below zero, so no unit dies completely.",
+     "Maas et al. (2013); torch.nn.LeakyReLU", S, (-INF, INF), T, N, T,
+     params={"negative_slope": 0.01}, module=_mod(nn.LeakyReLU), aliases=("leaky_relu_torch",))
+_add("leaky_relu_keras", F.leaky_relu, lambda x, negative_slope=0.2: np.where(x >= 0, x, negative_slope * x),
+     r"\max(0, x) + \alpha \min(0, x)", "Keras' leaky ReLU: slope 0.2 below zero.",
+     "keras.activations.leaky_relu", S, (-INF, INF), T, N, T,
+     params={"negative_slope": 0.2}, module=_mod(nn.LeakyReLU))
+_add("prelu", prelu, lambda x, init=0.25, num_parameters=1: np.where(x >= 0, x, init * x),
+     r"\max(0, x) + a \min(0, x)", "Leaky ReLU whose negative slope a is learned (one per channel with num_parameters=C).",
+     "He et al. (2015), arXiv 1502.01852; torch.nn.PReLU", "learnable", (-INF, INF), T, N, T,
+     params={"init": 0.25, "num_parameters": 1}, module=_mod(nn.PReLU))
+_add("elu", F.elu, lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)),
+     r"\max(0, x) + \alpha (e^{\min(0, x)} - 1)", "Smooth negative part that saturates at -alpha, pushing mean activations toward zero.",
+     "Clevert et al. (2015), arXiv 1511.07289; torch.nn.ELU", S, (-1, INF), T, T, T,
+     params={"alpha": 1.0}, module=_mod(nn.ELU))
+_add("selu", F.selu, lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+     r"\lambda (\max(0, x) + \alpha (e^{\min(0, x)} - 1))",
+     "Scaled ELU (lambda 1.0507, alpha 1.6733) that keeps activations self-normalising (mean 0, variance 1) in deep MLPs; no dying units.",
+     "Klambauer et al. (2017), arXiv 1706.02515; torch.nn.SELU", S, (-SELU_SCALE * SELU_ALPHA, INF), T, N, T,
+     module=_mod(nn.SELU))
+_add("silu", F.silu, lambda x: x * _sigmoid(x), r"x \, \sigma(x)",
+     "x times its sigmoid; smooth, non-monotonic dip (minimum -0.278) below zero.",
+     "Ramachandran et al. (2017) 'Swish', arXiv 1710.05941; Elfwing et al. (2017); torch.nn.SiLU", S,
+     (-0.278465, INF), N, T, T, module=_mod(nn.SiLU), aliases=("swish",))
+_add("mish", F.mish, lambda x: x * np.tanh(_softplus(x)), r"x \tanh(\mathrm{softplus}(x))",
+     "Smooth, non-monotonic, minimum about -0.31; self-regularising in the author's words.",
+     "Misra (2019), arXiv 1908.08681; torch.nn.Mish", S, (-0.308843, INF), N, T, T, module=_mod(nn.Mish))
+REGISTRY.add(Entry(
+    name="frelu", fn=frelu, numpy=frelu_numpy, formula=r"\max(x, T(x)),\ T = \mathrm{BN}(\mathrm{DWConv}_{k \times k}(x))",
+    note="Funnel activation: each pixel is compared with a learned depthwise k x k view of its neighbourhood; ReLU extended to images.",
+    reference="Ma, Zhang & Sun (2020), Funnel Activation for Visual Recognition, arXiv 2007.11824", kind="spatial",
+    range=(-INF, INF), monotonic=None, smooth=None, zero_centred=None, params={"kernel_size": 3},
+    module=lambda kernel_size=3: FReLU(kernel_size=kernel_size), axis="spatial", aliases=("funnel",)))
+
+# ---- the rest of torch.nn's activations used by the à-la-carte paper
+_add("hardshrink", F.hardshrink, lambda x, lambd=0.5: np.where(np.abs(x) > lambd, x, 0 * x),
+     r"x \, [|x| > \lambda]", "Zero inside [-lambda, lambda], identity outside; discontinuous.",
+     "torch.nn.Hardshrink", S, (-INF, INF), T, N, T, params={"lambd": 0.5}, module=_mod(nn.Hardshrink))
+_add("hardtanh", F.hardtanh, lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+     r"\max(a, \min(b, x))", "Linear in [-1, 1], clipped outside; a cheap tanh.",
+     "Collobert (2004); torch.nn.Hardtanh", S, (-1, 1), T, N, T,
+     params={"min_val": -1.0, "max_val": 1.0}, module=_mod(nn.Hardtanh), aliases=("hard_tanh",))
+_add("log_sigmoid", F.logsigmoid, lambda x: -_softplus(-x, 1.0, np.inf), r"\log \sigma(x) = -\mathrm{softplus}(-x)",
+     "Logarithm of the sigmoid; always negative.", "torch.nn.LogSigmoid", S, (-INF, 0), T, T, N,
+     module=_mod(nn.LogSigmoid))
+_add("relu6", F.relu6, lambda x: np.clip(x, 0, 6), r"\min(\max(0, x), 6)",
+     "ReLU capped at 6; robust in low-precision arithmetic (MobileNet).",
+     "Krizhevsky (2010); torch.nn.ReLU6", S, (0, 6), T, N, N, module=_mod(nn.ReLU6))
+_add("rrelu", rrelu, lambda x, lower=1 / 8, upper=1 / 3: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
+     r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)",
+     "Leaky ReLU with a random slope in [lower, upper] during training and their mean in evaluation.",
+     "Xu et al. (2015), arXiv 1505.00853; torch.nn.RReLU", S, (-INF, INF), T, N, T,
+     params={"lower": 1 / 8, "upper": 1 / 3}, module=_mod(nn.RReLU))
+_add("celu", F.celu, lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x / alpha)),
+     r"\max(0, x) + \min(0, \alpha (e^{x / \alpha} - 1))", "ELU made continuously differentiable for every alpha.",
+     "Barron (2017), arXiv 1704.07483; torch.nn.CELU", S, (-1, INF), T, T, T,
+     params={"alpha": 1.0}, module=_mod(nn.CELU))
+_add("gelu", F.gelu, lambda x: 0.5 * x * (1 + special.erf(x / math.sqrt(2))), r"x \, \Phi(x)",
+     "x weighted by the Gaussian CDF; the transformer default; minimum -0.170.",
+     "Hendrycks & Gimpel (2016), arXiv 1606.08415; torch.nn.GELU", S, (-0.169971, INF), N, T, T,
+     module=_mod(nn.GELU))
+_add("softshrink", F.softshrink, lambda x, lambd=0.5: np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, 0 * x)),
+     r"\mathrm{sign}(x) \max(0, |x| - \lambda)", "Soft thresholding: shrinks every input toward zero by lambda.",
+     "torch.nn.Softshrink", S, (-INF, INF), T, N, T, params={"lambd": 0.5}, module=_mod(nn.Softshrink))
+_add("tanhshrink", F.tanhshrink, lambda x: x - np.tanh(x), r"x - \tanh(x)", "Flat near zero, linear far away.",
+     "torch.nn.Tanhshrink", S, (-INF, INF), T, T, T, module=_mod(nn.Tanhshrink))
+_add("softmin", F.softmin, lambda x, dim=1: _along(x, dim, lambda z: _softmax_last(-z)), r"\frac{e^{-x_i}}{\sum_j e^{-x_j}}",
+     "Softmax of the negated input: the smallest entry gets the largest weight.",
+     "torch.nn.Softmin", S, (0, 1), T, T, N, params={"dim": 1}, module=_mod(nn.Softmin), axis="dim")
+_add("log_softmax", F.log_softmax, lambda x, dim=1: _along(x, dim, lambda z: np.log(_softmax_last(z))),
+     r"x_i - \log \sum_j e^{x_j}", "Log-probabilities; pair with NLLLoss.",
+     "torch.nn.LogSoftmax", S, (-INF, 0), T, T, N, params={"dim": 1}, module=_mod(nn.LogSoftmax), axis="dim")
+
+# ---- tensor math functions the à-la-carte paper uses as activations (its exact definitions)
+_M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-centred, extra
+    ("abs", torch.abs, np.abs, r"|x|", (0, INF), N, N, N, {}),
+    ("acos", torch.acos, np.arccos, r"\arccos(x)", (0, math.pi), T, T, N, {"domain": (-1.0, 1.0), "probe": (-0.99, 0.99)}),
+    ("angle", torch.angle, np.angle, r"\pi \, [x < 0]", (0, math.pi), T, N, N, {"differentiable": False}),
+    ("asin", torch.asin, np.arcsin, r"\arcsin(x)", (-math.pi / 2, math.pi / 2), T, T, T, {"domain": (-1.0, 1.0), "probe": (-0.99, 0.99)}),
+    ("atan", torch.atan, np.arctan, r"\arctan(x)", (-math.pi / 2, math.pi / 2), T, T, T, {}),
+    ("ceil", torch.ceil, np.ceil, r"\lceil x \rceil", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("cos", torch.cos, np.cos, r"\cos(x)", (-1, 1), N, T, N, {}),
+    ("cosh", torch.cosh, np.cosh, r"\cosh(x)", (1, INF), N, T, N, {}),
+    ("digamma", torch.digamma, special.digamma, r"\psi(x) = \frac{d}{dx} \log \Gamma(x)", (-INF, INF), T, T, N,
+     {"domain": (0.0, INF), "probe": (0.2, 6.0)}),
+    ("erf", torch.erf, special.erf, r"\frac{2}{\sqrt{\pi}} \int_0^x e^{-t^2} dt", (-1, 1), T, T, T, {}),
+    ("erfc", torch.erfc, special.erfc, r"1 - \mathrm{erf}(x)", (0, 2), T, T, N, {}),
+    ("exp", torch.exp, np.exp, r"e^x", (0, INF), T, T, N, {"aliases": ("exponential",)}),
+    ("floor", torch.floor, np.floor, r"\lfloor x \rfloor", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("frac", torch.frac, lambda x: x - np.trunc(x), r"x - \mathrm{trunc}(x)", (-1, 1), N, N, T, {}),
+    ("log", torch.log, np.log, r"\ln(x)", (-INF, INF), T, T, N, {"domain": (0.0, INF), "probe": (0.05, 6.0)}),
+    ("log10", torch.log10, np.log10, r"\log_{10}(x)", (-INF, INF), T, T, N, {"domain": (0.0, INF), "probe": (0.05, 6.0)}),
+    ("neg", torch.neg, np.negative, r"-x", (-INF, INF), T, T, T, {}),
+    ("round", torch.round, np.round, r"\mathrm{round}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("sin", torch.sin, np.sin, r"\sin(x)", (-1, 1), N, T, T, {}),
+    ("sinh", torch.sinh, np.sinh, r"\sinh(x)", (-INF, INF), T, T, T, {}),
+    ("tan", torch.tan, np.tan, r"\tan(x)", (-INF, INF), T, T, T, {"domain": (-math.pi / 2, math.pi / 2), "probe": (-1.4, 1.4)}),
+    ("trunc", torch.trunc, np.trunc, r"\mathrm{trunc}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
+]
+for _name, _fn, _ref, _formula, _range, _mono, _smooth, _zc, _extra in _M:
+    _add(_name, _fn, _ref, _formula, f"torch.{_fn.__name__} used element-wise as an activation.",
+         f"torch.{_fn.__name__}; Sipper (2021) a-la-carte candidate", M, _range, _mono, _smooth, _zc, **_extra)
+
+_add("gumbel_softmax", gumbel_softmax, None, r"\mathrm{softmax}((x + g) / \tau),\ g \sim \mathrm{Gumbel}(0, 1)",
+     "Softmax of the input plus Gumbel noise: a random, differentiable relaxation of sampling a category.",
+     "Jang et al. (2016), arXiv 1611.01144; torch.nn.functional.gumbel_softmax", M, (0, 1), None, None, N,
+     params={"tau": 1.0, "dim": 1}, axis="dim", stochastic=True)
+
+# ---- from the literature, as used by the à-la-carte paper
+_add("generalized_swish", generalized_swish, lambda x: x * _sigmoid(np.exp(-x)), r"x \, \sigma(e^{-x})",
+     "Swish with the sigmoid fed exp(-x): identity far left, x/2 far right.",
+     "Kocak & Siray, New activation functions for single layer feedforward neural network; Sipper (2021)", L,
+     (-INF, INF), T, T, T, aliases=("gen_swish",))
+_add("sigmoid_derivative", sigmoid_derivative, lambda x: _sigmoid(x) * _sigmoid(-x), r"e^{-x} \sigma(x)^2 = \sigma(x) (1 - \sigma(x))",
+     "The derivative of the sigmoid used as a bump-shaped activation, peak 1/4 at 0.",
+     "Sipper (2021), a-la-carte candidate", L, (0, 0.25), N, T, N)
+_add("cloglogm", cloglogm, lambda x: 1 - 2 * np.exp(-0.7 * np.exp(x)), r"1 - 2 e^{-0.7 e^{x}}",
+     "Modified complementary log-log: asymmetric sigmoid-like curve from -1 to 1.",
+     "Gomes, Ludermir & Lima (2011), Comparison of new activation functions ... financial time series", L,
+     (-1, 1), T, T, N)
+
+# ---- the rest of PyTorch, timm and Keras
+_add("threshold", threshold, lambda x, threshold=1.0, value=0.0: np.where(x > threshold, x, value + 0 * x),
+     r"x \, [x > \theta] + v \, [x \leq \theta]", "Passes x above the threshold, replaces it with a constant below.",
+     "torch.nn.Threshold", S, (0, INF), T, N, N, params={"threshold": 1.0, "value": 0.0}, module=_mod(nn.Threshold))
+_add("gelu_tanh", gelu_tanh, lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+     r"\frac{x}{2} (1 + \tanh(\sqrt{2/\pi} (x + 0.044715 x^3)))", "The tanh approximation of GELU (BERT, GPT-2).",
+     "Hendrycks & Gimpel (2016); torch.nn.GELU(approximate='tanh'); timm gelu_tanh", S, (-0.170041, INF), N, T, T,
+     module=lambda: nn.GELU(approximate="tanh"), aliases=("gelu_new", "gelu_approximate"))
+_add("quick_gelu", quick_gelu, lambda x: x * _sigmoid(1.702 * x), r"x \, \sigma(1.702 x)",
+     "Sigmoid approximation of GELU (CLIP).", "timm quick_gelu; Radford et al. (2021) CLIP", S, (-0.16361, INF), N, T, T)
+_add("hard_swish", F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6, r"x \frac{\mathrm{ReLU6}(x + 3)}{6}",
+     "Piecewise-quadratic swish for mobile networks; minimum -0.375.",
+     "Howard et al. (2019) MobileNetV3, arXiv 1905.02244; torch.nn.Hardswish; keras hard_silu", S, (-0.375, INF), N, N, T,
+     module=_mod(nn.Hardswish), aliases=("hard_silu",))
+_add("hard_mish", hard_mish, lambda x: 0.5 * x * np.clip(x + 2, 0, 2), r"\frac{x}{2} \min(2, \max(0, x + 2))",
+     "Piecewise-quadratic approximation of Mish; minimum -0.5.", "timm hard_mish", S, (-0.5, INF), N, N, T)
+_add("squareplus", squareplus, lambda x, b=4.0: 0.5 * (x + np.sqrt(x * x + b)), r"\frac{x + \sqrt{x^2 + b}}{2}",
+     "Softplus-like but algebraic (no exp or log).", "Barron (2021), arXiv 2112.11687; keras.activations.squareplus", S,
+     (0, INF), T, T, N, params={"b": 4.0})
+_add("sparse_plus", sparse_plus, lambda x: np.where(x <= -1, 0 * x, np.where(x >= 1, x, 0.25 * (x + 1) ** 2)),
+     r"\frac{(x + 1)^2}{4} [|x| < 1] + x [x \geq 1]", "Zero below -1, quadratic in (-1, 1), identity above: a softplus with exact zeros.",
+     "keras.activations.sparse_plus", S, (0, INF), T, T, N)
+_add("sparse_sigmoid", sparse_sigmoid, lambda x: np.clip(0.5 * (x + 1), 0, 1), r"\max(0, \min(1, \frac{x + 1}{2}))",
+     "The two-class sparsemax: 0 below -1, linear, 1 above 1.", "keras.activations.sparse_sigmoid", S, (0, 1), T, N, N)
+_add("glu", F.glu, lambda x, dim=1: _along(x, dim, lambda z: z[..., : z.shape[-1] // 2] * _sigmoid(z[..., z.shape[-1] // 2:])),
+     r"a \, \sigma(b),\ [a, b] = x", "Gated linear unit: the first half of the features gated by the sigmoid of the second half (halves the size).",
+     "Dauphin et al. (2016), arXiv 1612.08083; torch.nn.GLU; keras.activations.glu", S, (-0.278465, INF), N, T, T,
+     params={"dim": 1}, module=_mod(nn.GLU), axis="dim", view_pair="same")
+_add("sparsemax", sparsemax, lambda x, dim=1: _along(x, dim, _sparsemax_last), r"\arg\min_{p \in \Delta} \|p - x\|^2",
+     "Euclidean projection onto the probability simplex: like softmax, but with exact zeros.",
+     "Martins & Astudillo (2016), arXiv 1602.02068; keras.activations.sparsemax", S, (0, 1), T, N, N,
+     params={"dim": 1}, axis="dim")
+
+# ---- more from the literature
+_add("bent_identity", bent_identity, lambda x: (np.sqrt(x * x + 1) - 1) / 2 + x, r"\frac{\sqrt{x^2 + 1} - 1}{2} + x",
+     "A smooth, always-increasing bend of the identity.", "common in activation surveys (e.g. Nwankpa et al. 2018, arXiv 1811.03378)", L,
+     (-INF, INF), T, T, T)
+_add("gaussian", gaussian, lambda x: np.exp(-x * x), r"e^{-x^2}", "Bell-shaped radial-basis activation.",
+     "Broomhead & Lowe (1988), radial basis functions", L, (0, 1), N, T, N)
+_add("isru", isru, lambda x, alpha=1.0: x / np.sqrt(1 + alpha * x * x), r"\frac{x}{\sqrt{1 + \alpha x^2}}",
+     "Inverse square root unit: a tanh-like curve without exponentials.", "Carlile et al. (2017), arXiv 1710.09967", L,
+     (-1, 1), T, T, T, params={"alpha": 1.0})
+_add("isrlu", isrlu, lambda x, alpha=1.0: np.where(x >= 0, x, x / np.sqrt(1 + alpha * x * x)),
+     r"x \, [x \geq 0] + \frac{x}{\sqrt{1 + \alpha x^2}} [x < 0]", "ELU-like unit with an inverse-square-root negative part.",
+     "Carlile et al. (2017), arXiv 1710.09967", L, (-1, INF), T, T, T, params={"alpha": 1.0})
+_add("serf", serf, lambda x: x * special.erf(_softplus(x, 1.0, np.inf)), r"x \, \mathrm{erf}(\ln(1 + e^x))",
+     "Mish with erf in place of tanh.", "Nag & Bhattacharyya (2021), arXiv 2108.09598", L, (-0.348437, INF), N, T, T)
+_add("tanh_exp", tanh_exp, lambda x: x * np.tanh(np.exp(x)), r"x \tanh(e^x)", "Fast-converging smooth unit for lightweight networks.",
+     "Liu & Di (2020), arXiv 2003.09855", L, (-0.353286, INF), N, T, T)
+_add("elish", elish, lambda x: np.where(x >= 0, x, np.expm1(x)) * _sigmoid(x),
+     r"\sigma(x) (x [x \geq 0] + (e^x - 1) [x < 0])", "Swish above zero, ELU times sigmoid below.",
+     "Basirat & Roth (2018), arXiv 1808.00783", L, (-0.171573, INF), N, T, T)
+_add("snake", snake, lambda x, alpha=1.0: x + np.sin(alpha * x) ** 2 / alpha, r"x + \frac{\sin^2(\alpha x)}{\alpha}",
+     "Identity plus a periodic ripple; monotonic, good at learning periodic functions.",
+     "Liu Ziyin et al. (2020), arXiv 2006.08195", L, (-INF, INF), T, T, T, params={"alpha": 1.0})
+_add("relu_squared", relu_squared, lambda x: np.maximum(x, 0) ** 2, r"\max(0, x)^2",
+     "Squared ReLU, found by architecture search for transformers.", "So et al. (2021) Primer, arXiv 2109.08668", L,
+     (0, INF), T, T, N, aliases=("squared_relu",))
+_add("square", square, lambda x: x * x, r"x^2", "The square; a genetic-programming primitive.", "polynomial networks", L,
+     (0, INF), N, T, N)
+_add("star_relu", star_relu, lambda x, scale=0.8944, bias=-0.4472: scale * np.maximum(x, 0) ** 2 + bias,
+     r"s \max(0, x)^2 + b", "Scaled and shifted squared ReLU of MetaFormer.", "Yu et al. (2022), arXiv 2210.13452; timm StarReLU", S,
+     (-0.4472, INF), T, T, N, params={"scale": 0.8944, "bias": -0.4472})
+_add("penalized_tanh", penalized_tanh, lambda x: np.where(x > 0, np.tanh(x), 0.25 * np.tanh(x)),
+     r"\tanh(x) [x > 0] + 0.25 \tanh(x) [x \leq 0]", "tanh with a four times smaller negative side.",
+     "Xu, Huang & Li (2016), arXiv 1602.05980", L, (-0.25, 1), T, N, T)
+_add("shifted_softplus", shifted_softplus, lambda x: _softplus(x) - math.log(2.0), r"\ln(1 + e^x) - \ln 2",
+     "Softplus shifted to pass through zero (SchNet).", "Schütt et al. (2017), arXiv 1706.08566", L,
+     (-math.log(2.0), INF), T, T, T)
+_add("gcu", gcu, lambda x: x * np.cos(x), r"x \cos(x)", "Growing cosine unit: oscillating, lets one neuron learn XOR.",
+     "Noel et al. (2021), arXiv 2108.12943", L, (-INF, INF), N, T, T)
+_add("lisht", lisht, lambda x: x * np.tanh(x), r"x \tanh(x)", "Linearly scaled hyperbolic tangent; symmetric, non-negative.",
+     "Roy et al. (2019), arXiv 1901.05894", L, (0, INF), N, T, N)
+_add("cloglog", cloglog, lambda x: -np.expm1(-np.exp(x)), r"1 - e^{-e^x}", "Complementary log-log: an asymmetric sigmoid.",
+     "Gomes & Ludermir (2008); generalised linear models", L, (0, 1), T, T, N)
+_add("smish", smish, lambda x: x * np.tanh(np.log1p(_sigmoid(x))), r"x \tanh(\ln(1 + \sigma(x)))",
+     "Smooth non-monotonic unit with a shallow negative dip.", "Wang et al. (2022), Smish", L, (-0.249994, INF), N, T, T)
+_add("logish", logish, lambda x: x * np.log1p(_sigmoid(x)), r"x \ln(1 + \sigma(x))", "Smooth non-monotonic unit.",
+     "Zhu et al. (2021), Logish", L, (-0.252769, INF), N, T, T)
+
+#: The 48 candidates of Sipper (2021), "Neural Networks with À La Carte Selection of
+#: Activation Functions", in the paper's order: 21 torch.nn activations, 23 tensor math
+#: functions, 4 from the literature.
+SIPPER48: tuple[str, ...] = (
+    "elu", "hardshrink", "hardtanh", "leaky_relu", "log_sigmoid", "prelu", "relu", "relu6", "rrelu", "selu",
+    "celu", "gelu", "sigmoid", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "softmin", "softmax",
+    "log_softmax",
+    "abs", "acos", "angle", "asin", "atan", "ceil", "cos", "cosh", "digamma", "erf", "erfc", "exp", "floor",
+    "frac", "log", "log10", "neg", "round", "sin", "sinh", "tan", "trunc", "gumbel_softmax",
+    "generalized_swish", "sigmoid_derivative", "cloglogm", "mish",
+)
