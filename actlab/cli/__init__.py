@@ -1,0 +1,63 @@
+"""The ``actlab`` command: one entry point, one sub-command per task.
+
+Every sub-command has ``--help`` with an example. Mistakes a user can fix end with one line
+``actlab: error: ...`` and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from .._errors import ActlabError
+from . import _catalogue
+
+# Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
+_COMMANDS: list[Callable] = [_catalogue.add]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage first; keep it short)
+        self.exit(2, f"actlab: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="actlab",
+        description="actlab: an activation-function laboratory for PyTorch.",
+        epilog="Example: actlab show selu",
+    )
+    parser.add_argument("--version", action="version", version=f"actlab {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ActlabError as e:
+        print(f"actlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("actlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `actlab list | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
