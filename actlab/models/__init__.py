@@ -1,0 +1,274 @@
+"""Models with named activation slots.
+
+Every model puts each of its activation functions in a named *slot*: ``input`` (after the
+first layer), ``hidden_1``, ``hidden_2``, ... and ``output`` (after the last layer; identity by
+default, so the model returns logits). An activation plan is
+
+* one spec for every slot but ``output`` (``"relu"``);
+* a list, one spec per slot in order (without or with ``output``);
+* a mapping of slot names or groups: ``{"input": "selu", "hidden": "relu", "output": None}``
+  (``hidden`` means every hidden slot; a specific ``hidden_3`` wins over ``hidden``).
+
+``build(name, input_shape, n_classes, activations, **options)`` makes any model by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .._errors import ActlabError
+from ..catalogue import get
+
+Plan = Any  # str | Sequence | Mapping | None
+
+
+def resolve_plan(plan: Plan, slots: Sequence[str]) -> dict[str, Any]:
+    """Map an activation plan onto slot names -> spec (``output`` defaults to identity)."""
+    hidden = [s for s in slots if s.startswith("hidden")]
+    if plan is None or isinstance(plan, (str, nn.Module)) or callable(plan) and not isinstance(plan, Mapping):
+        return {s: (None if s == "output" else plan) for s in slots}
+    if isinstance(plan, Mapping):
+        unknown = [k for k in plan if k not in slots and k != "hidden"]
+        if unknown:
+            raise ActlabError(f"unknown activation slot {unknown[0]!r}; this model's slots are: {', '.join(slots)} (or 'hidden')")
+        out = {}
+        for s in slots:
+            if s in plan:
+                out[s] = plan[s]
+            elif s in hidden and "hidden" in plan:
+                out[s] = plan["hidden"]
+            elif s == "output":
+                out[s] = None
+            else:
+                raise ActlabError(f"no activation given for slot {s!r}; give every slot of: {', '.join(slots)}")
+        return out
+    plan = list(plan)
+    body = [s for s in slots if s != "output"]
+    if len(plan) == len(body):
+        return {**dict(zip(body, plan)), "output": None} if "output" in slots else dict(zip(body, plan))
+    if len(plan) == len(slots):
+        return dict(zip(slots, plan))
+    raise ActlabError(f"{len(plan)} activations given for a model with {len(body)} slots "
+                      f"({', '.join(body)}) plus 'output'; give {len(body)} or {len(slots)}")
+
+
+class SlotModel(nn.Module):
+    """Base class: activation modules live in ``self.acts[slot]``; ``self.slot_layers[slot]``
+    is the parametrised layer whose output the slot's activation receives."""
+
+    slots: tuple[str, ...] = ()
+
+    def _init_acts(self, plan: Plan, layers: Mapping[str, nn.Module]) -> None:
+        specs = resolve_plan(plan, self.slots)
+        self.acts = nn.ModuleDict({s: get(specs[s]) for s in self.slots})
+        self.specs = {s: _spec_text(specs[s]) for s in self.slots}
+        self._slot_layer_names = {s: _name_in(self, m) for s, m in layers.items()}
+
+    def slot_layers(self) -> dict[str, nn.Module]:
+        return {s: self.get_submodule(n) for s, n in self._slot_layer_names.items()}
+
+
+def _name_in(root: nn.Module, target: nn.Module) -> str:
+    for name, m in root.named_modules():
+        if m is target:
+            return name
+    raise ValueError("layer is not part of the model")
+
+
+def _spec_text(spec: Any) -> str:
+    if spec is None:
+        return "linear"
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "__name__", None) or type(spec).__name__
+
+
+class MLP(SlotModel):
+    """``depth`` linear layers of ``width`` units, each followed by its slot's activation.
+
+    With ``depth=5``: Linear -> input -> Linear -> hidden_1 -> ... -> hidden_3 -> Linear -> output.
+    """
+
+    def __init__(self, in_features: int, n_classes: int, activations: Plan = "relu", width: int = 64, depth: int = 3):
+        super().__init__()
+        if depth < 2:
+            raise ActlabError(f"mlp depth must be at least 2 (input and output layers), got {depth}")
+        if width < 1:
+            raise ActlabError(f"mlp width must be positive, got {width}")
+        self.slots = ("input", *(f"hidden_{i}" for i in range(1, depth - 1)), "output")
+        dims = [in_features] + [width] * (depth - 1) + [n_classes]
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self._init_acts(activations, dict(zip(self.slots, self.linears)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for slot, lin in zip(self.slots, self.linears):
+            x = self.acts[slot](lin(x))
+        return x
+
+
+class SeedCNN(SlotModel):
+    """The seeds' CNN (SELU vs ReLU on CIFAR-10), exactly:
+    Conv2D(32, 3x3) -> act -> MaxPool(2) -> Conv2D(64, 3x3) -> act -> MaxPool(2) -> Flatten ->
+    Dense(10). 42,442 trainable parameters on 32x32x3 input. (Keras applied softmax in the last
+    Dense; here the output slot is identity and the loss takes the logits.)"""
+
+    slots = ("input", "hidden_1", "output")
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu"):
+        super().__init__()
+        c, h, w = input_shape
+        self.conv1 = nn.Conv2d(c, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.pool = nn.MaxPool2d(2)
+        oh, ow = ((h - 2) // 2 - 2) // 2, ((w - 2) // 2 - 2) // 2
+        if oh < 1 or ow < 1:
+            raise ActlabError(f"seed-cnn needs images of at least 10x10, got {h}x{w}")
+        self.fc = nn.Linear(64 * oh * ow, n_classes)
+        self._init_acts(activations, {"input": self.conv1, "hidden_1": self.conv2, "output": self.fc})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.acts["input"](self.conv1(x)))
+        x = self.pool(self.acts["hidden_1"](self.conv2(x)))
+        return self.acts["output"](self.fc(x.flatten(1)))
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, act: nn.Module):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.act1 = act
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor, act_out: nn.Module) -> torch.Tensor:
+        y = self.act1(self.bn1(self.conv1(x)))
+        return act_out(self.bn2(self.conv2(y)) + self.short(x))
+
+
+class ResNet(SlotModel):
+    """A small residual CNN (stem + one basic block per stage, widths 16-32-64), where spatial
+    activations such as FReLU make sense. Slots: ``input`` (stem), ``hidden_{2i-1}`` inside and
+    ``hidden_{2i}`` after block i, ``output``."""
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu",
+                 widths: Sequence[int] = (16, 32, 64)):
+        super().__init__()
+        c = input_shape[0]
+        self.slots = ("input", *(f"hidden_{i}" for i in range(1, 2 * len(widths) + 1)), "output")
+        specs = resolve_plan(activations, self.slots)
+        self.stem = nn.Sequential(nn.Conv2d(c, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]))
+        blocks, cin = [], widths[0]
+        for i, w in enumerate(widths):
+            blocks.append(_Block(cin, w, 1 if i == 0 else 2, nn.Identity()))
+            cin = w
+        self.blocks = nn.ModuleList(blocks)
+        self.fc = nn.Linear(cin, n_classes)
+        layers = {"input": self.stem[0], "output": self.fc}
+        for i, b in enumerate(self.blocks):
+            layers[f"hidden_{2 * i + 1}"] = b.conv1
+            layers[f"hidden_{2 * i + 2}"] = b.conv2
+        self._init_acts(specs, layers)
+        for i, b in enumerate(self.blocks):
+            b.act1 = self.acts[f"hidden_{2 * i + 1}"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.acts["input"](self.stem(x))
+        for i, b in enumerate(self.blocks):
+            x = b(x, self.acts[f"hidden_{2 * i + 2}"])
+        return self.acts["output"](self.fc(x.mean((2, 3))))
+
+
+class CNN1D(SlotModel):
+    """A 1-D CNN for MNIST-1D-like signals (N, C, L): three Conv1d(32) layers (the last two
+    with stride 2), then a linear classifier. Slots: input, hidden_1, hidden_2, output."""
+
+    slots = ("input", "hidden_1", "hidden_2", "output")
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", channels: int = 32):
+        super().__init__()
+        c, length = input_shape
+        self.conv1 = nn.Conv1d(c, channels, 5, padding=2)
+        self.conv2 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
+        out_len = (length + 1) // 2
+        out_len = (out_len + 1) // 2
+        self.fc = nn.Linear(channels * out_len, n_classes)
+        self._init_acts(activations, {"input": self.conv1, "hidden_1": self.conv2, "hidden_2": self.conv3, "output": self.fc})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.acts["input"](self.conv1(x))
+        x = self.acts["hidden_1"](self.conv2(x))
+        x = self.acts["hidden_2"](self.conv3(x))
+        return self.acts["output"](self.fc(x.flatten(1)))
+
+
+def _prod(shape: Sequence[int]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _need(shape: Sequence[int], dims: int, model: str, hint: str) -> None:
+    if len(shape) != dims:
+        raise ActlabError(f"model '{model}' needs {hint} input, but the data has examples of shape {tuple(shape)}")
+
+
+def _mlp(shape, k, acts, width: int = 64, depth: int = 3):
+    return MLP(_prod(shape), k, acts, width=width, depth=depth)
+
+
+def _seed_cnn(shape, k, acts):
+    _need(shape, 3, "seed-cnn", "image (C, H, W)")
+    return SeedCNN(shape, k, acts)
+
+
+def _resnet(shape, k, acts):
+    _need(shape, 3, "resnet", "image (C, H, W)")
+    return ResNet(shape, k, acts)
+
+
+def _cnn1d(shape, k, acts, channels: int = 32):
+    _need(shape, 2, "cnn1d", "signal (C, L)")
+    return CNN1D(shape, k, acts, channels=channels)
+
+
+MODELS: dict[str, Callable[..., SlotModel]] = {"mlp": _mlp, "seed-cnn": _seed_cnn, "resnet": _resnet, "cnn1d": _cnn1d}
+
+
+def names() -> list[str]:
+    return list(MODELS)
+
+
+def build(name: str, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", **options) -> SlotModel:
+    """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``)."""
+    make = MODELS.get(name)
+    if make is None:
+        close = difflib.get_close_matches(name, MODELS, n=2)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise ActlabError(f"unknown model {name!r}; {hint}choose one of: {', '.join(MODELS)}")
+    try:
+        return make(tuple(input_shape), n_classes, activations, **options)
+    except TypeError as e:
+        raise ActlabError(f"model {name!r}: {e}") from None
+
+
+def slot_names(name: str, input_shape: Sequence[int], n_classes: int, **options) -> tuple[str, ...]:
+    """The activation slots of a model, without building its activations."""
+    return build(name, input_shape, n_classes, "linear", **options).slots
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "build", "count_parameters", "names",
+           "resolve_plan", "slot_names"]
