@@ -13,18 +13,18 @@ METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 def classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_classes: int, auc: bool = True) -> dict[str, float]:
     """Metrics of predictions ``argmax(logits)`` against labels ``y``.
 
-    Precision, recall and F1 are macro averages over the classes present in ``y`` or predicted
+    Rows of ``logits`` that are not finite count as wrong predictions. Precision, recall and F1 are macro averages over the classes present in ``y`` or predicted
     (a class never predicted has precision 0). AUC is the macro one-vs-rest ROC AUC of the
     softmax probabilities over the classes present in ``y`` (NaN if fewer than two are present
     or the outputs are not finite).
     """
     logits = logits.detach().float()
-    pred = logits.argmax(1)
-    y = y.to(pred.device)
+    y = y.to(logits.device)
     k = n_classes
-    cm = torch.bincount(y * k + pred, minlength=k * k).reshape(k, k).double()
+    ok = torch.isfinite(logits).all(1)  # a row with NaN or inf predicts nothing: counted wrong
+    cm = torch.bincount(y[ok] * k + logits[ok].argmax(1), minlength=k * k).reshape(k, k).double()
     tp = cm.diag()
-    support, predicted = cm.sum(1), cm.sum(0)
+    support, predicted = torch.bincount(y, minlength=k).double(), cm.sum(0)
     present = (support + predicted) > 0
     precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
     recall = torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp))

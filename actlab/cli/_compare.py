@@ -1,0 +1,152 @@
+"""``actlab compare``: train every (activation, seed) pair and compare them properly."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .._errors import ActlabError
+from ..training import OPTIMIZERS, TrainConfig
+
+SEEDS_ACTIVATIONS = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
+                     "leaky_relu,prelu,elu,selu,swish,mish")
+
+# Presets reproduce the seeds' experiments; explicit options given on the command line win.
+PRESETS: dict[str, dict[str, Any]] = {
+    "keras-activations": {
+        "help": "the seeds' 'activation tuning in Keras': an MLP on a MNIST-family set, time and accuracy",
+        "dataset": ("mnist", "fashion-mnist", "kmnist", "mnist1d"), "model": "mlp", "width": 128, "depth": 3,
+        "activations": "linear,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,elu,selu,swish",
+        "baseline": "relu", "epochs": 10, "batch_size": 128, "limit": 12000, "seeds": 3,
+    },
+    "selu-vs-relu": {
+        "help": "the seeds' CNN, SELU vs ReLU (CIFAR-10 where present, else Fashion-MNIST padded to 32x32x3)",
+        "dataset": ("cifar10", "fashion-mnist"), "model": "seed-cnn", "shape": "image32x3",
+        "activations": "relu,selu", "baseline": "relu", "epochs": 50, "batch_size": 100, "seeds": 3, "patience": 10,
+    },
+    "frelu": {
+        "help": "FReLU vs ReLU in a small residual CNN (CIFAR-10 where present, else Fashion-MNIST)",
+        "dataset": ("cifar10", "fashion-mnist"), "model": "resnet", "activations": "relu,frelu", "baseline": "relu",
+        "epochs": 10, "batch_size": 128, "limit": 10000, "seeds": 3,
+    },
+}
+DEFAULTS = {"dataset": "mnist1d", "model": "mlp", "activations": "relu,selu,tanh,sigmoid,swish,mish", "seeds": 3,
+            "epochs": 20, "batch_size": 128, "optimizer": "adam", "loss": "cross_entropy", "patience": 5,
+            "shape": "auto", "out": "compare-out"}
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a comma list of specs, keeping commas inside parentheses: 'relu,elu(alpha=1, x=2)'."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    if any(not s for s in out):
+        raise ActlabError(f"empty name in the activation list {text!r}; write names separated by commas, e.g. relu,tanh")
+    return out
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="compare activation functions on a dataset and model, over several seeds",
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=30),
+        description="Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per\n"
+                    "epoch, over-fitting (train - test gap), a permutation test against the baseline. Writes\n"
+                    "results.json, curves.png, time_accuracy.png, diagnostics.png and report.html to --out.\n"
+                    "Rerunning the same command on the same --out skips the runs already finished.\n\n"
+                    "Examples:\n"
+                    "  actlab compare --dataset mnist1d --model mlp --activations relu,selu,tanh,sigmoid,swish,mish --seeds 5\n"
+                    "  actlab compare --preset selu-vs-relu --epochs 10\n"
+                    "  actlab compare --dataset csv:my.csv --target label --activations relu,gelu\n\n"
+                    "Presets:\n" + "\n".join(f"  {k:<18} {v['help']}" for k, v in PRESETS.items()))
+    p.add_argument("--preset", choices=list(PRESETS), help="start from one of the seeds' experiments")
+    p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {DEFAULTS['dataset']})")
+    p.add_argument("--model", help="mlp, seed-cnn, resnet or cnn1d (default mlp)")
+    p.add_argument("--activations", help=f"comma-separated specs (default {DEFAULTS['activations']}; 'seeds' = the seeds' list)")
+    p.add_argument("--baseline", help="activation the others are tested against (default: the first)")
+    p.add_argument("--seeds", type=int, help="runs per activation (default 3)")
+    p.add_argument("--out", help="output folder (default compare-out)")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
+    g.add_argument("--batch-size", type=int, help="default 128")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
+    g.add_argument("--loss", help="cross_entropy (default), binary_crossentropy, hinge, squared_hinge, mse, mae, kl_divergence, poisson, cosine")
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs, 0 = never stop early (default 5)")
+    g.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    g = p.add_argument_group("model and data")
+    g.add_argument("--width", type=int, help="mlp width (default 64)")
+    g.add_argument("--depth", type=int, help="mlp layers (default 3)")
+    g.add_argument("--limit", type=int, help="use at most this many training examples (stratified)")
+    g.add_argument("--shape", help="auto, flat, image28 or image32x3")
+    g.add_argument("--target", help="target column of a csv: dataset")
+    g.add_argument("--data-dir", help="where the dataset files are (or go)")
+    g.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
+    g.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_compare)
+
+
+def _settings(args) -> dict[str, Any]:
+    """Defaults, then the preset, then what the user typed."""
+    s = dict(DEFAULTS)
+    if args.preset:
+        s.update({k: v for k, v in PRESETS[args.preset].items() if k != "help"})
+    for k in ("dataset", "model", "activations", "baseline", "seeds", "out", "epochs", "batch_size", "optimizer", "lr",
+              "loss", "patience", "width", "depth", "limit", "shape", "target"):
+        v = getattr(args, k)
+        if v is not None:
+            s[k] = v
+    return s
+
+
+def _choose_dataset(choice, data_dir) -> str:
+    from ..data import available
+
+    if isinstance(choice, str):
+        return choice
+    for name in choice:
+        if available(name, data_dir=data_dir):
+            return name
+    return choice[-1]
+
+
+def cmd_compare(args) -> int:
+    from ..compare import CompareConfig, format_table, prepare_out, run_compare
+    from ..data import load
+
+    s = _settings(args)
+    acts = split_specs(SEEDS_ACTIVATIONS if s["activations"] == "seeds" else s["activations"])
+    if s["seeds"] < 1:
+        raise ActlabError(f"--seeds must be at least 1, got {s['seeds']}")
+    patience = s["patience"] if s["patience"] else None
+    train_cfg = TrainConfig(epochs=s["epochs"], batch_size=s["batch_size"], optimizer=s["optimizer"], lr=s.get("lr"),
+                            loss=s["loss"], patience=patience, threads=args.threads, device=args.device)
+    model_options = {k: s[k] for k in ("width", "depth") if s.get(k) is not None}
+    if model_options and s["model"] != "mlp":
+        raise ActlabError(f"--width and --depth apply to the mlp model only, not {s['model']!r}")
+    dataset = _choose_dataset(s["dataset"], args.data_dir)
+    data_options = {k: v for k, v in {"limit": s.get("limit"), "shape": s["shape"], "target": s.get("target"),
+                                       "data_dir": args.data_dir, "download": not args.no_download}.items() if v is not None}
+    config = CompareConfig(dataset=dataset, model=s["model"], activations=acts, seeds=s["seeds"], baseline=s.get("baseline"),
+                           train=train_cfg, model_options=model_options,
+                           data_options={k: v for k, v in data_options.items() if k not in ("data_dir", "download")},
+                           data_seed=args.data_seed)
+    out = prepare_out(s["out"])  # before loading or training: an unwritable --out fails at once
+    data = load(dataset, seed=args.data_seed, **data_options)
+    print(f"compare: {len(acts)} activations x {config.seeds} seeds on {data.name} "
+          f"({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), model {config.model}")
+    results = run_compare(config, out, data=data, progress=not args.quiet)
+    print(format_table(results))
+    print(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.html'}")
+    return 0

@@ -1,0 +1,206 @@
+"""The comparison report: ``curves.png``, ``time_accuracy.png``, ``diagnostics.png`` and a
+self-contained ``report.html`` (images embedded), all drawn from ``results.json`` alone."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
+               ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _by_activation(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {a: [] for a in results["config"]["activations"]}
+    for run in results["runs"]:
+        out[run["activation"]].append(run["result"])
+    return out
+
+
+def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-seed series of ``key`` and their mean over the seeds still running at each epoch."""
+    per = [np.array([e.get(key, math.nan) for e in r["epochs"]], float) for r in runs]
+    n = max((len(p) for p in per), default=0)
+    grid = np.full((len(per), n), np.nan)
+    for i, p in enumerate(per):
+        grid[i, :len(p)] = p
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(grid, 0) if n else np.array([])
+    return mean, per
+
+
+def plot_curves(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    groups = _by_activation(results)
+    n = len(groups)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False, sharey=True)
+    for ax, (act, runs) in zip(axes.flat, groups.items()):
+        for key, colour, label in (("train_accuracy", "tab:blue", "train"), ("val_accuracy", "tab:orange", "validation")):
+            mean, per = _series(runs, key)
+            for p in per:
+                ax.plot(np.arange(1, len(p) + 1), p, color=colour, alpha=0.25, lw=0.8)
+            ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, lw=2, label=label)
+        ax.set_title(act, fontsize=10, family="monospace")
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel("accuracy", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for r in results["summary"]:
+        ax.errorbar(r["epoch_seconds"], r["mean"], yerr=0 if not math.isfinite(r["std"]) else r["std"], fmt="o", capsize=3)
+        ax.annotate(r["activation"], (r["epoch_seconds"], r["mean"]), fontsize=8, family="monospace",
+                    xytext=(4, 3), textcoords="offset points")
+    ax.set_xlabel("seconds per epoch (training pass)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.set_title("Time vs accuracy", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+    """(activations, slots, {measure: matrix activations x slots}) averaged over seeds."""
+    groups = _by_activation(results)
+    slots: list[str] = []
+    for runs in groups.values():
+        for r in runs:
+            for s in r.get("diagnostics", {}):
+                if s not in slots:
+                    slots.append(s)
+    acts = list(groups)
+    mats = {}
+    for key, _ in DIAG_PANELS:
+        m = np.full((len(acts), len(slots)), np.nan)
+        for i, a in enumerate(acts):
+            for j, s in enumerate(slots):
+                v = [r["diagnostics"][s][key] for r in groups[a] if s in r.get("diagnostics", {})]
+                v = [x for x in v if x is not None and math.isfinite(x)]
+                if v:
+                    m[i, j] = float(np.mean(v))
+        mats[key] = m
+    return acts, slots, mats
+
+
+def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    acts, slots, mats = diagnostics_table(results)
+    fig, axes = plt.subplots(1, len(DIAG_PANELS), figsize=(3.3 * len(DIAG_PANELS) + 1, 0.32 * len(acts) + 1.8), squeeze=False)
+    for ax, (key, title) in zip(axes[0], DIAG_PANELS):
+        m = mats[key]
+        im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0 if key in ("dead", "saturated") else None,
+                       vmax=1 if key in ("dead", "saturated") else None)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(slots)), slots, rotation=60, fontsize=7)
+        ax.set_yticks(range(len(acts)), acts if ax is axes[0][0] else [""] * len(acts), fontsize=7, family="monospace")
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if math.isfinite(m[i, j]):
+                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="w" if im.norm(m[i, j]) < 0.6 else "k")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("Per-slot diagnostics on validation data after training (mean over seeds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:0 24px 40px;color:#222}
+h1{margin:18px 0 4px}p.sub{color:#556;margin:0 0 14px}table{border-collapse:collapse;font-size:13px;margin:8px 0 18px}
+th,td{padding:4px 10px;border-bottom:1px solid #dde;text-align:right}th{background:#eef1f4}
+td:first-child,th:first-child{text-align:left;font-family:monospace}.better{color:#070;font-weight:bold}
+.worse{color:#a00;font-weight:bold}img{max-width:100%;border:1px solid #eee;margin:6px 0 18px}
+pre{background:#f5f5f7;padding:10px;font-size:12px;overflow:auto}details{margin:10px 0}
+"""
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _f(v: float, fmt: str = ".3f") -> str:
+    return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
+
+
+def write_report(results: dict[str, Any], out: str | Path) -> Path:
+    """Draw the three figures and write ``report.html`` into ``out``; return the page."""
+    out = Path(out)
+    figs = {"curves": plot_curves(results, out / "curves.png"),
+            "time_accuracy": plot_time_accuracy(results, out / "time_accuracy.png"),
+            "diagnostics": plot_diagnostics(results, out / "diagnostics.png")}
+    cfg = results["config"]
+    base = cfg["baseline"]
+    rows = []
+    for r in results["summary"]:
+        cls = r["direction"]
+        p = "baseline" if r["activation"] == base else f"{_f(r['p_value'])} / {_f(r['p_holm'])}" + (" *" if r["significant"] else "")
+        rows.append(
+            f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
+            f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"
+            f"<td>{_f(r['test_loss'])}</td><td>{_f(r['epoch_seconds'])}</td><td>{_f(r['epochs_run'], '.1f')}</td>"
+            f"<td>{_f(r['train_test_gap'], '+.3f')}</td><td>{r['diverged']}/{cfg['seeds']}</td><td>{p}</td></tr>")
+    acts, slots, mats = diagnostics_table(results)
+    diag_rows = "".join(
+        f"<tr><td>{html.escape(a)}</td>" + "".join(
+            f"<td>{_f(mats['dead'][i, j], '.2f')} / {_f(mats['saturated'][i, j], '.2f')} / {_f(mats['std'][i, j], '.2f')}</td>"
+            for j in range(len(slots))) + "</tr>" for i, a in enumerate(acts))
+    ds = results["dataset"]
+    t = cfg["train"]
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab compare: {html.escape(ds['name'])}</title>
+<style>{_CSS}</style></head><body>
+<h1>Activation comparison on {html.escape(ds['name'])} with {html.escape(cfg['model'])}</h1>
+<p class="sub">{cfg['seeds']} seeds per activation; {ds['sizes']['train']} train / {ds['sizes']['val']} validation /
+{ds['sizes']['test']} test examples; {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to {t['epochs']} epochs,
+early stopping on {html.escape(t['monitor'])} (patience {t['patience']}), weights of the best validation epoch tested.</p>
+<h2>Test accuracy</h2>
+<table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th><th>F1</th><th>AUC</th><th>loss</th>
+<th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th><th>p raw / Holm vs {html.escape(base)}</th></tr>
+{''.join(rows)}</table>
+<p>{html.escape(results['test'])}; * marks p &lt; {results['alpha']} after correction. Green: significantly better than the
+baseline, red: significantly worse.</p>
+<h2>Learning curves</h2>{_img(figs['curves'], 'train vs validation accuracy per epoch')}
+<h2>Time and accuracy</h2>{_img(figs['time_accuracy'], 'seconds per epoch vs test accuracy')}
+<h2>Why: diagnostics per slot</h2>{_img(figs['diagnostics'], 'diagnostics per slot')}
+<table><tr><th>activation</th>{''.join(f'<th>{html.escape(s)}</th>' for s in slots)}</tr>{diag_rows}</table>
+<p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
+<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
+<details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>
+</body></html>"""
+    path = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,110 @@
+"""Why an activation wins or loses: per-slot diagnostics (the seeds' questions 001-003).
+
+For every activation slot of a model (``model.acts[slot]``), measured on the validation inputs
+after training:
+
+* ``dead``: fraction of units (features, or channels of a convolution) whose activation passes
+  no gradient for *any* validation example and position, |f'(z)| < 1e-8 everywhere. A ReLU
+  unit whose input is always negative is dead.
+* ``saturated``: fraction of all pre-activations z where |f'(z)| < 0.01: the unit passes
+  (almost) no gradient there. Sigmoid and tanh far from 0 saturate; so does ReLU's negative side.
+* ``mean`` and ``std`` of the activation outputs (self-normalisation: SELU keeps them near 0, 1).
+* ``grad_norm_first`` and ``grad_norm_last``: mean L2 norm of the loss gradient with respect to
+  the weight of the layer feeding the slot, over the batches of the first and the last epoch
+  (vanishing or exploding gradients).
+
+f'(z) is taken with autograd through the slot's own module, so it is exact for element-wise
+functions; for functions along a dimension (softmax) it is the column sum of the Jacobian.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+DEAD = 1e-8
+SATURATED = 1e-2
+
+
+class GradientMonitor:
+    """Accumulates, batch by batch, the gradient norm of each slot's layer weight."""
+
+    def __init__(self, model: nn.Module):
+        layers = model.slot_layers() if hasattr(model, "slot_layers") else {}
+        self.weights = {s: m.weight for s, m in layers.items() if getattr(m, "weight", None) is not None}
+        self._sum = {s: 0.0 for s in self.weights}
+        self._n = 0
+
+    def accumulate(self) -> None:
+        for s, w in self.weights.items():
+            if w.grad is not None:
+                self._sum[s] += float(w.grad.norm())
+        self._n += 1
+
+    def epoch_means(self) -> dict[str, float]:
+        out = {s: v / self._n if self._n else math.nan for s, v in self._sum.items()}
+        self._sum = {s: 0.0 for s in self.weights}
+        self._n = 0
+        return out
+
+    def remove(self) -> None:
+        self.weights = {}
+
+
+def slot_diagnostics(model: nn.Module, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024) -> dict[str, dict[str, float]]:
+    """Diagnostics of every slot of ``model`` on inputs ``x`` (see the module docstring)."""
+    inputs: dict[str, list[torch.Tensor]] = {s: [] for s in model.acts}
+    hooks = [m.register_forward_hook(_keep_input(inputs[s])) for s, m in model.acts.items()]
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                model(x[i:i + batch])
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    out = {}
+    for slot, act in model.acts.items():
+        if not inputs[slot]:
+            continue
+        out[slot] = _measure(act, torch.cat(inputs[slot]))
+        first = epochs[0].get("grad_norm", {}) if epochs else {}
+        last = epochs[-1].get("grad_norm", {}) if epochs else {}
+        out[slot]["grad_norm_first"] = first.get(slot, math.nan)
+        out[slot]["grad_norm_last"] = last.get(slot, math.nan)
+    return out
+
+
+def _keep_input(store: list[torch.Tensor]):
+    def hook(module, args, output):
+        store.append(args[0].detach())
+    return hook
+
+
+def _measure(act: nn.Module, z: torch.Tensor) -> dict[str, float]:
+    was = act.training
+    act.eval()
+    try:
+        z = z.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            a = act(z)
+            (d,) = torch.autograd.grad(a.sum(), z, allow_unused=True)
+    finally:
+        act.train(was)
+    d = torch.zeros_like(z) if d is None else d.detach()
+    a = a.detach()
+    flat = d.abs()
+    # units: features of (N, F), channels of (N, C, ...)
+    per_unit = flat.transpose(0, 1).reshape(flat.shape[1], -1) if flat.dim() > 1 else flat.reshape(1, -1)
+    finite = torch.isfinite(a)
+    return {
+        "dead": float((per_unit.max(1).values < DEAD).float().mean()),
+        "saturated": float((flat < SATURATED).float().mean()),
+        "mean": float(a[finite].mean()) if finite.any() else math.nan,
+        "std": float(a[finite].std()) if finite.sum() > 1 else math.nan,
+    }

@@ -1,0 +1,258 @@
+"""One trainer for compare, search and evolve.
+
+``train(build, data, config)`` seeds every random number generator, builds the model, and
+trains it on tensors (no DataLoader: small data lives on the device, batches are index slices
+of a seeded permutation). It records, per epoch, the training loss and metrics (running means
+over the epoch's batches, as Keras reports them), the validation loss and metrics (eval mode,
+after the epoch) and the wall time of the training pass; at the end it restores the weights of
+the best validation epoch and scores the test split once.
+
+A NaN or inf training loss ends the run with status ``"diverged"`` at that epoch. Early
+stopping ends it with ``"stopped"`` after ``patience`` epochs without improvement of
+``monitor``. An ``on_epoch`` callback returning ``True`` ends it with ``"pruned"`` (Optuna
+pruning). The same seed, data, config and thread count give bit-identical records.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._errors import ActlabError
+from .diagnostics import GradientMonitor, slot_diagnostics
+from .losses import get_loss
+from .metrics import classification_metrics
+
+# name -> (torch class, default learning rate). Defaults are PyTorch's own, except SGD, which
+# has none in PyTorch and takes Keras' 0.01.
+OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], float]] = {
+    "sgd": (torch.optim.SGD, 0.01),
+    "rmsprop": (torch.optim.RMSprop, 0.01),
+    "adagrad": (torch.optim.Adagrad, 0.01),
+    "adadelta": (torch.optim.Adadelta, 1.0),
+    "adam": (torch.optim.Adam, 1e-3),
+    "adamax": (torch.optim.Adamax, 2e-3),
+    "nadam": (torch.optim.NAdam, 2e-3),
+}
+MONITORS = ("val_loss", "val_accuracy")
+EVAL_BATCH = 2048
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (saved with every result)."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float | None = None  # None: the optimizer's default (see OPTIMIZERS)
+    momentum: float = 0.0  # sgd and rmsprop only
+    weight_decay: float = 0.0
+    loss: str = "cross_entropy"
+    patience: int | None = 5  # epochs without improvement before stopping; None: never
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    restore_best: bool = True  # test with the weights of the best validation epoch
+    seed: int = 0
+    threads: int | None = None  # torch intra-op threads; None: leave as is
+    device: str = "cpu"
+    diagnostics: bool = True
+
+    def __post_init__(self):
+        self.optimizer = self.optimizer.lower()
+        if self.optimizer not in OPTIMIZERS:
+            close = difflib.get_close_matches(self.optimizer, OPTIMIZERS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ActlabError(f"unknown optimizer {self.optimizer!r}; {hint}choose one of: {', '.join(OPTIMIZERS)}")
+        if self.epochs < 1:
+            raise ActlabError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ActlabError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ActlabError(f"learning rate must be a positive number, got {self.lr}")
+        if self.monitor not in MONITORS:
+            raise ActlabError(f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ActlabError(f"patience must be at least 1 (or None for no early stopping), got {self.patience}")
+        get_loss(self.loss)  # fail early on an unknown loss
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class RunResult:
+    """What one training run produced; ``to_dict()`` is JSON-ready."""
+
+    status: str  # finished | stopped | diverged | pruned
+    epochs: list[dict[str, Any]]  # one record per completed (or diverged) epoch
+    test: dict[str, float]
+    final_train: dict[str, float]  # train split scored in eval mode with the tested weights
+    best_epoch: int | None
+    n_params: int
+    seconds: float
+    diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Mean wall time of one training pass over the data."""
+        t = [e["seconds"] for e in self.epochs if e.get("seconds") is not None]
+        return float(np.mean(t)) if t else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "epoch_seconds": self.epoch_seconds}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunResult":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    cls, _ = OPTIMIZERS[config.optimizer]
+    kw: dict[str, Any] = {"lr": config.learning_rate, "weight_decay": config.weight_decay}
+    if config.optimizer in ("sgd", "rmsprop"):
+        kw["momentum"] = config.momentum
+    return cls(model.parameters(), **kw)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, in batches."""
+    was = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)]) if len(x) else x.new_zeros(0)
+    finally:
+        model.train(was)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_classes: int) -> dict[str, float]:
+    z = predict(model, x)
+    loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
+    return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
+
+
+def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig | None = None,
+          on_epoch: Callable[[int, dict[str, Any]], bool | None] | None = None) -> RunResult:
+    """Train a model on ``data`` (an :class:`actlab.data.Dataset`) and score it.
+
+    ``build`` is a zero-argument function returning the model (called after seeding, so the
+    initial weights depend only on ``config.seed``) or a model. ``on_epoch(epoch, record)`` is
+    called after every epoch; returning ``True`` stops the run as ``"pruned"``.
+    """
+    config = config or TrainConfig()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    device = torch.device(config.device)
+    model = (build() if callable(build) and not isinstance(build, nn.Module) else build).to(device)
+    tr, va, te = (_on(s, device) for s in (data.train, data.val, data.test))
+    k = data.n_classes
+    loss_fn = get_loss(config.loss)
+    predict(model, tr[0][:2])  # materialise lazily shaped layers (FReLU) before the optimizer sees them
+    optimizer = _make_optimizer(model, config)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    grads = GradientMonitor(model) if config.diagnostics else None
+    gen = torch.Generator().manual_seed(config.seed)
+
+    epochs: list[dict[str, Any]] = []
+    status, best, best_epoch, best_state, waited = "finished", math.inf, None, None, 0
+    sign = 1.0 if config.monitor == "val_loss" else -1.0
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        train_stats, finite = _train_epoch(model, optimizer, loss_fn, tr, k, config.batch_size, gen, grads)
+        seconds = time.perf_counter() - t0
+        record: dict[str, Any] = {"epoch": epoch, "seconds": seconds, **{f"train_{m}": v for m, v in train_stats.items()}}
+        if grads is not None:
+            record["grad_norm"] = grads.epoch_means()
+        if not finite:
+            epochs.append(record)
+            status = "diverged"
+            break
+        t1 = time.perf_counter()
+        record.update({f"val_{m}": v for m, v in evaluate(model, *va, loss_fn, k).items()})
+        record["eval_seconds"] = time.perf_counter() - t1
+        epochs.append(record)
+        score = sign * record[config.monitor]
+        if math.isnan(score):
+            status = "diverged"
+            break
+        if score < best - config.min_delta:
+            best, best_epoch, waited = score, epoch, 0
+            if config.restore_best:
+                best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+        if on_epoch is not None and on_epoch(epoch, record):
+            status = "pruned"
+            break
+        if config.patience is not None and waited >= config.patience:
+            status = "stopped"
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test = evaluate(model, *te, loss_fn, k)
+    final_train = evaluate(model, *tr, loss_fn, k)
+    diagnostics = {}
+    if config.diagnostics and hasattr(model, "acts"):
+        diagnostics = slot_diagnostics(model, va[0], epochs)
+    if grads is not None:
+        grads.remove()
+    return RunResult(status, epochs, test, final_train, best_epoch, n_params, time.perf_counter() - start, diagnostics)
+
+
+def _on(split, device) -> tuple[torch.Tensor, torch.Tensor]:
+    return split.x.to(device), split.y.to(device)
+
+
+def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) -> tuple[dict[str, float], bool]:
+    """One pass over the shuffled training split. Returns running metrics and whether every
+    batch loss was finite (the pass stops at the first that is not)."""
+    x, y = split
+    model.train()
+    order = torch.randperm(len(x), generator=gen).to(x.device)
+    total, seen, logits, labels = 0.0, 0, [], []
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        xb, yb = x[idx], y[idx]
+        optimizer.zero_grad(set_to_none=True)
+        z = model(xb)
+        loss = loss_fn(z, yb)
+        if not torch.isfinite(loss):
+            return {"loss": math.nan, "accuracy": math.nan}, False
+        loss.backward()
+        if grads is not None:
+            grads.accumulate()
+        optimizer.step()
+        total += loss.item() * len(idx)
+        seen += len(idx)
+        logits.append(z.detach())
+        labels.append(yb)
+    metrics = classification_metrics(torch.cat(logits), torch.cat(labels), k, auc=False)
+    return {"loss": total / max(seen, 1), **metrics}, True
