@@ -48,3 +48,11 @@ def chromium(tmp_path):
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits (real, offline) through actlab's loader: 64 features, 10 classes."""
+    from actlab.data import load
+
+    return load("digits", seed=0)

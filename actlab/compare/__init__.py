@@ -112,13 +112,10 @@ def check_activations(config: CompareConfig, data) -> None:
     x = data.train.x[:2]
     for spec in config.activations:
         get(spec)  # unknown names and bad arguments: one line from the catalogue
+        model = build(config.model, data.input_shape, data.n_classes, spec, **config.model_options).eval()
         try:
-            model = build(config.model, data.input_shape, data.n_classes, spec, **config.model_options)
-            model.eval()
             with torch.no_grad():
                 model(x)
-        except ActlabError:
-            raise
         except Exception as e:  # a shape the activation cannot take, e.g. FReLU in an MLP
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ActlabError(f"activation {spec!r} does not work in model {config.model!r} on {config.dataset} "

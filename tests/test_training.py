@@ -1,0 +1,161 @@
+"""The one trainer: determinism, divergence, early stopping, pruning, optimizers, losses,
+metrics against scikit-learn, and the diagnostics that explain a result."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from actlab import ActlabError
+from actlab.models import build, count_parameters
+from actlab.training import LOSSES, OPTIMIZERS, TrainConfig, classification_metrics, train
+from actlab.training.diagnostics import slot_diagnostics
+
+TIMING = ("seconds", "eval_seconds")
+
+
+def _without_timing(epochs):
+    return [{k: v for k, v in e.items() if k not in TIMING} for e in epochs]
+
+
+def _mlp(data, act="relu", **kw):
+    return lambda: build("mlp", data.input_shape, data.n_classes, act, **kw)
+
+
+def test_same_seed_is_bit_identical_and_another_seed_differs(digits):
+    cfg = TrainConfig(epochs=3, seed=7)
+    a, b = train(_mlp(digits), digits, cfg), train(_mlp(digits), digits, cfg)
+    assert _without_timing(a.epochs) == _without_timing(b.epochs)
+    assert a.test == b.test and a.diagnostics == b.diagnostics
+    c = train(_mlp(digits), digits, TrainConfig(epochs=3, seed=8))
+    assert _without_timing(c.epochs) != _without_timing(a.epochs)
+
+
+def test_training_learns_and_records_every_epoch(digits):
+    r = train(_mlp(digits), digits, TrainConfig(epochs=15, patience=None))
+    assert r.status == "finished" and len(r.epochs) == 15
+    first, last = r.epochs[0], r.epochs[-1]
+    assert last["train_loss"] < first["train_loss"] / 3
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1",
+                "val_auc", "seconds"):
+        assert all(math.isfinite(e[key]) for e in r.epochs), key
+    assert r.test["accuracy"] > 0.9  # 10 classes: chance is 0.1
+    assert set(r.test) == {"loss", "accuracy", "precision", "recall", "f1", "auc"}
+    assert r.best_epoch == 1 + int(np.argmin([e["val_loss"] for e in r.epochs]))
+
+
+def test_a_diverging_run_is_recorded_not_raised(digits):
+    r = train(_mlp(digits, "exponential"), digits, TrainConfig(epochs=5, optimizer="sgd", lr=1.0))
+    assert r.status == "diverged"
+    assert len(r.epochs) == 1 and math.isnan(r.epochs[0]["train_loss"])
+    assert 0.0 <= r.test["accuracy"] <= 0.2  # NaN outputs count as wrong predictions
+
+
+def test_early_stopping_restores_the_best_validation_epoch(digits):
+    cfg = TrainConfig(epochs=60, patience=2, lr=0.05, monitor="val_loss")  # a high rate over-fits fast
+    r = train(_mlp(digits, width=256), digits, cfg)
+    assert r.status == "stopped" and len(r.epochs) < 60
+    assert len(r.epochs) == r.best_epoch + 2
+    best = r.epochs[r.best_epoch - 1]
+    # the tested weights are the best epoch's: rescoring the validation split gives its numbers back
+    assert min(e["val_loss"] for e in r.epochs) == best["val_loss"]
+
+
+def test_on_epoch_returning_true_prunes(digits):
+    seen = []
+    r = train(_mlp(digits), digits, TrainConfig(epochs=10), on_epoch=lambda e, rec: seen.append(e) or e == 2)
+    assert r.status == "pruned" and seen == [1, 2] and len(r.epochs) == 2
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_every_optimizer_lowers_the_loss(digits, optimizer):
+    r = train(_mlp(digits), digits, TrainConfig(epochs=4, optimizer=optimizer, patience=None))
+    assert r.status == "finished"
+    assert r.epochs[-1]["val_loss"] < r.epochs[0]["val_loss"]
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_trains_a_classifier(digits, loss):
+    r = train(_mlp(digits), digits, TrainConfig(epochs=6, loss=loss, lr=3e-3, patience=None))
+    assert r.status == "finished"
+    assert r.test["accuracy"] > 0.5, f"{loss}: {r.test['accuracy']:.3f}"
+
+
+def test_bad_training_settings_are_one_line_errors():
+    for kw in ({"optimizer": "adamw2"}, {"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"loss": "mape"},
+               {"loss": "nosuch"}, {"monitor": "train_loss"}, {"patience": 0}):
+        with pytest.raises(ActlabError) as e:
+            TrainConfig(**kw)
+        assert "\n" not in str(e.value)
+
+
+def test_metrics_agree_with_scikit_learn():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 5, generator=g)
+    y = torch.randint(0, 5, (500,), generator=g)
+    z[y == 2, 2] += 1.5  # some signal
+    m = classification_metrics(z, y, 5)
+    pred, prob = z.argmax(1).numpy(), torch.softmax(z.double(), 1).numpy()
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        assert m[name] == pytest.approx(fn(y, pred, average="macro", zero_division=0)), name
+    assert m["auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr"))
+
+
+def test_non_finite_outputs_count_as_wrong():
+    z = torch.tensor([[2.0, 0.0], [float("nan"), 0.0], [0.0, 3.0]])
+    m = classification_metrics(z, torch.tensor([0, 0, 1]), 2)
+    assert m["accuracy"] == pytest.approx(2 / 3) and math.isnan(m["auc"])
+
+
+def test_dead_units_are_counted_exactly(digits):
+    model = build("mlp", digits.input_shape, digits.n_classes, "relu", width=64)
+    with torch.no_grad():
+        model.linears[0].bias[:16] = -1e4  # these 16 of 64 ReLU units can never be active
+        model.linears[1].bias[:] = 1e4  # every hidden unit always active
+    d = slot_diagnostics(model, digits.val.x, [])
+    assert d["input"]["dead"] == pytest.approx(16 / 64)
+    assert d["hidden_1"]["dead"] == 0.0 and d["hidden_1"]["saturated"] == 0.0
+    assert d["output"]["dead"] == 0.0  # identity
+
+
+def test_saturation_and_self_normalisation_are_measured(digits):
+    torch.manual_seed(0)
+    model = build("mlp", digits.input_shape, digits.n_classes, "sigmoid")
+    with torch.no_grad():
+        model.linears[0].weight.mul_(100)  # pushes sigmoid into its flat tails
+    assert slot_diagnostics(model, digits.val.x, [])["input"]["saturated"] > 0.5
+    torch.manual_seed(0)
+    selu = build("mlp", (256,), 10, "selu", width=256, depth=6)
+    for lin in selu.linears:  # LeCun-normal init: the setting in which SELU self-normalises
+        torch.nn.init.normal_(lin.weight, 0, lin.in_features ** -0.5)
+        torch.nn.init.zeros_(lin.bias)
+    d = slot_diagnostics(selu, torch.randn(2000, 256), [])
+    assert abs(d["hidden_4"]["mean"]) < 0.15 and abs(d["hidden_4"]["std"] - 1) < 0.15
+
+
+def test_gradient_norms_are_recorded_per_slot(digits):
+    r = train(_mlp(digits, "sigmoid", depth=5), digits, TrainConfig(epochs=2))
+    d = r.diagnostics
+    assert set(d) == {"input", "hidden_1", "hidden_2", "hidden_3", "output"}
+    assert all(d[s]["grad_norm_first"] > 0 and d[s]["grad_norm_last"] > 0 for s in d)
+    # the vanishing gradient of stacked sigmoids: the first layer gets far less than the last
+    assert d["input"]["grad_norm_first"] < d["output"]["grad_norm_first"] / 5
+
+
+def test_seed_cnn_has_the_seeds_parameter_count():
+    assert count_parameters(build("seed-cnn", (3, 32, 32), 10, "relu")) == 42_442
+
+
+def test_frelu_trains_in_the_residual_cnn(digits):
+    images = type(digits)(**{**vars(digits), "input_shape": (1, 8, 8)})
+    for split in ("train", "val", "test"):
+        s = getattr(digits, split)
+        setattr(images, split, type(s)(s.x.reshape(-1, 1, 8, 8), s.y))
+    r = train(lambda: build("resnet", (1, 8, 8), 10, "frelu"), images, TrainConfig(epochs=2, patience=None))
+    assert r.status == "finished" and r.test["accuracy"] > 0.6
+    assert set(r.diagnostics) >= {"input", "hidden_1", "output"}
