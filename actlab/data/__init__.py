@@ -1,0 +1,189 @@
+"""Data sets: one call gives split, standardised tensors in memory.
+
+``load(spec)`` returns a :class:`Dataset` with ``train``, ``val`` and ``test`` :class:`Split`\\ s
+(float32 ``x``, int64 ``y`` in 0..k-1)::
+
+    ds = load("fashion-mnist", seed=0, limit=2000, shape="image32x3")
+    ds.train.x.shape      # (2000, 3, 32, 32)
+    ds.input_shape, ds.n_classes, ds.classes, ds.info["split"]
+
+Data sets (``names()``), their natural (``shape="auto"``) example shape and split rule:
+
+=================  ===============  =======================================================
+``mnist1d``        ``(1, 40)``      generated locally by ``mnist1d.data.make_dataset`` with
+                                    ``get_dataset_args()`` defaults (its seed 42; 4000 train,
+                                    1000 test), cached as ``.npz`` under the data dir
+``iris``           ``(4,)``         scikit-learn, bundled
+``wine``           ``(13,)``        scikit-learn, bundled
+``breast_cancer``  ``(30,)``        scikit-learn, bundled
+``digits``         ``(64,)``        scikit-learn 8x8 digits, flat like the other tabular sets;
+                                    image shapes read them as ``(1, 8, 8)`` images
+``mnist``          ``(1, 28, 28)``  IDX files
+``fashion-mnist``  ``(1, 28, 28)``  IDX files (also from Debian's ``dataset-fashion-mnist``)
+``kmnist``         ``(1, 28, 28)``  IDX files
+``usps``           ``(1, 16, 16)``  libsvm ``usps.bz2`` / ``usps.t.bz2`` (values in [-1, 1])
+``cifar10``        ``(3, 32, 32)``  ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/``
+``csv:PATH``       ``(d,)``         header row; ``target=COLUMN`` names the label column; the
+                                    other columns must be numeric; ``.tsv`` is tab-separated
+``npz:PATH``       ``x.shape[1:]``  arrays ``x, y`` or ``x_train, y_train, x_test, y_test``
+=================  ===============  =======================================================
+
+**Splits.** Sets with an official test set (mnist1d, mnist, fashion-mnist, kmnist, usps,
+cifar10, npz with ``x_test``) keep it as test; validation is a stratified ``val_fraction`` of the
+official training set. The others (scikit-learn, csv, npz with only ``x, y``) are split stratified
+into test (``test_fraction`` of all examples), validation (``val_fraction`` of all) and train (the
+rest). Carving never takes a class's last training example. ``limit`` subsamples train to
+``limit`` examples (stratified) and caps val and test to the same fraction of their size. Every
+random choice comes from ``numpy.random.default_rng(seed)``: same seed, identical tensors.
+
+**Standardisation**, always with statistics of the train split only (recorded in
+``info["standardisation"]``): images are first scaled to [0, 1] (uint8 / 255; USPS (v + 1) / 2;
+digits v / 16 when read as images), then images and signals (examples ``(C, ...)``) are
+normalised per channel; tabular data (examples ``(d,)``) per feature. A constant channel or
+feature is only centred.
+
+**Shapes** (``shape=``):
+
+* ``"auto"``: the natural shape above.
+* ``"flat"``: a 1-D vector of the natural shape's size (standardised as in ``auto``, then flattened).
+* ``"image32x3"``: 3x32x32 for the seeds' CIFAR CNN: 28x28 images are zero-padded by 2 pixels,
+  other sizes resized bilinearly to 32x32, grayscale repeated to 3 channels.
+* ``"image28"``: 1x28x28 grayscale: other sizes (USPS 16x16, digits 8x8) resized bilinearly.
+
+**Files** for mnist, fashion-mnist, kmnist, usps and cifar10 are looked for in ``data_dir``,
+``data_dir/<name>``, ``data_dir/<TorchvisionName>/raw``, ``$ACTLAB_DATA/<name>`` (default
+``~/.cache/actlab/<name>``) and, for fashion-mnist, the Debian package's folder. Missing files are
+downloaded (``download=True``) from the publishers' URLs and checked against torchvision's MD5s
+(see :mod:`actlab.data._fetch`); ``download=False`` never touches the network.
+
+Everything a user can get wrong raises :class:`~actlab.ActlabError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from pathlib import Path
+
+from .._errors import ActlabError
+from . import _fetch
+from ._dataset import Dataset, Split
+from ._prepare import SHAPES, prepare
+from ._sources import BUILTIN, csv_file, npz_file
+
+_FILE_KINDS = ("csv", "npz")
+
+
+def names() -> list[str]:
+    """The built-in data set names (``csv:PATH`` and ``npz:PATH`` load your own files)."""
+    return list(BUILTIN)
+
+
+def describe(name: str) -> str:
+    """One line about a built-in data set."""
+    return BUILTIN[_builtin_name(name)].summary
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+_BY_NORM = {_norm(n): n for n in BUILTIN}
+
+
+def _builtin_name(spec: str) -> str:
+    hit = _BY_NORM.get(_norm(spec))
+    if hit is not None:
+        return hit
+    close = difflib.get_close_matches(_norm(spec), list(_BY_NORM), n=2, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(_BY_NORM[c]) for c in close)}? " if close else ""
+    raise ActlabError(f"unknown dataset {spec!r}; {hint}choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH")
+
+
+def _file_spec(spec: str) -> tuple[str, Path] | None:
+    """``("csv", path)`` for ``csv:PATH`` (or an existing ``*.csv`` path), likewise npz; else None."""
+    head, sep, rest = spec.partition(":")
+    if sep and head.lower() in _FILE_KINDS:
+        if not rest.strip():
+            raise ActlabError(f"{head.lower()}: needs a path, e.g. {head.lower()}:data/train.{head.lower()}")
+        return head.lower(), Path(rest.strip()).expanduser()
+    suffix = Path(spec).suffix.lower().lstrip(".")
+    if suffix in ("csv", "tsv", "npz") and Path(spec).expanduser().is_file():
+        return ("npz" if suffix == "npz" else "csv"), Path(spec).expanduser()
+    return None
+
+
+def available(name: str, data_dir: str | Path | None = None) -> bool:
+    """Whether ``name`` loads without downloading: generated or bundled sets always; file sets
+    when their files are in one of the folders searched; ``csv:``/``npz:`` when the file exists."""
+    if not isinstance(name, str):
+        raise ActlabError(f"a dataset name is a string, got {type(name).__name__}")
+    file = _file_spec(name)
+    if file is not None:
+        return file[1].is_file()
+    entry = _builtin_name(name)
+    if BUILTIN[entry].local:
+        return True
+    try:
+        _fetch.locate(entry, data_dir, download=False)
+        return True
+    except ActlabError:
+        return False
+
+
+def _check_args(seed, val_fraction, test_fraction, limit, shape) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ActlabError(f"seed must be a non-negative integer, got {seed!r}")
+    for what, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 <= f < 1:
+            raise ActlabError(f"{what} must be a number in [0, 1), got {f!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        raise ActlabError(f"limit must be a positive integer (training examples) or None, got {limit!r}")
+    if shape not in SHAPES:
+        close = difflib.get_close_matches(str(shape), SHAPES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ActlabError(f"unknown shape {shape!r}; {hint}choose one of: {', '.join(SHAPES)}")
+
+
+def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, download: bool = True,
+         val_fraction: float = 0.1, test_fraction: float = 0.2, limit: int | None = None,
+         shape: str = "auto", target: str | None = None) -> Dataset:
+    """Load a data set by name (see :func:`names`) or ``csv:PATH`` / ``npz:PATH``, split it
+    (seeded, stratified), standardise it with train statistics and return tensors.
+
+    Args:
+        spec: a built-in name, ``csv:PATH`` (with ``target``) or ``npz:PATH``.
+        seed: drives every random choice (validation carve, splits, ``limit``).
+        data_dir: a folder to look in first and to download into (``data_dir/<name>``);
+            default ``$ACTLAB_DATA`` or ``~/.cache/actlab``.
+        download: fetch missing files of image sets; ``False`` never touches the network.
+        val_fraction: validation share (of the official training set when there is an official
+            test set, else of all examples).
+        test_fraction: test share of all examples when there is no official test set.
+        limit: keep this many training examples (val and test shrink in proportion).
+        shape: ``"auto"``, ``"flat"``, ``"image32x3"`` or ``"image28"`` (see the module docs).
+        target: the label column of a csv file.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ActlabError(f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH")
+    spec = spec.strip()
+    _check_args(seed, val_fraction, test_fraction, limit, shape)
+    file = _file_spec(spec)
+    if file is not None:
+        kind, path = file
+        if kind == "npz" and target is not None:
+            raise ActlabError("target= is for csv files; an npz file's labels are its y array")
+        raw = csv_file(path, target) if kind == "csv" else npz_file(path)
+        name = spec
+    else:
+        name = _builtin_name(spec)
+        if target is not None:
+            raise ActlabError(f"target= is for csv files; {name} has its own labels")
+        raw = BUILTIN[name].load(data_dir, bool(download))
+    if len(raw.classes) < 2:
+        raise ActlabError(f"{name} has only one class ({raw.classes[0] if raw.classes else 'none'}); classification needs at least two")
+    return prepare(name, raw, seed=int(seed), val_fraction=float(val_fraction), test_fraction=float(test_fraction),
+                   limit=None if limit is None else int(limit), shape=shape)
+
+
+__all__ = ["Dataset", "Split", "SHAPES", "available", "describe", "load", "names"]
