@@ -43,6 +43,10 @@ def test_monte_carlo_permutation_test_agrees_with_exact_on_a_large_sample():
     assert abs(p - ref) < 0.03
 
 
+def test_one_run_per_side_tests_nothing():
+    assert math.isnan(permutation_test([0.9], [0.1])) and math.isnan(permutation_test([0.9, 0.8], [0.1]))
+
+
 def test_holm_correction():
     assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])

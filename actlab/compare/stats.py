@@ -36,9 +36,10 @@ def mean_std_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, fl
 
 
 def permutation_test(a: Sequence[float], b: Sequence[float], n_resamples: int = 20_000, seed: int = 0) -> float:
-    """Two-sided p-value of mean(a) - mean(b) under random relabelling of the pooled values."""
+    """Two-sided p-value of mean(a) - mean(b) under random relabelling of the pooled values
+    (NaN with fewer than two values on a side: one run per activation tests nothing)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 1 or len(b) < 1 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+    if len(a) < 2 or len(b) < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
         return math.nan
     pooled = np.concatenate([a, b])
     n, total = len(a), pooled.sum()
