@@ -76,7 +76,8 @@ def swap_activations(
         def choose(name: str) -> tuple[bool, Any]:
             return True, spec
 
-    targets = [(name, m) for name, m in model.named_modules() if name and is_activation(m)]
+    # remove_duplicate=False: a module registered in two places is two slots, both swapped
+    targets = [(name, m) for name, m in model.named_modules(remove_duplicate=False) if name and is_activation(m)]
     if isinstance(spec, Mapping):
         unused = [p for p, _ in spec.items() if not any(fnmatch.fnmatchcase(n, p) for n, _ in targets)]
         if unused:
@@ -84,17 +85,18 @@ def swap_activations(
             raise ActlabError(f"no activation module matches {unused[0]!r}; activation modules are: {names}")
     ref = next(model.parameters(), None)
     swaps = []
-    for name, old in targets:
+    for name, old in targets:  # make every new module first: a bad spec leaves the model untouched
         matched, s = choose(name)
         if not matched:
             continue
         new = _fresh(s)
         if ref is not None:
             new = new.to(device=ref.device, dtype=ref.dtype) if not _is_lazy(new) else new.to(device=ref.device)
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, attr, new)
         swaps.append(Swap(name, old, new))
+    for swap in swaps:
+        parent_name, _, attr = swap.name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, attr, swap.new)
     if example_input is not None:
         was_training = model.training
         with torch.no_grad():

@@ -14,6 +14,7 @@ import difflib
 import functools
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -135,6 +136,12 @@ def _short(text: str, n: int = 60) -> str:
     return repr(text if len(text) <= n else text[: n - 3] + "...")
 
 
+def _short_repr(value: Any, n: int = 60) -> str:
+    """``repr(value)``, at most ``n`` characters."""
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def _key(name: str) -> str:
     """Lookup key: case, '-' and '_' do not matter ("LeakyReLU" == "leaky_relu" == "leaky-relu")."""
     return re.sub(r"[-_\s]", "", name).lower()
@@ -155,10 +162,14 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
     if inner is None or not inner.strip():
         return name, (), {}
     try:
-        call = ast.parse(f"f({inner})", mode="eval").body
+        with warnings.catch_warnings():  # e.g. SyntaxWarning "invalid decimal literal" for '1abc'
+            warnings.simplefilter("ignore")
+            call = ast.parse(f"f({inner})", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ActlabError(f"cannot read the arguments of {_short(text)}; write them as key=value with literal values") from None
-    assert isinstance(call, ast.Call)
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
+        # 'relu() or x' or 'elu(1)(2)': more than one call of the name
+        raise ActlabError(f"cannot read activation spec {_short(text)}; write one name with literal arguments such as 'leaky_relu(negative_slope=0.1)'")
 
     def literal(node: ast.AST) -> Any:
         try:
@@ -171,6 +182,9 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
 
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         raise ActlabError(f"'*' and '**' are not allowed in activation spec {_short(text)}")
+    keys = [k.arg for k in call.keywords]
+    if len(set(keys)) < len(keys):  # ast.parse accepts f(a=1, a=2); only compile() refuses it
+        raise ActlabError(f"argument {_short(next(k for k in keys if keys.count(k) > 1), 40)} given twice in activation spec {_short(text)}")
     return name, tuple(literal(a) for a in call.args), {k.arg: literal(k.value) for k in call.keywords}
 
 
@@ -189,10 +203,10 @@ def _check_type(entry: Entry, key: str, value: Any) -> Any:
     if not ok:
         raise ActlabError(
             f"activation '{entry.name}': argument '{key}' must be {type(default).__name__} "
-            f"like {default!r}, got {value!r}"
+            f"like {default!r}, got {_short_repr(value)}"
         )
     if isinstance(value, float) and not math.isfinite(value):
-        raise ActlabError(f"activation '{entry.name}': argument '{key}' must be finite, got {value!r}")
+        raise ActlabError(f"activation '{entry.name}': argument '{key}' must be finite, got {_short_repr(value)}")
     return value
 
 
@@ -271,12 +285,12 @@ class Registry:
         merged = dict(zip(order, args))
         for k, v in kwargs.items():
             if k in merged:
-                raise ActlabError(f"activation '{entry.name}': argument '{k}' given twice")
+                raise ActlabError(f"activation '{entry.name}': argument {_short(k, 40)} given twice")
             merged[k] = v
         for k in merged:
             if k not in entry.params:
                 valid = ", ".join(entry.params) or "none"
-                raise ActlabError(f"activation '{entry.name}' has no argument '{k}'; valid arguments: {valid}")
+                raise ActlabError(f"activation '{entry.name}' has no argument {_short(k, 40)}; valid arguments: {valid}")
         return entry, {k: _check_type(entry, k, v) for k, v in merged.items()}
 
 
@@ -298,8 +312,9 @@ def _probe(entry: Entry, call: Callable[[], Any], spec: str) -> None:
         raise ActlabError(f"activation spec {_short(spec)} gives non-finite values at x = 0.5; check its arguments")
 
 
-def _probe_input(entry: Entry) -> torch.Tensor:
-    return torch.full((2, 4, 3, 3) if entry.axis == "spatial" else (2, 4), 0.5)
+def _probe_input(entry: Entry, kwargs: Mapping[str, Any] | None = None) -> torch.Tensor:
+    c = (kwargs or {}).get("num_parameters", 4)  # per-channel parameters (PReLU) fix the channel count
+    return torch.full((2, c, 3, 3) if entry.axis == "spatial" else (2, c), 0.5)
 
 
 def get(spec: Spec = None) -> nn.Module:
@@ -318,7 +333,7 @@ def get(spec: Spec = None) -> nn.Module:
         entry, kwargs = REGISTRY.resolve(spec)
         module = _checked(spec, lambda: entry.make_module(**kwargs))
         if entry.axis != "spatial":  # spatial modules infer their channels at the first call
-            _probe(entry, lambda: copy.deepcopy(module).eval()(_probe_input(entry)), spec)
+            _probe(entry, lambda: copy.deepcopy(module).eval()(_probe_input(entry, kwargs)), spec)
         return module
     if callable(spec):
         return Activation(spec, name=getattr(spec, "__name__", None))
@@ -333,7 +348,7 @@ def functional(spec: Spec = None) -> Callable[[torch.Tensor], torch.Tensor]:
         entry, kwargs = REGISTRY.resolve(spec)
         fn = entry.function(**kwargs)
         if entry.axis != "spatial":  # spatial functions need their weights as arguments
-            _probe(entry, lambda: fn(_probe_input(entry)), spec)
+            _probe(entry, lambda: fn(_probe_input(entry, kwargs)), spec)
         return fn
     if callable(spec):
         return spec

@@ -69,9 +69,16 @@ def _sparsemax_last(z):
     k = np.arange(1, z.shape[-1] + 1)
     cs = np.cumsum(zs, axis=-1)
     support = 1 + k * zs > cs
-    kz = support.sum(axis=-1, keepdims=True)
+    kz = np.maximum(support.sum(axis=-1, keepdims=True), 1)  # 0 only for rows with NaN or inf
     tau = (np.take_along_axis(cs, kz - 1, axis=-1) - 1) / kz
-    return np.maximum(z - tau, 0.0)
+    return np.where(np.isnan(z).any(axis=-1, keepdims=True), np.nan, np.maximum(z - tau, 0.0))  # as torch: NaN fills its row
+
+
+def _gumbel_softmax(x, tau=1.0, dim=1, gumbels=None, seed=None):
+    """Softmax of (x + g) / tau along ``dim``; ``g`` is Gumbel(0, 1) noise, drawn from ``seed``
+    unless given (pass the noise torch drew to compare with ``F.gumbel_softmax``)."""
+    g = np.random.default_rng(seed).gumbel(size=x.shape) if gumbels is None else np.asarray(gumbels, dtype=np.float64)
+    return _along((x + g) / tau, dim, _softmax_last)
 
 
 def _nan_keep(x, y):
@@ -151,7 +158,7 @@ def sparsemax(x, dim=1):
     zs, _ = torch.sort(z, dim=-1, descending=True)
     k = torch.arange(1, z.shape[-1] + 1, dtype=x.dtype, device=x.device)
     cs = zs.cumsum(-1)
-    kz = (1 + k * zs > cs).sum(-1, keepdim=True)
+    kz = (1 + k * zs > cs).sum(-1, keepdim=True).clamp(min=1)  # 0 only for rows with NaN or inf
     tau = (cs.gather(-1, kz - 1) - 1) / kz.to(x.dtype)
     return torch.clamp(z - tau, min=0).transpose(dim, -1)
 
@@ -389,7 +396,7 @@ for _name, _fn, _ref, _formula, _range, _mono, _smooth, _zc, _extra in _M:
     _add(_name, _fn, _ref, _formula, f"torch.{_fn.__name__} used element-wise as an activation.",
          f"torch.{_fn.__name__}; Sipper (2021) a-la-carte candidate", M, _range, _mono, _smooth, _zc, **_extra)
 
-_add("gumbel_softmax", gumbel_softmax, None, r"\mathrm{softmax}((x + g) / \tau),\ g \sim \mathrm{Gumbel}(0, 1)",
+_add("gumbel_softmax", gumbel_softmax, _gumbel_softmax, r"\mathrm{softmax}((x + g) / \tau),\ g \sim \mathrm{Gumbel}(0, 1)",
      "Softmax of the input plus Gumbel noise: a random, differentiable relaxation of sampling a category.",
      "Jang et al. (2016), arXiv 1611.01144; torch.nn.functional.gumbel_softmax", M, (0, 1), None, None, N,
      params={"tau": 1.0, "dim": 1}, axis="dim", stochastic=True)
@@ -408,7 +415,7 @@ _add("cloglogm", cloglogm, lambda x: 1 - 2 * np.exp(-0.7 * np.exp(x)), r"1 - 2 e
      (-1, 1), T, T, N)
 
 # ---- the rest of PyTorch, timm and Keras
-_add("threshold", threshold, lambda x, threshold=1.0, value=0.0: np.where(x > threshold, x, value + 0 * x),
+_add("threshold", threshold, lambda x, threshold=1.0, value=0.0: _nan_keep(x, np.where(x > threshold, x, value)),
      r"x \, [x > \theta] + v \, [x \leq \theta]", "Passes x above the threshold, replaces it with a constant below.",
      "torch.nn.Threshold", S, (0, INF), T, N, N, params={"threshold": 1.0, "value": 0.0}, module=_mod(nn.Threshold))
 _add("gelu_tanh", gelu_tanh, lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
@@ -426,7 +433,7 @@ _add("hard_mish", hard_mish, lambda x: 0.5 * x * np.clip(x + 2, 0, 2), r"\frac{x
 _add("squareplus", squareplus, lambda x, b=4.0: 0.5 * (x + np.sqrt(x * x + b)), r"\frac{x + \sqrt{x^2 + b}}{2}",
      "Softplus-like but algebraic (no exp or log).", "Barron (2021), arXiv 2112.11687; keras.activations.squareplus", S,
      (0, INF), T, T, N, params={"b": 4.0})
-_add("sparse_plus", sparse_plus, lambda x: np.where(x <= -1, 0 * x, np.where(x >= 1, x, 0.25 * (x + 1) ** 2)),
+_add("sparse_plus", sparse_plus, lambda x: _nan_keep(x, np.where(x <= -1, 0.0, np.where(x >= 1, x, 0.25 * (x + 1) ** 2))),
      r"\frac{(x + 1)^2}{4} [|x| < 1] + x [x \geq 1]", "Zero below -1, quadratic in (-1, 1), identity above: a softplus with exact zeros.",
      "keras.activations.sparse_plus", S, (0, INF), T, T, N)
 _add("sparse_sigmoid", sparse_sigmoid, lambda x: np.clip(0.5 * (x + 1), 0, 1), r"\max(0, \min(1, \frac{x + 1}{2}))",
