@@ -56,3 +56,43 @@ def digits():
     from actlab.data import load
 
     return load("digits", seed=0)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on loopback in a temporary folder (initdb + pg_ctl), stopped after.
+
+    PostgreSQL refuses to run as root; as root the server runs as the ``postgres`` user."""
+    import socket
+
+    bin_dir = _pg_bin()
+    require_real(bin_dir is not None, "PostgreSQL is not installed (apt-get install postgresql)")
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="actlab-pg-"))  # not under pytest's root-only tmp: postgres must reach it
+    data = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        require_real(shutil.which("runuser") is not None, "running as root needs runuser to start PostgreSQL")
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "actlab", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        subprocess.run([*as_user, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "actlab", "actlab"],
+                       check=True, capture_output=True)
+        yield f"postgresql://actlab@127.0.0.1:{port}/actlab"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

@@ -11,10 +11,10 @@ import sys
 from typing import Callable, Sequence
 
 from .._errors import ActlabError
-from . import _catalogue, _compare
+from . import _catalogue, _compare, _search
 
 # Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
-_COMMANDS: list[Callable] = [_catalogue.add, _compare.add]
+_COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add]
 
 
 class _Parser(argparse.ArgumentParser):

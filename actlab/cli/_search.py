@@ -1,0 +1,128 @@
+"""``actlab search``: per-layer activation search with Optuna."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from .._errors import ActlabError
+from ..training import OPTIMIZERS, TrainConfig
+
+OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-mnist")
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "search", help="search the best activation for every layer with Optuna (à la carte)",
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=30),
+        description="Every layer's activation is a categorical hyper-parameter; Optuna maximises validation\n"
+                    "accuracy. Then the top-k configurations and the ReLU baseline are retrained with several\n"
+                    "seeds on train + validation and scored on test. Kill it at any time and run the same\n"
+                    "command again to resume; start it on several machines with one --storage to cooperate.\n\n"
+                    "Examples:\n"
+                    "  actlab search --dataset iris --layers 5 --candidates sipper48 --trials 100\n"
+                    "  actlab search --dataset digits --n-jobs 2 --storage journal:study.log\n"
+                    "  actlab search --dataset wine --storage postgresql://me@dbhost/actlab --study wine-10\n"
+                    "  actlab search --suite offline --trials 30")
+    p.add_argument("--dataset", default="iris", help="dataset (default iris); csv:PATH / npz:PATH work too")
+    p.add_argument("--suite", choices=("offline",), help="search every offline dataset and print win/tie/loss")
+    p.add_argument("--model", default="mlp", help="mlp (default) or any actlab model with activation slots")
+    p.add_argument("--layers", type=int, default=5, help="mlp layers (default 5; the paper used 5 and 10)")
+    p.add_argument("--width", type=int, default=64, help="mlp width (default 64)")
+    p.add_argument("--candidates", default="sipper48", help="sipper48 (default), all, or a comma list of specs")
+    p.add_argument("--search-output", action="store_true", help="also search the output layer's activation")
+    p.add_argument("--trials", type=int, default=50, help="finished trials wanted in the study, across restarts (default 50)")
+    p.add_argument("--sampler", default="tpe", help="tpe (default), cmaes, random or grid")
+    p.add_argument("--pruner", default="hyperband", help="hyperband (default), median or none")
+    p.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
+    p.add_argument("--storage", help="Optuna storage URL, or journal:PATH (default sqlite in --out)")
+    p.add_argument("--study", help="study name (default actlab-DATASET-MODEL)")
+    p.add_argument("--n-jobs", type=int, default=1, help="local worker processes, one thread each (default 1)")
+    p.add_argument("--out", default="search-out", help="output folder (default search-out)")
+    p.add_argument("--top-k", type=int, default=3, help="configurations retrained on test (default 3)")
+    p.add_argument("--final-seeds", type=int, default=5, help="seeds of the final evaluation (default 5)")
+    g = p.add_argument_group("training of each trial")
+    g.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    g.add_argument("--patience", type=int, default=5, help="plateau stop, 0 = none (default 5)")
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam")
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own; Adam 1e-3 as the paper)")
+    g.add_argument("--limit", type=int, help="use at most this many training examples")
+    g.add_argument("--data-dir", help="where dataset files are")
+    g.add_argument("--target", help="target column of a csv: dataset")
+    g.add_argument("--threads", type=int, help="torch threads of a single worker")
+    g.add_argument("--heartbeat", type=float, default=10.0, help="seconds between a trial's liveness stamps (default 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_search)
+
+
+def _config(args, dataset: str):
+    from ..search import SearchConfig, candidates
+
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                        patience=args.patience or None, monitor="val_accuracy", threads=args.threads)
+    data_options = {k: v for k, v in {"limit": args.limit, "target": args.target, "data_dir": args.data_dir}.items() if v is not None}
+    if args.model != "mlp" and (args.layers != 5 or args.width != 64):
+        raise ActlabError(f"--layers and --width apply to the mlp model only, not {args.model!r}")
+    if args.n_jobs < 1:
+        raise ActlabError(f"--n-jobs must be at least 1, got {args.n_jobs}")
+    return SearchConfig(dataset=dataset, model=args.model, layers=args.layers, width=args.width,
+                        candidates=candidates(args.candidates), search_output=args.search_output, trials=args.trials,
+                        sampler=args.sampler, pruner=args.pruner, seed=args.seed, train=train, data_options=data_options,
+                        top_k=args.top_k, final_seeds=args.final_seeds, heartbeat=args.heartbeat)
+
+
+def cmd_search(args) -> int:
+    from ..search.run import run_search
+
+    if args.suite:
+        return _suite(args)
+    config = _config(args, args.dataset)
+    results = run_search(config, args.out, storage_url=args.storage, study_name=args.study, n_jobs=args.n_jobs,
+                         progress=not args.quiet)
+    print(format_final(results))
+    print(f"results: {Path(args.out) / 'results.json'}\nreport:  {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def format_final(results) -> str:
+    c = results["counts"]
+    lines = [f"study {results['study']}: {c['done']} finished trials ({c['pruned']} pruned), {c['failed']} failed"]
+    for cfg in (results.get("final") or {}).get("configs", []):
+        plan = ", ".join(f"{k}={v}" for k, v in cfg["plan"].items())
+        p = "" if cfg["name"] == "baseline" else f"  p={cfg['p_holm']:.3f} {cfg['outcome']}" if math.isfinite(cfg["p_holm"]) else f"  {cfg['outcome']}"
+        lines.append(f"{cfg['name']:<9} test {cfg['mean']:.3f} ± {cfg['std']:.3f}  val {cfg['val_accuracy']:.3f}  [{plan}]{p}")
+    return "\n".join(lines)
+
+
+def _suite(args) -> int:
+    from ..data import available
+    from ..search.run import run_search
+
+    table = []
+    for name in OFFLINE_SUITE:
+        if not available(name, data_dir=args.data_dir):
+            print(f"suite: {name} not present locally, skipped")
+            continue
+        if name == "fashion-mnist" and args.limit is None:
+            args.limit = 2000  # a subset: the suite must stay an afternoon's work on a laptop
+        config = _config(args, name)
+        out = Path(args.out) / name
+        print(f"suite: searching {name} -> {out}")
+        results = run_search(config, out, storage_url=args.storage, study_name=f"{args.study or 'actlab-suite'}-{name}",
+                             n_jobs=args.n_jobs, progress=not args.quiet)
+        best = next((c for c in results.get("final", {}).get("configs", []) if c["name"] == "top-1"), None)
+        base = next((c for c in results.get("final", {}).get("configs", []) if c["name"] == "baseline"), None)
+        table.append((name, base, best))
+    print(f"\n{'dataset':<15} {'baseline':>16} {'à la carte (top-1)':>20} {'p (Holm)':>9}  outcome")
+    wins = {"win": 0, "tie": 0, "loss": 0}
+    for name, base, best in table:
+        if not best:
+            continue
+        wins[best["outcome"]] += 1
+        print(f"{name:<15} {base['mean']:>9.3f} ± {base['std']:.3f} {best['mean']:>13.3f} ± {best['std']:.3f} "
+              f"{best['p_holm']:>9.3f}  {best['outcome']}")
+    print(f"win / tie / loss against the baseline: {wins['win']} / {wins['tie']} / {wins['loss']}")
+    print(f"reports: {Path(args.out)}/<dataset>/report.html")
+    return 0

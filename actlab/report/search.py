@@ -1,0 +1,126 @@
+"""The search report: optimisation history, which activation wins at which layer, parameter
+importances, the final test table and the winner's diagnostics; all from ``results.json``."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .compare import _CSS, _f, _img, _plt
+
+
+def plot_history(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    xs = [t["number"] for t in trials]
+    ys = [t["value"] for t in trials]
+    ax.scatter(xs, ys, s=12, alpha=0.6, label="trial (validation accuracy)")
+    best = np.maximum.accumulate(ys) if ys else []
+    ax.step(xs, best, where="post", color="tab:red", label="best so far")
+    pruned = [t["number"] for t in results["trials"] if t["state"] == "PRUNED"]
+    if pruned:
+        ax.scatter(pruned, [min(ys, default=0)] * len(pruned), marker="x", s=10, color="grey", label="pruned")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title("Optimisation history", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[str], list[str], np.ndarray, int]:
+    """Counts of each candidate per slot among the best ``share`` of complete trials."""
+    slots = results["space"]["slots"]
+    done = sorted((t for t in results["trials"] if t["state"] == "COMPLETE"), key=lambda t: -t["value"])
+    top = done[:max(1, math.ceil(share * len(done)))] if done else []
+    used = sorted({t["plan"][s] for t in top for s in slots})
+    m = np.zeros((len(used), len(slots)))
+    for t in top:
+        for j, s in enumerate(slots):
+            m[used.index(t["plan"][s]), j] += 1
+    return used, slots, m, len(top)
+
+
+def plot_winners(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    used, slots, m, n = winners_matrix(results)
+    fig, ax = plt.subplots(figsize=(1.0 * len(slots) + 3, 0.3 * len(used) + 1.6))
+    im = ax.imshow(m, aspect="auto", cmap="Blues")
+    ax.set_xticks(range(len(slots)), slots, rotation=45, fontsize=8)
+    ax.set_yticks(range(len(used)), used, fontsize=8, family="monospace")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7, color="w" if im.norm(m[i, j]) > 0.6 else "k")
+    ax.set_title(f"Which activation wins at which layer (best {n} trials)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
+    imp = results.get("importances") or {}
+    if not imp:
+        return None
+    plt = _plt()
+    names = list(imp)[::-1]
+    fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(names) + 1.2))
+    ax.barh(names, [imp[n] for n in names], color="tab:purple")
+    ax.set_xlabel("importance (fANOVA)")
+    ax.set_title("Which layer's activation matters most", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
+    out = Path(out)
+    figs = {"history": plot_history(results, out / "history.png"), "winners": plot_winners(results, out / "winners.png"),
+            "importances": plot_importances(results, out / "importances.png")}
+    cfg, final = results["config"], results.get("final") or {"configs": []}
+    rows = "".join(
+        f"<tr class='{'better' if c['outcome'] == 'win' else 'worse' if c['outcome'] == 'loss' else ''}'>"
+        f"<td>{html.escape(c['name'])}</td><td style='text-align:left;font-family:monospace'>"
+        f"{html.escape(', '.join(f'{k}={v}' for k, v in c['plan'].items()))}</td><td>{_f(c['val_accuracy'])}</td>"
+        f"<td>{c['epochs']}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
+        f"<td>{_f(c['p_value'])} / {_f(c['p_holm'])}</td><td>{c['outcome']}</td></tr>" for c in final["configs"])
+    diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
+    diag_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
+                        f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
+                        f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>" for s, d in diag.items())
+    c = results["counts"]
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg['dataset'])}</title>
+<style>{_CSS}</style></head><body>
+<h1>À-la-carte activation search on {html.escape(cfg['dataset'])} ({html.escape(cfg['model'])})</h1>
+<p class="sub">Study <code>{html.escape(results['study'])}</code>: {c['done']} finished trials ({c.get('pruned', 0)} pruned),
+{c['failed']} failed; sampler {cfg['sampler']}, pruner {cfg['pruner']}; {len(results['space']['candidates'])} candidates per
+slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: best validation accuracy.</p>
+<h2>Final evaluation on test</h2>
+<table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>epochs</th><th>test acc mean ± std</th>
+<th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table>
+<p>Retrained on train + validation with {cfg['final_seeds']} seeds for the epochs their validation run found best;
+{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.</p>
+<h2>Optimisation history</h2>{_img(figs['history'], 'optimisation history')}
+<h2>Which activation wins at which layer</h2>{_img(figs['winners'], 'winners per layer')}
+<h2>Parameter importances</h2>{_img(figs['importances'], 'importances') if figs['importances'] else '<p>' + html.escape(results.get('importance_note', 'not enough trials')) + '</p>'}
+<h2>Why: diagnostics of the winner (top-1, seed 0)</h2>
+<table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table>
+<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
+</body></html>"""
+    path = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

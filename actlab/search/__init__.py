@@ -1,0 +1,239 @@
+"""Per-layer "à la carte" activation search with Optuna (Sipper 2021, done right).
+
+Every activation slot of the model is a categorical hyper-parameter ``act_<slot>``. A trial
+trains the model with actlab's one trainer and returns the best **validation** accuracy; the
+test split is never looked at during the search. The output slot is identity (logits into the
+loss, which applies softmax once) unless ``search_output`` adds it to the space.
+
+After the search, the top-k configurations and the baseline (ReLU in every hidden slot, logits
+into cross-entropy) are retrained with ``final_seeds`` seeds on train + validation for the
+number of epochs their search trial found best, and scored on test (:func:`final_evaluation`).
+
+Many workers, processes or machines, can run :func:`work` on one study; see
+:mod:`actlab.search._study` for the heartbeat, stale-trial retry and exact-budget rules.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from .._errors import ActlabError
+from .._progress import Progress
+from ..catalogue import SIPPER48, entries, get
+from ..models import build, slot_names
+from ..training import TrainConfig, train
+from . import _study
+
+SAMPLERS = ("tpe", "cmaes", "random", "grid")
+PRUNERS = ("hyperband", "median", "none")
+BASELINE = "relu"
+
+
+def candidates(spec: str | list[str]) -> list[str]:
+    """``sipper48``, ``all`` (every deterministic element-wise catalogue entry) or a comma list."""
+    if isinstance(spec, str):
+        key = spec.strip().lower()
+        if key == "sipper48":
+            return list(SIPPER48)
+        if key == "all":
+            return [e.name for e in entries() if e.elementwise and not e.stochastic and e.kind != "user"]
+        from ..cli._compare import split_specs
+
+        spec = split_specs(spec) if spec.strip() else []
+    names = [s.strip() for s in spec]
+    if not names:
+        raise ActlabError("the candidate list is empty; give sipper48, all, or names such as relu,tanh,elu")
+    for n in names:
+        get(n)  # unknown names or bad arguments: one line from the catalogue
+    if len(set(names)) != len(names):
+        raise ActlabError(f"candidate {next(n for n in names if names.count(n) > 1)!r} is listed twice")
+    return names
+
+
+@dataclass
+class SearchConfig:
+    dataset: str = "iris"
+    model: str = "mlp"
+    layers: int = 5  # mlp depth
+    width: int = 64
+    candidates: list[str] = field(default_factory=lambda: list(SIPPER48))
+    search_output: bool = False
+    trials: int = 50
+    sampler: str = "tpe"
+    pruner: str = "hyperband"
+    seed: int = 0
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, patience=5, monitor="val_accuracy"))
+    data_options: dict[str, Any] = field(default_factory=dict)
+    data_seed: int = 0
+    top_k: int = 3
+    final_seeds: int = 5
+    heartbeat: float = 10.0  # seconds between stamps; a trial is stale after 6 missed ones
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ActlabError(f"unknown sampler {self.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+        if self.pruner not in PRUNERS:
+            raise ActlabError(f"unknown pruner {self.pruner!r}; choose one of: {', '.join(PRUNERS)}")
+        if self.trials < 1:
+            raise ActlabError(f"--trials must be at least 1, got {self.trials}")
+        if self.final_seeds < 0 or self.top_k < 0:
+            raise ActlabError("--final-seeds and --top-k cannot be negative")
+        if self.train.monitor != "val_accuracy":
+            self.train = TrainConfig.from_dict({**self.train.to_dict(), "monitor": "val_accuracy"})
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        return {"width": self.width, "depth": self.layers} if self.model == "mlp" else {}
+
+    def space(self, input_shape, n_classes) -> dict[str, Any]:
+        """Everything that defines what a trial means; stored in the study and checked on reuse."""
+        slots = list(slot_names(self.model, input_shape, n_classes, **self.model_options))
+        searched = [s for s in slots if s != "output" or self.search_output]
+        t = {k: v for k, v in self.train.to_dict().items() if k not in ("seed", "threads", "device")}
+        return {"dataset": self.dataset, "model": self.model, "model_options": self.model_options, "slots": searched,
+                "candidates": list(self.candidates), "encoding": "index" if self.sampler == "cmaes" else "name",
+                "train": t, "data_options": self.data_options, "data_seed": self.data_seed}
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+
+def make_sampler(config: SearchConfig, space: dict, offset: int = 0) -> optuna.samplers.BaseSampler:
+    seed = config.seed + offset
+    if config.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, warn_independent_sampling=False)
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if config.sampler == "cmaes":  # CMA-ES has no categorical: each slot is an integer index into the candidates
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, warn_independent_sampling=False)
+    grid = {f"act_{s}": list(space["candidates"]) for s in space["slots"]}
+    size = math.prod(len(v) for v in grid.values())
+    if size > 10_000:
+        raise ActlabError(f"the grid has {size} points; grid search is for tiny spaces (use tpe, cmaes or random)")
+    return _AskTellGrid(grid, seed=seed)
+
+
+class _AskTellGrid(optuna.samplers.GridSampler):
+    """GridSampler whose ``after_trial`` does not call ``study.stop()``, which only works inside
+    ``optimize``; our worker loop stops itself when the grid is exhausted."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        return None
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    return optuna.pruners.NopPruner()
+
+
+def suggest(trial: optuna.Trial, space: dict) -> dict[str, str]:
+    """The trial's activation plan: slot -> candidate name (``output`` identity unless searched)."""
+    cands = space["candidates"]
+    plan = {}
+    for s in space["slots"]:
+        if space["encoding"] == "index":
+            plan[s] = cands[trial.suggest_int(f"act_{s}", 0, len(cands) - 1)]
+        else:
+            plan[s] = trial.suggest_categorical(f"act_{s}", cands)
+    return plan
+
+
+def plan_of(params: dict[str, Any], space: dict) -> dict[str, str]:
+    cands = space["candidates"]
+    return {s: (cands[params[f"act_{s}"]] if space["encoding"] == "index" else params[f"act_{s}"]) for s in space["slots"]}
+
+
+def baseline_plan(space: dict) -> dict[str, str]:
+    return {s: (None if s == "output" else BASELINE) for s in space["slots"]}
+
+
+def work(config: SearchConfig, storage, study_name: str, data, worker: int = 0, progress: bool = True) -> dict[str, int]:
+    """One worker: run trials until the study holds ``config.trials`` finished ones."""
+    space = config.space(data.input_shape, data.n_classes)
+    probe = _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())
+    offset = 1000 * worker + len(probe.get_trials(deepcopy=False))  # workers must not draw the same numbers
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=make_sampler(config, space, offset),
+                              pruner=make_pruner(config.pruner, config.train.epochs))
+    grace = 6 * config.heartbeat
+    bar = Progress(config.trials, "trials", enabled=progress)
+    mine = 0
+    while True:
+        _study.fail_stale_trials(study, grace)
+        c = _study.counts(study)
+        bar.done = c["done"]
+        if c["done"] >= config.trials:
+            break
+        if config.sampler == "grid" and study.sampler.is_exhausted(study) and not c["waiting"]:
+            break
+        if c["done"] + c["running"] >= config.trials and not c["waiting"]:
+            time.sleep(min(config.heartbeat, 2.0))  # the rest is running elsewhere; watch for dead workers
+            continue
+        trial = study.ask()
+        if _study.is_surplus(study, trial.number, config.trials):
+            study._storage.set_trial_system_attr(trial._trial_id, _study.SURPLUS, True)
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        beat = _study.Heartbeat(study, trial._trial_id, config.heartbeat)
+        try:
+            plan = suggest(trial, space)
+            bar.begin(f"trial {trial.number} (worker {worker})")
+            state, value = _run_trial(trial, plan, config, data, bar)
+        finally:
+            beat.stop()
+        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        mine += 1
+        best = _best_value(study)
+        bar.finish(f"{state.name.lower()} val_acc {value if value is not None else math.nan:.3f}, best {best:.3f}")
+    return {"trials_run_here": mine, **_study.counts(study)}
+
+
+def _best_value(study) -> float:
+    try:
+        return study.best_value
+    except ValueError:
+        return math.nan
+
+
+def _run_trial(trial, plan, config: SearchConfig, data, bar) -> tuple[TrialState, float | None]:
+    cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed, "diagnostics": False})
+
+    def on_epoch(epoch, record):
+        acc = record["val_accuracy"]
+        trial.report(acc if math.isfinite(acc) else 0.0, epoch)
+        bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {acc:.3f}")
+        return trial.should_prune()
+
+    result = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options),
+                   data, cfg, on_epoch=on_epoch)
+    accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
+    finite = [a for a in accs if math.isfinite(a)]
+    best = max(finite) if finite else 0.0  # a run that diverged before any validation scores 0
+    trial.set_user_attr("status", result.status)
+    trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
+    trial.set_user_attr("epochs_run", len(result.epochs))
+    trial.set_user_attr("seconds", result.seconds)
+    trial.set_user_attr("plan", {k: (v or "linear") for k, v in plan.items()})
+    if result.status == "pruned":
+        return TrialState.PRUNED, None
+    return TrialState.COMPLETE, best
+
+
+__all__ = ["PRUNERS", "SAMPLERS", "SearchConfig", "baseline_plan", "candidates", "make_pruner", "make_sampler",
+           "plan_of", "suggest", "work"]

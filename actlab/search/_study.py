@@ -1,0 +1,182 @@
+"""Optuna plumbing for many cooperating workers: storage URLs, heartbeats, stale trials, budget.
+
+* Storage: any Optuna URL (``sqlite:///...``, ``postgresql://...``, ``mysql://...``), or
+  ``journal:PATH`` for Optuna's journal file (safe on shared file systems).
+* Heartbeat: while a worker runs a trial, a thread stamps the trial every ``interval`` seconds
+  with its host, pid and the time (a trial system attribute). Optuna's own heartbeat exists for
+  RDB storages only; this one works on every storage.
+* Stale trials: a RUNNING trial whose worker is gone (same host and its pid dead, or no stamp
+  for ``grace`` seconds) is marked FAIL and its configuration is enqueued again, once: only the
+  worker that wins the FAIL transition enqueues the retry.
+* Budget: ``budget`` is the number of COMPLETE + PRUNED trials, across restarts and workers. A
+  trial whose lower-numbered, not-failed trials already fill the budget is surplus: it is
+  marked FAIL (``actlab:surplus``) before any training, so the count of finished trials is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from .._errors import ActlabError
+
+HEARTBEAT = "actlab:heartbeat"
+RETRY_OF = "actlab:retry_of"
+SURPLUS = "actlab:surplus"
+SPACE = "actlab:space"
+ALIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | str:
+    """An Optuna storage for ``url`` (default: ``sqlite:///OUT/study.db``); one-line errors."""
+    if not url:
+        url = f"sqlite:///{(out / 'study.db').resolve()}"
+    if url.startswith("journal:"):
+        path = Path(url[len("journal:"):]).expanduser()
+        if not path.name:
+            raise ActlabError(f"journal storage needs a file path, e.g. journal:{out / 'study.log'}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        except OSError as e:
+            raise ActlabError(f"cannot use journal file {str(path)!r} ({e.strerror or e}); choose a writable path") from None
+    if "://" not in url:
+        raise ActlabError(f"cannot parse storage {url!r}; use sqlite:///PATH, postgresql://USER@HOST/DB or journal:PATH")
+    try:
+        kwargs = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs = {"connect_args": {"timeout": 120}}
+        elif url.startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        return _rdb_storage(url, kwargs)
+    except ImportError as e:
+        raise ActlabError(f"storage {url!r} needs a database driver that is not installed ({e}); "
+                          "for PostgreSQL: pip install psycopg2-binary") from None
+    except Exception as e:  # sqlalchemy: bad URL, unreachable server, wrong password ...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ActlabError(f"cannot open storage {_redact(url)!r}: {msg[:200]}") from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 6) -> optuna.storages.RDBStorage:
+    """RDBStorage, retried: workers started together race to create Optuna's tables, and the
+    loser's CREATE fails with a duplicate-key error although the tables are then there."""
+    import random
+
+    for i in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except Exception as e:
+            if i == attempts - 1 or not any(w in str(e) for w in ("duplicate key", "already exists", "UniqueViolation")):
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+def open_study(storage, name: str, space: dict, sampler, direction: str = "maximize") -> optuna.Study:
+    """Create or load the study; refuse one whose recorded search space differs."""
+    study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction=direction, load_if_exists=True)
+    blob = json.dumps(space, sort_keys=True)
+    old = study.user_attrs.get(SPACE)
+    if old is None:
+        study.set_user_attr(SPACE, blob)
+    elif old != blob:
+        diff = sorted(k for k in set(json.loads(old)) | set(space) if json.loads(old).get(k) != space.get(k))
+        raise ActlabError(f"study {name!r} exists with a different search space (differs in: {', '.join(diff)}); "
+                          f"use another --study name or the same settings")
+    return study
+
+
+class Heartbeat:
+    """Stamps a running trial every ``interval`` seconds from a daemon thread."""
+
+    def __init__(self, study: optuna.Study, trial_id: int, interval: float):
+        self.storage, self.trial_id, self.interval = study._storage, trial_id, interval
+        self._stop = threading.Event()
+        self._beat()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        stamp = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+        try:
+            self.storage.set_trial_system_attr(self.trial_id, HEARTBEAT, stamp)
+        except Exception:  # the trial finished meanwhile, or the storage hiccuped: next beat retries
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._beat()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(trial: optuna.trial.FrozenTrial, grace: float, now: float | None = None) -> bool:
+    beat = trial.system_attrs.get(HEARTBEAT)
+    now = time.time() if now is None else now
+    if beat is None:  # started but never stamped: judge by its start time
+        start = trial.datetime_start.timestamp() if trial.datetime_start else now
+        return now - start > grace
+    if beat.get("host") == socket.gethostname() and not _pid_alive(int(beat.get("pid", -1))):
+        return True
+    return now - float(beat.get("time", 0)) > grace
+
+
+def fail_stale_trials(study: optuna.Study, grace: float) -> list[int]:
+    """Mark trials of dead workers FAIL and enqueue their configuration again. Returns their numbers."""
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not is_stale(t, grace):
+            continue
+        try:
+            won = study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except Exception:  # another worker got there first
+            continue
+        if won is False:
+            continue
+        failed.append(t.number)
+        if t.params and not t.system_attrs.get(SURPLUS):
+            study.enqueue_trial(t.params, user_attrs={RETRY_OF: t.number}, skip_if_exists=False)
+    return failed
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    trials = study.get_trials(deepcopy=False)
+    return {"done": sum(t.state in DONE for t in trials), "running": sum(t.state == TrialState.RUNNING for t in trials),
+            "waiting": sum(t.state == TrialState.WAITING for t in trials), "failed": sum(t.state == TrialState.FAIL for t in trials)}
+
+
+def is_surplus(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether trial ``number`` would exceed the budget (see the module docstring)."""
+    ahead = [t for t in study.get_trials(deepcopy=False) if t.number < number and t.state in ALIVE
+             and not t.system_attrs.get(SURPLUS)]
+    return len(ahead) >= budget

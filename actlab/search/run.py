@@ -1,0 +1,105 @@
+"""Run a whole search: workers (this process, or N spawned processes with one thread each),
+then the final evaluation, ``results.json`` and ``report.html``."""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from .._errors import ActlabError
+from ..compare import _write_json, prepare_out
+from ..data import load
+from ..training import TrainConfig
+from . import SearchConfig, _study, work
+from .final import final_evaluation
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _worker_main(config: dict[str, Any], storage_url: str | None, study_name: str, out: str, worker: int) -> None:
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg = _config_from_dict(config)
+    data = load(cfg.dataset, seed=cfg.data_seed, **cfg.data_options)
+    storage = _study.make_storage(storage_url, Path(out))
+    work(cfg, storage, study_name, data, worker=worker, progress=False)
+
+
+def _config_from_dict(d: dict[str, Any]) -> SearchConfig:
+    return SearchConfig(**{**d, "train": TrainConfig.from_dict(d["train"])})
+
+
+def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = None, study_name: str | None = None,
+               n_jobs: int = 1, progress: bool = True, final: bool = True) -> dict[str, Any]:
+    out = prepare_out(out)
+    study_name = study_name or f"actlab-{config.dataset}-{config.model}"
+    data = load(config.dataset, seed=config.data_seed, **config.data_options)
+    storage = _study.make_storage(storage_url, out)
+    space = config.space(data.input_shape, data.n_classes)
+    _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
+    if n_jobs > 1:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=_worker_main, args=(config.to_dict(), storage_url, study_name, str(out), i), daemon=False)
+                 for i in range(n_jobs)]
+        for p in procs:
+            p.start()
+        _watch(procs, storage, study_name, config.trials, progress)
+    else:
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+        work(config, storage, study_name, data, progress=progress)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    results = collect(config, study, space)
+    if final and results["counts"]["complete"] and config.final_seeds and config.top_k:
+        results["final"] = final_evaluation(config, study, data, progress=progress)
+    _write_json(out / "results.json", results)
+    from ..report.search import write_search_report
+
+    write_search_report(results, out)
+    return results
+
+
+def _watch(procs, storage, study_name, budget, progress: bool) -> None:
+    import time
+
+    last = -1
+    while any(p.is_alive() for p in procs):
+        time.sleep(1.0)
+        if progress:
+            c = _study.counts(optuna.load_study(study_name=study_name, storage=storage))
+            if c["done"] != last:
+                last = c["done"]
+                print(f"[{last}/{budget} trials] {c['running']} running", file=sys.stderr, flush=True)
+    bad = [p.exitcode for p in procs if p.exitcode]
+    if bad:
+        raise ActlabError(f"{len(bad)} worker process(es) failed (exit codes {bad}); rerun the same command to resume")
+
+
+def collect(config: SearchConfig, study: optuna.Study, space: dict) -> dict[str, Any]:
+    trials = []
+    for t in study.get_trials(deepcopy=False):
+        trials.append({"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+                       "plan": t.user_attrs.get("plan") or ({} if not t.params else None),
+                       "best_epoch": t.user_attrs.get("best_epoch"), "status": t.user_attrs.get("status"),
+                       "seconds": t.user_attrs.get("seconds"), "retry_of": t.user_attrs.get(_study.RETRY_OF),
+                       "surplus": bool(t.system_attrs.get(_study.SURPLUS))})
+    counts = {"complete": sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)),
+              "pruned": sum(t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)),
+              **_study.counts(study)}
+    results: dict[str, Any] = {"study": study.study_name, "config": config.to_dict(), "space": space, "counts": counts,
+                               "trials": trials}
+    try:
+        imp = optuna.importance.get_param_importances(study) if counts["complete"] >= 4 else {}
+        results["importances"] = {k: float(v) for k, v in imp.items()}
+    except Exception as e:  # e.g. every trial chose the same value for a slot
+        results["importances"] = {}
+        results["importance_note"] = f"importances not available: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+    return results

@@ -1,0 +1,189 @@
+"""`actlab search`: a real study, validation objective, SIGKILL and resume with the budget kept,
+cooperating workers on a journal file and on a real PostgreSQL server, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from actlab import SIPPER48, ActlabError
+from actlab.data import load
+from actlab.models import build
+from actlab.search import SearchConfig, candidates, plan_of, work
+from actlab.search._study import RETRY_OF, SURPLUS, make_storage
+from actlab.training import TrainConfig, train
+
+CLI = [sys.executable, "-m", "actlab.cli", "search"]
+FAST = ["--dataset", "iris", "--layers", "3", "--candidates", "relu,tanh,elu,sigmoid,sin", "--epochs", "8",
+        "--threads", "1", "--quiet"]
+
+
+def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def trials_of(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    storage = make_storage(url, Path("."))
+    return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+
+
+def test_a_real_study_writes_results_and_a_report(tmp_path, chromium):
+    out = tmp_path / "s"
+    r = run(*FAST, "--trials", "10", "--final-seeds", "3", "--top-k", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["counts"]["done"] == 10 and res["counts"]["failed"] == 0
+    assert res["space"]["slots"] == ["input", "hidden_1"]  # output stays identity: logits into the loss
+    names = [c["name"] for c in res["final"]["configs"]]
+    assert names[0] == "baseline" and names[1] == "top-1"
+    assert res["final"]["configs"][0]["plan"] == {"input": "relu", "hidden_1": "relu"}
+    best = max(t["value"] for t in res["trials"] if t["state"] == "COMPLETE")
+    assert res["final"]["configs"][1]["val_accuracy"] == best
+    assert all(len(c["test_accuracy"]) == 3 for c in res["final"]["configs"])
+    assert "baseline" in r.stdout and "top-1" in r.stdout and str(out / "report.html") in r.stdout
+    for f in ("history.png", "winners.png", "report.html"):
+        assert (out / f).stat().st_size > 1000
+    dom = chromium((out / "report.html").as_uri(), "--dump-dom")
+    assert "Final evaluation on test" in dom.stdout and "top-1" in dom.stdout
+
+
+def test_search_output_adds_the_output_slot(tmp_path):
+    cfg = SearchConfig(dataset="iris", layers=3, candidates=["relu", "tanh"], search_output=True)
+    assert cfg.space((4,), 3)["slots"] == ["input", "hidden_1", "output"]
+
+
+def test_objective_is_the_best_validation_accuracy_and_reproducible(tmp_path):
+    data = load("iris", seed=0)
+    cfg = SearchConfig(dataset="iris", layers=3, candidates=["relu", "tanh", "elu"], trials=3, sampler="random",
+                       pruner="none", train=TrainConfig(epochs=6, patience=None, monitor="val_accuracy"))
+    storage = make_storage(None, tmp_path)
+    work(cfg, storage, "s", data, progress=False)
+    space = cfg.space(data.input_shape, data.n_classes)
+    for t in trials_of(f"sqlite:///{tmp_path / 'study.db'}", "s"):
+        again = train(lambda: build("mlp", data.input_shape, data.n_classes, plan_of(t.params, space), width=64, depth=3),
+                      data, TrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.seed, "diagnostics": False}))
+        assert t.value == max(e["val_accuracy"] for e in again.epochs)
+
+
+def _wait(pred, timeout=300, step=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(tmp_path):
+    out = tmp_path / "k"
+    args = [*CLI, "--dataset", "digits", "--layers", "3", "--candidates", "relu,tanh,elu", "--epochs", "25",
+            "--patience", "0", "--pruner", "none", "--trials", "6", "--final-seeds", "0", "--threads", "1",
+            "--out", str(out), "--quiet"]
+    url = f"sqlite:///{out / 'study.db'}"
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def two_done_one_running():
+        if not (out / "study.db").exists():
+            return False
+        try:
+            ts = trials_of(url, "actlab-digits-mlp")
+        except Exception:
+            return False
+        return sum(t.state == TrialState.COMPLETE for t in ts) >= 2 and any(t.state == TrialState.RUNNING for t in ts)
+
+    assert _wait(two_done_one_running), "the search did not get going"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {t.number: (t.state, t.value, t.params) for t in trials_of(url, "actlab-digits-mlp")}
+    running = [n for n, (s, _, _) in before.items() if s == TrialState.RUNNING]
+    assert len(running) == 1
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    after = {t.number: t for t in trials_of(url, "actlab-digits-mlp")}
+    for n, (state, value, params) in before.items():
+        if state == TrialState.COMPLETE:
+            assert after[n].state == TrialState.COMPLETE and after[n].value == value  # kept, not rerun
+    interrupted = after[running[0]]
+    assert interrupted.state == TrialState.FAIL
+    retries = [t for t in after.values() if t.user_attrs.get(RETRY_OF) == running[0]]
+    assert len(retries) == 1 and retries[0].params == interrupted.params and retries[0].state == TrialState.COMPLETE
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in after.values()) == 6  # the budget
+
+
+def _two_workers_cooperate(url: str, study: str, tmp_path: Path, *, separate_processes: bool):
+    common = [*FAST, "--storage", url, "--study", study, "--trials", "8", "--final-seeds", "0", "--pruner", "none"]
+    if separate_processes:  # as two machines would: two commands started at once
+        procs = [subprocess.Popen([*CLI, *common, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=600)
+            assert p.returncode == 0, err
+    else:
+        r = run(*common, "--n-jobs", "2", "--out", str(tmp_path / "w"))
+        assert r.returncode == 0, r.stderr
+    ts = trials_of(url, study)
+    numbers = [t.number for t in ts]
+    assert len(numbers) == len(set(numbers)) == max(numbers) + 1  # unique and gap-free
+    done = [t for t in ts if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(done) == 8
+    assert all(t.system_attrs.get(SURPLUS) for t in ts if t.state == TrialState.FAIL)
+    pids = {t.system_attrs["actlab:heartbeat"]["pid"] for t in done}
+    assert len(pids) == 2, "both workers must have run trials"
+
+
+def test_two_local_workers_on_one_journal_file(tmp_path):
+    _two_workers_cooperate(f"journal:{tmp_path / 'study.log'}", "j", tmp_path, separate_processes=False)
+
+
+def test_two_processes_on_one_postgresql_study(tmp_path, postgres_url):
+    _two_workers_cooperate(postgres_url, "pg", tmp_path, separate_processes=True)
+
+
+def test_sipper48_candidates_are_the_papers_list():
+    c = candidates("sipper48")
+    assert c == list(SIPPER48) and len(c) == len(set(c)) == 48
+    every = candidates("all")
+    assert "relu" in every and "gumbel_softmax" not in every and "frelu" not in every
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--candidates", "relu,nosuch"], "unknown activation 'nosuch'"),
+    (["--candidates", ""], "candidate list is empty"),
+    (["--storage", "nonsense"], "cannot parse storage"),
+    (["--storage", "postgresql://u@127.0.0.1:1/db"], "cannot open storage"),
+    (["--sampler", "annealing"], "unknown sampler"),
+    (["--trials", "0"], "--trials must be at least 1"),
+])
+def test_bad_input_is_one_line(tmp_path, args, expected):
+    r = run(*FAST, "--trials", "2", "--out", str(tmp_path / "o"), *args, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_study_with_another_search_space_is_refused(tmp_path):
+    out = str(tmp_path / "o")
+    assert run(*FAST, "--trials", "1", "--final-seeds", "0", "--out", out).returncode == 0
+    r = run(*FAST, "--candidates", "relu,gelu", "--trials", "1", "--out", out)
+    assert r.returncode == 2 and "different search space" in r.stderr and "candidates" in r.stderr
+
+
+def test_cmaes_and_grid_samplers_run(tmp_path):
+    for sampler, cands in (("cmaes", "relu,tanh,elu,sin"), ("grid", "relu,tanh")):
+        r = run("--dataset", "iris", "--layers", "3", "--candidates", cands, "--epochs", "3", "--sampler", sampler,
+                "--trials", "4", "--final-seeds", "0", "--threads", "1", "--quiet", "--out", str(tmp_path / sampler))
+        assert r.returncode == 0, r.stderr
+        res = json.loads((tmp_path / sampler / "results.json").read_text())
+        assert res["counts"]["done"] == 4
+        plans = [tuple(t["plan"].values()) for t in res["trials"] if t["plan"]]
+        if sampler == "grid":  # 2 x 2 grid: every point once
+            assert sorted(plans) == sorted({(a, b) for a in ("relu", "tanh") for b in ("relu", "tanh")})
