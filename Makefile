@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The seeds' activation functions compared on MNIST-1D (generated locally): 15 x 8 runs, ~2 min.
 demo: $(STAMP)
-	$(BIN)/actlab gallery --out demo-out/gallery
+	$(BIN)/actlab compare --dataset mnist1d --model mlp --activations seeds --baseline relu \
+	    --seeds 8 --epochs 50 --patience 10 --out demo-out/compare
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -35,7 +35,7 @@ def test_compare_prints_the_table_and_writes_every_output(compared):
     out, r = compared
     for act in ("relu", "tanh", "exponential"):
         assert act in r.stdout
-    assert "95% CI" in r.stdout and "p vs relu" in r.stdout
+    assert "95% CI" in r.stdout and "p raw / Holm" in r.stdout and "test accuracy vs relu" in r.stdout
     assert f"report:  {out / 'report.html'}" in r.stdout
     for name in ("results.json", "curves.png", "time_accuracy.png", "diagnostics.png", "report.html"):
         assert (out / name).stat().st_size > 1000, name

@@ -82,7 +82,9 @@ def add(sub) -> None:
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
     g.add_argument("--loss", help="cross_entropy (default), binary_crossentropy, hinge, squared_hinge, mse, mae, kl_divergence, poisson, cosine")
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs, 0 = never stop early (default 5)")
-    g.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    g.add_argument("--threads", type=int, default=1,
+                   help="torch threads per run (default 1: small models run fastest, and timings stay stable "
+                        "on a busy machine; 0 = torch's choice)")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
@@ -131,7 +133,7 @@ def cmd_compare(args) -> int:
         raise ActlabError(f"--seeds must be at least 1, got {s['seeds']}")
     patience = s["patience"] if s["patience"] else None
     train_cfg = TrainConfig(epochs=s["epochs"], batch_size=s["batch_size"], optimizer=s["optimizer"], lr=s.get("lr"),
-                            loss=s["loss"], patience=patience, threads=args.threads, device=args.device)
+                            loss=s["loss"], patience=patience, threads=args.threads or None, device=args.device)
     model_options = {k: s[k] for k in ("width", "depth") if s.get(k) is not None}
     if model_options and s["model"] != "mlp":
         raise ActlabError(f"--width and --depth apply to the mlp model only, not {s['model']!r}")

@@ -217,21 +217,25 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
     }
 
 
+def _p(p: float) -> str:
+    return "n/a" if not math.isfinite(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def format_table(results: dict[str, Any]) -> str:
     """The comparison table as plain text (printed by ``actlab compare``, copied into READMEs)."""
     rows = results["summary"]
     base = results["config"]["baseline"]
     n = results["config"]["seeds"]
-    head = f"{'activation':<22} {'test acc mean ± std':>20} {'95% CI':>15} {'s/epoch':>8} {'gap':>7} {'p vs ' + base:>12}  "
+    head = f"{'activation':<22} {'test acc mean ± std':>20} {'95% CI':>15} {'s/epoch':>8} {'gap':>7} {'p raw / Holm':>14}  "
     lines = [head, "-" * len(head)]
     for r in rows:
-        p = "baseline" if r["activation"] == base else f"{r['p_holm']:.3f}" + (" *" if r["significant"] else "  ")
+        p = "baseline" if r["activation"] == base else f"{_p(r['p_value'])} / {_p(r['p_holm'])}" + (f" * {r['direction']}" if r["significant"] else "")
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if math.isfinite(r["ci_low"]) else "n/a"
         div = f"  ({r['diverged']}/{n} diverged)" if r["diverged"] else ""
         lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "
-                     f"{r['train_test_gap']:>+7.3f} {p:>12}{div}")
-    lines.append(f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test vs {base}, "
-                 f"Holm-corrected, * = p < {results['alpha']}")
+                     f"{r['train_test_gap']:>+7.3f} {p:>14}{div}")
+    lines.append(f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test of test accuracy vs "
+                 f"{base}, raw and Holm-corrected over {len(rows) - 1} comparisons; * = Holm p < {results['alpha']}")
     return "\n".join(lines)
 
 
