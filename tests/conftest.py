@@ -17,6 +17,18 @@ import pytest
 REQUIRE_REAL = os.environ.get("ACTLAB_REQUIRE_REAL") == "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests train small models: one thread is fastest, and two threads oversubscribe a 2-core
+    machine that is also running a test subprocess (10-100x slowdowns were seen)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def require_real(condition: bool, why: str) -> None:
     """Skip (or fail under ACTLAB_REQUIRE_REAL=1) unless ``condition`` holds."""
     if condition:
