@@ -187,3 +187,20 @@ def test_cmaes_and_grid_samplers_run(tmp_path):
         plans = [tuple(t["plan"].values()) for t in res["trials"] if t["plan"]]
         if sampler == "grid":  # 2 x 2 grid: every point once
             assert sorted(plans) == sorted({(a, b) for a in ("relu", "tanh") for b in ("relu", "tanh")})
+
+
+def test_offline_suite_prints_a_win_tie_loss_table(tmp_path):
+    from actlab.data import available
+
+    r = run("--suite", "offline", "--layers", "3", "--candidates", "relu,tanh,elu", "--trials", "3", "--epochs", "3",
+            "--final-seeds", "3", "--top-k", "1", "--limit", "300", "--threads", "1", "--quiet", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    expected = ["iris", "wine", "breast_cancer", "digits", "mnist1d"] + (["fashion-mnist"] if available("fashion-mnist") else [])
+    table = r.stdout.split("outcome", 1)[1]
+    for name in expected:
+        line = next(l for l in table.splitlines() if l.startswith(name))
+        assert line.split()[-1] in ("win", "tie", "loss")
+        assert (tmp_path / name / "report.html").exists()
+    tally = [int(v) for v in r.stdout.split("win / tie / loss against the baseline:")[1].split()[0:5:2]]
+    assert sum(tally) == len(expected)
+    assert "FutureWarning" not in r.stderr

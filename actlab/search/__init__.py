@@ -111,7 +111,7 @@ class SearchConfig:
 def make_sampler(config: SearchConfig, space: dict, offset: int = 0) -> optuna.samplers.BaseSampler:
     seed = config.seed + offset
     if config.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, warn_independent_sampling=False)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "cmaes":  # CMA-ES has no categorical: each slot is an integer index into the candidates
@@ -119,6 +119,7 @@ def make_sampler(config: SearchConfig, space: dict, offset: int = 0) -> optuna.s
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             return optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, warn_independent_sampling=False)
     grid = {f"act_{s}": list(space["candidates"]) for s in space["slots"]}
     size = math.prod(len(v) for v in grid.values())
