@@ -172,3 +172,26 @@ def test_csv_dataset_compares_for_real(tmp_path):
 def test_split_specs_keeps_commas_inside_arguments():
     assert split_specs("relu, leaky_relu(negative_slope=0.1), elu(alpha=1.0)") == [
         "relu", "leaky_relu(negative_slope=0.1)", "elu(alpha=1.0)"]
+
+
+@pytest.mark.parametrize("preset,model,acts", [
+    ("keras-activations", "mlp", ["linear", "sigmoid", "hard_sigmoid", "tanh", "softsign", "relu"]),
+    ("selu-vs-relu", "seed-cnn", ["relu", "selu"]),
+    ("frelu", "resnet", ["relu", "frelu"]),
+])
+def test_presets_reproduce_the_seeds_experiments(tmp_path, preset, model, acts):
+    from actlab.data import available
+
+    from tests.conftest import require_real
+
+    require_real(available("fashion-mnist") or available("cifar10"), "no image data set (apt-get install dataset-fashion-mnist)")
+    out = tmp_path / preset
+    r = actlab("compare", "--preset", preset, "--epochs", "1", "--seeds", "2", "--limit", "300", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["model"] == model and res["config"]["baseline"] == "relu"
+    assert res["config"]["activations"][:len(acts)] == acts or set(acts) <= set(res["config"]["activations"])
+    assert res["dataset"]["name"] in ("cifar10", "fashion-mnist", "mnist", "kmnist")
+    if preset == "selu-vs-relu":
+        assert res["dataset"]["input_shape"] == [3, 32, 32]  # the seeds' CNN input, padded if Fashion-MNIST
+        assert res["config"]["train"]["batch_size"] == 100
