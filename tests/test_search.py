@@ -4,7 +4,6 @@ cooperating workers on a journal file and on a real PostgreSQL server, bad input
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from actlab import SIPPER48, ActlabError
+from actlab import SIPPER48
 from actlab.data import load
 from actlab.models import build
 from actlab.search import SearchConfig, candidates, plan_of, work

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from .._errors import ActlabError
+from .._io import write_json_atomic
 from .._progress import Progress
 from ..catalogue import get
 from ..models import build
@@ -79,19 +80,7 @@ def slug(spec: str) -> str:
     return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: a reader sees the old file or the complete new one, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=True, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, (torch.Tensor,)):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
+_write_json = write_json_atomic  # kept for callers of the old name
 
 
 def prepare_out(out: str | Path) -> Path:

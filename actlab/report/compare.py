@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .._io import write_text_atomic
+
 DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
                ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
 
@@ -199,8 +201,4 @@ baseline, red: significantly worse.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>
 </body></html>"""
-    path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(out / "report.html", page)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .._io import write_text_atomic
+
 from .compare import _CSS, _f, _img, _plt
 
 
@@ -119,8 +121,4 @@ slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: 
 <table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 </body></html>"""
-    path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(out / "report.html", page)

@@ -16,10 +16,8 @@ Many workers, processes or machines, can run :func:`work` on one study; see
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna

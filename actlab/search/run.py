@@ -3,8 +3,6 @@ then the final evaluation, ``results.json`` and ``report.html``."""
 
 from __future__ import annotations
 
-import json
-import math
 import multiprocessing as mp
 import sys
 from pathlib import Path
