@@ -206,19 +206,17 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
     }
 
 
-def _p(p: float) -> str:
-    return "n/a" if not math.isfinite(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def format_table(results: dict[str, Any]) -> str:
     """The comparison table as plain text (printed by ``actlab compare``, copied into READMEs)."""
+    from ..report.compare import _pv
+
     rows = results["summary"]
     base = results["config"]["baseline"]
     n = results["config"]["seeds"]
     head = f"{'activation':<22} {'test acc mean ± std':>20} {'95% CI':>15} {'s/epoch':>8} {'gap':>7} {'p raw / Holm':>14}  "
     lines = [head, "-" * len(head)]
     for r in rows:
-        p = "baseline" if r["activation"] == base else f"{_p(r['p_value'])} / {_p(r['p_holm'])}" + (f" * {r['direction']}" if r["significant"] else "")
+        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (f" * {r['direction']}" if r["significant"] else "")
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if math.isfinite(r["ci_low"]) else "n/a"
         div = f"  ({r['diverged']}/{n} diverged)" if r["diverged"] else ""
         lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "

@@ -157,6 +157,11 @@ def _f(v: float, fmt: str = ".3f") -> str:
     return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
 
 
+def _pv(p: float) -> str:
+    """A p-value as printed: three decimals, or <0.001."""
+    return "<0.001" if p is not None and math.isfinite(p) and p < 0.001 else _f(p)
+
+
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
     """Draw the three figures and write ``report.html`` into ``out``; return the page."""
     out = Path(out)
@@ -168,7 +173,7 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     rows = []
     for r in results["summary"]:
         cls = r["direction"]
-        p = "baseline" if r["activation"] == base else f"{_f(r['p_value'])} / {_f(r['p_holm'])}" + (" *" if r["significant"] else "")
+        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (" *" if r["significant"] else "")
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
             f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"

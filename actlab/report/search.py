@@ -13,7 +13,7 @@ import numpy as np
 
 from .._io import write_text_atomic
 
-from .compare import _CSS, _f, _img, _plt
+from .compare import _CSS, _f, _img, _plt, _pv
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
@@ -97,7 +97,7 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
         f"<td>{html.escape(c['name'])}</td><td style='text-align:left;font-family:monospace'>"
         f"{html.escape(', '.join(f'{k}={v}' for k, v in c['plan'].items()))}</td><td>{_f(c['val_accuracy'])}</td>"
         f"<td>{c['epochs']}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
-        f"<td>{_f(c['p_value'])} / {_f(c['p_holm'])}</td><td>{c['outcome']}</td></tr>" for c in final["configs"])
+        f"<td>{_pv(c['p_value'])} / {_pv(c['p_holm'])}</td><td>{c['outcome']}</td></tr>" for c in final["configs"])
     diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
     diag_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
                         f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
