@@ -8,6 +8,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._errors import ActlabError
+
+
+def prepare_out(out: str | Path, *subdirs: str) -> Path:
+    """Create ``out`` (and its ``subdirs``) and prove it is writable, or say so in one line."""
+    out = Path(out)
+    try:
+        for d in subdirs or ("",):
+            (out / d).mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ActlabError(f"cannot write to --out {str(out)!r} ({e.strerror or e}); choose a folder you can write to") from None
+    return out
+
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     path = Path(path)

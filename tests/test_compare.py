@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from actlab.cli._compare import split_specs
+from actlab.catalogue import split_specs
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "4", "--threads", "1"]

@@ -4,11 +4,11 @@
 :class:`Entry` with formula, reference and properties. See ``_table.py`` for the table.
 """
 
-from ._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register
+from ._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register, split_specs
 from ._table import SIPPER48
 from .frelu import FReLU, frelu
 
 __all__ = [
     "KINDS", "REGISTRY", "SIPPER48", "Activation", "Entry", "FReLU", "entries", "format_spec", "frelu",
-    "functional", "get", "lookup", "parse_spec", "register",
+    "functional", "get", "lookup", "parse_spec", "register", "split_specs",
 ]

@@ -188,6 +188,25 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
     return name, tuple(literal(a) for a in call.args), {k.arg: literal(k.value) for k in call.keywords}
 
 
+def split_specs(text: str) -> list[str]:
+    """Split a comma list of specs, keeping commas inside parentheses: 'relu,elu(alpha=1, x=2)'."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    if any(not s for s in out):
+        raise ActlabError(f"empty name in the activation list {text!r}; write names separated by commas, e.g. relu,tanh")
+    return out
+
+
 def _check_type(entry: Entry, key: str, value: Any) -> Any:
     default = entry.params[key]
     ok = True

@@ -11,10 +11,10 @@ import sys
 from typing import Callable, Sequence
 
 from .._errors import ActlabError
-from . import _catalogue, _compare, _search
+from . import _catalogue, _compare, _evolve, _search
 
 # Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
-_COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add]
+_COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add, _evolve.add]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -94,7 +95,25 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    entry, kwargs = REGISTRY.resolve(args.spec)
+    if args.spec.lower().endswith(".json") and Path(args.spec).is_file():  # best.json of 'actlab evolve'
+        from ..evolve import best_specs
+
+        specs = best_specs(args.spec)
+        slots = "" if set(specs) == {"all"} else f" for the {', '.join(specs)} slots"
+        print(f"{args.spec}: the best evolved function{'s' if len(specs) > 1 else ''}{slots}\n")
+        for slot, spec in specs.items():
+            stem = Path(args.out).with_suffix("") if args.out else Path(Path(args.spec).stem)
+            out = str(stem) + ("" if slot == "all" else f"-{slot}") + ".png"
+            if slot != "all":
+                print(f"[{slot} slot]")
+            _show(spec, out, args.no_plot)
+            print()
+        return 0
+    return _show(args.spec, args.out, args.no_plot)
+
+
+def _show(spec: str, out: str | None, no_plot: bool) -> int:
+    entry, kwargs = REGISTRY.resolve(spec)
     label = format_spec(entry.name, kwargs)
     print(f"{label}  [{entry.kind}]" + (f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""))
     print(f"  f(x) = {entry.formula}")
@@ -109,12 +128,12 @@ def cmd_show(args) -> int:
         print(f"  {xi:>6.2f}  {_num(yi):>12}  {_num(di):>12}")
     if entry.axis == "dim":
         print("  (a function along a dimension: values are f([x, 0])[0])")
-    if not args.no_plot:
+    if not no_plot:
         from ..report.plots import curve_data, draw_entry
 
-        out = _writable(Path(args.out or f"{entry.name}.png"))
-        draw_entry(curve_data(args.spec), out)
-        print(f"\nplot written to {out.resolve()}")
+        path = _writable(Path(out or re.sub(r"[^\w.-]+", "_", entry.name).strip("_")[:100] + ".png"))  # expr: names hold / * ( )
+        draw_entry(curve_data(spec), path)
+        print(f"\nplot written to {path.resolve()}")
     return 0
 
 

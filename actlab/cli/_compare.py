@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ActlabError
+from ..catalogue import split_specs
 from ..training import OPTIMIZERS, TrainConfig
 
 SEEDS_ACTIVATIONS = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
@@ -34,25 +35,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 DEFAULTS = {"dataset": "mnist1d", "model": "mlp", "activations": "relu,selu,tanh,sigmoid,swish,mish", "seeds": 3,
             "epochs": 20, "batch_size": 128, "optimizer": "adam", "loss": "cross_entropy", "patience": 5,
             "shape": "auto", "out": "compare-out"}
-
-
-def split_specs(text: str) -> list[str]:
-    """Split a comma list of specs, keeping commas inside parentheses: 'relu,elu(alpha=1, x=2)'."""
-    out, depth, cur = [], 0, []
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    if any(not s for s in out):
-        raise ActlabError(f"empty name in the activation list {text!r}; write names separated by commas, e.g. relu,tanh")
-    return out
 
 
 def add(sub) -> None:

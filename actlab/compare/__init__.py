@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Callable
 import torch
 
 from .._errors import ActlabError
-from .._io import write_json_atomic
+from .._io import prepare_out as _prepare_out, write_json_atomic
 from .._progress import Progress
 from ..catalogue import get
 from ..models import build
@@ -84,16 +83,8 @@ _write_json = write_json_atomic  # kept for callers of the old name
 
 
 def prepare_out(out: str | Path) -> Path:
-    """Create ``out`` (and ``out/runs``) and prove it is writable, or say so in one line."""
-    out = Path(out)
-    try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise ActlabError(f"cannot write to --out {str(out)!r} ({e.strerror or e}); choose a folder you can write to") from None
-    return out
+    """Create ``out`` and ``out/runs`` and prove they are writable, or say so in one line."""
+    return _prepare_out(out, "runs")
 
 
 def check_activations(config: CompareConfig, data) -> None:

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 from .._errors import ActlabError
 from .._progress import Progress
-from ..catalogue import SIPPER48, entries, get
+from ..catalogue import SIPPER48, entries, get, split_specs
 from ..models import build, slot_names
 from ..training import TrainConfig, train
 from . import _study
@@ -43,8 +43,6 @@ def candidates(spec: str | list[str]) -> list[str]:
             return list(SIPPER48)
         if key == "all":
             return [e.name for e in entries() if e.elementwise and not e.stochastic and e.kind != "user"]
-        from ..cli._compare import split_specs
-
         spec = split_specs(spec) if spec.strip() else []
     names = [s.strip() for s in spec]
     if not names:

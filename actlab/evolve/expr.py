@@ -1,0 +1,639 @@
+"""The expression language of evolved activation functions: ``"max(x, x*tanh(x))"``.
+
+One variable ``x``, float constants, ``+ - * /`` (``/`` is the protected division), integer
+powers ``x**2`` (rewritten with ``square``), and calls of the whitelisted primitives in
+:data:`PRIMITIVES`. Text is read by a tokenizer and a recursive-descent parser of its own into
+a small tree (:class:`Var`, :class:`Const`, :class:`Call`); nothing the user writes is ever
+given to ``eval``, ``exec``, ``compile`` or sympy's string parser. Every mistake is an
+:class:`~actlab.ActlabError` with a one-line message.
+
+From the tree:
+
+* :func:`compile_torch` gives a torch function (closures over torch ops, no code generation);
+* :func:`numpy_eval` a NumPy reference;
+* :func:`to_sympy` a sympy expression built node by node (``sympy.Max``, ``sympy.exp``, ...),
+  and :func:`simplified` its simplification, as text and LaTeX;
+* :func:`to_text` the canonical text, which parses back to the same tree.
+
+Protected operations: ``div(a, b) = a / b`` with ``|b|`` raised to at least 1e-6 (keeping its
+sign); ``log(x) = log(|x| + 1e-6)``; ``sqrt(x) = sqrt(|x|)`` (1e-12 is added under the root so
+that the gradient at 0 stays finite). Formulas show ``a / b`` for the protected division.
+
+``"expr:TEXT"`` works as an activation spec everywhere a catalogue name does, e.g.
+``actlab.get("expr:max(x, x*tanh(x))")``; see :func:`entry`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._errors import ActlabError
+
+PREFIX = "expr:"
+MAX_CHARS = 4000  # longest text accepted
+MAX_NODES = 500  # largest tree accepted
+MAX_NESTING = 60  # deepest nesting accepted
+DIV_EPS = 1e-6
+LOG_EPS = 1e-6
+SQRT_EPS = 1e-12
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+RRELU_SLOPE = (1.0 / 8.0 + 1.0 / 3.0) / 2.0  # torch.nn.RReLU in evaluation mode
+
+
+# ----------------------------------------------------------------------------------- the tree
+@dataclass(frozen=True)
+class Var:
+    """The input ``x``."""
+
+
+@dataclass(frozen=True)
+class Const:
+    value: float
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple
+
+
+Node = Var | Const | Call
+X = Var()
+
+
+def size(node: Node) -> int:
+    """Number of nodes."""
+    return 1 + sum(size(a) for a in node.args) if isinstance(node, Call) else 1
+
+
+def height(node: Node) -> int:
+    """Height as DEAP counts it: a lone terminal has height 0."""
+    return 1 + max(height(a) for a in node.args) if isinstance(node, Call) else 0
+
+
+def primitives_used(node: Node) -> set[str]:
+    return {node.name} | set().union(*(primitives_used(a) for a in node.args)) if isinstance(node, Call) else set()
+
+
+# ------------------------------------------------------------------------------ the primitives
+def _protect(b):
+    """``b`` with its magnitude raised to at least DIV_EPS (sign kept; 0 counts as positive)."""
+    if isinstance(b, torch.Tensor):
+        return torch.where(b.abs() < DIV_EPS, torch.where(b < 0, torch.full_like(b, -DIV_EPS), torch.full_like(b, DIV_EPS)), b)
+    if isinstance(b, np.ndarray):
+        return np.where(np.abs(b) < DIV_EPS, np.where(b < 0, -DIV_EPS, DIV_EPS), b)
+    return b if abs(b) >= DIV_EPS else math.copysign(DIV_EPS, b) if b != 0 else DIV_EPS
+
+
+def _np_sigmoid(x):
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def _np_erf(x):
+    from scipy.special import erf
+
+    return erf(x)
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+def _sp_elu(a, scale=1, alpha=1):
+    sp = _sp()
+    return scale * (sp.Max(0, a) + alpha * sp.Min(0, sp.exp(a) - 1))
+
+
+def _sp_hardshrink(a):
+    sp = _sp()
+    return sp.Piecewise((a, sp.Abs(a) > sp.Rational(1, 2)), (0, True))
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One whitelisted operation: its torch, NumPy and sympy forms."""
+
+    name: str
+    arity: int
+    torch: Callable[..., torch.Tensor]  # (args..., training) for arity 1: torch(a, training)
+    numpy: Callable[..., np.ndarray]
+    sympy: Callable[..., Any]
+    note: str = ""
+
+
+def _u(name, t, n, s, note=""):
+    return Primitive(name, 1, t, n, s, note)
+
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
+    _u("relu", lambda a, tr: F.relu(a), lambda a: np.maximum(a, 0.0), lambda a: _sp().Max(0, a)),
+    _u("leaky_relu", lambda a, tr: F.leaky_relu(a, 0.01), lambda a: np.where(a >= 0, a, 0.01 * a),
+       lambda a: _sp().Max(a, a / 100), "slope 0.01 below zero"),
+    _u("elu", lambda a, tr: F.elu(a), lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu, "alpha 1"),
+    _u("celu", lambda a, tr: F.celu(a), lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu,
+       "alpha 1 (then equal to elu)"),
+    _u("selu", lambda a, tr: F.selu(a),
+       lambda a: SELU_SCALE * np.where(a > 0, a, SELU_ALPHA * np.expm1(np.minimum(a, 0))),
+       lambda a: _sp_elu(a, _sp().Float(SELU_SCALE), _sp().Float(SELU_ALPHA))),
+    _u("tanh", lambda a, tr: torch.tanh(a), np.tanh, lambda a: _sp().tanh(a)),
+    _u("sigmoid", lambda a, tr: torch.sigmoid(a), _np_sigmoid, lambda a: 1 / (1 + _sp().exp(-a))),
+    _u("hardtanh", lambda a, tr: F.hardtanh(a), lambda a: np.clip(a, -1.0, 1.0), lambda a: _sp().Min(1, _sp().Max(-1, a))),
+    _u("hardswish", lambda a, tr: F.hardswish(a), lambda a: a * np.clip(a + 3.0, 0.0, 6.0) / 6.0,
+       lambda a: a * _sp().Min(1, _sp().Max(0, a / 6 + _sp().Rational(1, 2)))),
+    _u("hardshrink", lambda a, tr: F.hardshrink(a), lambda a: np.where(np.abs(a) > 0.5, a, 0.0), _sp_hardshrink,
+       "lambda 0.5"),
+    _u("softshrink", lambda a, tr: F.softshrink(a), lambda a: np.where(a > 0.5, a - 0.5, np.where(a < -0.5, a + 0.5, 0.0)),
+       lambda a: _sp().Max(0, a - _sp().Rational(1, 2)) + _sp().Min(0, a + _sp().Rational(1, 2)), "lambda 0.5"),
+    _u("softplus", lambda a, tr: F.softplus(a), lambda a: np.logaddexp(0.0, a), lambda a: _sp().log(1 + _sp().exp(a))),
+    _u("rrelu", lambda a, tr: F.rrelu(a, training=tr), lambda a: np.where(a >= 0, a, RRELU_SLOPE * a),
+       lambda a: _sp().Max(a, _sp().Rational(11, 48) * a), "random slope in [1/8, 1/3] while training; 11/48 otherwise"),
+    _u("abs", lambda a, tr: torch.abs(a), np.abs, lambda a: _sp().Abs(a)),
+    _u("neg", lambda a, tr: torch.neg(a), np.negative, lambda a: -a),
+    _u("exp", lambda a, tr: torch.exp(a), np.exp, lambda a: _sp().exp(a)),
+    _u("sin", lambda a, tr: torch.sin(a), np.sin, lambda a: _sp().sin(a)),
+    _u("cos", lambda a, tr: torch.cos(a), np.cos, lambda a: _sp().cos(a)),
+    _u("erf", lambda a, tr: torch.erf(a), _np_erf, lambda a: _sp().erf(a)),
+    _u("square", lambda a, tr: torch.square(a), np.square, lambda a: a ** 2),
+    _u("log", lambda a, tr: torch.log(a.abs() + LOG_EPS), lambda a: np.log(np.abs(a) + LOG_EPS),
+       lambda a: _sp().log(_sp().Abs(a) + _sp().Float(LOG_EPS)), "protected: log(|x| + 1e-6)"),
+    _u("sqrt", lambda a, tr: torch.sqrt(a.abs() + SQRT_EPS), lambda a: np.sqrt(np.abs(a) + SQRT_EPS),
+       lambda a: _sp().sqrt(_sp().Abs(a)), "protected: sqrt(|x|)"),
+    Primitive("add", 2, torch.add, np.add, lambda a, b: a + b),
+    Primitive("sub", 2, torch.sub, np.subtract, lambda a, b: a - b),
+    Primitive("mul", 2, torch.mul, np.multiply, lambda a, b: a * b),
+    Primitive("div", 2, lambda a, b: a / _protect(b), lambda a, b: a / _protect(b), lambda a, b: a / b,
+              "protected: |b| is raised to at least 1e-6"),
+    Primitive("max", 2, torch.maximum, np.maximum, lambda a, b: _sp().Max(a, b)),
+    Primitive("min", 2, torch.minimum, np.minimum, lambda a, b: _sp().Min(a, b)),
+]}
+
+DEFAULT_UNARY = ("relu", "leaky_relu", "elu", "celu", "selu", "tanh", "sigmoid", "hardtanh", "hardswish", "hardshrink",
+                 "softshrink", "softplus", "abs", "neg", "exp", "sin", "cos", "erf", "square", "log", "sqrt")
+DEFAULT_BINARY = ("add", "sub", "mul", "div", "max", "min")
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2}
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+_BY_KEY = {_key(n): n for n in PRIMITIVES}
+
+
+def primitive_name(name: str, *, what: str = "primitive") -> str:
+    """The canonical primitive name for ``name`` (case and ``_`` do not matter), or a one-line error."""
+    hit = _BY_KEY.get(_key(name))
+    if hit is None:
+        close = difflib.get_close_matches(_key(name), list(_BY_KEY), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(repr(_BY_KEY[c]) for c in close)}? " if close else ""
+        raise ActlabError(f"unknown {what} {_short(name, 30)}; {hint}choose from: {', '.join(PRIMITIVES)}")
+    return hit
+
+
+def _short(text: str, n: int = 60) -> str:
+    return repr(text if len(text) <= n else text[: n - 3] + "...")
+
+
+# --------------------------------------------------------------------------------- the parser
+_TOKEN = re.compile(
+    r"(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/(),^])",
+    re.ASCII,
+)
+_SPACE = re.compile(r"[ \t\r\n]+", re.ASCII)
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out, i = [], 0
+    while i < len(text):
+        m = _SPACE.match(text, i)
+        if m:
+            i = m.end()
+            continue
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise _error(text, f"unexpected character {text[i]!r} at position {i}")
+        out.append((m.lastgroup, m.group(), i))
+        i = m.end()
+    return out
+
+
+def _error(text: str, what: str) -> ActlabError:
+    return ActlabError(f"cannot read expression {_short(text)}: {what}; write e.g. 'max(x, x*tanh(x))'")
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+        self.depth = 0
+        self.nodes = 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None:
+            raise _error(self.text, "it ends too early" + (f" (expected {value!r})" if value else ""))
+        if value is not None and tok[1] != value:
+            raise _error(self.text, f"expected {value!r} at position {tok[2]}, found {tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def node(self, n: Node) -> Node:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _error(self.text, f"more than {MAX_NODES} nodes")
+        return n
+
+    def nest(self):
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _error(self.text, f"nested more than {MAX_NESTING} levels deep")
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise _error(self.text, "it is empty")
+        n = self.expr()
+        tok = self.peek()
+        if tok is not None:
+            raise _error(self.text, f"unexpected {tok[1]!r} at position {tok[2]}")
+        return n
+
+    def expr(self) -> Node:
+        self.nest()
+        n = self.term()
+        while (tok := self.peek()) is not None and tok[1] in "+-" and tok[0] == "op":
+            self.take()
+            n = self.node(Call("add" if tok[1] == "+" else "sub", (n, self.term())))
+        self.depth -= 1
+        return n
+
+    def term(self) -> Node:
+        n = self.factor()
+        while (tok := self.peek()) is not None and tok[0] == "op" and tok[1] in ("*", "/"):
+            self.take()
+            n = self.node(Call("mul" if tok[1] == "*" else "div", (n, self.factor())))
+        return n
+
+    def factor(self) -> Node:
+        tok = self.peek()
+        if tok is not None and tok[0] == "op" and tok[1] in "+-":
+            self.take()
+            self.nest()
+            inner = self.factor()
+            self.depth -= 1
+            if tok[1] == "+":
+                return inner
+            if isinstance(inner, Const):
+                return Const(-inner.value)
+            return self.node(Call("neg", (inner,)))
+        return self.power()
+
+    def power(self) -> Node:
+        base = self.atom()
+        tok = self.peek()
+        if tok is None or tok[1] not in ("**", "^"):
+            return base
+        self.take()
+        n = self.exponent(tok[2])
+        if n < 0:
+            return self.node(Call("div", (self.node(Const(1.0)), self._pow(base, -n))))
+        return self._pow(base, n)
+
+    def _pow(self, base: Node, n: int) -> Node:
+        if n == 1:
+            return base
+        if n == 2:
+            return self.node(Call("square", (base,)))
+        if n == 3:
+            return self.node(Call("mul", (self.node(Call("square", (base,))), base)))
+        return self.node(Call("square", (self.node(Call("square", (base,))),)))  # n == 4
+
+    def exponent(self, where: int) -> int:
+        paren = self.peek() is not None and self.peek()[1] == "("
+        if paren:
+            self.take("(")
+        sign = 1
+        tok = self.peek()
+        if tok is not None and tok[1] in ("-", "+"):
+            self.take()
+            sign = -1 if tok[1] == "-" else 1
+        tok = self.peek()
+        bad = _error(self.text, f"only integer powers from -4 to 4 (not 0) are supported at position {where}; "
+                                f"use square(x) or mul()")
+        if tok is None or tok[0] != "num":
+            raise bad
+        self.take()
+        value = float(tok[1])
+        if paren:
+            self.take(")")
+        if not value.is_integer() or not 1 <= abs(value) <= 4:
+            raise bad
+        return sign * int(value)
+
+    def atom(self) -> Node:
+        tok = self.take()
+        kind, value, pos = tok
+        if kind == "num":
+            v = float(value)
+            if not math.isfinite(v):
+                raise _error(self.text, f"constant {_short(value, 20)} is too large")
+            return self.node(Const(v))
+        if kind == "name":
+            nxt = self.peek()
+            if nxt is None or nxt[1] != "(":
+                if value.lower() == "x":
+                    return self.node(X)
+                raise _error(self.text, f"unknown name {_short(value, 30)} at position {pos}; the only variable is x")
+            hit = _BY_KEY.get(_key(value))
+            if hit is None:
+                close = difflib.get_close_matches(_key(value), list(_BY_KEY), n=3, cutoff=0.6)
+                hint = f" (did you mean {', '.join(repr(_BY_KEY[c]) for c in close)}?)" if close else ""
+                raise _error(self.text, f"unknown function {_short(value, 30)} at position {pos}{hint}")
+            prim = PRIMITIVES[hit]
+            self.take("(")
+            self.nest()
+            args = []
+            if self.peek() is not None and self.peek()[1] == ")":
+                pass
+            else:
+                args.append(self.expr())
+                while self.peek() is not None and self.peek()[1] == ",":
+                    self.take(",")
+                    args.append(self.expr())
+            self.take(")")
+            self.depth -= 1
+            if len(args) != prim.arity:
+                raise _error(self.text, f"{hit} takes {prim.arity} argument{'s' if prim.arity > 1 else ''}, "
+                                        f"got {len(args)} at position {pos}")
+            return self.node(Call(hit, tuple(args)))
+        if value == "(":
+            self.nest()
+            n = self.expr()
+            self.take(")")
+            self.depth -= 1
+            return n
+        raise _error(self.text, f"unexpected {value!r} at position {pos}")
+
+
+def parse(text: str) -> Node:
+    """Parse expression text into a tree; ``ActlabError`` (one line) for anything else."""
+    if not isinstance(text, str):
+        raise ActlabError(f"an expression is text, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise ActlabError(f"expression of {len(text)} characters is too long (at most {MAX_CHARS})")
+    return _Parser(text).parse()
+
+
+# -------------------------------------------------------------------------------- the printer
+def _const_text(v: float) -> str:
+    return repr(float(v))
+
+
+def to_text(node: Node) -> str:
+    """Canonical text: ``+ - * /`` infix, every other primitive as a call; parses back to ``node``."""
+    if isinstance(node, Var):
+        return "x"
+    if isinstance(node, Const):
+        return _const_text(node.value)
+    if node.name in _INFIX:
+        p = _PREC[node.name]
+        a, b = node.args
+        left, right = to_text(a), to_text(b)
+        if isinstance(a, Call) and _PREC.get(a.name, 3) < p:
+            left = f"({left})"
+        if isinstance(b, Call) and _PREC.get(b.name, 3) <= p:
+            right = f"({right})"
+        return f"{left} {_INFIX[node.name]} {right}"
+    return f"{node.name}({', '.join(to_text(a) for a in node.args)})"
+
+
+def canonical(text: str) -> str:
+    return to_text(parse(text))
+
+
+# -------------------------------------------------------------------------------- evaluators
+TorchFn = Callable[[torch.Tensor, bool], torch.Tensor]
+
+
+def compile_torch(node: Node) -> TorchFn:
+    """A torch function ``f(x, training)`` of the tree (closures over torch ops; constants folded)."""
+    c = _fold(node)
+    if c is not None:
+        return lambda x, training=False: torch.full_like(x, c)
+    if isinstance(node, Var):
+        return lambda x, training=False: x
+    prim = PRIMITIVES[node.name]
+    if prim.arity == 1:
+        fa, op = compile_torch(node.args[0]), prim.torch
+        return lambda x, training=False: op(fa(x, training), training)
+    a, b = node.args
+    ca, cb = _fold(a), _fold(b)
+    op = prim.torch
+    if cb is not None:  # tensor op scalar
+        fa = compile_torch(a)
+        if node.name == "div":
+            s = _protect(cb)
+            return lambda x, training=False: fa(x, training) / s
+        if node.name in ("max", "min"):
+            clamp = torch.clamp_min if node.name == "max" else torch.clamp_max
+            return lambda x, training=False: clamp(fa(x, training), cb)
+        return lambda x, training=False: op(fa(x, training), cb)
+    if ca is not None:  # scalar op tensor
+        fb = compile_torch(b)
+        if node.name == "div":
+            return lambda x, training=False: ca / _protect(fb(x, training))
+        if node.name in ("max", "min"):
+            clamp = torch.clamp_min if node.name == "max" else torch.clamp_max
+            return lambda x, training=False: clamp(fb(x, training), ca)
+        if node.name == "sub":
+            return lambda x, training=False: ca - fb(x, training)
+        return lambda x, training=False: op(fb(x, training), ca)  # add, mul commute
+    fa, fb = compile_torch(a), compile_torch(b)
+    return lambda x, training=False: op(fa(x, training), fb(x, training))
+
+
+def _fold(node: Node) -> float | None:
+    """The value of a subtree without ``x``, else None (float64, as Python floats)."""
+    if isinstance(node, Const):
+        return float(node.value)
+    if isinstance(node, Var):
+        return None
+    vals = [_fold(a) for a in node.args]
+    if any(v is None for v in vals):
+        return None
+    with np.errstate(all="ignore"):
+        return float(PRIMITIVES[node.name].numpy(*(np.float64(v) for v in vals)))
+
+
+def numpy_eval(node: Node, x: np.ndarray) -> np.ndarray:
+    """The tree evaluated with NumPy (a reference implementation for tests; evaluation mode)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.asarray(_np(node, x), dtype=np.float64) + np.zeros_like(x)
+
+
+def _np(node: Node, x):
+    if isinstance(node, Var):
+        return x
+    if isinstance(node, Const):
+        return np.full_like(x, node.value)
+    return PRIMITIVES[node.name].numpy(*(_np(a, x) for a in node.args))
+
+
+# ----------------------------------------------------------------------------------- sympy
+def _sp_const(v: float):
+    sp = _sp()
+    if float(v).is_integer() and abs(v) < 1e15:
+        return sp.Integer(int(v))
+    text = repr(float(v))
+    if len(text) <= 10:
+        f = Fraction(text)  # the decimal the text shows, exactly (stdlib, not sympy's parser)
+        return sp.Rational(f.numerator, f.denominator)
+    return sp.Float(v)
+
+
+def to_sympy(node: Node):
+    """A sympy expression in the symbol ``x``, built from sympy objects (no string parsing)."""
+    sp = _sp()
+    if isinstance(node, Var):
+        return sp.Symbol("x", real=True)
+    if isinstance(node, Const):
+        return _sp_const(node.value)
+    return PRIMITIVES[node.name].sympy(*(to_sympy(a) for a in node.args))
+
+
+SIMPLIFY_MAX_OPS = 40
+
+
+def simplified(node: Node, max_ops: int = SIMPLIFY_MAX_OPS) -> dict[str, str]:
+    """``{"text", "latex", "simplified"}``: sympy's simplification when the expression is small
+    (``count_ops <= max_ops``, so that it cannot take minutes), else the expression as built.
+    Python's ``random`` state is kept (sympy may draw random numbers while simplifying)."""
+    import random
+
+    sp = _sp()
+    state = random.getstate()
+    try:
+        e = to_sympy(node)
+        done = False
+        if sp.count_ops(e) <= max_ops:
+            try:
+                s = sp.simplify(e)
+                if sp.count_ops(s) <= sp.count_ops(e):
+                    e, done = s, True
+            except Exception:  # sympy gave up on it: keep the expression as built
+                pass
+        return {"text": sp.sstr(e), "latex": sp.latex(e), "simplified": done}
+    finally:
+        random.setstate(state)
+
+
+def latex(node: Node) -> str:
+    """LaTeX of the expression as built (sympy's automatic evaluation, no simplify)."""
+    return _sp().latex(to_sympy(node))
+
+
+# ------------------------------------------------------------------------ modules and entries
+class Expression(nn.Module):
+    """An evolved (or written) activation function as an ``nn.Module``: ``Expression("max(x, x*tanh(x))")``.
+
+    Element-wise; any shape. ``rrelu`` inside the expression draws its slope only in training mode.
+    """
+
+    def __init__(self, expression: str | Node):
+        super().__init__()
+        self.node = parse(expression) if isinstance(expression, str) else expression
+        self.text = to_text(self.node)
+        self._fn = compile_torch(self.node)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fn(x, self.training)
+
+    def extra_repr(self) -> str:
+        return repr(self.text)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_fn", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._fn = compile_torch(self.node)
+
+
+def module(text: str) -> Expression:
+    return Expression(text)
+
+
+@functools.lru_cache(maxsize=512)
+def entry(text: str):
+    """The catalogue :class:`~actlab.Entry` for ``"expr:" + text`` (what ``REGISTRY`` resolves).
+
+    Properties (range, monotonic, smooth, zero-centred, gradient) are measured numerically on
+    a grid, as the catalogue's tests measure the table's; None where the measurement fails."""
+    from ..catalogue._registry import Entry
+
+    node = parse(text)
+    canon = to_text(node)
+    fn = compile_torch(node)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return fn(x, False)
+
+    def ref(x):
+        return numpy_eval(node, x)
+
+    f.__name__ = PREFIX + canon
+    e = Entry(name=PREFIX + canon, fn=f, formula=latex(node),
+              note="An expression over x (actlab evolve / the expression language); properties measured on a grid.",
+              reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)", kind="user",
+              range=(-math.inf, math.inf), monotonic=None, smooth=None, zero_centred=None, numpy=ref,
+              module=lambda: Expression(node), stochastic="rrelu" in primitives_used(node))
+    try:
+        from ..catalogue.properties import measure
+
+        m = measure(e)
+        lo, hi = m["range"]
+        rng = (lo if m["bounded_below"] else -math.inf, hi if m["bounded_above"] else math.inf)
+        if all(math.isfinite(v) or math.isinf(v) for v in rng):
+            e = replace(e, range=rng, monotonic=m["monotonic"], smooth=m["smooth"], zero_centred=m["zero_centred"],
+                        differentiable=m["differentiable"])
+    except Exception:  # a function the measurement cannot handle (NaN everywhere, ...): properties unknown
+        pass
+    return e
+
+
+def _register() -> None:
+    from ..catalogue import REGISTRY
+
+    REGISTRY.add_prefix(PREFIX, entry)
+
+
+_register()
+
+__all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "PREFIX", "PRIMITIVES", "Var", "X",
+           "canonical", "compile_torch", "entry", "height", "latex", "module", "numpy_eval", "parse", "primitive_name",
+           "simplified", "size", "to_sympy", "to_text"]
