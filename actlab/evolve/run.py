@@ -166,22 +166,14 @@ def make_task(config: EvolveConfig, plan: Mapping[str, str], *, score_test: bool
 
 # --------------------------------------------------------------------------------- executors
 class SerialExecutor:
-    """Evaluate in this process. Python's ``random`` state is kept across each evaluation (the
-    trainer reseeds it), so that the evolution draws the same numbers as with workers."""
+    """Evaluate in this process."""
 
     def __init__(self, fn: Callable = evaluate_task):
         self.fn = fn
         self.name = "this process"
 
     def map(self, tasks: Sequence[dict]) -> list[dict]:
-        out = []
-        for t in tasks:
-            state = random.getstate()
-            try:
-                out.append(self.fn(t))
-            finally:
-                random.setstate(state)
-        return out
+        return [self.fn(t) for t in tasks]
 
     def close(self) -> None:
         pass
@@ -310,7 +302,11 @@ class Evolution:
             else:
                 plan = plan_for(self.config.mode, dict(zip(self.config.slots, texts)))
                 todo[key] = (make_task(self.config, plan), [i])
-        results = self.executor.map([t for t, _ in todo.values()]) if todo else []
+        state = random.getstate()  # the evolution's random stream must not depend on where candidates train
+        try:  # (the trainer reseeds Python's random; Dask's client draws from it)
+            results = self.executor.map([t for t, _ in todo.values()]) if todo else []
+        finally:
+            random.setstate(state)
         for (key, (_, idx)), res in zip(todo.items(), results):
             res = sanitise(res)
             res = {k: res[k] for k in ("fitness", "status", "val_accuracy", "seconds") if k in res}

@@ -39,7 +39,7 @@ def curve(text: str, lo: float = CURVE_RANGE[0], hi: float = CURVE_RANGE[1], n: 
     m = Expression(text).eval()
     x = torch.linspace(lo, hi, n, dtype=torch.float64, requires_grad=True)
     y = m(x)
-    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    g = torch.autograd.grad(y.sum(), x, allow_unused=True)[0] if y.requires_grad else None  # constants: no graph
     g = torch.zeros_like(x) if g is None else g
     return {"x": x.detach().tolist(), "y": y.detach().tolist(), "dy": g.detach().tolist()}
 
@@ -211,6 +211,8 @@ test. The catalogue function was chosen on validation with the evolution's own s
         best_html = f"<h2>The best function{'s' if len(best['functions']) > 1 else ''}</h2>{slots}" \
                     f"<p>Validation fitness {_f(best['fitness'])}. Use it: <code>actlab.load(\"best.json\")</code>, " \
                     f"<code>actlab show best.json</code>, or the spec <code>expr:{html.escape(next(iter(best['functions'].values())))}</code>.</p>" \
+                    f"<p class='sub'>The best evolved function{'s' if len(best['functions']) > 1 else ''} (solid) " \
+                    f"next to ReLU (dashed): f on the left, its derivative f' on the right.</p>" \
                     f"{_img(best_png, 'best evolved function next to relu')}"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab evolve: {html.escape(ds['name'])}</title>
 <style>{_CSS}

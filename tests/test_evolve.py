@@ -1,0 +1,315 @@
+"""`actlab evolve`: real short evolutions in all three modes, selection that maximises, checks and
+the cache before training, kill and resume, local worker processes and a Dask LocalCluster giving
+the result of a serial run, the final test evaluation, best.json, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import actlab
+from actlab.evolve import expr as E
+from actlab.evolve import gp as G
+from actlab.evolve.fitness import evaluate_task, sanitise
+from actlab.evolve.run import EvolveConfig, Evolution, SerialExecutor, make_task, run_evolution
+from actlab.training import TrainConfig
+
+CLI = [sys.executable, "-m", "actlab.cli"]
+# Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate.
+SMALL = dict(dataset="mnist1d", data_options={"limit": 400}, model_options={"width": 32}, population=6, generations=3,
+             final_seeds=2, final_epochs=3, catalogue=["elu", "tanh"],
+             train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy",
+                               diagnostics=False, threads=1))
+SMALL_CLI = ["--dataset", "mnist1d", "--limit", "400", "--width", "32", "--population", "6", "--epochs", "3",
+             "--final-seeds", "2", "--final-epochs", "3", "--catalogue", "elu,tanh", "--quiet"]
+
+
+def actlab_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    err = r.stderr.strip()
+    assert "Traceback" not in r.stderr and len(err.splitlines()) == 1, err
+    for w in words:
+        assert w in err, err
+
+
+def _all_fitness(results) -> list[float]:
+    return [h["best"] for h in results["history"]]
+
+
+# ----------------------------------------------------------------- the three modes, for real
+@pytest.mark.parametrize("mode", ["single", "triple", "coevolution"])
+def test_a_real_evolution_in_each_mode(tmp_path, mode):
+    out = tmp_path / mode
+    res = run_evolution(EvolveConfig(mode=mode, **SMALL), out, progress=False)
+    slots = ["all"] if mode == "single" else ["input", "hidden", "output"]
+    assert [h["generation"] for h in res["history"]] == [0, 1, 2]
+    hof = res["hall_of_fame"]
+    assert hof and [h["fitness"] for h in hof] == sorted((h["fitness"] for h in hof), reverse=True)
+    assert all(0.0 <= h["fitness"] <= 1.0 and list(h["functions"]) == slots for h in hof)
+    # real learning: 10 classes, chance is 0.1; the best candidate learned something
+    assert hof[0]["fitness"] > 0.2
+    # the best of the hall of fame is the best fitness ever recorded (selection keeps the maximum)
+    assert hof[0]["fitness"] == pytest.approx(max(_all_fitness(res)))
+    t = res["totals"]
+    assert t["evaluations"] >= 1 and t["candidates"] == t["evaluations"] + t["cache_hits"] + t["rejected"]
+    if mode == "coevolution":
+        assert all(set(h["slots"]) == set(slots) and len(h["representatives"]) == 3 for h in res["history"])
+        assert res["history"][0]["candidates"] == 3 * SMALL["population"]
+    # files, and the evolved functions back as modules
+    for name in ("results.json", "best.json", "report.html", "checkpoint.json", "figures/best_vs_relu.png"):
+        assert (out / name).stat().st_size > 0, name
+    best = json.loads((out / "best.json").read_text())
+    assert best["functions"] == hof[0]["functions"]
+    loaded = actlab.load(out / "best.json")
+    mods = {"all": loaded} if mode == "single" else loaded
+    assert set(mods) == set(slots)
+    x = torch.linspace(-3, 3, 50, dtype=torch.float64)
+    for slot, m in mods.items():
+        ref = E.numpy_eval(E.parse(best["functions"][slot]), x.numpy())
+        np.testing.assert_allclose(m.eval()(x).numpy(), ref, rtol=1e-9, atol=1e-9)
+    model = actlab.models.build("mlp", (40,), 10, loaded if mode != "single" else {"input": loaded, "hidden": loaded})
+    assert model(torch.randn(4, 40)).shape == (4, 10)
+    # the final evaluation: evolved vs relu vs the catalogue function chosen on validation
+    final = res["final"]
+    names = [r["name"] for r in final["contenders"]]
+    assert names[:2] == ["evolved", "relu"] and names[2] == final["best_catalogue"] in ("elu", "tanh")
+    assert all(len(r["test_accuracy"]) == 2 and all(0 <= a <= 1 for a in r["test_accuracy"]) for r in final["contenders"])
+    assert [c["vs"] for c in final["comparisons"]] == names[1:]
+    assert all(c["outcome"] in ("win", "tie", "loss") for c in final["comparisons"])
+
+
+def test_report_shows_the_found_function_next_to_relu_in_chromium(tmp_path, chromium):
+    out = tmp_path / "r"
+    res = run_evolution(EvolveConfig(**{**SMALL, "generations": 2}), out, progress=False)
+    dom = chromium((out / "report.html").as_uri(), "--dump-dom").stdout
+    assert res["best"]["functions"]["all"] in __import__("html").unescape(dom)
+    assert "next to ReLU" in dom and 'id="final"' in dom and "relu" in dom
+    shot = tmp_path / "shot.png"
+    r = chromium((out / "report.html").as_uri(), f"--screenshot={shot}", "--window-size=1200,2000")
+    assert r.returncode == 0 and shot.stat().st_size > 20_000
+
+
+# ------------------------------------------------------------------- selection maximises
+def _closeness_to_relu(task):
+    """A deterministic fitness without training: how close f is to ReLU on [-3, 3] (1 = equal)."""
+    spec = task["plan"]["hidden"]
+    x = np.linspace(-3, 3, 61)
+    y = E.numpy_eval(E.parse(spec[len(E.PREFIX):]), x)
+    err = float(np.mean(np.abs(y - np.maximum(x, 0))))
+    return {"fitness": 1.0 / (1.0 + err) if math.isfinite(err) else 0.0, "status": "ok"}
+
+
+def test_selection_maximises_fitness(tmp_path):
+    cfg = EvolveConfig(**{**SMALL, "population": 24, "generations": 8, "final_seeds": 0, "elite": 1})
+    res = run_evolution(cfg, tmp_path / "sel", progress=False, evaluator=_closeness_to_relu)
+    best = [h["best"] for h in res["history"]]
+    mean = [h["mean"] for h in res["history"]]
+    assert all(b2 >= b1 for b1, b2 in zip(best, best[1:])), best  # elitism keeps the best
+    assert best[-1] > best[0] and np.mean(mean[-3:]) > mean[0], (best, mean)  # it climbs, it does not descend
+    # the winner is the fittest candidate, judged afresh
+    task = {"plan": {"hidden": E.PREFIX + res["best"]["functions"]["all"]}}
+    assert _closeness_to_relu(task)["fitness"] == pytest.approx(res["best"]["fitness"])
+    assert res["best"]["fitness"] >= max(_closeness_to_relu({"plan": {"hidden": E.PREFIX + t}})["fitness"]
+                                         for t in ("tanh(x)", "x", "abs(x)", "softplus(x)", "elu(x)"))
+
+
+def test_tournament_picks_the_fitter():
+    import random
+
+    random.seed(1)
+    pset = G.make_pset()
+    tb = G.make_toolbox(pset, tournament=3)
+    pop = G.ramped_population(tb, 30)
+    for i, ind in enumerate(pop):
+        ind.fitness.values = (i / 30,)
+    picks = [p for _ in range(50) for p in tb.select(pop, 30)]
+    pop_mean, pick_mean = G.selected_fitness(pop, picks)
+    assert pick_mean > pop_mean + 0.15  # tournament of 3: expected 0.73 vs 0.48
+    nxt = G.vary(tb, pop, elite=2, cxpb=0.5, mutpb=0.5)
+    assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[29]), G.tree_text(pop[28])]  # the two best kept
+
+
+# --------------------------------------------------------------- before training: checks, cache
+@pytest.mark.parametrize("text,reason", [("exp(exp(x))", "not finite"), ("x - x", "constant"),
+                                         ("relu(neg(abs(x)))", "constant"), ("div(x, 0.0) * 1e33", "not finite")])
+def test_checks_reject_hopeless_candidates_without_training(text, reason):
+    c = G.check(E.parse(text))
+    assert not c.ok and reason in c.reason
+
+
+def test_equivalent_candidates_are_trained_once_and_share_the_fitness(tmp_path):
+    calls = []
+
+    def count(task):
+        calls.append(task["plan"]["hidden"])
+        return {"fitness": 0.5, "status": "ok"}
+
+    cfg = EvolveConfig(**SMALL)
+    evo = Evolution(cfg, SerialExecutor(count), progress=False)
+    cands = [[E.parse(t)] for t in ("relu(x)", "max(x, 0.0)", "max(0.0, x) + x - x", "tanh(x)", "x - x")]
+    records, counts = evo.evaluate(cands, 0)
+    assert len(calls) == 2 and counts["evaluations"] == 2  # relu-like once, tanh once
+    assert counts["cache_hits"] == 2 and counts["rejected"] == 1
+    assert [r["fitness"] for r in records] == [0.5, 0.5, 0.5, 0.5, 0.0]
+    records, counts = evo.evaluate([[E.parse("relu(x)")]], 1)
+    assert len(calls) == 2 and counts["cache_hits"] == 1  # later generations ask the cache too
+
+
+def test_a_candidate_that_makes_nans_is_recorded_failed_with_fitness_zero(tmp_path):
+    cfg = EvolveConfig(**SMALL)
+    task = make_task(cfg, {"input": "expr:exp(square(x))", "hidden": "expr:exp(x)"}, lr=50.0, optimizer="sgd")
+    r = evaluate_task(task)
+    assert r["fitness"] == 0.0 and r["status"] == "diverged"
+    assert sanitise({"fitness": float("nan")})["fitness"] == 0.0 and sanitise(None)["status"].startswith("failed")
+
+    def sometimes_nan(t):
+        return {"fitness": float("nan") if "exp" in t["plan"]["hidden"] else 0.3, "status": "ok"}
+
+    res = run_evolution(EvolveConfig(**{**SMALL, "final_seeds": 0, "population": 12}), tmp_path / "nan",
+                        progress=False, evaluator=sometimes_nan)
+    assert all(0.0 <= h["fitness"] <= 1.0 for h in res["hall_of_fame"])
+    ck = json.loads((tmp_path / "nan" / "checkpoint.json").read_text())
+    failed = [v for v in ck["cache"].values() if v["status"].startswith("failed")]
+    assert all(v["fitness"] == 0.0 for v in failed)
+
+
+# ------------------------------------------------------------------------ kill and resume
+def _wait(pred, timeout=300.0, step=0.1) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def _generation(path: Path) -> int:
+    try:
+        return json.loads(path.read_text())["generation"]
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_path):
+    args = [*SMALL_CLI, "--generations", "5", "--final-seeds", "0"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen([*CLI, "evolve", *args, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert _wait(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), "no checkpoint"
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = json.loads((killed / "checkpoint.json").read_text())
+    assert 1 <= before["generation"] < 4 and not (killed / "results.json").exists()
+
+    r = actlab_cli("evolve", *args, "--out", str(killed))  # without --resume: refused, nothing touched
+    one_line_error(r, "--resume")
+    r = actlab_cli("evolve", *args[:-2], "--final-seeds", "0", "--population", "8", "--out", str(killed), "--resume")
+    one_line_error(r, "other settings")
+    r = actlab_cli("evolve", "--out", str(killed), "--resume", "--quiet")  # the checkpoint's settings
+    assert r.returncode == 0, r.stderr[-3000:]
+    r2 = actlab_cli("evolve", *args, "--out", str(whole))
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    a = json.loads((killed / "results.json").read_text())
+    b = json.loads((whole / "results.json").read_text())
+    assert [h["generation"] for h in a["history"]] == [0, 1, 2, 3, 4]
+    assert a["history"][: before["generation"] + 1] == before["history"]  # the checkpointed generations kept as they were
+    assert len(a["sessions"]) == 2 and len(b["sessions"]) == 1
+    strip = lambda h: {k: v for k, v in h.items() if k not in ("seconds", "session")}  # noqa: E731
+    assert [strip(h) for h in a["history"]] == [strip(h) for h in b["history"]]
+    assert a["hall_of_fame"] == b["hall_of_fame"] and a["totals"] == b["totals"]
+
+
+# ------------------------------------------------------------ worker processes and Dask
+def test_worker_processes_and_a_dask_cluster_give_the_serial_result(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = EvolveConfig(**{**SMALL, "generations": 2, "final_seeds": 0})
+    serial = run_evolution(cfg, tmp_path / "serial", progress=False)
+    procs = run_evolution(cfg, tmp_path / "procs", workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = run_evolution(cfg, tmp_path / "dask", dask=cluster.scheduler_address, progress=False)
+    for other in (procs, dask):
+        assert other["hall_of_fame"] == serial["hall_of_fame"]
+        assert [h["best"] for h in other["history"]] == [h["best"] for h in serial["history"]]
+    assert dask["sessions"][0]["executor"].startswith("Dask at tcp://")
+    assert procs["sessions"][0]["executor"] == "2 worker processes"
+
+
+def test_unreachable_dask_address_is_one_line(tmp_path):
+    r = actlab_cli("evolve", *SMALL_CLI, "--dask", "tcp://127.0.0.1:9", "--dask-timeout", "2", "--out", str(tmp_path / "d"))
+    one_line_error(r, "cannot reach the Dask scheduler")
+
+
+# ------------------------------------------------------------------------- the command line
+def test_cli_end_to_end_then_show_best_json(tmp_path):
+    out = tmp_path / "cli"
+    r = actlab_cli("evolve", *SMALL_CLI, "--generations", "2", "--mode", "triple", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "hall of fame" in r.stdout and "evolved" in r.stdout and str(out / "report.html") in r.stdout
+    r = actlab_cli("show", str(out / "best.json"), "--out", str(tmp_path / "best.png"))
+    assert r.returncode == 0, r.stderr
+    for slot in ("input", "hidden", "output"):
+        assert f"[{slot} slot]" in r.stdout and (tmp_path / f"best-{slot}.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("extra,words", [
+    (["--unary", "relu,nosuch"], ["unknown unary primitive 'nosuch'"]),
+    (["--binary", "add,tanh"], ["'tanh' takes one argument"]),
+    (["--population", "2", "--tournament", "3"], ["smaller than the tournament"]),
+    (["--mutations", "uniform,teleport"], ["unknown mutation 'teleport'"]),
+    (["--dataset", "nosuch"], ["unknown dataset"]),
+    (["--catalogue", "elu,nosuch"], ["unknown activation 'nosuch'"]),
+    (["--resume"], ["no checkpoint to resume"]),
+    (["--workers", "0"], ["--workers must be at least 1"]),
+])
+def test_bad_input_is_one_line(tmp_path, extra, words):
+    one_line_error(actlab_cli("evolve", *SMALL_CLI, *extra, "--out", str(tmp_path / "bad")), *words)
+
+
+@pytest.mark.parametrize("spec,words", [("expr:max(x,", ["cannot read expression", "ends too early"]),
+                                        ("expr:foo(x)", ["unknown function 'foo'"]),
+                                        ("expr:__import__('os')", ["cannot read expression"])])
+def test_bad_expressions_are_one_line_everywhere(tmp_path, spec, words):
+    one_line_error(actlab_cli("show", spec, "--no-plot"), *words)
+    one_line_error(actlab_cli("compare", "--dataset", "iris", "--activations", f"relu,{spec}", "--seeds", "1",
+                              "--out", str(tmp_path / "c")), *words)
+    assert not (tmp_path / "c" / "results.json").exists()
+
+
+# --------------------------------------------------------- expr: specs in compare, search, swap
+def test_expr_specs_work_in_compare_search_and_swap(tmp_path):
+    spec = "expr:max(x, x*tanh(x))"
+    r = actlab_cli("compare", "--dataset", "iris", "--activations", f"relu,{spec}", "--seeds", "2", "--epochs", "3",
+                   "--threads", "1", "--out", str(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = json.loads((tmp_path / "c" / "results.json").read_text())
+    row = next(a for a in runs["summary"] if a["activation"] == spec)
+    assert len(row["test_accuracy"]) == 2 and row["mean"] > 0.5 and not row["diverged"]  # iris: 3 classes
+    r = actlab_cli("search", "--dataset", "iris", "--layers", "3", "--candidates", f"relu,{spec}", "--trials", "3",
+                   "--epochs", "3", "--final-seeds", "0", "--threads", "1", "--quiet", "--out", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert spec in (tmp_path / "s" / "results.json").read_text()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    x = torch.randn(16, 4)
+    before = model(x).detach()
+    swapped = actlab.swap_activations(model, spec)
+    assert swapped and not torch.allclose(model(x), before)
+    loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 3, (16,)))
+    loss.backward()
+    assert model[0].weight.grad.abs().sum() > 0
