@@ -28,9 +28,10 @@ def busy_share(seconds: float = 1.0) -> float:
     return 1.0 - (i1 - i0) / max(t1 - t0, 1)
 
 
-def machine_line(threads: int) -> str:
+def machine_line(threads: str) -> str:
+    """One line: torch version, CPU capability, ``threads`` (as text), cores, and how busy the CPU was."""
     busy = busy_share()
-    line = (f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads} torch threads, "
+    line = (f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads}, "
             f"{os.cpu_count()} cores; CPU busy before start: {100 * busy:.0f}%")
     if busy > 0.1:
         line += "  (WARNING: another program is using the CPU; timings will be noisy)"

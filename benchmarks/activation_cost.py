@@ -111,7 +111,7 @@ def main() -> None:
         functions = ["relu", "silu", "expr:max(x, x*tanh(x))", COMPOSITE]
         args.warmup, args.repeats = 2, 5
     torch.set_num_threads(args.threads)
-    print(machine_line(torch.get_num_threads()))
+    print(machine_line(f"{torch.get_num_threads()} torch threads"))
 
     torch.manual_seed(0)
     x = torch.randn(args.numel, requires_grad=True)

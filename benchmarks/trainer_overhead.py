@@ -42,12 +42,12 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # must be set before keras is imported
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import actlab
+from _common import machine_line, median_seconds
 from actlab.data import load
 from actlab.models import build
 from actlab.training import TrainConfig, train
@@ -57,17 +57,9 @@ LAYERS = [(784, WIDTH), (WIDTH, WIDTH), (WIDTH, 10)]
 FLOP_PER_EXAMPLE = 6 * sum(a * b for a, b in LAYERS) - 2 * LAYERS[0][0] * LAYERS[0][1]
 
 
-def matmul_gflops(n: int, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
-    for _ in range(2):
-        torch.mm(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b, out=out)
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(times) / 1e9
+def matmul_gflops(n: int) -> float:
+    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    return 2 * n**3 / median_seconds(lambda: torch.mm(a, b, out=out), warmup=2, repeats=7) / 1e9
 
 
 def hand_epochs(x, y, epochs: int, seed: int = 0) -> list[float]:
@@ -141,8 +133,8 @@ def main() -> None:
     data = load("fashion-mnist", seed=0, limit=args.limit, download=False)
     x, y = data.train.x, data.train.y
     n = len(x)
-    print(f"torch {torch.__version__}, actlab {actlab.__version__}, {torch.get_num_threads()} threads "
-          f"({os.cpu_count()} cores); fashion-mnist {n} train examples, MLP 784-256-256-10 relu, "
+    print(machine_line(f"{torch.get_num_threads()} torch threads") + f"; actlab {actlab.__version__}")
+    print(f"fashion-mnist {n} train examples, MLP 784-256-256-10 relu, "
           f"batch {BATCH}, Adam lr {LR}; 1 warm-up + {args.epochs} timed epochs each")
 
     peak = matmul_gflops(args.matmul_n)
