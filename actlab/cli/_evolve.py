@@ -16,7 +16,7 @@ DEFAULTS = {
     "population": 16, "generations": 5, "tournament": 3, "elite": 1, "cxpb": 0.6, "mutpb": 0.3, "init_min": 1,
     "init_max": 3, "max_height": 6, "hof": 5, "unary": None, "binary": None, "mutations": None, "seed": 0,
     "epochs": 4, "batch_size": 32, "optimizer": "adam", "lr": 3e-3, "threads": 1, "final_seeds": 5,
-    "final_epochs": 15, "catalogue": None, "data_dir": None, "target": None,
+    "final_epochs": 15, "catalogue": None, "pack": 32, "data_dir": None, "target": None,
 }
 
 
@@ -77,6 +77,8 @@ def add(sub) -> None:
                                        "(default leaky_relu,elu,selu,gelu,silu,mish,tanh,softplus)")
     g = p.add_argument_group("where candidates train")
     g.add_argument("--workers", type=int, default=1, help="local worker processes, one thread each (default 1)")
+    g.add_argument("--pack", type=int, help="MLP candidates trained together in one packed model, each as if alone "
+                                         "(default 32; 1 = one by one)")
     g.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster, e.g. tcp://127.0.0.1:8786")
     g.add_argument("--dask-timeout", type=float, default=10.0, help="seconds to wait for the Dask scheduler (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -113,7 +115,7 @@ def config_from_args(args, base: dict | None = None):
             train[name] = s[key]
     d["train"] = train
     for key in ("mode", "dataset", "data_seed", "model", "population", "generations", "tournament", "elite", "cxpb",
-                "mutpb", "init_min", "init_max", "max_height", "seed", "final_seeds", "final_epochs"):
+                "mutpb", "init_min", "init_max", "max_height", "seed", "final_seeds", "final_epochs", "pack"):
         if key in s:
             d[key] = s[key]
     if "hof" in s:

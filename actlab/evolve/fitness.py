@@ -15,7 +15,7 @@ import functools
 import json
 import math
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -55,9 +55,53 @@ def evaluate_task(task: Mapping[str, Any]) -> dict[str, Any]:
         plan = {slot: activation(spec) for slot, spec in task["plan"].items()}
         opts = dict(task.get("model_options") or {})
         result = train(lambda: build(task["model"], data.input_shape, data.n_classes, plan, **opts), data, cfg)
-    except (ActlabError, RuntimeError, ValueError, TypeError, ArithmeticError, IndexError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return {"fitness": 0.0, "status": f"error: {first[:200]}", "val_accuracy": [], "seconds": time.perf_counter() - t0}
+    except _BAD_CANDIDATE as e:
+        return _error(e, time.perf_counter() - t0)
+    return score(result, task, time.perf_counter() - t0)
+
+
+def evaluate_tasks(tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluate several tasks; tasks that differ only in their plan, on a model the population
+    trainer packs (the MLP), train together in one packed model (each as if alone, see
+    :mod:`actlab.training.population`); the rest one by one."""
+    from ..training import TrainConfig
+    from ..training.population import packable, train_population
+
+    out: list[dict[str, Any] | None] = [None] * len(tasks)
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(tasks):
+        groups.setdefault(json.dumps({k: v for k, v in t.items() if k != "plan"}, sort_keys=True), []).append(i)
+    for idx in groups.values():
+        first = tasks[idx[0]]
+        cfg = TrainConfig.from_dict(first["train"])
+        if len(idx) > 1 and packable(first["model"], cfg):
+            t0 = time.perf_counter()
+            try:
+                data = load_data(first)
+                plans = [{s: activation(spec) for s, spec in tasks[i]["plan"].items()} for i in idx]
+                results = train_population(plans, data, cfg, dict(first.get("model_options") or {}))
+            except _BAD_CANDIDATE:  # one member cannot be built: find it, train the others alone
+                results = None
+            if results is not None:
+                seconds = (time.perf_counter() - t0) / len(idx)
+                for i, r in zip(idx, results):
+                    out[i] = score(r, tasks[i], seconds)
+                continue
+        for i in idx:
+            out[i] = evaluate_task(tasks[i])
+    return out  # type: ignore[return-value]
+
+
+_BAD_CANDIDATE = (ActlabError, RuntimeError, ValueError, TypeError, ArithmeticError, IndexError)
+
+
+def _error(e: Exception, seconds: float) -> dict[str, Any]:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return {"fitness": 0.0, "status": f"error: {first[:200]}", "val_accuracy": [], "seconds": seconds}
+
+
+def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """A training's result as a fitness record: the best validation accuracy, 0 if it diverged."""
     accs = [e.get("val_accuracy") for e in result.epochs]
     finite = [a for a in accs if a is not None and math.isfinite(a)]
     if result.status == "diverged" or not finite:
@@ -65,7 +109,7 @@ def evaluate_task(task: Mapping[str, Any]) -> dict[str, Any]:
     else:
         out = {"fitness": float(max(finite)), "status": "ok"}
     out["val_accuracy"] = [a if a is not None and math.isfinite(a) else None for a in accs]
-    out["seconds"] = time.perf_counter() - t0
+    out["seconds"] = seconds
     if task.get("score_test"):
         acc = result.test.get("accuracy", math.nan)
         out["test_accuracy"] = float(acc) if out["status"] == "ok" and math.isfinite(acc) else 0.0
@@ -92,4 +136,4 @@ def init_worker(threads: int | None) -> None:
     torch.set_num_threads(int(threads or 1))
 
 
-__all__ = ["activation", "evaluate_task", "init_worker", "load_data", "sanitise"]
+__all__ = ["activation", "evaluate_task", "evaluate_tasks", "score", "init_worker", "load_data", "sanitise"]

@@ -38,7 +38,7 @@ from .._io import prepare_out, write_json_atomic
 from ..training import TrainConfig
 from . import expr as E
 from . import gp as G
-from .fitness import evaluate_task, init_worker, sanitise
+from .fitness import evaluate_tasks, init_worker, sanitise
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
@@ -83,6 +83,7 @@ class EvolveConfig:
     final_seeds: int = 5
     final_epochs: int = 15
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
+    pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -108,6 +109,8 @@ class EvolveConfig:
             raise ActlabError(f"max height {self.max_height} is below the initial height {self.init_max}")
         if self.hall_of_fame < 1:
             raise ActlabError(f"the hall of fame holds at least 1, got {self.hall_of_fame}")
+        if self.pack < 1:
+            raise ActlabError(f"--pack must be at least 1, got {self.pack}")
         if self.final_seeds < 0 or self.final_epochs < 1:
             raise ActlabError("final seeds must be >= 0 and final epochs >= 1")
         if isinstance(self.train, Mapping):
@@ -165,36 +168,70 @@ def make_task(config: EvolveConfig, plan: Mapping[str, str], *, score_test: bool
 
 
 # --------------------------------------------------------------------------------- executors
-class SerialExecutor:
-    """Evaluate in this process."""
+def chunks(tasks: Sequence[dict], pack: int) -> list[list[dict]]:
+    """Tasks in order, cut into balanced parts of at most ``pack`` (each part trains as one packed
+    model). The parts depend only on the tasks and ``pack``, never on where they run, so every
+    executor gives the same results."""
+    tasks = list(tasks)
+    if not tasks:
+        return []
+    n = max(1, math.ceil(len(tasks) / max(pack, 1)))
+    size, extra = divmod(len(tasks), n)
+    parts, i = [], 0
+    for j in range(n):
+        m = size + (j < extra)
+        parts.append(tasks[i:i + m])
+        i += m
+    return parts
 
-    def __init__(self, fn: Callable = evaluate_task):
-        self.fn = fn
-        self.name = "this process"
+
+class _Executor:
+    """``map(tasks) -> results``: the tasks cut into packs (:func:`chunks`), packs evaluated by
+    :func:`~actlab.evolve.fitness.evaluate_tasks` wherever the executor runs them."""
+
+    pack = 1
+    name = ""
 
     def map(self, tasks: Sequence[dict]) -> list[dict]:
-        return [self.fn(t) for t in tasks]
+        return [r for part in self._map(chunks(tasks, self.pack)) for r in part]
+
+    def _map(self, parts: list[list[dict]]) -> list[list[dict]]:
+        raise NotImplementedError
 
     def close(self) -> None:
         pass
 
 
-class ProcessExecutor:
+class SerialExecutor(_Executor):
+    """Evaluate in this process (``evaluator(task)``, when given, replaces the training: tests)."""
+
+    def __init__(self, evaluator: Callable | None = None, pack: int = 1):
+        self.evaluator, self.pack = evaluator, pack
+        self.name = "this process"
+
+    def _map(self, parts):
+        if self.evaluator is not None:
+            return [[self.evaluator(t) for t in part] for part in parts]
+        return [evaluate_tasks(part) for part in parts]
+
+
+class ProcessExecutor(_Executor):
     """``n`` spawned worker processes with one torch thread each."""
 
-    def __init__(self, n: int, threads: int | None = 1):
+    def __init__(self, n: int, threads: int | None = 1, pack: int = 1):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker,
                                         initargs=(threads,))
+        self.pack = pack
         self.name = f"{n} worker processes"
 
-    def map(self, tasks: Sequence[dict]) -> list[dict]:
+    def _map(self, parts):
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return list(self.pool.map(evaluate_task, tasks))
+            return list(self.pool.map(evaluate_tasks, parts))
         except BrokenProcessPool:
             raise ActlabError("a worker process died; rerun the same command with --resume to continue") from None
 
@@ -202,10 +239,10 @@ class ProcessExecutor:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DaskExecutor:
+class DaskExecutor(_Executor):
     """Evaluate on a Dask distributed cluster (``distributed.Client(address)``)."""
 
-    def __init__(self, address: str, timeout: float = 10.0):
+    def __init__(self, address: str, timeout: float = 10.0, pack: int = 1):
         try:
             from distributed import Client
         except ImportError:
@@ -216,25 +253,25 @@ class DaskExecutor:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ActlabError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({first[:160]}); "
                               "start one with 'dask scheduler' or check --dask") from None
+        self.pack = pack
         self.name = f"Dask at {address}"
 
-    def map(self, tasks: Sequence[dict]) -> list[dict]:
-        futures = self.client.map(evaluate_task, list(tasks), pure=False)
-        return self.client.gather(futures)
+    def _map(self, parts):
+        return self.client.gather(self.client.map(evaluate_tasks, parts, pure=False))
 
     def close(self) -> None:
         self.client.close()
 
 
 def make_executor(workers: int = 1, dask: str | None = None, dask_timeout: float = 10.0, threads: int | None = 1,
-                  evaluator: Callable | None = None):
+                  evaluator: Callable | None = None, pack: int = 1) -> _Executor:
     if evaluator is not None:
-        return SerialExecutor(evaluator)
+        return SerialExecutor(evaluator, pack)
     if dask:
-        return DaskExecutor(dask, dask_timeout)
+        return DaskExecutor(dask, dask_timeout, pack)
     if workers < 1:
         raise ActlabError(f"--workers must be at least 1, got {workers}")
-    return ProcessExecutor(workers, threads) if workers > 1 else SerialExecutor()
+    return ProcessExecutor(workers, threads, pack) if workers > 1 else SerialExecutor(None, pack)
 
 
 # --------------------------------------------------------------------------------- evolution
@@ -459,7 +496,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
 
-    executor = make_executor(workers, dask, dask_timeout, config.train.threads, evaluator)
+    executor = make_executor(workers, dask, dask_timeout, config.train.threads, evaluator, config.pack)
     try:
         evo = Evolution(config, executor, progress)
         if saved is not None:

@@ -1,0 +1,299 @@
+"""Population training: K MLPs that differ only in their activation functions, packed into one
+model and trained together, each as if it were trained alone.
+
+Packing. Member k's layer l has its weight as slice ``W_l[k]`` of one ``(K, in, out)``
+parameter; one batched matmul per layer computes every member. Members are sorted by their
+activation plan, so that members with the same function form a contiguous slice and each
+slot's activation is applied once per distinct function (a function with parameters, such as
+PReLU, keeps one module per member). Every member sees the same batches, in the order the
+one-model trainer draws them for the same seed, and its loss is its own mean loss: the sum over
+members has, for each member's parameters, exactly that member's gradient. The optimizers of
+actlab update element by element (SGD, Adam, RMSprop, ...), so one optimizer over the packed
+tensors makes each member's update what its own optimizer would make. The result is the one-
+by-one result up to floating-point rounding (a batched matmul may add in another order), which
+the tests bound.
+
+Each member keeps its own early stopping, best epoch, divergence and pruning. A finished
+member is scored when the pack ends, with the weights of its best epoch; until then it rides
+along without effect on the others (batches are independent in a batched matmul).
+
+``train_population(plans, data, config, model_options)`` returns one
+:class:`~actlab.training.RunResult` per plan, in the order given. ``packable(model, ...)``
+says whether a model can be packed (``mlp`` only; other models train one by one).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._errors import ActlabError
+from .losses import cross_entropy, get_loss
+from .metrics import classification_metrics
+from .trainer import EVAL_BATCH, RunResult, TrainConfig, _make_optimizer, seed_everything
+
+OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
+
+
+def packable(model: str, config: TrainConfig) -> bool:
+    """Models and settings the packed trainer reproduces: the MLP, without gradient diagnostics."""
+    return model == "mlp" and not config.diagnostics
+
+
+def _key(act: nn.Module) -> tuple[str, str]:
+    """What identifies an activation module's function: its class and its repr (which shows its
+    arguments, or an expression's text)."""
+    return type(act).__module__ + "." + type(act).__qualname__, repr(act)
+
+
+class PackedMLP(nn.Module):
+    """K :class:`~actlab.models.MLP` members of one shape in one module; ``forward(x)`` gives
+    logits of shape ``(K, batch, classes)``, member k in row ``order.index(k)``."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        first = members[0]
+        shapes = [tuple(lin.weight.shape) for lin in first.linears]
+        for m in members:
+            if [tuple(lin.weight.shape) for lin in m.linears] != shapes or m.slots != first.slots:
+                raise ActlabError("packed members must have the same layers; train them one by one instead")
+        self.slots = first.slots
+        keys = [tuple(_key(m.acts[s]) for s in self.slots) for m in members]
+        self.order = sorted(range(len(members)), key=lambda i: (keys[i], i))  # equal functions side by side
+        ms = [members[i] for i in self.order]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m.linears[l].weight.detach().t() for m in ms]).contiguous()) for l in range(len(shapes)))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m.linears[l].bias.detach() for m in ms]).unsqueeze(1).contiguous())
+            for l in range(len(shapes)))
+        # per slot: (start, stop, module) runs of one function; functions with parameters: one per member
+        self.acts = nn.ModuleList()
+        self.groups: list[list[tuple[int, int, int]]] = []
+        for s in self.slots:
+            runs: list[tuple[int, int, int]] = []
+            for j, m in enumerate(ms):
+                act = m.acts[s]
+                shared = not any(True for _ in act.parameters())
+                if runs and shared and _key(ms[runs[-1][0]].acts[s]) == _key(act) and runs[-1][3]:
+                    runs[-1][1] = j + 1
+                else:
+                    self.acts.append(act)
+                    runs.append([j, j + 1, len(self.acts) - 1, shared])
+            self.groups.append([(a, b, i) for a, b, i, _ in runs])
+
+    @property
+    def size(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.flatten(1).unsqueeze(0).expand(self.size, -1, -1)
+        for w, b, groups in zip(self.weights, self.biases, self.groups):
+            h = torch.baddbmm(b, h, w)
+            if len(groups) == 1:
+                h = self.acts[groups[0][2]](h)
+            else:
+                h = torch.cat([self.acts[i](h[a:z]) for a, z, i in groups])
+        return h
+
+    def member_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Member k's weights (a copy), keyed like its own MLP's ``state_dict``."""
+        row = self.order.index(k)
+        state = {}
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            state[f"linears.{l}.weight"] = w[row].detach().t().clone()
+            state[f"linears.{l}.bias"] = b[row, 0].detach().clone()
+        for s, groups in zip(self.slots, self.groups):
+            for a, z, i in groups:
+                if a <= row < z:
+                    for name, t in self.acts[i].state_dict().items():
+                        state[f"acts.{s}.{name}"] = t.detach().clone()
+        return state
+
+    def load_member_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        row = self.order.index(k)
+        with torch.no_grad():
+            for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+                w[row].copy_(state[f"linears.{l}.weight"].t())
+                b[row, 0].copy_(state[f"linears.{l}.bias"])
+            for s, groups in zip(self.slots, self.groups):
+                for a, z, i in groups:
+                    if a <= row < z:
+                        for name, t in self.acts[i].state_dict().items():
+                            t.copy_(state[f"acts.{s}.{name}"])
+
+
+@torch.no_grad()
+def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
+    was = pack.training
+    pack.eval()
+    try:
+        return torch.cat([pack(x[i:i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)], dim=1)
+    finally:
+        pack.train(was)
+
+
+def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> dict[str, float]:
+    loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
+    return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, k)}
+
+
+def train_population(plans: Sequence[Any], data, config: TrainConfig | None = None, model_options: dict | None = None,
+                     on_epoch: OnEpoch | None = None) -> list[RunResult]:
+    """Train one MLP per activation plan, packed; results in the order of ``plans``.
+
+    Member k starts from the weights ``train`` would give it (the model is built after
+    ``seed_everything(config.seed)``, as there). ``on_epoch(k, epoch, record)`` returning True
+    prunes member k."""
+    from ..models import build
+
+    config = config or TrainConfig()
+    if config.diagnostics:
+        raise ActlabError("the packed trainer records no gradient diagnostics; train one by one for them")
+    if not plans:
+        return []
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    opts = dict(model_options or {})
+    members = []
+    for plan in plans:
+        seed_everything(config.seed)
+        members.append(build("mlp", data.input_shape, data.n_classes, plan, **opts))
+    n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
+    device = torch.device(config.device)
+    pack = PackedMLP(members).to(device)
+    del members
+    K = pack.size
+    rows = {k: pack.order.index(k) for k in range(K)}
+    (xt, yt), (xv, yv), (xs, ys) = ((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
+    nc = data.n_classes
+    loss_fn = get_loss(config.loss)
+    optimizer = _make_optimizer(pack, config)
+    gen = torch.Generator().manual_seed(config.seed)
+    seed_everything(config.seed)  # as train() leaves the global generators (stochastic activations draw from them)
+
+    active = torch.ones(K, dtype=torch.bool, device=device)  # by row
+    epochs: list[list[dict[str, Any]]] = [[] for _ in range(K)]  # by member
+    status = ["finished"] * K
+    best = [math.inf] * K
+    best_epoch: list[int | None] = [None] * K
+    best_state: list[dict | None] = [None] * K
+    waited = [0] * K
+    sign = 1.0 if config.monitor == "val_loss" else -1.0
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        if not bool(active.any()):
+            break
+        t0 = time.perf_counter()
+        train_stats, finite = _train_epoch(pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen, active)
+        seconds = time.perf_counter() - t0
+        zv = _logits(pack, xv)
+        for k in range(K):
+            r = rows[k]
+            if not bool(active[r]):
+                continue
+            record: dict[str, Any] = {"epoch": epoch, "seconds": seconds, "packed": K,
+                                      **{f"train_{m}": v for m, v in train_stats[r].items()}}
+            if not finite[r]:
+                epochs[k].append(record)
+                status[k] = "diverged"
+                active[r] = False
+                continue
+            record.update({f"val_{m}": v for m, v in _scores(zv[r], yv, loss_fn, nc).items()})
+            epochs[k].append(record)
+            score = sign * record[config.monitor]
+            if math.isnan(score):
+                status[k] = "diverged"
+                active[r] = False
+                continue
+            if score < best[k] - config.min_delta:
+                best[k], best_epoch[k], waited[k] = score, epoch, 0
+                if config.restore_best:
+                    best_state[k] = pack.member_state(k)
+            else:
+                waited[k] += 1
+            if on_epoch is not None and on_epoch(k, epoch, record):
+                status[k] = "pruned"
+                active[r] = False
+            elif config.patience is not None and waited[k] >= config.patience:
+                status[k] = "stopped"
+                active[r] = False
+    for k in range(K):
+        if best_state[k] is not None:
+            pack.load_member_state(k, best_state[k])
+    zs, zt = _logits(pack, xs), _logits(pack, xt)
+    seconds = time.perf_counter() - start
+    return [RunResult(status[k], epochs[k], _scores(zs[rows[k]], ys, loss_fn, nc), _scores(zt[rows[k]], yt, loss_fn, nc),
+                      best_epoch[k], n_params, seconds, {}) for k in range(K)]
+
+
+def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size: int, gen: torch.Generator,
+                 active: torch.Tensor) -> tuple[list[dict[str, float]], list[bool]]:
+    """One pass of every active member over the shuffled training split (the batches of the one-
+    model trainer). A member whose batch loss is not finite stops learning at that batch."""
+    x, y = split
+    K = pack.size
+    pack.train()
+    order = torch.randperm(len(x), generator=gen).to(x.device)
+    live = active.clone()
+    total = torch.zeros(K, dtype=torch.float64, device=x.device)
+    seen, logits, labels = 0, [], []
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        xb, yb = x[idx], y[idx]
+        optimizer.zero_grad(set_to_none=True)
+        z = pack(xb)  # (K, B, C)
+        per = _member_losses(loss_fn, z, yb)
+        bad = live & ~torch.isfinite(per)
+        if bool(bad.any()):
+            live &= ~bad
+            total[bad] = math.nan
+        if not bool(live.any()):
+            break
+        torch.where(live, per, torch.zeros_like(per)).sum().backward()
+        _step(optimizer, pack, live)
+        total += torch.where(live, per.detach().double() * len(idx), torch.zeros_like(total))
+        seen += len(idx)
+        logits.append(z.detach())
+        labels.append(yb)
+    stats = []
+    z_all = torch.cat(logits, dim=1) if logits else None
+    y_all = torch.cat(labels) if labels else None
+    for r in range(K):
+        if not bool(live[r]) or z_all is None:
+            stats.append({"loss": math.nan, "accuracy": math.nan})
+        else:
+            stats.append({"loss": float(total[r]) / max(seen, 1),
+                          **classification_metrics(z_all[r], y_all, nc, auc=False)})
+    return stats, [bool(v) for v in live]
+
+
+def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each member's own mean loss, shape (K,): cross-entropy directly, other losses through vmap."""
+    if loss_fn is cross_entropy:
+        k, b, c = z.shape
+        return F.cross_entropy(z.reshape(k * b, c), y.repeat(k), reduction="none").view(k, b).mean(1)
+    return torch.vmap(loss_fn, in_dims=(0, None))(z, y)
+
+
+def _step(optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
+    """``optimizer.step()`` that leaves the members no longer learning exactly as they are (their
+    momentum would move them; a NaN gradient of theirs stays in their own rows)."""
+    dead = ~live
+    if not bool(dead.any()):
+        optimizer.step()
+        return
+    rows = set(dead.nonzero().flatten().tolist())
+    packed = [(p, p.detach()[dead].clone()) for p in (*pack.weights, *pack.biases)]
+    own = [(p, p.detach().clone()) for groups in pack.groups for a, z, i in groups
+           if z == a + 1 and a in rows for p in pack.acts[i].parameters()]  # a function's parameters, one member's
+    optimizer.step()
+    with torch.no_grad():
+        for p, old in packed:
+            p[dead] = old
+        for p, old in own:
+            p.copy_(old)
