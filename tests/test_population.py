@@ -118,5 +118,4 @@ def test_pack_groups_equal_functions_in_contiguous_slices(digits):
 
 
 def test_packable_only_for_the_mlp_without_diagnostics():
-    assert packable("mlp", TrainConfig(diagnostics=False))
-    assert not packable("mlp", TrainConfig(diagnostics=True)) and not packable("seed-cnn", TrainConfig(diagnostics=False))
+    assert packable("mlp") and not packable("mlp", diagnostics=True) and not packable("seed-cnn")

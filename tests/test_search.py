@@ -203,3 +203,18 @@ def test_offline_suite_prints_a_win_tie_loss_table(tmp_path):
     tally = [int(v) for v in r.stdout.split("win / tie / loss against the baseline:")[1].split()[0:5:2]]
     assert sum(tally) == len(expected)
     assert "FutureWarning" not in r.stderr
+
+
+def test_a_pack_of_trials_trains_together_each_as_if_alone(tmp_path):
+    out = tmp_path / "pack"
+    r = run(*FAST, "--trials", "8", "--pack", "4", "--pruner", "none", "--final-seeds", "0", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ts = trials_of(f"sqlite:///{out / 'study.db'}", "actlab-iris-mlp")
+    assert sorted(t.number for t in ts) == list(range(8)) and all(t.state == TrialState.COMPLETE for t in ts)
+    assert all(t.user_attrs["packed"] == 4 for t in ts)
+    data = load("iris", seed=0)
+    cfg = TrainConfig(epochs=8, batch_size=128, patience=5, monitor="val_accuracy", threads=1, seed=0, diagnostics=False)
+    for t in ts[:4]:  # the value Optuna got is what the plan gives trained alone (the command's settings)
+        plan = t.user_attrs["plan"]
+        alone = train(lambda: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg)
+        assert t.value == max(e["val_accuracy"] for e in alone.epochs)

@@ -39,6 +39,8 @@ def add(sub) -> None:
     p.add_argument("--storage", help="Optuna storage URL, or journal:PATH (default sqlite in --out)")
     p.add_argument("--study", help="study name (default actlab-DATASET-MODEL)")
     p.add_argument("--n-jobs", type=int, default=1, help="local worker processes, one thread each (default 1)")
+    p.add_argument("--pack", type=int, default=1, help="trials asked together and trained as one packed model, each "
+                                                       "as if alone (mlp only; default 1)")
     p.add_argument("--out", default="search-out", help="output folder (default search-out)")
     p.add_argument("--top-k", type=int, default=3, help="configurations retrained on test (default 3)")
     p.add_argument("--final-seeds", type=int, default=5, help="seeds of the final evaluation (default 5)")
@@ -70,7 +72,7 @@ def _config(args, dataset: str):
     return SearchConfig(dataset=dataset, model=args.model, layers=args.layers, width=args.width,
                         candidates=candidates(args.candidates), search_output=args.search_output, trials=args.trials,
                         sampler=args.sampler, pruner=args.pruner, seed=args.seed, train=train, data_options=data_options,
-                        top_k=args.top_k, final_seeds=args.final_seeds, heartbeat=args.heartbeat)
+                        top_k=args.top_k, final_seeds=args.final_seeds, heartbeat=args.heartbeat, pack=args.pack)
 
 
 def cmd_search(args) -> int:

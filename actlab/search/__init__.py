@@ -28,6 +28,7 @@ from .._progress import Progress
 from ..catalogue import SIPPER48, entries, get, split_specs
 from ..models import build, slot_names
 from ..training import TrainConfig, train
+from ..training.population import packable, train_population
 from . import _study
 
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
@@ -72,6 +73,7 @@ class SearchConfig:
     top_k: int = 3
     final_seeds: int = 5
     heartbeat: float = 10.0  # seconds between stamps; a trial is stale after 6 missed ones
+    pack: int = 1  # trials asked together and trained in one packed model (MLP only)
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -82,6 +84,8 @@ class SearchConfig:
             raise ActlabError(f"--trials must be at least 1, got {self.trials}")
         if self.final_seeds < 0 or self.top_k < 0:
             raise ActlabError("--final-seeds and --top-k cannot be negative")
+        if self.pack < 1:
+            raise ActlabError(f"--pack must be at least 1, got {self.pack}")
         if self.train.monitor != "val_accuracy":
             self.train = TrainConfig.from_dict({**self.train.to_dict(), "monitor": "val_accuracy"})
 
@@ -182,22 +186,31 @@ def work(config: SearchConfig, storage, study_name: str, data, worker: int = 0, 
         if c["done"] + c["running"] >= config.trials and not c["waiting"]:
             time.sleep(min(config.heartbeat, 2.0))  # the rest is running elsewhere; watch for dead workers
             continue
-        trial = study.ask()
-        if _study.is_surplus(study, trial.number, config.trials):
-            study._storage.set_trial_system_attr(trial._trial_id, _study.SURPLUS, True)
-            study.tell(trial, state=TrialState.FAIL)
+        n = min(config.pack, config.trials - c["done"] - c["running"]) if packable(config.model) else 1
+        batch = []
+        for _ in range(max(n, 1)):
+            trial = study.ask()
+            if _study.is_surplus(study, trial.number, config.trials):
+                study._storage.set_trial_system_attr(trial._trial_id, _study.SURPLUS, True)
+                study.tell(trial, state=TrialState.FAIL)
+                break
+            batch.append((trial, _study.Heartbeat(study, trial._trial_id, config.heartbeat)))
+        if not batch:
             continue
-        beat = _study.Heartbeat(study, trial._trial_id, config.heartbeat)
         try:
-            plan = suggest(trial, space)
-            bar.begin(f"trial {trial.number} (worker {worker})")
-            state, value = _run_trial(trial, plan, config, data, bar)
+            plans = [suggest(trial, space) for trial, _ in batch]
+            names = ", ".join(str(t.number) for t, _ in batch)
+            bar.begin(f"trial{'s' if len(batch) > 1 else ''} {names} (worker {worker})")
+            outcomes = _run_trials([t for t, _ in batch], plans, config, data, bar)
         finally:
-            beat.stop()
-        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-        mine += 1
+            for _, beat in batch:
+                beat.stop()
+        for (trial, _), (state, value) in zip(batch, outcomes):
+            study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+            mine += 1
         best = _best_value(study)
-        bar.finish(f"{state.name.lower()} val_acc {value if value is not None else math.nan:.3f}, best {best:.3f}")
+        done = ", ".join(f"{s.name.lower()} {v if v is not None else math.nan:.3f}" for s, v in outcomes)
+        bar.finish(f"val_acc {done}; best {best:.3f}")
     return {"trials_run_here": mine, **_study.counts(study)}
 
 
@@ -208,17 +221,34 @@ def _best_value(study) -> float:
         return math.nan
 
 
-def _run_trial(trial, plan, config: SearchConfig, data, bar) -> tuple[TrialState, float | None]:
+def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[TrialState, float | None]]:
+    """Train the trials' plans, one model or several packed into one (population trainer); report
+    each trial's validation accuracy per epoch to Optuna, which may prune it."""
     cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed, "diagnostics": False})
 
-    def on_epoch(epoch, record):
-        acc = record["val_accuracy"]
+    def report(trial, epoch, record) -> bool:
+        acc = record.get("val_accuracy", math.nan)
         trial.report(acc if math.isfinite(acc) else 0.0, epoch)
-        bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {acc:.3f}")
         return trial.should_prune()
 
-    result = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options),
-                   data, cfg, on_epoch=on_epoch)
+    if len(trials) == 1:
+        def on_epoch(epoch, record):
+            bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {record.get('val_accuracy', math.nan):.3f}")
+            return report(trials[0], epoch, record)
+
+        results = [train(lambda: build(config.model, data.input_shape, data.n_classes, plans[0], **config.model_options),
+                         data, cfg, on_epoch=on_epoch)]
+    else:
+        def on_member_epoch(k, epoch, record):
+            if k == 0:
+                bar.update(f"epoch {epoch}/{cfg.epochs}, {len(trials)} packed")
+            return report(trials[k], epoch, record)
+
+        results = train_population(plans, data, cfg, config.model_options, on_epoch=on_member_epoch)
+    return [_finish(trial, plan, result) for trial, plan, result in zip(trials, plans, results)]
+
+
+def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
     finite = [a for a in accs if math.isfinite(a)]
     best = max(finite) if finite else 0.0  # a run that diverged before any validation scores 0
@@ -226,6 +256,7 @@ def _run_trial(trial, plan, config: SearchConfig, data, bar) -> tuple[TrialState
     trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
     trial.set_user_attr("epochs_run", len(result.epochs))
     trial.set_user_attr("seconds", result.seconds)
+    trial.set_user_attr("packed", result.epochs[0].get("packed", 1) if result.epochs else 1)
     trial.set_user_attr("plan", {k: (v or "linear") for k, v in plan.items()})
     if result.status == "pruned":
         return TrialState.PRUNED, None

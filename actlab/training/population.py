@@ -40,9 +40,9 @@ from .trainer import EVAL_BATCH, RunResult, TrainConfig, _make_optimizer, seed_e
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
 
-def packable(model: str, config: TrainConfig) -> bool:
+def packable(model: str, diagnostics: bool = False) -> bool:
     """Models and settings the packed trainer reproduces: the MLP, without gradient diagnostics."""
-    return model == "mlp" and not config.diagnostics
+    return model == "mlp" and not diagnostics
 
 
 def _key(act: nn.Module) -> tuple[str, str]:
