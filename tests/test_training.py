@@ -104,6 +104,11 @@ def test_metrics_agree_with_scikit_learn():
     for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
         assert m[name] == pytest.approx(fn(y, pred, average="macro", zero_division=0)), name
     assert m["auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr"))
+    z[::3] = z[0]  # ties, and a constant model: ranks of equal scores are averaged
+    z[::4] = 0.0
+    prob = torch.softmax(z.double(), 1).numpy()
+    assert classification_metrics(z, y, 5)["auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr"), abs=1e-12)
+    assert classification_metrics(torch.zeros(40, 3), torch.arange(40) % 3, 3)["auc"] == 0.5
 
 
 def test_non_finite_outputs_count_as_wrong():

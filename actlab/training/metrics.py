@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc")
@@ -41,23 +40,26 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_classes: int
 
 
 def _auc_ovr(logits: torch.Tensor, y: torch.Tensor, k: int) -> float:
+    """Macro one-vs-rest ROC AUC in its Mann-Whitney form, ties counted half (as scikit-learn),
+    every class at once: one sort per class, tied runs given their average rank."""
     if not torch.isfinite(logits).all():
         return math.nan
-    p = torch.softmax(logits.double(), 1).cpu().numpy()
-    yy = y.cpu().numpy()
-    aucs = []
-    for c in np.unique(yy):
-        pos = yy == c
-        if pos.all():
-            continue
-        aucs.append(_binary_auc(p[:, c], pos))
-    return float(np.mean(aucs)) if aucs else math.nan
-
-
-def _binary_auc(score: np.ndarray, pos: np.ndarray) -> float:
-    """Mann-Whitney form of the ROC AUC, ties counted half (same as scikit-learn)."""
-    from scipy.stats import rankdata
-
-    r = rankdata(score)
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    s = torch.softmax(logits.double(), 1).t().contiguous()  # (k, N)
+    v, order = s.sort(dim=1)
+    n = s.shape[1]
+    at = torch.arange(n, device=s.device).expand_as(v)
+    first = torch.ones_like(v, dtype=torch.bool)
+    first[:, 1:] = v[:, 1:] != v[:, :-1]  # a run of equal scores starts here
+    last = torch.ones_like(first)
+    last[:, :-1] = first[:, 1:]
+    start = torch.where(first, at, torch.zeros_like(at)).cummax(1).values
+    end = torch.where(last, at, torch.full_like(at, n)).flip(1).cummin(1).values.flip(1)
+    rank = torch.empty_like(v).scatter_(1, order, (start + end).double() / 2 + 1)  # 1-based, ties averaged
+    pos = y.unsqueeze(0) == torch.arange(k, device=y.device).unsqueeze(1)  # (k, N)
+    n1 = pos.sum(1).double()
+    n0 = n - n1
+    valid = (n1 > 0) & (n0 > 0)
+    if not bool(valid.any()):
+        return math.nan
+    auc = ((rank * pos).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0).clamp(min=1)
+    return float(auc[valid].mean())

@@ -97,7 +97,8 @@ class PackedMLP(nn.Module):
             if len(groups) == 1:
                 h = self.acts[groups[0][2]](h)
             else:
-                h = torch.cat([self.acts[i](h[a:z]) for a, z, i in groups])
+                parts = h.split([z - a for a, z, _ in groups])  # backward: one cat (slices would zero-fill)
+                h = torch.cat([self.acts[i](p) for p, (_, _, i) in zip(parts, groups)])
         return h
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:

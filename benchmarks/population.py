@@ -1,0 +1,93 @@
+"""Population training: K MLPs, each with its own activation function, trained together in one
+packed model (actlab.training.population) vs one after another with actlab's trainer.
+
+    .venv/bin/python benchmarks/population.py                # the table of RESULTS.md
+    .venv/bin/python benchmarks/population.py --quick        # a smoke run, ~30 s
+
+Each cell trains K models (3-layer MLP, the given width, Adam, batch 128 on Fashion-MNIST and 32
+on MNIST-1D, 2 epochs, one thread) whose activations cycle through catalogue functions and
+evolved expressions, so that almost every member has a different function. "one by one" is
+measured on the first min(K, --sample) members and scaled to K (every member costs the same
+training; the scaling is printed). The packed run trains all K. Both include per-epoch
+validation and the final test scoring. The ratio is one-by-one time / packed time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from actlab.data import load
+from actlab.models import build
+from actlab.training import TrainConfig, train
+from actlab.training.population import train_population
+
+FUNCTIONS = ["relu", "tanh", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "leaky_relu", "hard_swish",
+             "softsign", "celu", "log_sigmoid", "tanhshrink", "relu6", "expr:max(x, x*tanh(x))",
+             "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)", "expr:square(x) + 0.85", "expr:min(square(x), abs(x))",
+             "expr:celu(x - 0.11)", "expr:softplus(abs(x))", "expr:x * erf(x)", "expr:max(x, sin(x))"]
+
+
+def plans(k: int) -> list[str]:
+    return [FUNCTIONS[i % len(FUNCTIONS)] for i in range(k)]
+
+
+def one_by_one(ps, data, cfg, opts) -> float:
+    t0 = time.perf_counter()
+    for p in ps:
+        train(lambda p=p: build("mlp", data.input_shape, data.n_classes, p, **opts), data, cfg)
+    return time.perf_counter() - t0
+
+
+def packed(ps, data, cfg, opts) -> float:
+    t0 = time.perf_counter()
+    train_population(ps, data, cfg, opts)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ks", default="8,32,128")
+    ap.add_argument("--widths", default="32,64,256")
+    ap.add_argument("--datasets", default="mnist1d,fashion-mnist")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--sample", type=int, default=8, help="members trained one by one and scaled to K (default 8)")
+    ap.add_argument("--limit", type=int, default=10000, help="training examples of Fashion-MNIST (default 10000)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000
+    torch.set_num_threads(a.threads)
+    print(f"torch {torch.__version__}, {a.threads} thread(s), {a.epochs} epochs, one-by-one on {a.sample} members "
+          "scaled to K", file=sys.stderr)
+    rows = []
+    for ds in a.datasets.split(","):
+        data = load(ds, seed=0, **({"limit": a.limit} if ds != "mnist1d" else {}))
+        batch = 32 if ds == "mnist1d" else 128
+        cfg = TrainConfig(epochs=a.epochs, batch_size=batch, lr=1e-3, patience=None, diagnostics=False, threads=a.threads)
+        packed(plans(2), data, cfg, {"width": 16})  # warm-up: imports, allocator
+        for w in map(int, a.widths.split(",")):
+            opts = {"width": w}
+            for k in map(int, a.ks.split(",")):
+                ps = plans(k)
+                n = min(k, a.sample)
+                single = one_by_one(ps[:n], data, cfg, opts) * k / n
+                pack = packed(ps, data, cfg, opts)
+                rows.append((ds, w, k, single, pack, single / pack))
+                print(f"{ds:<14} width {w:>4}  K {k:>4}: one by one {single:8.2f} s  packed {pack:7.2f} s  "
+                      f"x{single / pack:5.1f}", file=sys.stderr, flush=True)
+    print(f"\n{'dataset':<14} {'width':>5} {'K':>4} {'one by one s':>13} {'packed s':>9} {'speed-up':>9}")
+    for ds, w, k, s, p, r in rows:
+        print(f"{ds:<14} {w:>5} {k:>4} {s:>13.2f} {p:>9.2f} {r:>8.1f}x")
+    key = [r for r in rows if r[1] == 64 and r[2] == 32]
+    if key:
+        print("\nK = 32, width 64: " + ", ".join(f"{r[0]} x{r[5]:.1f}" for r in key) + " (target >= 5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
