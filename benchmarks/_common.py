@@ -1,4 +1,9 @@
-"""Helpers shared by the benchmark scripts (imported as ``_common`` when a script is run by path)."""
+"""Helpers shared by the benchmark scripts (imported as ``_common`` when a script is run by path).
+
+On a 2-core machine anything else running wrecks 2-thread timings (an OpenMP thread waits for
+a descheduled partner), so every script says how busy the CPU was before it started and how
+much CPU *other* programs took while it ran.
+"""
 
 from __future__ import annotations
 
@@ -9,37 +14,53 @@ from typing import Callable
 
 import torch
 
+TICKS = os.sysconf("SC_CLK_TCK")
 
-def busy_share(seconds: float = 1.0) -> float:
-    """Share of all CPU time spent outside the idle state over ``seconds`` (Linux /proc/stat),
-    sampled before a benchmark starts: anything far above 0 means another program is running and
-    the timings that follow are not trustworthy. NaN where /proc/stat is missing."""
-    def sample():
+
+def _busy_seconds() -> float:
+    """CPU seconds spent busy by all cores since boot (Linux /proc/stat; NaN elsewhere)."""
+    try:
         with open("/proc/stat") as f:
             v = [int(t) for t in f.readline().split()[1:]]
-        return sum(v), v[3] + v[4]  # total, idle + iowait
-
-    try:
-        t0, i0 = sample()
-        time.sleep(seconds)
-        t1, i1 = sample()
     except OSError:
         return float("nan")
-    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+    return (sum(v[:8]) - v[3] - v[4]) / TICKS  # all but idle and iowait (guest time is inside user)
+
+
+def _own_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system  # children: those waited for
 
 
 def machine_line(threads: str) -> str:
-    """One line: torch version, CPU capability, ``threads`` (as text), cores, and how busy the CPU was."""
-    busy = busy_share()
+    """One line: torch version, CPU capability, ``threads`` (as text), cores, and how busy the
+    CPU was during one second before the start."""
+    b0, t0 = _busy_seconds(), time.monotonic()
+    time.sleep(1.0)
+    busy = (_busy_seconds() - b0) / ((time.monotonic() - t0) * os.cpu_count())
     line = (f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads}, "
             f"{os.cpu_count()} cores; CPU busy before start: {100 * busy:.0f}%")
-    if busy > 0.1:
+    if busy > 0.05:
         line += "  (WARNING: another program is using the CPU; timings will be noisy)"
     return line
 
 
-def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls."""
+class OtherLoad:
+    """CPU share taken by other programs since creation: all busy CPU time minus this process's
+    own (and its waited-for children's), over cores x wall time."""
+
+    def __init__(self):
+        self.busy, self.own, self.t = _busy_seconds(), _own_seconds(), time.monotonic()
+
+    def line(self) -> str:
+        wall = (time.monotonic() - self.t) * os.cpu_count()
+        other = max(0.0, (_busy_seconds() - self.busy) - (_own_seconds() - self.own)) / wall
+        warn = "  (WARNING: timings are disturbed)" if other > 0.05 else ""
+        return f"CPU taken by other programs during the run: {100 * other:.0f}%{warn}"
+
+
+def timings(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
+    """Wall times of ``repeats`` calls of ``fn()`` after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -47,4 +68,8 @@ def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
+    return statistics.median(timings(fn, warmup, repeats))

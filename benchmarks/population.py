@@ -18,12 +18,17 @@ import argparse
 import sys
 import time
 
+from pathlib import Path
+
 import torch
 
-from actlab.data import load
-from actlab.models import build
-from actlab.training import TrainConfig, train
-from actlab.training.population import train_population
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import OtherLoad, machine_line  # noqa: E402
+
+from actlab.data import load  # noqa: E402
+from actlab.models import build  # noqa: E402
+from actlab.training import TrainConfig, train  # noqa: E402
+from actlab.training.population import train_population  # noqa: E402
 
 FUNCTIONS = ["relu", "tanh", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "leaky_relu", "hard_swish",
              "softsign", "celu", "log_sigmoid", "tanhshrink", "relu6", "expr:max(x, x*tanh(x))",
@@ -62,8 +67,8 @@ def main() -> int:
     if a.quick:
         a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000
     torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, {a.threads} thread(s), {a.epochs} epochs, one-by-one on {a.sample} members "
-          "scaled to K", file=sys.stderr)
+    print(machine_line(f"{a.threads} thread(s)") + f"; {a.epochs} epochs, one by one on {a.sample} members scaled to K")
+    load_ = OtherLoad()
     rows = []
     for ds in a.datasets.split(","):
         data = load(ds, seed=0, **({"limit": a.limit} if ds != "mnist1d" else {}))
@@ -85,7 +90,8 @@ def main() -> int:
         print(f"{ds:<14} {w:>5} {k:>4} {s:>13.2f} {p:>9.2f} {r:>8.1f}x")
     key = [r for r in rows if r[1] == 64 and r[2] == 32]
     if key:
-        print("\nK = 32, width 64: " + ", ".join(f"{r[0]} x{r[5]:.1f}" for r in key) + " (target >= 5x)")
+        print("K = 32, width 64: " + ", ".join(f"{r[0]} x{r[5]:.1f}" for r in key) + " (target >= 5x)")
+    print(load_.line())
     return 0
 
 

@@ -6,6 +6,8 @@ with ReLU, batch 128, Adam lr 1e-3, cross-entropy on logits, float32 on the CPU.
 
 * **hand**: the smallest honest loop: tensors in memory, ``randperm``, index batches,
   ``zero_grad / forward / loss / backward / step``; no metrics, no validation.
+  A second row uses ``torch.optim.Adam(..., fused=True)`` (one fused op over all
+  parameters; PyTorch's default on the CPU is a Python loop over them), which actlab does not use.
 * **actlab**: ``actlab.training.train`` with ``patience=None``. Its epoch record holds
   ``seconds`` (the training pass alone: forward, backward, step, the running loss via
   ``loss.item()``, the finiteness check, keeping the logits for the epoch's accuracy) and
@@ -18,8 +20,9 @@ with ReLU, batch 128, Adam lr 1e-3, cross-entropy on logits, float32 on the CPU.
   validation data; epoch time from an ``on_epoch_begin`` / ``on_epoch_end`` callback. Keras is
   NOT an actlab dependency: ``pip install keras`` to include it; without it this row is skipped.
 
-Every framework runs one warm-up epoch and then ``--epochs`` timed epochs; the table gives the
-median (and min-max) seconds per epoch. The machine's matmul peak is a square float32 matmul
+In each of ``--rounds`` rounds every loop runs in turn, one warm-up epoch and then ``--epochs``
+timed epochs (a fresh model each round); the table gives the median (and min-max) seconds per
+epoch over all timed epochs, so that a slow spell of the machine hits every loop alike. The machine's matmul peak is a square float32 matmul
 (``--matmul-n``, 2 n^3 FLOP) at the same thread count; the hand loop's share of it counts
 
     FLOP per example = 2*sum(a*b)    forward  (each Linear(a, b): a*b multiply-adds)
@@ -27,10 +30,16 @@ median (and min-max) seconds per epoch. The machine's matmul peak is a square fl
                      + 2*sum(a*b) - 2*784*256   input gradients (none for the first layer)
                      = 6*sum(a*b) - 2*784*256 = 1,211,392   (biases, ReLU, loss and Adam ignored)
 
+GFLOP/s and "% peak" divide these training FLOPs by each row's time (for "train + val" rows the
+validation pass is not counted, so they understate). On 2 cores anything else running on the
+machine wrecks 2-thread timings (OpenMP threads wait for a descheduled partner): the first line
+says how busy the CPU was before the start, the last but one what other programs took during
+the run.
+
 Run (about 2 minutes on 2 cores):
 
     .venv/bin/python benchmarks/trainer_overhead.py
-    .venv/bin/python benchmarks/trainer_overhead.py --quick      # ~30 s smoke run
+    .venv/bin/python benchmarks/trainer_overhead.py --quick      # ~10 s smoke run
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import actlab
-from _common import machine_line, median_seconds
+from _common import OtherLoad, machine_line, median_seconds
 from actlab.data import load
 from actlab.models import build
 from actlab.training import TrainConfig, train
@@ -62,11 +71,11 @@ def matmul_gflops(n: int) -> float:
     return 2 * n**3 / median_seconds(lambda: torch.mm(a, b, out=out), warmup=2, repeats=7) / 1e9
 
 
-def hand_epochs(x, y, epochs: int, seed: int = 0) -> list[float]:
+def hand_epochs(x, y, epochs: int, seed: int = 0, fused: bool | None = None) -> list[float]:
     """The minimal loop; returns the wall time of each epoch (the first is the warm-up)."""
     torch.manual_seed(seed)
     model = nn.Sequential(*(m for a, b in LAYERS for m in (nn.Linear(a, b), nn.ReLU())))[:-1]
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)
     x = x.flatten(1)
     times = []
     for _ in range(epochs):
@@ -113,62 +122,76 @@ def keras_epochs(x, y, epochs: int, seed: int = 0) -> list[float] | None:
     return times
 
 
-def summary(times: list[float]) -> tuple[float, float, float]:
-    timed = times[1:]  # drop the warm-up epoch
-    return statistics.median(timed), min(timed), max(timed)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads (default: all cores)")
-    ap.add_argument("--epochs", type=int, default=5, help="timed epochs per framework, after one warm-up epoch")
+    ap.add_argument("--epochs", type=int, default=2, help="timed epochs per loop and round, after one warm-up epoch")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds in which every loop runs once, in turn")
     ap.add_argument("--limit", type=int, default=None, help="training examples (default: the whole train split)")
     ap.add_argument("--matmul-n", type=int, default=2048, help="size of the square matmul for the peak")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 10,000 examples, 2 timed epochs")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 10,000 examples, 1 round of 2 timed epochs (checks the script; numbers are rough)")
     args = ap.parse_args()
     if args.quick:
-        args.limit, args.epochs, args.matmul_n = args.limit or 10_000, 2, 1024
+        args.limit, args.epochs, args.rounds, args.matmul_n = args.limit or 10_000, 2, 1, 1024
     torch.set_num_threads(args.threads)
 
     data = load("fashion-mnist", seed=0, limit=args.limit, download=False)
     x, y = data.train.x, data.train.y
     n = len(x)
     print(machine_line(f"{torch.get_num_threads()} torch threads") + f"; actlab {actlab.__version__}")
-    print(f"fashion-mnist {n} train examples, MLP 784-256-256-10 relu, "
-          f"batch {BATCH}, Adam lr {LR}; 1 warm-up + {args.epochs} timed epochs each")
+    others = OtherLoad()
+    print(f"fashion-mnist {n} train examples, MLP 784-256-256-10 relu, batch {BATCH}, Adam lr {LR}; "
+          f"{args.rounds} rounds, each loop 1 warm-up + {args.epochs} timed epochs per round")
 
     peak = matmul_gflops(args.matmul_n)
     e = args.epochs + 1
-    rows = {"hand loop (train pass)": summary(hand_epochs(x, y, e))}
-    for diag in (True, False):
-        train_pass, full = actlab_epochs(data, e, diag, args.threads)
-        rows[f"actlab diagnostics={diag} (train pass)"] = summary(train_pass)
-        rows[f"actlab diagnostics={diag} (train + val)"] = summary(full)
-    torch.set_num_threads(args.threads)
-    keras_times = keras_epochs(x, y, e)
-    if keras_times is None:
+    times: dict[str, list[float]] = {}
+
+    def add(name: str, epoch_times: list[float]) -> None:
+        times.setdefault(name, []).extend(epoch_times[1:])  # drop the warm-up epoch
+
+    have_keras = True
+    for _ in range(args.rounds):
+        add("hand loop (train pass)", hand_epochs(x, y, e))
+        add("hand loop, Adam fused=True (train pass)", hand_epochs(x, y, e, fused=True))
+        for diag in (True, False):
+            train_pass, full = actlab_epochs(data, e, diag, args.threads)
+            add(f"actlab diagnostics={diag} (train pass)", train_pass)
+            add(f"actlab diagnostics={diag} (train + val)", full)
+        torch.set_num_threads(args.threads)
+        keras_times = keras_epochs(x, y, e)
+        torch.set_num_threads(args.threads)
+        if keras_times is None:
+            have_keras = False
+        else:
+            add("keras fit, torch backend", keras_times)
+    if not have_keras:
         print("keras: not installed, skipped (it is not an actlab dependency; `pip install keras` to include it)")
     else:
         import keras
 
-        torch.set_num_threads(args.threads)
-        rows[f"keras {keras.__version__} fit, torch backend"] = summary(keras_times)
+        print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
 
-    hand = rows["hand loop (train pass)"][0]
-    print(f"\n{'loop':<40} {'s/epoch':>8} {'min':>7} {'max':>7} {'x hand':>7} {'GFLOP/s':>8} {'% peak':>7}")
-    print("-" * 82)
-    for name, (med, lo, hi) in rows.items():
-        gflops = FLOP_PER_EXAMPLE * n / med / 1e9
-        print(f"{name:<40} {med:8.3f} {lo:7.3f} {hi:7.3f} {med / hand:7.2f} {gflops:8.1f} {100 * gflops / peak:6.1f}%")
-    print(f"\nmatmul peak {peak:.1f} GFLOP/s ({args.matmul_n}^2 float32, {args.threads} threads); "
-          f"MLP FLOP per example {FLOP_PER_EXAMPLE:,} (6*sum(a*b) - 2*784*256)")
-    act = rows["actlab diagnostics=True (train pass)"][0]
-    act_full = rows["actlab diagnostics=True (train + val)"][0]
-    act_nodiag = rows["actlab diagnostics=False (train pass)"][0]
-    line = (f"RATIOS actlab/hand {act / hand:.2f} (train pass; {act_nodiag / hand:.2f} without diagnostics; "
-            f"{act_full / hand:.2f} with validation); hand loop at {100 * FLOP_PER_EXAMPLE * n / hand / 1e9 / peak:.0f}% of matmul peak")
-    if keras_times is not None:
-        line += f"; keras/actlab {rows[next(k for k in rows if k.startswith('keras'))][0] / act:.2f} (train pass)"
+    med = {name: statistics.median(t) for name, t in times.items()}
+    hand = med["hand loop (train pass)"]
+    print(f"\n{'loop':<41} {'s/epoch':>8} {'min':>7} {'max':>7} {'x hand':>7} {'GFLOP/s':>8} {'% peak':>7}")
+    print("-" * 83)
+    for name, t in times.items():
+        gflops = FLOP_PER_EXAMPLE * n / med[name] / 1e9
+        print(f"{name:<41} {med[name]:8.3f} {min(t):7.3f} {max(t):7.3f} {med[name] / hand:7.2f} {gflops:8.1f} "
+              f"{100 * gflops / peak:6.1f}%")
+    print(f"\nmedian of {args.rounds * args.epochs} timed epochs per loop; matmul peak {peak:.1f} GFLOP/s "
+          f"({args.matmul_n}^2 float32, {args.threads} threads); MLP FLOP per example {FLOP_PER_EXAMPLE:,} "
+          f"(6*sum(a*b) - 2*784*256)")
+    act = med["actlab diagnostics=True (train pass)"]
+    fastest = min(times["actlab diagnostics=True (train pass)"]) / min(times["hand loop (train pass)"])
+    line = (f"RATIOS actlab/hand {act / hand:.2f} (train pass, medians; fastest epochs {fastest:.2f}; "
+            f"{med['actlab diagnostics=False (train pass)'] / hand:.2f} without diagnostics; "
+            f"{med['actlab diagnostics=True (train + val)'] / hand:.2f} with validation); "
+            f"hand loop at {100 * FLOP_PER_EXAMPLE * n / hand / 1e9 / peak:.0f}% of matmul peak")
+    if have_keras:
+        line += f"; keras/actlab {med['keras fit, torch backend'] / act:.2f} (train pass)"
+    print(others.line())
     print(line)
 
 

@@ -9,11 +9,13 @@ workers whose initializer sets ``torch.set_num_threads(1)`` and loads the data.
 Process start-up, imports and data loading are excluded: each pool is warmed first, by
 submitting rounds of one task per worker until every worker process has finished one task.
 The two pools then take turns, ``--rounds`` batches each; the table gives the median
-tasks/second. For reference the same batch also runs serially in this process with 2 torch
-threads (the other way to use both cores). Every evaluation must return the same fitness (same
-seed, same data, one thread), which the script checks.
+tasks/second ("s/task" is its inverse; "in task" is the median time one evaluation takes
+inside its process: when it grows with 2 workers, the cores slow each other down; when it does
+not, the gap to 2x is dispatch). For reference the same batch also runs serially in this
+process with 2 torch threads (the other way to use both cores). Every evaluation must return
+the same fitness (same seed, same data, one thread), which the script checks.
 
-Run (about 2 minutes on 2 cores):
+Run (about 75 s on 2 cores):
 
     .venv/bin/python benchmarks/workers.py
     .venv/bin/python benchmarks/workers.py --quick      # ~30 s smoke run
@@ -28,8 +30,7 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-
-from _common import machine_line
+from _common import OtherLoad, machine_line
 from actlab.evolve.fitness import evaluate_task, init_worker, load_data
 from actlab.evolve.run import EvolveConfig, make_task
 
@@ -41,15 +42,16 @@ def _init(task: dict) -> None:
     load_data(task)  # cached per process
 
 
-def _run(task: dict) -> tuple[int, float]:
-    return os.getpid(), evaluate_task(task)["fitness"]
+def _run(task: dict) -> tuple[int, float, float]:
+    r = evaluate_task(task)
+    return os.getpid(), r["fitness"], r["seconds"]
 
 
 def warm(pool: ProcessPoolExecutor, n: int, task: dict) -> None:
     """Until every one of the ``n`` workers has run a task (a fast worker may take two)."""
     seen: set[int] = set()
     for _ in range(20):
-        seen.update(pid for pid, _ in pool.map(_run, [task] * n))
+        seen.update(pid for pid, _, _ in pool.map(_run, [task] * n))
         if len(seen) >= n:
             return
     raise RuntimeError(f"only {len(seen)} of {n} workers ran a warm-up task")
@@ -57,14 +59,15 @@ def warm(pool: ProcessPoolExecutor, n: int, task: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tasks", type=int, default=16, help="tasks per batch")
-    ap.add_argument("--rounds", type=int, default=3, help="timed batches per configuration")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 4 tasks, 1 round")
+    ap.add_argument("--tasks", type=int, default=32, help="tasks per batch")
+    ap.add_argument("--rounds", type=int, default=5, help="timed batches per configuration")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 8 tasks, 2 rounds (checks the script; numbers are rough)")
     args = ap.parse_args()
     if args.quick:
-        args.tasks, args.rounds = 4, 1
+        args.tasks, args.rounds = 8, 2
     task = make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})
     print(machine_line("1 torch thread per worker"))
+    others = OtherLoad()
     tr = task["train"]
     print(f"task: {task['dataset']} {task['data_options']}, {task['model']}, {tr['epochs']} epochs, batch "
           f"{tr['batch_size']}, {tr['threads']} thread; {args.tasks} tasks per batch, median of {args.rounds} batches")
@@ -81,27 +84,31 @@ def main() -> None:
     evaluate_task(serial_task)  # warm this process too
     rates: dict[str, list[float]] = {"1 worker process, 1 thread": [], "2 worker processes, 1 thread each": [],
                                      "this process, 2 threads (serial)": []}
+    inner: dict[str, list[float]] = {name: [] for name in rates}  # seconds inside evaluate_task
     fitness: set[float] = set()
     for _ in range(args.rounds):
         for n, name in ((1, "1 worker process, 1 thread"), (2, "2 worker processes, 1 thread each")):
             t = time.perf_counter()
-            fitness.update(f for _, f in pools[n].map(_run, [task] * args.tasks))
+            out = list(pools[n].map(_run, [task] * args.tasks))
             rates[name].append(args.tasks / (time.perf_counter() - t))
+            fitness.update(f for _, f, _ in out)
+            inner[name] += [s for _, _, s in out]
         t = time.perf_counter()
         for _ in range(args.tasks):
-            evaluate_task(serial_task)
+            inner["this process, 2 threads (serial)"].append(evaluate_task(serial_task)["seconds"])
         rates["this process, 2 threads (serial)"].append(args.tasks / (time.perf_counter() - t))
     for pool in pools.values():
         pool.shutdown()
 
     base = statistics.median(rates["1 worker process, 1 thread"])
-    print(f"\n{'configuration':<36} {'tasks/s':>8} {'min':>7} {'max':>7} {'s/task':>7} {'x 1 worker':>10}")
-    print("-" * 80)
+    print(f"\n{'configuration':<36} {'tasks/s':>8} {'min':>7} {'max':>7} {'s/task':>7} {'in task':>8} {'x 1 worker':>10}")
+    print("-" * 89)
     for name, r in rates.items():
         med = statistics.median(r)
-        print(f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} {med / base:10.2f}")
+        print(f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} {statistics.median(inner[name]):8.3f} {med / base:10.2f}")
     print(f"\nevery worker evaluation gave the same fitness: {'yes' if len(fitness) == 1 else f'NO ({sorted(fitness)})'}")
     ratio = statistics.median(rates["2 worker processes, 1 thread each"]) / base
+    print(others.line())
     print(f"RATIO 2 workers / 1 worker {ratio:.2f} (target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'})")
 
 

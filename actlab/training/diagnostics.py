@@ -35,19 +35,23 @@ class GradientMonitor:
     def __init__(self, model: nn.Module):
         layers = model.slot_layers() if hasattr(model, "slot_layers") else {}
         self.weights = {s: m.weight for s, m in layers.items() if getattr(m, "weight", None) is not None}
-        self._sum = {s: 0.0 for s in self.weights}
+        self._sum: torch.Tensor | None = None
         self._n = 0
 
     def accumulate(self) -> None:
-        for s, w in self.weights.items():
-            if w.grad is not None:
-                self._sum[s] += float(w.grad.norm())
+        """Add this batch's norms, as tensors: one fused norm call and no conversion to Python
+        per batch (per-batch ``float()`` cost ~10% of a small MLP's epoch, benchmarks/RESULTS.md)."""
+        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights.values()]
+        if not grads:
+            return
+        norms = torch.stack([n.double() for n in torch._foreach_norm(grads)])
+        self._sum = norms if self._sum is None else self._sum + norms
         self._n += 1
 
     def epoch_means(self) -> dict[str, float]:
-        out = {s: v / self._n if self._n else math.nan for s, v in self._sum.items()}
-        self._sum = {s: 0.0 for s in self.weights}
-        self._n = 0
+        sums = self._sum.tolist() if self._sum is not None else [math.nan] * len(self.weights)
+        out = {s: v / self._n if self._n else math.nan for s, v in zip(self.weights, sums)}
+        self._sum, self._n = None, 0
         return out
 
     def remove(self) -> None:
