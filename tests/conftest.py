@@ -29,6 +29,18 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+def wait_until(pred, timeout: float = 300.0, step: float = 0.1) -> bool:
+    """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
 def require_real(condition: bool, why: str) -> None:
     """Skip (or fail under ACTLAB_REQUIRE_REAL=1) unless ``condition`` holds."""
     if condition:

@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import wait_until
 import torch
 
 import actlab
@@ -188,15 +188,6 @@ def test_a_candidate_that_makes_nans_is_recorded_failed_with_fitness_zero(tmp_pa
 
 
 # ------------------------------------------------------------------------ kill and resume
-def _wait(pred, timeout=300.0, step=0.1) -> bool:
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return False
-
-
 def _generation(path: Path) -> int:
     try:
         return json.loads(path.read_text())["generation"]
@@ -210,7 +201,7 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
     proc = subprocess.Popen([*CLI, "evolve", *args, "--out", str(killed)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
-        assert _wait(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), "no checkpoint"
+        assert wait_until(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), "no checkpoint"
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         os.killpg(proc.pid, signal.SIGKILL)
     finally:

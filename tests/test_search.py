@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
+from tests.conftest import wait_until
 from optuna.trial import TrialState
 
 from actlab import SIPPER48
@@ -74,15 +74,6 @@ def test_objective_is_the_best_validation_accuracy_and_reproducible(tmp_path):
         assert t.value == max(e["val_accuracy"] for e in again.epochs)
 
 
-def _wait(pred, timeout=300, step=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return False
-
-
 def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(tmp_path):
     out = tmp_path / "k"
     args = [*CLI, "--dataset", "digits", "--layers", "3", "--candidates", "relu,tanh,elu", "--epochs", "25",
@@ -100,7 +91,7 @@ def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(t
             return False
         return sum(t.state == TrialState.COMPLETE for t in ts) >= 2 and any(t.state == TrialState.RUNNING for t in ts)
 
-    assert _wait(two_done_one_running), "the search did not get going"
+    assert wait_until(two_done_one_running), "the search did not get going"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: (t.state, t.value, t.params) for t in trials_of(url, "actlab-digits-mlp")}
