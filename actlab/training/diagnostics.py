@@ -11,7 +11,8 @@ after training:
 * ``mean`` and ``std`` of the activation outputs (self-normalisation: SELU keeps them near 0, 1).
 * ``grad_norm_first`` and ``grad_norm_last``: mean L2 norm of the loss gradient with respect to
   the weight of the layer feeding the slot, over the batches of the first and the last epoch
-  (vanishing or exploding gradients).
+  (vanishing or exploding gradients); in epochs of more than 63 batches, over evenly spaced
+  batches, 32 to 63 of them (``trainer.GRAD_SAMPLES``).
 
 f'(z) is taken with autograd through the slot's own module, so it is exact for element-wise
 functions; for functions along a dimension (softmax) it is the column sum of the Jacobian.
@@ -39,8 +40,7 @@ class GradientMonitor:
         self._n = 0
 
     def accumulate(self) -> None:
-        """Add this batch's norms, as tensors: one fused norm call and no conversion to Python
-        per batch (per-batch ``float()`` cost ~10% of a small MLP's epoch, benchmarks/RESULTS.md)."""
+        """Add this batch's norms, as tensors (one fused norm call, converted once per epoch)."""
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights.values()]
         if not grads:
             return
