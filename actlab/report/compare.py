@@ -27,6 +27,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write at 90 dpi and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _plt().close(fig)
+    return path
+
+
 def _by_activation(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {a: [] for a in results["config"]["activations"]}
     for run in results["runs"]:
@@ -68,10 +76,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     axes[0, 0].set_ylabel("accuracy", fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
@@ -85,10 +90,7 @@ def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("test accuracy (mean ± std over seeds)")
     ax.set_title("Time vs accuracy", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
@@ -132,10 +134,7 @@ def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
                             color="w" if im.norm(m[i, j]) < 0.6 else "k")
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle("Per-slot diagnostics on validation data after training (mean over seeds)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 _CSS = """

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .._io import write_text_atomic
-from .compare import _CSS, _f, _img, _plt
+from .compare import _CSS, _f, _img, _plt, _save
 
 CURVE_RANGE = (-5.0, 5.0)
 TOP = 5
@@ -80,10 +80,7 @@ def plot_fitness(results: dict[str, Any], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Fitness per generation", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_functions(curves: dict[str, list[dict[str, Any]]], path: Path, title: str) -> Path:
@@ -105,10 +102,7 @@ def plot_functions(curves: dict[str, list[dict[str, Any]]], path: Path, title: s
             ax.grid(alpha=0.25)
         row[0].legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_final(final: dict[str, Any], path: Path) -> Path:
@@ -124,10 +118,7 @@ def plot_final(final: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3, axis="y")
     ax.set_title("Final evaluation on test (dots: seeds, diamond: mean ± std)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def formula_image(latex: str, path: Path) -> Path | None:

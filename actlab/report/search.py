@@ -13,7 +13,7 @@ import numpy as np
 
 from .._io import write_text_atomic
 
-from .compare import _CSS, _f, _img, _plt, _pv
+from .compare import _CSS, _f, _img, _plt, _pv, _save
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
@@ -33,10 +33,7 @@ def plot_history(results: dict[str, Any], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_title("Optimisation history", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[str], list[str], np.ndarray, int]:
@@ -65,10 +62,7 @@ def plot_winners(results: dict[str, Any], path: Path) -> Path:
                 ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7, color="w" if im.norm(m[i, j]) > 0.6 else "k")
     ax.set_title(f"Which activation wins at which layer (best {n} trials)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
@@ -81,10 +75,7 @@ def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     ax.barh(names, [imp[n] for n in names], color="tab:purple")
     ax.set_xlabel("importance (fANOVA)")
     ax.set_title("Which layer's activation matters most", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
