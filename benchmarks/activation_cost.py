@@ -166,11 +166,14 @@ def main() -> None:
               f"max |grad| diff {float((ga - gb).abs().max()):.1e}")
 
     variants = [(spec, mode, actlab.get(spec)) for spec in functions for mode in ("eager", "compiled")]
+    variants += [(spec, "fast", spec) for spec in functions]  # actlab.fast(spec, mode="compiled"), made below
     if COMPOSITE in functions:
         variants += [(HAND, mode, hand_composite) for mode in ("eager", "compiled")]
     rows = []
     for name, mode, f in variants:
         try:
+            if mode == "fast":
+                f = actlab.fast(f, mode="compiled")
             row = prepare(torch.compile(f) if mode == "compiled" else f, x, g)
         except Exception as e:  # e.g. no C++ compiler for Inductor
             row = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"}
@@ -207,12 +210,19 @@ def main() -> None:
         print(f"{name:<44} {mode:<9} {1e9 * s / n:6.2f} {s / ref['relu']:6.2f} {s / ref['silu']:6.2f} "
               f"{MIN_BYTES * n / s / 1e9:6.1f} {r['saved']:10.1f} {r['other']:6.1f} {r['first']:10.2f} {r['faults'] / (args.rounds * args.repeats):11.0f}")
 
+    print(f"\nactlab.fast(spec) in mode 'auto' picks, measuring on ({n},) (fastest of 7 calls each):")
+    for spec in functions:
+        m = actlab.fast(spec, probe_shape=(n,))
+        print(f"  {spec:<44} {m.choice:<9}" + (f" compiled/eager {m.timings['compiled_s'] / m.timings['eager_s']:.2f}" if m.timings else ""))
+
     by = {(name, mode): r.get("s") for name, mode, r in rows}
     parts = [f"copy {copy_gbs:.0f} GB/s", f"relu eager {1e9 * ref['relu'] / n:.2f} ns/el"]
     if COMPOSITE in functions:
         c = {k: by.get((COMPOSITE, k)) for k in ("eager", "compiled")}
         h = {k: by.get((HAND, k)) for k in ("eager", "compiled")}
         parts.append(f"composite eager {c['eager'] / ref['silu']:.2f}x SiLU")
+        if by.get((COMPOSITE, "fast")):
+            parts.append(f"composite actlab.fast {by[(COMPOSITE, 'fast')] / ref['silu']:.2f}x SiLU (target <= 1.5)")
         if c["compiled"]:
             parts.append(f"composite compiled/eager {c['compiled'] / c['eager']:.2f}")
         parts.append(f"hand Function eager/composite eager {h['eager'] / c['eager']:.2f}")

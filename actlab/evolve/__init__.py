@@ -38,12 +38,19 @@ def best_specs(path: str | Path) -> dict[str, str]:
     return {slot: PREFIX + text for slot, text in read_best(path)["functions"].items()}
 
 
-def load(path: str | Path):
+def load(path: str | Path, fast: bool = False):
     """The evolved function(s) of ``best.json`` as ``nn.Module``\\ s: one module for a single-mode
     run; ``{"input": ..., "hidden": ..., "output": ...}`` for triple and coevolution runs (a plan
-    that ``actlab.models.build`` takes as it is)."""
+    that ``actlab.models.build`` takes as it is). ``fast=True`` gives each as
+    ``actlab.fast(spec)``: a compiled kernel where it measures faster than eager (compiling takes
+    a few seconds; worth it for long trainings)."""
     d = read_best(path)
-    mods = {slot: Expression(text) for slot, text in d["functions"].items()}
+    if fast:
+        from ..catalogue import fast as fast_module
+
+        mods = {slot: fast_module(PREFIX + text) for slot, text in d["functions"].items()}
+    else:
+        mods = {slot: Expression(text) for slot, text in d["functions"].items()}
     return mods["all"] if set(mods) == {"all"} else mods
 
 
