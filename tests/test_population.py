@@ -40,24 +40,52 @@ def _close_records(a, b, tol=1e-5):
     assert a.test["accuracy"] == pytest.approx(b.test["accuracy"], abs=2 / 360)  # at most one example flips
 
 
+@pytest.fixture
+def digits64(digits):
+    """digits in float64, with float64 as the default dtype while the test runs: float32 rounding
+    differs between a batched and a plain matmul (by machine: AVX2 and AVX-512 kernels differ), and a
+    member near divergence amplifies it; in float64 packed and alone agree to the last bits."""
+    import dataclasses
+
+    was = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield dataclasses.replace(digits, **{s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
+                                             for s in ("train", "val", "test")})
+    finally:
+        torch.set_default_dtype(was)
+
+
 def _trace(r) -> str:
     return str([(e.get("val_loss"), e["train_loss"]) for e in r.epochs])  # as text, NaN equals NaN
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_packed_members_train_as_if_alone(digits, optimizer):
+def test_packed_members_train_as_if_alone(digits64, optimizer):
     cfg = TrainConfig(epochs=4, batch_size=32, optimizer=optimizer, lr=3e-3 if optimizer == "adam" else 0.05,
                       momentum=0.9 if optimizer == "sgd" else 0.0, weight_decay=1e-4, patience=None, diagnostics=False,
                       threads=1)
+    packed = train_population(PLANS, digits64, cfg, OPTS)
+    for plan, p in zip(PLANS, packed):
+        one, model = alone(plan, digits64, cfg)
+        _close_records(p, one, tol=1e-10)
+        assert p.test["accuracy"] == one.test["accuracy"]
+        if p.status == "finished":
+            assert p.test["accuracy"] > 0.5, plan  # they learn: 10 classes
+    assert len({round(r.test["accuracy"], 6) for r in packed}) > 2  # different functions, different results
+    assert {r.status for r in packed} == ({"finished"} if optimizer == "adam" else {"finished", "diverged"})
+
+
+def test_packed_float32_members_agree_within_rounding(digits):
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1)
     packed = train_population(PLANS, digits, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
-        one, model = alone(plan, digits, cfg)
-        _close_records(p, one)
-        assert p.test["accuracy"] > 0.5, plan  # they learn: 10 classes
-    assert len({round(r.test["accuracy"], 6) for r in packed}) > 2  # different functions, different results
+        one, _ = alone(plan, digits, cfg)
+        _close_records(p, one, tol=1e-5)
 
 
-def test_weights_match_one_by_one(digits):
+def test_weights_match_one_by_one(digits64):
+    digits = digits64
     cfg = TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=None, restore_best=False, diagnostics=False, threads=1)
     captured = {}
     real_init = PackedMLP.__init__
@@ -76,7 +104,7 @@ def test_weights_match_one_by_one(digits):
         _, model = alone(plan, digits, cfg)
         state = pack.member_state(k)
         for name, t in model.state_dict().items():
-            torch.testing.assert_close(state[name], t, rtol=1e-4, atol=1e-5, msg=f"{plan}: {name}")
+            torch.testing.assert_close(state[name], t, rtol=1e-10, atol=1e-12, msg=f"{plan}: {name}")
 
 
 def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits):
