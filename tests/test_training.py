@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from actlab import ActlabError
 from actlab.models import build, count_parameters
-from actlab.training import LOSSES, OPTIMIZERS, TrainConfig, classification_metrics, train
+from actlab.training import LOSSES, OPTIMIZERS, TrainConfig, batched_classification_metrics, classification_metrics, train
 from actlab.training.diagnostics import slot_diagnostics
 
 TIMING = ("seconds", "eval_seconds")
@@ -109,6 +109,29 @@ def test_metrics_agree_with_scikit_learn():
     prob = torch.softmax(z.double(), 1).numpy()
     assert classification_metrics(z, y, 5)["auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr"), abs=1e-12)
     assert classification_metrics(torch.zeros(40, 3), torch.arange(40) % 3, 3)["auc"] == 0.5
+
+
+def test_batched_metrics_are_each_models_metrics():
+    """K models scored at once equal each scored alone, including one with a NaN row, one all NaN,
+    one that never predicts some classes, and one constant model."""
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(0, 4, (300,), generator=g)
+    z = torch.randn(5, 300, 4, generator=g)
+    z[1, 7] = float("nan")
+    z[2] = float("nan")
+    z[3, :, 1:] = -10.0  # predicts class 0 only
+    z[4] = 0.0
+    batched = batched_classification_metrics(z, y, 4)
+    assert len(batched) == 5
+    for r in range(5):
+        alone = classification_metrics(z[r], y, 4)
+        assert batched[r].keys() == alone.keys()
+        for name, v in alone.items():
+            assert (math.isnan(v) and math.isnan(batched[r][name])) or batched[r][name] == pytest.approx(v, abs=1e-12), name
+        pred = z[r].argmax(1).numpy()
+        if r not in (1, 2):
+            assert alone["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))
+    assert math.isnan(batched[2]["auc"]) and batched[2]["accuracy"] == 0.0 and batched[4]["auc"] == 0.5
 
 
 def test_non_finite_outputs_count_as_wrong():

@@ -1,8 +1,8 @@
 """The one trainer used by compare, search and evolve (see :mod:`actlab.training.trainer`)."""
 
 from .losses import LOSSES, get_loss
-from .metrics import METRICS, classification_metrics
+from .metrics import METRICS, batched_classification_metrics, classification_metrics
 from .trainer import OPTIMIZERS, RunResult, TrainConfig, evaluate, predict, seed_everything, train
 
-__all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "RunResult", "TrainConfig", "classification_metrics", "evaluate",
+__all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "RunResult", "TrainConfig", "batched_classification_metrics", "classification_metrics", "evaluate",
            "get_loss", "predict", "seed_everything", "train"]

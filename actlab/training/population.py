@@ -34,7 +34,7 @@ from torch import nn
 
 from .._errors import ActlabError
 from .losses import cross_entropy, get_loss
-from .metrics import classification_metrics
+from .metrics import batched_classification_metrics
 from .trainer import EVAL_BATCH, RunResult, TrainConfig, _make_optimizer, seed_everything
 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
@@ -138,9 +138,15 @@ def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
         pack.train(was)
 
 
-def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> dict[str, float]:
-    loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
-    return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, k)}
+def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str, float]]:
+    """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
+    trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
+    step = max(1, 2**23 // max(1, z.shape[1] * k))
+    out = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i:i + step], y, k)]
+    for r, scores in enumerate(out):
+        loss = float(loss_fn(z[r].float(), y)) if len(y) else math.nan
+        scores["loss"] = loss if math.isfinite(loss) else math.nan
+    return [{"loss": d.pop("loss"), **d} for d in out]
 
 
 def train_population(plans: Sequence[Any], data, config: TrainConfig | None = None, model_options: dict | None = None,
@@ -193,6 +199,7 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
         train_stats, finite = _train_epoch(pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen, active)
         seconds = time.perf_counter() - t0
         zv = _logits(pack, xv)
+        val = _scores(zv, yv, loss_fn, nc)
         for k in range(K):
             r = rows[k]
             if not bool(active[r]):
@@ -204,7 +211,7 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
                 status[k] = "diverged"
                 active[r] = False
                 continue
-            record.update({f"val_{m}": v for m, v in _scores(zv[r], yv, loss_fn, nc).items()})
+            record.update({f"val_{m}": v for m, v in val[r].items()})
             epochs[k].append(record)
             score = sign * record[config.monitor]
             if math.isnan(score):
@@ -226,10 +233,10 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     for k in range(K):
         if best_state[k] is not None:
             pack.load_member_state(k, best_state[k])
-    zs, zt = _logits(pack, xs), _logits(pack, xt)
+    test, train_ = _scores(_logits(pack, xs), ys, loss_fn, nc), _scores(_logits(pack, xt), yt, loss_fn, nc)
     seconds = time.perf_counter() - start
-    return [RunResult(status[k], epochs[k], _scores(zs[rows[k]], ys, loss_fn, nc), _scores(zt[rows[k]], yt, loss_fn, nc),
-                      best_epoch[k], n_params, seconds, {}) for k in range(K)]
+    return [RunResult(status[k], epochs[k], test[rows[k]], train_[rows[k]], best_epoch[k], n_params, seconds, {})
+            for k in range(K)]
 
 
 def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size: int, gen: torch.Generator,
@@ -262,14 +269,12 @@ def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size
         logits.append(z.detach())
         labels.append(yb)
     stats = []
-    z_all = torch.cat(logits, dim=1) if logits else None
-    y_all = torch.cat(labels) if labels else None
+    metrics = batched_classification_metrics(torch.cat(logits, dim=1), torch.cat(labels), nc, auc=False) if logits else []
     for r in range(K):
-        if not bool(live[r]) or z_all is None:
+        if not bool(live[r]) or not metrics:
             stats.append({"loss": math.nan, "accuracy": math.nan})
         else:
-            stats.append({"loss": float(total[r]) / max(seen, 1),
-                          **classification_metrics(z_all[r], y_all, nc, auc=False)})
+            stats.append({"loss": float(total[r]) / max(seen, 1), **metrics[r]})
     return stats, [bool(v) for v in live]
 
 
