@@ -92,13 +92,14 @@ class PackedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1).unsqueeze(0).expand(self.size, -1, -1)
+        acts = list(self.acts)  # once, not a ModuleList lookup per group
         for w, b, groups in zip(self.weights, self.biases, self.groups):
             h = torch.baddbmm(b, h, w)
             if len(groups) == 1:
-                h = self.acts[groups[0][2]](h)
+                h = acts[groups[0][2]](h)
             else:
                 parts = h.split([z - a for a, z, _ in groups])  # backward: one cat (slices would zero-fill)
-                h = torch.cat([self.acts[i](p) for p, (_, _, i) in zip(parts, groups)])
+                h = torch.cat([acts[i](p) for p, (_, _, i) in zip(parts, groups)])
         return h
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
