@@ -112,6 +112,18 @@ def test_compiled_kernel_gives_the_eager_values_and_gradients(spec):
         torch.autograd.grad(gx.sum(), x)
 
 
+def test_every_function_gets_its_own_compiled_kernel():
+    """Past Dynamo's recompile limit (8 per code object) a shared kernel source would silently run
+    uncompiled: ten functions, ten graphs."""
+    from torch._dynamo.utils import counters
+
+    specs = [f"expr:x * sigmoid({c} * x)" for c in (0.5, 0.75, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0)]
+    for spec in specs:
+        before = counters["stats"]["unique_graphs"]
+        m = actlab.fast(spec, mode="compiled")
+        assert m.choice == "compiled" and counters["stats"]["unique_graphs"] == before + 1, spec
+
+
 @pytest.mark.parametrize("spec,why", [
     ("prelu", "learnable parameters"), ("rrelu", "random numbers in training"), ("softmax", "not element-wise"),
     ("frelu", "not element-wise"), ("expr:rrelu(x) * 2", "random numbers"), ("floor", "zero gradient"),

@@ -29,6 +29,7 @@ Second derivatives are not available through the compiled kernel (its backward i
 from __future__ import annotations
 
 import threading
+import types
 import time
 from typing import Callable
 
@@ -87,8 +88,18 @@ def _dual_source(spec: str, entry: Entry, kwargs: dict) -> Callable[[torch.Tenso
 def _kernel(spec: str, entry: Entry, kwargs: dict) -> Kernel:
     with _LOCK:
         if spec not in _KERNELS:
-            _KERNELS[spec] = _flat(torch.compile(_dual_source(spec, entry, kwargs), dynamic=False))
+            source = _own_code(_dual_source(spec, entry, kwargs), f"actlab_fast_{len(_KERNELS)}")
+            _KERNELS[spec] = _flat(torch.compile(source, dynamic=False))
         return _KERNELS[spec]
+
+
+def _own_code(f: Callable, name: str) -> Callable:
+    """``f`` with a code object of its own. Dynamo keeps compiled graphs per code object, and
+    every kernel source is a closure of one ``def``: without this, each new function would count
+    as a recompile of the same code, and past ``recompile_limit`` (8) Dynamo would silently run
+    the source uncompiled."""
+    code = f.__code__.replace(co_name=name, co_qualname=name)
+    return types.FunctionType(code, f.__globals__, name, f.__defaults__, f.__closure__)
 
 
 def _flat(kernel: Kernel) -> Kernel:
