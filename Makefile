@@ -29,7 +29,7 @@ demo: $(STAMP)
 	    --final-seeds 8 --out demo-out/evolve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two pytest workers: 7 min instead of 11 on 2 cores
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
