@@ -15,7 +15,8 @@ function the fastest way this machine was measured to run it:
   Without gradients (evaluation) the module runs the eager function.
 
 ``mode="auto"`` (the default) times both on a probe tensor (``probe_shape``, 1M elements) and
-keeps the faster: compiling costs 1-2 s per function (about 10 s more for the first in a process),
+keeps the compiled kernel only at <= 0.9x eager's time: compiling costs 2-3.5 s per function (about
+8 s more for the first in a process; ``benchmarks/RESULTS.md``),
 so it pays in long trainings and in a user's model, not in a 4-epoch fitness run. The choice and
 both timings are in ``module.choice`` and ``module.timings`` and in its ``repr``. A function that is
 not element-wise, has learnable parameters or is random (``rrelu`` while training) always runs
@@ -85,11 +86,11 @@ def _dual_source(spec: str, entry: Entry, kwargs: dict) -> Callable[[torch.Tenso
     return jvp
 
 
-def _kernel(spec: str, entry: Entry, kwargs: dict) -> Kernel:
+def _kernel(spec: str, source: Callable[[torch.Tensor], tuple]) -> Kernel:
+    """The compiled kernel of ``spec`` (made from ``source`` at the first request in a process)."""
     with _LOCK:
         if spec not in _KERNELS:
-            source = _own_code(_dual_source(spec, entry, kwargs), f"actlab_fast_{len(_KERNELS)}")
-            _KERNELS[spec] = _flat(torch.compile(source, dynamic=False))
+            _KERNELS[spec] = _flat(torch.compile(_own_code(source, f"actlab_fast_{len(_KERNELS)}"), dynamic=False))
         return _KERNELS[spec]
 
 
@@ -196,11 +197,12 @@ class FastActivation(nn.Module):
         self.choice, self.timings = "eager", {}
         if mode == "eager":
             return
-        self.choice = _why_eager(entry, self.eager, _dual_source(spec, entry, kwargs)) or "compiled"
+        source = _dual_source(spec, entry, kwargs)
+        self.choice = _why_eager(entry, self.eager, source) or "compiled"
         if self.choice != "compiled":
             return
         try:
-            self._kernel = _kernel(spec, entry, kwargs)
+            self._kernel = _kernel(spec, source)
             if mode == "auto":
                 key = (spec, tuple(probe_shape), dtype, str(device))
                 with _LOCK:
@@ -211,6 +213,8 @@ class FastActivation(nn.Module):
                     with _LOCK:
                         _CHOICES[key] = hit
                 self.choice, self.timings = hit
+                if self.choice != "compiled":
+                    self._kernel = None
             else:  # compile now, so that a failure shows here and not in the first training step
                 DualFunction.apply(torch.zeros(2, dtype=dtype, device=device, requires_grad=True), self._kernel)
         except ActlabError:
@@ -242,7 +246,7 @@ class FastActivation(nn.Module):
         self.__dict__.update(state)
         if self.choice == "compiled":
             entry, kwargs = REGISTRY.resolve(self.spec)
-            self._kernel = _kernel(self.spec, entry, kwargs)
+            self._kernel = _kernel(self.spec, _dual_source(self.spec, entry, kwargs))
 
 
 def fast(spec: str, mode: str = "auto", probe_shape: tuple[int, ...] = PROBE_SHAPE, dtype: torch.dtype = torch.float32,
