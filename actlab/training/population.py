@@ -143,11 +143,9 @@ def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str,
     """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
     trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
     step = max(1, 2**23 // max(1, z.shape[1] * k))
-    out = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i:i + step], y, k)]
-    for r, scores in enumerate(out):
-        loss = float(loss_fn(z[r].float(), y)) if len(y) else math.nan
-        scores["loss"] = loss if math.isfinite(loss) else math.nan
-    return [{"loss": d.pop("loss"), **d} for d in out]
+    metrics = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i:i + step], y, k)]
+    losses = [float(loss_fn(z[r].float(), y)) if len(y) else math.nan for r in range(z.shape[0])]
+    return [{"loss": loss if math.isfinite(loss) else math.nan, **m} for loss, m in zip(losses, metrics)]
 
 
 def train_population(plans: Sequence[Any], data, config: TrainConfig | None = None, model_options: dict | None = None,
