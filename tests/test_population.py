@@ -64,7 +64,7 @@ def _trace(r) -> str:
 def test_packed_members_train_as_if_alone(digits64, optimizer):
     cfg = TrainConfig(epochs=4, batch_size=32, optimizer=optimizer, lr=3e-3 if optimizer == "adam" else 0.05,
                       momentum=0.9 if optimizer == "sgd" else 0.0, weight_decay=1e-4, patience=None, diagnostics=False,
-                      threads=1)
+                      threads=1, fused=False)
     packed = train_population(PLANS, digits64, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
         one, model = alone(plan, digits64, cfg)
@@ -77,7 +77,8 @@ def test_packed_members_train_as_if_alone(digits64, optimizer):
 
 
 def test_packed_float32_members_agree_within_rounding(digits):
-    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1)
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1,
+                      fused=False)
     packed = train_population(PLANS, digits, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
         one, _ = alone(plan, digits, cfg)
@@ -86,7 +87,8 @@ def test_packed_float32_members_agree_within_rounding(digits):
 
 def test_weights_match_one_by_one(digits64):
     digits = digits64
-    cfg = TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=None, restore_best=False, diagnostics=False, threads=1)
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=None, restore_best=False, diagnostics=False, threads=1,
+                      fused=False)
     captured = {}
     real_init = PackedMLP.__init__
 
@@ -110,7 +112,7 @@ def test_weights_match_one_by_one(digits64):
 def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits):
     plans = ["relu", "expr:exp(x)", "tanh", "sigmoid", "expr:square(x)"]
     cfg = TrainConfig(epochs=12, batch_size=64, optimizer="sgd", lr=0.5, patience=2, monitor="val_loss",
-                      diagnostics=False, threads=1)
+                      diagnostics=False, threads=1, fused=False)
     prune_at = {3: 2}  # member 3 (sigmoid) pruned after epoch 2, as Optuna would
 
     packed = train_population(plans, digits, cfg, OPTS, on_epoch=lambda k, e, r: prune_at.get(k) == e)

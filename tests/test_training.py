@@ -55,6 +55,86 @@ def test_a_diverging_run_is_recorded_not_raised(digits):
     assert 0.0 <= r.test["accuracy"] <= 0.2  # NaN outputs count as wrong predictions
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fused_and_reference_optimizers_diverge_alike_and_keep_the_last_finite_weights(digits, optimizer):
+    """The fused step skips every update from the first non-finite loss on (found_inf), so a run
+    diverges at the same epoch as with the per-parameter loop, which stops before that batch."""
+    lr = 1.0 if optimizer == "sgd" else 0.5
+    runs = {}
+    for fused in (True, False):
+        model = {}
+
+        def make():
+            model["m"] = build("mlp", digits.input_shape, digits.n_classes, "expr:exp(x)", width=32, depth=3)
+            return model["m"]
+
+        cfg = TrainConfig(epochs=6, optimizer=optimizer, lr=lr, patience=None, restore_best=False, fused=fused,
+                          diagnostics=False)
+        runs[fused] = (train(make, digits, cfg), model["m"])
+    (a, ma), (b, mb) = runs[True], runs[False]
+    assert a.status == b.status == "diverged" and len(a.epochs) == len(b.epochs)
+    assert math.isnan(a.epochs[-1]["train_loss"])
+    for p in ma.parameters():  # no NaN reached the weights: the bad step was skipped
+        assert torch.isfinite(p).all()
+    assert math.isfinite(a.test["loss"]) == math.isfinite(b.test["loss"])
+
+
+def test_the_training_pass_reads_the_device_once_every_few_batches(digits):
+    """No per-batch .item()/bool(): with a fused optimizer an epoch of 79 batches (digits, batch
+    16) reads tensors only for the divergence flag every CHECK_EVERY batches and at the end."""
+    from torch.overrides import TorchFunctionMode
+
+    from actlab.training.trainer import CHECK_EVERY, _make_optimizer, _train_epoch
+    from actlab.training.losses import get_loss
+
+    class CountReads(TorchFunctionMode):
+        reads = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in (torch.Tensor.item, torch.Tensor.__bool__, torch.Tensor.tolist):
+                CountReads.reads += 1
+            return func(*args, **(kwargs or {}))
+
+    def reads(fused: bool) -> int:
+        torch.manual_seed(0)
+        model = _mlp(digits)()
+        opt = _make_optimizer(model, TrainConfig(fused=fused))
+        assert bool(opt.defaults.get("fused")) == fused
+        CountReads.reads = 0
+        with CountReads():
+            stats, finite = _train_epoch(model, opt, get_loss("cross_entropy"), (digits.train.x, digits.train.y), 10,
+                                         16, torch.Generator().manual_seed(0), None)
+        assert finite and math.isfinite(stats["loss"]) and 0 < stats["accuracy"] <= 1
+        return CountReads.reads
+
+    batches = math.ceil(len(digits.train.x) / 16)
+    assert batches > 70
+    assert reads(True) <= batches // CHECK_EVERY + 12  # the epoch-end metrics read a few values
+    assert reads(False) >= batches  # the reference loop checks every loss before its step: the counter sees it
+
+
+def test_training_pass_metrics_are_those_of_its_predictions(digits):
+    """train_accuracy is the running accuracy of the epoch's predictions, as classification_metrics
+    gives it on the logits the pass produced (reference: the per-parameter path, batch by batch)."""
+    r = train(_mlp(digits), digits, TrainConfig(epochs=2, patience=None, diagnostics=False))
+    assert 0.1 < r.epochs[0]["train_accuracy"] < r.epochs[1]["train_accuracy"] <= 1
+    for key in ("train_precision", "train_recall", "train_f1"):
+        assert 0 < r.epochs[1][key] <= 1
+
+
+@pytest.mark.parametrize("name,kind", [("adam", "fused"), ("sgd", "fused"), ("adagrad", "fused"),
+                                       ("rmsprop", "foreach"), ("nadam", "foreach")])
+def test_the_fastest_optimizer_form_is_chosen_and_runs_stay_bit_identical(digits, name, kind):
+    from actlab.training.trainer import _make_optimizer
+
+    opt = _make_optimizer(torch.nn.Linear(3, 2), TrainConfig(optimizer=name))
+    assert opt.defaults.get(kind) is True
+    assert not _make_optimizer(torch.nn.Linear(3, 2), TrainConfig(optimizer=name, fused=False)).defaults.get(kind)
+    cfg = TrainConfig(epochs=2, optimizer=name, seed=3, diagnostics=False)
+    a, b = train(_mlp(digits), digits, cfg), train(_mlp(digits), digits, cfg)
+    assert _without_timing(a.epochs) == _without_timing(b.epochs) and a.test == b.test
+
+
 def test_early_stopping_restores_the_best_validation_epoch(digits):
     cfg = TrainConfig(epochs=60, patience=2, lr=0.05, monitor="val_loss")  # a high rate over-fits fast
     r = train(_mlp(digits, width=256), digits, cfg)

@@ -25,10 +25,26 @@ def batched_classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_clas
     """:func:`classification_metrics` of K models at once: ``logits`` of shape ``(K, N, classes)``
     against the same labels; one dict per model (the packed trainer scores every member so)."""
     logits = logits.detach().float()
-    y = y.to(logits.device)
-    K, k = logits.shape[0], n_classes
     ok = torch.isfinite(logits).all(2)  # (K, N): a row with NaN or inf predicts nothing: counted wrong
-    cell = torch.arange(K, device=y.device).unsqueeze(1) * (k * k) + y * k + logits.argmax(2)
+    columns = _prediction_columns(logits.argmax(2), ok, y.to(logits.device), n_classes)
+    if auc:
+        columns["auc"] = _auc_ovr(logits, y.to(logits.device), n_classes)
+    values = {name: col.tolist() for name, col in columns.items()}
+    return [{name: values[name][i] for name in columns} for i in range(logits.shape[0])]
+
+
+def prediction_metrics(pred: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of predicted classes ``pred`` against labels ``y``
+    (no AUC: it needs scores); the trainer keeps only the predictions of its training pass."""
+    columns = _prediction_columns(pred.unsqueeze(0), torch.ones_like(pred, dtype=torch.bool).unsqueeze(0), y, n_classes)
+    return {name: float(col[0]) for name, col in columns.items()}
+
+
+def _prediction_columns(pred: torch.Tensor, ok: torch.Tensor, y: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
+    """Per-model accuracy and macro precision / recall / F1 of predictions ``(K, N)``; rows where
+    ``ok`` is false count as wrong."""
+    K = pred.shape[0]
+    cell = torch.arange(K, device=y.device).unsqueeze(1) * (k * k) + y * k + pred
     cm = torch.bincount(cell[ok], minlength=K * k * k).reshape(K, k, k).double()
     tp = cm.diagonal(dim1=1, dim2=2)
     support, predicted = torch.bincount(y, minlength=k).double().expand(K, k), cm.sum(1)
@@ -38,16 +54,12 @@ def batched_classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_clas
     recall = torch.where(support > 0, tp / support.clamp(min=1), zero)
     f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-12), zero)
     n_present = present.sum(1).clamp(min=1)
-    columns = {
+    return {
         "accuracy": tp.sum(1) / max(len(y), 1),
         "precision": torch.where(present, precision, zero).sum(1) / n_present,
         "recall": torch.where(present, recall, zero).sum(1) / n_present,
         "f1": torch.where(present, f1, zero).sum(1) / n_present,
     }
-    if auc:
-        columns["auc"] = _auc_ovr(logits, y, k)
-    values = {name: col.tolist() for name, col in columns.items()}
-    return [{name: values[name][i] for name in columns} for i in range(K)]
 
 
 def _auc_ovr(logits: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:

@@ -7,7 +7,18 @@ over the epoch's batches, as Keras reports them), the validation loss and metric
 after the epoch) and the wall time of the training pass; at the end it restores the weights of
 the best validation epoch and scores the test split once.
 
-A NaN or inf training loss ends the run with status ``"diverged"`` at that epoch. Early
+The training pass keeps its bookkeeping on the device: the running loss is summed as a tensor,
+predictions go into one preallocated tensor, and the epoch's metrics are read once at its end,
+so a batch costs no Python-side synchronisation. The optimizer is PyTorch's fused kernel where it
+has one (Adam, SGD, Adagrad; on the CPU PyTorch's default is a per-parameter Python loop, see
+benchmarks/RESULTS.md for what the kernel saves), else its ``foreach`` form; ``fused=False``
+selects the per-parameter reference loop (which the packed trainer reproduces exactly).
+
+A NaN or inf training loss ends the run with status ``"diverged"`` at that epoch, with the
+weights as they were before that batch: the fused step is told through its ``found_inf`` input
+(the flag AMP's gradient scaler uses) to skip every update from the first non-finite loss on,
+and the flag is read every ``CHECK_EVERY`` batches and at the end of the epoch; without a fused
+kernel the loss is checked before every step. Early
 stopping ends it with ``"stopped"`` after ``patience`` epochs without improvement of
 ``monitor``. An ``on_epoch`` callback returning ``True`` ends it with ``"pruned"`` (Optuna
 pruning). The same seed, data, config and thread count give bit-identical records.
@@ -30,7 +41,7 @@ from torch import nn
 from .._errors import ActlabError
 from .diagnostics import GradientMonitor, slot_diagnostics
 from .losses import get_loss
-from .metrics import classification_metrics
+from .metrics import classification_metrics, prediction_metrics
 
 # name -> (torch class, default learning rate). Defaults are PyTorch's own, except SGD, which
 # has none in PyTorch and takes Keras' 0.01.
@@ -46,6 +57,8 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], float]] = {
 MONITORS = ("val_loss", "val_accuracy")
 GRAD_SAMPLES = 32  # diagnostics: gradient norms of about this many batches per epoch (every batch cost ~7% of an epoch)
 EVAL_BATCH = 2048
+CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
+FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
 
 
 @dataclass
@@ -67,6 +80,7 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads; None: leave as is
     device: str = "cpu"
     diagnostics: bool = True
+    fused: bool = True  # the optimizer's fused kernel where PyTorch has one; False: the per-parameter loop
 
     def __post_init__(self):
         self.optimizer = self.optimizer.lower()
@@ -133,17 +147,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def _make_optimizer(model: nn.Module, config: TrainConfig, fused: bool | None = None) -> torch.optim.Optimizer:
+    """The configured optimizer; ``fused`` (default ``config.fused``) picks PyTorch's fused kernel
+    where it has one, else the ``foreach`` form; ``False``, the per-parameter reference loop."""
     cls, _ = OPTIMIZERS[config.optimizer]
     kw: dict[str, Any] = {"lr": config.learning_rate, "weight_decay": config.weight_decay}
     if config.optimizer in ("sgd", "rmsprop"):
         kw["momentum"] = config.momentum
+    fast = config.fused if fused is None else fused
+    kw["foreach"] = False
+    if fast:
+        kw.update({"fused": True, "foreach": None} if config.optimizer in FUSED else {"foreach": True})
     return cls(model.parameters(), **kw)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` in eval mode, in batches."""
+    """Logits of ``model`` on ``x`` in eval mode, in batches (under ``torch.inference_mode``)."""
     was = model.training
     model.eval()
     try:
@@ -175,7 +195,7 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
     tr, va, te = (_on(s, device) for s in (data.train, data.val, data.test))
     k = data.n_classes
     loss_fn = get_loss(config.loss)
-    predict(model, tr[0][:2])  # materialise lazily shaped layers (FReLU) before the optimizer sees them
+    _materialise(model, tr[0][:2])
     optimizer = _make_optimizer(model, config)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     grads = GradientMonitor(model) if config.diagnostics else None
@@ -228,33 +248,58 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
     return RunResult(status, epochs, test, final_train, best_epoch, n_params, time.perf_counter() - start, diagnostics)
 
 
+@torch.no_grad()
+def _materialise(model: nn.Module, x: torch.Tensor) -> None:
+    """Run lazily shaped layers (FReLU) once, before the optimizer sees their parameters (not in
+    inference mode: parameters made there could never be trained)."""
+    was = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was)
+
+
 def _on(split, device) -> tuple[torch.Tensor, torch.Tensor]:
     return split.x.to(device), split.y.to(device)
 
 
 def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) -> tuple[dict[str, float], bool]:
     """One pass over the shuffled training split. Returns running metrics and whether every
-    batch loss was finite (the pass stops at the first that is not)."""
+    batch loss was finite (no update is made from the first that is not; the pass stops there or
+    a few batches later, see the module docstring)."""
     x, y = split
+    n = len(x)
     model.train()
-    order = torch.randperm(len(x), generator=gen).to(x.device)
-    total, seen, logits, labels = 0.0, 0, [], []
-    every = max(1, math.ceil(len(x) / batch_size) // GRAD_SAMPLES)  # gradient norms of evenly spaced batches
-    for b, i in enumerate(range(0, len(x), batch_size)):
-        idx = order[i:i + batch_size]
-        xb, yb = x[idx], y[idx]
-        optimizer.zero_grad(set_to_none=True)
-        z = model(xb)
-        loss = loss_fn(z, yb)
-        if not torch.isfinite(loss):
-            return {"loss": math.nan, "accuracy": math.nan}, False
-        loss.backward()
-        if grads is not None and b % every == 0:
-            grads.accumulate()
-        optimizer.step()
-        total += loss.item() * len(idx)
-        seen += len(idx)
-        logits.append(z.detach())
-        labels.append(yb)
-    metrics = classification_metrics(torch.cat(logits), torch.cat(labels), k, auc=False)
-    return {"loss": total / max(seen, 1), **metrics}, True
+    order = torch.randperm(n, generator=gen).to(x.device)
+    every = max(1, math.ceil(n / batch_size) // GRAD_SAMPLES)  # gradient norms of evenly spaced batches
+    total = torch.zeros((), dtype=torch.float64, device=x.device)  # sum of batch loss x batch size
+    pred = torch.empty(n, dtype=torch.long, device=x.device)
+    # A fused step skips its update while found_inf is 1: from the first non-finite loss on.
+    found = torch.zeros((), dtype=torch.float32, device=x.device) if getattr(optimizer, "defaults", {}).get("fused") else None
+    optimizer.found_inf = found
+    try:
+        for b, i in enumerate(range(0, n, batch_size)):
+            idx = order[i:i + batch_size]
+            xb, yb = x[idx], y[idx]
+            optimizer.zero_grad(set_to_none=True)
+            z = model(xb)
+            loss = loss_fn(z, yb)
+            if found is None and not torch.isfinite(loss):
+                return {"loss": math.nan, "accuracy": math.nan}, False
+            loss.backward()
+            total.add_(loss.detach(), alpha=len(idx))
+            if found is not None:
+                found.copy_(torch.isfinite(total).logical_not_())
+            if grads is not None and b % every == 0:
+                grads.accumulate()
+            optimizer.step()
+            torch.argmax(z.detach(), 1, out=pred[i:i + len(idx)])
+            if found is not None and b % CHECK_EVERY == CHECK_EVERY - 1 and found.item():
+                return {"loss": math.nan, "accuracy": math.nan}, False
+    finally:
+        optimizer.found_inf = None
+    if found is not None and found.item():
+        return {"loss": math.nan, "accuracy": math.nan}, False
+    metrics = prediction_metrics(pred, y[order], k)
+    return {"loss": total.item() / max(n, 1), **metrics}, True
