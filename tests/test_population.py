@@ -147,5 +147,23 @@ def test_pack_groups_equal_functions_in_contiguous_slices(digits):
             torch.testing.assert_close(z[pack.order.index(k)], m(x), rtol=1e-5, atol=1e-6)
 
 
-def test_packable_only_for_the_mlp_without_diagnostics():
-    assert packable("mlp") and not packable("mlp", diagnostics=True) and not packable("seed-cnn")
+def test_packable_only_for_the_mlp():
+    assert packable("mlp") and not packable("seed-cnn") and not packable("resnet")
+
+
+def test_packed_members_get_the_diagnostics_they_get_alone(digits64):
+    """Gradient norms per slot and epoch, dead units, saturation, mean and std: the packed trainer
+    measures each member as the one-model trainer does (float64: equal to rounding)."""
+    plans = ["relu", "tanh", "prelu", "expr:max(x, x*tanh(x))"]
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, diagnostics=True, threads=1, fused=False)
+    packed = train_population(plans, digits64, cfg, OPTS)
+    for plan, p in zip(plans, packed):
+        one, _ = alone(plan, digits64, cfg)
+        assert set(p.diagnostics) == set(one.diagnostics) == {"input", "hidden_1", "hidden_2", "output"}
+        for slot, d in one.diagnostics.items():
+            for name, v in d.items():
+                assert p.diagnostics[slot][name] == pytest.approx(v, rel=1e-9, abs=1e-12), (plan, slot, name)
+        for ep, eo in zip(p.epochs, one.epochs):
+            assert ep["grad_norm"] == pytest.approx(eo["grad_norm"], rel=1e-9)
+    assert packed[0].diagnostics["input"]["dead"] != packed[1].diagnostics["input"]["dead"] or \
+        packed[0].diagnostics["input"]["saturated"] != packed[1].diagnostics["input"]["saturated"]

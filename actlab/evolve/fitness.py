@@ -74,7 +74,7 @@ def evaluate_tasks(tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for idx in groups.values():
         first = tasks[idx[0]]
         cfg = TrainConfig.from_dict(first["train"])
-        if len(idx) > 1 and packable(first["model"], cfg.diagnostics):
+        if len(idx) > 1 and packable(first["model"]):
             t0 = time.perf_counter()
             try:
                 data = load_data(first)

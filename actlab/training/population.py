@@ -20,7 +20,7 @@ member is scored when the pack ends, with the weights of its best epoch; until t
 along without effect on the others (batches are independent in a batched matmul).
 
 ``train_population(plans, data, config, model_options)`` returns one
-:class:`~actlab.training.RunResult` per plan, in the order given. ``packable(model, ...)``
+:class:`~actlab.training.RunResult` per plan, in the order given. ``packable(model)``
 says whether a model can be packed (``mlp`` only; other models train one by one).
 """
 
@@ -37,14 +37,15 @@ from torch import nn
 from .._errors import ActlabError
 from .losses import cross_entropy, get_loss
 from .metrics import batched_classification_metrics
-from .trainer import EVAL_BATCH, RunResult, TrainConfig, _make_optimizer, seed_everything
+from .diagnostics import slot_diagnostics
+from .trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, seed_everything
 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
 
-def packable(model: str, diagnostics: bool = False) -> bool:
-    """Models and settings the packed trainer reproduces: the MLP, without gradient diagnostics."""
-    return model == "mlp" and not diagnostics
+def packable(model: str) -> bool:
+    """Models the packed trainer reproduces: the MLP."""
+    return model == "mlp"
 
 
 def _key(act: nn.Module) -> tuple[str, str]:
@@ -160,8 +161,6 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     from ..models import build
 
     config = config or TrainConfig()
-    if config.diagnostics:
-        raise ActlabError("the packed trainer records no gradient diagnostics; train one by one for them")
     if not plans:
         return []
     if config.threads:
@@ -174,7 +173,6 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
     device = torch.device(config.device)
     pack = PackedMLP(members).to(device)
-    del members
     K = pack.size
     rows = {k: pack.order.index(k) for k in range(K)}
     (xt, yt), (xv, yv), (xs, ys) = ((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
@@ -187,17 +185,15 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     active = torch.ones(K, dtype=torch.bool, device=device)  # by row
     epochs: list[list[dict[str, Any]]] = [[] for _ in range(K)]  # by member
     status = ["finished"] * K
-    best = [math.inf] * K
-    best_epoch: list[int | None] = [None] * K
+    stops = [Stopper(config) for _ in range(K)]
     best_state: list[dict | None] = [None] * K
-    waited = [0] * K
-    sign = 1.0 if config.monitor == "val_loss" else -1.0
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         if not bool(active.any()):
             break
         t0 = time.perf_counter()
-        train_stats, finite = _train_epoch(pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen, active)
+        train_stats, finite, grad_norms = _train_epoch(pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen,
+                                                       active, config.diagnostics)
         seconds = time.perf_counter() - t0
         zv = _logits(pack, xv)
         val = _scores(zv, yv, loss_fn, nc)
@@ -207,6 +203,8 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
                 continue
             record: dict[str, Any] = {"epoch": epoch, "seconds": seconds, "packed": K,
                                       **{f"train_{m}": v for m, v in train_stats[r].items()}}
+            if grad_norms is not None:
+                record["grad_norm"] = {slot: grad_norms[l][r] for l, slot in enumerate(pack.slots)}
             if not finite[r]:
                 epochs[k].append(record)
                 status[k] = "diverged"
@@ -214,44 +212,45 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
                 continue
             record.update({f"val_{m}": v for m, v in val[r].items()})
             epochs[k].append(record)
-            score = sign * record[config.monitor]
-            if math.isnan(score):
-                status[k] = "diverged"
-                active[r] = False
-                continue
-            if score < best[k] - config.min_delta:
-                best[k], best_epoch[k], waited[k] = score, epoch, 0
-                if config.restore_best:
-                    best_state[k] = pack.member_state(k)
-            else:
-                waited[k] += 1
-            if on_epoch is not None and on_epoch(k, epoch, record):
-                status[k] = "pruned"
-                active[r] = False
-            elif config.patience is not None and waited[k] >= config.patience:
-                status[k] = "stopped"
+            prune = None if on_epoch is None else (lambda e, rec, k=k: on_epoch(k, e, rec))
+            ended, improved = stops[k].update(epoch, record, prune)
+            if improved and config.restore_best:
+                best_state[k] = pack.member_state(k)
+            if ended:
+                status[k] = ended
                 active[r] = False
     for k in range(K):
         if best_state[k] is not None:
             pack.load_member_state(k, best_state[k])
     test, train_ = _scores(_logits(pack, xs), ys, loss_fn, nc), _scores(_logits(pack, xt), yt, loss_fn, nc)
+    diagnostics: list[dict] = [{} for _ in range(K)]
+    if config.diagnostics:  # measured on each member's own MLP, with the weights it was tested with
+        for k, m in enumerate(members):
+            m.load_state_dict(pack.member_state(k))
+            diagnostics[k] = slot_diagnostics(m.to(device), xv, epochs[k])
     seconds = time.perf_counter() - start
-    return [RunResult(status[k], epochs[k], test[rows[k]], train_[rows[k]], best_epoch[k], n_params, seconds, {})
-            for k in range(K)]
+    return [RunResult(status[k], epochs[k], test[rows[k]], train_[rows[k]], stops[k].best_epoch, n_params, seconds,
+                      diagnostics[k]) for k in range(K)]
 
 
 def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size: int, gen: torch.Generator,
-                 active: torch.Tensor) -> tuple[list[dict[str, float]], list[bool]]:
+                 active: torch.Tensor, diagnostics: bool = False
+                 ) -> tuple[list[dict[str, float]], list[bool], list[list[float]] | None]:
     """One pass of every active member over the shuffled training split (the batches of the one-
-    model trainer). A member whose batch loss is not finite stops learning at that batch."""
+    model trainer). A member whose batch loss is not finite stops learning at that batch. With
+    ``diagnostics``, the mean gradient norm of each layer's weight, per layer and row, over the
+    batches the one-model trainer samples."""
     x, y = split
     K = pack.size
     pack.train()
     order = torch.randperm(len(x), generator=gen).to(x.device)
+    every = max(1, math.ceil(len(x) / batch_size) // GRAD_SAMPLES)
     live = active.clone()
     total = torch.zeros(K, dtype=torch.float64, device=x.device)
+    gsum = torch.zeros(len(pack.weights), K, dtype=torch.float64, device=x.device) if diagnostics else None
+    sampled = 0
     seen, logits, labels = 0, [], []
-    for i in range(0, len(x), batch_size):
+    for b, i in enumerate(range(0, len(x), batch_size)):
         idx = order[i:i + batch_size]
         xb, yb = x[idx], y[idx]
         optimizer.zero_grad(set_to_none=True)
@@ -264,6 +263,9 @@ def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size
         if not bool(live.any()):
             break
         torch.where(live, per, torch.zeros_like(per)).sum().backward()
+        if gsum is not None and b % every == 0:
+            gsum += torch.stack([w.grad.flatten(1).norm(dim=1) for w in pack.weights]).double()
+            sampled += 1
         _step(optimizer, pack, live)
         total += torch.where(live, per.detach().double() * len(idx), torch.zeros_like(total))
         seen += len(idx)
@@ -276,7 +278,8 @@ def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size
             stats.append({"loss": math.nan, "accuracy": math.nan})
         else:
             stats.append({"loss": float(total[r]) / max(seen, 1), **metrics[r]})
-    return stats, [bool(v) for v in live]
+    norms = None if gsum is None else (gsum / sampled if sampled else torch.full_like(gsum, math.nan)).tolist()
+    return stats, [bool(v) for v in live], norms
 
 
 def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -141,6 +141,35 @@ class RunResult:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+class Stopper:
+    """Early stopping and the best epoch of one run: the one-model trainer keeps one, the packed
+    trainer one per member."""
+
+    def __init__(self, config: TrainConfig):
+        self.monitor, self.min_delta, self.patience = config.monitor, config.min_delta, config.patience
+        self.sign = 1.0 if config.monitor == "val_loss" else -1.0
+        self.best, self.best_epoch, self.waited = math.inf, None, 0
+
+    def update(self, epoch: int, record: Mapping[str, Any],
+               prune: Callable[[int, Mapping[str, Any]], bool | None] | None = None) -> tuple[str | None, bool]:
+        """After a finite training epoch with its validation scores: ``(status, improved)``, status
+        ``"diverged"`` (the monitored score is NaN), ``"pruned"`` (``prune(epoch, record)`` said
+        so), ``"stopped"`` (``patience`` epochs without improvement) or None to go on."""
+        score = self.sign * record.get(self.monitor, math.nan)
+        if math.isnan(score):
+            return "diverged", False
+        improved = score < self.best - self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.waited = score, epoch, 0
+        else:
+            self.waited += 1
+        if prune is not None and prune(epoch, record):
+            return "pruned", improved
+        if self.patience is not None and self.waited >= self.patience:
+            return "stopped", improved
+        return None, improved
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -202,8 +231,7 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
     gen = torch.Generator().manual_seed(config.seed)
 
     epochs: list[dict[str, Any]] = []
-    status, best, best_epoch, best_state, waited = "finished", math.inf, None, None, 0
-    sign = 1.0 if config.monitor == "val_loss" else -1.0
+    status, best_state, stop = "finished", None, Stopper(config)
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
@@ -220,21 +248,11 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
         record.update({f"val_{m}": v for m, v in evaluate(model, *va, loss_fn, k).items()})
         record["eval_seconds"] = time.perf_counter() - t1
         epochs.append(record)
-        score = sign * record[config.monitor]
-        if math.isnan(score):
-            status = "diverged"
-            break
-        if score < best - config.min_delta:
-            best, best_epoch, waited = score, epoch, 0
-            if config.restore_best:
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            waited += 1
-        if on_epoch is not None and on_epoch(epoch, record):
-            status = "pruned"
-            break
-        if config.patience is not None and waited >= config.patience:
-            status = "stopped"
+        ended, improved = stop.update(epoch, record, on_epoch)
+        if improved and config.restore_best:
+            best_state = copy.deepcopy(model.state_dict())
+        if ended:
+            status = ended
             break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -245,7 +263,7 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
         diagnostics = slot_diagnostics(model, va[0], epochs)
     if grads is not None:
         grads.remove()
-    return RunResult(status, epochs, test, final_train, best_epoch, n_params, time.perf_counter() - start, diagnostics)
+    return RunResult(status, epochs, test, final_train, stop.best_epoch, n_params, time.perf_counter() - start, diagnostics)
 
 
 @torch.no_grad()
