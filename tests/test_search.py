@@ -208,8 +208,7 @@ def test_a_pack_of_trials_trains_together_each_as_if_alone(tmp_path):
     assert sorted(t.number for t in ts) == list(range(8)) and all(t.state == TrialState.COMPLETE for t in ts)
     assert all(t.user_attrs["packed"] == 4 for t in ts)
     data = load("iris", seed=0)
-    cfg = TrainConfig(epochs=8, batch_size=128, patience=5, monitor="val_accuracy", threads=1, seed=0, diagnostics=False,
-                      fused=False)  # packed trials train with the per-parameter optimizer loop
+    cfg = TrainConfig(epochs=8, batch_size=128, patience=5, monitor="val_accuracy", threads=1, seed=0, diagnostics=False)
     for t in ts[:4]:  # the value Optuna got is what the plan gives trained alone (the command's settings)
         plan = t.user_attrs["plan"]
         alone = train(lambda: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg)
