@@ -1,8 +1,8 @@
 """actlab: an activation-function laboratory for PyTorch."""
 
 from ._errors import ActlabError
-from .catalogue import SIPPER48, Activation, Entry, FastActivation, FReLU, entries, fast, functional, get, lookup, register
-from .evolve import Expression, load  # also registers the "expr:" spec prefix
+from .catalogue import SIPPER48, Activation, Entry, Expression, FastActivation, FReLU, entries, fast, functional, get, lookup, register
+from .evolve import load
 from .swap import swap_activations
 
 __version__ = "0.1.0"

@@ -1,18 +1,23 @@
-"""Atomic file writes: a reader (or a rerun after a kill) sees the old file or the complete new
-one, never a half-written one."""
+"""Files shared by processes: atomic writes (a reader, or a rerun after a kill, sees the old file
+or the complete new one, never a half-written one), claims (several processes on one folder
+split the work, a dead one's share is taken over), and which command's results a folder holds."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ._errors import ActlabError
 
 
 def prepare_out(out: str | Path, *subdirs: str) -> Path:
     """Create ``out`` (and its ``subdirs``) and prove it is writable, or say so in one line."""
+    if isinstance(out, str) and not out.strip():  # Path("") is the current folder
+        raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
     out = Path(out)
     try:
         for d in subdirs or ("",):
@@ -40,3 +45,238 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 def _default(o: Any) -> Any:
     tolist = getattr(o, "tolist", None)  # tensors and arrays
     return tolist() if callable(tolist) else str(o)
+
+
+def write_file_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """``write(tmp)`` writes the content to a temporary file (same suffix, e.g. for a plot's
+    format), which then replaces ``path`` atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# ------------------------------------------------------------------------------------ claims
+# A claim is a small JSON file created with O_CREAT | O_EXCL (exactly one process can create it)
+# holding the claimant's pid, host, process start time and the time. Whoever creates it does the
+# work, writes the result atomically, then releases (removes) the claim. A claim whose process is
+# dead (same host; pid gone, a zombie, or reused by a process started later) is taken over. A claim
+# from another host is respected: only its own machine can tell whether it is alive.
+CLAIM_FORMAT = "actlab-claim"
+UNREADABLE_CLAIM_AGE = 10.0  # seconds: an empty or garbled claim older than this is stale
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/PID/stat (state first, start time at index 19), or None off Linux."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _start_time(pid: int) -> str | None:
+    st = _proc_stat(pid)
+    return st[19] if st and len(st) > 19 else None
+
+
+def pid_alive(pid: int, start: str | None = None) -> bool:
+    """Whether process ``pid`` of this machine is alive (and, given its start time, the same one)."""
+    if pid <= 0:  # not a process: kill(0) and kill(-1) would ask about whole groups, which always answer
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    except (OverflowError, ValueError):
+        return False
+    st = _proc_stat(pid)
+    if st is not None:
+        if st[0] in ("Z", "X"):  # killed, not yet reaped by its parent
+            return False
+        if start is not None and len(st) > 19 and st[19] != start:
+            return False  # the pid now belongs to another process
+    return True
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def claim_holder(path: str | Path) -> dict[str, Any] | None:
+    """What a claim file says (pid, host, start, time), or None if it is absent or unreadable."""
+    raw = _read_bytes(Path(path))
+    try:
+        d = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def _stale(path: Path, raw: bytes) -> bool:
+    try:
+        d = json.loads(raw)
+        pid, host = int(d["pid"]), str(d["host"])
+    except (ValueError, KeyError, TypeError, RecursionError):  # being written this instant, or junk: junk once it has aged
+        try:
+            return time.time() - path.stat().st_mtime > UNREADABLE_CLAIM_AGE
+        except FileNotFoundError:
+            return False
+    if host != socket.gethostname():
+        return False
+    return not pid_alive(pid, d.get("start"))
+
+
+def _take_over(path: Path, raw: bytes) -> None:
+    """Remove the stale claim ``raw`` at ``path``, but never a new claim made meanwhile: move it
+    aside atomically, and if what was moved is not the stale claim, put it back."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # another process moved it first
+    try:
+        if _read_bytes(aside) != raw:
+            try:
+                os.link(aside, path)  # fails if yet another claim exists: that one then holds it
+            except FileExistsError:
+                pass
+    finally:
+        try:
+            aside.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def claim(path: str | Path) -> bool:
+    """Try to claim the work that ``path`` stands for: True if this process created the claim
+    file (and must :func:`release` it when the work is written), False if a live process holds
+    it. A stale claim (see above) is taken over."""
+    path = Path(path)
+    me = json.dumps({"format": CLAIM_FORMAT, "pid": os.getpid(), "host": socket.gethostname(),
+                     "start": _start_time(os.getpid()), "time": time.time(), "token": os.urandom(8).hex()})
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raw = _read_bytes(path)
+            if raw is None:
+                continue  # released meanwhile: try again
+            if not _stale(path, raw):
+                return False
+            _take_over(path, raw)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return True
+    return False
+
+
+def release(path: str | Path) -> None:
+    """Remove this process's claim ``path`` (a claim of another process is left alone)."""
+    path = Path(path)
+    d = claim_holder(path)
+    if d is not None and (d.get("pid") != os.getpid() or d.get("host") != socket.gethostname()):
+        return
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+# ------------------------------------------------------------------- whose results a folder holds
+OWNER_MARK = ".actlab.json"  # {"command": ...}, written by the command that writes its results here
+OUTPUTS = {  # what each command writes to its --out, in the order a message names them
+    "compare": ("results.json", "report.html", "curves.png", "time_accuracy.png", "diagnostics.png"),
+    "search": ("results.json", "report.html", "history.png", "winners.png", "importances.png"),
+    "evolve": ("results.json", "best.json", "report.html", "checkpoint.json"),
+}
+
+
+def _results_command(path: Path) -> str | None:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
+        return None
+    if not isinstance(d, dict):
+        return None
+    if d.get("format") == "actlab-evolve-results":
+        return "evolve"
+    if "study" in d and "space" in d:
+        return "search"
+    if "summary" in d and "runs" in d:
+        return "compare"
+    return None
+
+
+def out_owner(out: str | Path) -> str | None:
+    """The actlab command whose results (finished or in progress) are in folder ``out``, or None."""
+    out = Path(out)
+    found = {n for n in ("results.json", "report.html", "study.db", "checkpoint.json", "best.json") if (out / n).exists()}
+    if (out / "runs").is_dir() and any((out / "runs").glob("*.json")):
+        found.add("runs")
+    if not found:
+        return None
+    mark = claim_holder(out / OWNER_MARK)  # any small JSON file reads the same way
+    if mark and mark.get("command") in OUTPUTS:
+        return mark["command"]
+    if "checkpoint.json" in found or "best.json" in found:  # folders from before the mark
+        return "evolve"
+    if "study.db" in found:
+        return "search"
+    return _results_command(out / "results.json") or ("compare" if "runs" in found else None)
+
+
+def own_out(out: str | Path, command: str, force: bool = False) -> None:
+    """Refuse, in one line, to write ``command``'s results into a folder that holds another
+    command's (unless ``force``); then mark the folder as ``command``'s. The same command on its
+    own folder passes (it resumes)."""
+    out = Path(out)
+    other = out_owner(out)
+    if other is not None and other != command and not force:
+        replaced = [n for n in OUTPUTS[command] if (out / n).exists()]
+        what = f"its {', '.join(replaced)} would be replaced" if replaced else "the two would mix"
+        raise ActlabError(f"{str(out)!r} holds the results of 'actlab {other}' ({what}); choose a new --out, "
+                          f"or add --force to write there anyway")
+    if other is None and not force:  # files of the same names that no actlab command wrote here
+        foreign = [n for n in OUTPUTS[command] if (out / n).exists()]
+        if foreign:
+            raise ActlabError(f"{str(out)!r} holds {', '.join(foreign)} that 'actlab {command}' would replace, and they "
+                              "are not actlab's results; choose a new --out, or add --force to write there anyway")
+    if claim_holder(out / OWNER_MARK) != {"command": command}:
+        write_json_atomic(out / OWNER_MARK, {"command": command})
+
+
+MAX_JSON_BYTES = 512 * 2**20  # larger than any file actlab writes; a bigger one is refused, not read into memory
+
+
+def read_json(path: str | Path, what: str, fix: str) -> Any:
+    """The JSON content of ``path``, or one line: ``cannot read WHAT 'PATH' (why); FIX``. Any bytes
+    (not UTF-8, truncated, nested a million levels deep, huge numbers) give that line, never a
+    traceback; what the content means is for the caller to check."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_JSON_BYTES:
+            raise ActlabError(f"cannot read {what} {str(p)!r} (larger than {MAX_JSON_BYTES >> 20} MiB); {fix}")
+        return json.loads(p.read_bytes().decode("utf-8"))
+    except ActlabError:
+        raise
+    except OSError as e:
+        why = e.strerror or str(e)
+    except UnicodeDecodeError:
+        why = "not UTF-8 text"
+    except RecursionError:
+        why = "nested too deeply"
+    except (ValueError, MemoryError) as e:  # not JSON, a number too long to convert
+        why = ("not valid JSON: a number with too many digits" if "int_max_str_digits" in str(e) else
+               f"not valid JSON: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}")
+    raise ActlabError(f"cannot read {what} {str(p)!r} ({why}); {fix}")

@@ -64,8 +64,13 @@ def swap_activations(
 
     >>> swaps = swap_activations(resnet, "frelu", example_input=torch.zeros(1, 3, 32, 32))  # doctest: +SKIP
     """
+    if not isinstance(model, nn.Module):
+        raise ActlabError(f"swap_activations changes a torch.nn.Module in place; got {type(model).__name__}")
     if isinstance(spec, Mapping):
         patterns = list(spec.items())
+        odd = next((p for p, _ in patterns if not isinstance(p, str)), None)
+        if odd is not None:
+            raise ActlabError(f"module name pattern {odd!r} is not text; map names or patterns such as 'layer1.*' to specs")
 
         def choose(name: str) -> tuple[bool, Any]:
             for pattern, s in patterns:

@@ -67,6 +67,11 @@ def test_show_spec_with_arguments_and_default_png_location(tmp_path):
     (("show", "elu(alpha='x')"), r"must be float"),
     (("plot", "relu", "nosuch", "--out", "x.png"), r"unknown activation 'nosuch'"),
     (("plot", "relu", "--out", "x.png", "--range", "1", "0"), r"LO < HI"),
+    (("plot", "relu", "--out", "x.png", "--range", "nan", "1"), r"--range LO must be a finite number"),
+    (("plot", "relu", "--out", "x.png", "--range", "0", "inf"), r"--range HI must be a finite number"),
+    (("plot", "relu", "--out", "x.png", "--range", "0", "1e300"), r"--range HI must be at most"),
+    (("plot", "relu", "--out", "x.png", "--range", "0"), r"expected 2 arguments"),
+    (("show", "leaky_rlu"), r"did you mean 'leaky_relu', 'leaky_relu_keras'\?$"),
     (("list", "--kind", "nope"), r"invalid choice"),
 ])
 def test_user_errors_are_one_line_exit_2(args, expected, tmp_path):
@@ -75,6 +80,17 @@ def test_user_errors_are_one_line_exit_2(args, expected, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("actlab: error:"), r.stderr
     assert "Traceback" not in r.stderr and re.search(expected, lines[0]), lines[0]
+
+
+def test_suggestions_name_each_function_once():
+    from actlab._errors import ActlabError
+    from actlab.catalogue import REGISTRY
+
+    for typo in ("leaky_rlu", "Leaky-Rlu", "swsh", "hardswsh", "rleu"):
+        with pytest.raises(ActlabError) as e:
+            REGISTRY.lookup(typo)
+        names = re.findall(r"'([^']+)'", str(e.value).split("did you mean", 1)[1])
+        assert names and len(names) == len(set(names)) <= 3, str(e.value)
 
 
 def test_unwritable_out_is_one_line(tmp_path):
@@ -129,3 +145,63 @@ def test_python_api_roundtrip():
 
     assert torch.equal(m(torch.tensor([-1.0, 2.0])), torch.tensor([-0.1, 2.0]))
     assert actlab.lookup("swish").name == "silu"
+
+
+def _one_line(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.stdout[-1000:], r.stderr[-1000:])
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def _unwritable_places(tmp_path: Path) -> list[Path]:
+    places = [Path("/proc/actlab-show.png"), Path("/sys/actlab-show.png")]  # read-only even for root
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o500)
+    probe = ro / "probe"
+    try:
+        probe.write_text("x")  # root writes anyway: then this one proves nothing
+        probe.unlink()
+    except OSError:
+        places.append(ro / "relu.png")
+    return [p for p in places if p.parent.exists()]
+
+
+@pytest.mark.parametrize("command", ["show", "plot"])
+def test_an_unwritable_out_is_one_line_for_every_plot(tmp_path, command):
+    places = _unwritable_places(tmp_path)
+    assert places
+    for place in places:
+        args = ("show", "relu", "--out", str(place)) if command == "show" else ("plot", "relu", "tanh", "--out", str(place))
+        _one_line(run(*args, cwd=tmp_path), "cannot")
+        assert not place.exists()
+
+
+def test_a_bad_out_name_is_one_line_before_any_output(tmp_path):
+    _one_line(run("show", "relu", "--out", "relu.txt", cwd=tmp_path), "'.txt' image")
+    _one_line(run("show", "relu", "--out", ".", cwd=tmp_path), "is a folder")
+    _one_line(run("show", "nosuch.json", cwd=tmp_path), "no file 'nosuch.json'")
+    assert not list(tmp_path.iterdir())
+
+
+def test_show_best_json_writes_only_its_own_files(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    best = {"format": "actlab-evolve-best", "mode": "triple",
+            "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x / 0"}}
+    (work / "best.json").write_text(json.dumps(best))
+    r = run("show", "best.json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["best-hidden.png", "best-input.png", "best-output.png",
+                                                           "best.json", "work"]
+    assert "f(x) = 1000000 x" in r.stdout  # x / 0: the protected division's value, not sympy's x / 0
+
+
+@pytest.mark.parametrize("functions", [3, "x", [], {}, None, {"all": 3}, {"all": "x", "../../evil": "x"}])
+def test_show_best_json_of_junk_is_one_line_and_writes_nothing(tmp_path, functions):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "best.json").write_text(json.dumps({"format": "actlab-evolve-best", "functions": functions}))
+    _one_line(run("show", "best.json", cwd=work))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["best.json", "work"]

@@ -135,6 +135,51 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, expected):
     assert not (out / "results.json").exists() and not list(out.glob("runs/*.json"))
 
 
+@pytest.mark.parametrize("args,expected", [
+    (["--threads", "-1"], "threads must be at least 1"),
+    (["--threads", "100000"], "threads must be at most"),
+    (["--device", "bogus"], "unknown device 'bogus'"),
+    (["--epochs", "1000000000000"], "epochs must be at most"),
+    (["--batch-size", "-5"], "batch size must be at least 1"),
+    (["--lr", "inf"], "learning rate must be a finite number"),
+    (["--lr", "0"], "learning rate must be greater than 0"),
+    (["--patience", "-1"], "patience must be at least 1"),
+    (["--seeds", "1000000000000"], "--seeds must be at most"),
+    (["--data-seed", "-1"], "seed must be at least 0"),
+    (["--data-seed", "1000000000000"], "seed must be at most"),
+    (["--width", "1000000000000"], "mlp width must be at most"),
+    (["--depth", "1000000000000"], "mlp depth must be at most"),
+    (["--limit", "-3"], "limit must be a positive integer"),
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--workers", "1000000000000"], "--workers must be at most"),
+    (["--pack", "0"], "--pack must be at least 1"),
+    (["--seeds", "nan"], "invalid int value"),
+])
+def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, args, expected):
+    """Through the command's own entry point, in this process (fast): exit 2, one line."""
+    from actlab.cli import main
+
+    out = tmp_path / "o"
+    try:
+        code = main(["compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu",
+                     "--out", str(out), "--quiet", *args])
+    except SystemExit as e:  # argparse's own one-line errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (out / "results.json").exists() and not list(out.glob("runs/*.json"))
+
+
+def test_cuda_without_cuda_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    r = actlab("compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu", "--device", "cuda",
+               "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no CUDA device" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_bad_csv_and_unwritable_out_are_one_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,label\n1,x,0\n2,3,1\n")
@@ -194,3 +239,146 @@ def test_presets_reproduce_the_seeds_experiments(tmp_path, preset, model, acts):
     if preset == "selu-vs-relu":
         assert res["dataset"]["input_shape"] == [3, 32, 32]  # the seeds' CNN input, padded if Fashion-MNIST
         assert res["config"]["train"]["batch_size"] == 100
+
+
+# ------------------------------------------------------- several processes on one --out: claims
+SHARED = ["compare", "--dataset", "iris", "--activations", "relu,tanh,elu,selu", "--seeds", "3", "--epochs", "20",
+          "--patience", "0", "--pack", "1", "--threads", "1"]
+
+
+def _trainer_pids(out) -> dict[str, int]:
+    return {p.name: int(json.loads(p.read_text())["trained_by"].rsplit(":", 1)[1]) for p in (out / "runs").glob("*.json")}
+
+
+def _deterministic(results) -> str:
+    """What must not depend on how many processes trained the runs (time does)."""
+    runs = [(r["activation"], r["seed"], r["result"]["test"], r["result"]["best_epoch"],
+             [{k: v for k, v in e.items() if "seconds" not in k} for e in r["result"]["epochs"]]) for r in results["runs"]]
+    rows = [{k: v for k, v in row.items() if "seconds" not in k} for row in results["summary"]]
+    return json.dumps([runs, rows])  # as text: NaN (the baseline's p-value) equals NaN
+
+
+def test_two_processes_on_one_out_split_the_runs_and_train_each_once(tmp_path):
+    out = tmp_path / "shared"
+    procs = [subprocess.Popen([*CLI, *SHARED, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    errs = []
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+        errs.append(err)
+    # every run trained exactly once: 12 trainings in all, each process reads the other's runs
+    trained = [e.count(", test acc") for e in errs]
+    assert sum(trained) == 12 and all(e.count(", test acc") + e.count("already done, skipped") == 12 for e in errs)
+    pids = _trainer_pids(out)
+    assert len(pids) == 12 and set(pids.values()) <= {p.pid for p in procs}
+    assert sorted(trained) == sorted(list(pids.values()).count(p.pid) for p in procs)
+    assert not list((out / "runs").glob("*.claim"))
+    alone = tmp_path / "alone"
+    r = actlab(*SHARED, "--out", str(alone), "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _deterministic(json.loads((out / "results.json").read_text())) == \
+        _deterministic(json.loads((alone / "results.json").read_text()))
+
+
+def test_a_claim_of_a_killed_process_is_taken_over(tmp_path):
+    out = tmp_path / "k"
+    args = [*CLI, *SHARED, "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    runs = out / "runs"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (runs.exists() and list(runs.glob("*.claim"))):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    claims = list(runs.glob("*.claim"))
+    assert claims, "the kill must leave claims behind (a pack is claimed whole)"
+    assert all(json.loads(c.read_text())["pid"] == proc.pid for c in claims)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)  # would wait for ever if not taken over
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not list(runs.glob("*.claim"))
+    pids = _trainer_pids(out)
+    assert len(pids) == 12 and proc.pid not in pids.values()
+    assert all(c.name.replace(".claim", ".json") in pids for c in claims)
+
+
+CLAIMER = """
+import sys
+from actlab._io import claim
+print("ready", flush=True)
+for line in sys.stdin:
+    print(claim(line.strip()), flush=True)
+"""
+
+
+def test_a_stale_claim_goes_to_exactly_one_of_several_processes(tmp_path):
+    from actlab._io import claim, claim_holder, release
+
+    path = tmp_path / "unit.claim"
+    assert claim(path) and not claim(path)  # held by a live process: this one
+    release(path)
+    assert not path.exists() and claim(path)
+    release(path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = {"pid": int(dead.stdout), "host": claim_holder.__globals__["socket"].gethostname(), "time": 0}
+    path.write_text(json.dumps({**stale, "host": "another-machine"}))
+    assert not claim(path), "another machine's claim is respected"
+    path.write_text(json.dumps({**stale, "pid": os.getpid(), "start": "1"}))
+    assert claim(path) and claim_holder(path)["start"] != "1", "a reused pid's claim is taken over"
+    release(path)
+    path.write_text("")  # a claim being written: respected until it has aged
+    assert not claim(path)
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    assert claim(path)
+    release(path)
+    # four processes see one dead claim at once: exactly one takes it over, every time
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    try:
+        assert all(p.stdout.readline().strip() == "ready" for p in procs)
+        for k in range(10):
+            one = tmp_path / f"u{k}.claim"
+            one.write_text(json.dumps(stale))
+            for p in procs:
+                p.stdin.write(f"{one}\n")
+                p.stdin.flush()
+            won = [p.stdout.readline().strip() for p in procs]
+            assert sorted(won) == ["False"] * 3 + ["True"], won
+            assert claim_holder(one)["pid"] in {p.pid for p in procs}
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def test_a_constant_expression_is_refused_before_any_data_loads(tmp_path):
+    out = tmp_path / "o"
+    for spec in ("expr:3", "expr:1/0"):
+        r = actlab("compare", "--dataset", "nosuch-dataset-never-loaded", "--activations", f"relu,{spec}", "--seeds", "1",
+                   "--out", str(out))
+        assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "is a constant" in r.stderr and not out.exists()
+
+
+def test_damaged_run_files_are_trained_again_and_kept_aside(tmp_path):
+    out = tmp_path / "o"
+    args = ["compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu,tanh,elu,selu",
+            "--threads", "1", "--quiet", "--out", str(out)]
+    r = actlab(*args)
+    assert r.returncode == 0, r.stderr
+    runs = out / "runs"
+    good = json.loads((runs / "relu__seed0.json").read_text())
+    (runs / "relu__seed0.json").write_text(json.dumps([good]))  # a list
+    (runs / "tanh__seed0.json").write_text(json.dumps({k: v for k, v in good.items() if k != "result"}))  # no result
+    acc = json.loads((runs / "elu__seed0.json").read_text())
+    acc["result"]["test"]["accuracy"] = "0.9"  # a string where a number belongs
+    (runs / "elu__seed0.json").write_text(json.dumps(acc))
+    (runs / "selu__seed0.json").write_bytes(b"\xff{\"format\": \"actlab-unit\"")  # not UTF-8, truncated
+    damaged = {p.name: p.read_bytes() for p in runs.glob("*.json")}
+    r = actlab(*args)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    for name, content in damaged.items():  # nothing lost: each damaged file kept, each run trained again
+        assert (runs / (name + ".damaged")).read_bytes() == content
+        rec = json.loads((runs / name).read_text())
+        assert isinstance(rec["result"]["test"]["accuracy"], float)
+    res = json.loads((out / "results.json").read_text())
+    assert {row["activation"] for row in res["summary"]} == {"relu", "tanh", "elu", "selu"}

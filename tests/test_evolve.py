@@ -18,10 +18,11 @@ from tests.conftest import wait_until
 import torch
 
 import actlab
-from actlab.evolve import expr as E
+from actlab.catalogue import expr as E
 from actlab.evolve import gp as G
-from actlab.evolve.fitness import evaluate_task, sanitise
-from actlab.evolve.run import EvolveConfig, Evolution, SerialExecutor, make_task, run_evolution
+from actlab.evolve.fitness import Fitness, sanitise
+from actlab.evolve.run import EvolveConfig, Evolution, make_task, run_evolution
+from actlab.runner import Runner
 from actlab.training import TrainConfig
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -159,7 +160,7 @@ def test_equivalent_candidates_are_trained_once_and_share_the_fitness(tmp_path):
         return {"fitness": 0.5, "status": "ok"}
 
     cfg = EvolveConfig(**SMALL)
-    evo = Evolution(cfg, SerialExecutor(count), progress=False)
+    evo = Evolution(cfg, Fitness(evaluator=count), progress=False)
     cands = [[E.parse(t)] for t in ("relu(x)", "max(x, 0.0)", "max(0.0, x) + x - x", "tanh(x)", "x - x")]
     records, counts = evo.evaluate(cands, 0)
     assert len(calls) == 2 and counts["evaluations"] == 2  # relu-like once, tanh once
@@ -172,7 +173,8 @@ def test_equivalent_candidates_are_trained_once_and_share_the_fitness(tmp_path):
 def test_a_candidate_that_makes_nans_is_recorded_failed_with_fitness_zero(tmp_path):
     cfg = EvolveConfig(**SMALL)
     task = make_task(cfg, {"input": "expr:exp(square(x))", "hidden": "expr:exp(x)"}, lr=50.0, optimizer="sgd")
-    r = evaluate_task(task)
+    with Runner() as runner:
+        (r,) = Fitness(runner).map([task])
     assert r["fitness"] == 0.0 and r["status"] == "diverged"
     assert sanitise({"fitness": float("nan")})["fitness"] == 0.0 and sanitise(None)["status"].startswith("failed")
 
@@ -266,11 +268,83 @@ def test_cli_end_to_end_then_show_best_json(tmp_path):
     (["--mutations", "uniform,teleport"], ["unknown mutation 'teleport'"]),
     (["--dataset", "nosuch"], ["unknown dataset"]),
     (["--catalogue", "elu,nosuch"], ["unknown activation 'nosuch'"]),
-    (["--resume"], ["no checkpoint to resume"]),
     (["--workers", "0"], ["--workers must be at least 1"]),
 ])
 def test_bad_input_is_one_line(tmp_path, extra, words):
     one_line_error(actlab_cli("evolve", *SMALL_CLI, *extra, "--out", str(tmp_path / "bad")), *words)
+
+
+@pytest.mark.parametrize("extra,words", [
+    (["--threads", "-1"], ["threads must be at least 1"]),
+    (["--threads", "100000"], ["threads must be at most"]),
+    (["--population", "1000000000000"], ["population must be at most"]),
+    (["--generations", "1000000000000"], ["generations must be at most"]),
+    (["--tournament", "0"], ["tournament size must be at least 1"]),
+    (["--elite", "-1"], ["elite must be at least 0"]),
+    (["--elite", "16"], ["elite must be from 0 to population - 1"]),
+    (["--hof", "1000000000000"], ["hall of fame size must be at most"]),
+    (["--cxpb", "nan"], ["cxpb must be a finite number"]),
+    (["--mutpb", "1.5"], ["mutpb must be at most 1"]),
+    (["--init-min", "-1"], ["init-min must be at least 0"]),
+    (["--init-min", "3", "--init-max", "2"], ["init-min <= init-max <= max height"]),
+    (["--init-max", "5", "--max-height", "4"], ["init-min <= init-max <= max height"]),
+    (["--max-height", "1000000000000"], ["max height must be at most 7"]),
+    (["--seed", "-1"], ["seed must be at least 0"]),
+    (["--data-seed", "1000000000000"], ["data seed must be at most"]),
+    (["--epochs", "1000000000000"], ["epochs must be at most"]),
+    (["--batch-size", "0"], ["batch size must be at least 1"]),
+    (["--lr", "inf"], ["learning rate must be a finite number"]),
+    (["--pack", "1000000000000"], ["--pack must be at most"]),
+    (["--final-seeds", "-1"], ["final seeds must be at least 0"]),
+    (["--final-epochs", "0"], ["final epochs must be at least 1"]),
+    (["--workers", "1000000000000"], ["--workers must be at most"]),
+    (["--dask-timeout", "nan"], ["--dask-timeout must be a finite number"]),
+    (["--dask-timeout", "0"], ["--dask-timeout must be greater than 0"]),
+    (["--width", "1000000000000"], ["mlp width must be at most"]),
+    (["--layers", "1000000000000"], ["mlp depth must be at most"]),
+    (["--limit", "-1"], ["limit must be a positive integer"]),
+])
+def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, extra, words):
+    """Through the command's own entry point, in this process (fast): exit 2, one line."""
+    from actlab.cli import main
+
+    code = main(["evolve", *SMALL_CLI, *extra, "--out", str(tmp_path / "bad")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+    assert not (tmp_path / "bad" / "checkpoint.json").exists()
+
+
+TINY_CLI = ["--dataset", "iris", "--population", "2", "--tournament", "1", "--generations", "1", "--epochs", "1",
+            "--pack", "2", "--final-seeds", "0", "--quiet"]
+
+
+def test_resume_before_the_first_checkpoint_starts_the_evolution(tmp_path):
+    out = tmp_path / "early"
+    r = actlab_cli("evolve", *TINY_CLI, "--resume", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "no checkpoint" in r.stderr and "starting" in r.stderr
+    assert (out / "checkpoint.json").exists() and (out / "best.json").exists()
+
+
+def test_an_out_holding_another_commands_results_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "shared"
+    compare = ["compare", "--dataset", "iris", "--activations", "relu", "--seeds", "1", "--epochs", "1", "--threads", "1",
+               "--quiet", "--out", str(out)]
+    assert actlab_cli(*compare).returncode == 0
+    before = {n: (out / n).read_bytes() for n in ("results.json", "report.html")}
+    one_line_error(actlab_cli("evolve", *TINY_CLI, "--out", str(out)), "'actlab compare'", "results.json, report.html",
+                   "--force")
+    one_line_error(actlab_cli("search", "--dataset", "iris", "--trials", "1", "--quiet", "--out", str(out)),
+                   "'actlab compare'", "--force")
+    assert {n: (out / n).read_bytes() for n in before} == before and not (out / "checkpoint.json").exists()
+    r = actlab_cli(*compare[:-1], str(out))  # the same command on its own folder resumes, as always
+    assert r.returncode == 0 and "already done, skipped" not in r.stdout
+    r = actlab_cli("evolve", *TINY_CLI, "--force", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((out / "results.json").read_text())["format"] == "actlab-evolve-results"
+    one_line_error(actlab_cli(*compare), "'actlab evolve'", "results.json, report.html")
 
 
 @pytest.mark.parametrize("spec,words", [("expr:max(x,", ["cannot read expression", "ends too early"]),
@@ -304,3 +378,169 @@ def test_expr_specs_work_in_compare_search_and_swap(tmp_path):
     loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 3, (16,)))
     loss.backward()
     assert model[0].weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------- damaged checkpoints and best.json files
+def _fake_fitness(task):
+    """No training: a fitness from the plan's text (the files, not the numbers, are under test)."""
+    return {"fitness": len(json.dumps(task["plan"])) % 7 / 7, "status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A real checkpoint of each mode, after generation 1 of 3 (iris, no training)."""
+    root = tmp_path_factory.mktemp("ck")
+    out = {}
+    for mode in ("single", "triple", "coevolution"):
+        cfg = EvolveConfig(mode=mode, dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
+        run_evolution(cfg, root / mode, evaluator=_fake_fitness, progress=False, stop_after=1)
+        out[mode] = json.loads((root / mode / "checkpoint.json").read_text())
+    return out
+
+
+def _damaged(d: dict, how: str) -> dict:
+    d = json.loads(json.dumps(d))
+    if how == "no generation":
+        del d["generation"]
+    elif how == "generation 10**6":
+        d["generation"] = 10**6
+    elif how == "generation as text":
+        d["generation"] = "1"
+    elif how == "bad random state":
+        d["random_state"] = [3, [1, 2, 3], None]
+    elif how == "random state of floats":
+        d["random_state"][1] = [0.5] * len(d["random_state"][1])
+    elif how == "cache as text":
+        d["cache"] = "abc"
+    elif how == "history cut short":
+        d["history"] = d["history"][:1]
+    elif how == "no config":
+        del d["config"]
+    elif how == "config as a list":
+        d["config"] = [1, 2]
+    elif how == "population of text":
+        d["config"]["population"] = "4"
+    elif how == "an unknown primitive":
+        d["populations"][0][0]["slots"] = ["nosuch(x)"] * len(d["populations"][0][0]["slots"])
+    elif how == "fitness as text":
+        d["populations"][0][0]["fitness"] = "0.5"
+    elif how == "hall of fame of junk":
+        d["hall_of_fame"] = [{"key": 1}]
+    return d
+
+
+DAMAGES = ["no generation", "generation 10**6", "generation as text", "bad random state", "random state of floats",
+           "cache as text", "history cut short", "no config", "config as a list", "population of text",
+           "an unknown primitive", "fitness as text", "hall of fame of junk"]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("mode", ["single", "coevolution"])
+def test_a_damaged_checkpoint_is_one_line_in_the_library(checkpoints, tmp_path, mode, how):
+    from actlab.evolve.run import check_checkpoint, read_checkpoint
+
+    good = checkpoints[mode]
+    assert check_checkpoint(good).mode == mode
+    path = tmp_path / "checkpoint.json"
+    path.write_text(json.dumps(_damaged(good, how)))
+    with pytest.raises(actlab.ActlabError) as e:
+        read_checkpoint(path)
+    assert "\n" not in str(e.value) and "checkpoint" in str(e.value)
+    evo = Evolution(EvolveConfig.from_dict(good["config"]), Fitness(evaluator=_fake_fitness), progress=False)
+    with pytest.raises(actlab.ActlabError):
+        evo.restore(_damaged(good, how))
+
+
+def test_a_good_checkpoint_restores_in_every_mode(checkpoints):
+    for mode, d in checkpoints.items():
+        evo = Evolution(EvolveConfig.from_dict(d["config"]), Fitness(evaluator=_fake_fitness), progress=False)
+        evo.restore(d)
+        assert evo.generation == 1 and len(evo.pops) == (3 if mode == "coevolution" else 1)
+
+
+@pytest.mark.parametrize("how", ["no generation", "generation 10**6", "bad random state", "cache as text"])
+def test_resume_from_a_damaged_checkpoint_is_one_line_and_changes_nothing(checkpoints, tmp_path, monkeypatch, capsys, how):
+    from actlab.cli import main
+
+    out = tmp_path / "ev"
+    out.mkdir()
+    text = json.dumps(_damaged(checkpoints["single"], how))
+    (out / "checkpoint.json").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["evolve", "--out", str(out), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("actlab: error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert (out / "checkpoint.json").read_text() == text and sorted(p.name for p in tmp_path.rglob("*")) == [
+        "checkpoint.json", "ev"]
+
+
+BEST = {"format": "actlab-evolve-best", "version": 1, "mode": "triple",
+        "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x"}}
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"functions": 3}, "no evolved functions"),
+    ({"functions": {}}, "no evolved functions"),
+    ({"functions": None}, "no evolved functions"),
+    ({"functions": {"../../x": "x", "hidden": "x", "output": "x"}}, "slots"),
+    ({"functions": {"input": "x", "hidden": "x", "output": "x", "all": "x"}}, "slots"),
+    ({"functions": {"input": 1, "hidden": "x", "output": "x"}}, "not expression text"),
+    ({"functions": {"input": "max(x,", "hidden": "x", "output": "x"}}, "cannot read expression"),
+    ({"functions": {"input": "1/0", "hidden": "x", "output": "x"}}, "is a constant"),
+    ({"mode": "quadruple"}, "mode"),
+    ({"mode": ["single"]}, "mode"),
+    ({"format": "something else"}, "not the best.json"),
+])
+def test_a_bad_best_json_is_one_line(tmp_path, change, words):
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({**BEST, **change}))
+    with pytest.raises(actlab.ActlabError, match=words) as e:
+        actlab.load(path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("content", [
+    {"format": "actlab-evolve-results"},  # no config, no best
+    {"format": "actlab-evolve-results", "config": {"mode": "single"}},
+    {"format": "actlab-evolve-results", "best": {"functions": {"all": "x"}}},
+    {"format": "actlab-evolve-results", "config": 3, "best": {"functions": {"all": "x"}}},
+    [1, 2], "text", None, 3.5,
+])
+def test_a_results_json_without_a_best_function_is_one_line(tmp_path, content):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(actlab.ActlabError):
+        actlab.load(path)
+
+
+def test_a_good_best_json_loads_and_its_results_json_too(tmp_path):
+    (tmp_path / "best.json").write_text(json.dumps(BEST))
+    mods = actlab.load(tmp_path / "best.json")
+    assert set(mods) == {"input", "hidden", "output"} and mods["hidden"].text == "relu(x)"
+    (tmp_path / "results.json").write_text(json.dumps({"format": "actlab-evolve-results", "config": {"mode": "single"},
+                                                       "best": {"functions": {"all": "x * tanh(x)"}}}))
+    assert actlab.load(tmp_path / "results.json").text == "x * tanh(x)"
+
+
+@pytest.mark.parametrize("out", [None, "plots/p.png"])
+def test_show_of_a_best_json_with_path_slot_names_writes_nothing_outside(tmp_path, monkeypatch, capsys, out):
+    from actlab.cli import main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    bad = {**BEST, "functions": {"../../evil": "x", "hidden": "x", "output": "x", "/tmp/abs": "x"}}
+    (work / "best.json").write_text(json.dumps(bad))
+    monkeypatch.chdir(work)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert main(["show", "best.json", *(["--out", out] if out else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("actlab: error:") and err.count("\n") == 1 and "slots" in err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no PNG, no folder, anywhere
+
+
+def test_mode_slots_agree_with_the_evolution():
+    from actlab.evolve import MODE_SLOTS, SLOT_NAMES
+    from actlab.evolve.run import MODES, SLOTS
+
+    assert set(MODE_SLOTS) == set(MODES) and MODE_SLOTS["triple"] == MODE_SLOTS["coevolution"] == SLOTS
+    assert set(SLOT_NAMES) == {"all", *SLOTS} and EvolveConfig().slots == MODE_SLOTS["single"]

@@ -23,7 +23,7 @@ from torch import nn
 
 import actlab
 from actlab import ActlabError
-from actlab.evolve import expr as E
+from actlab.catalogue import expr as E
 
 # ------------------------------------------------------------------------------ strategies
 CONSTS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.37, 2.0, 1e-06, -1e-06, 1e-20, 123456.789, -2.5e10]),
@@ -312,3 +312,127 @@ def test_the_guard_itself_catches_eval_of_text():
     with pytest.raises(AssertionError, match="eval of text"):
         with _no_code_execution():
             eval("1 + 1")  # noqa: S307 - the test of the guard
+
+
+# ------------------------------------------------- bounded sympy, constants, protected formulas
+SLOW_TO_SIMPLIFY = "hardshrink(celu(hardswish(x)))"  # 4 nodes; sympy's simplify was measured at 7 s to minutes
+
+
+def test_simplify_has_a_time_limit_that_works_in_any_thread():
+    import signal
+    import threading
+    import time
+
+    node = E.parse(SLOW_TO_SIMPLIFY)
+    t0 = time.perf_counter()
+    out = E.simplified(node, seconds=0.3)
+    assert time.perf_counter() - t0 < 5 and out["simplified"] is False and "longer than 0.3 s" in out["note"]
+    assert out["text"] and out["latex"]  # the expression as built, unsimplified
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+    got = []
+    worker = threading.Thread(target=lambda: got.append((time.perf_counter(), E.simplified(node, seconds=0.3))))
+    t0 = time.perf_counter()
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and got[0][0] - t0 < 5 and "longer than 0.3 s" in got[0][1]["note"]
+    time.sleep(0.3)  # nothing is raised later, after the limited work ended
+    assert [t.name for t in threading.enumerate() if t.name == "actlab-sympy-time-limit"] == []
+
+
+def test_simplify_skips_large_trees_with_a_note_and_keeps_small_ones():
+    big = E.parse("abs(softplus(sin(square(x / softshrink(celu(exp(relu(neg(cos(0.6)))))) + (erf(exp(softshrink("
+                  "erf(hardtanh(sin(0.44)))))) + square(sqrt(selu(abs(min(relu(x), tanh(x)))))))))))")
+    out = E.simplified(big)  # 31 nodes: sympy ran for hours on it
+    assert out["simplified"] is False and "not simplified: more than" in out["note"]
+    small = E.simplified(E.parse("max(x, x*tanh(x)) + x - x"))
+    assert small["simplified"] is True and small["note"] == ""
+
+
+def test_formula_of_a_huge_constant_is_quick_and_agrees_with_the_function():
+    import time
+
+    text = "square(" * 25 + "3" + ")" * 25 + " * x"  # 3**(2**25) exactly would take sympy minutes
+    t0 = time.perf_counter()
+    e = actlab.lookup("expr:" + text)
+    assert time.perf_counter() - t0 < 20 and r"\infty" in e.formula
+
+
+@pytest.mark.parametrize("spec", ["expr:3", "expr:1/0", "expr:-2.5", "expr:exp(1) * sin(0.3)", "expr:relu(0)"])
+def test_constant_expressions_are_refused_as_activations(spec):
+    for call in (actlab.get, actlab.functional, actlab.lookup):
+        with pytest.raises(ActlabError, match="is a constant: an activation function must depend on x") as e:
+            call(spec)
+        assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("spec", ["expr:3", "expr:1/0"])
+def test_show_of_a_constant_is_one_line(tmp_path, spec):
+    r = subprocess.run([sys.executable, "-m", "actlab.cli", "show", spec], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "is a constant" in r.stderr and not list(tmp_path.iterdir())
+
+
+def test_100k_nested_brackets_are_one_line(tmp_path, monkeypatch, capsys):
+    from actlab.cli import main
+
+    text = "(" * 100_000 + "x" + ")" * 100_000
+    with pytest.raises(ActlabError):
+        actlab.get("expr:" + text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["show", "expr:" + text]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("actlab: error:") and err.count("\n") == 1 and not list(tmp_path.iterdir())
+    deep = E.X
+    for _ in range(100_000):  # a tree built in Python, nested far deeper than text may be
+        deep = E.Call("relu", (deep,))
+    with pytest.raises(ActlabError, match="too large"):
+        E.Expression(deep)
+
+
+@pytest.mark.parametrize("bad", [None, 3, 2.5, b"x", ["x"], E.Call("nosuch", (E.X,)), E.Call("max", (E.X,)),
+                                 E.Const(float("nan")), E.Call("relu", ("x",))])
+def test_expression_of_anything_but_text_or_a_tree_is_one_line(bad):
+    with pytest.raises(ActlabError) as e:
+        E.Expression(bad)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ActlabError):
+        actlab.Expression(bad)
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("x / 0", "1000000 x"),  # the protected division by 0 divides by 1e-6: the formula says so
+    ("x / -0.0", "1000000 x"),  # -0.0 counts as positive, as in the function
+    ("x / 1e-9", "1000000 x"),
+    ("x / -1e-9", "- 1000000 x"),
+    ("x / x", r"\operatorname{pdiv}"),  # may come near 0: named, never a plain x / x = 1
+    ("sin(x) / (x - 1)", r"\operatorname{pdiv}"),
+    ("x / (1 + abs(x))", r"\frac{x}{\left|{x}\right| + 1}"),  # provably >= 1: a plain fraction
+    ("1 / (1 + exp(-x))", r"\frac{1}{1 + e^{- x}}"),
+    ("log(x)", r"10^{-6}"),
+    ("log(0) * x", r"- 13.81"),
+])
+def test_formulas_show_protected_operations_as_the_function_computes_them(text, shown):
+    formula = actlab.lookup("expr:" + text).formula
+    assert shown in formula and r"\tilde{\infty}" not in formula and "zoo" not in formula, formula
+
+
+@pytest.mark.parametrize("text", ["x / 0", "x / x", "sin(x) / (x - 1)", "1 / x", "x / (x + 1e-7)", "log(x)", "log(x - x)",
+                                  "sqrt(x)", "sqrt(0) + x", "div(x, square(x) - 1)", "x / (log(x) + 13.815510557964274)"])
+def test_every_protected_primitive_formula_agrees_with_the_function(text):
+    node = E.parse(text)
+    sym = sympy.Symbol("x", real=True)
+    for e in (E.to_sympy(node), _sympy_of_simplified(node)):
+        x = np.array([-1.0, -1e-9, 0.0, 1e-9, 1e-7, 0.5, 1.0, 2.0])
+        s = np.array([float(sympy.N(e.subs(sym, sympy.Float(v)))) for v in x])
+        want = E.numpy_eval(node, x)
+        np.testing.assert_allclose(s, want, rtol=1e-6, atol=2e-6, err_msg=str(e))  # sqrt omits its 1e-12 under the root
+
+
+def _sympy_of_simplified(node):
+    """The simplified formula's sympy expression (simplify keeps pdiv opaque)."""
+    e = E.to_sympy(node)
+    try:
+        return sympy.simplify(e)
+    except Exception:  # pragma: no cover - sympy giving up is no test failure here
+        return e

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import actlab
 from actlab import ActlabError
 from actlab.catalogue import _fast as FA
-from actlab.evolve import expr as E
+from actlab.catalogue import expr as E
 from tests.test_expr import trees
 
 COMPOSITE = "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"

@@ -157,11 +157,63 @@ def test_sipper48_candidates_are_the_papers_list():
     (["--storage", "postgresql://u@127.0.0.1:1/db"], "cannot open storage"),
     (["--sampler", "annealing"], "unknown sampler"),
     (["--trials", "0"], "--trials must be at least 1"),
+    (["--n-jobs", "2", "--heartbeat", "0"], "--heartbeat must be at least 1"),
+    (["--threads", "-1"], "threads must be at least 1"),
+    (["--storage", "mysql://u:s3cret@127.0.0.1/db"], "pip install pymysql and write the URL as mysql+pymysql://"),
+    (["--storage", "postgresql+psycopg2://u:s3cret@127.0.0.1/db"], "pip install psycopg2-binary"),
+    (["--storage", "postgresql://u:s3cret@127.0.0.1:1/db"], "cannot open storage 'postgresql://u:***@127.0.0.1:1/db'"),
+    (["--storage", "postgresql://u:s3cret@127.0.0.1:notaport/db"], "cannot open storage"),
+    (["--storage", "u:s3cret@127.0.0.1"], "cannot parse storage"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, expected):
     r = run(*FAST, "--trials", "2", "--out", str(tmp_path / "o"), *args, timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
     assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "s3cret" not in r.stdout + r.stderr  # a storage URL's password is never printed
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--trials", "1000000000000"], "--trials must be at most"),
+    (["--heartbeat", "nan"], "--heartbeat must be a finite number"),
+    (["--heartbeat", "inf"], "--heartbeat must be a finite number"),
+    (["--heartbeat", "1e12"], "--heartbeat must be at most"),
+    (["--threads", "1000000000000"], "threads must be at most"),
+    (["--n-jobs", "0"], "--n-jobs must be at least 1"),
+    (["--n-jobs", "1000000000000"], "--n-jobs must be at most"),
+    (["--pack", "0"], "--pack must be at least 1"),
+    (["--pack", "1000000000000"], "--pack must be at most"),
+    (["--seed", "-1"], "--seed must be at least 0"),
+    (["--seed", "1000000000000"], "--seed must be at most"),
+    (["--epochs", "0"], "epochs must be at least 1"),
+    (["--epochs", "1000000000000"], "epochs must be at most"),
+    (["--batch-size", "0"], "batch size must be at least 1"),
+    (["--batch-size", "1000000000000"], "batch size must be at most"),
+    (["--lr", "nan"], "learning rate must be a finite number"),
+    (["--lr", "-1"], "learning rate must be greater than 0"),
+    (["--patience", "-1"], "patience must be at least 1"),
+    (["--layers", "1"], "--layers must be at least 2"),
+    (["--layers", "1000000000000"], "--layers must be at most"),
+    (["--width", "0"], "--width must be at least 1"),
+    (["--width", "1000000000000"], "--width must be at most"),
+    (["--final-seeds", "-1"], "--final-seeds must be at least 0"),
+    (["--final-seeds", "1000000000000"], "--final-seeds must be at most"),
+    (["--top-k", "-1"], "--top-k must be at least 0"),
+    (["--limit", "0"], "limit must be a positive integer"),
+    (["--epochs", "1.5"], "invalid int value"),
+    (["--epochs"], "expected one argument"),
+])
+def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, args, expected):
+    """The same checks as above, through the command's own entry point in this process (fast)."""
+    from actlab.cli import main
+
+    try:
+        code = main(["search", *FAST, "--trials", "1", "--out", str(tmp_path / "o"), *args])
+    except SystemExit as e:  # argparse's own one-line errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
 def test_a_study_with_another_search_space_is_refused(tmp_path):
@@ -213,3 +265,54 @@ def test_a_pack_of_trials_trains_together_each_as_if_alone(tmp_path):
         plan = t.user_attrs["plan"]
         alone = train(lambda: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg)
         assert t.value == max(e["val_accuracy"] for e in alone.epochs)
+
+
+RACER = """
+import sys
+from pathlib import Path
+import optuna
+from actlab.search import _study
+print("ready", flush=True)
+for line in sys.stdin:
+    storage = _study.make_storage(None, Path(line.strip()))
+    _study.open_study(storage, "race", {"a": 1}, optuna.samplers.RandomSampler())
+    print("ok", flush=True)
+"""
+
+
+def test_processes_started_together_create_and_share_one_sqlite_study(tmp_path):
+    """Four real processes create the default SQLite storage and the study in one fresh folder at
+    the same instant, eight times over (the race is narrow: one round alone often misses it)."""
+    procs = [subprocess.Popen([sys.executable, "-c", RACER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    try:
+        assert all(p.stdout.readline().strip() == "ready" for p in procs)
+        for k in range(8):
+            folder = tmp_path / f"r{k}"
+            folder.mkdir()
+            for p in procs:  # released together: each is already waiting on its input
+                p.stdin.write(f"{folder}\n")
+                p.stdin.flush()
+            for p in procs:
+                if p.stdout.readline().strip() != "ok":
+                    p.kill()
+                    pytest.fail(f"round {k}: a process failed: {p.stderr.read()[-1500:]}")
+        assert len(optuna.get_all_study_summaries(make_storage(None, folder))) == 1
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def test_two_searches_started_at_once_on_one_fresh_out_share_the_study(tmp_path):
+    out = tmp_path / "fresh"
+    procs = [subprocess.Popen([*CLI, *FAST, "--trials", "6", "--pruner", "none", "--final-seeds", "0", "--out", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    ts = trials_of(f"sqlite:///{out / 'study.db'}", "actlab-iris-mlp")
+    numbers = [t.number for t in ts]
+    assert len(numbers) == len(set(numbers))
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in ts) == 6
+    assert all(t.system_attrs.get(SURPLUS) for t in ts if t.state == TrialState.FAIL)
+    assert json.loads((out / "results.json").read_text())["counts"]["done"] == 6

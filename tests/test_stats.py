@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actlab.compare.stats import holm, mean_std_ci, permutation_test
+from actlab.stats import holm, mean_std_ci, permutation_test, versus
 
 
 def test_mean_std_ci_matches_scipy_t_interval():

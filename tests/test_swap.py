@@ -263,3 +263,23 @@ def test_swapped_cnn_with_frelu_trains_on_digits(digits, one_thread):
     assert losses[-1] < 0.1 * start, (start, losses)  # measured: 0.024 x, accuracy 0.98
     assert acc > 0.9, acc
     assert not torch.equal(swaps[0].new.weight, weight_before)  # the funnel condition was trained too
+
+
+@pytest.mark.parametrize("model", [None, "resnet", 3, [nn.ReLU()]])
+def test_swap_in_something_that_is_not_a_module_is_one_line(model):
+    with pytest.raises(ActlabError, match="torch.nn.Module") as e:
+        swap_activations(model, "relu")
+    assert "\n" not in str(e.value)
+
+
+def test_a_pattern_that_is_not_text_is_one_line_and_changes_nothing():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(ActlabError, match="not text"):
+        swap_activations(model, {1: "tanh"})
+    assert type(model[1]) is nn.ReLU
+
+
+def test_a_spec_of_none_removes_every_activation_as_documented():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.Tanh())
+    swaps = swap_activations(model, None)
+    assert [s.name for s in swaps] == ["1", "3"] and all(type(m) is nn.Identity for m in (model[1], model[3]))

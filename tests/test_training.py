@@ -173,6 +173,32 @@ def test_bad_training_settings_are_one_line_errors():
         assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("kw,words", [
+    ({"epochs": 10**12}, "epochs must be at most"), ({"epochs": 2.5}, "epochs must be a whole number"),
+    ({"epochs": True}, "epochs must be a whole number"), ({"batch_size": 10**12}, "batch size must be at most"),
+    ({"lr": float("nan")}, "learning rate must be a finite number"), ({"lr": 0.0}, "learning rate must be greater than 0"),
+    ({"lr": float("inf")}, "learning rate must be a finite number"), ({"momentum": -0.1}, "momentum must be at least 0"),
+    ({"weight_decay": float("nan")}, "weight decay must be a finite number"), ({"min_delta": -1.0}, "min_delta"),
+    ({"patience": 10**12}, "patience must be at most"), ({"seed": -1}, "seed must be at least 0"),
+    ({"threads": 0}, "threads must be at least 1"), ({"threads": -1}, "threads must be at least 1"),
+    ({"threads": 10**12}, "threads must be at most"), ({"device": "bogus"}, "unknown device 'bogus'"),
+    ({"device": "meta"}, "cannot train"), ({"device": "cuda:99"}, "cuda"),
+])
+def test_numbers_and_devices_out_of_range_are_one_line_errors(kw, words):
+    with pytest.raises(ActlabError) as e:
+        TrainConfig(**kw)
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_device_this_machine_lacks_is_refused_and_cpu_accepted():
+    assert TrainConfig(device="cpu", threads=None, epochs=3.0).epochs == 3  # a whole float from JSON is fine
+    if not torch.cuda.is_available():
+        with pytest.raises(ActlabError, match="no CUDA device"):
+            TrainConfig(device="cuda")
+    else:
+        TrainConfig(device="cuda")
+
+
 def test_metrics_agree_with_scikit_learn():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(500, 5, generator=g)

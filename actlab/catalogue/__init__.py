@@ -2,15 +2,20 @@
 
 ``get(spec)`` gives an ``nn.Module``, ``functional(spec)`` a callable, ``lookup(name)`` the
 :class:`Entry` with formula, reference and properties, ``fast(spec)`` the fastest measured
-implementation (eager or a compiled kernel). See ``_table.py`` for the table.
+implementation (eager or a compiled kernel). See ``_table.py`` for the table; ``expr.py`` is the
+expression language of ``"expr:TEXT"`` specs (evolved functions, or a user's own formula).
 """
 
 from ._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register, split_specs
+from . import expr
+from .expr import Expression
 from ._table import SIPPER48
 from ._fast import FastActivation, fast
 from .frelu import FReLU, frelu
 
+REGISTRY.add_prefix(expr.PREFIX, expr.entry)  # "expr:TEXT" specs: the expression language (expr.py)
+
 __all__ = [
-    "KINDS", "REGISTRY", "SIPPER48", "Activation", "Entry", "FastActivation", "FReLU", "entries", "fast", "format_spec", "frelu",
+    "KINDS", "REGISTRY", "SIPPER48", "Activation", "Entry", "Expression", "FastActivation", "FReLU", "entries", "fast", "format_spec", "frelu",
     "functional", "get", "lookup", "parse_spec", "register", "split_specs",
 ]

@@ -9,7 +9,7 @@ function the fastest way this machine was measured to run it:
 * ``"compiled"``: one ``torch.compile`` kernel computes ``f(x)`` and ``f'(x)`` together in a single
   pass; it keeps ``f'(x)`` for backward (4 bytes per element, as much as keeping ``x``), and the
   backward pass is one multiplication ``g * f'(x)``. For an expression the derivative comes from
-  the tree (:func:`~actlab.evolve.expr.compile_dual`, autograd's conventions at kinks and ties) and
+  the tree (:func:`~actlab.catalogue.expr.compile_dual`, autograd's conventions at kinks and ties) and
   ``tanh`` is computed from ``expm1`` inside the kernel, because Inductor's vectorised CPU ``tanh``
   is 2-3x slower than its ``exp``; for another catalogue function it comes from ``torch.func.jvp``.
   Without gradients (evaluation) the module runs the eager function.
@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from .._errors import ActlabError
+from . import expr as E
 from ._registry import REGISTRY, Entry, _short, get
 
 MODES = ("auto", "eager", "compiled")
@@ -68,8 +69,6 @@ _LOCK = threading.Lock()
 
 def _dual_source(spec: str, entry: Entry, kwargs: dict) -> Callable[[torch.Tensor], tuple]:
     """The function the kernel compiles: ``x -> (f(x), f'(x))`` as tensors."""
-    from ..evolve import expr as E
-
     if spec.strip().startswith(E.PREFIX):
         dual = E.compile_dual(E.parse(spec.strip()[len(E.PREFIX):]), inductor=True)
 

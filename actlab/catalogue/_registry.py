@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .._errors import ActlabError
+from .._validate import MAX_WIDTH
 
 KINDS = ("standard", "math", "literature", "spatial", "learnable", "user")
 AXES = ("elementwise", "dim", "spatial")
@@ -214,9 +215,15 @@ def _check_type(entry: Entry, key: str, value: Any) -> Any:
         ok = isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        try:
+            value = float(value) if ok else value
+        except OverflowError:  # an integer beyond float range, e.g. 10**400
+            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be finite, got {_short_repr(value)}") from None
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and entry.kind != "user" and abs(value) > MAX_WIDTH:  # the catalogue's: a dim, a channel count, a kernel size
+            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be from -{MAX_WIDTH} to {MAX_WIDTH}, "
+                              f"got {_short_repr(value)}")
     elif isinstance(default, str):
         ok = isinstance(value, str)
     if not ok:
@@ -283,8 +290,10 @@ class Registry:
 
     def _unknown(self, name: str) -> str:
         names = {**{_key(n): n for n in self._entries}, **self._keys}
-        close = difflib.get_close_matches(_key(name), list(names), n=3, cutoff=0.6)
-        hint = ", ".join(f"'{self._keys.get(c, names[c])}'" for c in dict.fromkeys(close))
+        close = difflib.get_close_matches(_key(name), list(names), n=len(names), cutoff=0.6)
+        # a name and its aliases resolve to one entry: suggest each entry once, the 3 closest
+        unique = list(dict.fromkeys(self._keys.get(c, names[c]) for c in close))[:3]
+        hint = ", ".join(f"'{n}'" for n in unique)
         suggestion = f"did you mean {hint}?" if hint else "run 'actlab list' to see them all"
         return f"unknown activation {_short(name)}; {suggestion}"
 

@@ -21,6 +21,8 @@ from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 from .._errors import ActlabError
 
+MAX_KERNEL = 255  # the depthwise window: 65025 weights per channel
+
 
 def frelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernel_size: int = 3) -> torch.Tensor:
     """Funnel activation with the condition given explicitly: ``max(x, dwconv(x, weight) + bias)``.
@@ -69,8 +71,8 @@ class FReLU(LazyModuleMixin, nn.Module):
 
     def __init__(self, channels: int | None = None, kernel_size: int = 3, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__()
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ActlabError(f"frelu: kernel_size must be a positive odd number, got {kernel_size}")
+        if not 1 <= kernel_size <= MAX_KERNEL or kernel_size % 2 == 0:
+            raise ActlabError(f"frelu: kernel_size must be an odd number from 1 to {MAX_KERNEL}, got {kernel_size}")
         self.kernel_size, self.eps, self.momentum = kernel_size, eps, momentum
         self.weight = UninitializedParameter()
         self.bn_weight = UninitializedParameter()

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from .._errors import ActlabError, first_line
 from ._registry import Entry
 
 _GUMBEL_DRAWS = 64
@@ -53,7 +54,16 @@ def curve(entry: Entry, x: torch.Tensor, **params) -> torch.Tensor:
 def value_and_derivative(entry: Entry, x: torch.Tensor, **params) -> tuple[torch.Tensor, torch.Tensor]:
     """``f(x)`` and ``f'(x)`` of the curve, in float64, by autograd."""
     x = x.detach().to(torch.float64).requires_grad_(True)
-    y = curve(entry, x, **params)
+    try:
+        y = curve(entry, x, **params)
+    except ActlabError:
+        raise
+    except (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError) as e:  # arguments the curve cannot take
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise ActlabError(f"activation '{entry.name}'{f' with {shown}' if shown else ''} cannot be drawn as a curve "
+                          f"({first_line(e)[:160]}); check its arguments") from None
+    if not y.requires_grad:  # a function that does not depend on x (a constant): f' = 0, not an autograd error
+        return y.detach(), torch.zeros_like(x).detach()
     (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     if g is None:
         g = torch.zeros_like(x)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from .._errors import ActlabError
+from .._errors import ActlabError, redact
 from . import _catalogue, _compare, _evolve, _search
 
 # Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
@@ -42,15 +42,20 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # a file name that is not UTF-8 (or any text the terminal cannot show) is printed escaped, never a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError, OSError):  # a stream that cannot be reconfigured
+        pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
+        print("actlab: error: no command given; choose one of the commands above, e.g. 'actlab list'", file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)
     except ActlabError as e:
-        print(f"actlab: error: {e}", file=sys.stderr)
+        print(f"actlab: error: {redact(e)}", file=sys.stderr)  # a URL's password is never printed
         return 2
     except KeyboardInterrupt:
         print("actlab: interrupted", file=sys.stderr)

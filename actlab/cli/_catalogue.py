@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 
+from .. import _validate as V
 from .._errors import ActlabError
 from ..catalogue import KINDS, REGISTRY, entries, format_spec
 from ..catalogue.properties import value_and_derivative
@@ -57,14 +60,39 @@ def add(sub) -> None:
     p.set_defaults(func=cmd_gallery)
 
 
-def _writable(path: Path) -> Path:
+def _writable(path: str | Path, image: bool = True) -> Path:
+    """``path`` with its folder created, or a one-line error (a folder, a name ending in '/', an
+    image format matplotlib cannot write, a folder that cannot be made)."""
+    folder = isinstance(path, str) and path.endswith(("/", os.sep))  # Path() drops a trailing '/'
+    path = Path(path)
+    if folder or path.is_dir() or not path.name or path.name in (".", ".."):
+        raise ActlabError(f"{str(path)!r} is a folder; give a file name ending in .png")
+    if image and path.suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        if path.suffix[1:].lower() not in kinds:
+            raise ActlabError(f"cannot write a {path.suffix!r} image ({str(path)!r}); give a file name ending in .png "
+                              "(or another image format matplotlib writes: .pdf, .svg, .jpg, ...)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ActlabError(f"cannot create folder {str(path.parent)!r}: {e.strerror}; choose another --out") from None
-    if path.is_dir():
-        raise ActlabError(f"{str(path)!r} is a folder; give a file name ending in .png")
+        raise ActlabError(f"cannot create folder {str(path.parent)!r}: {e.strerror or e}; choose another --out") from None
     return path
+
+
+def _written(write: Callable[[], Path], path: Path) -> Path:
+    """``write()``, with a file system that refuses it (read-only, full, no permission) as one line."""
+    try:
+        return write()
+    except OSError as e:
+        raise ActlabError(f"cannot write {str(path)!r} ({e.strerror or e}); choose another --out") from None
+
+
+def _file_stem(name: str) -> str:
+    """``name`` as one plain file-name part: letters, digits, '_', '.', '-', never '.' or '..'."""
+    stem = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_.")[:100]
+    return stem or "plot"
 
 
 def _num(v: float) -> str:
@@ -95,18 +123,26 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    if args.spec.lower().endswith(".json") and Path(args.spec).is_file():  # best.json of 'actlab evolve'
-        from ..evolve import best_specs
+    if args.spec.lower().endswith(".json"):  # best.json (or results.json) of 'actlab evolve'
+        from ..evolve import SLOT_NAMES, best_specs
 
-        specs = best_specs(args.spec)
+        if not Path(args.spec).is_file():
+            raise ActlabError(f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name")
+        specs = best_specs(args.spec)  # slot names are checked there: 'all', or input, hidden, output
+        if args.out:  # one PNG per slot, next to --out and named after it
+            out = Path(args.out) if args.no_plot else _writable(args.out)
+            folder, stem, suffix = out.parent, _file_stem(out.stem), out.suffix or ".png"
+        else:
+            folder, stem, suffix = Path("."), _file_stem(Path(args.spec).stem), ".png"
         slots = "" if set(specs) == {"all"} else f" for the {', '.join(specs)} slots"
         print(f"{args.spec}: the best evolved function{'s' if len(specs) > 1 else ''}{slots}\n")
         for slot, spec in specs.items():
-            stem = Path(args.out).with_suffix("") if args.out else Path(Path(args.spec).stem)
-            out = str(stem) + ("" if slot == "all" else f"-{slot}") + ".png"
+            if slot not in SLOT_NAMES:  # never a path from the file: best_specs allows only these
+                raise ActlabError(f"unknown slot {slot!r} in {args.spec!r}; slots are {', '.join(SLOT_NAMES)}")
+            out = folder / f"{stem}{'' if slot == 'all' else '-' + slot}{suffix}"
             if slot != "all":
                 print(f"[{slot} slot]")
-            _show(spec, out, args.no_plot)
+            _show(spec, str(out), args.no_plot)
             print()
         return 0
     return _show(args.spec, args.out, args.no_plot)
@@ -114,6 +150,7 @@ def cmd_show(args) -> int:
 
 def _show(spec: str, out: str | None, no_plot: bool) -> int:
     entry, kwargs = REGISTRY.resolve(spec)
+    path = None if no_plot else _writable(out or _file_stem(entry.name) + ".png")  # expr: names hold / * ( )
     label = format_spec(entry.name, kwargs)
     print(f"{label}  [{entry.kind}]" + (f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""))
     print(f"  f(x) = {entry.formula}")
@@ -131,8 +168,8 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
     if not no_plot:
         from ..report.plots import curve_data, draw_entry
 
-        path = _writable(Path(out or re.sub(r"[^\w.-]+", "_", entry.name).strip("_")[:100] + ".png"))  # expr: names hold / * ( )
-        draw_entry(curve_data(spec), path)
+        data = curve_data(spec)
+        _written(lambda: draw_entry(data, path), path)
         print(f"\nplot written to {path.resolve()}")
     return 0
 
@@ -140,12 +177,12 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
 def cmd_plot(args) -> int:
     from ..report.plots import curve_data, draw_many
 
-    lo, hi = args.range
+    lo, hi = (V.number(f"--range {which}", v, -1e6, 1e6) for which, v in zip(("LO", "HI"), args.range))
     if not lo < hi:
         raise ActlabError(f"--range needs LO < HI, got {lo} {hi}")
     datas = [curve_data(s, lo, hi) for s in args.specs]
-    out = _writable(Path(args.out))
-    draw_many(datas, out, derivative=not args.no_derivative)
+    out = _writable(args.out)
+    _written(lambda: draw_many(datas, out, derivative=not args.no_derivative), out)
     print(f"plot of {len(datas)} function(s) written to {out.resolve()}")
     return 0
 
@@ -153,9 +190,11 @@ def cmd_plot(args) -> int:
 def cmd_gallery(args) -> int:
     from ..report.gallery import build_gallery
 
+    if not args.out.strip():
+        raise ActlabError("--out is empty; give the folder to write the gallery to, e.g. --out gallery")
     out = Path(args.out)
-    _writable(out / "index.html")
-    page = build_gallery(out, kinds=args.kind)
+    _writable(out / "index.html", image=False)
+    page = _written(lambda: build_gallery(out, kinds=args.kind), out)
     print(f"gallery of {len(entries()) if not args.kind else sum(e.kind in args.kind for e in entries())} functions "
           f"written to {page.resolve()}", file=sys.stdout)
     return 0

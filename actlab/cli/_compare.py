@@ -8,6 +8,7 @@ from typing import Any
 
 from .._errors import ActlabError
 from ..catalogue import split_specs
+from ..runner import DEFAULT_PACK
 from ..training import OPTIMIZERS, TrainConfig
 
 SEEDS_ACTIVATIONS = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
@@ -44,11 +45,13 @@ def add(sub) -> None:
         description="Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per\n"
                     "epoch, over-fitting (train - test gap), a permutation test against the baseline. Writes\n"
                     "results.json, curves.png, time_accuracy.png, diagnostics.png and report.html to --out.\n"
-                    "Rerunning the same command on the same --out skips the runs already finished.\n\n"
+                    "Rerunning the same command on the same --out skips the runs already finished; several\n"
+                    "processes on one --out split the runs between them.\n\n"
                     "Examples:\n"
                     "  actlab compare --dataset mnist1d --model mlp --activations relu,selu,tanh,sigmoid,swish,mish --seeds 5\n"
                     "  actlab compare --preset selu-vs-relu --epochs 10\n"
-                    "  actlab compare --dataset csv:my.csv --target label --activations relu,gelu\n\n"
+                    "  actlab compare --dataset csv:my.csv --target label --activations relu,gelu\n"
+                    "  actlab compare --preset selu-vs-relu --workers 2\n\n"
                     "Presets:\n" + "\n".join(f"  {k:<18} {v['help']}" for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=list(PRESETS), help="start from one of the seeds' experiments")
     p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {DEFAULTS['dataset']})")
@@ -68,6 +71,13 @@ def add(sub) -> None:
                    help="torch threads per run (default 1: small models run fastest, and timings stay stable "
                         "on a busy machine; 0 = torch's choice)")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    g = p.add_argument_group("where runs train")
+    g.add_argument("--workers", type=int, default=1,
+                   help="local worker processes, --threads torch threads each (default 1: this process)")
+    g.add_argument("--pack", type=int, default=DEFAULT_PACK,
+                   help=f"MLP runs of one seed trained together in one packed model, each as if alone (default "
+                        f"{DEFAULT_PACK}; 1 = one by one)")
+    g.add_argument("--dask", metavar="ADDRESS", help="train on a Dask cluster, e.g. tcp://scheduler:8786")
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--depth", type=int, help="mlp layers (default 3)")
@@ -77,6 +87,7 @@ def add(sub) -> None:
     g.add_argument("--data-dir", help="where the dataset files are (or go)")
     g.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_compare)
 
@@ -108,6 +119,8 @@ def _choose_dataset(choice, data_dir) -> str:
 def cmd_compare(args) -> int:
     from ..compare import CompareConfig, format_table, prepare_out, run_compare
     from ..data import load
+    from ..report.compare import write_report
+    from ..runner import Runner
 
     s = _settings(args)
     acts = split_specs(SEEDS_ACTIVATIONS if s["activations"] == "seeds" else s["activations"])
@@ -126,11 +139,17 @@ def cmd_compare(args) -> int:
                            train=train_cfg, model_options=model_options,
                            data_options={k: v for k, v in data_options.items() if k not in ("data_dir", "download")},
                            data_seed=args.data_seed)
+    location = {k: v for k, v in data_options.items() if k in ("data_dir", "download")}
     out = prepare_out(s["out"])  # before loading or training: an unwritable --out fails at once
     data = load(dataset, seed=args.data_seed, **data_options)
     print(f"compare: {len(acts)} activations x {config.seeds} seeds on {data.name} "
           f"({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), model {config.model}")
-    results = run_compare(config, out, data=data, progress=not args.quiet)
+    with Runner(workers=args.workers, dask=args.dask, pack=args.pack, threads=args.threads or None) as runner:
+        if runner.name != "this process":
+            print(f"training on {runner.name}")
+        results = run_compare(config, out, data=data, progress=not args.quiet, runner=runner, data_location=location,
+                              force=args.force)
+    write_report(results, out)
     print(format_table(results))
     print(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.html'}")
     return 0

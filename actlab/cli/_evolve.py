@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import _validate as V
 from .._errors import ActlabError
 from ..training import OPTIMIZERS
 
@@ -38,7 +39,8 @@ def add(sub) -> None:
                     "Then: actlab show evolve-out/best.json; actlab.load('evolve-out/best.json') in Python.")
     p.add_argument("--mode", choices=("single", "triple", "coevolution"), help="single (default), triple or coevolution")
     p.add_argument("--out", default="evolve-out", help="output folder (default evolve-out)")
-    p.add_argument("--resume", action="store_true", help="continue the evolution checkpointed in --out")
+    p.add_argument("--resume", action="store_true", help="continue the evolution checkpointed in --out (or start it)")
+    p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
     g = p.add_argument_group("data and model")
     g.add_argument("--dataset", help="dataset (default mnist1d); csv:PATH / npz:PATH work too")
     g.add_argument("--limit", type=int, help="training examples used (default 2000; 0 = all)")
@@ -59,7 +61,7 @@ def add(sub) -> None:
     g.add_argument("--init-max", type=int, help="ramped half-and-half: largest initial height (default 3)")
     g.add_argument("--max-height", type=int, help="height limit of crossover and mutation (default 6)")
     g.add_argument("--hof", type=int, help="hall of fame size (default 5)")
-    g.add_argument("--unary", help="comma list of unary primitives (default: all 21 of the issue)")
+    g.add_argument("--unary", help="comma list of unary primitives (default: all 21)")
     g.add_argument("--binary", help="comma list of binary primitives (default add,sub,mul,div,max,min)")
     g.add_argument("--no-constants", action="store_true", help="no ephemeral constants, x is the only terminal")
     g.add_argument("--mutations", help="comma list from uniform,node,shrink,ephemeral (default all)")
@@ -69,7 +71,7 @@ def add(sub) -> None:
     g.add_argument("--batch-size", type=int, help="batch size (default 32)")
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="optimizer (default adam)")
     g.add_argument("--lr", type=float, help="learning rate (default 0.003)")
-    g.add_argument("--threads", type=int, help="torch threads per evaluation (default 1)")
+    g.add_argument("--threads", type=int, help="torch threads per evaluation (default 1; 0 = torch's choice)")
     g = p.add_argument_group("final evaluation")
     g.add_argument("--final-seeds", type=int, help="seeds per contender on test (default 5; 0 = skip)")
     g.add_argument("--final-epochs", type=int, help="epochs per final run (default 15)")
@@ -113,6 +115,8 @@ def config_from_args(args, base: dict | None = None):
                       ("threads", "threads")):
         if key in s:
             train[name] = s[key]
+    if train.get("threads") == 0:  # the command line's "torch's choice"
+        train["threads"] = None
     d["train"] = train
     for key in ("mode", "dataset", "data_seed", "model", "population", "generations", "tournament", "elite", "cxpb",
                 "mutpb", "init_min", "init_max", "max_height", "seed", "final_seeds", "final_epochs", "pack"):
@@ -150,15 +154,17 @@ def config_from_args(args, base: dict | None = None):
 def cmd_evolve(args) -> int:
     from ..evolve.run import CHECKPOINT, read_checkpoint, run_evolution
 
+    if not args.out.strip():  # Path("") is the current folder
+        raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
     out = Path(args.out)
     base = None
     if args.resume and (out / CHECKPOINT).exists():
         base = read_checkpoint(out / CHECKPOINT)["config"]
     config = config_from_args(args, base)
-    if args.workers < 1:
-        raise ActlabError(f"--workers must be at least 1, got {args.workers}")
+    V.integer("--workers", args.workers, 1, V.MAX_WORKERS)
+    V.number("--dask-timeout", args.dask_timeout, 0, 3600, lo_open=True)
     results = run_evolution(config, out, workers=args.workers, dask=args.dask, dask_timeout=args.dask_timeout,
-                            resume=args.resume, progress=not args.quiet)
+                            resume=args.resume, progress=not args.quiet, force=args.force)
     print(format_results(results))
     print(f"results: {out / 'results.json'}\nbest:    {out / 'best.json'}\nreport:  {out / 'report.html'}")
     return 0
@@ -175,7 +181,9 @@ def format_results(results) -> str:
         for i, (slot, text) in enumerate(item["functions"].items()):
             head = f"  {item['rank']}. {item['fitness']:.3f}  " if i == 0 else " " * 10
             label = "" if slot == "all" else f"{slot:<6} "
-            lines.append(f"{head}{label}{text}   =  {item['formulas'][slot]['text']}")
+            f = item["formulas"][slot]
+            note = f"   ({f['note']})" if f.get("note") and not f.get("simplified") else ""
+            lines.append(f"{head}{label}{text}   =  {f['text']}{note}")
     if results.get("final"):
         lines.append("")
         lines.append(format_final(results["final"]))

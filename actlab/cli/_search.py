@@ -53,8 +53,9 @@ def add(sub) -> None:
     g.add_argument("--limit", type=int, help="use at most this many training examples")
     g.add_argument("--data-dir", help="where dataset files are")
     g.add_argument("--target", help="target column of a csv: dataset")
-    g.add_argument("--threads", type=int, help="torch threads of a single worker")
+    g.add_argument("--threads", type=int, help="torch threads of a single worker (0 = torch's choice)")
     g.add_argument("--heartbeat", type=float, default=10.0, help="seconds between a trial's liveness stamps (default 10)")
+    p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_search)
 
@@ -63,12 +64,10 @@ def _config(args, dataset: str):
     from ..search import SearchConfig, candidates
 
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                        patience=args.patience or None, monitor="val_accuracy", threads=args.threads)
+                        patience=args.patience or None, monitor="val_accuracy", threads=args.threads or None)
     data_options = {k: v for k, v in {"limit": args.limit, "target": args.target, "data_dir": args.data_dir}.items() if v is not None}
     if args.model != "mlp" and (args.layers != 5 or args.width != 64):
         raise ActlabError(f"--layers and --width apply to the mlp model only, not {args.model!r}")
-    if args.n_jobs < 1:
-        raise ActlabError(f"--n-jobs must be at least 1, got {args.n_jobs}")
     return SearchConfig(dataset=dataset, model=args.model, layers=args.layers, width=args.width,
                         candidates=candidates(args.candidates), search_output=args.search_output, trials=args.trials,
                         sampler=args.sampler, pruner=args.pruner, seed=args.seed, train=train, data_options=data_options,
@@ -78,11 +77,13 @@ def _config(args, dataset: str):
 def cmd_search(args) -> int:
     from ..search.run import run_search
 
+    if not args.out.strip():  # Path("") is the current folder; the suite writes OUT/<dataset>
+        raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
     if args.suite:
         return _suite(args)
     config = _config(args, args.dataset)
     results = run_search(config, args.out, storage_url=args.storage, study_name=args.study, n_jobs=args.n_jobs,
-                         progress=not args.quiet)
+                         progress=not args.quiet, force=args.force)
     print(format_final(results))
     print(f"results: {Path(args.out) / 'results.json'}\nreport:  {Path(args.out) / 'report.html'}")
     return 0
@@ -113,7 +114,7 @@ def _suite(args) -> int:
         out = Path(args.out) / name
         print(f"suite: searching {name} -> {out}")
         results = run_search(config, out, storage_url=args.storage, study_name=f"{args.study or 'actlab-suite'}-{name}",
-                             n_jobs=args.n_jobs, progress=not args.quiet)
+                             n_jobs=args.n_jobs, progress=not args.quiet, force=args.force)
         best = next((c for c in results.get("final", {}).get("configs", []) if c["name"] == "top-1"), None)
         base = next((c for c in results.get("final", {}).get("configs", []) if c["name"] == "baseline"), None)
         table.append((name, base, best))

@@ -1,15 +1,18 @@
 """Compare activation functions on a dataset and model, over several seeds.
 
-``run_compare(config, out)`` trains every (activation, seed) pair with actlab's one trainer,
-writes each finished run to ``out/runs/<activation>__seed<k>.json`` (atomically: a run file
-exists only when the run finished), and then the summary: ``results.json``, the plots and
-``report.html``. Running it again on the same ``out`` skips the runs already there, so a
-killed comparison resumes where it stopped.
+``run_compare(config, out)`` hands every (activation, seed) pair to the runner
+(:mod:`actlab.runner`) as one unit: MLP runs of one seed train packed (each as if alone), other
+models one by one, in this process, in worker processes or on Dask. Each finished run is written
+atomically to ``out/runs/<activation>__seed<k>.json``; a rerun on the same ``out`` skips the
+runs already there, so a killed comparison resumes where it stopped, and several processes on
+one ``out`` split the runs between them. Then the summary: ``results.json``, the plots and
+``report.html``.
 
 Fairness: every activation sees the same data split (``data_seed``), and seed ``k`` gives every
 activation the same initial weights (where the model's shapes agree) and the same batch order.
 Model selection (early stopping, the restored epoch) uses the validation split only; the test
-split is scored once per run.
+split is scored once per run. Time per epoch is each run's own unless runs trained packed (a
+pack's epoch is shared): then each activation is timed alone, on a short run in this process.
 """
 
 from __future__ import annotations
@@ -20,19 +23,19 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .._errors import ActlabError
-from .._io import prepare_out as _prepare_out, write_json_atomic
+from .. import _validate as V
+from .._io import own_out, prepare_out as _prepare_out, write_json_atomic
 from .._progress import Progress
-from ..catalogue import get
+from ..catalogue import REGISTRY, get
 from ..models import build
+from ..runner import Runner, Unit, load_data, provide_data
 from ..training import RunResult, TrainConfig, train
-from .stats import holm, mean_std_ci, permutation_test
-
-ALPHA = 0.05
+from ..stats import ALPHA, format_p, mean_std_ci, versus
 
 
 @dataclass
@@ -53,19 +56,16 @@ class CompareConfig:
         if len(set(self.activations)) != len(self.activations):
             dup = next(a for a in self.activations if self.activations.count(a) > 1)
             raise ActlabError(f"activation {dup!r} is listed twice; list each once")
-        if self.seeds < 1:
-            raise ActlabError(f"--seeds must be at least 1, got {self.seeds}")
+        for spec in self.activations:  # unknown names, bad arguments, constant expressions: one line, before data loads
+            if not isinstance(spec, str):
+                raise ActlabError(f"an activation to compare is a spec string such as 'relu', got {type(spec).__name__}")
+            REGISTRY.resolve(spec)
+        self.seeds = V.integer("--seeds", self.seeds, 1, V.MAX_SEEDS)
+        self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if self.baseline is None:
             self.baseline = self.activations[0]
         elif self.baseline not in self.activations:
             raise ActlabError(f"baseline {self.baseline!r} is not among the activations compared: {', '.join(self.activations)}")
-
-    def run_key(self) -> str:
-        """What must agree for two runs to be comparable (everything but activation and seed)."""
-        t = {k: v for k, v in self.train.to_dict().items() if k not in ("seed", "threads", "device")}
-        blob = json.dumps({"dataset": self.dataset, "model": self.model, "train": t, "model_options": self.model_options,
-                           "data_options": self.data_options, "data_seed": self.data_seed}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,9 +77,6 @@ def slug(spec: str) -> str:
     """A file-name-safe, collision-free name for an activation spec."""
     s = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:60] or "act"
     return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
-
-
-_write_json = write_json_atomic  # kept for callers of the old name
 
 
 def prepare_out(out: str | Path) -> Path:
@@ -102,66 +99,76 @@ def check_activations(config: CompareConfig, data) -> None:
                               f"({msg}); choose another model or activation") from None
 
 
-def run_compare(config: CompareConfig, out: str | Path, data=None, progress: bool = True,
-                on_run: Callable[[str, int, RunResult], None] | None = None) -> dict[str, Any]:
-    """Train what is missing, then summarise. Returns the ``results.json`` content."""
+def units(config: CompareConfig, data_location: dict[str, Any] | None = None) -> list[Unit]:
+    """The comparison's trainings, seed-major (a machine that slows down meanwhile slows every
+    activation alike). ``data_location`` (``data_dir``, ``download``) says where the data is."""
+    return [Unit(name=f"{slug(act)}__seed{seed}", plan=act, dataset=config.dataset, model=config.model,
+                 train={**config.train.to_dict(), "seed": seed}, data_seed=config.data_seed,
+                 data_options={**config.data_options, **(data_location or {})}, model_options=config.model_options)
+            for seed in range(config.seeds) for act in config.activations]
+
+
+def run_compare(config: CompareConfig, out: str | Path, data=None, progress: bool = True, runner: Runner | None = None,
+                data_location: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
+    """Train what is missing (on ``runner``, default: this process, packs of 32), then summarise.
+    Returns the ``results.json`` content; the caller writes the report. A folder holding another
+    command's results is refused unless ``force``."""
     out = prepare_out(out)
+    own_out(out, "compare", force)
+    todo = units(config, data_location)
     if data is None:
-        from ..data import load
-
-        data = load(config.dataset, seed=config.data_seed, **config.data_options)
+        data = load_data(todo[0].to_dict())
     check_activations(config, data)
-    key = config.run_key()
-    # seed-major order: a machine that slows down during the comparison slows every activation alike
-    todo = [(a, s) for s in range(config.seeds) for a in config.activations]
+    provide_data(todo[0], data)
+    by_name = {u.name: (u.plan, u.train["seed"]) for u in todo}
     bar = Progress(len(todo), "runs", enabled=progress)
-    runs: dict[tuple[str, int], dict[str, Any]] = {}
-    for act, seed in todo:
-        path = out / "runs" / f"{slug(act)}__seed{seed}.json"
-        bar.begin(f"{act} seed {seed}")
-        old = _read_run(path)
-        if old is not None:
-            if old.get("key") != key:
-                raise ActlabError(f"{out} holds runs of a different configuration ({path.name}); "
-                                  f"use a new --out, or delete {out / 'runs'} to start over")
-            runs[act, seed] = old
-            bar.finish("already done, skipped")
-            continue
-        cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": seed})
-        epochs = cfg.epochs
 
-        def on_epoch(epoch, record, _e=epochs):
-            bar.update(f"epoch {epoch}/{_e} val_acc {record.get('val_accuracy', math.nan):.3f}")
+    def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
+        if "error" in rec:
+            return
+        r = rec["result"]
+        how = "already done, skipped" if cached else (f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
+                                                       + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else ""))
+        bar.begin(f"{u.plan} seed {u.train['seed']}")
+        bar.finish(how)
 
-        result = train(lambda: build(config.model, data.input_shape, data.n_classes, act, **config.model_options),
-                       data, cfg, on_epoch=on_epoch)
-        record = {"key": key, "activation": act, "seed": seed, "result": result.to_dict()}
-        _write_json(path, record)
-        runs[act, seed] = record
-        if on_run is not None:
-            on_run(act, seed, result)
-        bar.finish(f"{result.status}, test acc {result.test['accuracy']:.3f}, {result.epoch_seconds:.2f} s/epoch")
-    results = summarise(config, data, runs)
-    _write_json(out / "results.json", results)
-    from ..report.compare import write_report
-
-    write_report(results, out)
+    own = runner is None
+    runner = runner or Runner()
+    try:
+        records = runner.run(todo, out / "runs", on_done=done)
+    finally:
+        if own:
+            runner.close()
+    failed = next((n for n, r in records.items() if "error" in r), None)
+    if failed is not None:
+        raise ActlabError(f"run {failed} failed ({records[failed]['error']}); fix it and rerun to continue")
+    runs = {by_name[n]: {"activation": by_name[n][0], "seed": by_name[n][1], **r} for n, r in records.items()}
+    timing = None
+    if any(r.get("packed", 1) > 1 for r in records.values()):
+        timing = time_alone(config, data)
+    results = summarise(config, data, runs, timing)
+    write_json_atomic(out / "results.json", results)
     return results
 
 
-def _read_run(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # unreadable: train it again (the atomic write makes this a foreign file)
+def time_alone(config: CompareConfig, data, epochs: int = 3) -> dict[str, float]:
+    """Seconds per training epoch of each activation trained alone (seed 0, ``epochs`` epochs, the
+    first a warm-up not counted): the time column when the runs trained packed."""
+    out = {}
+    for act in config.activations:
+        cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": 0, "epochs": epochs, "patience": None,
+                                     "diagnostics": False})
+        r = train(lambda: build(config.model, data.input_shape, data.n_classes, act, **config.model_options), data, cfg)
+        t = [e["seconds"] for e in r.epochs[1:]] or [e["seconds"] for e in r.epochs]
+        out[act] = float(sorted(t)[len(t) // 2])
+    return out
 
 
-def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str, Any]]) -> dict[str, Any]:
-    """Per-activation statistics over seeds and the test against the baseline."""
+def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str, Any]],
+              timing: dict[str, float] | None = None) -> dict[str, Any]:
+    """Per-activation statistics over seeds and the test against the baseline; ``timing``, when
+    given, replaces the runs' own seconds per epoch (see :func:`time_alone`)."""
     acc = {a: [runs[a, s]["result"]["test"]["accuracy"] for s in range(config.seeds)] for a in config.activations}
-    base = acc[config.baseline]
     rows = []
     for a in config.activations:
         rs = [RunResult.from_dict(runs[a, s]["result"]) for s in range(config.seeds)]
@@ -174,17 +181,16 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
             "test_loss": mean_std_ci([r.test["loss"] for r in rs])[0],
             "test_f1": mean_std_ci([r.test["f1"] for r in rs])[0],
             "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
-            "epoch_seconds": mean_std_ci([r.epoch_seconds for r in rs])[0],
+            "epoch_seconds": timing[a] if timing else mean_std_ci([r.epoch_seconds for r in rs])[0],
             "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
             "train_test_gap": mean_std_ci(gap)[0],
             "diverged": sum(r.status == "diverged" for r in rs),
-            "p_value": math.nan if a == config.baseline else permutation_test(acc[a], base),
         })
-    base_mean = mean_std_ci(base)[0]
-    for r, p in zip(rows, holm([r["p_value"] for r in rows])):
-        r["p_holm"] = p
-        r["significant"] = bool(math.isfinite(p) and p < ALPHA)
-        r["direction"] = ("better" if r["mean"] > base_mean else "worse") if r["significant"] else ""
+    tests = {t["contender"]: t for t in versus(acc, [(a, config.baseline) for a in config.activations if a != config.baseline])}
+    for r in rows:
+        t = tests.get(r["activation"])
+        r.update({"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"} if t is None else
+                 {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")})
     return {
         "config": config.to_dict(),
         "dataset": {"name": data.name, "n_classes": data.n_classes, "input_shape": list(data.input_shape),
@@ -192,6 +198,8 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
                     "info": getattr(data, "info", {})},
         "alpha": ALPHA,
         "test": "two-sample permutation test of mean test accuracy vs the baseline, Holm-corrected",
+        "timing": ("seconds per epoch of each activation trained alone (seed 0, 2 epochs after a warm-up): the runs "
+                   "trained packed" if timing else "seconds per epoch: mean over every run's epochs"),
         "summary": rows,
         "runs": [runs[a, s] for a in config.activations for s in range(config.seeds)],
     }
@@ -199,15 +207,13 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
 
 def format_table(results: dict[str, Any]) -> str:
     """The comparison table as plain text (printed by ``actlab compare``, copied into READMEs)."""
-    from ..report.compare import _pv
-
     rows = results["summary"]
     base = results["config"]["baseline"]
     n = results["config"]["seeds"]
     head = f"{'activation':<22} {'test acc mean ± std':>20} {'95% CI':>15} {'s/epoch':>8} {'gap':>7} {'p raw / Holm':>14}  "
     lines = [head, "-" * len(head)]
     for r in rows:
-        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (f" * {r['direction']}" if r["significant"] else "")
+        p = "baseline" if r["activation"] == base else f"{format_p(r['p_value'])} / {format_p(r['p_holm'])}" + (f" * {r['outcome']}" if r["significant"] else "")
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if math.isfinite(r["ci_low"]) else "n/a"
         div = f"  ({r['diverged']}/{n} diverged)" if r["diverged"] else ""
         lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "

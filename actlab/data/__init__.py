@@ -180,6 +180,8 @@ def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, downlo
         if target is not None:
             raise ActlabError(f"target= is for csv files; {name} has its own labels")
         raw = BUILTIN[name].load(data_dir, bool(download))
+    if not len(raw.y):
+        raise ActlabError(f"{name} has no examples; classification needs examples of at least two classes")
     if len(raw.classes) < 2:
         raise ActlabError(f"{name} has only one class ({raw.classes[0] if raw.classes else 'none'}); classification needs at least two")
     return prepare(name, raw, seed=int(seed), val_fraction=float(val_fraction), test_fraction=float(test_fraction),

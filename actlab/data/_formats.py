@@ -17,6 +17,7 @@ import codecs
 import csv
 import gzip
 import io
+import math
 import pickle
 import tarfile
 import zipfile
@@ -25,23 +26,28 @@ from typing import IO, Any
 
 import numpy as np
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 
 # ---------------------------------------------------------------------------------------- IDX
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+MAX_DECOMPRESSED = 2**30  # bytes: 20x the largest file of these sets (MNIST's training images, 47 MB)
+
+
 def _read_maybe_compressed(path: Path, magic: bytes, opener) -> bytes:
     try:
         with open(path, "rb") as f:
             head = f.read(len(magic))
-        if head == magic:
-            with opener(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with (opener(path, "rb") if head == magic else open(path, "rb")) as f:
+            data = f.read(MAX_DECOMPRESSED + 1)  # a decompression bomb stops here
     except (OSError, EOFError, ValueError) as e:
-        raise ActlabError(f"cannot read {path}: {e}; delete it and download it again") from None
+        raise ActlabError(f"cannot read {path}: {first_line(e)}; delete it and download it again") from None
+    if len(data) > MAX_DECOMPRESSED:
+        raise ActlabError(f"{path} holds more than {MAX_DECOMPRESSED >> 20} MiB; it is not a file of this data set, "
+                          "delete it and download it again")
+    return data
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -56,7 +62,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if ndim == 0 or len(data) < header:
         raise ActlabError(f"{path} is a truncated IDX file (header); delete it and download it again")
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
-    count = int(np.prod(dims))
+    count = math.prod(dims)  # Python integers: a huge header cannot wrap around to a small count
     if len(data) != header + count * dtype.itemsize:
         raise ActlabError(f"{path} has {len(data) - header} data bytes but its header {dims} needs "
                           f"{count * dtype.itemsize}; delete it and download it again")
@@ -89,14 +95,21 @@ def read_libsvm(path: str | Path, n_features: int) -> tuple[np.ndarray, np.ndarr
         if not parts:
             continue
         try:
-            labels.append(int(float(parts[0])))
+            label = float(parts[0])
+            if not (label.is_integer() and abs(label) < 2**31):
+                raise ValueError("not a class label")
+            labels.append(int(label))
             row = np.zeros(n_features, np.float32)
             for item in parts[1:]:
                 i, v = item.split(b":")
+                if not 1 <= int(i) <= n_features:  # 1-based; 0 or -3 would silently land elsewhere
+                    raise IndexError(i)
                 row[int(i) - 1] = float(v)
-        except (ValueError, IndexError):
+            if not np.isfinite(row).all():
+                raise ValueError("not a finite value")
+        except (ValueError, IndexError, OverflowError):
             raise ActlabError(f"{path} line {lineno} is not libsvm 'label index:value ...' with indices "
-                              f"1..{n_features}; delete the file and download it again") from None
+                              f"1..{n_features} and finite values; delete the file and download it again") from None
         rows.append(row)
     if not rows:
         raise ActlabError(f"{path} has no examples; delete it and download it again")
@@ -156,7 +169,7 @@ def restricted_load(data: bytes, source: str) -> Any:
     except ActlabError:
         raise
     except Exception as e:  # any malformed pickle: UnpicklingError, EOFError, TypeError, ...
-        raise ActlabError(f"{source} is not a readable CIFAR-10 batch ({type(e).__name__}: {e}); "
+        raise ActlabError(f"{source} is not a readable CIFAR-10 batch ({type(e).__name__}: {first_line(e)}); "
                           "delete it and download it again") from None
 
 
@@ -174,7 +187,14 @@ def read_cifar_batch(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     y = _key(d, "labels") if isinstance(d, dict) else None
     if not isinstance(x, np.ndarray) or y is None:
         raise ActlabError(f"{source} is not a CIFAR-10 batch (no 'data' array and 'labels' list); delete it and download it again")
-    y = np.asarray(y, np.int64)
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        y = np.asarray(None)
+    if y.dtype.kind not in "iu" and not (y.ndim == 1 and y.size == 0):  # [] reads as float64
+        raise ActlabError(f"{source} has labels that are not whole numbers; it is not a CIFAR-10 batch, "
+                          "delete it and download it again")
+    y = y.astype(np.int64)
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
         raise ActlabError(f"{source} holds data {x.dtype}{x.shape} and {y.shape} labels, not CIFAR-10's uint8 (N, 3072); "
                           "delete it and download it again")
@@ -192,6 +212,7 @@ def read_cifar_meta(data: bytes, source: str) -> list[str] | None:
 
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+MAX_CIFAR_FILE = 2**28  # bytes: 8x a batch of the original (31 MiB); a larger one is not read into memory
 
 
 def read_cifar(location: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str] | None]:
@@ -199,19 +220,29 @@ def read_cifar(location: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     ``cifar-10-batches-py`` folder or straight from ``cifar-10-python.tar.gz`` (nothing is extracted)."""
     files: dict[str, bytes] = {}
     wanted = [*CIFAR_BATCHES, "test_batch", "batches.meta"]
-    if location.is_dir():
-        for n in wanted:
-            if (location / n).exists():
-                files[n] = (location / n).read_bytes()
-    else:
-        try:
+
+    def too_large(name: str, size: int) -> None:
+        if size > MAX_CIFAR_FILE:
+            raise ActlabError(f"{location}/{name} holds {size >> 20} MiB, more than a CIFAR-10 batch (31 MiB); "
+                              "delete it and download cifar-10-python.tar.gz again")
+
+    try:
+        if location.is_dir():
+            for n in wanted:
+                if (location / n).exists():
+                    too_large(n, (location / n).stat().st_size)
+                    files[n] = (location / n).read_bytes()
+        else:
             with tarfile.open(location, "r:*") as tar:
                 for member in tar:
                     base = member.name.rsplit("/", 1)[-1]
                     if member.isfile() and base in wanted:
+                        too_large(base, member.size)
                         files[base] = tar.extractfile(member).read()
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise ActlabError(f"cannot read {location}: {e}; delete it and download it again") from None
+    except tarfile.TarError:
+        raise ActlabError(f"cannot read {location}: not a readable tar archive; delete it and download it again") from None
+    except (OSError, EOFError) as e:
+        raise ActlabError(f"cannot read {location}: {first_line(e)}; delete it and download it again") from None
     missing = [n for n in wanted[:-1] if n not in files]
     if missing:
         raise ActlabError(f"{location} lacks {', '.join(missing)}; delete it and download cifar-10-python.tar.gz again")
@@ -250,7 +281,7 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
     except FileNotFoundError:
         raise ActlabError(f"csv file {path} does not exist; check the path after 'csv:'") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ActlabError(f"cannot read csv file {path}: {e}") from None
+        raise ActlabError(f"cannot read csv file {path}: {first_line(e)}") from None
     if not rows:
         raise ActlabError(f"csv file {path} is empty; it needs a header row and one row per example")
     header = [c.strip() for c in rows[0]]
@@ -298,7 +329,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             if f.read(4) != b"PK\x03\x04":
                 raise ActlabError(f"{path} is not an .npz file; save it with numpy.savez(path, x=..., y=...)")
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise ActlabError(f"npz file {path} does not exist; check the path after 'npz:'") from None
     except ActlabError:
@@ -307,6 +338,13 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         if "allow_pickle" in str(e):
             raise ActlabError(f"{path} holds object arrays, which actlab does not unpickle; save plain numeric "
                               "(or string label) arrays") from None
-        raise ActlabError(f"cannot read npz file {path}: {e}") from None
+        raise ActlabError(f"cannot read npz file {path}: {first_line(e)}") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ActlabError(f"cannot read npz file {path}: {e}") from None
+        raise ActlabError(f"cannot read npz file {path}: {first_line(e)}") from None
+    except MemoryError:  # a header that declares a larger array than this machine can hold
+        raise ActlabError(f"npz file {path} declares arrays larger than this machine's memory; it is damaged, "
+                          "or too large for actlab") from None
+    bad = next((k for k, v in arrays.items() if not isinstance(v, np.ndarray)), None)
+    if bad is not None:  # numpy hands back the raw bytes of a member that is not an .npy array
+        raise ActlabError(f"npz file {path}: {bad!r} is not a numpy array; save the file with numpy.savez(path, x=..., y=...)")
+    return arrays

@@ -85,6 +85,12 @@ def prepare(name: str, raw: Raw, *, seed: int, val_fraction: float, test_fractio
             shape: str) -> Dataset:
     rng = np.random.default_rng(seed)
     train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
+    for part, idx, wanted in (("validation", val, val_fraction > 0), ("test", test, raw.x_test is not None or test_fraction > 0)):
+        if wanted and not len(idx):  # nothing to select epochs on, or to score
+            if part == "test" and raw.x_test is not None:
+                raise ActlabError(f"{name}: its test set has no examples; give a test set with examples")
+            raise ActlabError(f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
+                              f"for training; give more examples")
     pools = {"train": (raw.x, raw.y, train), "val": (raw.x, raw.y, val),
              "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test)}
     xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}

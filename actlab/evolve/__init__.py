@@ -1,7 +1,7 @@
 """Evolve new activation functions with genetic programming (``actlab evolve``).
 
-* :mod:`~actlab.evolve.expr`: the expression language (``"expr:max(x, x*tanh(x))"``); importing
-  this package registers the ``expr:`` spec prefix with the catalogue.
+* the expression language (``"expr:max(x, x*tanh(x))"``) is part of the catalogue's spec
+  language: :mod:`actlab.catalogue.expr`.
 * :mod:`~actlab.evolve.gp`: DEAP primitive set, operators, checks before training, hall of fame.
 * :mod:`~actlab.evolve.fitness`: one candidate's short training (the fitness).
 * :mod:`~actlab.evolve.run`: modes, generation loop, checkpoints, workers and Dask.
@@ -10,27 +10,71 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from .._errors import ActlabError
-from .expr import PREFIX, Expression, canonical, parse, simplified, to_text
+from .._io import read_json
+from ..catalogue.expr import PREFIX, Expression, canonical, depends_on_x, parse, simplified, to_text
+
+
+# The slots evolved functions fill, per mode (run.py's MODES and SLOTS; here so that reading a
+# best.json needs no DEAP). Slot names come from files, so they are checked against these before
+# they become part of a file name.
+MODE_SLOTS = {"single": ("all",), "triple": ("input", "hidden", "output"), "coevolution": ("input", "hidden", "output")}
+SLOT_NAMES = ("all", "input", "hidden", "output")
+
+
+def _short(value: Any, n: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def check_functions(functions: Any, mode: Any, where: str) -> dict[str, str]:
+    """``functions`` of a best.json (slot -> expression text), checked: the slots of ``mode``
+    (``all``, or ``input``, ``hidden``, ``output``), each an expression that reads and depends on
+    ``x``; in slot order. ``where`` names the file in the one-line error."""
+    if mode is not None and (not isinstance(mode, str) or mode not in MODE_SLOTS):
+        raise ActlabError(f"{where} has the mode {_short(mode)}; an 'actlab evolve' run is {', '.join(MODE_SLOTS)}")
+    if not isinstance(functions, dict) or not functions:
+        raise ActlabError(f"{where} holds no evolved functions; give the best.json of a finished 'actlab evolve' run")
+    slots = MODE_SLOTS[mode] if mode is not None else ("all",) if "all" in functions else MODE_SLOTS["triple"]
+    if set(functions) != set(slots):
+        have = ", ".join(_short(k, 20) for k in list(functions)[:4])
+        raise ActlabError(f"{where} has functions for the slots {have}; a{' ' + mode if mode else 'n'} evolution has "
+                          f"{', '.join(slots)}")
+    out = {}
+    for slot in slots:
+        text = functions[slot]
+        if not isinstance(text, str):
+            raise ActlabError(f"{where}: the function for slot {slot!r} is {type(text).__name__}, not expression text")
+        try:
+            node = parse(text)
+        except ActlabError as e:
+            raise ActlabError(f"{where}, slot {slot!r}: {e}") from None
+        if not depends_on_x(node):
+            raise ActlabError(f"{where}, slot {slot!r}: the function {_short(text)} is a constant; an activation "
+                              "function must depend on x")
+        out[slot] = text
+    return out
 
 
 def read_best(path: str | Path) -> dict[str, Any]:
-    """The content of an evolution's ``best.json`` (or of its ``results.json``), checked."""
+    """The content of an evolution's ``best.json`` (or of its ``results.json``), checked: a
+    one-line :class:`~actlab.ActlabError` for anything else (not JSON, another file, slots that
+    are not the mode's, functions that do not read or are constant)."""
     p = Path(path)
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise ActlabError(f"cannot read {str(p)!r} ({getattr(e, 'strerror', None) or e}); give the best.json of an "
-                          "'actlab evolve' run") from None
-    if isinstance(d, dict) and d.get("format") == "actlab-evolve-results" and d.get("best"):
-        d = {"format": "actlab-evolve-best", "mode": d["config"]["mode"], "functions": d["best"]["functions"]}
-    if not isinstance(d, dict) or d.get("format") != "actlab-evolve-best" or not isinstance(d.get("functions"), dict):
-        raise ActlabError(f"{str(p)!r} is not the best.json of an 'actlab evolve' run")
-    return d
+    where = repr(str(p))
+    d = read_json(p, "best.json", "give the best.json of an 'actlab evolve' run")
+    if isinstance(d, dict) and d.get("format") == "actlab-evolve-results":
+        best, config = d.get("best"), d.get("config")
+        if not isinstance(best, dict) or not isinstance(config, dict):
+            raise ActlabError(f"{where} holds no best function (an evolution that did not finish?); give the "
+                              "best.json of a finished 'actlab evolve' run")
+        d = {"format": "actlab-evolve-best", "mode": config.get("mode"), "functions": best.get("functions")}
+    if not isinstance(d, dict) or d.get("format") != "actlab-evolve-best":
+        raise ActlabError(f"{where} is not the best.json of an 'actlab evolve' run")
+    return {**d, "functions": check_functions(d.get("functions"), d.get("mode"), where)}
 
 
 def best_specs(path: str | Path) -> dict[str, str]:
@@ -62,5 +106,6 @@ def __getattr__(name: str):  # the heavier parts load on first use
     raise AttributeError(name)
 
 
-__all__ = ["EvolveConfig", "Expression", "PREFIX", "best_specs", "canonical", "load", "parse", "read_best",
+__all__ = ["EvolveConfig", "Expression", "MODE_SLOTS", "PREFIX", "SLOT_NAMES", "best_specs", "canonical", "check_functions",
+           "load", "parse", "read_best",
            "run_evolution", "simplified", "to_text"]

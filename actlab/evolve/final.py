@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Any, Mapping
 
-from ..compare.stats import holm, mean_std_ci, permutation_test
+from ..stats import ALPHA, final_seeds, mean_std_ci, versus
 from .run import EvolveConfig, catalogue_plan, make_task, plan_for
 
-ALPHA = 0.05
 
-
-def final_evaluation(config: EvolveConfig, functions: Mapping[str, str], executor, progress: bool = True) -> dict[str, Any]:
+def final_evaluation(config: EvolveConfig, functions: Mapping[str, str], executor, progress: bool = True,
+                     folder: Path | None = None) -> dict[str, Any]:
+    """``executor.map(tasks, folder)`` trains (see :class:`~actlab.evolve.fitness.Fitness`); with
+    a ``folder``, every finished run is kept there, so a killed final evaluation resumes."""
     cands = [c for c in config.catalogue if c.strip().lower() != "relu"]
     selection = []
     best_cat = None
     if cands:
-        res = executor.map([make_task(config, catalogue_plan(c)) for c in cands])
+        res = executor.map([make_task(config, catalogue_plan(c)) for c in cands], folder, "select")
         selection = [{"activation": c, "val_accuracy": r.get("fitness", 0.0), "status": r.get("status")} for c, r in zip(cands, res)]
         best_cat = max(selection, key=lambda r: r["val_accuracy"])["activation"]  # max keeps the first of ties
         if progress:
@@ -38,13 +40,13 @@ def final_evaluation(config: EvolveConfig, functions: Mapping[str, str], executo
     contenders = [("evolved", plan_for(config.mode, functions)), ("relu", catalogue_plan("relu"))]
     if best_cat is not None:
         contenders.append((best_cat, catalogue_plan(best_cat)))
-    seeds = [config.seed + 1 + s for s in range(config.final_seeds)]
+    seeds = final_seeds(config.seed, config.final_seeds)
     train = {"epochs": config.final_epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
     tasks = [make_task(config, plan, score_test=True, **{**train, "seed": s}) for _, plan in contenders for s in seeds]
     if progress:
         print(f"final evaluation: {len(contenders)} contenders x {len(seeds)} seeds, {config.final_epochs} epochs",
               file=sys.stderr, flush=True)
-    results = executor.map(tasks)
+    results = executor.map(tasks, folder, "final")
     rows = []
     for i, (name, plan) in enumerate(contenders):
         rs = results[i * len(seeds):(i + 1) * len(seeds)]
@@ -53,14 +55,9 @@ def final_evaluation(config: EvolveConfig, functions: Mapping[str, str], executo
         rows.append({"name": name, "plan": plan, "seeds": seeds, "test_accuracy": acc, "mean": m, "std": sd,
                      "ci_low": lo, "ci_high": hi, "status": [r.get("status") for r in rs],
                      "best_epoch": [r.get("best_epoch") for r in rs]})
-    evolved = rows[0]["test_accuracy"]
-    comps = [{"vs": r["name"], "p_value": permutation_test(evolved, r["test_accuracy"])} for r in rows[1:]]
-    for c, p in zip(comps, holm([c["p_value"] for c in comps])):
-        other = next(r for r in rows if r["name"] == c["vs"])
-        c["p_holm"] = p
-        c["significant"] = bool(math.isfinite(p) and p < ALPHA)
-        c["difference"] = rows[0]["mean"] - other["mean"]
-        c["outcome"] = ("win" if c["difference"] > 0 else "loss") if c["significant"] else "tie"
+    samples = {r["name"]: r["test_accuracy"] for r in rows}
+    comps = [{"vs": t["reference"], **{k: t[k] for k in ("p_value", "p_holm", "significant", "difference", "outcome")}}
+             for t in versus(samples, [("evolved", r["name"]) for r in rows[1:]])]
     return {"catalogue_selection": selection, "best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
             "alpha": ALPHA, "epochs": config.final_epochs,
             "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected"}

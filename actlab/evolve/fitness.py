@@ -1,9 +1,9 @@
 """Fitness of one candidate: a short training with actlab's one trainer, scored on validation.
 
-A *task* is a plain dict (JSON-ready, so it travels to worker processes and Dask workers as
-is): the activation plan as spec strings (``"expr:TEXT"`` for evolved functions, catalogue
-names for the others), the dataset and model by name, and the training config. No model or
-tensor is ever sent; every process loads the data once and builds the model itself.
+A *task* is a plain dict: the activation plan as spec strings (``"expr:TEXT"`` for evolved
+functions, catalogue names for the others), the dataset and model by name, and the training
+config. Tasks train on actlab's one runner (:mod:`actlab.runner`): packed where exact, in this
+process, in worker processes or on Dask.
 
 Fitness is the best validation accuracy over the epochs. A run that diverges (a NaN or inf
 loss) or fails in any other way scores 0 with its status recorded; it never raises.
@@ -11,93 +11,57 @@ loss) or fails in any other way scores 0 with its status recorded; it never rais
 
 from __future__ import annotations
 
-import functools
-import json
 import math
-import time
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
-import torch
-
-from .._errors import ActlabError
-from . import expr as E
+from ..runner import Runner, Unit
+from ..training import RunResult
 
 
-@functools.lru_cache(maxsize=4)
-def _data(dataset: str, data_seed: int, options: str):
-    from ..data import load
-
-    return load(dataset, seed=data_seed, **json.loads(options))
-
-
-def load_data(task: Mapping[str, Any]):
-    return _data(task["dataset"], int(task["data_seed"]), json.dumps(task.get("data_options") or {}, sort_keys=True))
+def unit_of(task: Mapping[str, Any], name: str) -> Unit:
+    """A fitness task as the runner's unit (its training config already holds the seed)."""
+    return Unit(name=name, plan=dict(task["plan"]), dataset=task["dataset"], model=task["model"], train=dict(task["train"]),
+                data_seed=int(task["data_seed"]), data_options=dict(task.get("data_options") or {}),
+                model_options=dict(task.get("model_options") or {}))
 
 
-def activation(spec: Any):
-    """``"expr:TEXT"`` -> an :class:`~actlab.evolve.expr.Expression` (no property measurement);
-    anything else is left for the catalogue."""
-    if isinstance(spec, str) and spec.strip().startswith(E.PREFIX):
-        return E.Expression(spec.strip()[len(E.PREFIX):])
-    return spec
+class Fitness:
+    """``map(tasks) -> records``: the tasks trained on ``runner`` (packed, in processes or on
+    Dask, as it is set up) and scored; ``evaluator(task)``, when given, replaces the training
+    (tests)."""
+
+    def __init__(self, runner: Runner | None = None, evaluator: Callable[[dict], dict] | None = None):
+        self.runner, self.evaluator = runner, evaluator
+        self.name = "this process (test evaluator)" if evaluator is not None else runner.name
+
+    def map(self, tasks: Sequence[Mapping[str, Any]], folder: Path | None = None, prefix: str = "task"
+            ) -> list[dict[str, Any]]:
+        """Fitness records of ``tasks``, in order; with a ``folder``, each finished training is kept
+        there (as ``<prefix>-<its key>.json``) and not trained again."""
+        if self.evaluator is not None:
+            return [self.evaluator(dict(t)) for t in tasks]
+        units, seen = [], set()
+        for i, t in enumerate(tasks):
+            u = unit_of(t, prefix)
+            u.name = f"{prefix}-{u.key()}" if u.key() not in seen else f"{prefix}-{u.key()}-{i}"
+            seen.add(u.key())
+            units.append(u)
+        if folder is None:
+            records = self.runner.map(units)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            by_name = self.runner.run(units, folder)
+            records = [by_name[u.name] for u in units]
+        return [from_record(r, t) for r, t in zip(records, tasks)]
 
 
-def evaluate_task(task: Mapping[str, Any]) -> dict[str, Any]:
-    """Train once and score: ``{"fitness", "status", "val_accuracy", "seconds"}`` (+ ``test_accuracy``
-    and ``best_epoch`` when ``task["score_test"]``). Never raises for a bad candidate."""
-    from ..models import build
-    from ..training import TrainConfig, train
-
-    t0 = time.perf_counter()
-    try:
-        cfg = TrainConfig.from_dict(task["train"])
-        data = load_data(task)
-        plan = {slot: activation(spec) for slot, spec in task["plan"].items()}
-        opts = dict(task.get("model_options") or {})
-        result = train(lambda: build(task["model"], data.input_shape, data.n_classes, plan, **opts), data, cfg)
-    except _BAD_CANDIDATE as e:
-        return _error(e, time.perf_counter() - t0)
-    return score(result, task, time.perf_counter() - t0)
-
-
-def evaluate_tasks(tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Evaluate several tasks; tasks that differ only in their plan, on a model the population
-    trainer packs (the MLP), train together in one packed model (each as if alone, see
-    :mod:`actlab.training.population`); the rest one by one."""
-    from ..training import TrainConfig
-    from ..training.population import packable, train_population
-
-    out: list[dict[str, Any] | None] = [None] * len(tasks)
-    groups: dict[str, list[int]] = {}
-    for i, t in enumerate(tasks):
-        groups.setdefault(json.dumps({k: v for k, v in t.items() if k != "plan"}, sort_keys=True), []).append(i)
-    for idx in groups.values():
-        first = tasks[idx[0]]
-        cfg = TrainConfig.from_dict(first["train"])
-        if len(idx) > 1 and packable(first["model"]):
-            t0 = time.perf_counter()
-            try:
-                data = load_data(first)
-                plans = [{s: activation(spec) for s, spec in tasks[i]["plan"].items()} for i in idx]
-                results = train_population(plans, data, cfg, dict(first.get("model_options") or {}))
-            except _BAD_CANDIDATE:  # one member cannot be built: find it, train the others alone
-                results = None
-            if results is not None:
-                seconds = (time.perf_counter() - t0) / len(idx)
-                for i, r in zip(idx, results):
-                    out[i] = score(r, tasks[i], seconds)
-                continue
-        for i in idx:
-            out[i] = evaluate_task(tasks[i])
-    return out  # type: ignore[return-value]
-
-
-_BAD_CANDIDATE = (ActlabError, RuntimeError, ValueError, TypeError, ArithmeticError, IndexError)
-
-
-def _error(e: Exception, seconds: float) -> dict[str, Any]:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return {"fitness": 0.0, "status": f"error: {first[:200]}", "val_accuracy": [], "seconds": seconds}
+def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+    """A runner record as a fitness record (an error: fitness 0, the error's first line)."""
+    if "error" in record:
+        return {"fitness": 0.0, "status": f"error: {record['error'][:200]}", "val_accuracy": [], "seconds": 0.0}
+    result = RunResult.from_dict(record["result"])
+    return score(result, task, result.seconds / max(int(record.get("packed", 1)), 1))
 
 
 def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
@@ -131,9 +95,4 @@ def sanitise(result: Any) -> dict[str, Any]:
     return out
 
 
-def init_worker(threads: int | None) -> None:
-    """Initialiser of local worker processes: one torch thread each (no oversubscription)."""
-    torch.set_num_threads(int(threads or 1))
-
-
-__all__ = ["activation", "evaluate_task", "evaluate_tasks", "score", "init_worker", "load_data", "sanitise"]
+__all__ = ["Fitness", "from_record", "sanitise", "score", "unit_of"]

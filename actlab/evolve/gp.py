@@ -2,7 +2,7 @@
 made before training, the behaviour key that lets equivalent candidates share one training, and
 the hall of fame.
 
-Individuals are DEAP ``PrimitiveTree``\\ s over the primitives of :mod:`actlab.evolve.expr`; they
+Individuals are DEAP ``PrimitiveTree``\\ s over the primitives of :mod:`actlab.catalogue.expr`; they
 are never compiled with ``gp.compile`` (which calls ``eval``): :func:`tree_to_node` turns a tree
 into the expression tree, which has its own torch evaluator. Ephemeral constants are drawn from
 Python's ``random`` (seeded, saved in checkpoints) as ``round(uniform(-2, 2), 2)`` and written
@@ -15,14 +15,14 @@ import hashlib
 import operator
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Container, Iterable, Sequence
 
 import numpy as np
 import torch
 from deap import base, creator, gp, tools
 
 from .._errors import ActlabError
-from . import expr as E
+from ..catalogue import expr as E
 
 MUTATIONS = ("uniform", "node", "shrink", "ephemeral")
 CONST_RANGE = (-2.0, 2.0)
@@ -200,6 +200,51 @@ def vary(tb: base.Toolbox, population: list, *, elite: int, cxpb: float, mutpb: 
                 offspring[j] = ind
             del ind.fitness.values
     return elites + offspring
+
+
+def renew(tb: base.Toolbox, population: list, behaviour: Callable[[Any], str | None], evaluated: Container[str],
+          elite: int = 0, tries: int = 8) -> tuple[list, dict[str, int]]:
+    """Every offspring (all but the first ``elite`` individuals) trains a new behaviour: one whose
+    ``behaviour(ind)`` is None (it fails the checks), was ``evaluated`` before (an unchanged copy
+    of its parent, too), or equals another offspring's is mutated again (half the ``tries``), then
+    replaced by a fresh random individual, until it is new. Returns the population and counts:
+    ``replaced`` offspring, and ``kept`` duplicates that no try could make new (the search space
+    is nearly exhausted)."""
+    multi = isinstance(population[0], creator.ActlabTriple)
+    seen: set[str] = set()
+    out, counts = [], {"replaced": 0, "kept": 0}
+    for i, ind in enumerate(population):
+        key = behaviour(ind)
+        if i < elite:
+            seen.add(key)
+            out.append(ind)
+            continue
+        if key is not None and key not in evaluated and key not in seen and not ind.fitness.valid:
+            seen.add(key)
+            out.append(ind)
+            continue
+        counts["replaced"] += 1
+        for t in range(tries):
+            if t < tries // 2:
+                ind = clone(ind)
+                if multi:
+                    s = random.randrange(len(ind))
+                    (ind[s],) = tb.mutate(ind[s])
+                else:
+                    (ind,) = tb.mutate(ind)
+            else:
+                ind = ramped_population(tb, 1, slots=len(ind) if multi else 1)[0]
+            if ind.fitness.valid:
+                del ind.fitness.values
+            key = behaviour(ind)
+            if key is not None and key not in evaluated and key not in seen:
+                break
+        else:
+            counts["kept"] += 1
+        if key is not None:
+            seen.add(key)
+        out.append(ind)
+    return out, counts
 
 
 # --------------------------------------------------------------------------- checks and keys

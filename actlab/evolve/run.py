@@ -34,11 +34,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .._errors import ActlabError
-from .._io import prepare_out, write_json_atomic
+from .. import _validate as V
+from .._io import own_out, prepare_out, read_json, write_json_atomic
 from ..training import TrainConfig
-from . import expr as E
+from ..catalogue import expr as E
 from . import gp as G
-from .fitness import evaluate_tasks, init_worker, sanitise
+from ..runner import Runner
+from .fitness import Fitness, sanitise
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
@@ -47,6 +49,10 @@ CHECKPOINT = "checkpoint.json"
 FORMAT_CHECKPOINT = "actlab-evolve-checkpoint"
 FORMAT_BEST = "actlab-evolve-best"
 FORMAT_RESULTS = "actlab-evolve-results"
+MAX_POPULATION = 100_000
+# The tallest tree whose every shape fits the expression language's node limit (a full binary tree
+# of height h has 2^(h+1) - 1 nodes): checkpoints and best.json store individuals as text.
+MAX_HEIGHT = (E.MAX_NODES + 1).bit_length() - 2
 
 
 def _fitness_training() -> TrainConfig:
@@ -88,31 +94,29 @@ class EvolveConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ActlabError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
-        if self.population < 2:
-            raise ActlabError(f"population must be at least 2, got {self.population}")
-        if self.tournament < 1:
-            raise ActlabError(f"tournament size must be at least 1, got {self.tournament}")
+        self.population = V.integer("population", self.population, 2, MAX_POPULATION)
+        self.tournament = V.integer("tournament size", self.tournament, 1, V.MAX_COUNT)
         if self.population < self.tournament:
             raise ActlabError(f"population {self.population} is smaller than the tournament size {self.tournament}; "
                               "raise --population or lower --tournament")
-        if not 0 <= self.elite < self.population:
+        self.elite = V.integer("elite", self.elite, 0, V.MAX_COUNT)
+        if self.elite >= self.population:
             raise ActlabError(f"elite must be from 0 to population - 1 ({self.population - 1}), got {self.elite}")
-        if self.generations < 1:
-            raise ActlabError(f"generations must be at least 1, got {self.generations}")
-        for name in ("cxpb", "mutpb"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ActlabError(f"{name} is a probability from 0 to 1, got {v}")
-        if not 0 <= self.init_min <= self.init_max:
-            raise ActlabError(f"initial tree heights need 0 <= min <= max, got {self.init_min}..{self.init_max}")
-        if self.max_height < self.init_max:
-            raise ActlabError(f"max height {self.max_height} is below the initial height {self.init_max}")
-        if self.hall_of_fame < 1:
-            raise ActlabError(f"the hall of fame holds at least 1, got {self.hall_of_fame}")
-        if self.pack < 1:
-            raise ActlabError(f"--pack must be at least 1, got {self.pack}")
-        if self.final_seeds < 0 or self.final_epochs < 1:
-            raise ActlabError("final seeds must be >= 0 and final epochs >= 1")
+        self.generations = V.integer("generations", self.generations, 1, V.MAX_COUNT)
+        V.number("cxpb", self.cxpb, 0, 1)  # kept as given (0 and 0.0 must give one run key)
+        V.number("mutpb", self.mutpb, 0, 1)
+        self.init_min = V.integer("init-min", self.init_min, 0, MAX_HEIGHT)
+        self.init_max = V.integer("init-max", self.init_max, 0, MAX_HEIGHT)
+        self.max_height = V.integer("max height", self.max_height, 0, MAX_HEIGHT)
+        if not self.init_min <= self.init_max <= self.max_height:
+            raise ActlabError(f"tree heights need init-min <= init-max <= max height, got {self.init_min}, "
+                              f"{self.init_max}, {self.max_height}")
+        self.hall_of_fame = V.integer("hall of fame size", self.hall_of_fame, 1, 10_000)
+        self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
+        self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
+        self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
+        self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
+        self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if isinstance(self.train, Mapping):
             self.train = TrainConfig.from_dict(self.train)
         self.unary = [E.primitive_name(n, what="unary primitive") for n in self.unary]
@@ -167,113 +171,6 @@ def make_task(config: EvolveConfig, plan: Mapping[str, str], *, score_test: bool
             "model_options": dict(config.model_options), "train": t, "score_test": score_test}
 
 
-# --------------------------------------------------------------------------------- executors
-def chunks(tasks: Sequence[dict], pack: int) -> list[list[dict]]:
-    """Tasks in order, cut into balanced parts of at most ``pack`` (each part trains as one packed
-    model). The parts depend only on the tasks and ``pack``, never on where they run, so every
-    executor gives the same results."""
-    tasks = list(tasks)
-    if not tasks:
-        return []
-    n = max(1, math.ceil(len(tasks) / max(pack, 1)))
-    size, extra = divmod(len(tasks), n)
-    parts, i = [], 0
-    for j in range(n):
-        m = size + (j < extra)
-        parts.append(tasks[i:i + m])
-        i += m
-    return parts
-
-
-class _Executor:
-    """``map(tasks) -> results``: the tasks cut into packs (:func:`chunks`), packs evaluated by
-    :func:`~actlab.evolve.fitness.evaluate_tasks` wherever the executor runs them."""
-
-    pack = 1
-    name = ""
-
-    def map(self, tasks: Sequence[dict]) -> list[dict]:
-        return [r for part in self._map(chunks(tasks, self.pack)) for r in part]
-
-    def _map(self, parts: list[list[dict]]) -> list[list[dict]]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class SerialExecutor(_Executor):
-    """Evaluate in this process (``evaluator(task)``, when given, replaces the training: tests)."""
-
-    def __init__(self, evaluator: Callable | None = None, pack: int = 1):
-        self.evaluator, self.pack = evaluator, pack
-        self.name = "this process"
-
-    def _map(self, parts):
-        if self.evaluator is not None:
-            return [[self.evaluator(t) for t in part] for part in parts]
-        return [evaluate_tasks(part) for part in parts]
-
-
-class ProcessExecutor(_Executor):
-    """``n`` spawned worker processes with one torch thread each."""
-
-    def __init__(self, n: int, threads: int | None = 1, pack: int = 1):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker,
-                                        initargs=(threads,))
-        self.pack = pack
-        self.name = f"{n} worker processes"
-
-    def _map(self, parts):
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return list(self.pool.map(evaluate_tasks, parts))
-        except BrokenProcessPool:
-            raise ActlabError("a worker process died; rerun the same command with --resume to continue") from None
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class DaskExecutor(_Executor):
-    """Evaluate on a Dask distributed cluster (``distributed.Client(address)``)."""
-
-    def __init__(self, address: str, timeout: float = 10.0, pack: int = 1):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ActlabError("--dask needs the 'distributed' package: pip install 'actlab[dask]'") from None
-        try:
-            self.client = Client(address, timeout=timeout, set_as_default=False)
-        except Exception as e:  # OSError, TimeoutError, ValueError for a bad address...
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ActlabError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({first[:160]}); "
-                              "start one with 'dask scheduler' or check --dask") from None
-        self.pack = pack
-        self.name = f"Dask at {address}"
-
-    def _map(self, parts):
-        return self.client.gather(self.client.map(evaluate_tasks, parts, pure=False))
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def make_executor(workers: int = 1, dask: str | None = None, dask_timeout: float = 10.0, threads: int | None = 1,
-                  evaluator: Callable | None = None, pack: int = 1) -> _Executor:
-    if evaluator is not None:
-        return SerialExecutor(evaluator, pack)
-    if dask:
-        return DaskExecutor(dask, dask_timeout, pack)
-    if workers < 1:
-        raise ActlabError(f"--workers must be at least 1, got {workers}")
-    return ProcessExecutor(workers, threads, pack) if workers > 1 else SerialExecutor(None, pack)
-
-
 # --------------------------------------------------------------------------------- evolution
 class Evolution:
     """The state of one evolution and its generation step."""
@@ -311,6 +208,13 @@ class Evolution:
         return ind
 
     # -- evaluation
+    @staticmethod
+    def _behaviour(nodes: list[E.Node]) -> str | None:
+        """The behaviour key of a candidate (its outputs on the probe inputs, slot by slot), or None
+        if it fails the checks before training."""
+        checks = [G.check(n) for n in nodes]
+        return "|".join(c.key for c in checks) if all(c.ok for c in checks) else None
+
     def evaluate(self, candidates: list[list[E.Node]], generation: int) -> tuple[list[dict], dict[str, int]]:
         """Records for candidates (node lists, one per slot): cache, checks, then one training per
         distinct behaviour, on the executor."""
@@ -362,17 +266,20 @@ class Evolution:
             stats = self._step_coevolution(g)
         else:
             if g == 0:
-                self.pops = [G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)]
+                pop = G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)
             else:
-                self.pops = [G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)]
-            pop = self.pops[0]
+                pop = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
+            pop, renewed = G.renew(self.tb, pop, lambda ind: self._behaviour(self._nodes(ind)), self.cache,
+                                   elite=c.elite if g else 0)
+            self.pops = [pop]
             invalid = [ind for ind in pop if not ind.fitness.valid]
             records, counts = self.evaluate([self._nodes(ind) for ind in invalid], g)
             for ind, r in zip(invalid, records):
                 ind.fitness.values = (r["fitness"],)
             self.hof.update(records)
             fit = [ind.fitness.values[0] for ind in pop]
-            stats = {**counts, "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit))}
+            stats = {**counts, **renewed, "distinct": len({self._behaviour(self._nodes(ind)) for ind in pop}),
+                     "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit))}
         best = self.hof.best()
         stats.update({"generation": g, "seconds": time.perf_counter() - t0, "session": len(self.sessions) - 1,
                       "hof_best": best["fitness"] if best else None})
@@ -384,9 +291,16 @@ class Evolution:
         c = self.config
         if g == 0:
             self.pops = [G.ramped_population(self.tb, c.population) for _ in SLOTS]
-            self.reps = [G.clone(random.choice(p)) for p in self.pops]
         else:
             self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]
+        renewed = {"replaced": 0, "kept": 0}
+        for i, p in enumerate(self.pops):  # within a population, every offspring behaves differently
+            self.pops[i], r = G.renew(self.tb, p, lambda ind: self._behaviour([G.tree_to_node(ind)]), (),
+                                      elite=c.elite if g else 0)
+            renewed = {k: renewed[k] + r[k] for k in renewed}
+        if g == 0:
+            self.reps = [G.clone(random.choice(p)) for p in self.pops]
+        else:
             for p in self.pops:  # the partners changed: every individual is scored again
                 for ind in p:
                     del ind.fitness.values
@@ -408,7 +322,8 @@ class Evolution:
             per_slot[s] = {"best": max(fit), "mean": float(np.mean(fit))}
         self.reps = [G.clone(max(p, key=lambda ind: ind.fitness.values[0])) for p in self.pops]
         fit = [ind.fitness.values[0] for p in self.pops for ind in p]
-        return {**counts, "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit)),
+        return {**counts, **renewed, "distinct": len({self._behaviour(n) for n in cands}),
+                "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit)),
                 "slots": per_slot, "representatives": [G.tree_text(r) for r in self.reps]}
 
     # -- checkpoints
@@ -423,6 +338,8 @@ class Evolution:
         }
 
     def restore(self, d: Mapping[str, Any]) -> None:
+        """Continue from a checkpoint's content (checked first: a damaged one is one line)."""
+        check_checkpoint(d)
         self.generation = int(d["generation"])
         self.pops = [[self._load_ind(x) for x in p] for p in d["populations"]]
         if d.get("representatives"):
@@ -444,37 +361,171 @@ def _random_state_to_json(state) -> list:
 
 
 def _random_state_from_json(d) -> tuple:
+    if not (isinstance(d, list) and len(d) == 3 and isinstance(d[1], list) and all(_is_int(v) for v in d[1])
+            and _is_int(d[0]) and (d[2] is None or _is_num(d[2]))):
+        raise ValueError("not a random state")
     return (d[0], tuple(d[1]), d[2])
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ActlabError(f"cannot read checkpoint {str(path)!r} ({e}); start again with a new --out") from None
-    if not isinstance(d, dict) or d.get("format") != FORMAT_CHECKPOINT:
-        raise ActlabError(f"{str(path)!r} is not an actlab evolve checkpoint")
+    """The content of a checkpoint, checked by :func:`check_checkpoint` (one line for anything else)."""
+    d = read_json(path, "checkpoint", "start again with a new --out")
+    check_checkpoint(d, repr(str(path)))
     return d
+
+
+def _is_num(v: Any, finite: bool = True) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and (not finite or math.isfinite(v))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
+    """Check everything a resumed run reads from a checkpoint's content, against the
+    checkpoint's own settings (types, sizes, generation within its generations, expression texts
+    that read and use only the run's primitives, Python's random state); returns those settings.
+    A damaged or foreign file is one :class:`ActlabError` line, never a later traceback."""
+
+    def bad(what: str) -> ActlabError:
+        return ActlabError(f"{where} is not a usable actlab evolve checkpoint ({what}); start again with a new --out")
+
+    if not isinstance(d, Mapping) or d.get("format") != FORMAT_CHECKPOINT:
+        raise bad("not a checkpoint")
+    if not _is_int(d.get("version", 1)) or d.get("version", 1) != 1:
+        raise bad(f"version {str(d.get('version'))[:20]!r}; this actlab reads version 1")
+    raw = d.get("config")
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("train", {}), Mapping):
+        raise bad("no settings")
+    try:
+        config = EvolveConfig.from_dict(raw)
+        if not isinstance(config.model_options, dict) or not isinstance(config.data_options, dict):
+            raise bad("model or data options are not tables")
+        config.run_key()
+    except ActlabError as e:
+        raise bad(f"its settings: {e}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError):
+        raise bad("its settings are not those of an evolution") from None
+    if not isinstance(d.get("run_key"), str):
+        raise bad("no run key")
+    g = d.get("generation")
+    if not _is_int(g) or not 0 <= g < config.generations:
+        raise bad(f"generation {str(g)[:20]}, not a generation from 0 to {config.generations - 1} of its run")
+    allowed = set(config.unary) | set(config.binary)
+    n_slots = 3 if config.mode == "triple" else 1
+
+    def expression(text: Any, what: str) -> None:
+        if not isinstance(text, str):
+            raise bad(f"{what} is {type(text).__name__}, not expression text")
+        try:
+            node = E.parse(text)
+        except ActlabError as e:
+            raise bad(f"{what}: {e}") from None
+        extra = E.primitives_used(node) - allowed
+        if extra:
+            raise bad(f"{what} uses {sorted(extra)[0]!r}, which is not among the run's primitives")
+        if not config.constants and _has_const(node):
+            raise bad(f"{what} has a constant, and the run has none")
+        if E.height(node) > max(config.max_height, config.init_max):
+            raise bad(f"{what} is taller than the run's max height {config.max_height}")
+
+    def slots(v: Any, what: str, n: int) -> None:
+        if not isinstance(v, list) or len(v) != n:
+            raise bad(f"{what} has no list of {n} slot function(s)")
+        for t in v:
+            expression(t, what)
+
+    pops = d.get("populations")
+    n_pops = 3 if config.mode == "coevolution" else 1
+    if not isinstance(pops, list) or len(pops) != n_pops:
+        raise bad(f"not {n_pops} population(s)")
+    for pop in pops:
+        if not isinstance(pop, list) or len(pop) != config.population:
+            raise bad(f"a population that does not hold {config.population} individuals")
+        for ind in pop:
+            if not isinstance(ind, Mapping):
+                raise bad("an individual that is not a table")
+            slots(ind.get("slots"), "an individual", n_slots)
+            if ind.get("fitness") is not None and not _is_num(ind.get("fitness")):
+                raise bad("an individual's fitness is not a finite number")
+    reps = d.get("representatives")
+    if config.mode == "coevolution" and g >= 0:
+        if not isinstance(reps, list) or len(reps) != 3:
+            raise bad("not 3 representatives")
+        for t in reps:
+            expression(t, "a representative")
+    elif reps not in (None, []):
+        raise bad("representatives in a run without coevolution")
+    hof = d.get("hall_of_fame")
+    if not isinstance(hof, list) or len(hof) > config.hall_of_fame:
+        raise bad(f"a hall of fame that is not a list of at most {config.hall_of_fame}")
+    for item in hof:
+        if not (isinstance(item, Mapping) and isinstance(item.get("key"), str) and _is_num(item.get("fitness"))
+                and isinstance(item.get("status"), str) and _is_int(item.get("nodes")) and _is_int(item.get("generation"))):
+            raise bad("a hall-of-fame entry without key, slots, fitness, status, nodes and generation")
+        slots(item.get("slots"), "a hall-of-fame entry", len(config.slots))  # coevolution: the whole combination
+    cache = d.get("cache")
+    if not isinstance(cache, Mapping):
+        raise bad("the cache of trained candidates is not a table")
+    for k, v in cache.items():
+        if not (isinstance(k, str) and isinstance(v, Mapping) and _is_num(v.get("fitness")) and isinstance(v.get("status"), str)
+                and (v.get("seconds") is None or _is_num(v.get("seconds"), finite=False))
+                and (v.get("val_accuracy") is None or isinstance(v.get("val_accuracy"), list) and len(v["val_accuracy"]) <= 10**6
+                     and all(a is None or _is_num(a, finite=False) for a in v["val_accuracy"]))):
+            raise bad("a cache entry without a finite fitness and a status")
+    history = d.get("history")
+    if not isinstance(history, list) or len(history) != g + 1:
+        raise bad(f"a history that does not hold the {g + 1} generation(s) done")
+    for i, h in enumerate(history):
+        if not (isinstance(h, Mapping) and h.get("generation") == i and _is_num(h.get("seconds"), finite=False)
+                and all(_is_num(h.get(f), finite=False) for f in ("best", "mean"))
+                and (h.get("hof_best") is None or _is_num(h.get("hof_best"), finite=False))
+                and all(_is_int(h.get(f)) and h.get(f) >= 0 for f in ("candidates", "evaluations", "cache_hits", "rejected", "failed"))):
+            raise bad(f"the history of generation {i} is incomplete")
+        if config.mode == "coevolution" and not (isinstance(h.get("slots"), Mapping) and all(
+                isinstance(h["slots"].get(s), Mapping) and all(_is_num(h["slots"][s].get(f), finite=False) for f in ("best", "mean"))
+                for s in SLOTS)):
+            raise bad(f"the history of generation {i} lacks the best of each population")
+    sessions = d.get("sessions")
+    if sessions is not None and (not isinstance(sessions, list) or not all(isinstance(x, Mapping) for x in sessions)):
+        raise bad("the sessions are not a list of tables")
+    try:
+        random.Random().setstate(_random_state_from_json(d.get("random_state")))
+    except (TypeError, ValueError, OverflowError, IndexError, KeyError):
+        raise bad("Python's random state") from None
+    return config
+
+
+def _has_const(node: E.Node) -> bool:
+    return isinstance(node, E.Const) or (isinstance(node, E.Call) and any(_has_const(a) for a in node.args))
 
 
 def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame) -> str:
     best = hof.best()
     text = " | ".join(best["slots"]) if best else ""
+    kept = f"  not renewed after 8 tries {stats['kept']}" if stats.get("kept") else ""
     return (f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
-            f"evaluations {stats['evaluations']}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
-            f"failed {stats['failed']}  {stats['seconds']:.1f}s  | hall of fame best {best['fitness'] if best else math.nan:.3f}: "
-            f"{text[:70]}")
+            f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
+            f"{stats.get('distinct', '?')}/{config.population}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
+            f"failed {stats['failed']}{kept}  {stats['seconds']:.1f}s  | hall of fame best "
+            f"{best['fitness'] if best else math.nan:.3f}: {text[:70]}")
 
 
 def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, dask: str | None = None,
                   dask_timeout: float = 10.0, resume: bool = False, progress: bool = True, final: bool = True,
-                  evaluator: Callable[[dict], dict] | None = None, stop_after: int | None = None) -> dict[str, Any]:
+                  evaluator: Callable[[dict], dict] | None = None, stop_after: int | None = None,
+                  force: bool = False) -> dict[str, Any]:
     """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``,
     ``best.json`` and ``report.html`` in ``out``. Returns the results.
 
-    ``evaluator(task) -> {"fitness", "status"}`` replaces the training (tests); ``stop_after``
-    ends after that generation without the final step (as a kill would, but cleanly)."""
+    ``resume=True`` continues the checkpoint in ``out``, or starts the evolution where there is
+    none yet (killed before its first generation ended). A folder holding another command's
+    results is refused unless ``force``. ``evaluator(task) -> {"fitness", "status"}`` replaces
+    the training (tests); ``stop_after`` ends after that generation without the final step (as a
+    kill would, but cleanly)."""
     out = prepare_out(out)
+    own_out(out, "evolve", force)
     path = out / CHECKPOINT
     saved = None
     if path.exists():
@@ -488,7 +539,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
             raise ActlabError(f"the checkpoint in {str(out)!r} was made with other settings ({', '.join(diff[:4])}); "
                               "resume with the same options, or choose a new --out")
     elif resume:
-        raise ActlabError(f"no checkpoint to resume in {str(out)!r}; run without --resume to start")
+        print(f"actlab: note: no checkpoint in {str(out)!r} yet; starting the evolution", file=sys.stderr, flush=True)
 
     from ..data import load
     from ..models import build
@@ -496,7 +547,8 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
 
-    executor = make_executor(workers, dask, dask_timeout, config.train.threads, evaluator, config.pack)
+    runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
+    executor = Fitness(runner, evaluator)
     try:
         evo = Evolution(config, executor, progress)
         if saved is not None:
@@ -518,9 +570,10 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
             from .final import final_evaluation
 
-            results["final"] = final_evaluation(config, results["best"]["functions"], executor, progress=progress)
+            results["final"] = final_evaluation(config, results["best"]["functions"], executor, progress=progress,
+                                                folder=out / "final")
     finally:
-        executor.close()
+        runner.close()
     write_json_atomic(out / "results.json", results)
     write_json_atomic(out / "best.json", best_json(results))
     from ..report.evolve import write_evolve_report
@@ -561,5 +614,6 @@ def best_json(results: Mapping[str, Any]) -> dict[str, Any]:
     return d
 
 
-__all__ = ["CATALOGUE", "EvolveConfig", "Evolution", "MODES", "SLOTS", "best_json", "catalogue_plan", "make_executor",
+__all__ = ["CATALOGUE", "EvolveConfig", "Evolution", "MODES", "SLOTS", "best_json", "catalogue_plan", "check_checkpoint",
+           "read_checkpoint",
            "make_task", "plan_for", "run_evolution"]

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .._errors import ActlabError
+from .._validate import MAX_DEPTH, MAX_WIDTH, integer
 from ..catalogue import get
 
 Plan = Any  # str | Sequence | Mapping | None
@@ -95,10 +96,8 @@ class MLP(SlotModel):
 
     def __init__(self, in_features: int, n_classes: int, activations: Plan = "relu", width: int = 64, depth: int = 3):
         super().__init__()
-        if depth < 2:
-            raise ActlabError(f"mlp depth must be at least 2 (input and output layers), got {depth}")
-        if width < 1:
-            raise ActlabError(f"mlp width must be positive, got {width}")
+        depth = integer("mlp depth", depth, 2, MAX_DEPTH)  # 2: an input and an output layer
+        width = integer("mlp width", width, 1, MAX_WIDTH)
         self.slots = ("input", *(f"hidden_{i}" for i in range(1, depth - 1)), "output")
         dims = [in_features] + [width] * (depth - 1) + [n_classes]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))

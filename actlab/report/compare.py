@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_text_atomic
+from .._io import write_file_atomic, write_text_atomic
+from ..stats import format_p
 
 DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
                ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
@@ -28,9 +29,10 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    """Lay out, write at 90 dpi and close a figure."""
+    """Lay out, write at 90 dpi (atomically: processes sharing an --out may write it at once) and
+    close a figure."""
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
     _plt().close(fig)
     return path
 
@@ -156,9 +158,7 @@ def _f(v: float, fmt: str = ".3f") -> str:
     return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
 
 
-def _pv(p: float) -> str:
-    """A p-value as printed: three decimals, or <0.001."""
-    return "<0.001" if p is not None and math.isfinite(p) and p < 0.001 else _f(p)
+_pv = format_p  # the report's short name
 
 
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
@@ -171,7 +171,7 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     base = cfg["baseline"]
     rows = []
     for r in results["summary"]:
-        cls = r["direction"]
+        cls = {"win": "better", "loss": "worse"}.get(r["outcome"], "")
         p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (" *" if r["significant"] else "")
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"

@@ -34,7 +34,7 @@ def fitness_series(results: dict[str, Any]) -> dict[str, Any]:
 
 def curve(text: str, lo: float = CURVE_RANGE[0], hi: float = CURVE_RANGE[1], n: int = 601) -> dict[str, list[float]]:
     """f and f' of an expression on ``[lo, hi]`` (float64, autograd)."""
-    from ..evolve.expr import Expression
+    from ..catalogue.expr import Expression
 
     m = Expression(text).eval()
     x = torch.linspace(lo, hi, n, dtype=torch.float64, requires_grad=True)
@@ -138,7 +138,8 @@ def formula_image(latex: str, path: Path) -> Path | None:
 # ------------------------------------------------------------------------------------- the page
 def _formula_cell(f: dict[str, Any], img: Path | None) -> str:
     pic = _img(img, f["text"]) if img is not None else ""
-    return (f"{pic}<div><code>{html.escape(f['text'])}</code></div>"
+    note = f"<div class='note'>{html.escape(f['note'])}</div>" if f.get("note") and not f.get("simplified") else ""
+    return (f"{pic}<div><code>{html.escape(f['text'])}</code></div>{note}"
             f"<details><summary>LaTeX</summary><code>{html.escape(f['latex'])}</code></details>")
 
 

@@ -78,6 +78,11 @@ def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _epochs(v) -> str:
+    v = sorted(e for e in (v if isinstance(v, list) else [v]) if e is not None)
+    return str(v[len(v) // 2]) if v else "—"
+
+
 def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
     out = Path(out)
     figs = {"history": plot_history(results, out / "history.png"), "winners": plot_winners(results, out / "winners.png"),
@@ -87,7 +92,7 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
         f"<tr class='{'better' if c['outcome'] == 'win' else 'worse' if c['outcome'] == 'loss' else ''}'>"
         f"<td>{html.escape(c['name'])}</td><td style='text-align:left;font-family:monospace'>"
         f"{html.escape(', '.join(f'{k}={v}' for k, v in c['plan'].items()))}</td><td>{_f(c['val_accuracy'])}</td>"
-        f"<td>{c['epochs']}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
+        f"<td>{_epochs(c['epochs'])}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
         f"<td>{_pv(c['p_value'])} / {_pv(c['p_holm'])}</td><td>{c['outcome']}</td></tr>" for c in final["configs"])
     diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
     diag_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
@@ -101,9 +106,9 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
 {c['failed']} failed; sampler {cfg['sampler']}, pruner {cfg['pruner']}; {len(results['space']['candidates'])} candidates per
 slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: best validation accuracy.</p>
 <h2>Final evaluation on test</h2>
-<table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>epochs</th><th>test acc mean ± std</th>
+<table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
 <th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table>
-<p>Retrained on train + validation with {cfg['final_seeds']} seeds for the epochs their validation run found best;
+<p>{html.escape(final.get('training', ''))}, {cfg['final_seeds']} seeds;
 {html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.</p>
 <h2>Optimisation history</h2>{_img(figs['history'], 'optimisation history')}
 <h2>Which activation wins at which layer</h2>{_img(figs['winners'], 'winners per layer')}

@@ -24,6 +24,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .._errors import ActlabError
+from .. import _validate as V
 from .._progress import Progress
 from ..catalogue import SIPPER48, entries, get, split_specs
 from ..models import build, slot_names
@@ -80,12 +81,19 @@ class SearchConfig:
             raise ActlabError(f"unknown sampler {self.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
         if self.pruner not in PRUNERS:
             raise ActlabError(f"unknown pruner {self.pruner!r}; choose one of: {', '.join(PRUNERS)}")
-        if self.trials < 1:
-            raise ActlabError(f"--trials must be at least 1, got {self.trials}")
-        if self.final_seeds < 0 or self.top_k < 0:
-            raise ActlabError("--final-seeds and --top-k cannot be negative")
-        if self.pack < 1:
-            raise ActlabError(f"--pack must be at least 1, got {self.pack}")
+        self.trials = V.integer("--trials", self.trials, 1, V.MAX_COUNT)
+        self.top_k = V.integer("--top-k", self.top_k, 0, V.MAX_COUNT)
+        self.final_seeds = V.integer("--final-seeds", self.final_seeds, 0, V.MAX_SEEDS)
+        self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
+        self.seed = V.integer("--seed", self.seed, 0, V.MAX_SEED)
+        self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
+        # a trial is stale after 6 missed stamps: below a second, a busy machine fails healthy trials
+        self.heartbeat = V.number("--heartbeat", self.heartbeat, 1, 3600)
+        if self.model == "mlp":  # checked here too, before a study is created for a model that cannot be built
+            self.layers = V.integer("--layers", self.layers, 2, V.MAX_DEPTH)
+            self.width = V.integer("--width", self.width, 1, V.MAX_WIDTH)
+        if isinstance(self.train, dict):
+            self.train = TrainConfig.from_dict(self.train)
         if self.train.monitor != "val_accuracy":
             self.train = TrainConfig.from_dict({**self.train.to_dict(), "monitor": "val_accuracy"})
 
@@ -109,7 +117,7 @@ class SearchConfig:
 
 
 def make_sampler(config: SearchConfig, space: dict, offset: int = 0) -> optuna.samplers.BaseSampler:
-    seed = config.seed + offset
+    seed = (config.seed + offset) % (V.MAX_SEED + 1)  # numpy's seeds are 32-bit
     if config.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if config.sampler == "random":

@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line, redact
 
 HEARTBEAT = "actlab:heartbeat"
 RETRY_OF = "actlab:retry_of"
@@ -51,7 +51,12 @@ def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | st
         except OSError as e:
             raise ActlabError(f"cannot use journal file {str(path)!r} ({e.strerror or e}); choose a writable path") from None
     if "://" not in url:
-        raise ActlabError(f"cannot parse storage {url!r}; use sqlite:///PATH, postgresql://USER@HOST/DB or journal:PATH")
+        shown = _redact(url) if "@" not in url else "***@" + url.rsplit("@", 1)[1]  # user:password@host, no scheme
+        raise ActlabError(f"cannot parse storage {shown!r}; use sqlite:///PATH, postgresql://USER@HOST/DB or "
+                          "journal:PATH")
+    if url.lower().startswith("sqlite") and _sqlite_in_memory(url):
+        raise ActlabError(f"storage {_redact(url)!r} is an in-memory database: the study would be lost when actlab ends "
+                          "and worker processes could not share it; use sqlite:///PATH (or leave --storage out)")
     try:
         kwargs = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
@@ -59,35 +64,81 @@ def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | st
         elif url.startswith("postgresql"):
             kwargs["connect_args"] = {"connect_timeout": 10}
         return _rdb_storage(url, kwargs)
-    except ImportError as e:
-        raise ActlabError(f"storage {url!r} needs a database driver that is not installed ({e}); "
-                          "for PostgreSQL: pip install psycopg2-binary") from None
+    except ImportError:
+        raise ActlabError(f"storage {_redact(url)!r} needs a database driver that is not installed; "
+                          f"{driver_hint(url)}") from None
     except Exception as e:  # sqlalchemy: bad URL, unreachable server, wrong password ...
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ActlabError(f"cannot open storage {_redact(url)!r}: {msg[:200]}") from None
+        if "Can't load plugin" in str(e):  # a dialect SQLAlchemy does not know, e.g. postgres://
+            raise ActlabError(f"storage {_redact(url)!r}: unknown database {url.split('://', 1)[0]!r}; use "
+                              "postgresql://, mysql+pymysql://, sqlite:///PATH or journal:PATH") from None
+        raise ActlabError(f"cannot open storage {_redact(url)!r}: {_redact(first_line(e))[:200]}") from None
 
 
-def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 6) -> optuna.storages.RDBStorage:
+def _sqlite_in_memory(url: str) -> bool:
+    """Whether a sqlite URL names no database file (``sqlite://``, ``:memory:``, ``mode=memory``)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database
+    except Exception:  # not a URL SQLAlchemy reads: opening it says so
+        return False
+    return not database or database == ":memory:" or "mode=memory" in url.lower()
+
+
+# dialect[+driver] -> how to get the driver SQLAlchemy uses for it (its defaults: postgresql ->
+# psycopg 3, mysql -> mysqlclient, which needs a C compiler; PyMySQL is pure Python)
+_DRIVERS = {
+    "postgresql": 'pip install "actlab[postgres]" (psycopg 3)',
+    "postgresql+psycopg": 'pip install "actlab[postgres]" (psycopg 3)',
+    "postgresql+psycopg2": "pip install psycopg2-binary",
+    "postgresql+pg8000": "pip install pg8000",
+    "mysql": "pip install pymysql and write the URL as mysql+pymysql://...",
+    "mysql+pymysql": "pip install pymysql",
+    "mysql+mysqldb": "pip install mysqlclient",
+    "mysql+mysqlconnector": "pip install mysql-connector-python",
+    "mariadb": "pip install pymysql and write the URL as mariadb+pymysql://...",
+    "mariadb+pymysql": "pip install pymysql",
+    "mssql": "pip install pyodbc (and the ODBC driver) and write the URL as mssql+pyodbc://...",
+    "mssql+pyodbc": "pip install pyodbc (and the ODBC driver)",
+    "oracle": "pip install oracledb and write the URL as oracle+oracledb://...",
+    "oracle+oracledb": "pip install oracledb",
+}
+
+
+def driver_hint(url: str) -> str:
+    """What to install (and how to write the URL) for the database driver ``url`` needs."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in _DRIVERS:
+        return _DRIVERS[scheme]
+    dialect, _, driver = scheme.partition("+")
+    if driver:
+        return f"install the Python package of the {driver!r} driver (pip install {driver})"
+    return f"install a Python driver for {dialect} and name it in the URL, e.g. {dialect}+DRIVER://..."
+
+
+# What a database says when another process created Optuna's tables (or stamped their version)
+# first: PostgreSQL, MySQL and SQLite wordings
+CREATE_RACE = ("duplicate key", "already exists", "UniqueViolation", "Duplicate entry", "UNIQUE constraint failed",
+               "IntegrityError")
+
+
+def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 8) -> optuna.storages.RDBStorage:
     """RDBStorage, retried: workers started together race to create Optuna's tables, and the
-    loser's CREATE fails with a duplicate-key error although the tables are then there."""
+    loser's CREATE (or its version stamp) fails with a duplicate-key error although the tables
+    are then there."""
     import random
 
     for i in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except Exception as e:
-            if i == attempts - 1 or not any(w in str(e) for w in ("duplicate key", "already exists", "UniqueViolation")):
+            if i == attempts - 1 or not any(w in str(e) for w in CREATE_RACE):
                 raise
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
 
 
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
-    return url
+_redact = redact  # the one redaction of URLs (kept under the old name for callers)
 
 
 def open_study(storage, name: str, space: dict, sampler, direction: str = "maximize") -> optuna.Study:

@@ -1,29 +1,29 @@
-"""After the search: retrain the best configurations and the baseline, score them on test.
+"""After the search: the best configurations and the baseline, trained alike, scored on test.
 
-Each configuration is trained for the number of epochs its validation run found best (the
-search trial for the top-k; one run with the search's own settings for the baseline), now on
-train + validation, with ``final_seeds`` seeds; then scored once on the test split. The top-k
-are compared with the baseline by the two-sample permutation test, Holm-corrected.
+Every contender (the baseline, ReLU hidden units, and the top-k configurations of the search) is
+trained the same way: ``final_seeds`` fresh seeds, the search's training settings for the full
+epoch budget on the training split, the weights of the best validation-loss epoch restored, then
+scored once on the test split. No contender gets its training length from its own lucky run
+(a baseline whose one validation run stayed flat would otherwise be retrained for one epoch).
+The runs go through the runner (packed where exact, in processes or on Dask) and are kept in
+``out/final/``, so a killed final evaluation resumes. The top-k are compared with the baseline
+by the two-sample permutation test, Holm-corrected (:mod:`actlab.stats`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 from optuna.trial import TrialState
 
 from .._progress import Progress
-from ..compare.stats import holm, mean_std_ci, permutation_test
-from ..data import Split
-from ..models import build
-from ..training import TrainConfig, train
+from ..runner import Runner, Unit, provide_data
+from ..stats import ALPHA, final_seeds, mean_std_ci, versus
+from ..training import RunResult
 from . import SearchConfig, baseline_plan, plan_of
-
-ALPHA = 0.05
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
@@ -39,50 +39,62 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
     return out[:k]
 
 
-def _train_plus_val(data):
-    merged = Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y]))
-    return replace(data, train=merged)
-
-
-def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: bool = True) -> dict[str, Any]:
+def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: bool = True,
+                     runner: Runner | None = None, folder: Path | None = None) -> dict[str, Any]:
     space = config.space(data.input_shape, data.n_classes)
-    model_opts = config.model_options
-    base_cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed, "diagnostics": False})
-    configs: list[dict[str, Any]] = []
-    bplan = baseline_plan(space)
-    bval = train(lambda: build(config.model, data.input_shape, data.n_classes, bplan, **model_opts), data, base_cfg)
-    accs = [e.get("val_accuracy", math.nan) for e in bval.epochs]
-    finite = [a for a in accs if math.isfinite(a)]
-    configs.append({"name": "baseline", "plan": {k: v or "linear" for k, v in bplan.items()}, "raw_plan": bplan,
-                    "val_accuracy": max(finite) if finite else 0.0,
-                    "epochs": accs.index(max(finite)) + 1 if finite else 1, "trial": None})
+    contenders = [{"name": "baseline", "raw_plan": baseline_plan(space), "val_accuracy": None, "trial": None}]
     for rank, t in enumerate(top_trials(study, config.top_k), 1):
-        plan = plan_of(t.params, space)
-        configs.append({"name": f"top-{rank}", "plan": {k: v or "linear" for k, v in plan.items()}, "raw_plan": plan,
-                        "val_accuracy": t.value, "epochs": int(t.user_attrs.get("best_epoch", config.train.epochs)),
-                        "trial": t.number})
-    full = _train_plus_val(data)
-    bar = Progress(len(configs) * config.final_seeds, "final runs", enabled=progress)
-    for c in configs:
-        cfg = TrainConfig.from_dict({**config.train.to_dict(), "epochs": c["epochs"], "patience": None,
-                                     "restore_best": False, "diagnostics": c["name"] in ("baseline", "top-1")})
-        c["test_accuracy"], c["diagnostics"] = [], None
-        for s in range(config.final_seeds):
-            bar.begin(f"{c['name']} seed {s}")
-            r = train(lambda: build(config.model, data.input_shape, data.n_classes, c["raw_plan"], **model_opts),
-                      full, TrainConfig.from_dict({**cfg.to_dict(), "seed": s}))
-            c["test_accuracy"].append(r.test["accuracy"])
-            if s == 0 and r.diagnostics:
-                c["diagnostics"] = r.diagnostics
-            bar.finish(f"{r.status}, test acc {r.test['accuracy']:.3f}")
+        contenders.append({"name": f"top-{rank}", "raw_plan": plan_of(t.params, space), "val_accuracy": t.value,
+                           "trial": t.number})
+    seeds = final_seeds(config.seed, config.final_seeds)
+    train = {**config.train.to_dict(), "patience": None, "restore_best": True, "monitor": "val_loss", "diagnostics": True}
+    units = []
+    for c in contenders:
+        for s in seeds:
+            u = Unit(name="final", plan=c["raw_plan"], dataset=config.dataset, model=config.model,
+                     train={**train, "seed": s}, data_seed=config.data_seed, data_options=dict(config.data_options),
+                     model_options=config.model_options)
+            u.name = f"final-{u.key()}"  # by content: a resumed search whose top-k changed keeps what was trained
+            units.append(u)
+    provide_data(units[0], data)
+    bar = Progress(len(units), "final runs", enabled=progress)
+
+    def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
+        bar.begin(f"{u.name[:14]} seed {u.train['seed']}")
+        bar.finish("already done, skipped" if cached else
+                   f"{rec['result']['status']}, test acc {rec['result']['test']['accuracy']:.3f}" if "result" in rec else
+                   f"error: {rec['error']}")
+
+    own = runner is None
+    runner = runner or Runner(pack=config.pack)
+    try:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        records = runner.run(units, folder, on_done=done)
+    finally:
+        if own:
+            runner.close()
+    for i, c in enumerate(contenders):
+        recs = [records[u.name] for u in units[i * len(seeds):(i + 1) * len(seeds)]]
+        results = [RunResult.from_dict(r["result"]) if "result" in r else None for r in recs]
+        c["test_accuracy"] = [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results]
+        c["epochs"] = [r.best_epoch for r in results if r is not None]
+        best_val = [max((e.get("val_accuracy") or 0.0) for e in r.epochs) for r in results if r is not None and r.epochs]
+        if c["val_accuracy"] is None:  # the baseline had no trial: its final runs' best validation accuracy
+            c["val_accuracy"] = mean_std_ci(best_val)[0]
+        c["diagnostics"] = results[0].diagnostics if results and results[0] is not None else None
         c["mean"], c["std"], c["ci_low"], c["ci_high"] = mean_std_ci(c["test_accuracy"])
-        del c["raw_plan"]
-    base = configs[0]["test_accuracy"]
-    ps = [math.nan] + [permutation_test(c["test_accuracy"], base) for c in configs[1:]]
-    for c, p, ph in zip(configs, ps, holm(ps)):
-        c["p_value"], c["p_holm"] = p, ph
-        c["significant"] = bool(math.isfinite(ph) and ph < ALPHA)
-        c["outcome"] = "baseline" if c["name"] == "baseline" else (
-            ("win" if c["mean"] > configs[0]["mean"] else "loss") if c["significant"] else "tie")
-    return {"configs": configs, "alpha": ALPHA,
+        c["plan"] = {k: v or "linear" for k, v in c.pop("raw_plan").items()}
+    samples = {c["name"]: c["test_accuracy"] for c in contenders}
+    tests = {t["contender"]: t for t in versus(samples, [(c["name"], "baseline") for c in contenders[1:]])}
+    for c in contenders:
+        t = tests.get(c["name"])
+        c.update({"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"} if t is None else
+                 {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")})
+    return {"configs": contenders, "alpha": ALPHA, "seeds": seeds, "epochs": config.train.epochs,
+            "training": "every contender: the same seeds, the full epoch budget on the training split, the weights of "
+                        "the best validation-loss epoch tested",
             "test": "two-sample permutation test of test accuracy vs the baseline, Holm-corrected"}
+
+
+__all__ = ["final_evaluation", "top_trials"]

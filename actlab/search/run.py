@@ -13,10 +13,12 @@ import torch
 from optuna.trial import TrialState
 
 from .._errors import ActlabError
-from ..compare import _write_json, prepare_out
+from .. import _validate as V
+from .._io import own_out, prepare_out, write_json_atomic as _write_json
 from ..data import load
 from ..training import TrainConfig
 from . import SearchConfig, _study, work
+from ..runner import Runner
 from .final import final_evaluation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -36,8 +38,12 @@ def _config_from_dict(d: dict[str, Any]) -> SearchConfig:
 
 
 def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = None, study_name: str | None = None,
-               n_jobs: int = 1, progress: bool = True, final: bool = True) -> dict[str, Any]:
+               n_jobs: int = 1, progress: bool = True, final: bool = True, force: bool = False) -> dict[str, Any]:
+    """Search, then the final evaluation, ``results.json`` and ``report.html`` in ``out`` (a folder
+    holding another command's results is refused unless ``force``). Returns the results."""
+    n_jobs = V.integer("--n-jobs", n_jobs, 1, V.MAX_WORKERS)
     out = prepare_out(out)
+    own_out(out, "search", force)
     study_name = study_name or f"actlab-{config.dataset}-{config.model}"
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
     storage = _study.make_storage(storage_url, out)
@@ -57,7 +63,8 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
     study = optuna.load_study(study_name=study_name, storage=storage)
     results = collect(config, study, space)
     if final and results["counts"]["complete"] and config.final_seeds and config.top_k:
-        results["final"] = final_evaluation(config, study, data, progress=progress)
+        with Runner(workers=n_jobs, threads=config.train.threads) as runner:
+            results["final"] = final_evaluation(config, study, data, progress=progress, runner=runner, folder=out / "final")
     _write_json(out / "results.json", results)
     from ..report.search import write_search_report
 

@@ -17,7 +17,11 @@ From the tree:
 
 Protected operations: ``div(a, b) = a / b`` with ``|b|`` raised to at least 1e-6 (keeping its
 sign); ``log(x) = log(|x| + 1e-6)``; ``sqrt(x) = sqrt(|x|)`` (1e-12 is added under the root so
-that the gradient at 0 stays finite). Formulas show ``a / b`` for the protected division.
+that the gradient at 0 stays finite). Formulas show what the function computes: ``a / b`` where
+sympy proves ``|b| >= 1e-6``, ``pdiv(a, b)`` (the protected division, named) where ``b`` may come
+closer to 0, and a constant denominator as the value the division uses (``x / 0`` is ``1000000 x``);
+larger subtrees without ``x`` (or ones that overflow) are shown as the float64 value the torch
+function folds them to.
 
 ``"expr:TEXT"`` works as an activation spec everywhere a catalogue name does, e.g.
 ``actlab.get("expr:max(x, x*tanh(x))")``; see :func:`entry`.
@@ -125,6 +129,57 @@ def _sp_hardshrink(a):
     return sp.Piecewise((a, sp.Abs(a) > sp.Rational(1, 2)), (0, True))
 
 
+def _sp_protected_value(b):
+    """A numeric sympy denominator as the protected division uses it (|b| raised to at least
+    DIV_EPS, sign kept), or None where ``b`` is not a real number."""
+    sp = _sp()
+    try:
+        v = float(b)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(v):
+        return None
+    return b if abs(v) >= DIV_EPS else (-1 if v < 0 else 1) * sp.Rational(1, round(1 / DIV_EPS))
+
+
+@functools.lru_cache(maxsize=None)
+def _sp_pdiv():
+    """The sympy function ``pdiv(a, b)``: the protected division where sympy cannot prove that the
+    denominator stays at least DIV_EPS away from 0 (a formula never claims ``a / b`` there). It
+    evaluates as ``a / b`` once ``b`` is a number (e.g. after a substitution)."""
+    sp = _sp()
+
+    class pdiv(sp.Function):  # noqa: N801 - the name formulas show
+        nargs = 2
+
+        @classmethod
+        def eval(cls, a, b):
+            if b.is_number:
+                q = _sp_protected_value(b)
+                if q is not None:
+                    return a / q
+            return None
+
+        def _eval_is_real(self):
+            a, b = self.args
+            return True if a.is_real and b.is_real else None
+
+        def _latex(self, printer):
+            a, b = (printer._print(t) for t in self.args)
+            return r"\operatorname{pdiv}\left(%s, %s\right)" % (a, b)
+
+    return pdiv
+
+
+def _sp_div(a, b):
+    """Protected division in sympy: ``a / b`` where ``|b| >= DIV_EPS`` is provable, else ``pdiv(a, b)``."""
+    sp = _sp()
+    eps = sp.Rational(1, round(1 / DIV_EPS))
+    if not b.is_number and ((b - eps).is_nonnegative or (-b - eps).is_nonnegative):
+        return a / b
+    return _sp_pdiv()(a, b)
+
+
 @dataclass(frozen=True)
 class Primitive:
     """One whitelisted operation: its torch, NumPy and sympy forms."""
@@ -198,8 +253,8 @@ PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
     Primitive("add", 2, torch.add, np.add, lambda a, b: a + b),
     Primitive("sub", 2, torch.sub, np.subtract, lambda a, b: a - b),
     Primitive("mul", 2, torch.mul, np.multiply, lambda a, b: a * b),
-    Primitive("div", 2, lambda a, b: a / _protect(b), lambda a, b: a / _protect(b), lambda a, b: a / b,
-              "protected: |b| is raised to at least 1e-6"),
+    Primitive("div", 2, lambda a, b: a / _protect(b), lambda a, b: a / _protect(b), _sp_div,
+              "protected: |b| is raised to at least 1e-6; formulas show pdiv(a, b) where b may come near 0"),
     Primitive("max", 2, torch.maximum, np.maximum, lambda a, b: _sp().Max(a, b)),
     Primitive("min", 2, torch.minimum, np.minimum, lambda a, b: _sp().Min(a, b)),
 ]}
@@ -416,6 +471,37 @@ class _Parser:
             self.depth -= 1
             return n
         raise _error(self.text, f"unexpected {value!r} at position {pos}")
+
+
+def check_tree(node: Any) -> Node:
+    """``node`` if it is a tree the parser could have made (known primitives with their arity,
+    finite constants, at most MAX_NODES nodes and MAX_NESTING levels), else a one-line error.
+    Iterative: a tree nested a million levels deep is refused, not a RecursionError."""
+    todo, count = [(node, 0)], 0
+    while todo:
+        n, depth = todo.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_NESTING:
+            raise ActlabError(f"expression tree too large (at most {MAX_NODES} nodes, {MAX_NESTING} levels deep)")
+        if isinstance(n, Var):
+            continue
+        if isinstance(n, Const):
+            v = n.value
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ActlabError(f"expression tree has the constant {_short(repr(v), 30)}; constants are finite numbers")
+            continue
+        if not isinstance(n, Call) or not isinstance(n.name, str) or n.name not in PRIMITIVES or not isinstance(n.args, (tuple, list)):
+            raise ActlabError(f"expression tree has the node {_short(repr(n), 40)}; use Var, Const and Call of "
+                              "a primitive (or write the expression as text)")
+        if len(n.args) != PRIMITIVES[n.name].arity:
+            raise ActlabError(f"{n.name} takes {PRIMITIVES[n.name].arity} argument(s), got {len(n.args)}")
+        todo.extend((a, depth + 1) for a in n.args)
+    return node
+
+
+def depends_on_x(node: Node) -> bool:
+    """False for a constant expression (no ``x`` anywhere): no activation function."""
+    return _fold(node) is None
 
 
 def parse(text: str) -> Node:
@@ -644,45 +730,169 @@ def _sp_const(v: float):
     return sp.Float(v)
 
 
+EXACT_CONSTANT_NODES = 6  # a larger subtree without x is shown as its value
+
+
 def to_sympy(node: Node):
-    """A sympy expression in the symbol ``x``, built from sympy objects (no string parsing)."""
+    """A sympy expression in the symbol ``x``, built from sympy objects (no string parsing).
+    A subtree without ``x`` stays exact (``erf(51/50)``) while small and finite; a larger one,
+    or one whose value overflows, becomes its float64 value as :func:`compile_torch` folds it
+    (so ``square(square(...(3)))`` is never a huge exact integer, and ``exp(exp(exp(2)))``
+    shows the infinity the function computes)."""
     sp = _sp()
     if isinstance(node, Var):
         return sp.Symbol("x", real=True)
-    if isinstance(node, Const):
-        return _sp_const(node.value)
+    c = _fold(node)
+    if c is not None and (isinstance(node, Const) or not math.isfinite(c) or size(node) > EXACT_CONSTANT_NODES):
+        if math.isnan(c):
+            return sp.nan
+        return _sp_const(c) if math.isfinite(c) else (sp.oo if c > 0 else -sp.oo)
     return PRIMITIVES[node.name].sympy(*(to_sympy(a) for a in node.args))
 
 
+# sympy's simplify has no size that is safe: trees of 4-6 nodes were measured to take minutes
+# (e.g. hardshrink(relu(selu(tanh(hardswish(x)))))), and the median time grows with the size
+# (about 0.05 s at 6 nodes, 1 s at 15; 1,300 random trees of 2-16 nodes). So: no simplification
+# above SIMPLIFY_MAX_NODES nodes or SIMPLIFY_MAX_OPS operations, and a time limit for the rest
+# (:func:`_run_limited`); the expression as built otherwise, with a note.
 SIMPLIFY_MAX_OPS = 40
+SIMPLIFY_MAX_NODES = 20
+SIMPLIFY_SECONDS = 2.0
+LATEX_SECONDS = 5.0  # building and printing the expression as built (no simplification)
 
 
-def simplified(node: Node, max_ops: int = SIMPLIFY_MAX_OPS) -> dict[str, str]:
-    """``{"text", "latex", "simplified"}``: sympy's simplification when the expression is small
-    (``count_ops <= max_ops``, so that it cannot take minutes), else the expression as built.
-    Python's ``random`` state is kept (sympy may draw random numbers while simplifying)."""
+class _OutOfTime(BaseException):
+    """Raised inside sympy when its time is up (a BaseException: sympy's ``except Exception``
+    clauses must not swallow it)."""
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Runs ``fn`` for :func:`_run_limited`; its frame on the stack marks 'inside the limited work'."""
+    return fn()
+
+
+def _run_limited(fn: Callable[[], Any], seconds: float) -> tuple[bool, Any]:
+    """``(True, fn())``, or ``(False, None)`` when ``fn`` runs longer than ``seconds``.
+
+    A watchdog thread raises :class:`_OutOfTime` in this thread (CPython's
+    ``PyThreadState_SetAsyncExc``, as a signal would, but in any thread) while ``fn`` is still
+    running, and again every 0.1 s should the first be swallowed (e.g. raised inside a finalizer).
+    It raises only while this thread is inside ``fn`` (:func:`_guarded` on its stack) and never
+    after the cleanup below, which also cancels an exception still pending. sympy is pure Python,
+    so it stops at its next function call; nothing else is changed (no signal handler, no tracer)."""
+    import ctypes
+    import sys
+    import threading
+
+    tid = threading.get_ident()
+    lock = threading.Lock()
+    stop = threading.Event()
+    state = {"done": False}
+    mark = _guarded.__code__
+
+    def inside() -> bool:
+        f = sys._current_frames().get(tid)
+        while f is not None:
+            if f.f_code is mark:
+                return True
+            f = f.f_back
+        return False
+
+    def watch() -> None:
+        wait = seconds
+        while not stop.wait(wait):
+            with lock:
+                if state["done"]:
+                    return
+                if inside():
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(_OutOfTime))
+            wait = 0.1
+
+    threading.Thread(target=watch, name="actlab-sympy-time-limit", daemon=True).start()
+    out: tuple[bool, Any] = (False, None)
+    try:
+        out = (True, _guarded(fn))
+    except _OutOfTime:
+        pass
+    finally:
+        while True:  # an exception already pending may still arrive here: finish the cleanup regardless
+            try:
+                with lock:
+                    state["done"] = True
+                stop.set()
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)  # cancel a pending one
+                break
+            except _OutOfTime:
+                continue
+    return out
+
+
+def _sympy_text(node: Node, seconds: float) -> tuple[Any, str, str] | None:
+    """(sympy expression, text, LaTeX) of the expression as built, or None where sympy fails or
+    takes longer than ``seconds``."""
+    sp = _sp()
+
+    def build():
+        e = to_sympy(node)
+        return e, sp.sstr(e), sp.latex(e)
+
+    try:
+        ok, built = _run_limited(build, seconds)
+    except Exception:  # sympy refuses it (e.g. Max of nan): the caller shows actlab's own text
+        return None
+    return built if ok else None
+
+
+def simplified(node: Node, max_ops: int = SIMPLIFY_MAX_OPS, max_nodes: int = SIMPLIFY_MAX_NODES,
+               seconds: float = SIMPLIFY_SECONDS) -> dict[str, Any]:
+    """``{"text", "latex", "simplified", "note"}``: sympy's simplification when the tree is small
+    (at most ``max_nodes`` nodes and ``max_ops`` operations) and sympy finishes within ``seconds``;
+    else the expression as built, with ``simplified`` False and ``note`` saying why (empty when
+    sympy found nothing shorter). Python's ``random`` state is kept (sympy may draw random
+    numbers while simplifying)."""
     import random
 
     sp = _sp()
     state = random.getstate()
     try:
-        e = to_sympy(node)
-        done = False
-        if sp.count_ops(e) <= max_ops:
-            try:
+        built = _sympy_text(node, max(seconds, LATEX_SECONDS))
+        if built is None:
+            text = to_text(node)
+            return {"text": text, "latex": _latex_of_text(text), "simplified": False,
+                    "note": "not simplified: sympy cannot handle this expression"}
+        e, text, tex = built
+        if size(node) > max_nodes:
+            note = f"not simplified: more than {max_nodes} nodes"
+        elif sp.count_ops(e) > max_ops:
+            note = f"not simplified: more than {max_ops} operations"
+        else:
+            def simplify():
                 s = sp.simplify(e)
-                if sp.count_ops(s) <= sp.count_ops(e):
-                    e, done = s, True
+                return None if sp.count_ops(s) > sp.count_ops(e) else (sp.sstr(s), sp.latex(s))
+
+            try:
+                ok, got = _run_limited(simplify, seconds)
             except Exception:  # sympy gave up on it: keep the expression as built
-                pass
-        return {"text": sp.sstr(e), "latex": sp.latex(e), "simplified": done}
+                ok, got, note = True, None, "not simplified: sympy gave up"
+            else:
+                note = "" if ok else f"not simplified: sympy took longer than {seconds:g} s"
+            if ok and got is not None:
+                return {"text": got[0], "latex": got[1], "simplified": True, "note": ""}
+        return {"text": text, "latex": tex, "simplified": False, "note": note}  # note "": as built is shortest
     finally:
         random.setstate(state)
 
 
-def latex(node: Node) -> str:
-    """LaTeX of the expression as built (sympy's automatic evaluation, no simplify)."""
-    return _sp().latex(to_sympy(node))
+def _latex_of_text(text: str) -> str:
+    """Expression text as LaTeX (upright, as it is written): where sympy cannot print it."""
+    return r"\mathrm{" + text.replace("\\", "").replace("_", r"\_").replace(" ", r"\ ") + "}"
+
+
+def latex(node: Node, seconds: float = LATEX_SECONDS) -> str:
+    """LaTeX of the expression as built (sympy's automatic evaluation, no simplify); the
+    expression's own text where sympy fails or takes longer than ``seconds``."""
+    built = _sympy_text(node, seconds)
+    return built[2] if built is not None else _latex_of_text(to_text(node))
 
 
 # ------------------------------------------------------------------------ modules and entries
@@ -694,7 +904,13 @@ class Expression(nn.Module):
 
     def __init__(self, expression: str | Node):
         super().__init__()
-        self.node = parse(expression) if isinstance(expression, str) else expression
+        if isinstance(expression, str):
+            self.node = parse(expression)
+        elif isinstance(expression, (Var, Const, Call)):
+            self.node = check_tree(expression)
+        else:
+            raise ActlabError(f"an expression is text such as 'max(x, x*tanh(x))' (or an expression tree), "
+                              f"got {type(expression).__name__}")
         self.text = to_text(self.node)
         self._fn = compile_torch(self.node)
 
@@ -724,10 +940,13 @@ def entry(text: str):
 
     Properties (range, monotonic, smooth, zero-centred, gradient) are measured numerically on
     a grid, as the catalogue's tests measure the table's; None where the measurement fails."""
-    from ..catalogue._registry import Entry
+    from ._registry import Entry
 
     node = parse(text)
     canon = to_text(node)
+    if not depends_on_x(node):
+        raise ActlabError(f"expression {_short(canon, 40)} is a constant: an activation function must depend on x "
+                          "(a constant has no gradient); write e.g. 'expr:x * sigmoid(x)'")
     fn = compile_torch(node)
 
     def f(x: torch.Tensor) -> torch.Tensor:
@@ -737,13 +956,15 @@ def entry(text: str):
         return numpy_eval(node, x)
 
     f.__name__ = PREFIX + canon
-    e = Entry(name=PREFIX + canon, fn=f, formula=latex(node),
-              note="An expression over x (actlab evolve / the expression language); properties measured on a grid.",
+    formula = latex(node)
+    pdiv = " pdiv(a, b) is the protected division: a / b with |b| raised to at least 1e-6." if "pdiv" in formula else ""
+    e = Entry(name=PREFIX + canon, fn=f, formula=formula,
+              note="An expression over x (actlab evolve / the expression language); properties measured on a grid." + pdiv,
               reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)", kind="user",
               range=(-math.inf, math.inf), monotonic=None, smooth=None, zero_centred=None, numpy=ref,
               module=lambda: Expression(node), stochastic="rrelu" in primitives_used(node))
     try:
-        from ..catalogue.properties import measure
+        from .properties import measure
 
         m = measure(e)
         lo, hi = m["range"]
@@ -756,14 +977,6 @@ def entry(text: str):
     return e
 
 
-def _register() -> None:
-    from ..catalogue import REGISTRY
-
-    REGISTRY.add_prefix(PREFIX, entry)
-
-
-_register()
-
 __all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "PREFIX", "PRIMITIVES", "Var", "X",
-           "canonical", "compile_dual", "compile_torch", "entry", "height", "latex", "module", "numpy_eval", "parse",
+           "canonical", "check_tree", "compile_dual", "compile_torch", "depends_on_x", "entry", "height", "latex", "module", "numpy_eval", "parse",
            "primitive_name", "simplified", "size", "to_sympy", "to_text"]

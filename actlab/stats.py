@@ -1,4 +1,4 @@
-"""Statistics for comparing activation functions over seeds.
+"""The one statistics module: every study (compare, search, evolve) tests its contenders so.
 
 * mean, sample standard deviation and the 95% Student-t confidence interval of the mean;
 * a two-sample permutation test of the difference of means against the baseline: exact
@@ -7,19 +7,24 @@
   normality assumption. (A paired sign-flip test over 5 seeds cannot go below p = 2/32 =
   0.0625, so it could never reject at 0.05; the two-sample test with 5 + 5 runs can reach
   2/252.)
-* Holm's step-down correction over the activations compared with the same baseline.
+* Holm's step-down correction over the comparisons a study makes;
+* :func:`versus`: each (contender, reference) pair with its p-values and one outcome word from
+  the contender's side, ``win`` / ``tie`` / ``loss`` (significant after Holm at ``ALPHA``), the
+  words every study prints.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as _st
 
 EXACT_LIMIT = 200_000
+ALPHA = 0.05
+OUTCOMES = ("win", "tie", "loss")
 
 
 def mean_std_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
@@ -69,3 +74,33 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - i) * p[j]))
         out[j] = running
     return out.tolist()
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as actlab prints it: three decimals, ``<0.001`` below a thousandth, ``n/a`` when
+    there is none."""
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], alpha: float = ALPHA
+           ) -> list[dict[str, Any]]:
+    """For each pair ``(contender, reference)`` of names in ``samples`` (test accuracies over
+    seeds): the difference of means, the permutation test's p-value, Holm's correction over the
+    pairs, whether it is significant at ``alpha``, and the outcome from the contender's side."""
+    means = {name: mean_std_ci(v)[0] for name, v in samples.items()}
+    ps = [permutation_test(samples[a], samples[b]) for a, b in pairs]
+    out = []
+    for (a, b), p, ph in zip(pairs, ps, holm(ps)):
+        significant = bool(math.isfinite(ph) and ph < alpha)
+        diff = means[a] - means[b]
+        out.append({"contender": a, "reference": b, "difference": diff, "p_value": p, "p_holm": ph,
+                    "significant": significant, "outcome": ("win" if diff > 0 else "loss") if significant else "tie"})
+    return out
+
+
+def final_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of a study's final evaluation: ``n`` fresh ones after the study's own ``seed``
+    (never the seed its selection ran on)."""
+    return [seed + 1 + s for s in range(n)]

@@ -1,0 +1,185 @@
+"""The one runner: packs, worker processes, Dask, claims shared by several processes, SIGKILL and
+resume; through `actlab compare` and `actlab search`'s final evaluation, on real data (iris)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from actlab.runner import Runner, Unit, claim, packs, read_unit, release
+
+from conftest import wait_until
+
+CLI = [sys.executable, "-m", "actlab.cli"]
+SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "3", "--threads", "1", "--patience", "0"]
+ACTS = "relu,tanh,elu,softsign"
+
+
+def actlab(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _trained(stderr: str) -> int:
+    """Runs a compare process trained itself (progress lines that are not skips)."""
+    return sum(1 for line in stderr.splitlines() if " runs" in line and "|" in line and "already done" not in line)
+
+
+def _accuracies(out: Path) -> dict[str, list[float]]:
+    res = json.loads((out / "results.json").read_text())
+    return {r["activation"]: r["test_accuracy"] for r in res["summary"]}
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "out"
+    r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--pack", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert _trained(r.stderr) == 12
+    return out
+
+
+def test_two_processes_on_one_out_split_the_runs_and_train_each_once(tmp_path, serial):
+    out = tmp_path / "shared"
+    cmd = [*CLI, "compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--pack", "1", "--out", str(out)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    trained = [_trained(e) for _, e in outs]
+    assert sum(trained) == 12, trained  # every run trained exactly once between them
+    by = {json.loads(f.read_text())["trained_by"] for f in (out / "runs").glob("*.json")}
+    assert len(list((out / "runs").glob("*.json"))) == 12 and not list((out / "runs").glob("*.claim"))
+    assert len(by) == 2 or 0 in trained  # both took work (unless one finished before the other started)
+    assert _accuracies(out) == _accuracies(serial)
+
+
+def test_sigkill_with_workers_then_resume_loses_nothing_and_trains_nothing_twice(tmp_path):
+    longer = [*SMALL, "--epochs", "60", "--activations", ACTS, "--seeds", "5", "--pack", "1"]  # 20 runs
+    ref = tmp_path / "uninterrupted"
+    r = actlab("compare", *longer, "--out", str(ref), "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "killed"
+    p = subprocess.Popen([*CLI, "compare", *longer, "--workers", "2", "--out", str(out)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert wait_until(lambda: len(list((out / "runs").glob("*.json"))) >= 2, timeout=240, step=0.01)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)  # the command and its worker processes
+        p.wait()
+    before = {f.name: f.read_bytes() for f in (out / "runs").glob("*.json")}
+    assert 2 <= len(before) < 20
+    r = actlab("compare", *longer, "--workers", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert _trained(r.stderr) == 20 - len(before)  # the dead process's claims were taken over, the rest kept
+    assert {f.name: f.read_bytes() for f in (out / "runs").glob("*.json") if f.name in before} == before
+    assert not list((out / "runs").glob("*.claim"))
+    assert _accuracies(out) == _accuracies(ref)
+
+
+def test_packed_runs_equal_alone_and_workers_and_dask_equal_this_process(tmp_path, serial):
+    distributed = pytest.importorskip("distributed")
+    packed = tmp_path / "packed"
+    r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--out", str(packed))
+    assert r.returncode == 0, r.stderr
+    res = json.loads((packed / "results.json").read_text())
+    assert all(run["packed"] == 4 for run in res["runs"])  # one pack of 4 activations per seed
+    assert "trained alone" in res["timing"]
+    for a, accs in _accuracies(packed).items():  # float32: packed equals alone to rounding; iris has 30 test examples
+        assert accs == pytest.approx(_accuracies(serial)[a], abs=1 / 30 + 1e-9)
+    workers = tmp_path / "workers"  # the packs are cut the same way wherever they train: equal to the last bit
+    r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--workers", "2", "--out", str(workers))
+    assert r.returncode == 0, r.stderr
+    assert _accuracies(workers) == _accuracies(packed)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = tmp_path / "dask"
+        r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--dask", cluster.scheduler_address,
+                   "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "training on Dask at" in r.stdout
+    assert _accuracies(out) == _accuracies(packed)
+
+
+def test_packed_compare_equals_one_by_one_in_float64(digits, tmp_path):
+    from actlab.compare import CompareConfig, run_compare
+    from actlab.training import TrainConfig
+
+    was = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        d = dataclasses.replace(digits, **{s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
+                                           for s in ("train", "val", "test")})
+        cfg = CompareConfig(dataset="digits", activations=["relu", "tanh", "prelu"], seeds=2,
+                            train=TrainConfig(epochs=3, patience=2, threads=1), model_options={"width": 16})
+        results = {}
+        for pack in (1, 8):
+            with Runner(pack=pack) as runner:
+                results[pack] = run_compare(cfg, tmp_path / f"p{pack}", data=d, progress=False, runner=runner)
+    finally:
+        torch.set_default_dtype(was)
+    assert {r["packed"] for r in results[8]["runs"]} == {3} and {r["packed"] for r in results[1]["runs"]} == {1}
+    for a, b in zip(results[1]["runs"], results[8]["runs"]):
+        assert a["result"]["test"] == b["result"]["test"]
+        da, db = a["result"]["diagnostics"], b["result"]["diagnostics"]
+        assert da.keys() == db.keys()
+        for slot in da:
+            assert da[slot] == pytest.approx(db[slot], rel=1e-9)
+
+
+def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / "u.claim"
+    path.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "time": 0}))
+    assert claim(path) and json.loads(path.read_text())["pid"] == os.getpid()
+    assert not claim(path)  # held by this (live) process
+    release(path)
+    assert claim(path)
+
+
+def test_units_pack_by_everything_but_the_plan_and_names_stay_in_the_folder(tmp_path):
+    base = dict(dataset="iris", model="mlp", train={"epochs": 1, "seed": 0})
+    us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", "tanh", "elu"])]
+    us.append(Unit(name="other-seed", plan="relu", dataset="iris", model="mlp", train={"epochs": 1, "seed": 1}))
+    us.append(Unit(name="cnn", plan="relu", dataset="iris", model="cnn1d", train={"epochs": 1, "seed": 0}))
+    assert [[u.name for u in p] for p in packs(us, 2)] == [["u0", "u1"], ["u2"], ["other-seed"], ["cnn"]]
+    assert [[u.name for u in p] for p in packs(us, 1)] == [[u.name] for u in us]
+    for bad in ("../x", "a/b", "", ".."):
+        with pytest.raises(ValueError):
+            Unit(name=bad, plan="relu", **base)
+    # where a run happens is not part of its key; what decides its result is
+    a = Unit(name="a", plan="relu", dataset="iris", model="mlp", train={"seed": 0, "threads": 1},
+             data_options={"data_dir": "/x"})
+    b = Unit(name="b", plan="relu", dataset="iris", model="mlp", train={"seed": 0, "threads": 4},
+             data_options={"data_dir": "/y"})
+    assert a.key() == b.key() and a.key() != Unit(name="c", plan="tanh", dataset="iris", model="mlp",
+                                                   train={"seed": 0}).key()
+    (tmp_path / "a.json").write_text("{not json")
+    assert read_unit(tmp_path, a) is None  # a damaged file is trained again
+
+
+def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
+    out = tmp_path / "search"
+    args = ["search", "--dataset", "iris", "--layers", "3", "--candidates", "relu,tanh,elu", "--trials", "3",
+            "--epochs", "3", "--top-k", "2", "--final-seeds", "3", "--pruner", "none", "--threads", "1", "--out", str(out)]
+    p = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert wait_until(lambda: len(list((out / "final").glob("*.json"))) >= 1, timeout=240, step=0.02)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    before = {f.name: f.read_bytes() for f in (out / "final").glob("*.json")}
+    r = actlab(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("already done, skipped") >= len(before)
+    assert {f.name: f.read_bytes() for f in (out / "final").glob("*.json") if f.name in before} == before
+    assert len(list((out / "final").glob("*.json"))) == 9  # 3 contenders x 3 seeds, each trained once
+    res = json.loads((out / "results.json").read_text())
+    assert [c["name"] for c in res["final"]["configs"]] == ["baseline", "top-1", "top-2"]
+    assert all(len(c["test_accuracy"]) == 3 for c in res["final"]["configs"])
