@@ -137,10 +137,10 @@ def train_units(units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any] | None] = [None] * len(units)
     groups: dict[str, list[int]] = {}
     for i, u in enumerate(units):
-        groups.setdefault(Unit.from_dict(u).pack_key(), []).append(i)
+        groups.setdefault(Unit.from_dict(u).pack_key() if packable(u["model"], u["plan"]) else f"alone:{i}", []).append(i)
     for idx in groups.values():
         first = units[idx[0]]
-        if len(idx) > 1 and packable(first["model"]):
+        if len(idx) > 1:
             try:
                 data = load_data(first)
                 cfg = TrainConfig.from_dict(first["train"])
@@ -178,7 +178,7 @@ def packs(units: Sequence[Unit], pack: int) -> list[list[Unit]]:
     and ``pack``."""
     groups: dict[str, list[Unit]] = {}
     for u in units:
-        groups.setdefault(u.pack_key() if packable(u.model) and pack > 1 else f"alone:{u.name}", []).append(u)
+        groups.setdefault(u.pack_key() if pack > 1 and packable(u.model, u.plan) else f"alone:{u.name}", []).append(u)
     parts = []
     for g in groups.values():
         n = max(1, math.ceil(len(g) / max(pack, 1)))

@@ -20,7 +20,7 @@ from conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "3", "--threads", "1", "--patience", "0"]
-ACTS = "relu,tanh,elu,softsign"
+ACTS = "relu,tanh,softmax,softsign"  # softmax acts along a dimension: it never joins a pack
 
 
 def actlab(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -89,7 +89,8 @@ def test_packed_runs_equal_alone_and_workers_and_dask_equal_this_process(tmp_pat
     r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--out", str(packed))
     assert r.returncode == 0, r.stderr
     res = json.loads((packed / "results.json").read_text())
-    assert all(run["packed"] == 4 for run in res["runs"])  # one pack of 4 activations per seed
+    assert {run["activation"]: run["packed"] for run in res["runs"]} == {"relu": 3, "tanh": 3, "softsign": 3,
+                                                                          "softmax": 1}  # per seed: a pack and softmax alone
     assert "trained alone" in res["timing"]
     for a, accs in _accuracies(packed).items():  # float32: packed equals alone to rounding; iris has 30 test examples
         assert accs == pytest.approx(_accuracies(serial)[a], abs=1 / 30 + 1e-9)
@@ -150,6 +151,11 @@ def test_units_pack_by_everything_but_the_plan_and_names_stay_in_the_folder(tmp_
     us.append(Unit(name="cnn", plan="relu", dataset="iris", model="cnn1d", train={"epochs": 1, "seed": 0}))
     assert [[u.name for u in p] for p in packs(us, 2)] == [["u0", "u1"], ["u2"], ["other-seed"], ["cnn"]]
     assert [[u.name for u in p] for p in packs(us, 1)] == [[u.name] for u in us]
+    # a function that acts along a dimension (softmax) or per feature (a PReLU slope per feature)
+    # would mix members or batch rows in a pack: it trains alone
+    odd = [Unit(name=f"o{i}", plan=p, **base) for i, p in enumerate(
+        ["relu", "softmax", {"input": "tanh", "hidden": "log_softmax"}, "prelu(num_parameters=64)", "prelu", "expr:x*tanh(x)"])]
+    assert [[u.name for u in p] for p in packs(odd, 8)] == [["o0", "o4", "o5"], ["o1"], ["o2"], ["o3"]]
     for bad in ("../x", "a/b", "", ".."):
         with pytest.raises(ValueError):
             Unit(name=bad, plan="relu", **base)

@@ -239,21 +239,27 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
         trial.report(acc if math.isfinite(acc) else 0.0, epoch)
         return trial.should_prune()
 
-    if len(trials) == 1:
-        def on_epoch(epoch, record):
-            bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {record.get('val_accuracy', math.nan):.3f}")
-            return report(trials[0], epoch, record)
-
-        results = [train(lambda: build(config.model, data.input_shape, data.n_classes, plans[0], **config.model_options),
-                         data, cfg, on_epoch=on_epoch)]
-    else:
+    together = [i for i, p in enumerate(plans) if packable(config.model, p)] if len(trials) > 1 else []
+    results: dict[int, Any] = {}
+    if len(together) > 1:
         def on_member_epoch(k, epoch, record):
             if k == 0:
-                bar.update(f"epoch {epoch}/{cfg.epochs}, {len(trials)} packed")
-            return report(trials[k], epoch, record)
+                bar.update(f"epoch {epoch}/{cfg.epochs}, {len(together)} packed")
+            return report(trials[together[k]], epoch, record)
 
-        results = train_population(plans, data, cfg, config.model_options, on_epoch=on_member_epoch)
-    return [_finish(trial, plan, result) for trial, plan, result in zip(trials, plans, results)]
+        packed = train_population([plans[i] for i in together], data, cfg, config.model_options, on_epoch=on_member_epoch)
+        results.update(zip(together, packed))
+    for i, (trial, plan) in enumerate(zip(trials, plans)):  # alone: one trial, or a plan a pack cannot hold
+        if i in results:
+            continue
+
+        def on_epoch(epoch, record, trial=trial):
+            bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {record.get('val_accuracy', math.nan):.3f}")
+            return report(trial, epoch, record)
+
+        results[i] = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options),
+                           data, cfg, on_epoch=on_epoch)
+    return [_finish(trial, plan, results[i]) for i, (trial, plan) in enumerate(zip(trials, plans))]
 
 
 def _finish(trial, plan, result) -> tuple[TrialState, float | None]:

@@ -28,15 +28,18 @@ says whether a model can be packed (``mlp`` only; other models train one by one)
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._errors import ActlabError
+from ..catalogue import get
 from .losses import cross_entropy, get_loss
 from .metrics import batched_classification_metrics
 from .diagnostics import slot_diagnostics
@@ -45,9 +48,42 @@ from .trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
 
-def packable(model: str) -> bool:
-    """Models the packed trainer reproduces: the MLP."""
-    return model == "mlp"
+def packable(model: str, plan: Any = None) -> bool:
+    """Whether the packed trainer reproduces a model with this activation plan: the MLP, with a
+    function in every slot that acts on each element alone (a pack's activations see a
+    ``(members, batch, features)`` tensor: softmax along a dimension, or a PReLU with one slope per
+    feature, would act across members or batch rows)."""
+    if model != "mlp":
+        return False
+    specs = plan.values() if isinstance(plan, Mapping) else [plan]
+    return all(_layout_free(s) for s in specs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout_free_cached(spec: str) -> bool:
+    return _acts_on_elements(get(spec))
+
+
+def _layout_free(spec: Any) -> bool:
+    if spec is None:
+        return True
+    if isinstance(spec, str):
+        try:
+            return _layout_free_cached(spec)
+        except ActlabError:
+            return False
+    return isinstance(spec, nn.Module) and _acts_on_elements(spec)
+
+
+def _acts_on_elements(act: nn.Module) -> bool:
+    """The module gives the same on a ``(2, 3, 5)`` tensor as on each of its ``(3, 5)`` slices."""
+    act = copy.deepcopy(act).eval()
+    x = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            return bool(torch.equal(act(x), torch.stack([act(x[0]), act(x[1])])))
+    except Exception:  # a shape the function refuses: it is not element-wise
+        return False
 
 
 def _key(act: nn.Module) -> tuple[str, str]:
