@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ._errors import ActlabError
+from ._errors import ActlabError, first_line
 
 
 def prepare_out(out: str | Path, *subdirs: str) -> Path:
@@ -278,5 +278,5 @@ def read_json(path: str | Path, what: str, fix: str) -> Any:
         why = "nested too deeply"
     except (ValueError, MemoryError) as e:  # not JSON, a number too long to convert
         why = ("not valid JSON: a number with too many digits" if "int_max_str_digits" in str(e) else
-               f"not valid JSON: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}")
+               f"not valid JSON: {first_line(e)[:120]}")
     raise ActlabError(f"cannot read {what} {str(p)!r} ({why}); {fix}")

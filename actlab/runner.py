@@ -32,9 +32,11 @@ import os
 import re
 import socket
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -197,44 +199,51 @@ def packs(units: Sequence[Unit], pack: int) -> list[list[Unit]]:
 
 # ---------------------------------------------------------------------------------- executors
 class _Serial:
-    name = "this process"
+    """Trains a part when it is submitted."""
 
-    def run(self, parts: list[list[dict]]) -> Iterator[tuple[int, list[dict]]]:
-        for i, p in enumerate(parts):
-            yield i, train_units(p)
+    name = "this process"
+    capacity = 1
+
+    def submit(self, part: list[dict]) -> Future:
+        f: Future = Future()
+        f.set_result(train_units(part))
+        return f
+
+    def next_done(self, futures) -> Future:
+        return next(iter(futures))
 
     def close(self) -> None:
         pass
 
 
 class _Processes:
+    """``n`` spawned worker processes; two parts queued per worker, so none waits for the next."""
+
     def __init__(self, n: int, threads: int | None):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker,
                                         initargs=(threads,))
-        self.name = f"{n} worker processes"
+        self.name, self.capacity = f"{n} worker processes", 2 * n
 
-    def run(self, parts):
-        from concurrent.futures import as_completed
-        from concurrent.futures.process import BrokenProcessPool
+    def submit(self, part):
+        return self.pool.submit(train_units, part)
 
-        futures = {self.pool.submit(train_units, p): i for i, p in enumerate(parts)}
-        try:
-            for f in as_completed(futures):
-                yield futures[f], f.result()
-        except BrokenProcessPool:
-            raise ActlabError("a worker process died; rerun the same command to continue where it stopped") from None
-        finally:
-            for f in futures:
-                f.cancel()
+    def next_done(self, futures):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return next(iter(wait(list(futures), return_when=FIRST_COMPLETED).done))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Dask:
+    """A Dask distributed cluster: up to 64 parts in flight."""
+
+    capacity = 64
+
     def __init__(self, address: str, timeout: float):
         try:
             from distributed import Client
@@ -247,14 +256,15 @@ class _Dask:
                               f"({first_line(e)[:160]}); start one with 'dask scheduler' or check --dask") from None
         self.name = f"Dask at {address}"
 
-    def run(self, parts):
-        futures = [self.client.submit(train_units, p, pure=False) for p in parts]
-        try:
-            for i, f in enumerate(futures):  # in order: a part written as soon as it and those before it are done
-                yield i, f.result()
-        finally:
+    def submit(self, part):
+        return self.client.submit(train_units, part, pure=False)
+
+    def next_done(self, futures):
+        while True:
             for f in futures:
-                f.cancel()
+                if f.done():
+                    return f
+            time.sleep(0.02)
 
     def close(self) -> None:
         self.client.close()
@@ -269,9 +279,6 @@ class Runner:
         workers = V.integer("--workers", workers, 1, V.MAX_WORKERS)
         pack = V.integer("--pack", pack, 1, V.MAX_PACK)
         self.pack, self.poll = pack, poll
-        # packs claimed at a time in a shared folder (other processes on the folder get the rest);
-        # a few per worker, so that a worker rarely waits for the slowest pack of a round
-        self._round = 64 if dask else 4 * workers
         if dask:
             self._ex: Any = _Dask(dask, dask_timeout)
         elif workers > 1:
@@ -312,43 +319,54 @@ class Runner:
         # the packs are cut from the whole list, so that they are the same in every process and
         # every run of the study, whatever is done already: packed results never depend on it
         parts = packs(units, self.pack)
-        while True:
-            open_parts = [[u for u in p if u.name not in done] for p in parts]
-            open_parts = [p for p in open_parts if p]
-            if not open_parts:
-                break
-            mine: list[list[Unit]] = []
-            for p in open_parts:
-                if len(mine) >= self._round:
-                    break
-                got = p if folder is None else _claim_pack(folder, p, done, on_done)
-                if got:
-                    mine.append(got)
-            try:
-                for i, recs in self._ex.run([[u.to_dict() for u in p] for p in mine]):
-                    for u, rec in zip(mine[i], recs):
-                        rec = {"format": FORMAT_UNIT, "key": u.key(), "unit": u.to_dict(), **rec,
-                               "trained_by": f"{socket.gethostname()}:{os.getpid()}"}
-                        if folder is not None:
-                            if "error" not in rec:  # a failed unit is not kept: a rerun tries it again
-                                write_json_atomic(folder / f"{u.name}.json", rec)
-                            release(_claim_path(folder, u))
-                        done[u.name] = rec
-                        if on_done is not None:
-                            on_done(u, rec, False)
-            finally:
+        flight: dict[Any, list[Unit]] = {}  # future -> the units it trains (claimed by this process)
+
+        def open_parts() -> list[list[Unit]]:
+            busy = {u.name for p in flight.values() for u in p}
+            return [q for q in ([u for u in p if u.name not in done and u.name not in busy] for p in parts) if q]
+
+        try:
+            while True:
+                for p in open_parts():  # keep the executor busy: claim and submit what it can take
+                    if len(flight) >= self._ex.capacity:
+                        break
+                    got = p if folder is None else _claim_pack(folder, p, done, on_done)
+                    if got:
+                        flight[self._ex.submit([u.to_dict() for u in got])] = got
+                if not flight:
+                    waiting = open_parts()
+                    if not waiting:
+                        break
+                    time.sleep(self.poll)  # the rest is claimed by other processes: wait for their files
+                    for u in (u for p in waiting for u in p):
+                        rec = read_unit(folder, u)
+                        if rec is not None:
+                            done[u.name] = rec
+                            if on_done is not None:
+                                on_done(u, rec, True)
+                    continue
+                f = self._ex.next_done(flight)
+                part = flight.pop(f)
+                try:
+                    recs = f.result()
+                except BrokenProcessPool:
+                    raise ActlabError("a worker process died; rerun the same command to continue where it stopped") from None
+                for u, rec in zip(part, recs):
+                    rec = {"format": FORMAT_UNIT, "key": u.key(), "unit": u.to_dict(), **rec,
+                           "trained_by": f"{socket.gethostname()}:{os.getpid()}"}
+                    if folder is not None:
+                        if "error" not in rec:  # a failed unit is not kept: a rerun tries it again
+                            write_json_atomic(folder / f"{u.name}.json", rec)
+                        release(_claim_path(folder, u))
+                    done[u.name] = rec
+                    if on_done is not None:
+                        on_done(u, rec, False)
+        finally:
+            for f, part in flight.items():
+                f.cancel()
                 if folder is not None:
-                    for u in (u for p in mine for u in p):
-                        if u.name not in done:
-                            release(_claim_path(folder, u))
-            if not mine:  # every open pack is claimed by other processes: wait for their files, or their claims to die
-                time.sleep(self.poll)
-                for u in (u for p in open_parts for u in p if u.name not in done):
-                    rec = read_unit(folder, u)
-                    if rec is not None:
-                        done[u.name] = rec
-                        if on_done is not None:
-                            on_done(u, rec, True)
+                    for u in part:
+                        release(_claim_path(folder, u))
         if folder is not None:  # a claim left by a process killed after it wrote its run: taken over and removed
             for u in units:
                 c = _claim_path(folder, u)

@@ -5,7 +5,7 @@
    had a runner), the default (the 15 runs of a seed packed into one model), and the default with
    ``--workers 2``. The packed table must equal the one-by-one table up to float32 rounding; the
    script prints the largest difference of a mean test accuracy.
-2. A comparison that cannot be packed (the 1-D CNN on MNIST-1D, 6 activations x 4 seeds, 8 epochs):
+2. A comparison that cannot be packed (the 1-D CNN on MNIST-1D, 6 activations x 4 seeds, 20 epochs):
    1 worker vs 2 worker processes (one torch thread each).
 
 Each command runs in a fresh process with a fresh --out (start-up and data generation included,
@@ -30,7 +30,7 @@ from _common import OtherLoad, machine_line
 DEMO = ["--dataset", "mnist1d", "--model", "mlp", "--activations", "seeds", "--baseline", "relu", "--seeds", "8",
         "--epochs", "50", "--patience", "10"]
 CNN = ["--dataset", "mnist1d", "--model", "cnn1d", "--activations", "relu,tanh,elu,selu,gelu,silu", "--seeds", "4",
-       "--epochs", "8", "--patience", "0"]
+       "--epochs", "20", "--patience", "0"]
 
 
 def run(args: list[str], out: Path) -> tuple[float, dict]:

@@ -15,6 +15,8 @@ with ReLU, batch 128, Adam lr 1e-3, cross-entropy on logits, float32 on the CPU.
   ``seconds`` with the hand loop; "train + val" adds ``eval_seconds`` (6,000 validation examples).
   Run with the default ``diagnostics=True`` (a gradient norm per slot per batch) and with
   ``diagnostics=False``.
+* **matrix products only**: the epoch's GEMMs at their shapes and nothing else (no loss, no
+  activation, no optimizer): the ceiling for this model and batch size.
 * **keras**: Keras 3 ``model.fit`` with ``KERAS_BACKEND=torch``, the same layers and
   optimizer, ``metrics=["accuracy"]`` (actlab also reports training accuracy), no
   validation data; epoch time from an ``on_epoch_begin`` / ``on_epoch_end`` callback. Keras is
@@ -69,6 +71,32 @@ FLOP_PER_EXAMPLE = 6 * sum(a * b for a, b in LAYERS) - 2 * LAYERS[0][0] * LAYERS
 def matmul_gflops(n: int) -> float:
     a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
     return 2 * n**3 / median_seconds(lambda: torch.mm(a, b, out=out), warmup=2, repeats=7) / 1e9
+
+
+def gemm_epochs(n: int, epochs: int) -> list[float]:
+    """The epoch's matrix products alone, at its shapes (batch 128): per batch the 3 forward
+    ``addmm``, the 3 weight-gradient and 2 input-gradient ``mm`` of the MLP, nothing else. What an
+    epoch would cost if it were only its FLOP: the ceiling a training loop can approach at this
+    batch size (small GEMMs run below the 2048^2 peak)."""
+    torch.manual_seed(0)
+    ws = [torch.randn(b, a) for a, b in LAYERS]
+    bs = [torch.randn(b) for _, b in LAYERS]
+    x = torch.randn(BATCH, LAYERS[0][0])
+    acts = [x] + [torch.randn(BATCH, b) for _, b in LAYERS]
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        for _ in range(0, n, BATCH):
+            h = x
+            for w, b in zip(ws, bs):
+                h = torch.addmm(b, h, w.t())
+            for i in reversed(range(len(ws))):
+                g = acts[i + 1]
+                torch.mm(g.t(), acts[i])  # weight gradient
+                if i:
+                    torch.mm(g, ws[i])  # input gradient
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def hand_epochs(x, y, epochs: int, seed: int = 0, fused: bool | None = None) -> list[float]:
@@ -152,6 +180,7 @@ def main() -> None:
 
     have_keras = True
     for _ in range(args.rounds):
+        add("matrix products only (the ceiling)", gemm_epochs(n, e))
         add("hand loop (train pass)", hand_epochs(x, y, e))
         add("hand loop, Adam fused=True (train pass)", hand_epochs(x, y, e, fused=True))
         for diag in (True, False):
@@ -191,6 +220,9 @@ def main() -> None:
             f"hand loop at {100 * FLOP_PER_EXAMPLE * n / hand / 1e9 / peak:.0f}% of matmul peak")
     if have_keras:
         line += f"; keras/actlab {med['keras fit, torch backend'] / act:.2f} (train pass)"
+    gemm = med["matrix products only (the ceiling)"]
+    line += (f"; the epoch's matrix products alone run at {100 * FLOP_PER_EXAMPLE * n / gemm / 1e9 / peak:.0f}% of the "
+             f"2048^2 peak, actlab at {100 * gemm / act:.0f}% of that ceiling")
     print(others.line())
     print(line)
 

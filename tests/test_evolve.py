@@ -22,6 +22,7 @@ from actlab.catalogue import expr as E
 from actlab.evolve import gp as G
 from actlab.evolve.fitness import Fitness, sanitise
 from actlab.evolve.run import EvolveConfig, Evolution, make_task, run_evolution
+from actlab.report.evolve import write_evolve_report
 from actlab.runner import Runner
 from actlab.training import TrainConfig
 
@@ -56,6 +57,7 @@ def _all_fitness(results) -> list[float]:
 def test_a_real_evolution_in_each_mode(tmp_path, mode):
     out = tmp_path / mode
     res = run_evolution(EvolveConfig(mode=mode, **SMALL), out, progress=False)
+    write_evolve_report(res, out)  # the study returns its results; the layer above writes the report
     slots = ["all"] if mode == "single" else ["input", "hidden", "output"]
     assert [h["generation"] for h in res["history"]] == [0, 1, 2]
     hof = res["hall_of_fame"]
@@ -96,6 +98,7 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
 def test_report_shows_the_found_function_next_to_relu_in_chromium(tmp_path, chromium):
     out = tmp_path / "r"
     res = run_evolution(EvolveConfig(**{**SMALL, "generations": 2}), out, progress=False)
+    write_evolve_report(res, out)
     dom = chromium((out / "report.html").as_uri(), "--dump-dom").stdout
     assert res["best"]["functions"]["all"] in __import__("html").unescape(dom)
     assert "next to ReLU" in dom and 'id="final"' in dom and "relu" in dom
@@ -544,3 +547,41 @@ def test_mode_slots_agree_with_the_evolution():
 
     assert set(MODE_SLOTS) == set(MODES) and MODE_SLOTS["triple"] == MODE_SLOTS["coevolution"] == SLOTS
     assert set(SLOT_NAMES) == {"all", *SLOTS} and EvolveConfig().slots == MODE_SLOTS["single"]
+
+
+# ------------------------------------------------------------ new behaviours, budget
+def test_every_generation_trains_new_behaviours(tmp_path):
+    """Offspring that repeat a behaviour already trained (unchanged copies of their parents too),
+    or another offspring's, are varied again: each generation trains at least 70% of the
+    population as new functions, and the population stays diverse."""
+    cfg = EvolveConfig(**{**SMALL, "population": 10, "generations": 5, "final_seeds": 0})
+    res = run_evolution(cfg, tmp_path / "new", progress=False)
+    hist = res["history"]
+    assert len(hist) == 5
+    for h in hist:
+        assert h["evaluations"] >= 0.7 * cfg.population, h
+        assert h["distinct"] >= 0.7 * cfg.population, h
+    assert sum(h["replaced"] for h in hist[1:]) > 0  # without renewal, copies and repeats would have filled slots
+    keys = [k for k in json.loads((tmp_path / "new" / "checkpoint.json").read_text())["cache"]]
+    assert len(keys) == len(set(keys)) >= sum(h["evaluations"] for h in hist)  # every training a new behaviour
+
+
+def test_a_budget_ends_the_evolution_in_time_and_runs_the_final_evaluation(tmp_path):
+    out = tmp_path / "budget"
+    r = actlab_cli("evolve", "--dataset", "iris", "--population", "4", "--generations", "500", "--epochs", "1",
+                   "--budget", "8s", "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    hist = res["history"]
+    assert res["ended_by"] == "budget" and 1 <= len(hist) < 500
+    spent = sum(h["seconds"] for h in hist)
+    assert spent <= 8 + max(h["seconds"] for h in hist)  # it stops before a generation would overrun
+    assert "budget left" in r.stderr and "the evolution ends after generation" in r.stderr
+    assert res["final"]["contenders"][0]["name"] == "evolved"
+    # the checkpoint is intact: a resumed run with more budget goes on from it
+    r = actlab_cli("evolve", "--dataset", "iris", "--population", "4", "--generations", "500", "--epochs", "1",
+                   "--budget", "12s", "--final-seeds", "0", "--out", str(out), "--resume", "--quiet", "--force")
+    assert r.returncode == 0, r.stderr[-2000:]
+    more = json.loads((out / "results.json").read_text())["history"]
+    assert len(more) > len(hist) and more[:len(hist)] == hist
+    one_line_error(actlab_cli("evolve", "--budget", "soon", "--out", str(tmp_path / "x")), "duration")

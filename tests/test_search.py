@@ -316,3 +316,26 @@ def test_two_searches_started_at_once_on_one_fresh_out_share_the_study(tmp_path)
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in ts) == 6
     assert all(t.system_attrs.get(SURPLUS) for t in ts if t.state == TrialState.FAIL)
     assert json.loads((out / "results.json").read_text())["counts"]["done"] == 6
+
+
+def test_the_final_evaluation_treats_the_baseline_like_every_contender(tmp_path):
+    """The README's first search (iris, 5 layers, the 48 candidates): every contender, the ReLU
+    baseline included, gets the same seeds and the full epoch budget with its best validation
+    epoch restored. (The baseline used to be retrained for the epoch count of one flat validation
+    run: 1 epoch, 0.39 test accuracy, and every configuration 'won'.)"""
+    out = tmp_path / "iris"
+    r = run("--dataset", "iris", "--layers", "5", "--candidates", "sipper48", "--trials", "12",
+            "--final-seeds", "3", "--top-k", "2", "--threads", "1", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    final = json.loads((out / "results.json").read_text())["final"]
+    seeds = final["seeds"]
+    assert len(seeds) == 3 and 0 not in seeds  # fresh seeds, not the search's own
+    records = [json.loads(f.read_text()) for f in (out / "final").glob("*.json")]
+    assert len(records) == 3 * len(final["configs"])
+    for rec in records:  # every run: the full budget of 30 epochs, the best validation-loss epoch restored
+        assert rec["unit"]["train"]["epochs"] == 30 and rec["unit"]["train"]["monitor"] == "val_loss"
+        assert len(rec["result"]["epochs"]) == 30 and rec["result"]["best_epoch"] is not None
+    base = next(c for c in final["configs"] if c["name"] == "baseline")
+    assert set(base["plan"].values()) == {"relu"} and len(base["plan"]) == 4  # the 4 searched slots
+    assert base["mean"] > 0.6  # ReLU at its strength on iris, not a one-epoch model (0.39)
+    assert all(c["outcome"] in ("baseline", "win", "tie", "loss") for c in final["configs"])

@@ -37,7 +37,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from . import expr as E
 from ._registry import REGISTRY, Entry, _short, get
 
@@ -219,7 +219,7 @@ class FastActivation(nn.Module):
         except ActlabError:
             raise
         except Exception as e:  # Inductor without a C++ compiler, an op it cannot lower...
-            first = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+            first = first_line(e)[:120]
             self.choice, self._kernel = f"eager: compiling failed ({type(e).__name__}: {first})", None
             if mode == "compiled":
                 raise ActlabError(f"cannot compile {_short(spec)}: {type(e).__name__}: {first}; use mode='auto' or 'eager'") from None

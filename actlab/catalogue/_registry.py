@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from .._validate import MAX_WIDTH
 
 KINDS = ("standard", "math", "literature", "spatial", "learnable", "user")
@@ -334,7 +334,7 @@ def _probe(entry: Entry, call: Callable[[], Any], spec: str) -> None:
     except (RuntimeError, ValueError, TypeError, ZeroDivisionError, AssertionError) as e:
         if isinstance(e, ActlabError):
             raise
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ActlabError(f"activation spec {_short(spec)} is not usable: {first}") from None
     if isinstance(out, torch.Tensor) and not torch.isfinite(out).all():
         raise ActlabError(f"activation spec {_short(spec)} gives non-finite values at x = 0.5; check its arguments")
@@ -389,7 +389,7 @@ def _checked(spec: str, make: Callable[[], nn.Module]) -> nn.Module:
     except (RuntimeError, ValueError, TypeError, AssertionError) as e:
         if isinstance(e, ActlabError):
             raise
-        raise ActlabError(f"activation spec {_short(spec)} is not usable: {str(e).strip().splitlines()[0]}") from None
+        raise ActlabError(f"activation spec {_short(spec)} is not usable: {first_line(e)}") from None
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,9 @@ from typing import Any
 
 from .._errors import ActlabError
 from ..catalogue import split_specs
+from ..compare import CompareConfig
 from ..runner import DEFAULT_PACK
+from ._settings import defaults, given, merge, show
 from ..training import OPTIMIZERS, TrainConfig
 
 SEEDS_ACTIVATIONS = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
@@ -33,9 +35,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 10, "batch_size": 128, "limit": 10000, "seeds": 3,
     },
 }
-DEFAULTS = {"dataset": "mnist1d", "model": "mlp", "activations": "relu,selu,tanh,sigmoid,swish,mish", "seeds": 3,
-            "epochs": 20, "batch_size": 128, "optimizer": "adam", "loss": "cross_entropy", "patience": 5,
-            "shape": "auto", "out": "compare-out"}
+# Option name -> path in CompareConfig's dict: the defaults are CompareConfig's own.
+NAMES = {"dataset": "dataset", "model": "model", "activations": "activations", "seeds": "seeds", "epochs": "train.epochs",
+         "batch_size": "train.batch_size", "optimizer": "train.optimizer", "loss": "train.loss",
+         "patience": "train.patience"}
+DEFAULTS = {**defaults(CompareConfig(), NAMES), "shape": "auto", "out": "compare-out"}  # + what only the command has
+DEFAULTS["activations"] = show(DEFAULTS["activations"])
 
 
 def add(sub) -> None:
@@ -55,18 +60,18 @@ def add(sub) -> None:
                     "Presets:\n" + "\n".join(f"  {k:<18} {v['help']}" for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=list(PRESETS), help="start from one of the seeds' experiments")
     p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {DEFAULTS['dataset']})")
-    p.add_argument("--model", help="mlp, seed-cnn, resnet or cnn1d (default mlp)")
+    p.add_argument("--model", help=f"mlp, seed-cnn, resnet or cnn1d (default {DEFAULTS['model']})")
     p.add_argument("--activations", help=f"comma-separated specs (default {DEFAULTS['activations']}; 'seeds' = the seeds' list)")
     p.add_argument("--baseline", help="activation the others are tested against (default: the first)")
-    p.add_argument("--seeds", type=int, help="runs per activation (default 3)")
-    p.add_argument("--out", help="output folder (default compare-out)")
+    p.add_argument("--seeds", type=int, help=f"runs per activation (default {DEFAULTS['seeds']})")
+    p.add_argument("--out", help=f"output folder (default {DEFAULTS['out']})")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
-    g.add_argument("--batch-size", type=int, help="default 128")
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
+    g.add_argument("--epochs", type=int, help=f"maximum epochs (default {DEFAULTS['epochs']})")
+    g.add_argument("--batch-size", type=int, help=f"batch size (default {DEFAULTS['batch_size']})")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default {DEFAULTS['optimizer']}")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
     g.add_argument("--loss", help="cross_entropy (default), binary_crossentropy, hinge, squared_hinge, mse, mae, kl_divergence, poisson, cosine")
-    g.add_argument("--patience", type=int, help="early-stopping patience in epochs, 0 = never stop early (default 5)")
+    g.add_argument("--patience", type=int, help=f"early-stopping patience in epochs, 0 = never stop early (default {DEFAULTS['patience']})")
     g.add_argument("--threads", type=int, default=1,
                    help="torch threads per run (default 1: small models run fastest, and timings stay stable "
                         "on a busy machine; 0 = torch's choice)")
@@ -80,7 +85,7 @@ def add(sub) -> None:
     g.add_argument("--dask", metavar="ADDRESS", help="train on a Dask cluster, e.g. tcp://scheduler:8786")
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
-    g.add_argument("--depth", type=int, help="mlp layers (default 3)")
+    g.add_argument("--layers", "--depth", dest="depth", type=int, help="mlp layers (default 3; --depth is the same)")
     g.add_argument("--limit", type=int, help="use at most this many training examples (stratified)")
     g.add_argument("--shape", help="auto, flat, image28 or image32x3")
     g.add_argument("--target", help="target column of a csv: dataset")
@@ -92,17 +97,14 @@ def add(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+OPTIONS = ("dataset", "model", "activations", "baseline", "seeds", "out", "epochs", "batch_size", "optimizer", "lr",
+           "loss", "patience", "width", "depth", "limit", "shape", "target")
+
+
 def _settings(args) -> dict[str, Any]:
     """Defaults, then the preset, then what the user typed."""
-    s = dict(DEFAULTS)
-    if args.preset:
-        s.update({k: v for k, v in PRESETS[args.preset].items() if k != "help"})
-    for k in ("dataset", "model", "activations", "baseline", "seeds", "out", "epochs", "batch_size", "optimizer", "lr",
-              "loss", "patience", "width", "depth", "limit", "shape", "target"):
-        v = getattr(args, k)
-        if v is not None:
-            s[k] = v
-    return s
+    preset = {k: v for k, v in PRESETS[args.preset].items() if k != "help"} if args.preset else None
+    return merge(DEFAULTS, preset, given(args, OPTIONS))
 
 
 def _choose_dataset(choice, data_dir) -> str:

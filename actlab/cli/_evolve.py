@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
+from ..report.evolve import write_evolve_report
 from .. import _validate as V
+from ._settings import defaults, given, layered, show
 from .._errors import ActlabError
 from ..training import OPTIMIZERS
 
-# Run-defining options: None on the command line means "not given" (the defaults below apply to
-# a new run; a resumed run keeps the checkpoint's values and refuses different ones).
-DEFAULTS = {
-    "mode": "single", "dataset": "mnist1d", "limit": 2000, "data_seed": 0, "model": "mlp", "width": None, "layers": None,
-    "population": 16, "generations": 5, "tournament": 3, "elite": 1, "cxpb": 0.6, "mutpb": 0.3, "init_min": 1,
-    "init_max": 3, "max_height": 6, "hof": 5, "unary": None, "binary": None, "mutations": None, "seed": 0,
-    "epochs": 4, "batch_size": 32, "optimizer": "adam", "lr": 3e-3, "threads": 1, "final_seeds": 5,
-    "final_epochs": 15, "catalogue": None, "pack": 32, "data_dir": None, "target": None,
+# Option name -> path in EvolveConfig's dict. The defaults are EvolveConfig's own (a new run); a
+# resumed run starts from the checkpoint's config and refuses different values. None on the
+# command line means "not given".
+NAMES = {
+    "mode": "mode", "dataset": "dataset", "limit": "data_options.limit", "data_seed": "data_seed",
+    "data_dir": "data_options.data_dir", "target": "data_options.target", "model": "model",
+    "width": "model_options.width", "layers": "model_options.depth", "population": "population",
+    "generations": "generations", "tournament": "tournament", "elite": "elite", "cxpb": "cxpb", "mutpb": "mutpb",
+    "init_min": "init_min", "init_max": "init_max", "max_height": "max_height", "hof": "hall_of_fame",
+    "unary": "unary", "binary": "binary", "mutations": "mutations", "seed": "seed", "epochs": "train.epochs",
+    "batch_size": "train.batch_size", "optimizer": "train.optimizer", "lr": "train.lr", "threads": "train.threads",
+    "final_seeds": "final_seeds", "final_epochs": "final_epochs", "catalogue": "catalogue", "pack": "pack",
+    "budget": "budget",
 }
+LISTS = ("unary", "binary", "mutations", "catalogue")
+
+
+def duration(text: str) -> float:
+    """``90s``, ``60m``, ``1.5h`` (a bare number is minutes) as seconds."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|sec|m|min|h)?\s*", text or "")
+    if not m:
+        raise argparse.ArgumentTypeError(f"a duration like 90s, 60m or 2h, got {text!r}")
+    return float(m.group(1)) * {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, None: 60}[m.group(2)]
+
+
+def _default(name: str) -> str:
+    from ..evolve.run import EvolveConfig
+
+    return show(defaults(EvolveConfig(), NAMES)[name])
 
 
 def add(sub) -> None:
@@ -42,45 +65,49 @@ def add(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the evolution checkpointed in --out (or start it)")
     p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
     g = p.add_argument_group("data and model")
-    g.add_argument("--dataset", help="dataset (default mnist1d); csv:PATH / npz:PATH work too")
-    g.add_argument("--limit", type=int, help="training examples used (default 2000; 0 = all)")
-    g.add_argument("--data-seed", type=int, help="seed of the data split (default 0)")
+    g.add_argument("--dataset", help=f"dataset (default {_default('dataset')}); csv:PATH / npz:PATH work too")
+    g.add_argument("--limit", type=int, help=f"training examples used (default {_default('limit')}; 0 = all)")
+    g.add_argument("--data-seed", type=int, help=f"seed of the data split (default {_default('data_seed')})")
     g.add_argument("--data-dir", help="where dataset files are")
     g.add_argument("--target", help="target column of a csv: dataset")
     g.add_argument("--model", help="mlp (default), cnn1d, seed-cnn or resnet")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--layers", type=int, help="mlp layers (default 3: input, one hidden, output)")
     g = p.add_argument_group("genetic programming")
-    g.add_argument("--population", type=int, help="individuals per population (default 16)")
-    g.add_argument("--generations", type=int, help="generations, the random one included (default 5)")
-    g.add_argument("--tournament", type=int, help="tournament size (default 3)")
-    g.add_argument("--elite", type=int, help="best individuals copied unchanged (default 1)")
-    g.add_argument("--cxpb", type=float, help="subtree crossover probability per pair (default 0.6)")
-    g.add_argument("--mutpb", type=float, help="mutation probability per individual (default 0.3)")
-    g.add_argument("--init-min", type=int, help="ramped half-and-half: smallest initial height (default 1)")
-    g.add_argument("--init-max", type=int, help="ramped half-and-half: largest initial height (default 3)")
-    g.add_argument("--max-height", type=int, help="height limit of crossover and mutation (default 6)")
-    g.add_argument("--hof", type=int, help="hall of fame size (default 5)")
+    g.add_argument("--population", type=int, help=f"individuals per population (default {_default('population')})")
+    g.add_argument("--generations", type=int, help=f"generations, the random one included (default {_default('generations')})")
+    g.add_argument("--tournament", type=int, help=f"tournament size (default {_default('tournament')})")
+    g.add_argument("--elite", type=int, help=f"best individuals copied unchanged (default {_default('elite')})")
+    g.add_argument("--cxpb", type=float, help=f"subtree crossover probability per pair (default {_default('cxpb')})")
+    g.add_argument("--mutpb", type=float, help=f"mutation probability per individual (default {_default('mutpb')})")
+    g.add_argument("--init-min", type=int, help=f"ramped half-and-half: smallest initial height (default {_default('init_min')})")
+    g.add_argument("--init-max", type=int, help=f"ramped half-and-half: largest initial height (default {_default('init_max')})")
+    g.add_argument("--max-height", type=int, help=f"height limit of crossover and mutation (default {_default('max_height')})")
+    g.add_argument("--hof", type=int, help=f"hall of fame size (default {_default('hof')})")
     g.add_argument("--unary", help="comma list of unary primitives (default: all 21)")
-    g.add_argument("--binary", help="comma list of binary primitives (default add,sub,mul,div,max,min)")
+    g.add_argument("--binary", help=f"comma list of binary primitives (default {_default('binary')})")
     g.add_argument("--no-constants", action="store_true", help="no ephemeral constants, x is the only terminal")
     g.add_argument("--mutations", help="comma list from uniform,node,shrink,ephemeral (default all)")
-    g.add_argument("--seed", type=int, help="seed of the evolution and of the fitness training (default 0)")
+    g.add_argument("--budget", type=duration, metavar="TIME",
+                   help="wall-clock time for the generations, all sessions of a resumed run together, e.g. 60m or "
+                        "2h (a bare number is minutes); the evolution ends before a generation would overrun it, "
+                        "keeps its checkpoint and runs the final evaluation (default: no limit)")
+    g.add_argument("--seed", type=int, help=f"seed of the evolution and of the fitness training (default {_default('seed')})")
     g = p.add_argument_group("fitness training")
-    g.add_argument("--epochs", type=int, help="epochs per candidate (default 4)")
-    g.add_argument("--batch-size", type=int, help="batch size (default 32)")
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="optimizer (default adam)")
-    g.add_argument("--lr", type=float, help="learning rate (default 0.003)")
-    g.add_argument("--threads", type=int, help="torch threads per evaluation (default 1; 0 = torch's choice)")
+    g.add_argument("--epochs", type=int, help=f"epochs per candidate (default {_default('epochs')})")
+    g.add_argument("--batch-size", type=int, help=f"batch size (default {_default('batch_size')})")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"optimizer (default {_default('optimizer')})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default {_default('lr')})")
+    g.add_argument("--threads", type=int, help=f"torch threads per evaluation (default {_default('threads')}; 0 = torch's choice)")
     g = p.add_argument_group("final evaluation")
-    g.add_argument("--final-seeds", type=int, help="seeds per contender on test (default 5; 0 = skip)")
-    g.add_argument("--final-epochs", type=int, help="epochs per final run (default 15)")
-    g.add_argument("--catalogue", help="catalogue functions to pick the best from, on validation "
-                                       "(default leaky_relu,elu,selu,gelu,silu,mish,tanh,softplus)")
+    g.add_argument("--final-seeds", type=int, help=f"seeds per contender on test (default {_default('final_seeds')}; 0 = skip)")
+    g.add_argument("--final-epochs", type=int, help=f"epochs per final run (default {_default('final_epochs')})")
+    g.add_argument("--catalogue", help=f"catalogue functions to pick the best from, on validation "
+                                       f"(default {_default('catalogue')})")
     g = p.add_argument_group("where candidates train")
     g.add_argument("--workers", type=int, default=1, help="local worker processes, one thread each (default 1)")
-    g.add_argument("--pack", type=int, help="MLP candidates trained together in one packed model, each as if alone "
-                                         "(default 32; 1 = one by one)")
+    g.add_argument("--pack", type=int, help=f"MLP candidates trained together in one packed model, each as if alone "
+                                         f"(default {_default('pack')}; 1 = one by one)")
     g.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster, e.g. tcp://127.0.0.1:8786")
     g.add_argument("--dask-timeout", type=float, default=10.0, help="seconds to wait for the Dask scheduler (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -94,60 +121,26 @@ def _list(text: str | None) -> list[str] | None:
     return items
 
 
-def _given(args) -> dict:
-    return {k: getattr(args, k) for k in DEFAULTS if getattr(args, k, None) is not None}
-
-
 def config_from_args(args, base: dict | None = None):
-    """An :class:`EvolveConfig` from the options given, on top of ``base`` (a checkpoint's config)
-    or of the defaults."""
+    """An :class:`EvolveConfig`: its defaults (or ``base``, a checkpoint's config) with the options
+    given on the command line written over them."""
     from ..evolve.run import EvolveConfig
 
-    given = _given(args)
-    if base is None:
-        s = {**DEFAULTS, **given}
-        d = {}
-    else:
-        d = json.loads(json.dumps(base))
-        s = given
-    train = dict(d.get("train") or EvolveConfig().train.to_dict())
-    for key, name in (("epochs", "epochs"), ("batch_size", "batch_size"), ("optimizer", "optimizer"), ("lr", "lr"),
-                      ("threads", "threads")):
-        if key in s:
-            train[name] = s[key]
-    if train.get("threads") == 0:  # the command line's "torch's choice"
-        train["threads"] = None
-    d["train"] = train
-    for key in ("mode", "dataset", "data_seed", "model", "population", "generations", "tournament", "elite", "cxpb",
-                "mutpb", "init_min", "init_max", "max_height", "seed", "final_seeds", "final_epochs", "pack"):
-        if key in s:
-            d[key] = s[key]
-    if "hof" in s:
-        d["hall_of_fame"] = s["hof"]
-    for key in ("unary", "binary", "mutations", "catalogue"):
-        if s.get(key) is not None:
-            d[key] = _list(s[key])
+    typed = given(args, NAMES)
+    for key in LISTS:
+        if key in typed:
+            typed[key] = _list(typed[key])
+    if typed.get("limit") == 0:  # all examples
+        typed["limit"] = None
+    if typed.get("threads") == 0:  # the command line's "torch's choice"
+        typed["threads"] = None
+    d = layered(base if base is not None else EvolveConfig().to_dict(), NAMES, typed)
+    if "limit" in typed and typed["limit"] is None:
+        d.get("data_options", {}).pop("limit", None)
     if args.no_constants:
         d["constants"] = False
-    data_options = dict(d.get("data_options") or {}) if base is not None else {}
-    if "limit" in s:
-        if s["limit"]:
-            data_options["limit"] = s["limit"]
-        else:
-            data_options.pop("limit", None)
-    for key in ("data_dir", "target"):
-        if s.get(key) is not None:
-            data_options[key] = s[key]
-    d["data_options"] = data_options
-    model_options = dict(d.get("model_options") or {}) if base is not None else {}
-    if s.get("width") is not None or s.get("layers") is not None:
-        if d.get("model", "mlp") != "mlp":
-            raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
-        if s.get("width") is not None:
-            model_options["width"] = s["width"]
-        if s.get("layers") is not None:
-            model_options["depth"] = s["layers"]
-    d["model_options"] = model_options
+    if ("width" in typed or "layers" in typed) and d.get("model", "mlp") != "mlp":
+        raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
     return EvolveConfig.from_dict(d)
 
 
@@ -165,6 +158,7 @@ def cmd_evolve(args) -> int:
     V.number("--dask-timeout", args.dask_timeout, 0, 3600, lo_open=True)
     results = run_evolution(config, out, workers=args.workers, dask=args.dask, dask_timeout=args.dask_timeout,
                             resume=args.resume, progress=not args.quiet, force=args.force)
+    write_evolve_report(results, out)
     print(format_results(results))
     print(f"results: {out / 'results.json'}\nbest:    {out / 'best.json'}\nreport:  {out / 'report.html'}")
     return 0

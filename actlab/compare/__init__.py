@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from .. import _validate as V
 from .._io import own_out, prepare_out as _prepare_out, write_json_atomic
 from .._progress import Progress
@@ -42,7 +42,7 @@ from ..stats import ALPHA, format_p, mean_std_ci, versus
 class CompareConfig:
     dataset: str = "mnist1d"
     model: str = "mlp"
-    activations: list[str] = field(default_factory=lambda: ["relu", "tanh"])
+    activations: list[str] = field(default_factory=lambda: ["relu", "selu", "tanh", "sigmoid", "swish", "mish"])
     seeds: int = 3
     baseline: str | None = None  # default: the first activation
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -94,7 +94,7 @@ def check_activations(config: CompareConfig, data) -> None:
             with torch.no_grad():
                 model(x)
         except Exception as e:  # a shape the activation cannot take, e.g. FReLU in an MLP
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            msg = first_line(e)
             raise ActlabError(f"activation {spec!r} does not work in model {config.model!r} on {config.dataset} "
                               f"({msg}); choose another model or activation") from None
 

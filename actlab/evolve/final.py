@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..stats import ALPHA, final_seeds, mean_std_ci, versus
-from .run import EvolveConfig, catalogue_plan, make_task, plan_for
+from .fitness import catalogue_plan, make_task, plan_for
 
 
-def final_evaluation(config: EvolveConfig, functions: Mapping[str, str], executor, progress: bool = True,
+def final_evaluation(config: Any, functions: Mapping[str, str], executor, progress: bool = True,
                      folder: Path | None = None) -> dict[str, Any]:
     """``executor.map(tasks, folder)`` trains (see :class:`~actlab.evolve.fitness.Fitness`); with
     a ``folder``, every finished run is kept there, so a killed final evaluation resumes."""

@@ -15,8 +15,31 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..catalogue.expr import PREFIX
 from ..runner import Runner, Unit
 from ..training import RunResult
+
+
+def plan_for(mode: str, functions: Mapping[str, str]) -> dict[str, str]:
+    """The model's activation plan for evolved functions (spec strings ``expr:TEXT``)."""
+    if mode == "single":
+        t = PREFIX + functions["all"]
+        return {"input": t, "hidden": t}
+    return {s: PREFIX + functions[s] for s in ("input", "hidden", "output")}
+
+
+def catalogue_plan(spec: str) -> dict[str, str]:
+    """A catalogue function in every slot but the output (logits), as compare and search use it."""
+    return {"input": spec, "hidden": spec}
+
+
+def make_task(config: Any, plan: Mapping[str, str], *, score_test: bool = False, **train) -> dict[str, Any]:
+    """A fitness task of an evolution's ``config`` (an ``EvolveConfig``) for ``plan``; ``train``
+    overrides training settings (the final evaluation's epochs and seeds)."""
+    t = {**config.train.to_dict(), "seed": config.seed, **train}
+    return {"plan": dict(plan), "dataset": config.dataset, "data_seed": config.data_seed,
+            "data_options": dict(config.data_options), "model": config.model,
+            "model_options": dict(config.model_options), "train": t, "score_test": score_test}
 
 
 def unit_of(task: Mapping[str, Any], name: str) -> Unit:
@@ -95,4 +118,4 @@ def sanitise(result: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Fitness", "from_record", "sanitise", "score", "unit_of"]
+__all__ = ["Fitness", "catalogue_plan", "from_record", "make_task", "plan_for", "sanitise", "score", "unit_of"]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from deap import base, creator, gp, tools
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from ..catalogue import expr as E
 
 MUTATIONS = ("uniform", "node", "shrink", "ephemeral")
@@ -279,7 +279,7 @@ def check(node: E.Node) -> Check:
             return Check(False, "constant", key)
         (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     except RuntimeError as e:  # pragma: no cover - a primitive refusing its input
-        return Check(False, f"error: {str(e).splitlines()[0]}", key)
+        return Check(False, f"error: {first_line(e)}", key)
     if g is None or not bool(torch.isfinite(g).all()):
         return Check(False, "gradient not finite on the probe inputs", key)
     if float(g.abs().max()) < 1e-8:

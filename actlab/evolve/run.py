@@ -40,12 +40,14 @@ from ..training import TrainConfig
 from ..catalogue import expr as E
 from . import gp as G
 from ..runner import Runner
-from .fitness import Fitness, sanitise
+from .final import final_evaluation
+from .fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
 CATALOGUE = ("leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "softplus")
 CHECKPOINT = "checkpoint.json"
+NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue")  # may change on --resume
 FORMAT_CHECKPOINT = "actlab-evolve-checkpoint"
 FORMAT_BEST = "actlab-evolve-best"
 FORMAT_RESULTS = "actlab-evolve-results"
@@ -90,11 +92,14 @@ class EvolveConfig:
     final_epochs: int = 15
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
     pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
+    budget: float | None = None  # wall-clock seconds for the generations, all sessions together; None: no limit
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ActlabError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
         self.population = V.integer("population", self.population, 2, MAX_POPULATION)
+        if self.budget is not None:
+            self.budget = V.number("--budget", self.budget, 0, 10**7, lo_open=True)
         self.tournament = V.integer("tournament size", self.tournament, 1, V.MAX_COUNT)
         if self.population < self.tournament:
             raise ActlabError(f"population {self.population} is smaller than the tournament size {self.tournament}; "
@@ -145,30 +150,10 @@ class EvolveConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def run_key(self) -> str:
-        """What a resumed run must share with the checkpoint (all but the number of generations
-        and the final evaluation)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("generations", "final_seeds", "final_epochs", "catalogue")}
+        """What a resumed run must share with the checkpoint (all but how long it runs and the final
+        evaluation)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def plan_for(mode: str, functions: Mapping[str, str]) -> dict[str, str]:
-    """The model's activation plan for evolved functions (spec strings ``expr:TEXT``)."""
-    if mode == "single":
-        t = E.PREFIX + functions["all"]
-        return {"input": t, "hidden": t}
-    return {s: E.PREFIX + functions[s] for s in SLOTS}
-
-
-def catalogue_plan(spec: str) -> dict[str, str]:
-    """A catalogue function in every slot but the output (logits), as compare and search use it."""
-    return {"input": spec, "hidden": spec}
-
-
-def make_task(config: EvolveConfig, plan: Mapping[str, str], *, score_test: bool = False, **train) -> dict[str, Any]:
-    t = {**config.train.to_dict(), "seed": config.seed, **train}
-    return {"plan": dict(plan), "dataset": config.dataset, "data_seed": config.data_seed,
-            "data_options": dict(config.data_options), "model": config.model,
-            "model_options": dict(config.model_options), "train": t, "score_test": score_test}
 
 
 # --------------------------------------------------------------------------------- evolution
@@ -501,7 +486,7 @@ def _has_const(node: E.Node) -> bool:
     return isinstance(node, E.Const) or (isinstance(node, E.Call) and any(_has_const(a) for a in node.args))
 
 
-def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame) -> str:
+def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame, history: list | None = None) -> str:
     best = hof.best()
     text = " | ".join(best["slots"]) if best else ""
     kept = f"  not renewed after 8 tries {stats['kept']}" if stats.get("kept") else ""
@@ -509,15 +494,23 @@ def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFam
             f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
             f"{stats.get('distinct', '?')}/{config.population}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
             f"failed {stats['failed']}{kept}  {stats['seconds']:.1f}s  | hall of fame best "
-            f"{best['fitness'] if best else math.nan:.3f}: {text[:70]}")
+            f"{best['fitness'] if best else math.nan:.3f}: {text[:70]}{_left(config, history)}")
+
+
+def _left(config: EvolveConfig, history: list | None) -> str:
+    if config.budget is None or not history:
+        return ""
+    left = max(0.0, config.budget - sum(h["seconds"] for h in history))
+    return f"  | budget left {left / 60:.1f} min"
 
 
 def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, dask: str | None = None,
                   dask_timeout: float = 10.0, resume: bool = False, progress: bool = True, final: bool = True,
                   evaluator: Callable[[dict], dict] | None = None, stop_after: int | None = None,
                   force: bool = False) -> dict[str, Any]:
-    """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``,
-    ``best.json`` and ``report.html`` in ``out``. Returns the results.
+    """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``
+    and ``best.json`` in ``out``. Returns the results; the report is written by the caller
+    (``actlab.report.evolve.write_evolve_report``).
 
     ``resume=True`` continues the checkpoint in ``out``, or starts the evolution where there is
     none yet (killed before its first generation ended). A folder holding another command's
@@ -535,7 +528,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
         old = EvolveConfig.from_dict(saved["config"])
         if saved.get("run_key") != config.run_key():
             diff = [k for k, v in config.to_dict().items() if old.to_dict().get(k) != v
-                    and k not in ("generations", "final_seeds", "final_epochs", "catalogue")]
+                    and k not in NOT_IN_KEY]
             raise ActlabError(f"the checkpoint in {str(out)!r} was made with other settings ({', '.join(diff[:4])}); "
                               "resume with the same options, or choose a new --out")
     elif resume:
@@ -559,26 +552,32 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
                              "started": time.strftime("%Y-%m-%d %H:%M:%S")})
         if progress and saved is not None:
             print(f"resuming after generation {evo.generation} from {path}", file=sys.stderr, flush=True)
+        ended = "generations"
         for g in range(evo.generation + 1, config.generations):
+            if config.budget is not None and evo.history:
+                spent, last = sum(h["seconds"] for h in evo.history), evo.history[-1]["seconds"]
+                if spent + last > config.budget:  # the next generation would likely overrun the budget
+                    ended = "budget"
+                    if progress:
+                        print(f"budget: {spent:.0f} s of {config.budget:.0f} s spent, and a generation takes about "
+                              f"{last:.0f} s: the evolution ends after generation {evo.generation}", file=sys.stderr,
+                              flush=True)
+                    break
             stats = evo.step(g)
             write_json_atomic(path, evo.state())
             if progress:
-                print(_progress_line(config, stats, evo.hof), file=sys.stderr, flush=True)
+                print(_progress_line(config, stats, evo.hof, evo.history), file=sys.stderr, flush=True)
             if stop_after is not None and g >= stop_after:
                 return {"stopped_after": g}
         results = collect(evo, data)
+        results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
-            from .final import final_evaluation
-
             results["final"] = final_evaluation(config, results["best"]["functions"], executor, progress=progress,
                                                 folder=out / "final")
     finally:
         runner.close()
     write_json_atomic(out / "results.json", results)
     write_json_atomic(out / "best.json", best_json(results))
-    from ..report.evolve import write_evolve_report
-
-    write_evolve_report(results, out)
     return results
 
 

@@ -12,7 +12,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from .. import _validate as V
 from .._io import own_out, prepare_out, write_json_atomic as _write_json
 from ..data import load
@@ -39,8 +39,9 @@ def _config_from_dict(d: dict[str, Any]) -> SearchConfig:
 
 def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = None, study_name: str | None = None,
                n_jobs: int = 1, progress: bool = True, final: bool = True, force: bool = False) -> dict[str, Any]:
-    """Search, then the final evaluation, ``results.json`` and ``report.html`` in ``out`` (a folder
-    holding another command's results is refused unless ``force``). Returns the results."""
+    """Search, then the final evaluation and ``results.json`` in ``out`` (a folder holding another
+    command's results is refused unless ``force``). Returns the results; the report is written by
+    the caller (``actlab.report.search.write_search_report``)."""
     n_jobs = V.integer("--n-jobs", n_jobs, 1, V.MAX_WORKERS)
     out = prepare_out(out)
     own_out(out, "search", force)
@@ -66,9 +67,6 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
             results["final"] = final_evaluation(config, study, data, progress=progress, runner=runner, folder=out / "final")
     _write_json(out / "results.json", results)
-    from ..report.search import write_search_report
-
-    write_search_report(results, out)
     return results
 
 
@@ -106,5 +104,5 @@ def collect(config: SearchConfig, study: optuna.Study, space: dict) -> dict[str,
         results["importances"] = {k: float(v) for k, v in imp.items()}
     except Exception as e:  # e.g. every trial chose the same value for a slot
         results["importances"] = {}
-        results["importance_note"] = f"importances not available: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        results["importance_note"] = f"importances not available: {first_line(e)}"
     return results
