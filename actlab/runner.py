@@ -298,7 +298,10 @@ class Runner:
 
     def map(self, units: Sequence[Unit]) -> list[dict[str, Any]]:
         """Train every unit (no files) and return their records in order."""
-        return [self.run(units)[u.name] for u in units] if units else []
+        if not units:
+            return []
+        records = self.run(units)
+        return [records[u.name] for u in units]
 
     def run(self, units: Sequence[Unit], folder: str | Path | None = None,
             on_done: Callable[[Unit, dict[str, Any], bool], None] | None = None) -> dict[str, dict[str, Any]]:

@@ -189,3 +189,17 @@ def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert [c["name"] for c in res["final"]["configs"]] == ["baseline", "top-1", "top-2"]
     assert all(len(c["test_accuracy"]) == 3 for c in res["final"]["configs"])
+
+
+def test_map_trains_each_part_once(monkeypatch):
+    import actlab.runner as R
+
+    calls = []
+    real = R.train_units
+    monkeypatch.setattr(R, "train_units", lambda part: calls.append(len(part)) or real(part))
+    base = dict(dataset="iris", model="mlp", train={"epochs": 1, "seed": 0, "diagnostics": False})
+    us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", "tanh", "elu", "softmax"])]
+    with Runner(pack=8) as runner:
+        recs = runner.map(us)
+    assert calls == [3, 1]  # one pack of three, softmax alone: each unit trained once
+    assert [r["unit"]["name"] for r in recs] == ["u0", "u1", "u2", "u3"] and all("result" in r for r in recs)

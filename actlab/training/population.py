@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._errors import ActlabError
-from ..catalogue import get
+from ..catalogue import expr, get
 from .losses import cross_entropy, get_loss
 from .metrics import batched_classification_metrics
 from .diagnostics import slot_diagnostics
@@ -61,6 +61,8 @@ def packable(model: str, plan: Any = None) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _layout_free_cached(spec: str) -> bool:
+    if spec.strip().startswith(expr.PREFIX):  # the expression language has element-wise primitives only
+        return True  # (and get() would build its catalogue entry: properties, LaTeX, sympy)
     return _acts_on_elements(get(spec))
 
 
