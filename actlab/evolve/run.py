@@ -39,7 +39,7 @@ from .._io import own_out, prepare_out, read_json, write_json_atomic
 from ..training import TrainConfig
 from ..catalogue import expr as E
 from . import gp as G
-from ..runner import Runner
+from ..runner import WHERE_ONLY, Runner
 from .final import final_evaluation
 from .fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
 
@@ -153,6 +153,8 @@ class EvolveConfig:
         """What a resumed run must share with the checkpoint (all but how long it runs and the final
         evaluation)."""
         d = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY}
+        for part, names in WHERE_ONLY.items():  # where the data is and where it runs: not what it is
+            d[part] = {k: v for k, v in d[part].items() if k not in names}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

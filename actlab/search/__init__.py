@@ -28,6 +28,7 @@ from .. import _validate as V
 from .._progress import Progress
 from ..catalogue import SIPPER48, entries, get, split_specs
 from ..models import build, slot_names
+from ..runner import WHERE_ONLY
 from ..training import TrainConfig, train
 from ..training.population import packable, train_population
 from . import _study
@@ -105,10 +106,11 @@ class SearchConfig:
         """Everything that defines what a trial means; stored in the study and checked on reuse."""
         slots = list(slot_names(self.model, input_shape, n_classes, **self.model_options))
         searched = [s for s in slots if s != "output" or self.search_output]
-        t = {k: v for k, v in self.train.to_dict().items() if k not in ("seed", "threads", "device")}
+        t = {k: v for k, v in self.train.to_dict().items() if k not in ("seed", *WHERE_ONLY["train"])}
         return {"dataset": self.dataset, "model": self.model, "model_options": self.model_options, "slots": searched,
                 "candidates": list(self.candidates), "encoding": "index" if self.sampler == "cmaes" else "name",
-                "train": t, "data_options": self.data_options, "data_seed": self.data_seed}
+                "train": t, "data_options": {k: v for k, v in self.data_options.items() if k not in WHERE_ONLY["data_options"]},
+                "data_seed": self.data_seed}
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
