@@ -18,7 +18,6 @@ pack's epoch is shared): then each activation is timed alone, on a short run in 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
