@@ -58,6 +58,8 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     out = tmp_path / mode
     res = run_evolution(EvolveConfig(mode=mode, **SMALL), out, progress=False)
     write_evolve_report(res, out)  # the study returns its results; the layer above writes the report
+    kept = list((out / "units").glob("*.json"))  # every finished fitness training, for a resume after a kill
+    assert res["totals"]["evaluations"] - res["totals"]["failed"] <= len(kept) <= res["totals"]["evaluations"]
     slots = ["all"] if mode == "single" else ["input", "hidden", "output"]
     assert [h["generation"] for h in res["history"]] == [0, 1, 2]
     hof = res["hall_of_fame"]

@@ -54,14 +54,16 @@ class Fitness:
     Dask, as it is set up) and scored; ``evaluator(task)``, when given, replaces the training
     (tests)."""
 
-    def __init__(self, runner: Runner | None = None, evaluator: Callable[[dict], dict] | None = None):
-        self.runner, self.evaluator = runner, evaluator
+    def __init__(self, runner: Runner | None = None, evaluator: Callable[[dict], dict] | None = None,
+                 folder: Path | None = None):
+        self.runner, self.evaluator, self.folder = runner, evaluator, folder
         self.name = "this process (test evaluator)" if evaluator is not None else runner.name
 
     def map(self, tasks: Sequence[Mapping[str, Any]], folder: Path | None = None, prefix: str = "task"
             ) -> list[dict[str, Any]]:
-        """Fitness records of ``tasks``, in order; with a ``folder``, each finished training is kept
-        there (as ``<prefix>-<its key>.json``) and not trained again."""
+        """Fitness records of ``tasks``, in order; with a ``folder`` (default: the one given when
+        made), each finished training is kept there (as ``<prefix>-<its key>.json``) and not
+        trained again: a generation killed half-way keeps the packs it finished."""
         if self.evaluator is not None:
             return [self.evaluator(dict(t)) for t in tasks]
         units, seen = [], set()
@@ -70,6 +72,7 @@ class Fitness:
             u.name = f"{prefix}-{u.key()}" if u.key() not in seen else f"{prefix}-{u.key()}-{i}"
             seen.add(u.key())
             units.append(u)
+        folder = folder or self.folder
         if folder is None:
             records = self.runner.map(units)
         else:

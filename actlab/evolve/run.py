@@ -543,7 +543,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
 
     runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
-    executor = Fitness(runner, evaluator)
+    executor = Fitness(runner, evaluator, folder=out / "units")
     try:
         evo = Evolution(config, executor, progress)
         if saved is not None:
