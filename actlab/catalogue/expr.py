@@ -781,6 +781,7 @@ def _run_limited(fn: Callable[[], Any], seconds: float) -> tuple[bool, Any]:
     after the cleanup below, which also cancels an exception still pending. sympy is pure Python,
     so it stops at its next function call; nothing else is changed (no signal handler, no tracer)."""
     import ctypes
+    import gc
     import sys
     import threading
 
@@ -810,6 +811,8 @@ def _run_limited(fn: Callable[[], Any], seconds: float) -> tuple[bool, Any]:
 
     threading.Thread(target=watch, name="actlab-sympy-time-limit", daemon=True).start()
     out: tuple[bool, Any] = (False, None)
+    collecting = gc.isenabled()
+    gc.disable()  # no garbage-collector callbacks (other libraries' too) run meanwhile: the exception lands in sympy
     try:
         out = (True, _guarded(fn))
     except _OutOfTime:
@@ -821,6 +824,8 @@ def _run_limited(fn: Callable[[], Any], seconds: float) -> tuple[bool, Any]:
                     state["done"] = True
                 stop.set()
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), None)  # cancel a pending one
+                if collecting:
+                    gc.enable()
                 break
             except _OutOfTime:
                 continue
