@@ -3,11 +3,12 @@
 from ._errors import ActlabError
 from .catalogue import SIPPER48, Activation, Entry, Expression, FastActivation, FReLU, entries, fast, functional, get, lookup, register
 from .evolve import load
+from .export import to_code, to_keras, to_onnx, to_timm, to_transformers
 from .swap import swap_activations
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActlabError", "Activation", "Entry", "Expression", "FastActivation", "FReLU", "SIPPER48", "entries", "fast", "functional", "get", "load",
-    "lookup", "register", "swap_activations", "__version__",
+    "lookup", "register", "swap_activations", "to_code", "to_keras", "to_onnx", "to_timm", "to_transformers", "__version__",
 ]

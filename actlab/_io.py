@@ -1,10 +1,19 @@
 """Files shared by processes: atomic writes (a reader, or a rerun after a kill, sees the old file
 or the complete new one, never a half-written one), claims (several processes on one folder
-split the work, a dead one's share is taken over), and which command's results a folder holds."""
+split the work, a dead one's share is taken over), and which command's results a folder holds.
+
+Every JSON file actlab writes is strict JSON (RFC 8259), which any parser reads: a number that is
+not finite (NaN, infinity) is written as ``null``, and a file that holds such a ``null`` says so
+in a top-level ``"nulls"`` note. The rule for what ``null`` in a number's place means: *there is
+no value*. The record beside it says why where a reader needs to know (a run's ``status`` is
+``"diverged"``, the baseline's ``outcome`` is ``"baseline"``, one seed has no spread); readers
+treat ``null`` as missing, as they treated NaN (:func:`finite`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -14,11 +23,31 @@ from typing import Any, Callable
 from ._errors import ActlabError, first_line
 
 
-def prepare_out(out: str | Path, *subdirs: str) -> Path:
-    """Create ``out`` (and its ``subdirs``) and prove it is writable, or say so in one line."""
+def _out_path(out: str | Path) -> Path:
     if isinstance(out, str) and not out.strip():  # Path("") is the current folder
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
-    out = Path(out)
+    return Path(out)
+
+
+def check_out(out: str | Path) -> Path:
+    """Say in one line, creating nothing, when ``out`` cannot be a results folder (a file is in the
+    way, or the nearest existing folder is not writable): a command checks this before it loads
+    data, and creates the folder (:func:`prepare_out`) once its input is known to be good."""
+    out = _out_path(out)
+    here = out
+    while not here.exists() and here.parent != here:
+        here = here.parent
+    if not here.is_dir():
+        raise ActlabError(f"cannot write to --out {str(out)!r} ({str(here)!r} is a file); choose a folder")
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise ActlabError(f"cannot write to --out {str(out)!r} (no permission in {str(here)!r}); choose a folder you "
+                          "can write to")
+    return out
+
+
+def prepare_out(out: str | Path, *subdirs: str) -> Path:
+    """Create ``out`` (and its ``subdirs``) and prove it is writable, or say so in one line."""
+    out = _out_path(out)
     try:
         for d in subdirs or ("",):
             (out / d).mkdir(parents=True, exist_ok=True)
@@ -38,13 +67,53 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
+NULLS = "nulls"  # the top-level note of a JSON file in which a number that is not finite became null
+NULLS_NOTE = ("null where a number belongs means there is no value: too few values for a spread, an interval or a "
+              "test, or a run whose loss or outputs were not finite (its status says diverged)")
+
+
+def strict_json(obj: Any) -> tuple[Any, int]:
+    """``obj`` as JSON values (tensors and arrays as lists, other objects as text) with every float
+    that is not finite as None; and how many numbers became None."""
+    nulls = 0
+
+    def walk(o: Any) -> Any:
+        nonlocal nulls
+        if isinstance(o, float):
+            if math.isfinite(o):
+                return o
+            nulls += 1
+            return None
+        if o is None or isinstance(o, (str, int)):
+            return o
+        if isinstance(o, dict):
+            return {k: walk(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v) for v in o]
+        tolist = getattr(o, "tolist", None)  # tensors, arrays and their scalars
+        return walk(tolist()) if callable(tolist) else str(o)
+
+    return walk(obj), nulls
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON text (see the module docstring), indented, with the ``"nulls"`` note
+    where a number that is not finite became null."""
+    value, nulls = strict_json(obj)
+    if nulls and isinstance(value, dict):
+        value.setdefault(NULLS, NULLS_NOTE)
+    return json.dumps(value, indent=1, allow_nan=False)
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=True, default=_default))
+    """Write ``obj`` to ``path`` atomically as strict JSON (:func:`json_text`)."""
+    return write_text_atomic(path, json_text(obj))
 
 
-def _default(o: Any) -> Any:
-    tolist = getattr(o, "tolist", None)  # tensors and arrays
-    return tolist() if callable(tolist) else str(o)
+def finite(v: Any) -> bool:
+    """Whether ``v`` is a finite number; False for None (``null`` in actlab's JSON files: no value),
+    NaN and infinity, so that results read from a file and results just computed read alike."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def write_file_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
@@ -199,6 +268,7 @@ OUTPUTS = {  # what each command writes to its --out, in the order a message nam
     "compare": ("results.json", "report.html", "curves.png", "time_accuracy.png", "diagnostics.png"),
     "search": ("results.json", "report.html", "history.png", "winners.png", "importances.png"),
     "evolve": ("results.json", "best.json", "report.html", "checkpoint.json"),
+    "screen": ("results.json", "report.html", "predicted.png", "map.png"),
 }
 
 
@@ -211,6 +281,8 @@ def _results_command(path: Path) -> str | None:
         return None
     if d.get("format") == "actlab-evolve-results":
         return "evolve"
+    if d.get("format") == "actlab-screen-results":
+        return "screen"
     if "study" in d and "space" in d:
         return "search"
     if "summary" in d and "runs" in d:

@@ -1,6 +1,9 @@
-"""A small progress bar for long commands (runs and epochs), on stderr.
+"""Progress of long commands (runs, trials, epochs) on stderr, in one style for every command.
 
-On a terminal it redraws one line; otherwise (logs, CI) it prints one line per finished unit.
+A line is ``[bar] done/total what eta | label summary``. On a terminal it redraws one line;
+otherwise (logs, CI) it prints one line per finished unit. Units found already finished (a
+resumed run, or another process's work) are said as such and left out of the ETA, which counts
+only the work this process has seen done since it started.
 """
 
 from __future__ import annotations
@@ -10,9 +13,23 @@ import time
 from typing import TextIO
 
 
+def duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: ``40s``, ``12 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class Progress:
-    def __init__(self, total: int, what: str = "runs", stream: TextIO | None = None, enabled: bool = True):
-        self.total, self.what, self.done = total, what, 0
+    """A progress line for ``total`` units named ``what``; ``done`` of them were finished before
+    it started (they count in the bar, not in the ETA)."""
+
+    def __init__(self, total: int, what: str = "runs", stream: TextIO | None = None, enabled: bool = True,
+                 done: int = 0):
+        self.total, self.what, self.done = total, what, done
+        self.first = done  # finished before this process started, or found finished: not in the ETA's rate
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -20,16 +37,18 @@ class Progress:
         self.label = ""
 
     def _bar(self, width: int = 20) -> str:
-        filled = int(width * self.done / max(self.total, 1))
+        filled = min(width, int(width * self.done / max(self.total, 1)))
         return "#" * filled + "-" * (width - filled)
 
     def _eta(self) -> str:
-        if not self.done:
+        worked = self.done - self.first
+        if worked <= 0:
             return ""
-        left = (time.perf_counter() - self.start) / self.done * (self.total - self.done)
-        return f" eta {left:4.0f}s"
+        left = (time.perf_counter() - self.start) / worked * max(self.total - self.done, 0)
+        return f" eta {duration(left)}"
 
     def begin(self, label: str) -> None:
+        """Name the unit now running (shown with its :meth:`update` details on a terminal)."""
         self.label = label
         self.update("")
 
@@ -39,8 +58,11 @@ class Progress:
             self.stream.write("\r" + line[:150].ljust(150))
             self.stream.flush()
 
-    def finish(self, summary: str) -> None:
+    def finish(self, summary: str, skipped: bool = False) -> None:
+        """One unit finished (``skipped``: found finished, not done by this process): one line."""
         self.done += 1
+        if skipped:
+            self.first += 1
         if not self.enabled:
             return
         line = f"[{self._bar()}] {self.done}/{self.total} {self.what}{self._eta()} | {self.label} {summary}"

@@ -50,6 +50,12 @@ from .training.population import packable, train_population
 
 FORMAT_UNIT = "actlab-unit"
 DEFAULT_PACK = 32
+def slug(spec: str) -> str:
+    """A file-name-safe, collision-free name for an activation spec (part of a unit's name)."""
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:60] or "act"
+    return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
+
+
 WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 # a unit that cannot train (a function that fails in this model, ...) is recorded, not raised
@@ -452,10 +458,11 @@ def _usable_result(r: Any) -> bool:
     epochs, test, train = r.get("epochs"), r.get("test"), r.get("final_train")
     if not isinstance(epochs, list) or not all(isinstance(e, dict) and _numbers(e) for e in epochs):
         return False
-    for part in (test, train):
-        if not isinstance(part, dict) or not _is_number(part.get("accuracy")) or not all(_is_number(v) for v in part.values()):
+    for part in (test, train):  # null: a number that was not finite (a diverged run's loss), see actlab._io
+        if not isinstance(part, dict) or not _is_number(part.get("accuracy")) or not all(
+                v is None or _is_number(v) for v in part.values()):
             return False
-    if not all(_is_number(test.get(k)) for k in ("loss", "f1")):
+    if not all(k in test and (test[k] is None or _is_number(test[k])) for k in ("loss", "f1")):
         return False
     diag = r.get("diagnostics", {})
     if not isinstance(diag, dict) or not all(isinstance(v, dict) and _numbers(v) for v in diag.values()):

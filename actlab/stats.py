@@ -1,6 +1,7 @@
 """The one statistics module: every study (compare, search, evolve) tests its contenders so.
 
-* mean, sample standard deviation and the 95% Student-t confidence interval of the mean;
+* mean, sample standard deviation and the 95% Student-t confidence interval of the mean,
+  clipped to the metric's bounds where it has them (accuracies: ``ACCURACY``, [0, 1]);
 * a two-sample permutation test of the difference of means against the baseline: exact
   (every relabelling enumerated) when there are at most ``EXACT_LIMIT`` relabellings, else
   ``n_resamples`` random ones with the (k+1)/(n+1) correction. It is two-sided and makes no
@@ -25,10 +26,25 @@ from scipy import stats as _st
 EXACT_LIMIT = 200_000
 ALPHA = 0.05
 OUTCOMES = ("win", "tie", "loss")
+ACCURACY = (0.0, 1.0)
+CI_NOTE = ("95% CI: Student-t interval of the mean over seeds; for accuracies it is clipped to [0, 1], "
+           "so an end at 0 or 1 means the seeds cannot rule out that bound")
 
 
-def mean_std_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, std, ci_low, ci_high) of finite values; std and CI are NaN with fewer than 2."""
+def mean_std_ci(values: Sequence[float], level: float = 0.95, *, bounds: tuple[float, float] | None = None
+                ) -> tuple[float, float, float, float]:
+    """(mean, std, ci_low, ci_high) of the finite values: the Student-t interval of the mean,
+    clipped to ``bounds`` for a bounded metric (``bounds=ACCURACY`` for accuracies).
+
+    Clipping never drops the true mean (it lies within the bounds), so the interval keeps the
+    t-interval's coverage. A percentile bootstrap would also respect the bounds, but with the
+    2-5 seeds of a study it is no wider than the range of the values and covers far less than
+    95% (with 2 seeds it is [min, max]: 50%). std and CI are NaN with fewer than 2 values; all
+    values equal give the interval [mean, mean].
+
+    >>> [round(x, 3) for x in mean_std_ci([0.9, 1.0], bounds=ACCURACY)]
+    [0.95, 0.071, 0.315, 1.0]
+    """
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
     if len(v) == 0:
         return (math.nan,) * 4
@@ -37,7 +53,10 @@ def mean_std_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, fl
         return m, math.nan, math.nan, math.nan
     s = float(v.std(ddof=1))
     h = float(_st.t.ppf(0.5 + level / 2, len(v) - 1)) * s / math.sqrt(len(v))
-    return m, s, m - h, m + h
+    lo, hi = m - h, m + h
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return m, s, lo, hi
 
 
 def permutation_test(a: Sequence[float], b: Sequence[float], n_resamples: int = 20_000, seed: int = 0) -> float:
@@ -97,6 +116,23 @@ def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, st
         diff = means[a] - means[b]
         out.append({"contender": a, "reference": b, "difference": diff, "p_value": p, "p_holm": ph,
                     "significant": significant, "outcome": ("win" if diff > 0 else "loss") if significant else "tie"})
+    return out
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
+    """Spearman's rank correlation of paired values: ``{"n", "spearman", "p_value", "note"}``;
+    ``spearman`` and ``p_value`` are None (``note`` says why) with fewer than 3 pairs or when
+    either side is constant."""
+    pairs = [(float(a), float(b)) for a, b in zip(x, y) if a is not None and b is not None
+             and math.isfinite(a) and math.isfinite(b)]
+    out: dict[str, Any] = {"n": len(pairs), "spearman": None, "p_value": None, "note": ""}
+    if len(pairs) < 3:
+        out["note"] = f"{len(pairs)} pair(s): a rank correlation needs at least 3"
+    elif len({a for a, _ in pairs}) < 2 or len({b for _, b in pairs}) < 2:
+        out["note"] = "one side is constant: no ranking to correlate"
+    else:
+        r = _st.spearmanr([a for a, _ in pairs], [b for _, b in pairs])
+        out["spearman"], out["p_value"] = float(r.statistic), float(r.pvalue)
     return out
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import activation as _torch_activation
 
 from ._errors import ActlabError
-from .catalogue import Activation, FReLU, get
+from .catalogue import Activation, Expression, FastActivation, FReLU, get
 
 _NOT_ACTIVATIONS = {nn.MultiheadAttention}
 
@@ -23,15 +25,69 @@ def _activation_classes() -> tuple[type, ...]:
         if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == _torch_activation.__name__
         and obj is not nn.Module and obj not in _NOT_ACTIVATIONS
     ]
-    return (*found, Activation, FReLU)
+    return (*found, Activation, Expression, FastActivation, FReLU)
 
 
 ACTIVATION_CLASSES = _activation_classes()
 
 
 def is_activation(module: nn.Module) -> bool:
-    """True for PyTorch's activation modules (``torch.nn.modules.activation``) and actlab's own."""
+    """True for PyTorch's activation modules (``torch.nn.modules.activation``) and actlab's own
+    (catalogue functions, ``expr:`` expressions, ``actlab.fast`` functions, FReLU)."""
     return isinstance(module, ACTIVATION_CLASSES)
+
+
+# activations called as functions in a forward(): what swap_activations cannot replace
+# (softmax and its kin are left out: a model's last step, not a hidden activation)
+_CALLED = tuple(n + inplace for n in (
+    "relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "leaky_relu", "prelu", "rrelu", "hardtanh",
+    "hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softsign", "logsigmoid", "hardshrink", "softshrink",
+    "tanhshrink", "threshold", "glu") for inplace in ("", "_"))
+
+
+def _functional_table() -> dict[Any, str]:
+    """Each function of ``_CALLED`` in ``torch.nn.functional`` and ``torch`` -> how a user writes it."""
+    table: dict[Any, str] = {}
+    for prefix, namespace in (("F", F), ("torch", torch)):
+        for name in _CALLED:
+            if hasattr(namespace, name):
+                table.setdefault(getattr(namespace, name), f"{prefix}.{name}")
+    return table
+
+
+_FUNCTIONAL = _functional_table()
+
+
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer that keeps every activation module (actlab's too) as one call."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return is_activation(m) or super().is_leaf_module(m, qualname)
+
+
+def _functional_activations(model: nn.Module) -> list[str] | None:
+    """The activations ``model`` calls as functions in a forward() (``F.relu(x)``, ``torch.tanh(x)``,
+    ``x.sigmoid()``), each with the submodule it is called in, found by tracing with ``torch.fx``;
+    None where the model cannot be traced (e.g. control flow on tensor values)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = _Tracer().trace(model)
+    except Exception:  # any forward() that symbolic tracing cannot follow
+        return None
+    found: list[str] = []
+    for node in graph.nodes:
+        if node.op == "call_function" and node.target in _FUNCTIONAL:
+            call = _FUNCTIONAL[node.target] + "()"
+        elif node.op == "call_method" and node.target in _CALLED:
+            call = f"Tensor.{node.target}()"
+        else:
+            continue
+        where = list(node.meta.get("nn_module_stack") or {})
+        call += f" in {where[-1]}" if where else ""
+        if call not in found:
+            found.append(call)
+    return found
 
 
 @dataclass(frozen=True)
@@ -62,6 +118,10 @@ def swap_activations(
     FReLU infers its channels at the first call: pass ``example_input`` (or run one
     forward pass yourself) before creating the optimizer.
 
+    Only modules can be swapped: activations a ``forward()`` calls as functions (``F.relu(x)``,
+    ``torch.tanh(x)``) stay. A ``UserWarning`` says so when nothing was swapped, and names such
+    calls where tracing the model with ``torch.fx`` finds them.
+
     >>> swaps = swap_activations(resnet, "frelu", example_input=torch.zeros(1, 3, 32, 32))  # doctest: +SKIP
     """
     if not isinstance(model, nn.Module):
@@ -82,11 +142,14 @@ def swap_activations(
             return True, spec
 
     # remove_duplicate=False: a module registered in two places is two slots, both swapped
-    targets = [(name, m) for name, m in model.named_modules(remove_duplicate=False) if name and is_activation(m)]
+    targets: list[tuple[str, nn.Module]] = []
+    for name, m in model.named_modules(remove_duplicate=False):  # parents first: an activation's parts stay its own
+        if name and is_activation(m) and not any(name.startswith(t + ".") for t, _ in targets):
+            targets.append((name, m))
     if isinstance(spec, Mapping):
         unused = [p for p, _ in spec.items() if not any(fnmatch.fnmatchcase(n, p) for n, _ in targets)]
         if unused:
-            names = ", ".join(n for n, _ in targets[:6]) or "none"
+            names = ", ".join(n for n, _ in targets[:6]) or f"none ({_unswappable(model)})"
             raise ActlabError(f"no activation module matches {unused[0]!r}; activation modules are: {names}")
     ref = next(model.parameters(), None)
     swaps = []
@@ -98,6 +161,14 @@ def swap_activations(
         if ref is not None:
             new = new.to(device=ref.device, dtype=ref.dtype) if not _is_lazy(new) else new.to(device=ref.device)
         swaps.append(Swap(name, old, new))
+    if not targets:
+        warnings.warn(f"swap_activations found no activation modules in {type(model).__name__}, so nothing was "
+                      f"swapped; {_unswappable(model)}", UserWarning, stacklevel=2)
+    else:
+        calls = _functional_activations(model)
+        if calls:
+            warnings.warn(f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
+                          f"swap_activations cannot replace; {_HOW}", UserWarning, stacklevel=2)
     for swap in swaps:
         parent_name, _, attr = swap.name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
@@ -108,6 +179,26 @@ def swap_activations(
             model.eval()(example_input)
         model.train(was_training)
     return swaps
+
+
+_HOW = ("make activations swappable by holding them as modules (self.act = nn.ReLU() or actlab.get('relu') in "
+        "__init__, self.act(x) in forward()), or pass such a module where the model's constructor takes one")
+
+
+def _listed(calls: list[str]) -> str:
+    return ", ".join(calls[:4]) + (f" and {len(calls) - 4} more" if len(calls) > 4 else "")
+
+
+def _unswappable(model: nn.Module) -> str:
+    """Why ``model`` has nothing to swap, and what to do: one clause for a warning or an error."""
+    if is_activation(model):
+        return "the model is itself an activation module; use actlab.get(spec) to make a new one instead"
+    calls = _functional_activations(model)
+    if calls:
+        return f"its forward() calls {_listed(calls)} directly: {_HOW}"
+    if calls is None:
+        return f"if its forward() calls activations directly (torch.relu(x), F.relu(x)), {_HOW}"
+    return "it has no activations to swap"
 
 
 def _fresh(spec: Any) -> nn.Module:

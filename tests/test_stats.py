@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actlab.stats import holm, mean_std_ci, permutation_test, versus
+from actlab.stats import ACCURACY, holm, mean_std_ci, permutation_test
 
 
 def test_mean_std_ci_matches_scipy_t_interval():
@@ -50,3 +50,33 @@ def test_one_run_per_side_tests_nothing():
 def test_holm_correction():
     assert holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize("values", [[0.0, 1.0], [0.9, 1.0, 1.0], [0.03, 0.0, 0.06], [0.2, 0.9, 0.5]])
+def test_accuracy_intervals_stay_in_zero_one_and_clip_the_t_interval(values):
+    m, s, lo, hi = mean_std_ci(values, bounds=ACCURACY)
+    _, _, tlo, thi = mean_std_ci(values)
+    assert 0.0 <= lo <= m <= hi <= 1.0
+    assert (lo, hi) == (max(tlo, 0.0), min(thi, 1.0))  # the t-interval where it fits, cut at the bounds
+    assert (tlo < 0 or thi > 1) and (lo, hi) != (tlo, thi)  # each case needed the clipping
+
+
+def test_bounded_interval_is_deterministic_and_leaves_a_fitting_interval_alone():
+    v = [0.81, 0.84, 0.79, 0.86, 0.83]
+    assert mean_std_ci(v, bounds=ACCURACY) == mean_std_ci(v) == mean_std_ci(list(v), bounds=ACCURACY)
+
+
+def test_degenerate_samples():
+    assert mean_std_ci([0.7], bounds=ACCURACY)[0] == 0.7
+    assert all(math.isnan(x) for x in mean_std_ci([0.7], bounds=ACCURACY)[1:])
+    assert all(math.isnan(x) for x in mean_std_ci([], bounds=ACCURACY))
+    assert mean_std_ci([1.0, 1.0, 1.0], bounds=ACCURACY) == (1.0, 0.0, 1.0, 1.0)
+    assert mean_std_ci([0.5, 0.5], bounds=ACCURACY) == (0.5, 0.0, 0.5, 0.5)
+    assert mean_std_ci([0.5, math.nan, None, 0.5], bounds=ACCURACY) == (0.5, 0.0, 0.5, 0.5)  # non-finite values dropped
+
+
+def test_unbounded_metrics_keep_the_t_interval():
+    losses = [0.1, 2.5, 0.3]  # a loss can be far from its mean: the plain interval reaches below zero
+    m, s, lo, hi = mean_std_ci(losses)
+    elo, ehi = stats.t.interval(0.95, 2, loc=np.mean(losses), scale=stats.sem(losses))
+    assert lo < 0 and (lo, hi) == (pytest.approx(elo), pytest.approx(ehi))

@@ -7,6 +7,8 @@ each block with ONE ``self.relu = nn.ReLU(inplace=True)`` applied twice in ``for
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -283,3 +285,130 @@ def test_a_spec_of_none_removes_every_activation_as_documented():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.Tanh())
     swaps = swap_activations(model, None)
     assert [s.name for s in swaps] == ["1", "3"] and all(type(m) is nn.Identity for m in (model[1], model[3]))
+
+
+# --------------------------------------------------------------------------- activations called as functions
+
+
+class FunctionalBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x))
+
+
+class FunctionalCNN(nn.Module):
+    """Activations called as functions, the way many hand-written models do it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.block = FunctionalBlock()
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x):
+        x = self.block(F.relu(self.conv(x)))
+        return F.log_softmax(self.fc(x.flatten(1).sigmoid()), 1)  # log_softmax: the output, not an activation
+
+
+class ModuleBlock(nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.act = act()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+class ModuleCNN(nn.Module):
+    """The same network with its activations held as modules, as the warning advises."""
+
+    def __init__(self, act=None):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.act = (act or nn.ReLU)()
+        self.block = ModuleBlock(act or nn.Tanh)
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+        self.act_fc = (act or nn.Sigmoid)()
+
+    def forward(self, x):
+        x = self.block(self.act(self.conv(x)))
+        return F.log_softmax(self.fc(self.act_fc(x.flatten(1))), 1)
+
+
+def test_activations_called_as_functions_warn_name_the_calls_and_change_nothing():
+    torch.manual_seed(0)
+    model, x = FunctionalCNN(), x_batch()
+    before = outputs(model, x)
+    with pytest.warns(UserWarning) as caught:
+        swaps = swap_activations(model, "silu")
+    assert swaps == [] and len(caught) == 1
+    msg = str(caught[0].message)
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert "no activation modules in FunctionalCNN" in msg and "nothing was swapped" in msg
+    assert "F.relu()" in msg and "torch.tanh() in block" in msg and "Tensor.sigmoid()" in msg
+    assert "log_softmax" not in msg and "self.act = nn.ReLU()" in msg and "\n" not in msg
+    torch.testing.assert_close(outputs(model, x), before)
+
+
+def test_the_advised_module_version_swaps_silently():
+    x = x_batch()
+    torch.manual_seed(0)
+    functional = FunctionalCNN()
+    torch.manual_seed(0)
+    model = ModuleCNN()
+    torch.testing.assert_close(outputs(model, x), outputs(functional, x))  # the same network
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left that cannot be swapped: no warning
+        swaps = swap_activations(model, "silu")
+    assert [s.name for s in swaps] == ["act", "block.act", "act_fc"]
+    torch.manual_seed(0)
+    torch.testing.assert_close(outputs(model, x), outputs(ModuleCNN(act=nn.SiLU), x))
+
+
+def test_a_model_with_modules_and_function_calls_swaps_the_modules_and_warns_about_the_rest():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    mixed = nn.Sequential(model, nn.Sigmoid())
+    wrapper = type("Wrapper", (nn.Module,), {"forward": lambda self, x: F.gelu(self.inner(x))})()
+    wrapper.inner = mixed
+    with pytest.warns(UserWarning, match=r"Wrapper's forward\(\) also calls F.gelu\(\) directly") as caught:
+        swaps = swap_activations(wrapper, "tanh")
+    assert [s.name for s in swaps] == ["inner.0.1", "inner.1"] and len(caught) == 1
+
+
+def test_a_model_tracing_cannot_follow_still_warns_when_nothing_was_swapped():
+    class DataDependent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return F.relu(self.fc(x)) if x.sum() > 0 else self.fc(x)  # control flow on values: fx cannot trace it
+
+    with pytest.warns(UserWarning, match="no activation modules in DataDependent, so nothing was swapped; if its "
+                                         r"forward\(\) calls activations directly"):
+        assert swap_activations(DataDependent(), "silu") == []
+    with pytest.warns(UserWarning, match="the model is itself an activation module"):
+        assert swap_activations(nn.ReLU(), "silu") == []
+
+
+def test_a_mapping_on_a_model_without_modules_names_the_calls_in_its_error():
+    with pytest.raises(ActlabError, match=r"activation modules are: none \(its forward\(\) calls F.relu\(\)") as e:
+        swap_activations(FunctionalCNN(), {"block.*": "silu"})
+    assert "\n" not in str(e.value)
+
+
+def test_actlab_modules_are_swapped_whole_and_silently():
+    from actlab.models import build
+
+    for spec in ("expr:tanh(x) * x", actlab.fast("mish", mode="eager"), "cloglogm"):  # fast: holds its eager module
+        torch.manual_seed(0)
+        model = build("mlp", (4,), 3, spec)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            swaps = swap_activations(model, "relu")
+        assert [s.name for s in swaps] == ["acts.input", "acts.hidden_1"], spec  # never the parts inside an activation
+        assert all(type(model.acts[n]) is nn.ReLU and not list(model.acts[n].children()) for n in ("input", "hidden_1"))

@@ -71,7 +71,7 @@ def test_fused_and_reference_optimizers_diverge_alike_and_keep_the_last_finite_w
         cfg = TrainConfig(epochs=6, optimizer=optimizer, lr=lr, patience=None, restore_best=False, fused=fused,
                           diagnostics=False)
         runs[fused] = (train(make, digits, cfg), model["m"])
-    (a, ma), (b, mb) = runs[True], runs[False]
+    (a, ma), (b, _) = runs[True], runs[False]
     assert a.status == b.status == "diverged" and len(a.epochs) == len(b.epochs)
     assert math.isnan(a.epochs[-1]["train_loss"])
     for p in ma.parameters():  # no NaN reached the weights: the bad step was skipped

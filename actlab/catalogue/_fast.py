@@ -29,6 +29,7 @@ Second derivatives are not available through the compiled kernel (its backward i
 
 from __future__ import annotations
 
+import sys
 import threading
 import types
 import time
@@ -62,6 +63,11 @@ class DualFunction(torch.autograd.Function):
         return g * d, None
 
 
+def _exporting() -> bool:
+    """Whether the model is being traced or exported, where a compiled kernel cannot go."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+
+
 _KERNELS: dict[str, Kernel] = {}  # one compiled kernel per canonical spec, shared by all modules
 _CHOICES: dict[tuple, tuple[str, dict]] = {}  # (spec, probe shape, dtype, device) -> measured choice
 _LOCK = threading.Lock()
@@ -89,6 +95,9 @@ def _kernel(spec: str, source: Callable[[torch.Tensor], tuple]) -> Kernel:
     """The compiled kernel of ``spec`` (made from ``source`` at the first request in a process)."""
     with _LOCK:
         if spec not in _KERNELS:
+            if not _KERNELS:  # the first compile of a process is the slow one: say so, once
+                print(f"actlab: compiling a kernel for {_short(spec)} (the first compile in a process usually takes "
+                      "10-30 s, later ones a few seconds)", file=sys.stderr, flush=True)
             _KERNELS[spec] = _flat(torch.compile(_own_code(source, f"actlab_fast_{len(_KERNELS)}"), dynamic=False))
         return _KERNELS[spec]
 
@@ -225,9 +234,10 @@ class FastActivation(nn.Module):
                 raise ActlabError(f"cannot compile {_short(spec)}: {type(e).__name__}: {first}; use mode='auto' or 'eager'") from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.choice == "compiled" and self._kernel is not None and x.requires_grad and torch.is_grad_enabled():
+        if (self.choice == "compiled" and self._kernel is not None and x.requires_grad and torch.is_grad_enabled()
+                and not _exporting()):
             return DualFunction.apply(x, self._kernel)
-        return self.eager(x)
+        return self.eager(x)  # inference, and export (ONNX, torch.export, tracing): the eager form
 
     def extra_repr(self) -> str:
         t = self.timings

@@ -34,11 +34,13 @@ Spec = Any  # str | Callable | nn.Module | None
 class Entry:
     """One named activation function and everything actlab knows about it.
 
-    ``fn(x, **params)`` is the function; ``make_module(**params)`` the ``nn.Module``.
-    Properties (``range``, ``monotonic``, ``smooth``, ``zero_centred``) describe the 1-D
-    curve shown in plots: the function itself for element-wise entries, ``f([x, 0])[0]``
-    along ``dim`` for the others (``f([x, x])[0]`` where ``view_pair == "same"``), and
-    they are checked numerically against ``fn`` in the test suite.
+    ``fn(x, **params)`` is the function; ``make_module(**params)`` the ``nn.Module``. For an
+    entry whose module learns parameters (kind ``learnable``), ``params`` are their initial
+    values and ``fn`` is the module at those values. Properties (``range``, ``monotonic``,
+    ``smooth``, ``zero_centred``) describe the 1-D curve shown in plots: the function itself
+    for element-wise entries, ``f([x, 0])[0]`` along ``dim`` for the others (``f([x, x])[0]``
+    where ``view_pair == "same"``), and they are checked numerically against ``fn`` in the
+    test suite.
     """
 
     name: str

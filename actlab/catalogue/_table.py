@@ -8,7 +8,7 @@ Where libraries disagree the table keeps both under clear names:
 
 * ``leaky_relu`` is PyTorch's (slope 0.01); ``leaky_relu_keras`` is Keras' ``leaky_relu``
   (slope 0.2).
-* ``hard_sigmoid`` (alias ``hardsigmoid``) is the seeds' and Keras 2's
+* ``hard_sigmoid`` (alias ``hardsigmoid``) is Keras 2's and the source articles'
   ``clip(0.2x + 0.5, 0, 1)``: 0 below -2.5, 1 above 2.5. ``hard_sigmoid_torch`` is PyTorch's
   ``nn.Hardsigmoid`` and Keras 3's ``hard_sigmoid``: ``relu6(x + 3) / 6``.
 
@@ -28,6 +28,7 @@ from torch import nn
 
 from ._registry import REGISTRY, Entry
 from .frelu import FReLU, frelu, frelu_numpy
+from . import learnable as LN
 
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772
@@ -258,7 +259,7 @@ S, M, L = "standard", "math", "literature"
 T = True
 N = False
 
-# ---- the seeds' classics and the PyTorch / Keras standard set
+# ---- the source articles' classics and the PyTorch / Keras standard set
 _add("step", step, lambda x, threshold=0.0: _nan_keep(x, (x >= threshold).astype(float)),
      r"[x \geq \theta]", "Fires 1 at or above the threshold, else 0; its gradient is zero, so it cannot be trained by backpropagation and only separates linearly separable problems.",
      "McCulloch & Pitts (1943); Rosenblatt (1958)", S, (0, 1), T, N, N,
@@ -268,7 +269,7 @@ _add("sigmoid", torch.sigmoid, _sigmoid, r"\frac{1}{1 + e^{-x}}",
      "torch.nn.Sigmoid; keras.activations.sigmoid", S, (0, 1), T, T, N, aliases=("logistic",))
 _add("hard_sigmoid", hard_sigmoid, lambda x: np.clip(0.2 * x + 0.5, 0, 1), r"\max(0, \min(1, 0.2x + 0.5))",
      "Keras 2's piecewise-linear sigmoid: 0 below -2.5, linear in [-2.5, 2.5], 1 above; cheaper than sigmoid, an approximation.",
-     "Keras 2 keras.activations.hard_sigmoid (the seeds' definition)", S, (0, 1), T, N, N,
+     "Keras 2 keras.activations.hard_sigmoid (the definition of the source articles)", S, (0, 1), T, N, N,
      aliases=("hard_sigmoid_keras2",))
 _add("hard_sigmoid_torch", F.hardsigmoid, lambda x: np.clip(x / 6 + 0.5, 0, 1), r"\frac{\mathrm{ReLU6}(x + 3)}{6}",
      "PyTorch's and Keras 3's hard sigmoid: 0 below -3, linear in [-3, 3], 1 above.",
@@ -493,6 +494,60 @@ _add("smish", smish, lambda x: x * np.tanh(np.log1p(_sigmoid(x))), r"x \tanh(\ln
      "Smooth non-monotonic unit with a shallow negative dip.", "Wang et al. (2022), Smish", L, (-0.249994, INF), N, T, T)
 _add("logish", logish, lambda x: x * np.log1p(_sigmoid(x)), r"x \ln(1 + \sigma(x))", "Smooth non-monotonic unit.",
      "Zhu et al. (2021), Logish", L, (-0.252769, INF), N, T, T)
+
+# ---- learnable and gated (2014-2025): the function is the module at its initial parameters
+LR = "learnable"
+_add("swiglu", LN.swiglu, lambda x: x * x * _sigmoid(x), r"\mathrm{Swish}(xW + b) \odot (xV + c)",
+     "Gated linear unit with a Swish gate; the unit owns its projection and keeps the width (d features in and out). "
+     "It starts from the projection [I; I], as x Swish(x) per feature, and learns to mix features; in a transformer it is the MLP's first layer.",
+     "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), N, T, N,
+     module=lambda: LN.GatedUnit("silu"))
+_add("geglu", LN.geglu, lambda x: x * x * 0.5 * (1 + special.erf(x / math.sqrt(2))), r"\mathrm{GELU}(xW + b) \odot (xV + c)",
+     "Gated linear unit with a GELU gate; owns its projection, keeps the width and starts as x GELU(x) per feature.",
+     "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), N, T, N,
+     module=lambda: LN.GatedUnit("gelu"))
+_add("reglu", LN.reglu, lambda x: x * np.maximum(x, 0), r"\max(0, xW + b) \odot (xV + c)",
+     "Gated linear unit with a ReLU gate; owns its projection, keeps the width and starts as x ReLU(x) per feature.",
+     "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), T, T, N,
+     module=lambda: LN.GatedUnit("relu"))
+_add("pau", LN.pau, lambda x: LN.rational_numpy(x, LN.PAU_NUMERATOR, LN.PAU_DENOMINATOR),
+     r"\frac{\sum_{j=0}^{5} a_j x^j}{1 + \sum_{k=1}^{4} |b_k x^k|}",
+     "Padé activation unit: a rational function with learned coefficients (one set per layer) and a denominator that "
+     "never vanishes; starts as the authors' fit of leaky ReLU on [-3, 3].",
+     "Molina, Schramowski & Kersting (2020), Padé Activation Units, ICLR 2020, arXiv 1907.06732", LR, (-INF, INF), N, T, N,
+     module=lambda: LN.PAU(), aliases=("rational", "pade"))
+_add("acon_c", LN.acon_c, LN.acon_c_numpy, r"(p_1 - p_2) x \, \sigma(\beta (p_1 - p_2) x) + p_2 x",
+     "ACON-C: learns per channel whether to activate, a smooth switch between the lines p1 x and p2 x; starts as Swish.",
+     "Ma et al. (2021), Activate or Not: Learning Customized Activation, CVPR 2021, arXiv 2009.04759", LR,
+     (-0.278465, INF), N, T, T, params={"p1": 1.0, "p2": 0.0, "beta": 1.0},
+     module=lambda p1, p2, beta: LN.ACON(p1, p2, beta), aliases=("acon",))
+_add("meta_acon", LN.meta_acon, lambda x, p1=1.0, p2=0.0: LN.acon_c_numpy(x, p1, p2, 0.5),
+     r"(p_1 - p_2) x \, \sigma(\beta (p_1 - p_2) x) + p_2 x,\ \beta = \sigma(W_2 W_1 \bar{x})",
+     "ACON-C whose switching factor is computed from the input by a small network per example; starts as x sigmoid(x / 2).",
+     "Ma et al. (2021), Activate or Not: Learning Customized Activation, CVPR 2021, arXiv 2009.04759", LR,
+     (-0.556929, INF), N, T, T, params={"p1": 1.0, "p2": 0.0}, module=lambda p1, p2: LN.MetaACON(p1, p2))
+_add("apl", LN.apl, lambda x, hinges=2: np.maximum(x, 0), r"\max(0, x) + \sum_{s=1}^{S} a_s \max(0, b_s - x)",
+     "Adaptive piecewise linear unit: ReLU plus S hinges whose slopes and positions are learned per channel; starts as ReLU.",
+     "Agostinelli et al. (2015), Learning Activation Functions to Improve Deep Neural Networks, arXiv 1412.6830", LR,
+     (0, INF), T, N, N, params={"hinges": 2}, module=lambda hinges: LN.APL(hinges))
+_add("smu", LN.smu, LN.smu_numpy, r"\frac{(1 + \alpha) x + (1 - \alpha) x \, \mathrm{erf}(\mu (1 - \alpha) x)}{2}",
+     "Smooth maximum unit: a smooth max(x, alpha x) whose sharpness mu is learned per layer (starts at mu = 1; the authors' code at 1e6).",
+     "Biswas et al. (2022), Smooth Maximum Unit, CVPR 2022, arXiv 2111.04682", LR, (-INF, INF), T, T, T,
+     params={"alpha": 0.25, "mu": 1.0}, module=lambda alpha, mu: LN.SMU(alpha, mu))
+_add("star_relu_learnable", star_relu, lambda x, scale=0.8944, bias=-0.4472: scale * np.maximum(x, 0) ** 2 + bias,
+     r"s \max(0, x)^2 + b", "StarReLU with its scale and bias learned (one each per layer), as MetaFormer trains it; star_relu keeps them fixed.",
+     "Yu et al. (2022), MetaFormer Baselines for Vision, arXiv 2210.13452; timm StarReLU", LR, (-0.4472, INF), T, T, N,
+     params={"scale": 0.8944, "bias": -0.4472}, module=lambda scale, bias: LN.StarReLU(scale, bias))
+_add("xielu", LN.xielu, LN.xielu_numpy,
+     r"(\alpha_p x^2 + \beta x) [x > 0] + (\alpha_n (e^{\min(x, \epsilon)} - 1) - \alpha_n x + \beta x) [x \leq 0]",
+     "Expanded integral of ELU: a squared-ReLU-like positive side and a negative side whose slope turns negative "
+     "(minimum -0.206 at first); alpha_p and alpha_n learned per layer.",
+     "Huang & Schlag (2024), Deriving Activation Functions Using Integration, arXiv 2411.13010", LR, (-0.205751, INF), N, T, N,
+     params={"alpha_p": 0.8, "alpha_n": 0.8, "beta": 0.5}, module=lambda alpha_p, alpha_n, beta: LN.XIELU(alpha_p, alpha_n, beta))
+_add("snake_learnable", snake, lambda x, alpha=1.0: x + np.sin(alpha * x) ** 2 / alpha, r"x + \frac{\sin^2(\alpha x)}{\alpha}",
+     "Snake with its frequency alpha learned per channel; snake keeps it fixed.",
+     "Liu Ziyin et al. (2020), Neural Networks Fail to Learn Periodic Functions and How to Fix It, arXiv 2006.08195", LR,
+     (-INF, INF), T, T, T, params={"alpha": 1.0}, module=lambda alpha: LN.Snake(alpha))
 
 #: The 48 candidates of Sipper (2021), "Neural Networks with À La Carte Selection of
 #: Activation Functions", in the paper's order: 21 torch.nn activations, 23 tensor math

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +15,7 @@ import torch
 
 from .. import _validate as V
 from .._errors import ActlabError
+from .._io import json_text
 from ..catalogue import KINDS, REGISTRY, entries, format_spec
 from ..catalogue.properties import value_and_derivative
 from ..report.gallery import fmt_range, property_rows, yes_no
@@ -22,19 +23,27 @@ from ..report.gallery import fmt_range, property_rows, yes_no
 SHOW_POINTS = (-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0)
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """How every sub-command's ``--help`` is laid out: the description as written (examples keep
+    their lines), option help wrapped between words only, so that a name (``fashion-mnist``,
+    ``leaky_relu``, ``--final-seeds``) is never split across two lines."""
+
+    def __init__(self, prog: str):
+        super().__init__(prog, max_help_position=30)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
 
 
 def add(sub) -> None:
-    p = sub.add_parser("list", help="list the activation functions", formatter_class=_formatter,
+    p = sub.add_parser("list", help="list the activation functions", formatter_class=HelpFormatter,
                        description="List the catalogue.\n\nExamples:\n  actlab list\n  actlab list --kind math\n"
                                    "  actlab list --format json > catalogue.json")
     p.add_argument("--kind", choices=KINDS, help="only entries of this kind")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="formula, properties, values and a plot of one function", formatter_class=_formatter,
+    p = sub.add_parser("show", help="formula, properties, values and a plot of one function", formatter_class=HelpFormatter,
                        description="Show one activation function: formula, properties, f and f' at a few points,\n"
                                    "and a PNG of f and f' on [-5, 5].\n\nExamples:\n  actlab show selu\n"
                                    "  actlab show 'leaky_relu(negative_slope=0.2)' --out leaky.png")
@@ -43,7 +52,7 @@ def add(sub) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("plot", help="plot several functions on one figure", formatter_class=_formatter,
+    p = sub.add_parser("plot", help="plot several functions on one figure", formatter_class=HelpFormatter,
                        description="Plot several activation functions (left: f, right: f') on one figure.\n\n"
                                    "Example:\n  actlab plot relu selu swish mish --out shapes.png")
     p.add_argument("specs", nargs="+", help="names or spec strings")
@@ -52,7 +61,7 @@ def add(sub) -> None:
     p.add_argument("--no-derivative", action="store_true", help="plot f only")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("gallery", help="an HTML page with every function", formatter_class=_formatter,
+    p = sub.add_parser("gallery", help="an HTML page with every function", formatter_class=HelpFormatter,
                        description="Write an HTML gallery: every entry's plot, formula and properties.\n\n"
                                    "Example:\n  actlab gallery --out gallery/   # then open gallery/index.html")
     p.add_argument("--out", default="actlab-out/gallery", help="output folder (default: actlab-out/gallery)")
@@ -110,7 +119,7 @@ def cmd_list(args) -> int:
                  "reference": e.reference, "params": dict(e.params),
                  **{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in e.properties().items()},
                  "range": [None if math.isinf(v) else v for v in e.range]} for e in rows]
-        print(json.dumps(data, indent=1))
+        print(json_text(data))  # strict JSON: a range without an end is null
         return 0
     head = f"{'name':<20} {'kind':<10} {'range':<22} {'mono':<5} {'C1':<4} {'zc':<4} {'applies':<11} aliases"
     print(head)

@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from .._errors import ActlabError
+from .._io import check_out
 from ..catalogue import split_specs
 from ..compare import CompareConfig
 from ..runner import DEFAULT_PACK
+from ._catalogue import HelpFormatter
 from ._settings import defaults, given, merge, show
 from ..training import OPTIMIZERS, TrainConfig
 
-SEEDS_ACTIVATIONS = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
-                     "leaky_relu,prelu,elu,selu,swish,mish")
+# --activations articles: the functions of the source articles (the course notes, the Keras overview, the
+# blog posts "Activation tuning in Keras", "SELU vs ReLU on CIFAR-10" and "FReLU in Keras"), FReLU aside:
+# it needs images. "seeds" is the name the list had first, still understood.
+ARTICLES = ("step,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,linear,softmax,"
+            "leaky_relu,prelu,elu,selu,swish,mish")
+OLD_NAMES = {"seeds": "articles"}
 
-# Presets reproduce the seeds' experiments; explicit options given on the command line win.
+# Presets reproduce the experiments of the source articles; explicit options given on the command line win.
 PRESETS: dict[str, dict[str, Any]] = {
     "keras-activations": {
-        "help": "the seeds' 'activation tuning in Keras': an MLP on a MNIST-family set, time and accuracy",
+        "help": "the article 'Activation tuning in Keras': an MLP on a MNIST-family set, time and accuracy",
         "dataset": ("mnist", "fashion-mnist", "kmnist", "mnist1d"), "model": "mlp", "width": 128, "depth": 3,
         "activations": "linear,sigmoid,hard_sigmoid,tanh,softsign,softplus,relu,elu,selu,swish",
         "baseline": "relu", "epochs": 10, "batch_size": 128, "limit": 12000, "seeds": 3,
     },
     "selu-vs-relu": {
-        "help": "the seeds' CNN, SELU vs ReLU (CIFAR-10 where present, else Fashion-MNIST padded to 32x32x3)",
+        "help": "the article 'SELU vs ReLU on CIFAR-10': its CNN (model seed-cnn) on CIFAR-10 where present, else "
+                "Fashion-MNIST padded to 32x32x3",
         "dataset": ("cifar10", "fashion-mnist"), "model": "seed-cnn", "shape": "image32x3",
         "activations": "relu,selu", "baseline": "relu", "epochs": 50, "batch_size": 100, "seeds": 3, "patience": 10,
     },
     "frelu": {
-        "help": "FReLU vs ReLU in a small residual CNN (CIFAR-10 where present, else Fashion-MNIST)",
+        "help": "the article 'FReLU in Keras': FReLU vs ReLU in a small residual CNN (CIFAR-10 where present, "
+                "else Fashion-MNIST)",
         "dataset": ("cifar10", "fashion-mnist"), "model": "resnet", "activations": "relu,frelu", "baseline": "relu",
         "epochs": 10, "batch_size": 128, "limit": 10000, "seeds": 3,
     },
@@ -46,7 +55,7 @@ DEFAULTS["activations"] = show(DEFAULTS["activations"])
 def add(sub) -> None:
     p = sub.add_parser(
         "compare", help="compare activation functions on a dataset and model, over several seeds",
-        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=30),
+        formatter_class=HelpFormatter,
         description="Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per\n"
                     "epoch, over-fitting (train - test gap), a permutation test against the baseline. Writes\n"
                     "results.json, curves.png, time_accuracy.png, diagnostics.png and report.html to --out.\n"
@@ -57,18 +66,23 @@ def add(sub) -> None:
                     "  actlab compare --preset selu-vs-relu --epochs 10\n"
                     "  actlab compare --dataset csv:my.csv --target label --activations relu,gelu\n"
                     "  actlab compare --preset selu-vs-relu --workers 2\n\n"
-                    "Presets:\n" + "\n".join(f"  {k:<18} {v['help']}" for k, v in PRESETS.items()))
-    p.add_argument("--preset", choices=list(PRESETS), help="start from one of the seeds' experiments")
+                    "Presets (experiments of the articles actlab started from):\n"
+                    + "\n".join(textwrap.fill(v["help"], 78, initial_indent=f"  {k:<18} ", subsequent_indent=" " * 21,
+                                               break_on_hyphens=False) for k, v in PRESETS.items()))
+    p.add_argument("--preset", choices=list(PRESETS), help="start from an experiment of the source articles (see above)")
     p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {DEFAULTS['dataset']})")
-    p.add_argument("--model", help=f"mlp, seed-cnn, resnet or cnn1d (default {DEFAULTS['model']})")
-    p.add_argument("--activations", help=f"comma-separated specs (default {DEFAULTS['activations']}; 'seeds' = the seeds' list)")
+    p.add_argument("--model", help=f"mlp, seed-cnn (the CNN of 'SELU vs ReLU on CIFAR-10'), resnet, cnn1d or "
+                                   f"transformer (default {DEFAULTS['model']})")
+    p.add_argument("--activations", help=f"activation specs separated by commas (default {DEFAULTS['activations'].replace(',', ', ')}), "
+                                         f"or 'articles': the {len(split_specs(ARTICLES))} functions of the source "
+                                         f"articles ({ARTICLES.replace(',', ', ')})")
     p.add_argument("--baseline", help="activation the others are tested against (default: the first)")
     p.add_argument("--seeds", type=int, help=f"runs per activation (default {DEFAULTS['seeds']})")
     p.add_argument("--out", help=f"output folder (default {DEFAULTS['out']})")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, help=f"maximum epochs (default {DEFAULTS['epochs']})")
     g.add_argument("--batch-size", type=int, help=f"batch size (default {DEFAULTS['batch_size']})")
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default {DEFAULTS['optimizer']}")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"optimizer (default {DEFAULTS['optimizer']})")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own)")
     g.add_argument("--loss", help="cross_entropy (default), binary_crossentropy, hinge, squared_hinge, mse, mae, kl_divergence, poisson, cosine")
     g.add_argument("--patience", type=int, help=f"early-stopping patience in epochs, 0 = never stop early (default {DEFAULTS['patience']})")
@@ -86,10 +100,11 @@ def add(sub) -> None:
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--layers", "--depth", dest="depth", type=int, help="mlp layers (default 3; --depth is the same)")
-    g.add_argument("--limit", type=int, help="use at most this many training examples (stratified)")
-    g.add_argument("--shape", help="auto, flat, image28 or image32x3")
+    g.add_argument("--limit", type=int, help="use at most this many training examples, stratified (default: all)")
+    g.add_argument("--shape", help=f"{DEFAULTS['shape']} (default: the dataset's own shape), flat, image28 or image32x3")
     g.add_argument("--target", help="target column of a csv: dataset")
-    g.add_argument("--data-dir", help="where the dataset files are (or go)")
+    g.add_argument("--data-dir", help="where dataset files are looked for and downloaded to (default: $ACTLAB_DATA, "
+                                      "else ~/.cache/actlab)")
     g.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
     p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
@@ -107,6 +122,15 @@ def _settings(args) -> dict[str, Any]:
     return merge(DEFAULTS, preset, given(args, OPTIONS))
 
 
+def _named_list(text: str) -> str:
+    """``--activations``: a named list (``articles``), or the specs as given."""
+    key = text.strip().lower()
+    if key in OLD_NAMES:
+        print(f"actlab: note: --activations {key} is now called {OLD_NAMES[key]!r}; both work", file=sys.stderr)
+        key = OLD_NAMES[key]
+    return ARTICLES if key == "articles" else text
+
+
 def _choose_dataset(choice, data_dir) -> str:
     from ..data import available
 
@@ -119,13 +143,13 @@ def _choose_dataset(choice, data_dir) -> str:
 
 
 def cmd_compare(args) -> int:
-    from ..compare import CompareConfig, format_table, prepare_out, run_compare
+    from ..compare import CompareConfig, format_table, run_compare
     from ..data import load
     from ..report.compare import write_report
     from ..runner import Runner
 
     s = _settings(args)
-    acts = split_specs(SEEDS_ACTIVATIONS if s["activations"] == "seeds" else s["activations"])
+    acts = split_specs(_named_list(s["activations"]))
     if s["seeds"] < 1:
         raise ActlabError(f"--seeds must be at least 1, got {s['seeds']}")
     patience = s["patience"] if s["patience"] else None
@@ -142,7 +166,7 @@ def cmd_compare(args) -> int:
                            data_options={k: v for k, v in data_options.items() if k not in ("data_dir", "download")},
                            data_seed=args.data_seed)
     location = {k: v for k, v in data_options.items() if k in ("data_dir", "download")}
-    out = prepare_out(s["out"])  # before loading or training: an unwritable --out fails at once
+    out = check_out(s["out"])  # before loading: an unusable --out fails at once (run_compare creates it)
     data = load(dataset, seed=args.data_seed, **data_options)
     print(f"compare: {len(acts)} activations x {config.seeds} seeds on {data.name} "
           f"({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), model {config.model}")

@@ -17,9 +17,7 @@ pack's epoch is shared): then each activation is timed alone, on a short run in 
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,9 @@ from .._io import own_out, prepare_out as _prepare_out, write_json_atomic
 from .._progress import Progress
 from ..catalogue import REGISTRY, get
 from ..models import build
-from ..runner import Runner, Unit, load_data, provide_data
+from ..runner import Runner, Unit, load_data, provide_data, slug
 from ..training import RunResult, TrainConfig, train
-from ..stats import ALPHA, format_p, mean_std_ci, versus
+from ..stats import ACCURACY, ALPHA, format_p, mean_std_ci, versus
 
 
 @dataclass
@@ -72,12 +70,6 @@ class CompareConfig:
         return d
 
 
-def slug(spec: str) -> str:
-    """A file-name-safe, collision-free name for an activation spec."""
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:60] or "act"
-    return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
-
-
 def prepare_out(out: str | Path) -> Path:
     """Create ``out`` and ``out/runs`` and prove they are writable, or say so in one line."""
     return _prepare_out(out, "runs")
@@ -112,12 +104,12 @@ def run_compare(config: CompareConfig, out: str | Path, data=None, progress: boo
     """Train what is missing (on ``runner``, default: this process, packs of 32), then summarise.
     Returns the ``results.json`` content; the caller writes the report. A folder holding another
     command's results is refused unless ``force``."""
-    out = prepare_out(out)
-    own_out(out, "compare", force)
     todo = units(config, data_location)
     if data is None:
         data = load_data(todo[0].to_dict())
-    check_activations(config, data)
+    check_activations(config, data)  # before any file is made
+    out = prepare_out(out)
+    own_out(out, "compare", force)
     provide_data(todo[0], data)
     by_name = {u.name: (u.plan, u.train["seed"]) for u in todo}
     bar = Progress(len(todo), "runs", enabled=progress)
@@ -129,7 +121,7 @@ def run_compare(config: CompareConfig, out: str | Path, data=None, progress: boo
         how = "already done, skipped" if cached else (f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
                                                        + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else ""))
         bar.begin(f"{u.plan} seed {u.train['seed']}")
-        bar.finish(how)
+        bar.finish(how, skipped=cached)
 
     own = runner is None
     runner = runner or Runner()
@@ -171,7 +163,7 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
     rows = []
     for a in config.activations:
         rs = [RunResult.from_dict(runs[a, s]["result"]) for s in range(config.seeds)]
-        m, sd, lo, hi = mean_std_ci(acc[a])
+        m, sd, lo, hi = mean_std_ci(acc[a], bounds=ACCURACY)
         gap = [r.final_train["accuracy"] - r.test["accuracy"] for r in rs]
         rows.append({
             "activation": a,
@@ -218,7 +210,7 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "
                      f"{r['train_test_gap']:>+7.3f} {p:>14}{div}")
     lines.append(f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test of test accuracy vs "
-                 f"{base}, raw and Holm-corrected over {len(rows) - 1} comparisons; * = Holm p < {results['alpha']}")
+                 f"{base}, raw and Holm-corrected over {len(rows) - 1} comparison{'' if len(rows) == 2 else 's'}; * = Holm p < {results['alpha']}")
     return "\n".join(lines)
 
 

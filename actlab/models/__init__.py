@@ -10,6 +10,9 @@ default, so the model returns logits). An activation plan is
   (``hidden`` means every hidden slot; a specific ``hidden_3`` wins over ``hidden``).
 
 ``build(name, input_shape, n_classes, activations, **options)`` makes any model by name.
+Models that need a kind of input say so in one line: ``seed-cnn`` and ``resnet`` images
+``(C, H, W)``, ``cnn1d`` signals ``(C, L)``, ``transformer`` signals ``(C, L)`` or vectors ``(d,)``;
+``mlp`` takes anything (flattened).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import difflib
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .._errors import ActlabError
 from .._validate import MAX_DEPTH, MAX_WIDTH, integer
 from ..catalogue import get
+from ..catalogue.learnable import GatedUnit
 
 Plan = Any  # str | Sequence | Mapping | None
 
@@ -63,9 +68,11 @@ class SlotModel(nn.Module):
 
     slots: tuple[str, ...] = ()
 
-    def _init_acts(self, plan: Plan, layers: Mapping[str, nn.Module]) -> None:
+    def _init_acts(self, plan: Plan, layers: Mapping[str, nn.Module], acts: Mapping[str, nn.Module] | None = None) -> None:
+        """Build each slot's activation from the plan (or take it from ``acts``, built from the
+        same plan) and remember which layer feeds it."""
         specs = resolve_plan(plan, self.slots)
-        self.acts = nn.ModuleDict({s: get(specs[s]) for s in self.slots})
+        self.acts = nn.ModuleDict({s: acts[s] if acts is not None else get(specs[s]) for s in self.slots})
         self.specs = {s: _spec_text(specs[s]) for s in self.slots}
         self._slot_layer_names = {s: _name_in(self, m) for s, m in layers.items()}
 
@@ -111,7 +118,7 @@ class MLP(SlotModel):
 
 
 class SeedCNN(SlotModel):
-    """The seeds' CNN (SELU vs ReLU on CIFAR-10), exactly:
+    """The CNN of the article "SELU vs ReLU on CIFAR-10", exactly:
     Conv2D(32, 3x3) -> act -> MaxPool(2) -> Conv2D(64, 3x3) -> act -> MaxPool(2) -> Flatten ->
     Dense(10). 42,442 trainable parameters on 32x32x3 input. (Keras applied softmax in the last
     Dense; here the output slot is identity and the loss takes the logits.)"""
@@ -209,6 +216,90 @@ class CNN1D(SlotModel):
         return self.acts["output"](self.fc(x.flatten(1)))
 
 
+class _EncoderBlock(nn.Module):
+    """Pre-LN transformer block: ``x + MHA(LN(x))``, then ``x + fc2(act(fc1(LN(x))))``; the
+    activation is the model's slot module, given at each call."""
+
+    def __init__(self, width: int, heads: int, hidden: int, gated: bool):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(width)
+        self.fc1 = nn.Identity() if gated else nn.Linear(width, hidden)  # a gated unit is its own first layer
+        self.fc2 = nn.Linear(hidden, width)
+
+    def forward(self, x: torch.Tensor, act: nn.Module) -> torch.Tensor:
+        y = self.ln1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        y = self.ln2(x).flatten(0, 1)  # (batch * tokens, width): features on dim 1 for the activation
+        return x + self.fc2(act(self.fc1(y))).view_as(x)
+
+
+class Transformer(SlotModel):
+    """A small pre-LN transformer encoder for signals ``(C, L)`` (MNIST-1D: (1, 40)) and vectors
+    ``(d,)`` (read as ``(1, d)``).
+
+    The signal is cut into patches of ``patch`` steps (the last zero-padded), each patch of
+    ``C * patch`` values embedded by a Linear to ``width``, plus a learned position embedding;
+    ``depth`` blocks of multi-head self-attention and an MLP, each with a residual connection and
+    layer norm before it; then the mean over tokens, a layer norm and a linear head.
+
+    Each block's MLP is ``Linear(width, hidden) -> activation -> Linear(hidden, width)`` with
+    ``hidden = mlp_ratio * width``. A gated unit (``swiglu``, ``geglu``, ``reglu``) replaces the
+    first Linear and the activation together, as in real transformers: ``GatedUnit(width ->
+    h) -> Linear(h, width)``, with ``h = 2/3 hidden`` (rounded) so that the MLP keeps about the
+    same number of parameters (Shazeer 2020).
+
+    Slots: ``input`` (the first block's MLP), ``hidden_1`` ... (the next blocks'), ``output``
+    (after the head). An activation sees ``(batch * tokens, features)``: per-feature parameters
+    and diagnostics count features.
+    """
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", width: int = 32,
+                 depth: int = 2, heads: int = 4, patch: int = 4, mlp_ratio: int = 2):
+        super().__init__()
+        width = integer("transformer width", width, 1, MAX_WIDTH)
+        depth = integer("transformer depth", depth, 1, MAX_DEPTH)
+        heads = integer("transformer heads", heads, 1, width)
+        mlp_ratio = integer("transformer mlp_ratio", mlp_ratio, 1, 64)
+        if width % heads:
+            raise ActlabError(f"transformer width {width} must be a multiple of heads {heads}")
+        c, length = input_shape
+        self.patch = integer("transformer patch", patch, 1, length)
+        tokens = -(-length // self.patch)
+        self.slots = ("input", *(f"hidden_{i}" for i in range(1, depth)), "output")
+        specs = resolve_plan(activations, self.slots)
+        acts = {s: get(specs[s]) for s in self.slots}
+        hidden = mlp_ratio * width
+        self.embed = nn.Linear(c * self.patch, width)
+        self.pos = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
+        blocks, layers = [], {}
+        for slot in self.slots[:-1]:
+            act = acts[slot]
+            gated = isinstance(act, GatedUnit)
+            if gated and act.in_features is None:  # from a spec: sized here, as the MLP's first layer
+                act = acts[slot] = GatedUnit(act.gate, width, max(1, round(2 * hidden / 3)))
+            block = _EncoderBlock(width, heads, act.out_features if gated else hidden, gated)
+            blocks.append(block)
+            layers[slot] = act if gated else block.fc1
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(width)
+        self.fc = nn.Linear(width, n_classes)
+        layers["output"] = self.fc
+        self._init_acts(specs, layers, acts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:  # vectors (N, d) as one-channel signals
+            x = x.unsqueeze(1)
+        n, c, length = x.shape
+        x = F.pad(x, (0, (-length) % self.patch))
+        x = x.reshape(n, c, -1, self.patch).transpose(1, 2).flatten(2)  # (N, tokens, C * patch)
+        x = self.embed(x) + self.pos
+        for slot, block in zip(self.slots, self.blocks):
+            x = block(x, self.acts[slot])
+        return self.acts["output"](self.fc(self.norm(x.mean(1))))
+
+
 def _prod(shape: Sequence[int]) -> int:
     n = 1
     for s in shape:
@@ -240,7 +331,15 @@ def _cnn1d(shape, k, acts, channels: int = 32):
     return CNN1D(shape, k, acts, channels=channels)
 
 
-MODELS: dict[str, Callable[..., SlotModel]] = {"mlp": _mlp, "seed-cnn": _seed_cnn, "resnet": _resnet, "cnn1d": _cnn1d}
+def _transformer(shape, k, acts, **options):
+    if len(shape) not in (1, 2):
+        raise ActlabError(f"model 'transformer' needs signal (C, L) or vector (d,) input, but the data has examples of "
+                          f"shape {tuple(shape)}; load images flat (--shape flat) or choose another model")
+    return Transformer(shape if len(shape) == 2 else (1, shape[0]), k, acts, **options)
+
+
+MODELS: dict[str, Callable[..., SlotModel]] = {"mlp": _mlp, "seed-cnn": _seed_cnn, "resnet": _resnet, "cnn1d": _cnn1d,
+                                               "transformer": _transformer}
 
 
 def names() -> list[str]:
@@ -248,7 +347,7 @@ def names() -> list[str]:
 
 
 def build(name: str, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", **options) -> SlotModel:
-    """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``)."""
+    """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``, ``transformer``)."""
     make = MODELS.get(name)
     if make is None:
         close = difflib.get_close_matches(name, MODELS, n=2)
@@ -269,5 +368,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "build", "count_parameters", "names",
+__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "Transformer", "build", "count_parameters", "names",
            "resolve_plan", "slot_names"]

@@ -7,13 +7,15 @@ import base64
 import html
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import write_file_atomic, write_text_atomic
-from ..stats import format_p
+from .._io import finite, write_file_atomic, write_text_atomic
+from ..stats import CI_NOTE, format_p
+from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
 
 DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
                ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
@@ -29,12 +31,18 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    """Lay out, write at 90 dpi (atomically: processes sharing an --out may write it at once) and
-    close a figure."""
-    fig.tight_layout()
-    write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
+    """Lay out (unless the figure has its own layout engine), write at ``DPI`` (atomically:
+    processes sharing an --out may write it at once) and close a figure."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI))
     _plt().close(fig)
     return path
+
+
+def _n(count: int, word: str) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _by_activation(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -51,47 +59,68 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
     grid = np.full((len(per), n), np.nan)
     for i, p in enumerate(per):
         grid[i, :len(p)] = p
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # an epoch every seed diverged before has no mean: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(grid, 0) if n else np.array([])
     return mean, per
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     groups = _by_activation(results)
     n = len(groups)
-    cols = min(4, n)
+    cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, (act, runs) in zip(axes.flat, groups.items()):
-        for key, colour, label in (("train_accuracy", "tab:blue", "train"), ("val_accuracy", "tab:orange", "validation")):
+        for key, colour, ls, label in (("train_accuracy", PALETTE[0], "-", "train"),
+                                       ("val_accuracy", PALETTE[1], "--", "validation")):
             mean, per = _series(runs, key)
             for p in per:
-                ax.plot(np.arange(1, len(p) + 1), p, color=colour, alpha=0.25, lw=0.8)
-            ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, lw=2, label=label)
-        ax.set_title(act, fontsize=10, family="monospace")
-        ax.set_xlabel("epoch", fontsize=8)
+                ax.plot(np.arange(1, len(p) + 1), p, color=colour, ls=ls, alpha=0.3, lw=0.8)
+            ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, ls=ls, lw=2, label=label)
+        ax.set_title(act, fontsize=TITLE, family="monospace")
+        ax.set_xlabel("epoch", fontsize=TEXT)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=TEXT)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes[0, 0].set_ylabel("accuracy", fontsize=8)
-    axes[0, 0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=10)
+    for row in axes:
+        row[0].set_ylabel("accuracy", fontsize=TEXT)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=TEXT, frameon=False)
+    fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=TITLE)
     return _save(fig, path)
 
 
 def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
+    """Each activation's own colour and marker; the legend, outside the axes, lists them from the
+    most accurate down (points that fall together stay told apart there)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for r in results["summary"]:
-        ax.errorbar(r["epoch_seconds"], r["mean"], yerr=0 if not math.isfinite(r["std"]) else r["std"], fmt="o", capsize=3)
-        ax.annotate(r["activation"], (r["epoch_seconds"], r["mean"]), fontsize=8, family="monospace",
-                    xytext=(4, 3), textcoords="offset points")
-    ax.set_xlabel("seconds per epoch (training pass)")
-    ax.set_ylabel("test accuracy (mean ± std over seeds)")
-    ax.set_title("Time vs accuracy", fontsize=10)
+    rows = results["summary"]
+    per_col = 22
+    fig, ax = plt.subplots(figsize=(min(MAX_WIDTH, 6.2 + 2.3 * math.ceil(len(rows) / per_col)),
+                                    max(4.4, 0.2 * min(len(rows), per_col) + 1.4)), layout="constrained")
+    handles = []
+    width = max(len(r["activation"]) for r in rows) if rows else 0
+    ms = all(r["epoch_seconds"] < 1 for r in rows if finite(r["epoch_seconds"]))  # 1.2 ms reads better than 0.0012 s
+    for i, r in enumerate(rows):
+        st = style(i)
+        h = ax.errorbar(r["epoch_seconds"] * (1000 if ms else 1), r["mean"], yerr=r["std"] if finite(r["std"]) else 0,
+                        fmt=st["marker"], color=st["color"], ms=7, capsize=3, alpha=0.9,
+                        label=f"{r['activation']:<{width}}  {_f(r['mean'])}")
+        handles.append((-r["mean"] if finite(r["mean"]) else math.inf, i, h))
+    ax.set_xlabel(f"{'milliseconds' if ms else 'seconds'} per epoch (training pass)", fontsize=TEXT)
+    ax.set_ylabel("test accuracy (mean ± std over seeds)", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    ax.set_title("Time vs accuracy", fontsize=TITLE)
     ax.grid(alpha=0.3)
+    ordered = [h for *_, h in sorted(handles, key=lambda t: t[:2])]
+    fig.legend(ordered, [h.get_label() for h in ordered], loc="outside right upper", ncols=math.ceil(len(rows) / per_col),
+               prop={"family": "monospace", "size": TEXT}, title="test accuracy", title_fontsize=TEXT, frameon=False)
     return _save(fig, path)
 
 
@@ -119,30 +148,37 @@ def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], di
 
 
 def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
+    """One heatmap per measure, two per row (one per row for many slots), numbers in the cells."""
     plt = _plt()
     acts, slots, mats = diagnostics_table(results)
-    fig, axes = plt.subplots(1, len(DIAG_PANELS), figsize=(3.3 * len(DIAG_PANELS) + 1, 0.32 * len(acts) + 1.8), squeeze=False)
-    for ax, (key, title) in zip(axes[0], DIAG_PANELS):
+    label_in = 0.09 * max((len(a) for a in acts), default=4) + 0.5
+    panel_w = label_in + 0.62 * max(len(slots), 2) + 0.9
+    cols = 2 if 2 * panel_w <= MAX_WIDTH else 1
+    rows = math.ceil(len(DIAG_PANELS) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_w, rows * (0.3 * len(acts) + 1.4) + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax, (key, title) in zip(axes.flat, DIAG_PANELS):
         m = mats[key]
-        im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0 if key in ("dead", "saturated") else None,
-                       vmax=1 if key in ("dead", "saturated") else None)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(len(slots)), slots, rotation=60, fontsize=7)
-        ax.set_yticks(range(len(acts)), acts if ax is axes[0][0] else [""] * len(acts), fontsize=7, family="monospace")
+        bounded = key in ("dead", "saturated")
+        im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0 if bounded else None, vmax=1 if bounded else None)
+        ax.set_title(title, fontsize=TITLE)
+        ax.set_xticks(range(len(slots)), slots, rotation=30, ha="right", rotation_mode="anchor", fontsize=TEXT)
+        ax.set_yticks(range(len(acts)), acts, fontsize=TEXT, family="monospace")
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 if math.isfinite(m[i, j]):
-                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=TEXT,
                             color="w" if im.norm(m[i, j]) < 0.6 else "k")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle("Per-slot diagnostics on validation data after training (mean over seeds)", fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.06, pad=0.02).ax.tick_params(labelsize=TEXT)
+    fig.suptitle("Per-slot diagnostics on validation data after training (mean over seeds)", fontsize=TITLE)
     return _save(fig, path)
 
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:0 24px 40px;color:#222}
 h1{margin:18px 0 4px}p.sub{color:#556;margin:0 0 14px}table{border-collapse:collapse;font-size:13px;margin:8px 0 18px}
-th,td{padding:4px 10px;border-bottom:1px solid #dde;text-align:right}th{background:#eef1f4}
+th,td{padding:4px 10px;border-bottom:1px solid #dde;text-align:right}th{background:#eef1f4}td{white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%;margin:8px 0 18px}.scroll table{margin:0}
 td:first-child,th:first-child{text-align:left;font-family:monospace}.better{color:#070;font-weight:bold}
 .worse{color:#a00;font-weight:bold}img{max-width:100%;border:1px solid #eee;margin:6px 0 18px}
 pre{background:#f5f5f7;padding:10px;font-size:12px;overflow:auto}details{margin:10px 0}
@@ -188,19 +224,19 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab compare: {html.escape(ds['name'])}</title>
 <style>{_CSS}</style></head><body>
 <h1>Activation comparison on {html.escape(ds['name'])} with {html.escape(cfg['model'])}</h1>
-<p class="sub">{cfg['seeds']} seeds per activation; {ds['sizes']['train']} train / {ds['sizes']['val']} validation /
-{ds['sizes']['test']} test examples; {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to {t['epochs']} epochs,
+<p class="sub">{_n(cfg['seeds'], 'seed')} per activation; {ds['sizes']['train']} train / {ds['sizes']['val']} validation /
+{ds['sizes']['test']} test examples; {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to {_n(t['epochs'], 'epoch')},
 early stopping on {html.escape(t['monitor'])} (patience {t['patience']}), weights of the best validation epoch tested.</p>
 <h2>Test accuracy</h2>
-<table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th><th>F1</th><th>AUC</th><th>loss</th>
+<div class="scroll"><table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th><th>F1</th><th>AUC</th><th>loss</th>
 <th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th><th>p raw / Holm vs {html.escape(base)}</th></tr>
-{''.join(rows)}</table>
+{''.join(rows)}</table></div>
 <p>{html.escape(results['test'])}; * marks p &lt; {results['alpha']} after correction. Green: significantly better than the
-baseline, red: significantly worse.</p>
+baseline, red: significantly worse. {html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs['curves'], 'train vs validation accuracy per epoch')}
 <h2>Time and accuracy</h2>{_img(figs['time_accuracy'], 'seconds per epoch vs test accuracy')}
 <h2>Why: diagnostics per slot</h2>{_img(figs['diagnostics'], 'diagnostics per slot')}
-<table><tr><th>activation</th>{''.join(f'<th>{html.escape(s)}</th>' for s in slots)}</tr>{diag_rows}</table>
+<div class="scroll"><table><tr><th>activation</th>{''.join(f'<th>{html.escape(s)}</th>' for s in slots)}</tr>{diag_rows}</table></div>
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>

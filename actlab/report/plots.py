@@ -10,6 +10,7 @@ import torch
 
 from ..catalogue import REGISTRY, Entry, format_spec
 from ..catalogue.properties import interval, value_and_derivative
+from ._style import style
 
 
 @dataclass
@@ -49,9 +50,9 @@ def _pyplot():
 
 
 def draw_entry(data: CurveData, path: str | Path, *, title: bool = True, size=(4.2, 3.0), dpi: int = 110) -> Path:
-    """One function and its derivative, with the formula as the title."""
+    """One function and its derivative, with the formula as the title and the legend below."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=size, dpi=dpi)
+    fig, ax = plt.subplots(figsize=size, dpi=dpi, layout="constrained")
     ax.axhline(0, color="0.8", lw=0.8)
     ax.axvline(0, color="0.8", lw=0.8)
     ax.plot(data.x, data.y, color="C0", lw=2, label="f(x)")
@@ -59,14 +60,13 @@ def draw_entry(data: CurveData, path: str | Path, *, title: bool = True, size=(4
     ax.set_ylim(*_ylim(data.y, data.dy))
     ax.set_xlim(data.x[0], data.x[-1])
     ax.grid(alpha=0.25)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     if title:
         try:
             ax.set_title(f"{data.label}:  ${data.entry.formula}$", fontsize=9)
             fig.canvas.draw()
         except ValueError:  # a user formula mathtext cannot render: show it as text
             ax.set_title(f"{data.label}: {data.entry.formula}", fontsize=9)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -75,20 +75,25 @@ def draw_entry(data: CurveData, path: str | Path, *, title: bool = True, size=(4
 
 
 def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = True, dpi: int = 120) -> Path:
-    """Several functions on one figure (left: f, right: f')."""
+    """Several functions on one figure (left: f, right: f'); each its own colour (and, past 18,
+    line style), the legend below the axes."""
     plt = _pyplot()
     ncols = 2 if derivative else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8), dpi=dpi, squeeze=False)
+    legend_cols = 5 if derivative else 3
+    legend_in = 0.2 * math.ceil(len(datas) / legend_cols) + 0.2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8 + legend_in), dpi=dpi, squeeze=False,
+                             layout="constrained")
     for ax, key, ttl in zip(axes[0], ("y", "dy"), ("f(x)", "f'(x)")):
         ax.axhline(0, color="0.8", lw=0.8)
         ax.axvline(0, color="0.8", lw=0.8)
         for i, d in enumerate(datas):
-            ax.plot(d.x, getattr(d, key), lw=1.8, color=f"C{i % 10}", label=d.label)
+            st = style(i)
+            ax.plot(d.x, getattr(d, key), lw=1.8, color=st["color"], ls=st["linestyle"], label=d.label)
         ax.set_ylim(*_ylim(*(getattr(d, key) for d in datas)))
         ax.set_title(ttl)
         ax.grid(alpha=0.25)
-    axes[0][0].legend(fontsize=8, frameon=False)
-    fig.tight_layout()
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=min(legend_cols, len(datas)),
+               fontsize=9, frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -12,27 +12,30 @@ from typing import Any
 import numpy as np
 
 from .._io import write_text_atomic
-
-from .compare import _CSS, _f, _img, _plt, _pv, _save
+from ..stats import CI_NOTE
+from ._style import PALETTE, TEXT, TITLE
+from .compare import _CSS, _f, _img, _n, _plt, _pv, _save
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(8.4, 3.8), layout="constrained")
     xs = [t["number"] for t in trials]
     ys = [t["value"] for t in trials]
-    ax.scatter(xs, ys, s=12, alpha=0.6, label="trial (validation accuracy)")
+    ax.scatter(xs, ys, s=16, alpha=0.7, color=PALETTE[0], label="trial (validation\naccuracy)")
     best = np.maximum.accumulate(ys) if ys else []
-    ax.step(xs, best, where="post", color="tab:red", label="best so far")
+    ax.step(xs, best, where="post", color=PALETTE[3], label="best so far")
     pruned = [t["number"] for t in results["trials"] if t["state"] == "PRUNED"]
     if pruned:
-        ax.scatter(pruned, [min(ys, default=0)] * len(pruned), marker="x", s=10, color="grey", label="pruned")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("validation accuracy")
-    ax.legend(fontsize=8)
+        ax.scatter(pruned, [min(ys, default=0)] * len(pruned), marker="x", s=14, color=PALETTE[7],
+                   label="pruned (drawn at\nthe lowest value)")
+    ax.set_xlabel("trial", fontsize=TEXT)
+    ax.set_ylabel("validation accuracy", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
     ax.grid(alpha=0.3)
-    ax.set_title("Optimisation history", fontsize=10)
+    ax.set_title("Optimisation history", fontsize=TITLE)
     return _save(fig, path)
 
 
@@ -52,16 +55,19 @@ def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[st
 def plot_winners(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     used, slots, m, n = winners_matrix(results)
-    fig, ax = plt.subplots(figsize=(1.0 * len(slots) + 3, 0.3 * len(used) + 1.6))
-    im = ax.imshow(m, aspect="auto", cmap="Blues")
-    ax.set_xticks(range(len(slots)), slots, rotation=45, fontsize=8)
-    ax.set_yticks(range(len(used)), used, fontsize=8, family="monospace")
+    label_in = 0.09 * max((len(u) for u in used), default=4) + 0.5
+    fig, ax = plt.subplots(figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6),
+                           layout="constrained")
+    im = ax.imshow(m, aspect="auto", cmap="Blues", vmin=0)
+    ax.set_xticks(range(len(slots)), slots, rotation=30, ha="right", rotation_mode="anchor", fontsize=TEXT)
+    ax.set_yticks(range(len(used)), used, fontsize=TEXT, family="monospace")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7, color="w" if im.norm(m[i, j]) > 0.6 else "k")
-    ax.set_title(f"Which activation wins at which layer (best {n} trials)", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.04)
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=TEXT,
+                        color="w" if im.norm(m[i, j]) > 0.6 else "k")
+    ax.set_title(f"Which activation wins at which layer (best {_n(n, 'trial')})", fontsize=TITLE)
+    fig.colorbar(im, ax=ax, fraction=0.06).ax.tick_params(labelsize=TEXT)
     return _save(fig, path)
 
 
@@ -72,9 +78,10 @@ def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     plt = _plt()
     names = list(imp)[::-1]
     fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(names) + 1.2))
-    ax.barh(names, [imp[n] for n in names], color="tab:purple")
-    ax.set_xlabel("importance (fANOVA)")
-    ax.set_title("Which layer's activation matters most", fontsize=10)
+    ax.barh(names, [imp[n] for n in names], color=PALETTE[4])
+    ax.set_xlabel("importance (fANOVA)", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    ax.set_title("Which layer's activation matters most", fontsize=TITLE)
     return _save(fig, path)
 
 
@@ -93,28 +100,30 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
         f"<td>{html.escape(c['name'])}</td><td style='text-align:left;font-family:monospace'>"
         f"{html.escape(', '.join(f'{k}={v}' for k, v in c['plan'].items()))}</td><td>{_f(c['val_accuracy'])}</td>"
         f"<td>{_epochs(c['epochs'])}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
-        f"<td>{_pv(c['p_value'])} / {_pv(c['p_holm'])}</td><td>{c['outcome']}</td></tr>" for c in final["configs"])
+        f"<td>{'baseline' if c['outcome'] == 'baseline' else _pv(c['p_value']) + ' / ' + _pv(c['p_holm'])}</td>"
+        f"<td>{c['outcome']}</td></tr>" for c in final["configs"])
     diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
     diag_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
                         f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
                         f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>" for s, d in diag.items())
     c = results["counts"]
+    training = final.get("training", "")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg['dataset'])}</title>
 <style>{_CSS}</style></head><body>
 <h1>À-la-carte activation search on {html.escape(cfg['dataset'])} ({html.escape(cfg['model'])})</h1>
-<p class="sub">Study <code>{html.escape(results['study'])}</code>: {c['done']} finished trials ({c.get('pruned', 0)} pruned),
+<p class="sub">Study <code>{html.escape(results['study'])}</code>: {_n(c['done'], 'finished trial')} ({c.get('pruned', 0)} pruned),
 {c['failed']} failed; sampler {cfg['sampler']}, pruner {cfg['pruner']}; {len(results['space']['candidates'])} candidates per
 slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: best validation accuracy.</p>
 <h2>Final evaluation on test</h2>
-<table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
-<th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table>
-<p>{html.escape(final.get('training', ''))}, {cfg['final_seeds']} seeds;
-{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.</p>
+<div class="scroll"><table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
+<th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table></div>
+<p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg['final_seeds'], 'seed')};
+{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction. {html.escape(CI_NOTE)}.</p>
 <h2>Optimisation history</h2>{_img(figs['history'], 'optimisation history')}
 <h2>Which activation wins at which layer</h2>{_img(figs['winners'], 'winners per layer')}
 <h2>Parameter importances</h2>{_img(figs['importances'], 'importances') if figs['importances'] else '<p>' + html.escape(results.get('importance_note', 'not enough trials')) + '</p>'}
 <h2>Why: diagnostics of the winner (top-1, seed 0)</h2>
-<table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table>
+<div class="scroll"><table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table></div>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 </body></html>"""
     return write_text_atomic(out / "report.html", page)

@@ -1,4 +1,4 @@
-"""Why an activation wins or loses: per-slot diagnostics (the seeds' questions 001-003).
+"""Why an activation wins or loses: per-slot diagnostics (dead units, saturation, gradient flow).
 
 For every activation slot of a model (``model.acts[slot]``), measured on the validation inputs
 after training:
