@@ -11,10 +11,10 @@ import sys
 from typing import Callable, Sequence
 
 from .._errors import ActlabError, redact
-from . import _catalogue, _compare, _evolve, _search
+from . import _catalogue, _compare, _evolve, _export, _screen, _search
 
 # Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
-_COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add, _evolve.add]
+_COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add, _evolve.add, _screen.add, _export.add]
 
 
 class _Parser(argparse.ArgumentParser):

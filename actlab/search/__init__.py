@@ -76,6 +76,7 @@ class SearchConfig:
     final_seeds: int = 5
     heartbeat: float = 10.0  # seconds between stamps; a trial is stale after 6 missed ones
     pack: int = 1  # trials asked together and trained in one packed model (MLP only)
+    surrogate: int = 0  # keep the N candidates a surrogate predicts best (actlab.surrogate.prune); 0: all
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -86,6 +87,7 @@ class SearchConfig:
         self.top_k = V.integer("--top-k", self.top_k, 0, V.MAX_COUNT)
         self.final_seeds = V.integer("--final-seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
+        self.surrogate = V.integer("--surrogate", self.surrogate, 0, V.MAX_COUNT)
         self.seed = V.integer("--seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         # a trial is stale after 6 missed stamps: below a second, a busy machine fails healthy trials
@@ -183,7 +185,7 @@ def work(config: SearchConfig, storage, study_name: str, data, worker: int = 0, 
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=make_sampler(config, space, offset),
                               pruner=make_pruner(config.pruner, config.train.epochs))
     grace = 6 * config.heartbeat
-    bar = Progress(config.trials, "trials", enabled=progress)
+    bar = Progress(config.trials, "trials", enabled=progress, done=_study.counts(study)["done"])
     mine = 0
     while True:
         _study.fail_stale_trials(study, grace)
@@ -218,17 +220,34 @@ def work(config: SearchConfig, storage, study_name: str, data, worker: int = 0, 
         for (trial, _), (state, value) in zip(batch, outcomes):
             study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
             mine += 1
-        best = _best_value(study)
-        done = ", ".join(f"{s.name.lower()} {v if v is not None else math.nan:.3f}" for s, v in outcomes)
-        bar.finish(f"val_acc {done}; best {best:.3f}")
+        best = best_so_far(study)
+        for trial, _ in batch:
+            bar.begin(f"trial {trial.number}")
+            bar.finish(f"{describe(study._storage.get_trial(trial._trial_id))}; {best}")
     return {"trials_run_here": mine, **_study.counts(study)}
 
 
-def _best_value(study) -> float:
+def describe(trial: optuna.trial.FrozenTrial) -> str:
+    """How a finished trial ended, as progress lines say it."""
+    epochs = trial.user_attrs.get("epochs_run")
+    if trial.state == TrialState.PRUNED:
+        last = trial.intermediate_values.get(trial.last_step) if trial.last_step is not None else None
+        return f"pruned after epoch {trial.last_step}" + (f" (val_acc {last:.3f})" if last is not None else "")
+    if trial.state == TrialState.COMPLETE and trial.user_attrs.get("status") == "diverged":
+        before = f"{trial.value:.3f}, its best val_acc before" if trial.value else "0"
+        return f"diverged in epoch {epochs}, scored {before}"
+    if trial.state == TrialState.COMPLETE:
+        return f"val_acc {trial.value:.3f}"
+    return trial.state.name.lower()
+
+
+def best_so_far(study: optuna.Study) -> str:
+    """The study's best trial, as progress lines say it."""
     try:
-        return study.best_value
-    except ValueError:
-        return math.nan
+        best = study.best_trial
+    except ValueError:  # no complete trial yet
+        return "no complete trial yet"
+    return f"best {best.value:.3f} (trial {best.number})"
 
 
 def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[TrialState, float | None]]:
@@ -279,5 +298,5 @@ def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     return TrialState.COMPLETE, best
 
 
-__all__ = ["PRUNERS", "SAMPLERS", "SearchConfig", "baseline_plan", "candidates", "make_pruner", "make_sampler",
-           "plan_of", "suggest", "work"]
+__all__ = ["PRUNERS", "SAMPLERS", "SearchConfig", "baseline_plan", "best_so_far", "candidates", "describe", "make_pruner",
+           "make_sampler", "plan_of", "suggest", "work"]

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from .._progress import Progress
 from ..runner import Runner, Unit, provide_data
-from ..stats import ALPHA, final_seeds, mean_std_ci, versus
+from ..stats import ACCURACY, ALPHA, final_seeds, mean_std_ci, versus
 from ..training import RunResult
 from . import SearchConfig, baseline_plan, plan_of
 
@@ -48,34 +48,38 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
                            "trial": t.number})
     seeds = final_seeds(config.seed, config.final_seeds)
     train = {**config.train.to_dict(), "patience": None, "restore_best": True, "monitor": "val_loss", "diagnostics": True}
-    units = []
+    units: dict[str, Unit] = {}  # by name; a top-k configuration equal to the baseline trains once
+    names, who = [], {}  # the unit name of each contender's seeds; the contenders of each unit
     for c in contenders:
+        names.append([])
         for s in seeds:
             u = Unit(name="final", plan=c["raw_plan"], dataset=config.dataset, model=config.model,
                      train={**train, "seed": s}, data_seed=config.data_seed, data_options=dict(config.data_options),
                      model_options=config.model_options)
             u.name = f"final-{u.key()}"  # by content: a resumed search whose top-k changed keeps what was trained
-            units.append(u)
-    provide_data(units[0], data)
+            units.setdefault(u.name, u)
+            who.setdefault(u.name, []).append(c["name"])
+            names[-1].append(u.name)
+    provide_data(next(iter(units.values())), data)
     bar = Progress(len(units), "final runs", enabled=progress)
 
     def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
-        bar.begin(f"{u.name[:14]} seed {u.train['seed']}")
+        bar.begin(f"{' = '.join(who[u.name])} seed {u.train['seed']}")
         bar.finish("already done, skipped" if cached else
                    f"{rec['result']['status']}, test acc {rec['result']['test']['accuracy']:.3f}" if "result" in rec else
-                   f"error: {rec['error']}")
+                   f"error: {rec['error']}", skipped=cached)
 
     own = runner is None
     runner = runner or Runner(pack=config.pack)
     try:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-        records = runner.run(units, folder, on_done=done)
+        records = runner.run(list(units.values()), folder, on_done=done)
     finally:
         if own:
             runner.close()
-    for i, c in enumerate(contenders):
-        recs = [records[u.name] for u in units[i * len(seeds):(i + 1) * len(seeds)]]
+    for c, row in zip(contenders, names):
+        recs = [records[n] for n in row]
         results = [RunResult.from_dict(r["result"]) if "result" in r else None for r in recs]
         c["test_accuracy"] = [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results]
         c["epochs"] = [r.best_epoch for r in results if r is not None]
@@ -83,7 +87,7 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
         if c["val_accuracy"] is None:  # the baseline had no trial: its final runs' best validation accuracy
             c["val_accuracy"] = mean_std_ci(best_val)[0]
         c["diagnostics"] = results[0].diagnostics if results and results[0] is not None else None
-        c["mean"], c["std"], c["ci_low"], c["ci_high"] = mean_std_ci(c["test_accuracy"])
+        c["mean"], c["std"], c["ci_low"], c["ci_high"] = mean_std_ci(c["test_accuracy"], bounds=ACCURACY)
         c["plan"] = {k: v or "linear" for k, v in c.pop("raw_plan").items()}
     samples = {c["name"]: c["test_accuracy"] for c in contenders}
     tests = {t["contender"]: t for t in versus(samples, [(c["name"], "baseline") for c in contenders[1:]])}

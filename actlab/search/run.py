@@ -4,7 +4,8 @@ then the final evaluation, ``results.json`` and ``report.html``."""
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,14 @@ from optuna.trial import TrialState
 
 from .._errors import ActlabError, first_line
 from .. import _validate as V
-from .._io import own_out, prepare_out, write_json_atomic as _write_json
+from .._io import own_out, prepare_out, read_json, strict_json, write_json_atomic as _write_json
+from .._progress import Progress
 from ..data import load
-from ..training import TrainConfig
-from . import SearchConfig, _study, work
+from ..models import build
+from ..training import TrainConfig, train
+from . import SearchConfig, _study, baseline_plan, best_so_far, describe, work
 from ..runner import Runner
+from ..surrogate import Task, prune
 from .final import final_evaluation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,6 +51,16 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
     own_out(out, "search", force)
     study_name = study_name or f"actlab-{config.dataset}-{config.model}"
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
+    given, surrogate = config, None
+    if config.surrogate:  # search only the candidates a surrogate predicts best (the same list on every rerun)
+        task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
+                    model_options=config.model_options, data_options=config.data_options, loss=config.train.loss,
+                    seed=config.seed)
+        with Runner(workers=n_jobs, threads=config.train.threads) as runner:
+            kept, surrogate = prune(config.candidates, config.surrogate, task,
+                                    TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed}), runner,
+                                    out / "surrogate", data, progress)
+        config = replace(config, candidates=kept)
     storage = _study.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
     _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
@@ -63,6 +77,8 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
         work(config, storage, study_name, data, progress=progress)
     study = optuna.load_study(study_name=study_name, storage=storage)
     results = collect(config, study, space)
+    if surrogate is not None:  # the config as given (the space holds the candidates searched)
+        results["config"], results["surrogate"] = given.to_dict(), surrogate
     if final and results["counts"]["complete"] and config.final_seeds and config.top_k:
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
             results["final"] = final_evaluation(config, study, data, progress=progress, runner=runner, folder=out / "final")
@@ -71,16 +87,26 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
 
 
 def _watch(procs, storage, study_name, budget, progress: bool) -> None:
-    import time
+    """Wait for the worker processes; a progress line for every trial they finish."""
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    seen = {t.number for t in study.get_trials(deepcopy=False, states=_study.DONE)}
+    bar = Progress(budget, "trials", enabled=progress, done=len(seen))
 
-    last = -1
+    def report() -> None:
+        new = sorted((t for t in study.get_trials(deepcopy=False, states=_study.DONE) if t.number not in seen),
+                     key=lambda t: t.number)
+        best = best_so_far(study) if new else ""
+        for t in new:
+            seen.add(t.number)
+            bar.begin(f"trial {t.number}")
+            bar.finish(f"{describe(t)}; {best}")
+
     while any(p.is_alive() for p in procs):
         time.sleep(1.0)
         if progress:
-            c = _study.counts(optuna.load_study(study_name=study_name, storage=storage))
-            if c["done"] != last:
-                last = c["done"]
-                print(f"[{last}/{budget} trials] {c['running']} running", file=sys.stderr, flush=True)
+            report()
+    if progress:
+        report()
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
         raise ActlabError(f"{len(bad)} worker process(es) failed (exit codes {bad}); rerun the same command to resume")
@@ -106,3 +132,43 @@ def collect(config: SearchConfig, study: optuna.Study, space: dict) -> dict[str,
         results["importances"] = {}
         results["importance_note"] = f"importances not available: {first_line(e)}"
     return results
+
+
+def finished_results(config: SearchConfig, out: str | Path, study_name: str) -> dict[str, Any] | None:
+    """The ``results.json`` in ``out`` of this very search (same settings and study), finished: its
+    budget of trials done and, where one was due, its final evaluation made; else None."""
+    path = Path(out) / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        d = read_json(path, "search results", "the search runs again")
+    except ActlabError:  # damaged: the search runs again and rewrites it
+        return None
+    if not isinstance(d, dict) or d.get("study") != study_name or d.get("config") != strict_json(config.to_dict())[0]:
+        return None
+    counts = d.get("counts") if isinstance(d.get("counts"), dict) else {}
+    if not counts.get("done", 0) >= config.trials:
+        return None
+    if counts.get("complete") and config.final_seeds and config.top_k and not d.get("final"):
+        return None
+    return d
+
+
+def epoch_seconds(config: SearchConfig, data) -> float:
+    """Seconds of one training epoch (training pass and validation) of the baseline on ``data``,
+    timed here: the second of two epochs, the first being a warm-up."""
+    space = config.space(data.input_shape, data.n_classes)
+    cfg = TrainConfig.from_dict({**config.train.to_dict(), "epochs": 2, "patience": None, "diagnostics": False})
+    plan = baseline_plan(space)
+    result = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options), data, cfg)
+    last = result.epochs[-1]
+    return last["seconds"] + last.get("eval_seconds", 0.0)
+
+
+def longest(config: SearchConfig, data, n_jobs: int = 1) -> float:
+    """Seconds a search of ``config`` takes at most on this machine, about: every trial and every
+    final run trained for all its epochs (pruning and the plateau stop only shorten trials) at the
+    speed of a baseline epoch timed here, on ``n_jobs`` workers."""
+    trials = config.trials * config.train.epochs
+    final = (config.top_k + 1) * config.final_seeds * config.train.epochs
+    return epoch_seconds(config, data) * (trials + final) / max(n_jobs, 1)

@@ -1,0 +1,151 @@
+"""The screening report: predicted vs real validation accuracy (``predicted.png``), a 2-D map of
+the surrogate's feature embedding coloured by accuracy (``map.png``) and the ranking of every
+candidate, in a self-contained ``report.html``; all drawn from ``results.json`` alone."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import finite, write_text_atomic
+from ._style import MAX_WIDTH, PALETTE, TEXT, TITLE
+from .compare import _CSS, _f, _img, _n, _plt, _save
+
+ROLE_STYLE = {"usual": (PALETTE[7], "s", "usual (trained first)"), "top": (PALETTE[0], "o", "top predicted"),
+              "random": (PALETTE[1], "^", "drawn at random")}
+
+
+def _blank(v: float | None) -> str:
+    """A number of the ranking table; nothing where it does not apply (not trained, not picked)."""
+    return "" if v is None else _f(v)
+
+
+def _rho(c: dict[str, Any]) -> str:
+    return f"{c['spearman']:+.2f} (n = {c['n']}, p = {c['p_value']:.3f})" if c["spearman"] is not None else f"n/a: {c['note']}"
+
+
+def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, float, float, float]]]:
+    """Per role: (function, predicted before training, its std, real validation accuracy)."""
+    out: dict[str, list[tuple[str, float, float, float]]] = {"top": [], "random": []}
+    for r in results["candidates"]:
+        if r["role"] in out and finite(r["predicted_before"]) and finite(r["val_accuracy"]):
+            out[r["role"]].append((r["spec"], r["predicted_before"], r["predicted_before_std"] or 0.0, r["val_accuracy"]))
+    return out
+
+
+def plot_predicted(results: dict[str, Any], path: Path) -> Path:
+    plt = _plt()
+    points = predicted_vs_real(results)
+    fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
+    every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
+    lo, hi = (min(every), max(every)) if every else (0.0, 1.0)
+    pad = 0.05 * max(hi - lo, 0.05)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, ls="--", label="predicted = real")
+    for role, pts in points.items():
+        colour, marker, label = ROLE_STYLE[role]
+        if not pts:
+            continue
+        ax.errorbar([p[1] for p in pts], [p[3] for p in pts], xerr=[p[2] for p in pts], fmt=marker, color=colour, ms=7,
+                    capsize=3, alpha=0.9, label=label)
+        for name, x, _, y in pts:
+            ax.annotate(name[:24], (x, y), fontsize=TEXT - 1, family="monospace", xytext=(5, 4), textcoords="offset points")
+    ax.set_xlabel("predicted validation accuracy (± std), before training", fontsize=TEXT)
+    ax.set_ylabel("real validation accuracy (mean over seeds)", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    c = results["correlation"]
+    ax.set_title(f"Predicted vs real: Spearman {_rho(c['picked'])}", fontsize=TITLE)
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
+    return _save(fig, path)
+
+
+def map_frame(points: list[list[float]], share: float = 0.03) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits that hold all points but the ``share`` farthest out on each side of each axis
+    (a few outliers would squeeze every other function into one corner)."""
+    xy = np.array(points, dtype=float).reshape(-1, 2)
+    if len(xy) == 0:
+        return (-1.0, 1.0), (-1.0, 1.0)
+    lo, hi = np.quantile(xy, share, axis=0), np.quantile(xy, 1 - share, axis=0)
+    pad = 0.08 * np.maximum(hi - lo, 1e-6)
+    return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+
+
+def plot_map(results: dict[str, Any], path: Path) -> Path:
+    """Every candidate at its place in the embedding (first two principal components): filled
+    markers are trained (real accuracy), hollow ones predicted; the few far out are drawn at the
+    frame's edge (dashed edge)."""
+    plt = _plt()
+    rows = [r for r in results["candidates"] if r["map"] is not None]
+    (x0, x1), (y0, y1) = map_frame([r["map"] for r in rows])
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.8, 5.6), layout="constrained")
+    values = [r["val_accuracy"] if finite(r["val_accuracy"]) else r["predicted"] for r in rows]
+    vmin, vmax = (min(values), max(values)) if values else (0.0, 1.0)
+    cmap = plt.get_cmap("viridis")
+    norm = plt.Normalize(vmin, vmax if vmax > vmin else vmin + 1e-6)
+    for r, v in zip(rows, values):
+        trained = finite(r["val_accuracy"])
+        x, y = min(max(r["map"][0], x0), x1), min(max(r["map"][1], y0), y1)
+        outside = (x, y) != tuple(r["map"])
+        ax.scatter([x], [y], s=60 if trained else 36, marker=ROLE_STYLE.get(r["role"], (None, "o"))[1],
+                   facecolors=cmap(norm(v)) if trained else "none", edgecolors=cmap(norm(v)), linewidths=1.5,
+                   linestyle="--" if outside else "-", clip_on=False)
+        if trained or r["rank"] <= 10:
+            ax.annotate(r["spec"][:20], (x, y), fontsize=TEXT - 1.5, family="monospace", xytext=(4, 3),
+                        textcoords="offset points", color="0.1" if trained else "0.4")
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=ax, label="validation accuracy (real where trained, else predicted)")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel("embedding, component 1", fontsize=TEXT)
+    ax.set_ylabel("component 2", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    ax.set_title("Functions by their features: filled = trained, hollow = predicted (names: trained and top 10)",
+                 fontsize=TITLE)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def write_screen_report(results: dict[str, Any], out: str | Path) -> Path:
+    """Draw the two figures and write ``report.html`` into ``out``; return the page."""
+    out = Path(out)
+    figs = {"predicted": plot_predicted(results, out / "predicted.png"), "map": plot_map(results, out / "map.png")}
+    cfg, ds, c = results["config"], results["dataset"], results["correlation"]
+    rows = []
+    for r in results["candidates"]:
+        why = html.escape(r["note"] or r["error"] or "")
+        final = "" if r["role"] else "n/a" if r["predicted"] is None else f"{_f(r['predicted'])} ± {_f(r['predicted_std'])}"
+        rows.append(
+            f"<tr><td>{html.escape(r['spec'])}</td><td>{r['rank']}</td><td>{final}</td>"
+            f"<td>{_blank(r['predicted_before'])}</td><td>{_blank(r['val_accuracy'])}</td><td>{_blank(r['test_accuracy'])}</td>"
+            f"<td>{html.escape(r['role'] or '')}</td><td style='text-align:left;white-space:normal'>{why}</td></tr>")
+    t = cfg["train"]
+    trained = sum(r["role"] is not None for r in results["candidates"])
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab screen: {html.escape(ds['name'])}</title>
+<style>{_CSS}</style></head><body>
+<h1>Screening activation functions on {html.escape(ds['name'])} with {html.escape(cfg['model'])}</h1>
+<p class="sub">{len(results['candidates'])} functions ranked by a surrogate ({html.escape(results['regressor'])} on
+features at initialisation); {trained} trained with {_n(cfg['seeds'], 'seed')} each: the 8 usual functions, {cfg['train_top']}
+predicted best, {cfg['train_random']} drawn at random. Training: {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to
+{t['epochs']} epochs, early stopping on {html.escape(t['monitor'])} (patience {t['patience']}). Score:
+{html.escape(results['score'])}.</p>
+<h2>Predicted vs real</h2>
+<table><tr><th>Spearman rank correlation</th><th>value</th></tr>
+<tr><td>top and random picks, predicted before their training</td><td>{html.escape(_rho(c['picked']))}</td></tr>
+<tr><td>random picks only (a fair sample)</td><td>{html.escape(_rho(c['random']))}</td></tr>
+<tr><td>leave-one-out over every trained function</td><td>{html.escape(_rho(c['leave_one_out']))}</td></tr></table>
+{_img(figs['predicted'], 'predicted vs real validation accuracy')}
+<h2>Map of the functions</h2>{_img(figs['map'], 'feature embedding coloured by accuracy')}
+<h2>Ranking</h2>
+<p>Trained functions are ranked by their real validation accuracy, the others by the final surrogate's prediction (fit on
+every trained function); functions that cannot run in the model come last, with the reason.</p>
+<div class="scroll"><table><tr><th>function</th><th>rank</th><th>predicted ± std</th><th>predicted before training</th>
+<th>val acc</th><th>test acc</th><th>trained as</th><th>note</th></tr>
+{''.join(rows)}</table></div>
+<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
+<details><summary>Timing</summary><pre>{html.escape(json.dumps(results['timing'], indent=1))}</pre></details>
+</body></html>"""
+    return write_text_atomic(out / "report.html", page)
