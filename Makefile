@@ -9,27 +9,37 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install clean
 
+# Each step says what it does and about how long it takes (pip stays quiet for minutes otherwise).
 $(STAMP): pyproject.toml Makefile
+	@echo "[1/4] creating the virtual environment $(VENV) (a few seconds)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "[2/4] upgrading pip (about 10 s)"
 	$(BIN)/python -m pip install -q --upgrade pip
+	@echo "[3/4] installing $(TORCH), CPU build (about 2 min: a download of about 200 MB)"
 	$(BIN)/python -m pip install -q "$(TORCH)"
+	@echo "[4/4] installing actlab and its dependencies (about 2 min)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+	@echo "installed: $(VENV)"
 
 install: $(STAMP)
 
 # The activation functions of the source articles compared on MNIST-1D (generated locally): 15 x 8
 # runs, packed 15 to a model, on 2 worker processes (~1 min on 2 cores); then a short evolution of a
-# new function on the same data, tested against ReLU and the best catalogue function.
+# new function on the same data (successive halving: 2 epochs on half the training split, the best
+# third 4 epochs, the best ninth 10), tested against ReLU and the best catalogue functions.
 # Reports: demo-out/compare/report.html, demo-out/evolve/report.html.
 demo: $(STAMP)
-	$(BIN)/actlab compare --dataset mnist1d --model mlp --activations seeds --baseline relu \
+	@echo "demo 1/2: comparing the 15 activation functions of the source articles on MNIST-1D, 8 seeds each (about 1 min)"
+	$(BIN)/actlab compare --dataset mnist1d --model mlp --activations articles --baseline relu \
 	    --seeds 8 --epochs 50 --patience 10 --workers 2 --out demo-out/compare
 	rm -rf demo-out/evolve
+	@echo "demo 2/2: evolving a new activation function on MNIST-1D, then testing it against ReLU (a few minutes)"
 	$(BIN)/actlab evolve --dataset mnist1d --model mlp --population 24 --generations 8 \
-	    --final-seeds 8 --out demo-out/evolve
+	    --fidelities 2:0.5,4,10 --hof 3 --final-seeds 8 --workers 2 --out demo-out/evolve
 
 test: $(STAMP)
+	@echo "running the test suite on 2 pytest workers (about 9 min on 2 cores)"
 	$(BIN)/python -m pytest -q -n 2  # two pytest workers: 7 min instead of 11 on 2 cores
 
 clean:

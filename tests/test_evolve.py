@@ -18,6 +18,7 @@ from tests.conftest import wait_until
 import torch
 
 import actlab
+from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
 from actlab.evolve import gp as G
 from actlab.evolve.fitness import Fitness, sanitise
@@ -29,11 +30,11 @@ from actlab.training import TrainConfig
 CLI = [sys.executable, "-m", "actlab.cli"]
 # Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate.
 SMALL = dict(dataset="mnist1d", data_options={"limit": 400}, model_options={"width": 32}, population=6, generations=3,
-             final_seeds=2, final_epochs=3, catalogue=["elu", "tanh"],
+             final_seeds=2, final_epochs=3, catalogue=["elu", "tanh"], hall_of_fame=2,
              train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy",
                                diagnostics=False, threads=1))
 SMALL_CLI = ["--dataset", "mnist1d", "--limit", "400", "--width", "32", "--population", "6", "--epochs", "3",
-             "--final-seeds", "2", "--final-epochs", "3", "--catalogue", "elu,tanh", "--quiet"]
+             "--hof", "2", "--final-seeds", "2", "--final-epochs", "3", "--catalogue", "elu,tanh", "--quiet"]
 
 
 def actlab_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -78,7 +79,8 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     for name in ("results.json", "best.json", "report.html", "checkpoint.json", "figures/best_vs_relu.png"):
         assert (out / name).stat().st_size > 0, name
     best = json.loads((out / "best.json").read_text())
-    assert best["functions"] == hof[0]["functions"]
+    final = res["final"]
+    assert res["best"] == hof[final["chosen"]["hall_of_fame_rank"] - 1] and best["functions"] == res["best"]["functions"]
     loaded = actlab.load(out / "best.json")
     mods = {"all": loaded} if mode == "single" else loaded
     assert set(mods) == set(slots)
@@ -88,13 +90,22 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
         np.testing.assert_allclose(m.eval()(x).numpy(), ref, rtol=1e-9, atol=1e-9)
     model = actlab.models.build("mlp", (40,), 10, loaded if mode != "single" else {"input": loaded, "hidden": loaded})
     assert model(torch.randn(4, 40)).shape == (4, 10)
-    # the final evaluation: evolved vs relu vs the catalogue function chosen on validation
-    final = res["final"]
+    # the final evaluation: the hall of fame, relu and as many catalogue finalists, all trained alike; the evolved
+    # function is the member with the best mean validation accuracy over the final seeds, the catalogue's likewise
     names = [r["name"] for r in final["contenders"]]
-    assert names[:2] == ["evolved", "relu"] and names[2] == final["best_catalogue"] in ("elu", "tanh")
+    assert names[:3] == ["evolved", "relu", final["best_catalogue"]] and sorted(final["catalogue_finalists"]) == ["elu", "tanh"]
+    rows = {r["name"]: r for r in final["contenders"]}
+    members = [r for r in final["contenders"] if r["name"] == "evolved" or r["name"].startswith("hall of fame #")]
+    assert len(members) == len(hof) == 2 and len(names) == 5
+    assert rows["evolved"]["val_mean"] == max(r["val_mean"] for r in members)
+    assert rows[final["best_catalogue"]]["val_mean"] == max(rows[c]["val_mean"] for c in ("elu", "tanh"))
     assert all(len(r["test_accuracy"]) == 2 and all(0 <= a <= 1 for a in r["test_accuracy"]) for r in final["contenders"])
-    assert [c["vs"] for c in final["comparisons"]] == names[1:]
+    assert [c["vs"] for c in final["comparisons"]] == names[1:3]
     assert all(c["outcome"] in ("win", "tie", "loss") for c in final["comparisons"])
+    # is the fitness honest: its rank correlation with the final test accuracy, over the contenders
+    corr = final["fidelity_correlation"]
+    assert [c["fidelity"] for c in corr] == [1, "final"] and corr[0]["n"] == len(names)
+    assert all(c["spearman"] is None or -1 <= c["spearman"] <= 1 for c in corr)
 
 
 def test_report_shows_the_found_function_next_to_relu_in_chromium(tmp_path, chromium):
@@ -141,12 +152,21 @@ def test_tournament_picks_the_fitter():
     tb = G.make_toolbox(pset, tournament=3)
     pop = G.ramped_population(tb, 30)
     for i, ind in enumerate(pop):
-        ind.fitness.values = (i / 30,)
+        G.set_fitness(ind, i / 30)
     picks = [p for _ in range(50) for p in tb.select(pop, 30)]
     pop_mean, pick_mean = G.selected_fitness(pop, picks)
     assert pick_mean > pop_mean + 0.15  # tournament of 3: expected 0.73 vs 0.48
     nxt = G.vary(tb, pop, elite=2, cxpb=0.5, mutpb=0.5)
     assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[29]), G.tree_text(pop[28])]  # the two best kept
+    # a candidate promoted to a higher fidelity ranks above every one that was not, whatever their fitness
+    G.set_fitness(pop[3], 0.05, rung=1)
+    nxt = G.vary(tb, pop, elite=2, cxpb=0.5, mutpb=0.5)
+    assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[3]), G.tree_text(pop[29])]
+    assert G.rung(pop[3]) == 1 and G.score(pop[3]) == 0.05
+    hof = G.HallOfFame(2)
+    hof.update([{"key": "a", "slots": ["x"], "fitness": 0.9, "status": "ok", "nodes": 1, "generation": 0, "rungs": [0.9]},
+                {"key": "b", "slots": ["x"], "fitness": 0.6, "status": "ok", "nodes": 1, "generation": 0, "rungs": [0.5, 0.6]}])
+    assert [h["key"] for h in hof.items] == ["b", "a"]
 
 
 # --------------------------------------------------------------- before training: checks, cache
@@ -173,6 +193,8 @@ def test_equivalent_candidates_are_trained_once_and_share_the_fitness(tmp_path):
     assert [r["fitness"] for r in records] == [0.5, 0.5, 0.5, 0.5, 0.0]
     records, counts = evo.evaluate([[E.parse("relu(x)")]], 1)
     assert len(calls) == 2 and counts["cache_hits"] == 1  # later generations ask the cache too
+    # equal functions whose zeros differ in sign only (x * |0| is -0.0 where 0 * |x| is 0.0) are one behaviour
+    assert G.check(E.parse("x * abs(hardshrink(x))")).key == G.check(E.parse("hardshrink(x) * abs(x)")).key
 
 
 def test_a_candidate_that_makes_nans_is_recorded_failed_with_fitness_zero(tmp_path):
@@ -203,7 +225,11 @@ def _generation(path: Path) -> int:
 
 
 def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_path):
-    args = [*SMALL_CLI, "--generations", "5", "--final-seeds", "0"]
+    """With successive halving and the surrogate on: a kill may land between fidelities of a
+    generation, and the surrogate is fit again from the checkpoint's trainings."""
+    i = SMALL_CLI.index("--epochs")
+    args = [*SMALL_CLI[:i], *SMALL_CLI[i + 2:], "--fidelities", "1:0.5,3", "--surrogate", "3", "--generations", "5",
+            "--final-seeds", "0"]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = subprocess.Popen([*CLI, "evolve", *args, "--out", str(killed)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -232,6 +258,34 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
     strip = lambda h: {k: v for k, v in h.items() if k not in ("seconds", "session")}  # noqa: E731
     assert [strip(h) for h in a["history"]] == [strip(h) for h in b["history"]]
     assert a["hall_of_fame"] == b["hall_of_fame"] and a["totals"] == b["totals"]
+    assert all(h["promoted"] for h in a["history"]) and len(a["hall_of_fame"][0]["rungs"]) == 2
+    screened = [h["surrogate"] for h in a["history"] if h.get("surrogate")]
+    assert screened and all(s["pool"] > s["trained"] >= s["at_random"] >= 1 for s in screened)
+
+
+def test_successive_halving_promotes_the_best_to_longer_training_on_more_data(tmp_path):
+    cfg = EvolveConfig(**{**SMALL, "population": 9, "generations": 1, "final_seeds": 0,
+                          "fidelities": [[1, 0.5], [2, 1.0], [3, 1.0]]})
+    res = run_evolution(cfg, tmp_path / "sh", progress=False)
+    h = res["history"][0]
+    trained = [v for v in json.loads((tmp_path / "sh" / "checkpoint.json").read_text())["cache"].values() if v.get("rungs")]
+    assert len(trained) == h["evaluations"] >= 7
+    ok = [v for v in trained if v["status"] == "ok"]
+    n1 = math.ceil(len(ok) / 3)
+    assert h["promoted"] == [n1, math.ceil(n1 / 3)]
+    up = [v for v in trained if len(v["rungs"]) >= 2]
+    assert len(up) == n1 and len([v for v in trained if len(v["rungs"]) == 3]) == h["promoted"][1]
+    assert min(v["rungs"][0] for v in up) >= max(v["rungs"][0] for v in ok if v not in up)  # the best go on
+    assert all(v["fitness"] == v["rungs"][-1] for v in trained)  # fitness: that of the highest fidelity reached
+    top = res["hall_of_fame"][0]
+    assert len(top["rungs"]) == 3 and res["best"] == top
+    # the first fidelity trained on half of the training split, the others on all of it
+    units = [json.loads(f.read_text())["unit"] for f in (tmp_path / "sh" / "units").glob("*.json")]
+    epochs = sorted(u["train"]["epochs"] for u in units)
+    assert epochs == [1] * len(trained) + [2] * n1 + [3] * h["promoted"][1]
+    assert all(u["data_options"].get("train_fraction") == (0.5 if u["train"]["epochs"] == 1 else None) for u in units)
+    with pytest.raises(ActlabError, match="fidelities must rise"):
+        EvolveConfig(fidelities=[[4, 1.0], [2, 1.0]])
 
 
 # ------------------------------------------------------------ worker processes and Dask
@@ -587,3 +641,45 @@ def test_a_budget_ends_the_evolution_in_time_and_runs_the_final_evaluation(tmp_p
     more = json.loads((out / "results.json").read_text())["history"]
     assert len(more) > len(hist) and more[:len(hist)] == hist
     one_line_error(actlab_cli("evolve", "--budget", "soon", "--out", str(tmp_path / "x")), "duration")
+
+
+def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
+    """Bingham & Miikkulainen's parametric functions: each layer trains its own constants with the
+    weights; best.json keeps the values of the final run best on validation, actlab.load rebuilds them."""
+    from actlab.evolve.final import final_evaluation
+    from actlab.evolve.run import best_json
+
+    text = "max(x, 0.3 * x) + 0.5 * tanh(1.5 * x)"
+    cfg = EvolveConfig(**{**SMALL, "final_seeds": 2, "final_epochs": 3, "catalogue": ["elu"], "learn_constants": True})
+    assert make_task(cfg, {"hidden": "x"})["plan"] == {"hidden": "x"}
+    hof = [{"rank": 1, "key": "k", "slots": [text], "functions": {"all": text}, "fitness": 0.5, "rungs": [0.5],
+            "formulas": {"all": E.simplified(E.parse(text))}}]
+    runner = Runner(threads=1)
+    final = final_evaluation(cfg, hof, Fitness(runner), progress=False, folder=tmp_path / "final")
+    runner.close()
+    evolved = final["contenders"][0]
+    assert evolved["plan"] == {"input": "pexpr:" + text, "hidden": "pexpr:" + text}
+    learned = evolved["learned"]
+    assert [sorted(x) for x in learned] == [["hidden_1", "input"]] * 2  # per layer (the 3-layer MLP has 2 slots)
+    for x in learned:
+        for layer in ("input", "hidden_1"):
+            assert len(x[layer]["constants"]) == 3
+            assert any(abs(a - b) > 1e-4 for a, b in zip(x[layer]["constants"], [0.3, 0.5, 1.5]))  # they trained
+    assert learned[0]["input"] != learned[0]["hidden_1"]  # each layer its own
+    best = best_json({"config": cfg.to_dict(), "best": hof[0], "final": final})
+    i = max(range(2), key=lambda i: evolved["val_accuracy"][i])
+    assert best["learned"] == learned[i] and best["learned_from"]["seed"] == evolved["seeds"][i]
+    (tmp_path / "best.json").write_text(json.dumps(best))
+    mods = actlab.load(tmp_path / "best.json")
+    assert set(mods) == {"input", "hidden_1"}
+    for layer, m in mods.items():
+        assert m.constants.requires_grad and m.constants.tolist() == pytest.approx(learned[i][layer]["constants"])
+        x = torch.linspace(-3, 3, 7)
+        ref = E.Expression(m.learned_text)(x)
+        torch.testing.assert_close(m(x), ref, atol=1e-5, rtol=1e-5)
+    model = actlab.models.build("mlp", (40,), 10, mods)
+    assert model(torch.randn(2, 40)).shape == (2, 10)
+    best["learned"]["input"]["constants"] = [1.0]  # not one value per constant: one line
+    (tmp_path / "bad.json").write_text(json.dumps(best))
+    with pytest.raises(ActlabError, match="not 3 finite number"):
+        actlab.load(tmp_path / "bad.json")

@@ -3,7 +3,8 @@
 ``get(spec)`` gives an ``nn.Module``, ``functional(spec)`` a callable, ``lookup(name)`` the
 :class:`Entry` with formula, reference and properties, ``fast(spec)`` the fastest measured
 implementation (eager or a compiled kernel). See ``_table.py`` for the table; ``expr.py`` is the
-expression language of ``"expr:TEXT"`` specs (evolved functions, or a user's own formula).
+expression language of ``"expr:TEXT"`` specs (evolved functions, or a user's own formula);
+``"pexpr:TEXT"`` is the same function with its constants learned per layer.
 """
 
 from ._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register, split_specs
@@ -14,6 +15,7 @@ from ._fast import FastActivation, fast
 from .frelu import FReLU, frelu
 
 REGISTRY.add_prefix(expr.PREFIX, expr.entry)  # "expr:TEXT" specs: the expression language (expr.py)
+REGISTRY.add_prefix(expr.LEARN_PREFIX, expr.learnable_entry)  # "pexpr:TEXT": its constants learned per layer
 
 __all__ = [
     "KINDS", "REGISTRY", "SIPPER48", "Activation", "Entry", "Expression", "FastActivation", "FReLU", "entries", "fast", "format_spec", "frelu",

@@ -35,7 +35,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -45,6 +45,7 @@ from torch import nn
 from .._errors import ActlabError
 
 PREFIX = "expr:"
+LEARN_PREFIX = "pexpr:"  # the same expression, its constants learned per layer with the weights
 MAX_CHARS = 4000  # longest text accepted
 MAX_NODES = 500  # largest tree accepted
 MAX_NESTING = 60  # deepest nesting accepted
@@ -581,6 +582,39 @@ def compile_torch(node: Node) -> TorchFn:
     return lambda x, training=False: op(fa(x, training), fb(x, training))
 
 
+def constants(node: Node) -> list[float]:
+    """The values of the tree's constants, in prefix order (the order of the learnable ones)."""
+    if isinstance(node, Const):
+        return [float(node.value)]
+    if isinstance(node, Call):
+        return [c for a in node.args for c in constants(a)]
+    return []
+
+
+LearnableFn = Callable[[torch.Tensor, bool, torch.Tensor], torch.Tensor]
+
+
+def compile_learnable(node: Node) -> LearnableFn:
+    """A torch function ``f(x, training, c)`` of the tree with constant ``i`` (prefix order) read
+    from ``c[i]``: gradients reach the constants. Nothing is folded."""
+    index = iter(range(len(constants(node))))
+
+    def build(n: Node) -> LearnableFn:
+        if isinstance(n, Var):
+            return lambda x, training, c: x
+        if isinstance(n, Const):
+            i = next(index)
+            return lambda x, training, c: c[i]
+        op = PRIMITIVES[n.name].torch
+        if len(n.args) == 1:
+            fa = build(n.args[0])
+            return lambda x, training, c: op(fa(x, training, c), training)
+        fa, fb = build(n.args[0]), build(n.args[1])
+        return lambda x, training, c: op(fa(x, training, c), fb(x, training, c))
+
+    return build(node)
+
+
 def _chain(d, da):
     """``d * da``, without a multiplication when either is the constant 1."""
     if isinstance(da, float) and da == 1.0:
@@ -905,9 +939,14 @@ class Expression(nn.Module):
     """An evolved (or written) activation function as an ``nn.Module``: ``Expression("max(x, x*tanh(x))")``.
 
     Element-wise; any shape. ``rrelu`` inside the expression draws its slope only in training mode.
+
+    With ``learnable=True`` the expression's constants are a parameter, ``constants`` (prefix
+    order, starting at their written values, or at ``values``), trained with the weights: each
+    layer's module learns its own (Bingham & Miikkulainen, "Discovering parametric activation
+    functions", Neural Networks 2022). :attr:`learned_text` writes the expression with them.
     """
 
-    def __init__(self, expression: str | Node):
+    def __init__(self, expression: str | Node, learnable: bool = False, values: Sequence[float] | None = None):
         super().__init__()
         if isinstance(expression, str):
             self.node = parse(expression)
@@ -917,13 +956,48 @@ class Expression(nn.Module):
             raise ActlabError(f"an expression is text such as 'max(x, x*tanh(x))' (or an expression tree), "
                               f"got {type(expression).__name__}")
         self.text = to_text(self.node)
-        self._fn = compile_torch(self.node)
+        self.learnable = bool(learnable)
+        if self.learnable:
+            init = constants(self.node)
+            if values is not None:
+                values = [float(v) for v in values]
+                if len(values) != len(init) or not all(math.isfinite(v) for v in values):
+                    raise ActlabError(f"{self.text!r} has {len(init)} constant(s); got {len(values)} value(s) for them "
+                                      "(give one finite number per constant, in the order they are written)")
+                init = values
+            self.constants = nn.Parameter(torch.tensor(init, dtype=torch.get_default_dtype()))
+        elif values is not None:
+            raise ActlabError("values are for learnable constants; add learnable=True")
+        self._compile()
+
+    def _compile(self) -> None:
+        if self.learnable:
+            fn = compile_learnable(self.node)
+            self._fn = lambda x, training: fn(x, training, self.constants.to(x.dtype))
+        else:
+            self._fn = compile_torch(self.node)
+
+    @property
+    def learned_text(self) -> str:
+        """The expression with its constants as they are now."""
+        if not self.learnable:
+            return self.text
+        values = iter(self.constants.detach().double().tolist())
+
+        def put(n: Node) -> Node:
+            if isinstance(n, Const):
+                return Const(round(next(values), 6))
+            if isinstance(n, Call):
+                return Call(n.name, tuple(put(a) for a in n.args))
+            return n
+
+        return to_text(put(self.node))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._fn(x, self.training)
 
     def extra_repr(self) -> str:
-        return repr(self.text)
+        return repr(self.text) + (", learnable=True" if self.learnable else "")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -932,7 +1006,7 @@ class Expression(nn.Module):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._fn = compile_torch(self.node)
+        self._compile()
 
 
 def module(text: str) -> Expression:
@@ -982,6 +1056,19 @@ def entry(text: str):
     return e
 
 
-__all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "PREFIX", "PRIMITIVES", "Var", "X",
-           "canonical", "check_tree", "compile_dual", "compile_torch", "depends_on_x", "entry", "height", "latex", "module", "numpy_eval", "parse",
+@functools.lru_cache(maxsize=512)
+def learnable_entry(text: str):
+    """The catalogue entry for ``"pexpr:" + text``: the expression of ``"expr:" + text`` with its
+    constants learned per layer (its function, formula and properties: at the written values)."""
+    e = entry(text)
+    node = parse(text)
+    canon = to_text(node)
+    n = len(constants(node))
+    note = (f" Its {n} constant(s) are parameters, trained per layer with the weights (starting at the values written)."
+            if n else " It has no constants to learn.")
+    return replace(e, name=LEARN_PREFIX + canon, note=e.note + note, module=lambda: Expression(node, learnable=True))
+
+
+__all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "LEARN_PREFIX", "PREFIX", "PRIMITIVES", "Var",
+           "X", "canonical", "check_tree", "compile_dual", "compile_learnable", "compile_torch", "constants", "learnable_entry", "depends_on_x", "entry", "height", "latex", "module", "numpy_eval", "parse",
            "primitive_name", "simplified", "size", "to_sympy", "to_text"]

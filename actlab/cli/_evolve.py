@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
 from ..report.evolve import write_evolve_report
 from .. import _validate as V
+from ._catalogue import HelpFormatter
 from ._settings import defaults, given, layered, show
 from .._errors import ActlabError
 from ..training import OPTIMIZERS
@@ -25,7 +25,7 @@ NAMES = {
     "unary": "unary", "binary": "binary", "mutations": "mutations", "seed": "seed", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "optimizer": "train.optimizer", "lr": "train.lr", "threads": "train.threads",
     "final_seeds": "final_seeds", "final_epochs": "final_epochs", "catalogue": "catalogue", "pack": "pack",
-    "budget": "budget",
+    "budget": "budget", "fidelities": "fidelities", "reduction_factor": "reduction_factor", "surrogate": "surrogate",
 }
 LISTS = ("unary", "binary", "mutations", "catalogue")
 
@@ -38,16 +38,28 @@ def duration(text: str) -> float:
     return float(m.group(1)) * {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, None: 60}[m.group(2)]
 
 
+def fidelities(text: str) -> list[list[float]]:
+    """``2:0.25,6:0.5,15`` as ``[[2, 0.25], [6, 0.5], [15, 1.0]]`` (epochs, share of the training split)."""
+    out = []
+    for part in (text or "").split(","):
+        m = re.fullmatch(r"\s*([0-9]+)\s*(?::\s*([0-9]*\.?[0-9]+)\s*)?", part)
+        if not m:
+            raise argparse.ArgumentTypeError(f"fidelities like 2:0.25,6:0.5,15 (EPOCHS or EPOCHS:SHARE), got {text!r}")
+        out.append([int(m.group(1)), float(m.group(2)) if m.group(2) else 1.0])
+    return out
+
+
 def _default(name: str) -> str:
     from ..evolve.run import EvolveConfig
 
-    return show(defaults(EvolveConfig(), NAMES)[name])
+    value = defaults(EvolveConfig(), NAMES)[name]
+    return ", ".join(map(str, value)) if isinstance(value, list) else show(value)  # a list wraps between its names
 
 
 def add(sub) -> None:
     p = sub.add_parser(
         "evolve", help="evolve new activation functions with genetic programming (DEAP)",
-        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=30),
+        formatter_class=HelpFormatter,
         description="Genetic programming builds activation functions as expression trees over x from standard\n"
                     "activations and binary operators; fitness is the validation accuracy after a short training.\n"
                     "Modes: single (one function for every layer), triple (input, hidden and output functions in\n"
@@ -70,7 +82,8 @@ def add(sub) -> None:
     g.add_argument("--data-seed", type=int, help=f"seed of the data split (default {_default('data_seed')})")
     g.add_argument("--data-dir", help="where dataset files are")
     g.add_argument("--target", help="target column of a csv: dataset")
-    g.add_argument("--model", help="mlp (default), cnn1d, seed-cnn or resnet")
+    g.add_argument("--model", help="mlp (default), cnn1d, seed-cnn (the CNN of 'SELU vs ReLU on CIFAR-10'), resnet or "
+                                   "transformer")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--layers", type=int, help="mlp layers (default 3: input, one hidden, output)")
     g = p.add_argument_group("genetic programming")
@@ -83,13 +96,25 @@ def add(sub) -> None:
     g.add_argument("--init-min", type=int, help=f"ramped half-and-half: smallest initial height (default {_default('init_min')})")
     g.add_argument("--init-max", type=int, help=f"ramped half-and-half: largest initial height (default {_default('init_max')})")
     g.add_argument("--max-height", type=int, help=f"height limit of crossover and mutation (default {_default('max_height')})")
-    g.add_argument("--hof", type=int, help=f"hall of fame size (default {_default('hof')})")
-    g.add_argument("--unary", help="comma list of unary primitives (default: all 21)")
-    g.add_argument("--binary", help=f"comma list of binary primitives (default {_default('binary')})")
-    g.add_argument("--no-constants", action="store_true", help="no ephemeral constants, x is the only terminal")
-    g.add_argument("--mutations", help="comma list from uniform,node,shrink,ephemeral (default all)")
+    g.add_argument("--hof", type=int, help=f"hall of fame size: how many of the best functions found are kept and "
+                                         f"reported (default {_default('hof')})")
+    unary = _default("unary")
+    g.add_argument("--unary", help=f"one-argument functions the evolved expressions may use, separated by commas "
+                                   f"(default: these {len(unary.split(', '))}: {unary})")
+    g.add_argument("--binary", help=f"two-argument operations the evolved expressions may use, separated by commas "
+                                    f"(default: {_default('binary')})")
+    g.add_argument("--no-constants", action="store_true", help="no random constants in the expressions: x is their only input")
+    g.add_argument("--surrogate", type=int, metavar="N",
+                   help="vary N times the population each generation and train the offspring a surrogate model "
+                        "predicts best (a quarter at random), single mode; see 'actlab screen' (default 0: off)")
+    g.add_argument("--learn-constants", action="store_true",
+                   help="train each candidate's constants per layer with the weights (parametric activation "
+                        "functions); best.json keeps the trained values and actlab.load rebuilds them")
+    g.add_argument("--mutations", help="mutations used, separated by commas (default: all four: uniform, a random new "
+                                       "subtree; node, one node replaced; shrink, a subtree replaced by one of its "
+                                       "branches; ephemeral, a constant drawn again)")
     g.add_argument("--budget", type=duration, metavar="TIME",
-                   help="wall-clock time for the generations, all sessions of a resumed run together, e.g. 60m or "
+                   help="wall-clock time for the generations, counting every earlier run of a resumed evolution, e.g. 60m or "
                         "2h (a bare number is minutes); the evolution ends before a generation would overrun it, "
                         "keeps its checkpoint and runs the final evaluation (default: no limit)")
     g.add_argument("--seed", type=int, help=f"seed of the evolution and of the fitness training (default {_default('seed')})")
@@ -99,11 +124,18 @@ def add(sub) -> None:
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"optimizer (default {_default('optimizer')})")
     g.add_argument("--lr", type=float, help=f"learning rate (default {_default('lr')})")
     g.add_argument("--threads", type=int, help=f"torch threads per evaluation (default {_default('threads')}; 0 = torch's choice)")
+    g.add_argument("--fidelities", type=fidelities, metavar="E[:S],...",
+                   help="successive halving: every new candidate trains E epochs on a share S of the training split "
+                        "(default 1) at the first fidelity; the best 1 in --reduction-factor of those go on to the "
+                        "next, e.g. 2:0.25,6:0.5,15; candidates rank by the highest fidelity they reached "
+                        "(default: one fidelity, --epochs on the whole split)")
+    g.add_argument("--reduction-factor", type=int,
+                   help=f"one in this many candidates is promoted to the next fidelity (default {_default('reduction_factor')})")
     g = p.add_argument_group("final evaluation")
     g.add_argument("--final-seeds", type=int, help=f"seeds per contender on test (default {_default('final_seeds')}; 0 = skip)")
     g.add_argument("--final-epochs", type=int, help=f"epochs per final run (default {_default('final_epochs')})")
-    g.add_argument("--catalogue", help=f"catalogue functions to pick the best from, on validation "
-                                       f"(default {_default('catalogue')})")
+    g.add_argument("--catalogue", help=f"catalogue functions to pick the best from, on validation, to compare the "
+                                       f"evolved function with (default: {_default('catalogue')})")
     g = p.add_argument_group("where candidates train")
     g.add_argument("--workers", type=int, default=1, help="local worker processes, one thread each (default 1)")
     g.add_argument("--pack", type=int, help=f"MLP candidates trained together in one packed model, each as if alone "
@@ -137,8 +169,12 @@ def config_from_args(args, base: dict | None = None):
     d = layered(base if base is not None else EvolveConfig().to_dict(), NAMES, typed)
     if "limit" in typed and typed["limit"] is None:
         d.get("data_options", {}).pop("limit", None)
+    if "fidelities" in typed and "epochs" in typed:
+        raise ActlabError("give --epochs or --fidelities, not both: with fidelities, each one sets its own epochs")
     if args.no_constants:
         d["constants"] = False
+    if args.learn_constants:
+        d["learn_constants"] = True
     if ("width" in typed or "layers" in typed) and d.get("model", "mlp") != "mlp":
         raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
     return EvolveConfig.from_dict(d)
@@ -168,12 +204,14 @@ def format_results(results) -> str:
     from ..evolve.final import format_final
 
     t = results["totals"]
-    lines = [f"{results['config']['mode']} evolution on {results['dataset']['name']}: {len(results['history'])} generations, "
-             f"{t['candidates']} candidates, {t['evaluations']} trained, {t['cache_hits']} cache hits, "
+    lines = [f"evolution ({results['config']['mode']} mode) on {results['dataset']['name']}: {len(results['history'])} generations, "
+             f"{t['candidates']} candidates, {t['evaluations']} trained, {t['cache_hits']} from the cache, "
              f"{t['rejected']} rejected, {t['failed']} failed", "hall of fame (validation fitness, function, simplified):"]
     for item in results["hall_of_fame"]:
         for i, (slot, text) in enumerate(item["functions"].items()):
             head = f"  {item['rank']}. {item['fitness']:.3f}  " if i == 0 else " " * 10
+            if i == 0 and len(item.get("rungs") or ()) > 1:
+                head += f"(fidelity {len(item['rungs'])}) "
             label = "" if slot == "all" else f"{slot:<6} "
             f = item["formulas"][slot]
             note = f"   ({f['note']})" if f.get("note") and not f.get("simplified") else ""

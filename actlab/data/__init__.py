@@ -46,7 +46,7 @@ feature is only centred.
 
 * ``"auto"``: the natural shape above.
 * ``"flat"``: a 1-D vector of the natural shape's size (standardised as in ``auto``, then flattened).
-* ``"image32x3"``: 3x32x32 for the seeds' CIFAR CNN: 28x28 images are zero-padded by 2 pixels,
+* ``"image32x3"``: 3x32x32 for the CIFAR CNN of the article "SELU vs ReLU on CIFAR-10": 28x28 images are zero-padded by 2 pixels,
   other sizes resized bilinearly to 32x32, grayscale repeated to 3 channels.
 * ``"image28"``: 1x28x28 grayscale: other sizes (USPS 16x16, digits 8x8) resized bilinearly.
 
@@ -63,12 +63,17 @@ from __future__ import annotations
 
 import difflib
 import numbers
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from .._errors import ActlabError
 from . import _fetch
 from ._dataset import Dataset, Split
 from ._prepare import SHAPES, prepare
+from ._split import stratified_pick
 from ._sources import BUILTIN, csv_file, npz_file
 
 _FILE_KINDS = ("csv", "npz")
@@ -147,7 +152,7 @@ def _check_args(seed, val_fraction, test_fraction, limit, shape) -> None:
 
 def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, download: bool = True,
          val_fraction: float = 0.1, test_fraction: float = 0.2, limit: int | None = None,
-         shape: str = "auto", target: str | None = None) -> Dataset:
+         shape: str = "auto", target: str | None = None, train_fraction: float | None = None) -> Dataset:
     """Load a data set by name (see :func:`names`) or ``csv:PATH`` / ``npz:PATH``, split it
     (seeded, stratified), standardise it with train statistics and return tensors.
 
@@ -163,6 +168,9 @@ def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, downlo
         limit: keep this many training examples (val and test shrink in proportion).
         shape: ``"auto"``, ``"flat"``, ``"image32x3"`` or ``"image28"`` (see the module docs).
         target: the label column of a csv file.
+        train_fraction: train on this share of the training split only (stratified, seeded),
+            after standardisation: validation, test and the standardisation stay those of the
+            whole split, so scores at several training-set sizes compare on the same examples.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ActlabError(f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH")
@@ -184,8 +192,23 @@ def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, downlo
         raise ActlabError(f"{name} has no examples; classification needs examples of at least two classes")
     if len(raw.classes) < 2:
         raise ActlabError(f"{name} has only one class ({raw.classes[0] if raw.classes else 'none'}); classification needs at least two")
-    return prepare(name, raw, seed=int(seed), val_fraction=float(val_fraction), test_fraction=float(test_fraction),
+    if train_fraction is not None and (isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real)
+                                       or not 0 < train_fraction <= 1):
+        raise ActlabError(f"train_fraction must be a number in (0, 1], got {train_fraction!r}")
+    data = prepare(name, raw, seed=int(seed), val_fraction=float(val_fraction), test_fraction=float(test_fraction),
                    limit=None if limit is None else int(limit), shape=shape)
+    return data if train_fraction is None or train_fraction == 1 else _train_share(data, float(train_fraction), int(seed))
+
+
+def _train_share(data: Dataset, fraction: float, seed: int) -> Dataset:
+    """``data`` training on ``fraction`` of its training split (stratified, seeded), the other splits unchanged."""
+    y = data.train.y.numpy()
+    n = max(int(round(fraction * len(y))), len(np.unique(y)))
+    pick, _ = stratified_pick(y, n, np.random.default_rng([seed, 1]))
+    idx = torch.from_numpy(np.sort(pick))
+    train = Split(data.train.x.index_select(0, idx).contiguous(), data.train.y.index_select(0, idx).contiguous())
+    info = {**data.info, "train_fraction": fraction, "sizes": {**data.info.get("sizes", {}), "train": len(train)}}
+    return replace(data, train=train, info=info)
 
 
 __all__ = ["Dataset", "Split", "SHAPES", "available", "describe", "load", "names"]

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .._errors import ActlabError
 from .._io import read_json
-from ..catalogue.expr import PREFIX, Expression, canonical, depends_on_x, parse, simplified, to_text
+from ..catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, constants, depends_on_x, parse, simplified, to_text
 
 
 # The slots evolved functions fill, per mode (run.py's MODES and SLOTS; here so that reading a
@@ -41,7 +43,7 @@ def check_functions(functions: Any, mode: Any, where: str) -> dict[str, str]:
     slots = MODE_SLOTS[mode] if mode is not None else ("all",) if "all" in functions else MODE_SLOTS["triple"]
     if set(functions) != set(slots):
         have = ", ".join(_short(k, 20) for k in list(functions)[:4])
-        raise ActlabError(f"{where} has functions for the slots {have}; a{' ' + mode if mode else 'n'} evolution has "
+        raise ActlabError(f"{where} has functions for the slots {have}; an evolution{f' in {mode} mode' if mode else ''} has "
                           f"{', '.join(slots)}")
     out = {}
     for slot in slots:
@@ -74,27 +76,70 @@ def read_best(path: str | Path) -> dict[str, Any]:
         d = {"format": "actlab-evolve-best", "mode": config.get("mode"), "functions": best.get("functions")}
     if not isinstance(d, dict) or d.get("format") != "actlab-evolve-best":
         raise ActlabError(f"{where} is not the best.json of an 'actlab evolve' run")
-    return {**d, "functions": check_functions(d.get("functions"), d.get("mode"), where)}
+    functions = check_functions(d.get("functions"), d.get("mode"), where)
+    return {**d, "functions": functions, "learned": check_learned(d.get("learned"), functions, where)}
+
+
+_LAYER = re.compile(r"input|hidden_[1-9][0-9]{0,3}|output")
+
+
+def function_of(functions: Mapping[str, str], layer: str) -> str:
+    """The evolved function of a model's activation slot (``input``, ``hidden_3``, ``output``)."""
+    return functions["all"] if "all" in functions else functions["hidden" if layer.startswith("hidden") else layer]
+
+
+def check_learned(learned: Any, functions: Mapping[str, str], where: str) -> dict[str, list[float]]:
+    """The learned constants of a best.json (``{slot: {"constants": [...]}}``), checked: slot
+    names of a model, one finite number per constant of that slot's function; as
+    ``{slot: values}`` (empty when there are none)."""
+    if learned is None:
+        return {}
+    if not isinstance(learned, dict) or len(learned) > 10_000:
+        raise ActlabError(f"{where}: 'learned' is not a table of layers; give the best.json of an 'actlab evolve' run")
+    out = {}
+    for layer, params in learned.items():
+        if not isinstance(layer, str) or not _LAYER.fullmatch(layer) or (layer == "output" and "all" in functions):
+            raise ActlabError(f"{where}: learned constants for the layer {_short(layer, 20)}, which its functions do not have")
+        values = params.get("constants") if isinstance(params, dict) else None
+        n = len(constants(parse(function_of(functions, layer))))
+        if (not isinstance(values, list) or len(values) != n
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+            raise ActlabError(f"{where}: the learned constants of layer {layer!r} are not {n} finite number(s), one per "
+                              "constant of its function")
+        out[layer] = [float(v) for v in values]
+    return out
 
 
 def best_specs(path: str | Path) -> dict[str, str]:
-    """slot -> ``expr:`` spec of the best evolved function(s) in ``best.json`` (slot ``all`` in single mode)."""
-    return {slot: PREFIX + text for slot, text in read_best(path)["functions"].items()}
+    """slot -> ``expr:`` spec of the best evolved function(s) in ``best.json`` (slot ``all`` in
+    single mode; ``pexpr:`` specs, constants learned from their written values, when the run
+    learned its constants)."""
+    d = read_best(path)
+    prefix = LEARN_PREFIX if d.get("learn_constants") is True else PREFIX
+    return {slot: prefix + text for slot, text in d["functions"].items()}
 
 
 def load(path: str | Path, fast: bool = False):
     """The evolved function(s) of ``best.json`` as ``nn.Module``\\ s: one module for a single-mode
     run; ``{"input": ..., "hidden": ..., "output": ...}`` for triple and coevolution runs (a plan
-    that ``actlab.models.build`` takes as it is). ``fast=True`` gives each as
-    ``actlab.fast(spec)``: a compiled kernel where it measures faster than eager (compiling takes
-    a few seconds; worth it for long trainings)."""
+    that ``actlab.models.build`` takes as it is). When the run learned its constants, one module
+    per layer (``{"input": ..., "hidden_1": ..., ...}``, also a plan) holding the trained values as
+    learnable constants. ``fast=True`` gives each as ``actlab.fast(spec)`` (learned constants
+    fixed at their values): a compiled kernel where it measures faster than eager (compiling
+    takes a few seconds; worth it for long trainings)."""
     d = read_best(path)
+    if d["learned"]:
+        mods = {layer: Expression(function_of(d["functions"], layer), learnable=True, values=values)
+                for layer, values in d["learned"].items()}
+        texts = {layer: m.learned_text for layer, m in mods.items()}
+    else:
+        mods, texts = None, d["functions"]
     if fast:
         from ..catalogue import fast as fast_module
 
-        mods = {slot: fast_module(PREFIX + text) for slot, text in d["functions"].items()}
-    else:
-        mods = {slot: Expression(text) for slot, text in d["functions"].items()}
+        mods = {slot: fast_module(PREFIX + text) for slot, text in texts.items()}
+    elif mods is None:
+        mods = {slot: Expression(text) for slot, text in texts.items()}
     return mods["all"] if set(mods) == {"all"} else mods
 
 

@@ -1,15 +1,21 @@
-"""After the evolution: the best evolved function(s) against ReLU and against the best catalogue
-function, on test, over several seeds.
+"""After the evolution: the hall of fame against ReLU and against the best catalogue function,
+on test, over several seeds. Both sides are chosen alike.
 
-1. *The best catalogue function* is chosen honestly, on validation: every function of the
-   ``catalogue`` list (ReLU left out; it is compared on its own) gets the same short training as
-   an evolved candidate (same data, model, epochs and seed); the best validation accuracy wins
-   (ties: the first listed).
-2. The evolved plan, ReLU and that catalogue function are trained ``final_seeds`` times (fresh
-   seeds, not the seed used during the evolution) for ``final_epochs`` epochs on the training
-   split; the weights of the best validation epoch are scored once on test.
-3. Evolved vs ReLU and evolved vs the catalogue function: two-sample permutation tests of mean
-   test accuracy, Holm-corrected over the two.
+1. *The catalogue* gets the training of an evolved candidate at every fidelity (same data, model,
+   epochs, share of the training split and seed); ReLU trains too (it is compared on its own),
+   so that every contender has the fitness a candidate would have had. The best of the
+   ``catalogue`` list at the highest fidelity, as many as the hall of fame holds, are the
+   catalogue's finalists (ties: the first listed), as the hall of fame holds the evolution's.
+2. Every hall-of-fame member, every catalogue finalist and ReLU are trained ``final_seeds`` times
+   (fresh seeds, not the seed used during the evolution) for ``final_epochs`` epochs on the whole
+   training split; the weights of the best validation epoch are scored once on test.
+3. *The evolved function* is the hall-of-fame member with the best mean validation accuracy over
+   those seeds, *the best catalogue function* the finalist with the best (ties: the better
+   ranked). Evolved vs ReLU and evolved vs the catalogue function: two-sample permutation tests
+   of mean test accuracy, Holm-corrected over the two.
+4. *Is the fitness honest?* For every fidelity, Spearman's rank correlation between the fitness
+   at that fidelity and the mean test accuracy, over the contenders trained at it; and the same
+   for the final training's own validation accuracy.
 """
 
 from __future__ import annotations
@@ -17,65 +23,136 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from ..stats import ALPHA, final_seeds, mean_std_ci, versus
+from .._progress import Progress
+from ..stats import ACCURACY, ALPHA, final_seeds, mean_std_ci, rank_correlation, versus
 from .fitness import catalogue_plan, make_task, plan_for
 
+CHOSEN_BY = "mean validation accuracy over the final seeds"
 
-def final_evaluation(config: Any, functions: Mapping[str, str], executor, progress: bool = True,
+
+def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], executor, progress: bool = True,
                      folder: Path | None = None) -> dict[str, Any]:
-    """``executor.map(tasks, folder)`` trains (see :class:`~actlab.evolve.fitness.Fitness`); with
-    a ``folder``, every finished run is kept there, so a killed final evaluation resumes."""
-    cands = [c for c in config.catalogue if c.strip().lower() != "relu"]
-    selection = []
-    best_cat = None
-    if cands:
-        res = executor.map([make_task(config, catalogue_plan(c)) for c in cands], folder, "select")
-        selection = [{"activation": c, "val_accuracy": r.get("fitness", 0.0), "status": r.get("status")} for c, r in zip(cands, res)]
-        best_cat = max(selection, key=lambda r: r["val_accuracy"])["activation"]  # max keeps the first of ties
-        if progress:
-            print(f"best catalogue function on validation: {best_cat} "
-                  f"({max(r['val_accuracy'] for r in selection):.3f})", file=sys.stderr, flush=True)
-    contenders = [("evolved", plan_for(config.mode, functions)), ("relu", catalogue_plan("relu"))]
-    if best_cat is not None:
-        contenders.append((best_cat, catalogue_plan(best_cat)))
+    """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, best
+    first). ``executor.map(tasks, folder, prefix)`` trains (see
+    :class:`~actlab.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
+    so a killed final evaluation resumes."""
+    rungs = config.rungs
+    cands = list(dict.fromkeys(c for c in config.catalogue if c.strip().lower() != "relu"))
+    names = ["relu", *cands]
+    tasks = [make_task(config, catalogue_plan(c), rung=r) for r in range(len(rungs)) for c in names]
+    if progress:
+        print(f"catalogue at the fitness training: {len(names)} functions x {len(rungs)} fidelit"
+              f"{'y' if len(rungs) == 1 else 'ies'}", file=sys.stderr, flush=True)
+    res = executor.map(tasks, folder, "select")
+    fit = {c: [res[r * len(names) + i] for r in range(len(rungs))] for i, c in enumerate(names)}
+    selection = [{"activation": c, "val_accuracy": fit[c][-1].get("fitness", 0.0), "status": fit[c][-1].get("status"),
+                  "rungs": [x.get("fitness", 0.0) for x in fit[c]]} for c in cands]
+    ranked = sorted(range(len(cands)), key=lambda i: -selection[i]["val_accuracy"])  # stable: ties keep the listed order
+    finalists = [cands[i] for i in ranked[:len(hall_of_fame)]]
+    if progress and finalists:
+        print(f"catalogue finalists on validation: {', '.join(finalists)}", file=sys.stderr, flush=True)
+
+    learn = config.learn_constants
+    contenders = [(f"hall of fame #{i + 1}", plan_for(config.mode, item["functions"], learn),
+                   list(item.get("rungs") or [item["fitness"]])) for i, item in enumerate(hall_of_fame)]
+    contenders += [(c, catalogue_plan(c), [x.get("fitness", 0.0) for x in fit[c]]) for c in ["relu", *finalists]]
     seeds = final_seeds(config.seed, config.final_seeds)
     train = {"epochs": config.final_epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
-    tasks = [make_task(config, plan, score_test=True, **{**train, "seed": s}) for _, plan in contenders for s in seeds]
+    tasks = [make_task(config, plan, rung=None, score_test=True, **{**train, "seed": s})
+             for _, plan, _ in contenders for s in seeds]
     if progress:
-        print(f"final evaluation: {len(contenders)} contenders x {len(seeds)} seeds, {config.final_epochs} epochs",
+        print(f"final evaluation: {len(contenders)} contenders ({len(hall_of_fame)} from the hall of fame, relu, "
+              f"{len(finalists)} from the catalogue) x {len(seeds)} seeds, {config.final_epochs} epochs",
               file=sys.stderr, flush=True)
-    results = executor.map(tasks, folder, "final")
+    bar = Progress(len(tasks), "final runs", enabled=progress)
+
+    def done(i: int, rec: Mapping[str, Any], cached: bool) -> None:
+        bar.begin(f"{contenders[i // len(seeds)][0]} seed {seeds[i % len(seeds)]}")
+        bar.finish("already done, skipped" if cached else
+                   f"{rec['result']['status']}, test acc {rec['result']['test']['accuracy']:.3f}" if "result" in rec else
+                   f"error: {rec['error']}", skipped=cached)
+
+    results = executor.map(tasks, folder, "final", on_done=done)
     rows = []
-    for i, (name, plan) in enumerate(contenders):
+    for i, (name, plan, fidelity) in enumerate(contenders):
         rs = results[i * len(seeds):(i + 1) * len(seeds)]
         acc = [r.get("test_accuracy", 0.0) for r in rs]
-        m, sd, lo, hi = mean_std_ci(acc)
+        val = [r.get("fitness", 0.0) for r in rs]
+        m, sd, lo, hi = mean_std_ci(acc, bounds=ACCURACY)
         rows.append({"name": name, "plan": plan, "seeds": seeds, "test_accuracy": acc, "mean": m, "std": sd,
-                     "ci_low": lo, "ci_high": hi, "status": [r.get("status") for r in rs],
+                     "ci_low": lo, "ci_high": hi, "val_accuracy": val, "val_mean": sum(val) / len(val),
+                     "fitness": fidelity, "status": [r.get("status") for r in rs],
                      "best_epoch": [r.get("best_epoch") for r in rs]})
+        if any(r.get("learned") for r in rs):  # learnable constants: their trained values, per seed and layer
+            rows[-1]["learned"] = [r.get("learned") or {} for r in rs]
+    n = len(hall_of_fame)
+    evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1:]
+    chosen = _best(evolved)
+    evolved[chosen]["name"] = "evolved"
+    best = _best(catalogue) if catalogue else None
+    best_cat = catalogue[best]["name"] if catalogue else None
+    head = [evolved[chosen], relu] + ([catalogue[best]] if catalogue else [])
+    rows = head + [r for i, r in enumerate(evolved) if i != chosen] + [r for i, r in enumerate(catalogue) if i != best]
     samples = {r["name"]: r["test_accuracy"] for r in rows}
     comps = [{"vs": t["reference"], **{k: t[k] for k in ("p_value", "p_holm", "significant", "difference", "outcome")}}
-             for t in versus(samples, [("evolved", r["name"]) for r in rows[1:]])]
-    return {"catalogue_selection": selection, "best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
+             for t in versus(samples, [("evolved", r["name"]) for r in head[1:]])]
+    return {"catalogue_selection": selection, "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
+            "catalogue_finalists": finalists, "best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
+            "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY}, "fidelity_correlation": correlations(rows, rungs),
             "alpha": ALPHA, "epochs": config.final_epochs,
             "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected"}
 
 
+def _best(rows: Sequence[Mapping[str, Any]]) -> int:
+    """The row with the best mean validation accuracy (ties: the first)."""
+    return max(range(len(rows)), key=lambda i: rows[i]["val_mean"])
+
+
+def correlations(rows: Sequence[Mapping[str, Any]], rungs: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
+    """Per fidelity (and for the final training's validation): Spearman's rank correlation with the
+    mean test accuracy, over the contenders that have a fitness there."""
+    out = []
+    for r, (epochs, share) in enumerate(rungs):
+        pts = [(row["fitness"][r], row["mean"]) for row in rows if len(row["fitness"]) > r]
+        out.append({"fidelity": r + 1, "epochs": epochs, "train_fraction": share,
+                    **rank_correlation([a for a, _ in pts], [b for _, b in pts])})
+    out.append({"fidelity": "final", "epochs": None, "train_fraction": 1.0,
+                **rank_correlation([row["val_mean"] for row in rows], [row["mean"] for row in rows])})
+    return out
+
+
 def format_final(final: Mapping[str, Any]) -> str:
-    """The final table as plain text."""
-    lines = [f"{'activation':<34} {'test acc mean ± std':>20}  {'p (Holm) vs evolved':>20}"]
+    """The final table and the fidelity correlations as plain text."""
+    lines = [f"{'activation':<34} {'val acc':>8} {'test acc mean ± std':>20}  {'p (Holm) vs evolved':>20}"]
     comps = {c["vs"]: c for c in final["comparisons"]}
     for r in final["contenders"]:
         c = comps.get(r["name"])
         p = "" if c is None else f"{c['p_holm']:.3f} {c['outcome']}" if math.isfinite(c["p_holm"]) else "n/a"
         sd = f"{r['std']:.3f}" if math.isfinite(r["std"]) else "n/a"
-        lines.append(f"{r['name'][:34]:<34} {r['mean']:>11.3f} ± {sd:<6}  {p:>20}")
+        val = f"{r['val_mean']:.3f}" if r.get("val_mean") is not None else ""
+        lines.append(f"{r['name'][:34]:<34} {val:>8} {r['mean']:>11.3f} ± {sd:<6}  {p:>20}")
     n = len(final["contenders"][0]["test_accuracy"])
-    lines.append(f"{n} seeds each, {final['epochs']} epochs, weights of the best validation epoch tested; "
+    chosen = final.get("chosen")
+    pick = f"; evolved = hall of fame #{chosen['hall_of_fame_rank']}, chosen by {chosen['by']}" if chosen else ""
+    lines.append(f"{n} seeds each, {final['epochs']} epochs, weights of the best validation epoch tested{pick}; "
                  f"outcome from the evolved function's side (p < {final['alpha']})")
+    if final.get("fidelity_correlation"):
+        lines.append(format_correlations(final["fidelity_correlation"]))
     return "\n".join(lines)
 
 
-__all__ = ["final_evaluation", "format_final"]
+def format_correlations(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Did the fitness predict the test accuracy? One line per fidelity."""
+    parts = []
+    for c in rows:
+        what = ("final training (validation)" if c["fidelity"] == "final" else
+                f"fidelity {c['fidelity']} ({c['epochs']} epochs"
+                + (f", {c['train_fraction']:.0%} of the training split)" if c["train_fraction"] < 1 else ")"))
+        rho = f"{c['spearman']:+.2f} over {c['n']}" if c["spearman"] is not None else f"n/a ({c['note']})"
+        parts.append(f"  {what}: {rho}")
+    return "rank correlation (Spearman) of the fitness with the mean test accuracy:\n" + "\n".join(parts)
+
+
+__all__ = ["CHOSEN_BY", "correlations", "final_evaluation", "format_correlations", "format_final"]

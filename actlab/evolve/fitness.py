@@ -15,17 +15,19 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..catalogue.expr import PREFIX
+from ..catalogue.expr import LEARN_PREFIX, PREFIX
 from ..runner import Runner, Unit
 from ..training import RunResult
 
 
-def plan_for(mode: str, functions: Mapping[str, str]) -> dict[str, str]:
-    """The model's activation plan for evolved functions (spec strings ``expr:TEXT``)."""
+def plan_for(mode: str, functions: Mapping[str, str], learnable: bool = False) -> dict[str, str]:
+    """The model's activation plan for evolved functions (spec strings ``expr:TEXT``, or
+    ``pexpr:TEXT`` when their constants are ``learnable``)."""
+    prefix = LEARN_PREFIX if learnable else PREFIX
     if mode == "single":
-        t = PREFIX + functions["all"]
+        t = prefix + functions["all"]
         return {"input": t, "hidden": t}
-    return {s: PREFIX + functions[s] for s in ("input", "hidden", "output")}
+    return {s: prefix + functions[s] for s in ("input", "hidden", "output")}
 
 
 def catalogue_plan(spec: str) -> dict[str, str]:
@@ -33,12 +35,18 @@ def catalogue_plan(spec: str) -> dict[str, str]:
     return {"input": spec, "hidden": spec}
 
 
-def make_task(config: Any, plan: Mapping[str, str], *, score_test: bool = False, **train) -> dict[str, Any]:
-    """A fitness task of an evolution's ``config`` (an ``EvolveConfig``) for ``plan``; ``train``
+def make_task(config: Any, plan: Mapping[str, str], *, rung: int | None = 0, score_test: bool = False, **train
+              ) -> dict[str, Any]:
+    """A fitness task of an evolution's ``config`` (an ``EvolveConfig``) for ``plan`` at fidelity
+    ``rung`` (its epochs and share of the training split; None: the whole split); ``train``
     overrides training settings (the final evaluation's epochs and seeds)."""
-    t = {**config.train.to_dict(), "seed": config.seed, **train}
+    epochs, share = config.rungs[rung] if rung is not None else (config.train.epochs, 1.0)
+    t = {**config.train.to_dict(), "seed": config.seed, "epochs": epochs, **train}
+    data_options = dict(config.data_options)
+    if share < 1:
+        data_options["train_fraction"] = share
     return {"plan": dict(plan), "dataset": config.dataset, "data_seed": config.data_seed,
-            "data_options": dict(config.data_options), "model": config.model,
+            "data_options": data_options, "model": config.model,
             "model_options": dict(config.model_options), "train": t, "score_test": score_test}
 
 
@@ -59,11 +67,13 @@ class Fitness:
         self.runner, self.evaluator, self.folder = runner, evaluator, folder
         self.name = "this process (test evaluator)" if evaluator is not None else runner.name
 
-    def map(self, tasks: Sequence[Mapping[str, Any]], folder: Path | None = None, prefix: str = "task"
-            ) -> list[dict[str, Any]]:
+    def map(self, tasks: Sequence[Mapping[str, Any]], folder: Path | None = None, prefix: str = "task",
+            on_done: Callable[[int, Mapping[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
         """Fitness records of ``tasks``, in order; with a ``folder`` (default: the one given when
         made), each finished training is kept there (as ``<prefix>-<its key>.json``) and not
-        trained again: a generation killed half-way keeps the packs it finished."""
+        trained again: a generation killed half-way keeps the packs it finished.
+        ``on_done(i, record, cached)`` after each task ``i`` trained (the runner's record), or read
+        from the folder (``cached``)."""
         if self.evaluator is not None:
             return [self.evaluator(dict(t)) for t in tasks]
         units, seen = [], set()
@@ -73,13 +83,12 @@ class Fitness:
             seen.add(u.key())
             units.append(u)
         folder = folder or self.folder
-        if folder is None:
-            records = self.runner.map(units)
-        else:
+        if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            by_name = self.runner.run(units, folder)
-            records = [by_name[u.name] for u in units]
-        return [from_record(r, t) for r, t in zip(records, tasks)]
+        index = {u.name: i for i, u in enumerate(units)}
+        by_name = self.runner.run(units, folder, on_done=None if on_done is None else
+                                  lambda u, rec, cached: on_done(index[u.name], rec, cached))
+        return [from_record(by_name[u.name], t) for u, t in zip(units, tasks)]
 
 
 def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,6 +113,8 @@ def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
         acc = result.test.get("accuracy", math.nan)
         out["test_accuracy"] = float(acc) if out["status"] == "ok" and math.isfinite(acc) else 0.0
         out["best_epoch"] = result.best_epoch
+        if result.learned:
+            out["learned"] = result.learned
     return out
 
 

@@ -37,13 +37,31 @@ def ephemeral_constant() -> float:
     return round(random.uniform(*CONST_RANGE), 2)
 
 
-if not hasattr(creator, "ActlabFitnessMax"):
-    # Higher validation accuracy is better: DEAP maximises objectives with positive weights.
-    creator.create("ActlabFitnessMax", base.Fitness, weights=(1.0,))
+if not hasattr(creator, "ActlabFitness"):
+    # (fidelity, validation accuracy), compared in that order: a candidate trained at a higher
+    # fidelity (longer, on more data) ranks above one that was not promoted there; within a
+    # fidelity the higher accuracy wins. DEAP maximises objectives with positive weights and
+    # compares fitnesses lexicographically.
+    creator.create("ActlabFitness", base.Fitness, weights=(1.0, 1.0))
 if not hasattr(creator, "ActlabTree"):
-    creator.create("ActlabTree", gp.PrimitiveTree, fitness=creator.ActlabFitnessMax)
+    creator.create("ActlabTree", gp.PrimitiveTree, fitness=creator.ActlabFitness)
 if not hasattr(creator, "ActlabTriple"):
-    creator.create("ActlabTriple", list, fitness=creator.ActlabFitnessMax)
+    creator.create("ActlabTriple", list, fitness=creator.ActlabFitness)
+
+
+def set_fitness(ind, fitness: float, rung: int = 0) -> None:
+    """Give ``ind`` its validation accuracy ``fitness``, reached at fidelity ``rung``."""
+    ind.fitness.values = (int(rung), float(fitness))
+
+
+def score(ind) -> float:
+    """The validation accuracy of ``ind`` (at the highest fidelity it reached)."""
+    return ind.fitness.values[-1]
+
+
+def rung(ind) -> int:
+    """The highest fidelity ``ind`` was trained at (0: the first)."""
+    return int(ind.fitness.values[0]) if len(ind.fitness.values) > 1 else 0
 
 
 def make_pset(unary: Sequence[str] = E.DEFAULT_UNARY, binary: Sequence[str] = E.DEFAULT_BINARY,
@@ -174,7 +192,7 @@ def vary(tb: base.Toolbox, population: list, *, elite: int, cxpb: float, mutpb: 
     crossover (probability ``cxpb`` per pair) and mutation (``mutpb`` per individual). Changed
     individuals lose their fitness. For three-slot individuals, crossover exchanges subtrees in
     each slot with probability 1/2 (at least one slot) and mutation changes one random slot."""
-    ranked = sorted(range(len(population)), key=lambda i: -population[i].fitness.values[0])
+    ranked = sorted(range(len(population)), key=lambda i: tuple(-w for w in population[i].fitness.wvalues))
     elites = [clone(population[i]) for i in ranked[:elite]]
     offspring = [clone(ind) for ind in tb.select(population, len(population) - elite)]
     multi = isinstance(population[0], creator.ActlabTriple)
@@ -267,7 +285,7 @@ def check(node: E.Node) -> Check:
     fn = E.compile_torch(node)
     with torch.no_grad():
         y64 = fn(torch.tensor(PROBE, dtype=torch.float64), False).double()
-    vals = np.nan_to_num(y64.numpy(), nan=np.nan)
+    vals = y64.numpy() + 0.0  # -0.0 + 0.0 is 0.0: a zero's sign is no behaviour (x * 0 and 0 * |x| are one function)
     key = hashlib.sha1(" ".join(f"{v:.6g}" for v in vals).encode()).hexdigest()[:16]
     x = torch.tensor(PROBE, dtype=torch.float32, requires_grad=True)
     try:
@@ -290,8 +308,8 @@ def check(node: E.Node) -> Check:
 # ---------------------------------------------------------------------------- hall of fame
 @dataclass
 class HallOfFame:
-    """The best distinct candidates seen (distinct by behaviour key), best first: higher fitness,
-    then fewer nodes, then found earlier."""
+    """The best distinct candidates seen (distinct by behaviour key), best first: the highest
+    fidelity reached, then higher fitness at it, then fewer nodes, then found earlier."""
 
     size: int
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -304,7 +322,10 @@ class HallOfFame:
             old = by_key.get(r["key"])
             if old is None or (r["nodes"], r["generation"]) < (old["nodes"], old["generation"]):
                 by_key[r["key"]] = {k: r[k] for k in ("key", "slots", "fitness", "status", "nodes", "generation")}
-        ranked = sorted(by_key.values(), key=lambda r: (-r["fitness"], r["nodes"], r["generation"], r["slots"]))
+                if r.get("rungs"):
+                    by_key[r["key"]]["rungs"] = list(r["rungs"])
+        ranked = sorted(by_key.values(), key=lambda r: (-len(r.get("rungs") or [0]), -r["fitness"], r["nodes"],
+                                                        r["generation"], r["slots"]))
         self.items = ranked[: self.size]
 
     def best(self) -> dict[str, Any] | None:
@@ -317,12 +338,13 @@ class HallOfFame:
 def selected_fitness(population: list, picks: list) -> tuple[float, float]:
     """(mean fitness of the population, mean fitness of the picks): a check that selection favours
     the fitter."""
-    f = [ind.fitness.values[0] for ind in population]
-    p = [ind.fitness.values[0] for ind in picks]
+    f = [score(ind) for ind in population]
+    p = [score(ind) for ind in picks]
     return float(np.mean(f)), float(np.mean(p))
 
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 
 __all__ = ["Check", "HallOfFame", "MUTATIONS", "PROBE", "check", "clone", "ephemeral_constant", "make_pset",
-           "make_toolbox", "node_to_tree", "ramped_population", "text_to_tree", "tree_text", "tree_to_node", "vary"]
+           "make_toolbox", "node_to_tree", "ramped_population", "rung", "score", "set_fitness", "text_to_tree", "tree_text",
+           "tree_to_node", "vary"]

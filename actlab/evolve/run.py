@@ -36,6 +36,7 @@ import numpy as np
 from .._errors import ActlabError
 from .. import _validate as V
 from .._io import own_out, prepare_out, read_json, write_json_atomic
+from ..stats import rank_correlation
 from ..training import TrainConfig
 from ..catalogue import expr as E
 from . import gp as G
@@ -93,6 +94,15 @@ class EvolveConfig:
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
     pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
     budget: float | None = None  # wall-clock seconds for the generations, all sessions together; None: no limit
+    # Successive halving: [[epochs, share of the training split], ...], rising; None: one fidelity,
+    # train.epochs on the whole split. Every new candidate trains at the first; the best
+    # 1 / reduction_factor of those trained at one fidelity are promoted to the next.
+    fidelities: list[list[float]] | None = None
+    reduction_factor: int = 3
+    learn_constants: bool = False  # the constants of a candidate are trained per layer with the weights
+    # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and
+    # trains the offspring predicted best (a quarter of them at random, so the surrogate keeps learning).
+    surrogate: int = 0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -118,6 +128,12 @@ class EvolveConfig:
                               f"{self.init_max}, {self.max_height}")
         self.hall_of_fame = V.integer("hall of fame size", self.hall_of_fame, 1, 10_000)
         self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
+        self.reduction_factor = V.integer("--reduction-factor", self.reduction_factor, 2, 1000)
+        self.surrogate = V.integer("--surrogate", self.surrogate, 0, 100)
+        if self.surrogate and self.mode != "single":
+            raise ActlabError("--surrogate ranks one function per candidate: use it with --mode single")
+        if self.fidelities is not None:
+            self.fidelities = check_fidelities(self.fidelities)
         self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
         self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
@@ -134,6 +150,13 @@ class EvolveConfig:
 
         for c in self.catalogue:
             get(c)
+
+    @property
+    def rungs(self) -> list[tuple[int, float]]:
+        """The fidelities as ``(epochs, share of the training split)``, lowest first."""
+        if not self.fidelities:
+            return [(int(self.train.epochs), 1.0)]
+        return [(int(e), float(f)) for e, f in self.fidelities]
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -158,6 +181,29 @@ class EvolveConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+MAX_FIDELITIES = 8
+
+
+def check_fidelities(value: Any) -> list[list[float]]:
+    """``[[epochs, share], ...]`` checked: 1 to 8 fidelities, epochs a whole number of at least 1,
+    the share of the training split in (0, 1], each fidelity at least as long and on at least as
+    much data as the one before, and more of one of them."""
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_FIDELITIES:
+        raise ActlabError(f"--fidelities takes 1 to {MAX_FIDELITIES} fidelities, e.g. 2:0.25,6:0.5,15")
+    out = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ActlabError("each fidelity is EPOCHS or EPOCHS:SHARE, e.g. 2:0.25,6:0.5,15")
+        e = V.integer("fidelity epochs", item[0], 1, V.MAX_EPOCHS)
+        f = V.number("fidelity share of the training split", item[1], 0, 1, lo_open=True)
+        out.append([e, float(f)])
+    for (e0, f0), (e1, f1) in zip(out, out[1:]):
+        if e1 < e0 or f1 < f0 or (e1, f1) == (e0, f0):
+            raise ActlabError(f"fidelities must rise: {e1}:{f1:g} after {e0}:{f0:g}; give each longer or on more data "
+                              "than the one before, e.g. 2:0.25,6:0.5,15")
+    return out
+
+
 # --------------------------------------------------------------------------------- evolution
 class Evolution:
     """The state of one evolution and its generation step."""
@@ -176,6 +222,7 @@ class Evolution:
         self.cache: dict[str, dict[str, Any]] = {}
         self.history: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
+        self.surrogate = None  # a actlab.surrogate.Surrogate for the task, when config.surrogate
 
     # -- individuals <-> text
     def _nodes(self, ind) -> list[E.Node]:
@@ -184,14 +231,16 @@ class Evolution:
         return [G.tree_to_node(ind)]
 
     def _dump_ind(self, ind) -> dict[str, Any]:
-        return {"slots": [E.to_text(n) for n in self._nodes(ind)],
-                "fitness": ind.fitness.values[0] if ind.fitness.valid else None}
+        d = {"slots": [E.to_text(n) for n in self._nodes(ind)], "fitness": G.score(ind) if ind.fitness.valid else None}
+        if ind.fitness.valid and G.rung(ind):
+            d["rung"] = G.rung(ind)
+        return d
 
     def _load_ind(self, d: Mapping[str, Any]):
         trees = [G.text_to_tree(t, self.pset) for t in d["slots"]]
         ind = G.creator.ActlabTriple(trees) if self.config.mode == "triple" else trees[0]
         if d.get("fitness") is not None:
-            ind.fitness.values = (float(d["fitness"]),)
+            G.set_fitness(ind, float(d["fitness"]), int(d.get("rung", 0)))
         return ind
 
     # -- evaluation
@@ -204,7 +253,9 @@ class Evolution:
 
     def evaluate(self, candidates: list[list[E.Node]], generation: int) -> tuple[list[dict], dict[str, int]]:
         """Records for candidates (node lists, one per slot): cache, checks, then one training per
-        distinct behaviour, on the executor."""
+        distinct behaviour, on the executor; with several fidelities, successive halving: every new
+        behaviour at the first, the best ``1 / reduction_factor`` of those trained at a fidelity
+        promoted to the next."""
         counts = {"candidates": len(candidates), "evaluations": 0, "cache_hits": 0, "rejected": 0, "failed": 0}
         records: list[dict | None] = [None] * len(candidates)
         bases, todo = [], {}
@@ -228,22 +279,48 @@ class Evolution:
                 todo[key][1].append(i)
                 counts["cache_hits"] += 1
             else:
-                plan = plan_for(self.config.mode, dict(zip(self.config.slots, texts)))
-                todo[key] = (make_task(self.config, plan), [i])
-        state = random.getstate()  # the evolution's random stream must not depend on where candidates train
-        try:  # (the trainer reseeds Python's random; Dask's client draws from it)
-            results = self.executor.map([t for t, _ in todo.values()]) if todo else []
-        finally:
-            random.setstate(state)
-        for (key, (_, idx)), res in zip(todo.items(), results):
-            res = sanitise(res)
-            res = {k: res[k] for k in ("fitness", "status", "val_accuracy", "seconds") if k in res}
+                todo[key] = (plan_for(self.config.mode, dict(zip(self.config.slots, texts)), self.config.learn_constants), [i])
+        done: dict[str, dict[str, Any]] = {}
+        promoted = list(todo)
+        counts["promoted"] = []
+        for r in range(len(self.config.rungs)):
+            if r:  # the best of those trained at the last fidelity (ties: the first met), the failed never
+                ok = [k for k in promoted if done[k]["status"] == "ok"]
+                n = math.ceil(len(ok) / self.config.reduction_factor)
+                promoted = sorted(ok, key=lambda k: -done[k]["fitness"])[:n]
+                counts["promoted"].append(len(promoted))
+            if not promoted:
+                break
+            for key, res in zip(promoted, self._train([make_task(self.config, todo[key][0], rung=r) for key in promoted])):
+                res = {k: res[k] for k in ("fitness", "status", "val_accuracy", "seconds") if k in res}
+                res.setdefault("seconds", 0.0)
+                old = done.get(key)
+                if old is not None and res["status"] != "ok":  # failed at a higher fidelity: it keeps the lower one's
+                    old["note"] = f"{res['status']} at fidelity {r + 1}"
+                    old["seconds"] += res.get("seconds", 0.0)
+                    continue
+                res["rungs"] = (old["rungs"] if old else []) + [res["fitness"]]
+                res["seconds"] += old["seconds"] if old else 0.0
+                done[key] = res
+                counts["evaluations"] += r == 0  # new behaviours trained (promotions are counted apart)
+        if len(self.config.rungs) == 1:
+            del counts["promoted"]
+        for key, (_, idx) in todo.items():
+            res = done[key]
+            if self.config.surrogate:  # what the surrogate learns from
+                res["slots"] = bases[idx[0]]["slots"]
             self.cache[key] = res
-            counts["evaluations"] += 1
             counts["failed"] += res["status"] != "ok"
             for i in idx:
                 records[i] = {**bases[i], **res}
         return records, counts  # type: ignore[return-value]
+
+    def _train(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        state = random.getstate()  # the evolution's random stream must not depend on where candidates train
+        try:  # (the trainer reseeds Python's random; Dask's client draws from it)
+            return [sanitise(r) for r in self.executor.map(tasks)] if tasks else []
+        finally:
+            random.setstate(state)
 
     # -- one generation
     def step(self, g: int) -> dict[str, Any]:
@@ -256,23 +333,64 @@ class Evolution:
                 pop = G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)
             else:
                 pop = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
-            pop, renewed = G.renew(self.tb, pop, lambda ind: self._behaviour(self._nodes(ind)), self.cache,
-                                   elite=c.elite if g else 0)
+            behaviour = lambda ind: self._behaviour(self._nodes(ind))  # noqa: E731
+            pop, renewed = G.renew(self.tb, pop, behaviour, self.cache, elite=c.elite if g else 0)
+            screened = self._screen(pop, behaviour) if c.surrogate and g else None
+            if screened is not None:
+                pop, screen = screened
+                renewed["screened"] = screen["pool"]
             self.pops = [pop]
             invalid = [ind for ind in pop if not ind.fitness.valid]
             records, counts = self.evaluate([self._nodes(ind) for ind in invalid], g)
             for ind, r in zip(invalid, records):
-                ind.fitness.values = (r["fitness"],)
+                G.set_fitness(ind, r["fitness"], _rung(r))
             self.hof.update(records)
-            fit = [ind.fitness.values[0] for ind in pop]
+            fit = [G.score(ind) for ind in pop]
             stats = {**counts, **renewed, "distinct": len({self._behaviour(self._nodes(ind)) for ind in pop}),
                      "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit))}
+            if screened is not None:  # did the surrogate rank them as the training did?
+                first = {r["key"]: (r.get("rungs") or [r["fitness"]])[0] for r in records}
+                got = [first.get(k) for k in screen["keys"]]
+                stats["surrogate"] = {**rank_correlation(screen["predicted"], got), "pool": screen["pool"],
+                                      "trained": len(screen["keys"]), "at_random": screen["at_random"]}
         best = self.hof.best()
         stats.update({"generation": g, "seconds": time.perf_counter() - t0, "session": len(self.sessions) - 1,
                       "hof_best": best["fitness"] if best else None})
         self.history.append(stats)
         self.generation = g
         return stats
+
+    def _screen(self, pop: list, behaviour) -> tuple[list, dict[str, Any]] | None:
+        """The population with its offspring chosen by the surrogate: ``surrogate`` - 1 more
+        rounds of variation fill a pool of new behaviours; of the ``population - elite`` offspring
+        trained, a quarter (at least one) are drawn at random from the pool, the others are the
+        pool's best predicted. None while fewer than 8 functions were trained (nothing to fit)."""
+        c = self.config
+        trained = [(v["slots"][0], v["rungs"][0]) for v in self.cache.values() if v.get("rungs") and v.get("slots")]
+        if len(trained) < 8:
+            return None
+        elite, pool, keys = pop[:c.elite], [], set(self.cache)
+        for round_ in range(c.surrogate):
+            if round_:
+                more = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
+                pop, _ = G.renew(self.tb, more, behaviour, self.cache, elite=c.elite)
+            for ind in pop[c.elite:]:
+                key = behaviour(ind)
+                if key is not None and key not in keys:
+                    keys.add(key)
+                    pool.append(ind)
+        n = c.population - c.elite
+        specs = [E.PREFIX + G.tree_text(ind) for ind in pool]
+        self.surrogate.fit([E.PREFIX + t for t, _ in trained], [f for _, f in trained], pool=specs)
+        mean, _ = self.surrogate.predict(specs)
+        order = sorted(range(len(pool)), key=lambda i: (-mean[i], i))
+        k = max(1, round(n / 4)) if len(pool) > n else 0
+        chosen = sorted(order[:n - k] + random.sample(order[n - k:], k))
+        pick = [pool[i] for i in chosen]
+        while len(elite) + len(pick) < c.population:  # a pool smaller than the population: fill as renew would
+            pick.append(G.ramped_population(self.tb, 1)[0])
+        return elite + pick, {"pool": len(pool), "at_random": k,
+                              "keys": [behaviour(pool[i]) for i in chosen], "predicted": [float(mean[i]) for i in chosen]}
 
     def _step_coevolution(self, g: int) -> dict[str, Any]:
         c = self.config
@@ -301,14 +419,14 @@ class Evolution:
                 owners.append(ind)
         records, counts = self.evaluate(cands, g)
         for ind, r in zip(owners, records):
-            ind.fitness.values = (r["fitness"],)
+            G.set_fitness(ind, r["fitness"], _rung(r))
         self.hof.update(records)
         per_slot = {}
         for s, pop in zip(SLOTS, self.pops):
-            fit = [ind.fitness.values[0] for ind in pop]
+            fit = [G.score(ind) for ind in pop]
             per_slot[s] = {"best": max(fit), "mean": float(np.mean(fit))}
-        self.reps = [G.clone(max(p, key=lambda ind: ind.fitness.values[0])) for p in self.pops]
-        fit = [ind.fitness.values[0] for p in self.pops for ind in p]
+        self.reps = [G.clone(max(p, key=lambda ind: ind.fitness)) for p in self.pops]
+        fit = [G.score(ind) for p in self.pops for ind in p]
         return {**counts, **renewed, "distinct": len({self._behaviour(n) for n in cands}),
                 "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit)),
                 "slots": per_slot, "representatives": [G.tree_text(r) for r in self.reps]}
@@ -340,6 +458,11 @@ class Evolution:
     def totals(self) -> dict[str, int]:
         keys = ("candidates", "evaluations", "cache_hits", "rejected", "failed")
         return {k: int(sum(h.get(k, 0) for h in self.history)) for k in keys}
+
+
+def _rung(record: Mapping[str, Any]) -> int:
+    """The highest fidelity a record's candidate was trained at (0 when not trained)."""
+    return max(len(record.get("rungs") or ()) - 1, 0)
 
 
 def _random_state_to_json(state) -> list:
@@ -423,6 +546,9 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
         for t in v:
             expression(t, what)
 
+    def fidelity_scores(v: Any) -> bool:
+        return v is None or isinstance(v, list) and len(v) <= len(config.rungs) and all(_is_num(a) for a in v)
+
     pops = d.get("populations")
     n_pops = 3 if config.mode == "coevolution" else 1
     if not isinstance(pops, list) or len(pops) != n_pops:
@@ -436,6 +562,8 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
             slots(ind.get("slots"), "an individual", n_slots)
             if ind.get("fitness") is not None and not _is_num(ind.get("fitness")):
                 raise bad("an individual's fitness is not a finite number")
+            if ind.get("rung") is not None and not (_is_int(ind["rung"]) and 0 <= ind["rung"] < len(config.rungs)):
+                raise bad("an individual's fidelity is not one of the run's")
     reps = d.get("representatives")
     if config.mode == "coevolution" and g >= 0:
         if not isinstance(reps, list) or len(reps) != 3:
@@ -452,6 +580,8 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
                 and isinstance(item.get("status"), str) and _is_int(item.get("nodes")) and _is_int(item.get("generation"))):
             raise bad("a hall-of-fame entry without key, slots, fitness, status, nodes and generation")
         slots(item.get("slots"), "a hall-of-fame entry", len(config.slots))  # coevolution: the whole combination
+        if not fidelity_scores(item.get("rungs")):
+            raise bad("a hall-of-fame entry whose fitness per fidelity is not a list of finite numbers")
     cache = d.get("cache")
     if not isinstance(cache, Mapping):
         raise bad("the cache of trained candidates is not a table")
@@ -459,7 +589,8 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
         if not (isinstance(k, str) and isinstance(v, Mapping) and _is_num(v.get("fitness")) and isinstance(v.get("status"), str)
                 and (v.get("seconds") is None or _is_num(v.get("seconds"), finite=False))
                 and (v.get("val_accuracy") is None or isinstance(v.get("val_accuracy"), list) and len(v["val_accuracy"]) <= 10**6
-                     and all(a is None or _is_num(a, finite=False) for a in v["val_accuracy"]))):
+                     and all(a is None or _is_num(a, finite=False) for a in v["val_accuracy"]))
+                and fidelity_scores(v.get("rungs"))):
             raise bad("a cache entry without a finite fitness and a status")
     history = d.get("history")
     if not isinstance(history, list) or len(history) != g + 1:
@@ -492,11 +623,17 @@ def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFam
     best = hof.best()
     text = " | ".join(best["slots"]) if best else ""
     kept = f"  not renewed after 8 tries {stats['kept']}" if stats.get("kept") else ""
+    if stats.get("promoted") is not None:
+        kept += f"  promoted {'/'.join(str(n) for n in stats['promoted']) or 0}"
+    if stats.get("surrogate"):
+        sg = stats["surrogate"]
+        rho = f"{sg['spearman']:+.2f}" if sg["spearman"] is not None else "n/a"
+        kept += f"  surrogate: {sg['trained']} of {sg['pool']} offspring (rank corr. {rho})"
     return (f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
             f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
             f"{stats.get('distinct', '?')}/{config.population}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
             f"failed {stats['failed']}{kept}  {stats['seconds']:.1f}s  | hall of fame best "
-            f"{best['fitness'] if best else math.nan:.3f}: {text[:70]}{_left(config, history)}")
+            + (f"{best['fitness']:.3f}: {text[:70]}" if best else "none yet") + _left(config, history))
 
 
 def _left(config: EvolveConfig, history: list | None) -> str:
@@ -543,9 +680,18 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
 
     runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
+    surrogate = None
+    if config.surrogate:  # features are kept in out/surrogate: a resumed run computes none again
+        from ..surrogate import Surrogate, Task
+
+        task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
+                    model_options=dict(config.model_options), data_options=dict(config.data_options),
+                    loss=config.train.loss, seed=config.seed)
+        surrogate = Surrogate(task, data, folder=out / "surrogate")
     executor = Fitness(runner, evaluator, folder=out / "units")
     try:
         evo = Evolution(config, executor, progress)
+        evo.surrogate = surrogate
         if saved is not None:
             evo.restore(saved)
         else:
@@ -574,8 +720,9 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
         results = collect(evo, data)
         results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
-            results["final"] = final_evaluation(config, results["best"]["functions"], executor, progress=progress,
+            results["final"] = final_evaluation(config, results["hall_of_fame"], executor, progress=progress,
                                                 folder=out / "final")
+            results["best"] = results["hall_of_fame"][results["final"]["chosen"]["hall_of_fame_rank"] - 1]
     finally:
         runner.close()
     write_json_atomic(out / "results.json", results)
@@ -597,7 +744,9 @@ def collect(evo: Evolution, data) -> dict[str, Any]:
         "dataset": {"name": data.name, "n_classes": data.n_classes, "input_shape": list(data.input_shape),
                     "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}},
         "history": evo.history, "totals": evo.totals(), "sessions": evo.sessions, "hall_of_fame": hof,
-        "best": best, "fitness": "best validation accuracy over a short training (higher is better)",
+        "best": best, "fitness": "best validation accuracy over a short training (higher is better)" + (
+            "; with several fidelities, candidates rank first by the highest fidelity they reached, then by the "
+            "fitness there" if len(config.rungs) > 1 else ""),
     }
 
 
@@ -605,16 +754,24 @@ def best_json(results: Mapping[str, Any]) -> dict[str, Any]:
     """What ``best.json`` holds: the best functions, their formulas and how they did on test."""
     c = results["config"]
     b = results["best"]
+    learn = bool(c.get("learn_constants"))
     d = {"format": FORMAT_BEST, "version": 1, "mode": c["mode"], "functions": b["functions"],
-         "plan": plan_for(c["mode"], b["functions"]), "fitness": b["fitness"], "formulas": b["formulas"],
+         "plan": plan_for(c["mode"], b["functions"], learn), "fitness": b["fitness"], "formulas": b["formulas"],
+         "hall_of_fame_rank": b["rank"], "learn_constants": learn,
          "dataset": c["dataset"], "model": c["model"], "model_options": c["model_options"]}
     final = results.get("final")
     if final:
         d["final"] = {r["name"]: {"mean": r["mean"], "std": r["std"], "n": len(r["test_accuracy"])} for r in final["contenders"]}
         d["comparisons"] = final["comparisons"]
+        evolved = final["contenders"][0]
+        if learn and any(evolved.get("learned") or ()):  # the constants of the final run best on validation
+            i = max(range(len(evolved["seeds"])), key=lambda i: evolved["val_accuracy"][i])
+            d["learned"], d["learned_from"] = evolved["learned"][i], {
+                "seed": evolved["seeds"][i], "val_accuracy": evolved["val_accuracy"][i],
+                "test_accuracy": evolved["test_accuracy"][i]}
     return d
 
 
-__all__ = ["CATALOGUE", "EvolveConfig", "Evolution", "MODES", "SLOTS", "best_json", "catalogue_plan", "check_checkpoint",
+__all__ = ["CATALOGUE", "EvolveConfig", "check_fidelities", "Evolution", "MODES", "SLOTS", "best_json", "catalogue_plan", "check_checkpoint",
            "read_checkpoint",
            "make_task", "plan_for", "run_evolution"]

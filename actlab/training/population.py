@@ -37,13 +37,14 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from .._errors import ActlabError
 from ..catalogue import expr, get
 from .losses import cross_entropy, get_loss
 from .metrics import batched_classification_metrics
 from .diagnostics import slot_diagnostics
-from .trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, seed_everything
+from .trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, learned_parameters, seed_everything
 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
@@ -61,7 +62,7 @@ def packable(model: str, plan: Any = None) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _layout_free_cached(spec: str) -> bool:
-    if spec.strip().startswith(expr.PREFIX):  # the expression language has element-wise primitives only
+    if spec.strip().startswith((expr.PREFIX, expr.LEARN_PREFIX)):  # the expression language: element-wise primitives only
         return True  # (and get() would build its catalogue entry: properties, LaTeX, sympy)
     return _acts_on_elements(get(spec))
 
@@ -78,7 +79,11 @@ def _layout_free(spec: Any) -> bool:
 
 
 def _acts_on_elements(act: nn.Module) -> bool:
-    """The module gives the same on a ``(2, 3, 5)`` tensor as on each of its ``(3, 5)`` slices."""
+    """The module gives the same on a ``(2, 3, 5)`` tensor as on each of its ``(3, 5)`` slices, and
+    no part of it is sized by its first input (per-channel parameters, a gated unit's projection:
+    in a pack they would be sized by the ``(members, batch, features)`` layout)."""
+    if any(isinstance(m, LazyModuleMixin) for m in act.modules()):
+        return False
     act = copy.deepcopy(act).eval()
     x = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
     try:
@@ -270,7 +275,7 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
             diagnostics[k] = slot_diagnostics(m.to(device), xv, epochs[k])
     seconds = time.perf_counter() - start
     return [RunResult(status[k], epochs[k], test[rows[k]], train_[rows[k]], stops[k].best_epoch, n_params, seconds,
-                      diagnostics[k]) for k in range(K)]
+                      diagnostics[k], learned_parameters(pack.member_state(k))) for k in range(K)]
 
 
 def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size: int, gen: torch.Generator,

@@ -130,6 +130,7 @@ class RunResult:
     n_params: int
     seconds: float
     diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
+    learned: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # see learned_parameters
 
     @property
     def epoch_seconds(self) -> float:
@@ -268,7 +269,23 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
         diagnostics = slot_diagnostics(model, va[0], epochs)
     if grads is not None:
         grads.remove()
-    return RunResult(status, epochs, test, final_train, stop.best_epoch, n_params, time.perf_counter() - start, diagnostics)
+    return RunResult(status, epochs, test, final_train, stop.best_epoch, n_params, time.perf_counter() - start, diagnostics,
+                     learned_parameters(model.state_dict()))
+
+
+MAX_LEARNED = 64  # values kept per parameter of an activation function
+
+
+def learned_parameters(state: Mapping[str, torch.Tensor]) -> dict[str, dict[str, list[float]]]:
+    """The trained parameters of a model's activation functions, as they were tested:
+    ``{slot: {name: values}}`` from the ``acts.<slot>.<name>`` entries of its state dict (a
+    PReLU's slopes, an expression's learned constants), parameters of at most 64 values."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for key, t in state.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "acts" and t.is_floating_point() and 0 < t.numel() <= MAX_LEARNED:
+            out.setdefault(parts[1], {})[parts[2]] = [float(v) for v in t.detach().flatten().double().tolist()]
+    return out
 
 
 @torch.no_grad()

@@ -1,0 +1,184 @@
+"""Does discovery discover? Evolution within a budget, then evolved vs ReLU vs the best catalogue
+function on test; and the per-layer search's verdicts on the offline suite.
+
+1. ``actlab evolve`` with successive halving on MNIST-1D (the MLP, all 3,600 training examples)
+   and on Fashion-MNIST (the MLP, a smaller budget), on 2 worker processes, ended by ``--budget``
+   (wall-clock; the CPU time the evolution really got is measured and printed beside it). Its
+   final evaluation is the comparison: every hall-of-fame member, ReLU and the best catalogue
+   function (chosen on validation at the highest fidelity), 10 fresh seeds each, trained long
+   enough for the validation curve to flatten (weights of the best validation epoch), scored on
+   test, permutation tests, Holm-corrected. Printed: the per-generation figures, the final table
+   and how well each fidelity's fitness ranked the final test accuracies.
+2. Should behaviours that differ by an added constant or a positive scale count as one? From
+   the evolution's own trainings at the first fidelity: the fitness gap within groups of
+   functions equal up to ``a * f(x) + b`` (a > 0), against the gap between two seeds of one
+   function (the noise of the fitness itself, measured here on a few functions).
+3. ``actlab search --suite offline``: the top configuration against the ReLU baseline per
+   dataset, win / tie / loss.
+
+    .venv/bin/python benchmarks/discovery.py                 # ~2 h on 2 cores
+    .venv/bin/python benchmarks/discovery.py --only mnist1d  # one part
+    .venv/bin/python benchmarks/discovery.py --quick         # ~5 min smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import OtherLoad, machine_line
+
+ACTLAB = [sys.executable, "-m", "actlab.cli"]
+# (dataset, limit (None: all), budget, fidelities, final epochs)
+EVOLUTIONS = {
+    "mnist1d": (None, "30m", "4:0.25,15:0.5,50", 50),
+    "fashion-mnist": (10000, "15m", "2:0.25,6:0.5,20", 20),
+}
+QUICK = {"mnist1d": (1000, "40s", "1:0.5,3", 3), "fashion-mnist": (1000, "30s", "1:0.5,3", 3)}
+
+
+def evolve(name: str, settings, out: Path, quick: bool) -> dict:
+    limit, budget, fidelities, final_epochs = settings
+    cmd = [*ACTLAB, "evolve", "--dataset", name, "--model", "mlp", "--limit", str(limit or 0),
+           "--population", "12" if quick else "32", "--generations", "100000", "--budget", budget,
+           "--fidelities", fidelities, "--workers", "2", "--final-seeds", "3" if quick else "10",
+           "--final-epochs", str(final_epochs), "--out", str(out)]
+    print("$ " + " ".join(cmd[2:]), flush=True)
+    t0, c0 = time.perf_counter(), _children_cpu()
+    load = OtherLoad()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+    if r.returncode != 0:
+        sys.exit(f"evolve failed:\n{r.stderr[-3000:]}")
+    res = json.loads((out / "results.json").read_text())
+    gens = res["history"]
+    spent = sum(h["seconds"] for h in gens)
+    print(f"{len(gens)} generations in {spent / 60:.1f} min of --budget {budget}; whole command {wall / 60:.1f} min wall, "
+          f"{cpu / 60:.1f} CPU-min (final evaluation included); {load.line()}")
+    print("| gen | new trainings | duplicates replaced | distinct | promoted | best | hall-of-fame best (fidelity) |")
+    print("|---|---|---|---|---|---|---|")
+    for h in gens:
+        print(f"| {h['generation']} | {h['evaluations']} | {h.get('replaced', 0)} | {h.get('distinct', '?')} | "
+              f"{'/'.join(map(str, h.get('promoted', [])))} | {h['best']:.3f} | {h['hof_best']:.3f} |")
+    final = res["final"]
+    comps = {c["vs"]: c for c in final["comparisons"]}
+    print(f"\nfinal: {len(final['contenders'][0]['seeds'])} seeds, {final['epochs']} epochs; evolved = hall of fame "
+          f"#{final['chosen']['hall_of_fame_rank']}: {res['best']['functions']['all']}")
+    print("| contender | val acc | test acc mean ± std | difference | p (Holm) | outcome |")
+    print("|---|---|---|---|---|---|")
+    for row in final["contenders"]:
+        c = comps.get(row["name"])
+        extra = f"{-c['difference']:+.4f} | {c['p_holm']:.4f} | {c['outcome']} (evolved vs it)" if c else " | | "
+        print(f"| {row['name']} | {row['val_mean']:.4f} | {row['mean']:.4f} ± {row['std']:.4f} | {extra} |")
+    print("\nfidelity correlation (Spearman, fitness vs mean test accuracy over the contenders):")
+    for c in final["fidelity_correlation"]:
+        rho = "n/a" if c["spearman"] is None else f"{c['spearman']:+.2f} (n={c['n']}, p={c['p_value']:.3f})"
+        what = ("final training's validation" if c["fidelity"] == "final" else
+                f"fidelity {c['fidelity']} ({c['epochs']} epochs, {c['train_fraction']:.0%} of the split)")
+        print(f"  {what}: {rho}")
+    return res
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def affine(out: Path, samples: int) -> None:
+    """Fitness gaps within groups equal up to a positive scale and a shift, against seed noise."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from actlab.catalogue import expr as E
+    from actlab.evolve.gp import PROBE
+    from actlab.runner import Runner, Unit
+
+    units = [json.loads(f.read_text()) for f in (out / "units").glob("*.json")]
+    first = min(u["unit"]["train"]["epochs"] for u in units)
+    runs = []
+    for u in units:
+        if u["unit"]["train"]["epochs"] != first or u["result"]["status"] == "diverged":
+            continue
+        acc = [e.get("val_accuracy") for e in u["result"]["epochs"] if e.get("val_accuracy") is not None]
+        if acc:
+            runs.append((u["unit"], u["unit"]["plan"]["hidden"][len(E.PREFIX):], max(acc)))
+    groups: dict[str, list] = {}
+    exact: set[str] = set()
+    for unit, text, fit in runs:
+        y = E.numpy_eval(E.parse(text), PROBE)
+        if not np.all(np.isfinite(y)) or np.std(y) == 0:
+            continue
+        exact.add(" ".join(f"{v:.6g}" for v in y))
+        z = (y - y.mean()) / y.std()
+        groups.setdefault(" ".join(f"{v:.4g}" for v in z), []).append((unit, text, fit))
+    merged = [g for g in groups.values() if len(g) > 1]
+    gaps = [abs(a[2] - b[2]) for g in merged for i, a in enumerate(g) for b in g[i + 1:]]
+    print(f"\naffine behaviour keys: {len(runs)} trainings at the first fidelity, {len(exact)} exact behaviours, "
+          f"{len(groups)} up to a positive scale and shift ({len(merged)} groups of 2 or more)")
+    if gaps:
+        print(f"  fitness gap within those groups: mean {np.mean(gaps):.4f}, median {np.median(gaps):.4f}, "
+              f"max {np.max(gaps):.4f} over {len(gaps)} pairs")
+    rng = random.Random(0)
+    pick = rng.sample(runs, min(samples, len(runs)))
+    again = []
+    for i, (unit, _, _) in enumerate(pick):
+        u = dict(unit)
+        u["name"], u["train"] = f"noise-{i}", {**unit["train"], "seed": unit["train"]["seed"] + 1000}
+        again.append(Unit(**u))
+    runner = Runner(workers=2)
+    try:
+        recs = runner.map(again)
+    finally:
+        runner.close()
+    noise = []
+    for (_, _, fit), rec in zip(pick, recs):
+        acc = [e.get("val_accuracy") for e in rec.get("result", {}).get("epochs", []) if e.get("val_accuracy") is not None]
+        if "result" in rec and acc:
+            noise.append(abs(max(acc) - fit))
+    print(f"  fitness gap between two seeds of one function: mean {np.mean(noise):.4f}, median {np.median(noise):.4f}, "
+          f"max {np.max(noise):.4f} over {len(noise)} functions")
+
+
+def search_suite(out: Path, quick: bool) -> None:
+    trials = "4" if quick else "16"
+    cmd = [*ACTLAB, "search", "--suite", "offline", "--trials", trials, "--epochs", "3" if quick else "20",
+           "--final-seeds", "3" if quick else "10", "--out", str(out)]
+    print("\n$ " + " ".join(cmd[2:]), flush=True)
+    t0 = time.perf_counter()
+    load = OtherLoad()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"search failed:\n{r.stderr[-3000:]}")
+    table = r.stdout[r.stdout.index("dataset"):] if "dataset" in r.stdout else r.stdout
+    print(table.rstrip())
+    print(f"({(time.perf_counter() - t0) / 60:.1f} min; {load.line()})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the script")
+    ap.add_argument("--only", choices=("mnist1d", "fashion-mnist", "search"))
+    ap.add_argument("--out", help="keep the outputs here (default: a temporary folder)")
+    args = ap.parse_args()
+    print(machine_line("2 worker processes, 1 thread each"))
+    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="actlab-discovery-"))
+    for name, settings in (QUICK if args.quick else EVOLUTIONS).items():
+        if args.only in (None, name):
+            print(f"\n## {name}")
+            evolve(name, settings, root / name, args.quick)
+            if name == "mnist1d":
+                affine(root / name, 4 if args.quick else 12)
+    if args.only in (None, "search"):
+        search_suite(root / "search", args.quick)
+    print(f"\noutputs: {root}")
+
+
+if __name__ == "__main__":
+    main()
