@@ -147,8 +147,8 @@ def affine(out: Path, samples: int) -> None:
 
 
 def search_suite(out: Path, quick: bool) -> None:
-    trials = "4" if quick else "16"
-    cmd = [*ACTLAB, "search", "--suite", "offline", "--trials", trials, "--epochs", "3" if quick else "20",
+    trials = "4" if quick else "100"
+    cmd = [*ACTLAB, "search", "--suite", "offline", "--trials", trials, "--epochs", "3" if quick else "30",
            "--final-seeds", "3" if quick else "10", "--out", str(out)]
     print("\n$ " + " ".join(cmd[2:]), flush=True)
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from actlab.screen import ScreenConfig, Trainings, candidates, run_screen
 from actlab.search import SearchConfig
 from actlab.search.run import run_search
 from actlab.stats import rank_correlation
-from actlab.surrogate import BLOCKS, USUAL, Surrogate, Task, compute_features
+from actlab.surrogate import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
 from actlab.training import TrainConfig
 from tests.conftest import wait_until
 
@@ -173,3 +173,34 @@ def test_search_with_a_surrogate_is_deterministic_and_resumes_without_training_i
     c = run_search(search_config(5), tmp_path / "a", progress=False)  # resumed with a larger budget
     assert c["space"]["candidates"] == kept and c["surrogate"] == a["surrogate"] and c["counts"]["done"] == 5
     assert {p.name: p.read_bytes() for p in (tmp_path / "a" / "surrogate").glob("usual-*.json")} == files
+
+
+def test_compare_and_evolve_reports_show_the_functions_in_the_feature_embedding(tmp_path, capsys):
+    """--map: each function's place in the surrogate's features, coloured by its real accuracy."""
+    from actlab.cli import main
+
+    out = tmp_path / "cmp"
+    acts = "relu,tanh,elu,sigmoid,frelu"
+    assert main(["compare", "--dataset", "iris", "--activations", acts, "--seeds", "2", "--epochs", "2",
+                 "--map", "--quiet", "--out", str(out)]) == 2  # frelu needs images: refused before anything runs
+    acts = "relu,tanh,elu,sigmoid"
+    assert main(["compare", "--dataset", "iris", "--activations", acts, "--seeds", "2", "--epochs", "2",
+                 "--map", "--quiet", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    pts = res["feature_map"]["points"]
+    assert [p["name"] for p in pts] == acts.split(",")
+    assert all(len(p["xy"]) == 2 and all(math.isfinite(v) for v in p["xy"]) for p in pts)
+    assert [p["accuracy"] for p in pts] == [r["mean"] for r in res["summary"]]
+    assert len({tuple(p["xy"]) for p in pts}) == len(pts)  # different functions, different places
+    assert "Map of the functions" in (out / "report.html").read_text() and (out / "map.png").stat().st_size > 5000
+    again = feature_points(
+        Task("iris"), [(p["name"], p["spec"], p["accuracy"]) for p in pts])
+    assert [p["xy"] for p in again["points"]] == [p["xy"] for p in pts]  # deterministic
+    evo = tmp_path / "evo"
+    assert main(["evolve", "--dataset", "iris", "--population", "4", "--generations", "1", "--epochs", "1", "--hof", "2",
+                 "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu,tanh", "--map", "--quiet",
+                 "--out", str(evo)]) == 0
+    res = json.loads((evo / "results.json").read_text())
+    names = [p["name"] for p in res["feature_map"]["points"]]
+    assert names == [r["name"] for r in res["final"]["contenders"]] and len(names) == 5
+    assert "Map of the functions" in (evo / "report.html").read_text()

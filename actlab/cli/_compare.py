@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ActlabError
-from .._io import check_out
+from .._io import check_out, write_json_atomic
 from ..catalogue import split_specs
 from ..compare import CompareConfig
 from ..runner import DEFAULT_PACK
@@ -108,6 +108,8 @@ def add(sub) -> None:
     g.add_argument("--no-download", action="store_true", help="never download; fail if files are missing")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
     p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
+    p.add_argument("--map", action="store_true", help="add to the report where each function sits in the features "
+                                                    "of actlab's surrogate (a 2-D map coloured by accuracy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_compare)
 
@@ -175,6 +177,14 @@ def cmd_compare(args) -> int:
             print(f"training on {runner.name}")
         results = run_compare(config, out, data=data, progress=not args.quiet, runner=runner, data_location=location,
                               force=args.force)
+    if args.map:
+        from ..surrogate import Task, feature_points
+
+        results["feature_map"] = feature_points(
+            Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed, model_options=config.model_options,
+                 data_options=config.data_options, loss=config.train.loss, seed=config.train.seed),
+            [(r["activation"], r["activation"], r["mean"]) for r in results["summary"]], data)
+        write_json_atomic(Path(out) / "results.json", results)
     write_report(results, out)
     print(format_table(results))
     print(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.html'}")

@@ -11,6 +11,7 @@ from .. import _validate as V
 from ._catalogue import HelpFormatter
 from ._settings import defaults, given, layered, show
 from .._errors import ActlabError
+from .._io import write_json_atomic
 from ..training import OPTIMIZERS
 
 # Option name -> path in EvolveConfig's dict. The defaults are EvolveConfig's own (a new run); a
@@ -142,6 +143,8 @@ def add(sub) -> None:
                                          f"(default {_default('pack')}; 1 = one by one)")
     g.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster, e.g. tcp://127.0.0.1:8786")
     g.add_argument("--dask-timeout", type=float, default=10.0, help="seconds to wait for the Dask scheduler (default 10)")
+    p.add_argument("--map", action="store_true", help="add to the report where each finalist sits in the features "
+                                                    "of actlab's surrogate (a 2-D map coloured by accuracy)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_evolve)
 
@@ -194,10 +197,26 @@ def cmd_evolve(args) -> int:
     V.number("--dask-timeout", args.dask_timeout, 0, 3600, lo_open=True)
     results = run_evolution(config, out, workers=args.workers, dask=args.dask, dask_timeout=args.dask_timeout,
                             resume=args.resume, progress=not args.quiet, force=args.force)
+    if args.map:
+        results["feature_map"] = _map(config, results)
+        write_json_atomic(out / "results.json", results)
     write_evolve_report(results, out)
     print(format_results(results))
     print(f"results: {out / 'results.json'}\nbest:    {out / 'best.json'}\nreport:  {out / 'report.html'}")
     return 0
+
+
+def _map(config, results) -> dict:
+    """The final evaluation's contenders in the surrogate's features (single mode: one function each)."""
+    from ..surrogate import Task, feature_points
+
+    final = results.get("final")
+    if not final or config.mode != "single":
+        return {"points": [], "note": "a map needs the final evaluation of a single-mode evolution"}
+    task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
+                model_options=dict(config.model_options), data_options=dict(config.data_options),
+                loss=config.train.loss, seed=config.seed)
+    return feature_points(task, [(r["name"], r["plan"]["hidden"], r["mean"]) for r in final["contenders"]])
 
 
 def format_results(results) -> str:

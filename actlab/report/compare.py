@@ -16,6 +16,7 @@ import numpy as np
 from .._io import finite, write_file_atomic, write_text_atomic
 from ..stats import CI_NOTE, format_p
 from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from .plots import draw_feature_map
 
 DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
                ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
@@ -197,6 +198,18 @@ def _f(v: float, fmt: str = ".3f") -> str:
 _pv = format_p  # the report's short name
 
 
+def feature_map_section(fmap: dict[str, Any] | None, path: Path, label: str) -> str:
+    """The map of the functions in the surrogate's features (``--map``), or nothing."""
+    if not fmap:
+        return ""
+    if not fmap["points"]:
+        return f"<h2>Map of the functions</h2><p>{html.escape(fmap['note'])}</p>"
+    img = draw_feature_map(fmap["points"], path, label)
+    return (f"<h2>Map of the functions</h2><p class='sub'>Each function at its place in the {html.escape(fmap['note'])}, "
+            f"coloured by {html.escape(label)}: functions close together behave alike at initialisation.</p>"
+            f"{_img(img, 'functions in the feature embedding')}")
+
+
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
     """Draw the three figures and write ``report.html`` into ``out``; return the page."""
     out = Path(out)
@@ -236,6 +249,7 @@ baseline, red: significantly worse. {html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs['curves'], 'train vs validation accuracy per epoch')}
 <h2>Time and accuracy</h2>{_img(figs['time_accuracy'], 'seconds per epoch vs test accuracy')}
 <h2>Why: diagnostics per slot</h2>{_img(figs['diagnostics'], 'diagnostics per slot')}
+{feature_map_section(results.get('feature_map'), out / 'map.png', 'mean test accuracy')}
 <div class="scroll"><table><tr><th>activation</th>{''.join(f'<th>{html.escape(s)}</th>' for s in slots)}</tr>{diag_rows}</table></div>
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>

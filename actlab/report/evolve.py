@@ -17,7 +17,7 @@ import torch
 from .._io import finite, write_file_atomic, write_text_atomic
 from ..stats import CI_NOTE
 from ._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from .compare import _CSS, _f, _img, _n, _plt, _pv, _save
+from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, feature_map_section
 
 CURVE_RANGE = (-5.0, 5.0)
 TOP = 5
@@ -265,7 +265,8 @@ trained {_n(final['epochs'], 'epoch')} per seed on the training split; the weigh
 once on test. {html.escape(_chosen(final))} Catalogue functions at the evolution's highest fidelity (validation): {html.escape(sel)}.
 {html.escape(CI_NOTE)}.</p>
 {_img(final_png, 'final test accuracy')}
-{_correlation_table(final.get('fidelity_correlation') or [])}"""
+{_correlation_table(final.get('fidelity_correlation') or [])}
+{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"""
 
     t = cfg["train"]
     totals = results["totals"]

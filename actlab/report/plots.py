@@ -10,7 +10,8 @@ import torch
 
 from ..catalogue import REGISTRY, Entry, format_spec
 from ..catalogue.properties import interval, value_and_derivative
-from ._style import style
+from .._io import write_file_atomic
+from ._style import DPI, MAX_WIDTH, TEXT, TITLE, style
 
 
 @dataclass
@@ -99,3 +100,26 @@ def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = Tr
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def draw_feature_map(points: list[dict], path: str | Path, label: str) -> Path:
+    """Functions at their place in the surrogate's feature embedding (``points``: ``name``,
+    ``xy``, ``accuracy``), coloured by ``accuracy``: neighbours behave alike at initialisation."""
+    plt = _pyplot()
+    pts = [p for p in points if p.get("xy") is not None]
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.75, 5.0), layout="constrained")
+    acc = [p["accuracy"] for p in pts]
+    sc = ax.scatter([p["xy"][0] for p in pts], [p["xy"][1] for p in pts], c=acc, cmap="viridis", s=60,
+                    edgecolors="0.2", linewidths=0.6)
+    for p in pts:
+        ax.annotate(p["name"][:24], p["xy"], fontsize=TEXT - 1, family="monospace", xytext=(4, 3),
+                    textcoords="offset points")
+    fig.colorbar(sc, ax=ax, label=label)
+    ax.set_xlabel("feature embedding, component 1", fontsize=TEXT)
+    ax.set_ylabel("component 2", fontsize=TEXT)
+    ax.tick_params(labelsize=TEXT)
+    ax.set_title("Functions by their features at initialisation (actlab's surrogate)", fontsize=TITLE)
+    ax.grid(alpha=0.3)
+    write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+    plt.close(fig)
+    return Path(path)
