@@ -56,6 +56,23 @@ def slug(spec: str) -> str:
     return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
 
 
+def finished_text(record: Mapping[str, Any], cached: bool, score: str = "test") -> str:
+    """How a finished unit reads in a progress line: skipped, its error, or its status and its
+    ``score`` (``"test"``: test accuracy; ``"val"``: best validation accuracy)."""
+    if cached:
+        return "already done, skipped"
+    if "error" in record:
+        return f"error: {record['error']}"
+    r = record["result"]
+    if score == "test":
+        acc = r["test"].get("accuracy")
+    else:
+        acc = max((a for a in (e.get("val_accuracy") for e in r["epochs"]) if isinstance(a, (int, float)) and math.isfinite(a)),
+                  default=None)
+    shown = f"{acc:.3f}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "n/a"
+    return f"{r['status']}, {score} acc {shown}"
+
+
 WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 # a unit that cannot train (a function that fails in this model, ...) is recorded, not raised

@@ -71,7 +71,7 @@ from .catalogue import REGISTRY
 from .catalogue.expr import PREFIX, Expression, canonical
 from .catalogue.properties import value_and_derivative
 from .models import build
-from .runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, load_data, provide_data
+from .runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, load_data, finished_text, provide_data
 from .training import TrainConfig, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"
@@ -625,8 +625,7 @@ def prune(candidates: Sequence[str], keep: int, task: Task, train: TrainConfig, 
 
     def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
         bar.begin(f"{u.plan} seed {u.train['seed']}")
-        bar.finish("already done, skipped" if cached else f"error: {rec['error']}" if "error" in rec else
-                   f"{rec['result']['status']}, val acc {best_val_accuracy(rec['result']):.3f}", skipped=cached)
+        bar.finish(finished_text(rec, cached, "val"), skipped=cached)
 
     recs = runner.run(units, folder, on_done=done)
     usual = {u.plan: best_val_accuracy(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .._progress import Progress
+from ..runner import finished_text
 from ..stats import ACCURACY, ALPHA, final_seeds, mean_std_ci, rank_correlation, versus
 from .fitness import catalogue_plan, make_task, plan_for
 
@@ -70,9 +71,7 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
 
     def done(i: int, rec: Mapping[str, Any], cached: bool) -> None:
         bar.begin(f"{contenders[i // len(seeds)][0]} seed {seeds[i % len(seeds)]}")
-        bar.finish("already done, skipped" if cached else
-                   f"{rec['result']['status']}, test acc {rec['result']['test']['accuracy']:.3f}" if "result" in rec else
-                   f"error: {rec['error']}", skipped=cached)
+        bar.finish(finished_text(rec, cached), skipped=cached)
 
     results = executor.map(tasks, folder, "final", on_done=done)
     rows = []

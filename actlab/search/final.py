@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .._progress import Progress
-from ..runner import Runner, Unit, provide_data
+from ..runner import Runner, Unit, finished_text, provide_data
 from ..stats import ACCURACY, ALPHA, final_seeds, mean_std_ci, versus
 from ..training import RunResult
 from . import SearchConfig, baseline_plan, plan_of
@@ -65,9 +65,7 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
 
     def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
         bar.begin(f"{' = '.join(who[u.name])} seed {u.train['seed']}")
-        bar.finish("already done, skipped" if cached else
-                   f"{rec['result']['status']}, test acc {rec['result']['test']['accuracy']:.3f}" if "result" in rec else
-                   f"error: {rec['error']}", skipped=cached)
+        bar.finish(finished_text(rec, cached), skipped=cached)
 
     own = runner is None
     runner = runner or Runner(pack=config.pack)
