@@ -6,6 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# timm imports torchvision, and PyPI's torchvision is built against PyPI's CUDA torch: beside the CPU
+# build it fails to import. The export tests run timm in a subprocess beside torchvision's Python
+# code without its compiled operators (which timm's models do not use), kept apart from the venv.
+TIMM_SITE := $(VENV)/timm-site
 
 .PHONY: demo test install clean
 
@@ -17,8 +21,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "[3/4] installing $(TORCH), CPU build (about 2 min: a download of about 200 MB)"
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	@echo "[4/4] installing actlab and its dependencies (about 2 min)"
+	@echo "[4/5] installing actlab and its dependencies (about 2 min)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	@echo "[5/5] timm for the export tests, in $(TIMM_SITE) (a few seconds)"
+	rm -rf $(TIMM_SITE)
+	$(BIN)/python -m pip install -q --no-deps --target $(TIMM_SITE) "timm>=1.0" "torchvision==0.28.0"
+	rm -f $(TIMM_SITE)/torchvision/_C.so
+	echo "# emptied: the compiled operators these fake kernels are for are not here" > $(TIMM_SITE)/torchvision/_meta_registrations.py
 	touch $(STAMP)
 	@echo "installed: $(VENV)"
 
