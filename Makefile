@@ -15,11 +15,11 @@ TIMM_SITE := $(VENV)/timm-site
 
 # Each step says what it does and about how long it takes (pip stays quiet for minutes otherwise).
 $(STAMP): pyproject.toml Makefile
-	@echo "[1/4] creating the virtual environment $(VENV) (a few seconds)"
+	@echo "[1/5] creating the virtual environment $(VENV) (a few seconds)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "[2/4] upgrading pip (about 10 s)"
+	@echo "[2/5] upgrading pip (about 10 s)"
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "[3/4] installing $(TORCH), CPU build (about 2 min: a download of about 200 MB)"
+	@echo "[3/5] installing $(TORCH), CPU build (about 2 min: a download of about 200 MB)"
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	@echo "[4/5] installing actlab and its dependencies (about 2 min)"
 	$(BIN)/python -m pip install -q -e ".[dev]"

@@ -299,7 +299,7 @@ training (fitness 0).</p>
 <h2>Final evaluation on test</h2>{final_html}
 <h2>Fitness per generation</h2>{_img(fit_png, 'fitness per generation')}
 <div class="scroll"><table id="history"><tr><th>generation</th><th>best</th><th>mean</th><th>candidates</th><th>trained</th><th>replaced</th><th>distinct</th><th>promoted</th><th>cache hits</th>
-<th>rejected</th><th>failed</th><th>seconds</th><th>session</th></tr>{hist_rows}</table></div>
+<th>rejected</th><th>failed</th><th>seconds</th><th>run (resumed)</th></tr>{hist_rows}</table></div>
 <p class="sub"><i>trained</i>: new behaviours trained at the first fidelity; <i>replaced</i>: offspring that repeated a
 behaviour already trained (or another offspring's), varied again before training; <i>distinct</i>: behaviours in the
 population; <i>promoted</i>: candidates trained at each higher fidelity (successive halving).</p>
