@@ -306,3 +306,14 @@ def test_parameters_receive_gradients_and_change_in_a_short_training(name, iris)
     for n, p in model.acts.named_parameters():
         assert torch.isfinite(p).all() and not torch.equal(p.detach(), before[n]), f"{name}: {n} did not change"
     assert set(r.diagnostics) == {"input", "hidden_1", "output"}
+
+
+def test_entries_that_learn_to_mix_features_say_so():
+    """Gated units and meta-ACON are element-wise only at their starting values."""
+    from actlab.report.gallery import property_rows
+
+    mixing = sorted(e.name for e in actlab.entries() if e.mixes_features)
+    assert mixing == ["geglu", "meta_acon", "reglu", "swiglu"]
+    applies = dict(property_rows(actlab.lookup("swiglu")))["applies"]
+    assert "mixes the features" in applies and dict(property_rows(actlab.lookup("relu")))["applies"] == "element-wise"
+    assert actlab.lookup("swiglu").properties()["mixes_features"] is True

@@ -63,6 +63,9 @@ class Entry:
     aliases: tuple[str, ...] = ()
     view_pair: str = "zero"  # how a 1-D curve is taken from a function along dim
     probe: tuple[float, float] = (-6.0, 6.0)  # where smoothness is measured
+    # element-wise only at its starting values: a learned projection (gated units) or a learned
+    # generator (meta-ACON) then mixes the features; properties are those of the starting values
+    mixes_features: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -108,6 +111,7 @@ class Entry:
             "axis": self.axis,
             "differentiable": self.differentiable,
             "stochastic": self.stochastic,
+            "mixes_features": self.mixes_features,
         }
 
 

@@ -501,15 +501,15 @@ _add("swiglu", LN.swiglu, lambda x: x * x * _sigmoid(x), r"\mathrm{Swish}(xW + b
      "Gated linear unit with a Swish gate; the unit owns its projection and keeps the width (d features in and out). "
      "It starts from the projection [I; I], as x Swish(x) per feature, and learns to mix features; in a transformer it is the MLP's first layer.",
      "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), N, T, N,
-     module=lambda: LN.GatedUnit("silu"))
+     module=lambda: LN.GatedUnit("silu"), mixes_features=True)
 _add("geglu", LN.geglu, lambda x: x * x * 0.5 * (1 + special.erf(x / math.sqrt(2))), r"\mathrm{GELU}(xW + b) \odot (xV + c)",
      "Gated linear unit with a GELU gate; owns its projection, keeps the width and starts as x GELU(x) per feature.",
      "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), N, T, N,
-     module=lambda: LN.GatedUnit("gelu"))
+     module=lambda: LN.GatedUnit("gelu"), mixes_features=True)
 _add("reglu", LN.reglu, lambda x: x * np.maximum(x, 0), r"\max(0, xW + b) \odot (xV + c)",
      "Gated linear unit with a ReLU gate; owns its projection, keeps the width and starts as x ReLU(x) per feature.",
      "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202", LR, (0, INF), T, T, N,
-     module=lambda: LN.GatedUnit("relu"))
+     module=lambda: LN.GatedUnit("relu"), mixes_features=True)
 _add("pau", LN.pau, lambda x: LN.rational_numpy(x, LN.PAU_NUMERATOR, LN.PAU_DENOMINATOR),
      r"\frac{\sum_{j=0}^{5} a_j x^j}{1 + \sum_{k=1}^{4} |b_k x^k|}",
      "Padé activation unit: a rational function with learned coefficients (one set per layer) and a denominator that "
@@ -525,7 +525,7 @@ _add("meta_acon", LN.meta_acon, lambda x, p1=1.0, p2=0.0: LN.acon_c_numpy(x, p1,
      r"(p_1 - p_2) x \, \sigma(\beta (p_1 - p_2) x) + p_2 x,\ \beta = \sigma(W_2 W_1 \bar{x})",
      "ACON-C whose switching factor is computed from the input by a small network per example; starts as x sigmoid(x / 2).",
      "Ma et al. (2021), Activate or Not: Learning Customized Activation, CVPR 2021, arXiv 2009.04759", LR,
-     (-0.556929, INF), N, T, T, params={"p1": 1.0, "p2": 0.0}, module=lambda p1, p2: LN.MetaACON(p1, p2))
+     (-0.556929, INF), N, T, T, params={"p1": 1.0, "p2": 0.0}, module=lambda p1, p2: LN.MetaACON(p1, p2), mixes_features=True)
 _add("apl", LN.apl, lambda x, hinges=2: np.maximum(x, 0), r"\max(0, x) + \sum_{s=1}^{S} a_s \max(0, b_s - x)",
      "Adaptive piecewise linear unit: ReLU plus S hinges whose slopes and positions are learned per channel; starts as ReLU.",
      "Agostinelli et al. (2015), Learning Activation Functions to Improve Deep Neural Networks, arXiv 1412.6830", LR,

@@ -126,7 +126,7 @@ def cmd_list(args) -> int:
     print("-" * len(head))
     for e in rows:
         print(f"{e.name:<20} {e.kind:<10} {fmt_range(e.range):<22} {yes_no(e.monotonic):<5} {yes_no(e.smooth):<4} "
-              f"{yes_no(e.zero_centred):<4} {e.axis:<11} {', '.join(e.aliases)}")
+              f"{yes_no(e.zero_centred):<4} {'features' if e.mixes_features else e.axis:<11} {', '.join(e.aliases)}")
     print(f"\n{len(rows)} functions. 'actlab show NAME' for one; 'actlab gallery' for all with plots.")
     return 0
 

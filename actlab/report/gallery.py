@@ -41,7 +41,8 @@ def property_rows(e: Entry) -> list[tuple[str, str]]:
         ("monotonic", yes_no(e.monotonic)),
         ("smooth (C¹)", yes_no(e.smooth)),
         ("zero-centred", yes_no(e.zero_centred)),
-        ("applies", axis[e.axis]),
+        ("applies", "element-wise at its starting values; trained, it mixes the features" if e.mixes_features
+         else axis[e.axis]),
         ("gradient", "yes" if e.differentiable else "zero almost everywhere"),
         ("parameters", ", ".join(f"{k}={v!r}" for k, v in e.params.items()) or "none"),
     ] + ([("random", "yes (training noise)")] if e.stochastic else [])
