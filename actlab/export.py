@@ -60,7 +60,7 @@ from ._errors import ActlabError, first_line
 from ._io import write_file_atomic
 from .catalogue import REGISTRY, Entry, format_spec, get
 from .catalogue import expr as E
-from .evolve import read_best
+from .evolve import function_of, read_best
 
 TARGETS = ("torch", "keras", "transformers", "timm")  # what to_code writes
 INSTALL = "pip install 'actlab[interop]'"
@@ -434,7 +434,11 @@ def functions(source: str | Path, *, name: str | None = None, slot: str | None =
     if name is not None:
         _check_name(name)
     if isinstance(source, Path) or (isinstance(source, str) and source.strip().lower().endswith(".json")):
-        best = read_best(source)["functions"]
+        d = read_best(source)
+        best = d["functions"]
+        if d["learned"]:  # constants learned per layer: one function per layer, with its trained values
+            best = {layer: E.Expression(function_of(best, layer), learnable=True, values=v).learned_text
+                    for layer, v in d["learned"].items()}
         if slot is not None:
             if slot not in best:
                 raise ActlabError(f"{str(source)!r} has no slot {slot!r}; its slots are {', '.join(best)}")

@@ -353,3 +353,19 @@ def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit) as e:
         main(["export", "--help"])
     assert e.value.code == 0 and "Examples:" in capsys.readouterr().out
+
+
+def test_a_best_json_with_learned_constants_exports_one_function_per_layer_with_its_values(tmp_path):
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"format": "actlab-evolve-best", "version": 1, "mode": "single",
+                                "functions": {"all": "x * sigmoid(1.5 * x)"}, "learn_constants": True,
+                                "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.0]}}}))
+    got = X.functions(str(path))
+    assert [f.slot for f in got] == ["input", "hidden_1"]
+    x = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    layers = actlab.load(path)
+    for f in got:  # the exported function of each layer is that layer's trained module
+        (tmp_path / f"act_{f.slot}.py").write_text(actlab.to_code(f.spec, "torch"))
+        mod = load_module(tmp_path / f"act_{f.slot}.py", f"act_{f.slot}")
+        fn = next(v for k, v in vars(mod).items() if callable(v) and not isinstance(v, type) and k.startswith("expr_"))
+        torch.testing.assert_close(fn(x), layers[f.slot](x).detach())
