@@ -64,13 +64,16 @@ def finished_text(record: Mapping[str, Any], cached: bool, score: str = "test") 
     if "error" in record:
         return f"error: {record['error']}"
     r = record["result"]
-    if score == "test":
-        acc = r["test"].get("accuracy")
-    else:
-        acc = max((a for a in (e.get("val_accuracy") for e in r["epochs"]) if isinstance(a, (int, float)) and math.isfinite(a)),
-                  default=None)
+    acc = r["test"].get("accuracy") if score == "test" else best_val_accuracy(r)
     shown = f"{acc:.3f}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "n/a"
     return f"{r['status']}, {score} acc {shown}"
+
+
+def best_val_accuracy(result: Mapping[str, Any]) -> float:
+    """A training's score (a :class:`~actlab.training.RunResult` as a dict): its best validation
+    accuracy, 0 when it has none (it diverged first), as search scores a trial."""
+    accs = [e.get("val_accuracy") for e in result.get("epochs", [])]
+    return max((float(a) for a in accs if isinstance(a, (int, float)) and math.isfinite(a)), default=0.0)
 
 
 WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key

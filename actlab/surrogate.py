@@ -71,7 +71,7 @@ from .catalogue import REGISTRY
 from .catalogue.expr import PREFIX, Expression, canonical
 from .catalogue.properties import value_and_derivative
 from .models import build
-from .runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, load_data, finished_text, provide_data
+from .runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
 from .training import TrainConfig, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"
@@ -111,13 +111,6 @@ class Task:
         d = self.to_dict()
         d["data_options"] = {k: v for k, v in d["data_options"].items() if k not in WHERE_ONLY["data_options"]}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def best_val_accuracy(result: Mapping[str, Any]) -> float:
-    """A training's score (a :class:`~actlab.training.RunResult` as a dict): its best validation
-    accuracy, 0 when it has none (it diverged first), as search scores a trial."""
-    accs = [e.get("val_accuracy") for e in result.get("epochs", [])]
-    return max((float(a) for a in accs if finite(a)), default=0.0)
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,9 +38,9 @@ from .._io import own_out, prepare_out, write_json_atomic
 from .._progress import Progress
 from ..catalogue import REGISTRY, entries, expr, split_specs
 from ..models import build
-from ..runner import Runner, Unit, load_data, provide_data, slug
+from ..runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
 from ..stats import rank_correlation
-from ..surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, best_val_accuracy, function_key
+from ..surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
 from ..training import TrainConfig
 
 FORMAT_RESULTS = "actlab-screen-results"
