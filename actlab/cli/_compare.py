@@ -76,7 +76,8 @@ def add(sub) -> None:
     p.add_argument("--activations", help=f"activation specs separated by commas (default {DEFAULTS['activations'].replace(',', ', ')}), "
                                          f"or 'articles': the {len(split_specs(ARTICLES))} functions of the source "
                                          f"articles ({ARTICLES.replace(',', ', ')})")
-    p.add_argument("--baseline", help="activation the others are tested against (default: the first)")
+    p.add_argument("--baseline", help="activation the others are tested against (default: relu where it is "
+                                      "compared, else the first)")
     p.add_argument("--seeds", type=int, help=f"runs per activation (default {DEFAULTS['seeds']})")
     p.add_argument("--out", help=f"output folder (default {DEFAULTS['out']})")
     g = p.add_argument_group("training")
@@ -172,6 +173,7 @@ def cmd_compare(args) -> int:
     data = load(dataset, seed=args.data_seed, **data_options)
     print(f"compare: {len(acts)} activations x {config.seeds} seeds on {data.name} "
           f"({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), model {config.model}")
+    print(f"baseline: {config.baseline}" + ("" if s.get("baseline") else " (the default; --baseline NAME to change)"))
     with Runner(workers=args.workers, dask=args.dask, pack=args.pack, threads=args.threads or None) as runner:
         if runner.name != "this process":
             print(f"training on {runner.name}")
