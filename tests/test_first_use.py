@@ -3,12 +3,14 @@ the help texts that say what a file must hold, and the README's set-up lines."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
 from actlab.compare import CompareConfig
+from actlab.report.search import score_text
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 
@@ -38,3 +40,26 @@ def test_compare_says_which_baseline_it_uses_before_training(tmp_path):
     r = actlab("compare", *common, "--baseline", "tanh", "--out", str(tmp_path / "b"))
     assert r.returncode == 0, r.stderr
     assert "baseline: tanh\n" in r.stdout and "test accuracy vs tanh" in r.stdout
+
+
+def test_the_search_says_which_final_runs_diverged(tmp_path):
+    """A configuration whose every final run diverges reads 'diverged', not a test accuracy of 0."""
+    out = tmp_path / "s"
+    r = actlab("search", "--dataset", "iris", "--layers", "2", "--candidates", "exp,expr:exp(exp(x))", "--trials", "2",
+               "--final-seeds", "2", "--epochs", "3", "--lr", "5", "--pruner", "none", "--quiet", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line for line in r.stdout.splitlines() if line.startswith(("baseline", "top-"))}
+    final = {c["name"]: c for c in json.loads((out / "results.json").read_text())["final"]["configs"]}
+    gone = [name for name, c in final.items() if c["diverged"]]
+    assert gone and all(final[name]["diverged"] == 2 and final[name]["test_accuracy"] == [0.0, 0.0] for name in gone)
+    for name in gone:
+        assert "test diverged (2 of 2 seeds)" in rows[name] and "0.000 ± 0.000" not in rows[name]
+    assert "test 0." in rows["baseline"] and final["baseline"]["diverged"] == 0
+    assert "<td>diverged (2 of 2 seeds)</td>" in (out / "report.html").read_text()
+
+
+def test_a_contender_with_some_diverged_seeds_shows_its_mean_and_how_many():
+    row = {"test_accuracy": [0.9, 0.0, 0.8], "mean": 0.5667, "std": 0.4933, "diverged": 1, "failed": 0}
+    assert score_text(row) == "0.567 ± 0.493 (1 of 3 seeds diverged, scored 0)"
+    assert score_text({**row, "diverged": 0}) == "0.567 ± 0.493"
+    assert score_text({**row, "diverged": 2, "failed": 1}) == "diverged or failed (3 of 3 seeds)"

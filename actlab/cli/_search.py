@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..report.search import write_search_report
+from ..report.search import score_text, write_search_report
 from .._errors import ActlabError
 from .._io import finite
 from .._progress import duration
@@ -136,7 +136,7 @@ def format_final(results) -> str:
     for cfg in (results.get("final") or {}).get("configs", []):
         plan = ", ".join(f"{k}={v}" for k, v in cfg["plan"].items())
         p = "" if cfg["name"] == "baseline" else f"  p={format_p(cfg['p_holm'])} {cfg['outcome']}"
-        lines.append(f"{cfg['name']:<9} test {_num(cfg['mean'])} ± {_num(cfg['std'])}  val {_num(cfg['val_accuracy'])}  "
+        lines.append(f"{cfg['name']:<9} test {score_text(cfg)}  val {_num(cfg['val_accuracy'])}  "
                      f"[{plan}]{p}")
     return "\n".join(lines)
 
@@ -181,7 +181,7 @@ def _suite(args) -> int:
         if not best:
             continue
         wins[best["outcome"]] += 1
-        print(f"{name:<15} {_num(base['mean']):>9} ± {_num(base['std'])} {_num(best['mean']):>13} ± {_num(best['std'])} "
+        print(f"{name:<15} {score_text(base):>16} {score_text(best):>20} "
               f"{format_p(best['p_holm']):>9}  {best['outcome']}")
     print(f"win / tie / loss against the baseline: {wins['win']} / {wins['tie']} / {wins['loss']}")
     print(f"reports: {Path(args.out)}/<dataset>/report.html")
