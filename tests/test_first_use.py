@@ -63,3 +63,14 @@ def test_a_contender_with_some_diverged_seeds_shows_its_mean_and_how_many():
     assert score_text(row) == "0.567 ± 0.493 (1 of 3 seeds diverged, scored 0)"
     assert score_text({**row, "diverged": 0}) == "0.567 ± 0.493"
     assert score_text({**row, "diverged": 2, "failed": 1}) == "diverged or failed (3 of 3 seeds)"
+
+
+@pytest.mark.parametrize("command", ["compare", "search", "evolve", "screen"])
+def test_help_says_what_an_npz_file_holds_and_what_limit_shrinks(command):
+    r = actlab(command, "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())  # as one line: argparse wraps it
+    assert "npz:PATH (arrays named x and y, as numpy.savez(PATH, x=..., y=...) writes them" in text
+    assert "x_train, y_train, x_test, y_test" in text and "csv:PATH (a header row; --target names the label column)" in text
+    assert "use at most this many training examples, stratified; the validation and test splits shrink in the same " \
+           "proportion" in text
