@@ -4,15 +4,20 @@ the help texts that say what a file must hold, and the README's set-up lines."""
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from actlab.compare import CompareConfig
 from actlab.report.search import score_text
+from tests.conftest import require_real
 
 CLI = [sys.executable, "-m", "actlab.cli"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def actlab(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -74,3 +79,21 @@ def test_help_says_what_an_npz_file_holds_and_what_limit_shrinks(command):
     assert "x_train, y_train, x_test, y_test" in text and "csv:PATH (a header row; --target names the label column)" in text
     assert "use at most this many training examples, stratified; the validation and test splits shrink in the same " \
            "proportion" in text
+
+
+@pytest.mark.parametrize("torch, args", [
+    (None, ["torch==2.13.0"]),
+    ("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",  # the README's way to the CPU build
+     ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]),
+])
+def test_make_passes_torch_to_pip_as_its_arguments(tmp_path, torch, args):
+    """What `make` would run (make -n, in a copy of the Makefile): TORCH reaches pip word by word."""
+    require_real(shutil.which("make") is not None, "make is not installed")
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    r = subprocess.run(["make", "-n", "install", *([f"TORCH={torch}"] if torch else [])], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pip = [shlex.split(line) for line in r.stdout.splitlines()
+           if "pip install" in line and "torch==" in line and "--target" not in line]
+    assert len(pip) == 1 and pip[0][pip[0].index("-q") + 1:] == args, r.stdout
