@@ -80,6 +80,8 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
         recs = [records[n] for n in row]
         results = [RunResult.from_dict(r["result"]) if "result" in r else None for r in recs]
         c["test_accuracy"] = [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results]
+        c["diverged"] = sum(r is not None and r.status == "diverged" for r in results)  # scored 0, as failed runs
+        c["failed"] = sum(r is None for r in results)
         c["epochs"] = [r.best_epoch for r in results if r is not None]
         best_val = [max((e.get("val_accuracy") or 0.0) for e in r.epochs) for r in results if r is not None and r.epochs]
         if c["val_accuracy"] is None:  # the baseline had no trial: its final runs' best validation accuracy
