@@ -450,18 +450,22 @@ def test_the_time_limit_works_in_a_spawned_worker_process():
 def test_no_sympy_process_outlives_the_process_that_started_it(how):
     from tests.conftest import wait_until
 
-    code = ("import sys, time\nfrom actlab.catalogue import expr as E\nfrom actlab.catalogue.expr import _process\n"
-            "E.latex(E.X)\nprint(_process.pid(), flush=True)\n" + ("time.sleep(600)\n" if how == "is killed" else ""))
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    code = ("import sys\nfrom actlab.catalogue import expr as E\nfrom actlab.catalogue.expr import _process\n"
+            "E.latex(E.X)\nprint(_process.pid(), flush=True)\nsys.stdin.readline()\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         child = int(parent.stdout.readline())
         assert not _gone(child)
         if how == "is killed":
             parent.kill()  # no atexit: the sympy process sees its stdin close and exits by itself
-        assert parent.wait(120) in (0, -9)
+        else:
+            parent.stdin.write("exit now\n")
+            parent.stdin.flush()
+        assert parent.wait(120) == (0 if how == "exits" else -9)
     finally:
         parent.kill()
         parent.wait()
+        parent.stdin.close()
         parent.stdout.close()
     assert wait_until(lambda: _gone(child), timeout=60), f"sympy process {child} still runs"
 

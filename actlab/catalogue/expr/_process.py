@@ -48,6 +48,7 @@ class SympyProcess:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._ready = False  # the child said that it has loaded sympy
         self._pending = b""  # read from the child, not yet a whole line
         self._retry_at = 0.0
         self._why = ""
@@ -81,25 +82,50 @@ class SympyProcess:
                 return {"timeout": True}
             return reply
 
+    def start(self) -> None:
+        """Starts the child, if none runs, without waiting for it: it loads sympy while this process
+        goes on; the next :meth:`ask` waits for it to be ready."""
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is using it
+        try:
+            if self._proc is None or self._proc.poll() is not None:
+                self._stop()
+                self._spawn()
+        except _Failed:
+            pass  # the next ask answers why
+        finally:
+            self._lock.release()
+
     def _running(self) -> subprocess.Popen:
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
-        self._stop()
+        if self._proc is None or (self._ready and self._proc.poll() is not None):
+            self._stop()
+            self._spawn()
+        if not self._ready:
+            try:
+                hello = self._receive(self._proc, STARTUP_SECONDS)
+            except _Failed as e:
+                self._failed_start(str(e))
+            if hello is None:
+                self._failed_start(f"its process did not start within {STARTUP_SECONDS:g} s")
+            if hello.get("ready") is not True:
+                self._failed_start(str(hello.get("error", "its process did not start")))
+            self._ready = True
+        return self._proc
+
+    def _spawn(self) -> None:
         if time.monotonic() < self._retry_at:
             raise _Failed(self._why)
         try:
             self._proc = subprocess.Popen([sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL, bufsize=0)
-            hello = self._receive(self._proc, STARTUP_SECONDS)
-            if hello is None:
-                raise _Failed(f"its process did not start within {STARTUP_SECONDS:g} s")
-            if hello.get("ready") is not True:
-                raise _Failed(str(hello.get("error", "its process did not start")))
-        except (OSError, ValueError, subprocess.SubprocessError, _Failed) as e:
-            self._why = first_line(e) if isinstance(e, _Failed) else f"cannot start a process: {first_line(e)}"
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            raise _Failed(self._why) from None
-        return self._proc
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            self._failed_start(f"cannot start a process: {first_line(e)}")
+        self._ready = False
+
+    def _failed_start(self, why: str) -> None:
+        """Raises :class:`_Failed`; requests fail at once with ``why`` for RETRY_SECONDS."""
+        self._why, self._retry_at = why, time.monotonic() + RETRY_SECONDS
+        raise _Failed(why)
 
     def _send(self, proc: subprocess.Popen, request: dict[str, Any]) -> None:
         data = json.dumps(request).encode() + b"\n"
@@ -138,7 +164,7 @@ class SympyProcess:
 
     def _stop(self) -> None:
         """Kills the child, if any, and reaps it."""
-        proc, self._proc, self._pending = self._proc, None, b""
+        proc, self._proc, self._pending, self._ready = self._proc, None, b"", False
         if proc is None:
             return
         try:
@@ -167,6 +193,11 @@ def _close(proc: subprocess.Popen) -> None:
 
 
 _SYMPY = SympyProcess()
+
+
+def start() -> None:
+    """Starts the sympy process without waiting for it (see :meth:`SympyProcess.start`)."""
+    _SYMPY.start()
 
 
 def ask(request: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from torch import nn
 from ..._errors import ActlabError
 from .compile import compile_learnable, compile_torch
 from .parse import parse, to_text
-from .sympy import latex
+from .sympy import latex, start_sympy
 from .tree import Call, Const, Node, Var, _short, check_tree, constants, depends_on_x, numpy_eval, primitives_used
 
 PREFIX = "expr:"
@@ -121,13 +121,19 @@ def entry(text: str):
         return numpy_eval(node, x)
 
     f.__name__ = PREFIX + canon
+    start_sympy()  # it loads in its own process while the properties are measured
+    e = _measured(Entry(name=PREFIX + canon, fn=f, formula="",
+                        note="An expression over x (actlab evolve / the expression language); properties measured on a grid.",
+                        reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)", kind="user",
+                        range=(-math.inf, math.inf), monotonic=None, smooth=None, zero_centred=None, numpy=ref,
+                        module=lambda: Expression(node), stochastic="rrelu" in primitives_used(node)))
     formula = latex(node)
     pdiv = " pdiv(a, b) is the protected division: a / b with |b| raised to at least 1e-6." if "pdiv" in formula else ""
-    e = Entry(name=PREFIX + canon, fn=f, formula=formula,
-              note="An expression over x (actlab evolve / the expression language); properties measured on a grid." + pdiv,
-              reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)", kind="user",
-              range=(-math.inf, math.inf), monotonic=None, smooth=None, zero_centred=None, numpy=ref,
-              module=lambda: Expression(node), stochastic="rrelu" in primitives_used(node))
+    return replace(e, formula=formula, note=e.note + pdiv)
+
+
+def _measured(e):
+    """``e`` with its range, monotonic, smooth, zero-centred and differentiable measured on a grid."""
     try:
         from ..properties import measure
 

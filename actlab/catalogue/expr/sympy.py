@@ -95,6 +95,12 @@ SIMPLIFY_SECONDS = 2.0
 LATEX_SECONDS = 5.0  # building and printing the expression as built (no simplification)
 
 
+def start_sympy() -> None:
+    """Starts the sympy process, if none runs, without waiting: a formula asked for soon after
+    comes sooner."""
+    _process.start()
+
+
 def _formula(reply: dict[str, Any]) -> bool:
     return isinstance(reply.get("text"), str) and isinstance(reply.get("latex"), str)
 
