@@ -52,7 +52,7 @@ class SympyProcess:
         self._pending = b""  # read from the child, not yet a whole line
         self._retry_at = 0.0
         self._why = ""
-        self._parents: list[subprocess.Popen] = []  # after a fork: the parent's child, never touched
+        self._inherited: list[subprocess.Popen] = []  # after a fork: the parent's child, never touched
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
         atexit.register(self._stop)
@@ -178,10 +178,10 @@ class SympyProcess:
         """In a forked process: the child is the parent's. Close this process's copies of its pipes
         (so that it still sees its stdin close when the parent exits) and leave it alone."""
         self._lock = threading.Lock()
-        proc, self._proc, self._pending = self._proc, None, b""
+        proc, self._proc, self._pending, self._ready = self._proc, None, b"", False
         if proc is not None:
             _close(proc)
-            self._parents.append(proc)  # kept: never waited for or killed from here
+            self._inherited.append(proc)  # kept: never waited for or killed from here
 
 
 def _close(proc: subprocess.Popen) -> None:
