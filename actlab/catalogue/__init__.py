@@ -2,7 +2,7 @@
 
 ``get(spec)`` gives an ``nn.Module``, ``functional(spec)`` a callable, ``lookup(name)`` the
 :class:`Entry` with formula, reference and properties, ``fast(spec)`` the fastest measured
-implementation (eager or a compiled kernel). See ``_table.py`` for the table; ``expr.py`` is the
+implementation (eager or a compiled kernel). See ``_table.py`` for the table; ``expr/`` is the
 expression language of ``"expr:TEXT"`` specs (evolved functions, or a user's own formula);
 ``"pexpr:TEXT"`` is the same function with its constants learned per layer.
 """
@@ -14,7 +14,7 @@ from ._table import SIPPER48
 from ._fast import FastActivation, fast
 from .frelu import FReLU, frelu
 
-REGISTRY.add_prefix(expr.PREFIX, expr.entry)  # "expr:TEXT" specs: the expression language (expr.py)
+REGISTRY.add_prefix(expr.PREFIX, expr.entry)  # "expr:TEXT" specs: the expression language (expr/)
 REGISTRY.add_prefix(expr.LEARN_PREFIX, expr.learnable_entry)  # "pexpr:TEXT": its constants learned per layer
 
 __all__ = [

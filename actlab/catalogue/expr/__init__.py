@@ -1,0 +1,49 @@
+"""The expression language of evolved activation functions: ``"max(x, x*tanh(x))"``.
+
+One variable ``x``, float constants, ``+ - * /`` (``/`` is the protected division), integer
+powers ``x**2`` (rewritten with ``square``), and calls of the whitelisted primitives in
+:data:`PRIMITIVES`. Text is read by a tokenizer and a recursive-descent parser of its own into
+a small tree (:class:`Var`, :class:`Const`, :class:`Call`); nothing the user writes is ever
+given to ``eval``, ``exec``, ``compile`` or sympy's string parser. Every mistake is an
+:class:`~actlab.ActlabError` with a one-line message.
+
+From the tree:
+
+* :func:`compile_torch` gives a torch function (closures over torch ops, no code generation);
+* :func:`numpy_eval` a NumPy reference;
+* :func:`to_sympy` a sympy expression built node by node (``sympy.Max``, ``sympy.exp``, ...),
+  and :func:`simplified` its simplification, as text and LaTeX (computed in a child process
+  with a hard time limit);
+* :func:`to_text` the canonical text, which parses back to the same tree.
+
+Protected operations: ``div(a, b) = a / b`` with ``|b|`` raised to at least 1e-6 (keeping its
+sign); ``log(x) = log(|x| + 1e-6)``; ``sqrt(x) = sqrt(|x|)`` (1e-12 is added under the root so
+that the gradient at 0 stays finite). Formulas show what the function computes: ``a / b`` where
+sympy proves ``|b| >= 1e-6``, ``pdiv(a, b)`` (the protected division, named) where ``b`` may come
+closer to 0, and a constant denominator as the value the division uses (``x / 0`` is ``1000000 x``);
+larger subtrees without ``x`` (or ones that overflow) are shown as the float64 value the torch
+function folds them to.
+
+``"expr:TEXT"`` works as an activation spec everywhere a catalogue name does, e.g.
+``actlab.get("expr:max(x, x*tanh(x))")``; see :func:`entry`.
+
+Modules: :mod:`.tree` (the tree, its limits and the primitives' NumPy and sympy forms),
+:mod:`.parse` (text to tree and back), :mod:`.compile` (torch), :mod:`.sympy` (formulas; sympy
+runs in the process of :mod:`._process` and :mod:`._child`), :mod:`.module` (``nn.Module`` and
+catalogue entries). This file only re-exports.
+"""
+
+from .compile import (TORCH, DualFn, LearnableFn, TorchFn, TorchForm, _tanh_from_exp, compile_dual, compile_learnable,
+                      compile_torch)
+from .module import LEARN_PREFIX, PREFIX, Expression, entry, learnable_entry, module
+from .parse import canonical, parse, to_text
+from .sympy import (EXACT_CONSTANT_NODES, LATEX_SECONDS, SIMPLIFY_MAX_NODES, SIMPLIFY_MAX_OPS, SIMPLIFY_SECONDS, latex,
+                    simplified, to_sympy)
+from .tree import (DEFAULT_BINARY, DEFAULT_UNARY, DIV_EPS, LOG_EPS, MAX_CHARS, MAX_NESTING, MAX_NODES, PRIMITIVES, RRELU_SLOPE,
+                   SELU_ALPHA, SELU_SCALE, SQRT_EPS, X, Call, Const, Node, Primitive, Var, check_tree, constants, depends_on_x,
+                   height, numpy_eval, primitive_name, primitives_used, size)
+
+__all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "LEARN_PREFIX", "PREFIX", "PRIMITIVES", "Var",
+           "X", "canonical", "check_tree", "compile_dual", "compile_learnable", "compile_torch", "constants", "learnable_entry",
+           "depends_on_x", "entry", "height", "latex", "module", "numpy_eval", "parse", "primitive_name", "simplified", "size",
+           "to_sympy", "to_text"]
