@@ -7,6 +7,7 @@ it in .ci/run), so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -29,12 +30,34 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def restored_registry():
+    """The catalogue's registry, left as it was on leaving (names registered meanwhile gone)."""
+    from actlab.catalogue import REGISTRY
+
+    entries, keys = dict(REGISTRY._entries), dict(REGISTRY._keys)
+    try:
+        yield REGISTRY
+    finally:
+        REGISTRY._entries.clear()
+        REGISTRY._entries.update(entries)
+        REGISTRY._keys.clear()
+        REGISTRY._keys.update(keys)
+
+
+@pytest.fixture
+def registry():
+    """The catalogue's registry for a test that registers functions: no other test sees them."""
+    with restored_registry() as r:
+        yield r
+
+
 def wait_until(pred, timeout: float = 300.0, step: float = 0.1) -> bool:
     """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
     import time
 
-    end = time.time() + timeout
-    while time.time() < end:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
         if pred():
             return True
         time.sleep(step)

@@ -218,13 +218,9 @@ def test_a_function_that_mixes_elements_is_never_packed(what):
     assert not packable("mlp", MIXING[what]) and not packable("mlp", {"input": "relu", "hidden": MIXING[what]})
 
 
-def test_a_registered_function_packs_by_what_it_does(monkeypatch):
+def test_a_registered_function_packs_by_what_it_does(registry):
     """A user's entry is measured too (its declared axis is only a default): a mean across the
     tensor keeps it out of a pack, rounding does not."""
-    from actlab.catalogue._registry import REGISTRY
-
-    monkeypatch.setattr(REGISTRY, "_entries", dict(REGISTRY._entries))  # the catalogue as it was, after the test
-    monkeypatch.setattr(REGISTRY, "_keys", dict(REGISTRY._keys))
     actlab.register("pack_centred", lambda x: x - x.mean())
     actlab.register("pack_wobbly", _one_ulp_up_on_packs(torch.tanh))
     actlab.register("pack_dim", lambda x, dim=1: torch.softmax(x, dim), params={"dim": 1}, axis="dim")
