@@ -18,6 +18,17 @@ import pytest
 REQUIRE_REAL = os.environ.get("ACTLAB_REQUIRE_REAL") == "1"
 
 
+def pytest_sessionstart(session):
+    """Say the seed of the random test order even under -q (pytest-randomly's header line is not
+    shown then): a failure that depends on the order is repeated with the same seed."""
+    config = session.config
+    seed = getattr(config.option, "randomly_seed", None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    quiet = config.option.verbose < 0  # otherwise pytest-randomly's header says it
+    if quiet and isinstance(seed, int) and reporter is not None and not hasattr(config, "workerinput"):
+        reporter.write_line(f"random test order: Using --randomly-seed={seed} (pass it to repeat this order)")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """Tests train small models: one thread is fastest, and two threads oversubscribe a 2-core
