@@ -7,6 +7,7 @@ it in .ci/run), so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,17 @@ from pathlib import Path
 import pytest
 
 REQUIRE_REAL = os.environ.get("ACTLAB_REQUIRE_REAL") == "1"
+
+
+def pytest_sessionstart(session):
+    """Say the seed of the random test order even under -q (pytest-randomly's header line is not
+    shown then): a failure that depends on the order is repeated with the same seed."""
+    config = session.config
+    seed = getattr(config.option, "randomly_seed", None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    quiet = config.option.verbose < 0  # otherwise pytest-randomly's header says it
+    if quiet and isinstance(seed, int) and reporter is not None and not hasattr(config, "workerinput"):
+        reporter.write_line(f"random test order: Using --randomly-seed={seed} (pass it to repeat this order)")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,12 +41,34 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def restored_registry():
+    """The catalogue's registry, left as it was on leaving (names registered meanwhile gone)."""
+    from actlab.catalogue import REGISTRY
+
+    entries, keys = dict(REGISTRY._entries), dict(REGISTRY._keys)
+    try:
+        yield REGISTRY
+    finally:
+        REGISTRY._entries.clear()
+        REGISTRY._entries.update(entries)
+        REGISTRY._keys.clear()
+        REGISTRY._keys.update(keys)
+
+
+@pytest.fixture
+def registry():
+    """The catalogue's registry for a test that registers functions: no other test sees them."""
+    with restored_registry() as r:
+        yield r
+
+
 def wait_until(pred, timeout: float = 300.0, step: float = 0.1) -> bool:
     """Poll ``pred()`` until it is true (True) or ``timeout`` seconds pass (False)."""
     import time
 
-    end = time.time() + timeout
-    while time.time() < end:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
         if pred():
             return True
         time.sleep(step)

@@ -623,24 +623,36 @@ def test_every_generation_trains_new_behaviours(tmp_path):
 
 
 def test_a_budget_ends_the_evolution_in_time_and_runs_the_final_evaluation(tmp_path):
+    """From the command line: a budget of a millisecond (no generation trains in half of one) ends
+    the evolution after its first generation, which always runs, and the final evaluation follows."""
     out = tmp_path / "budget"
     r = actlab_cli("evolve", "--dataset", "iris", "--population", "4", "--generations", "500", "--epochs", "1",
-                   "--budget", "8s", "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu", "--out", str(out))
+                   "--budget", "0.001s", "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu", "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "results.json").read_text())
-    hist = res["history"]
-    assert res["ended_by"] == "budget" and 1 <= len(hist) < 500
-    spent = sum(h["seconds"] for h in hist)
-    assert spent <= 8 + max(h["seconds"] for h in hist)  # it stops before a generation would overrun
-    assert "budget left" in r.stderr and "the evolution ends after generation" in r.stderr
+    assert res["ended_by"] == "budget" and len(res["history"]) == 1 and res["history"][0]["seconds"] > 0
+    assert "budget left 0.0 min" in r.stderr and "the evolution ends after generation 0" in r.stderr
     assert res["final"]["contenders"][0]["name"] == "evolved"
-    # the checkpoint is intact: a resumed run with more budget goes on from it
-    r = actlab_cli("evolve", "--dataset", "iris", "--population", "4", "--generations", "500", "--epochs", "1",
-                   "--budget", "12s", "--final-seeds", "0", "--out", str(out), "--resume", "--quiet", "--force")
-    assert r.returncode == 0, r.stderr[-2000:]
-    more = json.loads((out / "results.json").read_text())["history"]
-    assert len(more) > len(hist) and more[:len(hist)] == hist
     one_line_error(actlab_cli("evolve", "--budget", "soon", "--out", str(tmp_path / "x")), "duration")
+
+
+def test_a_budget_counts_the_generations_of_every_session(tmp_path):
+    """With a counted clock every generation takes one second: a budget of 3.5 s runs 3 generations
+    (after the third, 3 s spent and one more would overrun), and a resumed run with 5.5 s goes on
+    from the checkpoint to 5, its first two kept as they were."""
+    ticks = iter(range(10**6))  # each generation reads the clock twice: it takes exactly 1 s
+    cfg = dict(dataset="iris", population=4, generations=500, final_seeds=0, catalogue=["elu"],
+               train=TrainConfig(epochs=1, batch_size=32, patience=None, monitor="val_accuracy", diagnostics=False,
+                                 threads=1))
+    out = tmp_path / "counted"
+    res = run_evolution(EvolveConfig(**cfg, budget=3.5), out, progress=False, clock=lambda: next(ticks))
+    assert res["ended_by"] == "budget" and [h["seconds"] for h in res["history"]] == [1, 1, 1]
+    more = run_evolution(EvolveConfig(**cfg, budget=5.5), out, resume=True, progress=False, clock=lambda: next(ticks))
+    assert more["ended_by"] == "budget" and len(more["history"]) == 5 and more["history"][:3] == res["history"]
+    assert [h["session"] for h in more["history"]] == [0, 0, 0, 1, 1]
+    done = run_evolution(EvolveConfig(**{**cfg, "generations": 6}, budget=100), out, resume=True, progress=False,
+                         clock=lambda: next(ticks))
+    assert done["ended_by"] == "generations" and len(done["history"]) == 6
 
 
 def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):

@@ -14,7 +14,8 @@ a temporary working directory ``work/`` next to a folder ``outside/``. For every
 * nothing the input smuggles in runs: specs and files that would create ``outside/CANARY`` if
   they were evaluated or unpickled leave it absent;
 * nothing trains: every case fails before the first training step (a trip-wire replaces the
-  trainers), so each takes well under a second or two.
+  trainers), so each takes a second or two (the test allows 120 s: it bounds runaway work, not
+  the speed of a loaded machine).
 """
 
 from __future__ import annotations
@@ -930,4 +931,6 @@ def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, no_training):
     assert not changed, f"created, changed or removed outside --out: {changed}"
     for p, content in earlier.items():
         assert p.is_file() and p.read_bytes() == content, f"earlier result {p.relative_to(ctx.work)} was changed"
-    assert seconds < (30 if case.fresh else 10), f"took {seconds:.1f} s"
+    # the trip-wire proves that nothing trained; this bounds other long work (a retried connection,
+    # sympy on a huge formula) at a limit that no machine's load comes near (a case takes a second)
+    assert seconds < 120, f"took {seconds:.1f} s"

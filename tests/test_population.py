@@ -8,6 +8,12 @@ import math
 
 import pytest
 import torch
+from torch import nn
+from torch.nn import LazyLinear
+
+import actlab
+from actlab.catalogue import Activation
+from actlab.catalogue import learnable as LN
 
 from actlab.models import build
 from actlab.training import TrainConfig, train
@@ -78,14 +84,17 @@ def test_packed_members_train_as_if_alone(digits64, optimizer, fused):
 
 
 def test_packed_float32_members_agree_within_rounding(digits):
-    """With PyTorch's per-parameter optimizer loop (fused=False); the fused kernel rounds by
-    position and agrees to about 1e-3 after a few epochs (see the module docstring)."""
+    """With PyTorch's per-parameter optimizer loop (fused=False). The first steps agree to the last
+    bits; a pre-activation that rounds to the other side of leaky ReLU's kink then grows a
+    difference (4e-4 in a loss by epoch 4 on an AMD EPYC, 0 on other CPUs): the bound is for
+    rounding grown by training, far below what a packing error gives (the float64 tests below
+    demand equality)."""
     cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1,
                       fused=False)
     packed = train_population(PLANS, digits, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
         one, _ = alone(plan, digits, cfg)
-        _close_records(p, one, tol=1e-5)
+        _close_records(p, one, tol=5e-3)
 
 
 def test_weights_match_one_by_one(digits64):
@@ -112,7 +121,10 @@ def test_weights_match_one_by_one(digits64):
             torch.testing.assert_close(state[name], t, rtol=1e-10, atol=1e-12, msg=f"{plan}: {name}")
 
 
-def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits):
+def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
+    """In float64: with SGD at lr 0.5 a float32 member's rounding grows to 3e-3 in a loss on some
+    CPUs, and could flip an early stop."""
+    digits = digits64
     plans = ["relu", "expr:exp(x)", "tanh", "sigmoid", "expr:square(x)"]
     cfg = TrainConfig(epochs=12, batch_size=64, optimizer="sgd", lr=0.5, patience=2, monitor="val_loss",
                       diagnostics=False, threads=1, fused=False)
@@ -125,7 +137,7 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits):
     for k, (plan, p) in enumerate(zip(plans, packed)):
         one = train(lambda plan=plan: build("mlp", digits.input_shape, digits.n_classes, plan, **OPTS), digits, cfg,
                     on_epoch=(lambda e, r, k=k: prune_at.get(k) == e))
-        _close_records(p, one, tol=1e-4)
+        _close_records(p, one, tol=1e-9)
     # a member that diverges leaves the others exactly as they are without it
     without = train_population([p for i, p in enumerate(plans) if i != 1], digits, cfg, OPTS,
                                on_epoch=lambda k, e, r: k == 2 and e == 2)
@@ -150,8 +162,79 @@ def test_pack_groups_equal_functions_in_contiguous_slices(digits):
             torch.testing.assert_close(z[pack.order.index(k)], m(x), rtol=1e-5, atol=1e-6)
 
 
+def test_two_functions_with_one_name_keep_their_own_function_in_a_pack():
+    double, triple = Activation(lambda x: 2 * x, name="f"), Activation(lambda x: 3 * x, name="f")
+    members = [build("mlp", (4,), 3, act, width=8, depth=2) for act in (double, triple, double)]
+    pack = PackedMLP(members)
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        z = pack(x)
+        for k, m in enumerate(members):
+            torch.testing.assert_close(z[pack.order.index(k)], m(x))
+    assert len(pack.groups[0]) == 2 and pack.order == [0, 2, 1]  # equal functions still share a run
+
 def test_packable_only_for_the_mlp():
     assert packable("mlp") and not packable("seed-cnn") and not packable("resnet")
+
+
+def _one_ulp_up_on_packs(f):
+    """``f``, but on a 3-D input (a pack's layout) every value moved up by one float ulp: the
+    rounding a kernel may give for another shape on another CPU."""
+
+    def g(x, *args, **kwargs):
+        y = f(x, *args, **kwargs)
+        return torch.nextafter(y, torch.full_like(y, math.inf)) if x.dim() == 3 else y
+
+    return g
+
+
+@pytest.mark.parametrize("name,fn", [("elu", "elu"), ("selu", "selu"), ("celu", "celu"), ("mish", "mish")])
+def test_packing_does_not_depend_on_the_last_bit(monkeypatch, name, fn):
+    """On some CPUs elu gives another last bit on a (2, 3, 5) tensor than on its (3, 5) slices:
+    whether a function packs is a property of the function, the same on every machine."""
+    import torch.nn.functional as F
+
+    monkeypatch.setattr(F, fn, _one_ulp_up_on_packs(getattr(F, fn)))
+    x = torch.randn(2, 3, 5)
+    act = actlab.get(name)
+    assert not torch.equal(act(x), torch.stack([act(x[0]), act(x[1])]))  # the perturbation is in place
+    assert packable("mlp", name) and packable("mlp", {"input": name, "hidden": "relu"})
+    own = Activation(_one_ulp_up_on_packs(torch.tanh), name="wobbly_tanh")  # not a catalogue entry: measured
+    assert packable("mlp", own)
+
+
+MIXING = {
+    "softmax along features": nn.Softmax(dim=1),
+    "cumulative sum": Activation(lambda x: x.cumsum(1), name="cumsum"),
+    "minus the mean": Activation(lambda x: x - x.mean(), name="centred"),
+    "a 1% pull to the mean": Activation(lambda x: x + 0.01 * x.mean(), name="pulled"),
+    "PReLU per feature": nn.PReLU(3),
+    "lazy per-channel unit": LazyLinear(5),
+}
+
+
+@pytest.mark.parametrize("what", list(MIXING))
+def test_a_function_that_mixes_elements_is_never_packed(what):
+    assert not packable("mlp", MIXING[what]) and not packable("mlp", {"input": "relu", "hidden": MIXING[what]})
+
+
+def test_a_registered_function_packs_by_what_it_does(registry):
+    """A user's entry is measured too (its declared axis is only a default): a mean across the
+    tensor keeps it out of a pack, rounding does not."""
+    actlab.register("pack_centred", lambda x: x - x.mean())
+    actlab.register("pack_wobbly", _one_ulp_up_on_packs(torch.tanh))
+    actlab.register("pack_dim", lambda x, dim=1: torch.softmax(x, dim), params={"dim": 1}, axis="dim")
+    assert not packable("mlp", "pack_centred") and packable("mlp", "pack_wobbly") and not packable("mlp", "pack_dim")
+
+
+def test_every_catalogue_entry_packs_as_its_table_row_declares():
+    """Element-wise entries pack; along a dimension, spatial, learned feature mixing, parameters per
+    channel (sized at the first call, or PReLU's num_parameters) train alone."""
+    for e in actlab.entries():
+        per_channel = isinstance(e.make_module(**e.params), (LN.PerChannel, LN.GatedUnit))
+        assert packable("mlp", e.name) == (e.axis == "elementwise" and not e.mixes_features and not per_channel), e.name
+    assert packable("mlp", "prelu(num_parameters=1)") and not packable("mlp", "prelu(num_parameters=4)")
+    assert {"log", "acos", "asin", "log10"} <= {e.name for e in actlab.entries() if packable("mlp", e.name)}  # NaN is no mixing
 
 
 def test_packed_members_get_the_diagnostics_they_get_alone(digits64):

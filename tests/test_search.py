@@ -3,6 +3,7 @@ cooperating workers on a journal file and on a real PostgreSQL server, bad input
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,8 @@ from actlab import SIPPER48
 from actlab.data import load
 from actlab.models import build
 from actlab.search import SearchConfig, candidates, plan_of, work
-from actlab.search._study import RETRY_OF, SURPLUS, make_storage
+from actlab.search import _study
+from actlab.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.training import TrainConfig, train
 
 CLI = [sys.executable, "-m", "actlab.cli", "search"]
@@ -114,25 +116,93 @@ def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(t
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in after.values()) == 6  # the budget
 
 
+def _trials_or_none(url: str, study: str) -> list[optuna.trial.FrozenTrial] | None:
+    try:
+        return trials_of(url, study)
+    except Exception:  # the storage or the study is not there yet
+        return None
+
+
+def _worker_pids(trials, states=tuple(TrialState)) -> set[int]:
+    return {t.system_attrs[HEARTBEAT]["pid"] for t in trials or () if t.state in states and HEARTBEAT in t.system_attrs}
+
+
+def _hold_the_first_worker(url: str, study: str, journal: Path) -> None:
+    """Stop the first worker seen with a trial (SIGSTOP) until another worker has finished one, so
+    that both run trials whatever their start-up times (the first could take the whole budget
+    before the other has imported torch). It is stopped while this process holds the journal's
+    lock, so never inside a write."""
+    from optuna.storages.journal import JournalFileOpenLock
+
+    first: set[int] = set()
+    assert wait_until(lambda: first.update(_worker_pids(_trials_or_none(url, study))) or first), "no worker got going"
+    if len(first) > 1:
+        return  # both have a trial already
+    (pid,) = first
+    lock = JournalFileOpenLock(str(journal))
+    lock.acquire()
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    finally:
+        lock.release()
+    try:
+        assert wait_until(lambda: _worker_pids(_trials_or_none(url, study), _study.DONE) - {pid}), "no other worker finished a trial"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def _first_trials_asked_together(url: str):
+    """Workers started inside ask their first trials together: Optuna's trials table is locked
+    against writes (reads go on) until one worker waits to insert its trial and another waits for
+    the study's row that the first holds while it inserts; each then gets a trial, whatever their
+    start-up times."""
+    import sqlalchemy
+
+    make_storage(url, Path("."))  # Optuna's tables, before they are locked
+    engine = sqlalchemy.create_engine(url)
+    waiting = sqlalchemy.text("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                              "AND datname = current_database()")
+
+    def both_asking() -> bool:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+            queries = [q.strip().upper() for (q,) in watch.execute(waiting)]
+        return any(q.startswith("INSERT INTO TRIALS") for q in queries) and any("FOR UPDATE" in q for q in queries)
+
+    try:
+        with engine.connect() as holder:
+            holder.execute(sqlalchemy.text("LOCK TABLE trials IN SHARE MODE"))
+            yield
+            assert wait_until(both_asking), "the workers did not both come to ask a trial"
+            holder.rollback()
+    finally:
+        engine.dispose()
+
+
 def _two_workers_cooperate(url: str, study: str, tmp_path: Path, *, separate_processes: bool):
     common = [*FAST, "--storage", url, "--study", study, "--trials", "8", "--final-seeds", "0", "--pruner", "none"]
     if separate_processes:  # as two machines would: two commands started at once
-        procs = [subprocess.Popen([*CLI, *common, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        with _first_trials_asked_together(url):
+            procs = [subprocess.Popen([*CLI, *common, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for i in range(2)]
         for p in procs:
             _, err = p.communicate(timeout=600)
             assert p.returncode == 0, err
     else:
-        r = run(*common, "--n-jobs", "2", "--out", str(tmp_path / "w"))
-        assert r.returncode == 0, r.stderr
+        proc = subprocess.Popen([*CLI, *common, "--n-jobs", "2", "--out", str(tmp_path / "w")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            _hold_the_first_worker(url, study, Path(url.removeprefix("journal:")))
+        finally:
+            _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
     ts = trials_of(url, study)
     numbers = [t.number for t in ts]
     assert len(numbers) == len(set(numbers)) == max(numbers) + 1  # unique and gap-free
     done = [t for t in ts if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(done) == 8
     assert all(t.system_attrs.get(SURPLUS) for t in ts if t.state == TrialState.FAIL)
-    pids = {t.system_attrs["actlab:heartbeat"]["pid"] for t in done}
-    assert len(pids) == 2, "both workers must have run trials"
+    assert len(_worker_pids(done)) == 2, "both workers must have run trials"
 
 
 def test_two_local_workers_on_one_journal_file(tmp_path):

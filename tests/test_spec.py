@@ -17,6 +17,7 @@ from torch import nn
 import actlab
 from actlab import ActlabError
 from actlab.catalogue import REGISTRY, Activation, parse_spec
+from tests.conftest import restored_registry
 
 
 def one_line_error(call, *args, **kwargs) -> str:
@@ -250,17 +251,6 @@ def test_fuzz_only_actlab_errors_with_one_line_messages():
 # --------------------------------------------------------------------------- register
 
 
-@pytest.fixture
-def registry():
-    """Leave the global registry as it was after the test."""
-    entries, keys = dict(REGISTRY._entries), dict(REGISTRY._keys)
-    yield REGISTRY
-    REGISTRY._entries.clear()
-    REGISTRY._entries.update(entries)
-    REGISTRY._keys.clear()
-    REGISTRY._keys.update(keys)
-
-
 def test_register_makes_a_name_usable_everywhere(registry):
     calls = []
 
@@ -326,9 +316,12 @@ def test_register_refuses_bad_names(registry, name):
     one_line_error(actlab.register, name, lambda x: x)
 
 
-def test_registry_is_restored(registry):
-    """The fixture above really removes what a test registered (no leakage between tests)."""
-    assert "my_act" not in REGISTRY and "tanh_plus" not in REGISTRY and "cube_act" not in REGISTRY
+def test_registry_is_restored():
+    """The ``registry`` fixture really removes what a test registered (no leakage between tests)."""
+    with restored_registry():
+        actlab.register("restore_probe", lambda x: x, aliases=("restore_alias",))
+        assert "restore_probe" in REGISTRY and "restore_alias" in REGISTRY
+    assert "restore_probe" not in REGISTRY and "restore_alias" not in REGISTRY and "relu" in REGISTRY
 
 
 # --------------------------------------------------------------------------- pass-through specs

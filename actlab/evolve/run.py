@@ -208,10 +208,12 @@ def check_fidelities(value: Any) -> list[list[float]]:
 class Evolution:
     """The state of one evolution and its generation step."""
 
-    def __init__(self, config: EvolveConfig, executor, progress: bool = True):
+    def __init__(self, config: EvolveConfig, executor, progress: bool = True,
+                 clock: Callable[[], float] = time.perf_counter):
         self.config = config
         self.executor = executor
         self.progress = progress
+        self.clock = clock  # seconds; what a generation's "seconds" and the budget count
         self.pset = G.make_pset(config.unary, config.binary, config.constants)
         self.tb = G.make_toolbox(self.pset, init=(config.init_min, config.init_max), max_height=config.max_height,
                                  tournament=config.tournament, mutations=config.mutations)
@@ -324,7 +326,7 @@ class Evolution:
 
     # -- one generation
     def step(self, g: int) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        t0 = self.clock()
         c = self.config
         if c.mode == "coevolution":
             stats = self._step_coevolution(g)
@@ -354,7 +356,7 @@ class Evolution:
                 stats["surrogate"] = {**rank_correlation(screen["predicted"], got), "pool": screen["pool"],
                                       "trained": len(screen["keys"]), "at_random": screen["at_random"]}
         best = self.hof.best()
-        stats.update({"generation": g, "seconds": time.perf_counter() - t0, "session": len(self.sessions) - 1,
+        stats.update({"generation": g, "seconds": self.clock() - t0, "session": len(self.sessions) - 1,
                       "hof_best": best["fitness"] if best else None})
         self.history.append(stats)
         self.generation = g
@@ -646,7 +648,7 @@ def _left(config: EvolveConfig, history: list | None) -> str:
 def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, dask: str | None = None,
                   dask_timeout: float = 10.0, resume: bool = False, progress: bool = True, final: bool = True,
                   evaluator: Callable[[dict], dict] | None = None, stop_after: int | None = None,
-                  force: bool = False) -> dict[str, Any]:
+                  force: bool = False, clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``
     and ``best.json`` in ``out``. Returns the results; the report is written by the caller
     (``actlab.report.evolve.write_evolve_report``).
@@ -655,7 +657,8 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     none yet (killed before its first generation ended). A folder holding another command's
     results is refused unless ``force``. ``evaluator(task) -> {"fitness", "status"}`` replaces
     the training (tests); ``stop_after`` ends after that generation without the final step (as a
-    kill would, but cleanly)."""
+    kill would, but cleanly). ``clock()`` gives the seconds that generations take and the budget
+    counts (tests pass a counted one)."""
     out = prepare_out(out)
     own_out(out, "evolve", force)
     path = out / CHECKPOINT
@@ -690,7 +693,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
         surrogate = Surrogate(task, data, folder=out / "surrogate")
     executor = Fitness(runner, evaluator, folder=out / "units")
     try:
-        evo = Evolution(config, executor, progress)
+        evo = Evolution(config, executor, progress, clock)
         evo.surrogate = surrogate
         if saved is not None:
             evo.restore(saved)

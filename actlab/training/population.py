@@ -11,11 +11,12 @@ members has, for each member's parameters, exactly that member's gradient. The o
 actlab update element by element (SGD, Adam, RMSprop, ...), so one optimizer over the packed
 tensors makes each member's update what its own optimizer would make. The result is the one-
 by-one result of ``train`` with the same config, up to floating-point rounding (a batched matmul
-may add in another order), which the tests bound. With ``fused=False`` (PyTorch's per-parameter
-optimizer loop) packed members match alone bit for bit in float32 on the tests' data; with the
-default fused kernel they match exactly in float64, and in float32 to rounding only: the kernel
-rounds an element by its position in the tensor (vector body or scalar tail), which differs
-inside a pack, and a long training can grow that to about 1e-3 in a loss.
+may add in another order), which the tests bound. Packed members match alone exactly in float64;
+in float32 to rounding, which training can grow (a pre-activation that rounds to the other side
+of a kink: about 4e-4 in a loss after 4 epochs of leaky ReLU on digits, with ``fused=False``,
+PyTorch's per-parameter optimizer loop). The default fused kernel adds its own: it rounds an
+element by its position in the tensor (vector body or scalar tail), which differs inside a pack,
+and a long training can grow that to about 1e-3 in a loss.
 
 Each member keeps its own early stopping, best epoch, divergence and pruning. A finished
 member is scored when the pack ends, with the weights of its best epoch; until then it rides
@@ -29,7 +30,6 @@ says whether a model can be packed (``mlp`` only; other models train one by one)
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import time
 from typing import Any, Callable, Mapping, Sequence
@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
 from .._errors import ActlabError
-from ..catalogue import expr, get
+from ..catalogue import REGISTRY, Activation, Entry, expr, get
 from .losses import cross_entropy, get_loss
 from .metrics import batched_classification_metrics
 from .diagnostics import slot_diagnostics
@@ -53,18 +53,17 @@ def packable(model: str, plan: Any = None) -> bool:
     """Whether the packed trainer reproduces a model with this activation plan: the MLP, with a
     function in every slot that acts on each element alone (a pack's activations see a
     ``(members, batch, features)`` tensor: softmax along a dimension, or a PReLU with one slope per
-    feature, would act across members or batch rows)."""
+    feature, would act across members or batch rows).
+
+    A property of the functions, never of the machine's rounding: a catalogue entry is judged by
+    what its table row declares (``axis``, ``mixes_features``, one parameter per channel) and its
+    module's make (parts sized at the first call); only a function the catalogue does not
+    describe (a user's module, or an entry registered as kind ``user``) is also measured, with a
+    tolerance far above rounding (:func:`_acts_on_elements`)."""
     if model != "mlp":
         return False
     specs = plan.values() if isinstance(plan, Mapping) else [plan]
     return all(_layout_free(s) for s in specs)
-
-
-@functools.lru_cache(maxsize=1024)
-def _layout_free_cached(spec: str) -> bool:
-    if spec.strip().startswith((expr.PREFIX, expr.LEARN_PREFIX)):  # the expression language: element-wise primitives only
-        return True  # (and get() would build its catalogue entry: properties, LaTeX, sympy)
-    return _acts_on_elements(get(spec))
 
 
 def _layout_free(spec: Any) -> bool:
@@ -72,31 +71,72 @@ def _layout_free(spec: Any) -> bool:
         return True
     if isinstance(spec, str):
         try:
-            return _layout_free_cached(spec)
+            return _spec_acts_on_elements(spec)
         except ActlabError:
             return False
-    return isinstance(spec, nn.Module) and _acts_on_elements(spec)
+    return isinstance(spec, nn.Module) and not _sized_at_first_call(spec) and _acts_on_elements(spec)
+
+
+def _spec_acts_on_elements(spec: str) -> bool:
+    if spec.strip().startswith((expr.PREFIX, expr.LEARN_PREFIX)):  # the expression language: element-wise primitives only
+        return True  # (and get() would build its catalogue entry: properties, LaTeX, sympy)
+    entry, kwargs = REGISTRY.resolve(spec)
+    if not _declared_elementwise(entry, kwargs):
+        return False
+    module = get(spec)
+    return not _sized_at_first_call(module) and (entry.kind != "user" or _acts_on_elements(module))
+
+
+def _declared_elementwise(entry: Entry, kwargs: Mapping[str, Any] | None = None) -> bool:
+    """What the entry's table row says: it applies to each element alone (``axis``), learns no
+    mixing of features (``mixes_features``) and, with these arguments, has no parameter per
+    channel (``num_parameters``, PReLU's)."""
+    per_channel = {**entry.params, **(kwargs or {})}.get("num_parameters", 1) != 1
+    return entry.elementwise and not entry.mixes_features and not per_channel
+
+
+def _sized_at_first_call(act: nn.Module) -> bool:
+    """A part sized by its first input (per-channel parameters, a gated unit's projection): in a
+    pack it would be sized by the ``(members, batch, features)`` layout."""
+    return any(isinstance(m, LazyModuleMixin) for m in act.modules())
+
+
+#: How far a pack's call may differ from the slices' calls and still count as element-wise:
+#: some 100 float32 ulps, far above the rounding of a kernel that takes another code path
+#: for another shape (elu differs by 6e-8 on some CPUs), far below a real dependence between
+#: elements (a softmax, a mean or a cumulative sum moves values by 1e-2 and more).
+ELEMENTWISE_RTOL = ELEMENTWISE_ATOL = 1e-5
 
 
 def _acts_on_elements(act: nn.Module) -> bool:
-    """The module gives the same on a ``(2, 3, 5)`` tensor as on each of its ``(3, 5)`` slices, and
-    no part of it is sized by its first input (per-channel parameters, a gated unit's projection:
-    in a pack they would be sized by the ``(members, batch, features)`` layout)."""
-    if any(isinstance(m, LazyModuleMixin) for m in act.modules()):
-        return False
+    """The module gives the same, to :data:`ELEMENTWISE_RTOL`, on a ``(2, 3, 5)`` tensor as on
+    each of its ``(3, 5)`` slices (NaN where the slices have NaN)."""
     act = copy.deepcopy(act).eval()
     x = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
     try:
         with torch.no_grad():
-            return bool(torch.equal(act(x), torch.stack([act(x[0]), act(x[1])])))
-    except Exception:  # a shape the function refuses: it is not element-wise
+            whole, parts = act(x), torch.stack([act(x[0]), act(x[1])])
+        return whole.shape == parts.shape and torch.allclose(
+            whole, parts, rtol=ELEMENTWISE_RTOL, atol=ELEMENTWISE_ATOL, equal_nan=True)
+    except Exception:  # a shape the function refuses, or not a tensor: it is not element-wise
         return False
 
 
-def _key(act: nn.Module) -> tuple[str, str]:
-    """What identifies an activation module's function: its class and its repr (which shows its
-    arguments, or an expression's text)."""
-    return type(act).__module__ + "." + type(act).__qualname__, repr(act)
+def _keys(acts: Sequence[nn.Module]) -> list[tuple[str, str, int]]:
+    """What identifies each activation module's function: its class, its repr (which shows its
+    arguments, or an expression's text) and, for a wrapped callable, which callable (two of a
+    user's functions may share a name): the rank of its first appearance, so that the order of
+    a pack never depends on where objects lie in memory."""
+    fns: list[Callable] = []
+    out = []
+    for act in acts:
+        fn = act.fn if isinstance(act, Activation) else None
+        rank = next((i for i, f in enumerate(fns) if f is fn), None)
+        if rank is None:
+            fns.append(fn)
+            rank = len(fns) - 1
+        out.append((type(act).__module__ + "." + type(act).__qualname__, repr(act), rank))
+    return out
 
 
 class PackedMLP(nn.Module):
@@ -111,7 +151,8 @@ class PackedMLP(nn.Module):
             if [tuple(lin.weight.shape) for lin in m.linears] != shapes or m.slots != first.slots:
                 raise ActlabError("packed members must have the same layers; train them one by one instead")
         self.slots = first.slots
-        keys = [tuple(_key(m.acts[s]) for s in self.slots) for m in members]
+        slot_keys = {s: _keys([m.acts[s] for m in members]) for s in self.slots}
+        keys = [tuple(slot_keys[s][i] for s in self.slots) for i in range(len(members))]
         self.order = sorted(range(len(members)), key=lambda i: (keys[i], i))  # equal functions side by side
         ms = [members[i] for i in self.order]
         self.weights = nn.ParameterList(
@@ -124,10 +165,11 @@ class PackedMLP(nn.Module):
         self.groups: list[list[tuple[int, int, int]]] = []
         for s in self.slots:
             runs: list[tuple[int, int, int]] = []
+            key = [slot_keys[s][i] for i in self.order]
             for j, m in enumerate(ms):
                 act = m.acts[s]
                 shared = not any(True for _ in act.parameters())
-                if runs and shared and _key(ms[runs[-1][0]].acts[s]) == _key(act) and runs[-1][3]:
+                if runs and shared and key[runs[-1][0]] == key[j] and runs[-1][3]:
                     runs[-1][1] = j + 1
                 else:
                     self.acts.append(act)
