@@ -21,7 +21,7 @@ from .._progress import Progress
 from ..data import load
 from ..models import build
 from ..training import TrainConfig, few_steps, train
-from . import SearchConfig, _study, baseline_plan, best_so_far, describe, work
+from . import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
 from ..runner import Runner
 from ..surrogate import Task, prune
 from .final import final_evaluation
@@ -65,6 +65,7 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
     storage = _study.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
     _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
+    make_sampler(config, space)  # one that cannot be made (a grid too large): one line here, not in each worker
     if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
         print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
