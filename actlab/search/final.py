@@ -81,10 +81,10 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
             runner.close()
     for c in configs:
         c["plan"] = {k: v or "linear" for k, v in c.pop("raw_plan").items()}
-    longer = f"; the budget doubled for every contender while a comparison had not converged ({budgets})"
+    doubled = f"; the budget doubled for every contender while a comparison had not converged ({', '.join(map(str, budgets))} epochs)"
     return {"configs": configs, "alpha": ALPHA, "seeds": seeds, "epochs": budgets[-1], "budgets": budgets,
             "training": "every contender: the same seeds, the full epoch budget on the training split, the weights of "
-                        "the best validation-loss epoch tested" + (longer if len(budgets) > 1 else ""),
+                        "the best validation-loss epoch tested" + (doubled if len(budgets) > 1 else ""),
             "test": "two-sample permutation test of test accuracy vs the baseline, Holm-corrected",
             "convergence": convergence_note(budgets[-1], "--epochs")}
 
