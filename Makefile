@@ -1,6 +1,9 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
-# The CPU build of torch is pinned here and installed first: a plain `torch` requirement would
-# pull a multi-GB CUDA build. pyproject.toml declares torch>=2.4, which the pin satisfies.
+# torch is pinned here and installed first, so that actlab's own install (pyproject.toml declares
+# torch>=2.4, which the pin satisfies) keeps it. Which build pip picks depends on where it looks: a
+# CPU wheel where pip is set to find one (find-links, a local index), else PyPI's, which on Linux is
+# the multi-GB CUDA build. TORCH holds pip's arguments, so the CPU build can be asked for by name:
+#   make TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,8 +22,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "[2/5] upgrading pip (about 10 s)"
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "[3/5] installing $(TORCH), CPU build (about 2 min: a download of about 200 MB)"
-	$(BIN)/python -m pip install -q "$(TORCH)"
+	@echo "[3/5] installing $(TORCH) (about 2 min for the CPU build, a download of about 200 MB)"
+	$(BIN)/python -m pip install -q $(TORCH)
 	@echo "[4/5] installing actlab and its dependencies (about 2 min)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@echo "[5/5] timm for the export tests, in $(TIMM_SITE) (a few seconds)"

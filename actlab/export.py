@@ -568,7 +568,7 @@ def _keras_function(f: ExportedFunction, ops: Any) -> Callable:
     ns, pdiv, run = (ops,), functools.partial(_pdiv_keras, ops), f.keras
 
     def activation(x):
-        return run(ns, pdiv, x)
+        return run(ns, pdiv, ops.convert_to_tensor(x))  # NumPy arrays too, as keras.activations take them
 
     activation.__name__ = activation.__qualname__ = f.name
     activation.__doc__ = f.doc
@@ -799,7 +799,7 @@ def _keras_module(fns: list[ExportedFunction], names: str, source: str) -> str:
         out += _helper(0)
     for f in fns:
         out += [f"@keras.saving.register_keras_serializable(package={KERAS_PACKAGE!r}, name={f.name!r})",
-                f"def {f.name}(x):", *_docstring(f.doc, "    "), _spec_comment(f),
+                f"def {f.name}(x):", *_docstring(f.doc, "    "), _spec_comment(f), "    x = ops.convert_to_tensor(x)",
                 *(f"    {s}" for s in bodies[f.name]), "", ""]
     return "\n".join(out).rstrip() + "\n"
 

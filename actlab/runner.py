@@ -43,7 +43,7 @@ import torch
 from ._errors import ActlabError, first_line
 from . import _validate as V
 from ._io import claim, release, write_json_atomic
-from .catalogue.expr import PREFIX, Expression
+from .catalogue.expr import LEARN_PREFIX, PREFIX, Expression
 from .models import build
 from .training import TrainConfig, train
 from .training.population import packable, train_population
@@ -147,11 +147,15 @@ def load_data(u: Mapping[str, Any]):
 
 
 def _plan(plan: Any) -> Any:
-    """Spec strings as the model takes them; ``expr:`` specs become their module directly (no
-    property measurement, which the catalogue's ``get`` would make)."""
+    """Spec strings as the model takes them; ``expr:`` and ``pexpr:`` specs become their module
+    directly (no property measurement, LaTeX or sympy, which the catalogue's ``get`` would make;
+    the studies check their specs before they make units). One module per spec, as a template:
+    the model gives each slot it fills a copy of its own (:func:`actlab.models.slot_modules`)."""
     def one(spec):
-        if isinstance(spec, str) and spec.strip().startswith(PREFIX):
-            return Expression(spec.strip()[len(PREFIX):])
+        text = spec.strip() if isinstance(spec, str) else ""
+        for prefix, learnable in ((PREFIX, False), (LEARN_PREFIX, True)):
+            if text.startswith(prefix):
+                return Expression(text[len(prefix):], learnable=learnable)
         return spec
 
     return {slot: one(s) for slot, s in plan.items()} if isinstance(plan, Mapping) else one(plan)

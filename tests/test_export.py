@@ -101,15 +101,18 @@ def test_every_primitive_has_forms():
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_keras_forms_are_actlabs_function(spec, tmp_path):
-    """to_keras and the module to_code writes for Keras give actlab's values (Keras on torch)."""
+    """to_keras and the module to_code writes for Keras give actlab's values (Keras on torch), on
+    a backend tensor and on a NumPy array (as keras.activations take both)."""
     need("keras")
     x = grid(spec)
     want = reference(spec, x)
-    close(X.to_keras(spec)(x), want, f"to_keras({spec!r})")
     f = X.functions(spec)[0]
     (tmp_path / "m.py").write_text(X.to_code(spec, "keras"))
     module = load_module(tmp_path / "m.py", f"keras_{f.name}")
-    close(getattr(module, f.name)(x), want, f"keras module of {spec!r}")
+    for given in (x, x.numpy()):
+        kind = type(given).__name__
+        close(X.to_keras(spec)(given), want, f"to_keras({spec!r}) on a {kind}")
+        close(getattr(module, f.name)(given), want, f"keras module of {spec!r} on a {kind}")
 
 
 def test_standalone_code_runs_without_actlab(tmp_path):

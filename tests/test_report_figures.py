@@ -1,33 +1,43 @@
-"""Reports as a person sees them: real compare, search and evolve runs on iris, then every figure
-measured at the size its page shows it (text, legends, series), and the pages laid out by
-headless Chromium (table cells on one line, formulas under their expressions)."""
+"""Reports as a person sees them: real compare, search, evolve and screen runs on iris and the
+gallery, then every figure measured at the size its page shows it (text, legends, series, names
+beside points, markers inside their axes), and the pages laid out by headless Chromium (table
+cells on one line, formulas under their expressions, nothing wider than a 1280 px window)."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.text import Text
+from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
+from actlab.catalogue import entries
 from actlab.compare import CompareConfig, run_compare
 from actlab.evolve.run import EvolveConfig, run_evolution
 from actlab.report._style import MARKERS, PALETTE, style
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
+from actlab.report.gallery import build_gallery
+from actlab.report.screen import write_screen_report
 from actlab.report.search import write_search_report
+from actlab.screen import ScreenConfig, run_screen
 from actlab.search import SearchConfig
 from actlab.search.run import run_search
+from actlab.surrogate import Task, feature_points
 from actlab.training import TrainConfig
 
 TWELVE = ["relu", "tanh", "selu", "elu", "gelu", "mish", "silu", "sigmoid", "softsign", "softplus", "hard_sigmoid",
           "leaky_relu"]
 PAGE_PAD, PAGE_MAX = 48, 1200  # the reports' body: max-width 1200px, 24px padding on each side
+# a search over five slots with the longest names: its final table must still fit the page
+LONG_NAMES = ["hard_sigmoid_torch", "leaky_relu_keras", "sigmoid_derivative", "generalized_swish", "expr:max(x, x*tanh(x))"]
 
 
 def _measure(fig: Figure, dpi: float) -> dict:
@@ -46,7 +56,51 @@ def _measure(fig: Figure, dpi: float) -> dict:
                         if str(line.get_marker()).lower() not in ("none", "_", "|")])  # not error-bar caps
     title = fig._suptitle.get_text() if fig._suptitle else next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
     return {"title": title, "width_px": fig.get_figwidth() * dpi, "dpi": dpi,
-            "smallest_pt": min(t.get_fontsize() for t in texts), "legend_overlaps": overlaps, "legends": entries}
+            "smallest_pt": min(t.get_fontsize() for t in texts), "legend_overlaps": overlaps, "legends": entries,
+            "names": len(fig.findobj(Annotation)), "crowded": _crowded(fig), "clipped": _clipped(fig)}
+
+
+def _crowded(fig: Figure) -> list[str]:
+    """Names beside points that overlap one another, a title, an axis label or a legend, or
+    that stick out of their axes."""
+    renderer = fig.canvas.get_renderer()
+    names = [(t.get_text(), t.get_window_extent(renderer), t.axes) for t in fig.findobj(Annotation) if t.get_visible()]
+    fixed = [t.get_window_extent(renderer) for ax in fig.axes
+             for t in (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_visible() and t.get_text()]
+    fixed += [leg.get_window_extent(renderer) for leg in fig.findobj(Legend)]
+    out = []
+    for i, (text, box, ax) in enumerate(names):
+        frame = ax.get_window_extent(renderer)
+        if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
+            out.append(f"{text} sticks out of its axes")
+        for other in [b for _, b, _ in names[i + 1:]] + fixed:
+            cut = Bbox.intersection(box, other)
+            if cut is not None and cut.width * cut.height > 1:
+                out.append(f"{text} overlaps")
+    for ax in fig.axes:  # a title wider than its axes runs into a legend beside it
+        if ax.get_title():
+            title = ax.title.get_window_extent(renderer)
+            out += [f"title {ax.get_title()!r} overlaps a legend" for leg in fig.legends
+                    if Bbox.intersection(title, leg.get_window_extent(renderer)) is not None]
+    return out
+
+
+def _clipped(fig: Figure) -> list[str]:
+    """Markers of scatter plots and of lines without a line (error bars' points) that the axes'
+    frame cuts: a point must lie inside its axes by its marker's radius."""
+    px, out = fig.dpi / 72, []
+    for ax in fig.axes:
+        frame = ax.get_window_extent()
+        marks = [(c.get_offsets(), (c.get_sizes().max() ** 0.5) / 2 if len(c.get_sizes()) else 0)
+                 for c in ax.collections if isinstance(c, PathCollection) and c.get_visible()]
+        marks += [(line.get_xydata(), line.get_markersize() / 2) for line in ax.lines
+                  if line.get_visible() and line.get_linestyle() == "None" and line.get_marker() not in ("None", "", None)]
+        for xy, radius in marks:
+            for u, v in ax.transData.transform(xy):
+                r = radius * px
+                if not (frame.x0 + r - 1 <= u <= frame.x1 - r + 1 and frame.y0 + r - 1 <= v <= frame.y1 - r + 1):
+                    out.append(f"{ax.get_title()[:40]!r}: a marker at ({u:.0f}, {v:.0f}) px")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +119,18 @@ def reports(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", measured_save)
         res = run_compare(CompareConfig(dataset="iris", activations=TWELVE, seeds=2, train=train), root / "c", progress=False)
-        write_report(res, root / "c")
-        res = run_search(SearchConfig(dataset="iris", layers=3, candidates=["relu", "tanh", "elu", "sin"], trials=4, top_k=1,
-                                      final_seeds=2, pruner="none", train=train), root / "s", progress=False)
+        res["feature_map"] = feature_points(Task("iris"), [(r["activation"], r["activation"], r["mean"]) for r in res["summary"]])
+        write_report(res, root / "c")  # with the map of --map
+        res = run_search(SearchConfig(dataset="iris", layers=5, candidates=LONG_NAMES, trials=3, top_k=2, final_seeds=2,
+                                      pruner="none", train=train), root / "s", progress=False)
         write_search_report(res, root / "s")
         res = run_evolution(EvolveConfig(dataset="iris", population=4, generations=1, final_seeds=2, final_epochs=2,
                                          catalogue=["elu"], hall_of_fame=2, train=train), root / "e", progress=False)
         write_evolve_report(res, root / "e")
+        res = run_screen(ScreenConfig(dataset="iris", seeds=1, train_top=4, train_random=3, train=train), root / "sc",
+                         progress=False, say=lambda text: None)  # every catalogue function on the map
+        write_screen_report(res, root / "sc")
+        build_gallery(root / "g", kinds=["learnable"], progress=False)  # the longest formulas
     return root, figures
 
 
@@ -92,6 +151,15 @@ def test_legends_stay_off_the_data(reports):
     _, figures = reports
     assert sum(len(f["legends"]) for f in figures) >= 6
     assert [f["title"] for f in figures if f["legend_overlaps"]] == []
+
+
+def test_names_beside_points_stay_apart_and_markers_inside_their_axes(reports):
+    _, figures = reports
+    named = {f["title"]: f["names"] for f in figures if f["names"]}
+    assert any("Predicted vs real" in t for t in named) and any("Functions by their features" in t for t in named)
+    assert sum(named.values()) >= 10, named  # the crowded screen map still names many points
+    assert [(f["title"], f["crowded"]) for f in figures if f["crowded"]] == []
+    assert [(f["title"], f["clipped"]) for f in figures if f["clipped"]] == []
 
 
 def test_twelve_activations_get_twelve_different_looks(reports):
@@ -129,7 +197,7 @@ MEASURE = """<script>window.addEventListener("load", () => {
     return new Set([...r.getClientRects()].filter(b => b.width > 0).map(b => Math.round(b.top))).size; };
   const wrapped = [...document.querySelectorAll("td")].filter(td => !td.classList.contains("left") && lines(td) > 1)
     .map(td => td.textContent);
-  const formulas = [...document.querySelectorAll(".formula img")].map(img => {
+  const formulas = [...document.querySelectorAll("#hof .formula img")].map(img => {
     const expr = img.closest(".slot").querySelector("code.expr").getBoundingClientRect();
     const cell = img.closest("td").getBoundingClientRect(), pic = img.getBoundingClientRect();
     return {below: pic.top >= expr.bottom - 1, aligned: Math.abs(pic.left - expr.left) < 40,
@@ -157,3 +225,36 @@ def test_pages_in_chromium_keep_cells_on_one_line_and_formulas_under_their_expre
         if study == "e":
             f = m["formulas"]
             assert f and all(x["below"] and x["aligned"] and x["inside"] and x["height"] > 8 for x in f), f
+
+
+# Appended to a copy of a page: how wide the page is, every box whose content is wider than the box
+# (a table behind a scrollbar), and the drawn formulas, written into the DOM that --dump-dom prints.
+OVERFLOW = """<script>window.addEventListener("load", () => {
+  const hidden = [...document.querySelectorAll("body *")].filter(el => {
+    const o = getComputedStyle(el).overflowX;
+    return o !== "visible" && el.scrollWidth > el.clientWidth + 1;
+  }).map(el => `${el.tagName} ${el.id || el.className}: ${el.scrollWidth} px in ${el.clientWidth} px`);
+  const math = [...document.querySelectorAll("img.math")].map(img => img.naturalWidth > 0 && img.height > 8);
+  document.body.setAttribute("data-measured", JSON.stringify(
+    {page: document.documentElement.scrollWidth, window: window.innerWidth, hidden, math}));
+});</script>"""
+
+
+def test_every_report_fits_a_1280_px_window(reports, chromium):
+    """No page scrolls sideways and no table hides a column behind a scrollbar at 1280 px: the
+    compare report with its map, a search over five slots of long names, the evolution, the
+    screen of the whole catalogue and the gallery; their formulas are drawn."""
+    root, _ = reports
+    for page in ("c/report.html", "s/report.html", "e/report.html", "sc/report.html", "g/index.html"):
+        copy = (root / page).with_name("measured-1280.html")  # beside the page: the gallery links its images
+        copy.write_text((root / page).read_text().replace("</body>", OVERFLOW + "</body>"))
+        r = chromium(copy.as_uri(), "--dump-dom", "--window-size=1280,900")
+        assert r.returncode == 0, r.stderr[-500:]
+        found = re.search(r'data-measured="([^"]*)"', r.stdout)
+        assert found, (page, r.stdout[-500:])
+        m = json.loads(html.unescape(found.group(1)))
+        assert m["window"] == 1280 and m["page"] <= 1280, (page, m)
+        assert m["hidden"] == [], (page, m["hidden"])
+        assert all(m["math"]), (page, m["math"])
+        if page.startswith("g/"):
+            assert len(m["math"]) == len([e for e in entries() if e.kind == "learnable"])

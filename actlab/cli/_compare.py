@@ -13,6 +13,7 @@ from ..catalogue import split_specs
 from ..compare import CompareConfig
 from ..runner import DEFAULT_PACK
 from ._catalogue import HelpFormatter
+from ._data_help import dataset_help, limit_help
 from ._settings import defaults, given, merge, show
 from ..training import OPTIMIZERS, TrainConfig
 
@@ -70,13 +71,14 @@ def add(sub) -> None:
                     + "\n".join(textwrap.fill(v["help"], 78, initial_indent=f"  {k:<18} ", subsequent_indent=" " * 21,
                                                break_on_hyphens=False) for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=list(PRESETS), help="start from an experiment of the source articles (see above)")
-    p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {DEFAULTS['dataset']})")
+    p.add_argument("--dataset", help=dataset_help(DEFAULTS["dataset"]))
     p.add_argument("--model", help=f"mlp, seed-cnn (the CNN of 'SELU vs ReLU on CIFAR-10'), resnet, cnn1d or "
                                    f"transformer (default {DEFAULTS['model']})")
     p.add_argument("--activations", help=f"activation specs separated by commas (default {DEFAULTS['activations'].replace(',', ', ')}), "
                                          f"or 'articles': the {len(split_specs(ARTICLES))} functions of the source "
                                          f"articles ({ARTICLES.replace(',', ', ')})")
-    p.add_argument("--baseline", help="activation the others are tested against (default: the first)")
+    p.add_argument("--baseline", help="activation the others are tested against (default: relu where it is "
+                                      "compared, else the first)")
     p.add_argument("--seeds", type=int, help=f"runs per activation (default {DEFAULTS['seeds']})")
     p.add_argument("--out", help=f"output folder (default {DEFAULTS['out']})")
     g = p.add_argument_group("training")
@@ -100,7 +102,7 @@ def add(sub) -> None:
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--layers", "--depth", dest="depth", type=int, help="mlp layers (default 3; --depth is the same)")
-    g.add_argument("--limit", type=int, help="use at most this many training examples, stratified (default: all)")
+    g.add_argument("--limit", type=int, help=limit_help())
     g.add_argument("--shape", help=f"{DEFAULTS['shape']} (default: the dataset's own shape), flat, image28 or image32x3")
     g.add_argument("--target", help="target column of a csv: dataset")
     g.add_argument("--data-dir", help="where dataset files are looked for and downloaded to (default: $ACTLAB_DATA, "
@@ -172,6 +174,7 @@ def cmd_compare(args) -> int:
     data = load(dataset, seed=args.data_seed, **data_options)
     print(f"compare: {len(acts)} activations x {config.seeds} seeds on {data.name} "
           f"({len(data.train)} train / {len(data.val)} val / {len(data.test)} test), model {config.model}")
+    print(f"baseline: {config.baseline}" + ("" if s.get("baseline") else " (the default; --baseline NAME to change)"))
     with Runner(workers=args.workers, dask=args.dask, pack=args.pack, threads=args.threads or None) as runner:
         if runner.name != "this process":
             print(f"training on {runner.name}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..report.evolve import write_evolve_report
 from .. import _validate as V
 from ._catalogue import HelpFormatter
+from ._data_help import dataset_help, limit_help
 from ._settings import defaults, given, layered, show
 from .._errors import ActlabError
 from .._io import write_json_atomic
@@ -78,8 +79,8 @@ def add(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the evolution checkpointed in --out (or start it)")
     p.add_argument("--force", action="store_true", help="write into an --out that holds another command's results")
     g = p.add_argument_group("data and model")
-    g.add_argument("--dataset", help=f"dataset (default {_default('dataset')}); csv:PATH / npz:PATH work too")
-    g.add_argument("--limit", type=int, help=f"training examples used (default {_default('limit')}; 0 = all)")
+    g.add_argument("--dataset", help=dataset_help(_default("dataset")))
+    g.add_argument("--limit", type=int, help=limit_help(f"{_default('limit')}; 0 = all"))
     g.add_argument("--data-seed", type=int, help=f"seed of the data split (default {_default('data_seed')})")
     g.add_argument("--data-dir", help="where dataset files are")
     g.add_argument("--target", help="target column of a csv: dataset")

@@ -10,6 +10,7 @@ from ..runner import DEFAULT_PACK
 from ..surrogate import REGRESSORS
 from ..training import OPTIMIZERS, TrainConfig
 from ._catalogue import HelpFormatter
+from ._data_help import dataset_help, limit_help
 from ._settings import defaults, given, layered
 
 # Option name -> path in ScreenConfig's dict: the defaults are ScreenConfig's own.
@@ -43,7 +44,7 @@ def add(sub) -> None:
                     "  actlab screen --dataset mnist1d --model mlp --candidates all --out screen-out\n"
                     "  actlab screen --dataset digits --candidates all --train-top 12 --train-random 6 --seeds 3\n"
                     "  actlab screen --candidates 'relu,gelu,mish,expr:x*tanh(x),expr:max(x, sin(x))' --train-top 2")
-    p.add_argument("--dataset", help=f"dataset name, csv:PATH or npz:PATH (default {d['dataset']})")
+    p.add_argument("--dataset", help=dataset_help(d["dataset"]))
     p.add_argument("--model", help=f"mlp, seed-cnn, resnet, cnn1d or transformer (default {d['model']})")
     p.add_argument("--candidates", default="all",
                    help="all (default: every function of the catalogue), or specs separated by commas, names or "
@@ -76,7 +77,7 @@ def add(sub) -> None:
     g = p.add_argument_group("model and data")
     g.add_argument("--width", type=int, help="mlp width (default 64)")
     g.add_argument("--layers", "--depth", dest="layers", type=int, help="mlp layers (default 3; --depth is the same)")
-    g.add_argument("--limit", type=int, help="use at most this many training examples, stratified (default: all)")
+    g.add_argument("--limit", type=int, help=limit_help())
     g.add_argument("--target", help="target column of a csv: dataset")
     g.add_argument("--data-dir", help="where dataset files are looked for and downloaded to (default: $ACTLAB_DATA, "
                                       "else ~/.cache/actlab)")

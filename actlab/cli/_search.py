@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..report.search import write_search_report
+from ..report.search import score_text, write_search_report
 from .._errors import ActlabError
 from .._io import finite
 from .._progress import duration
@@ -13,6 +13,7 @@ from ..surrogate import KEEP
 from ..stats import NOT_CONVERGED, OUTCOMES, format_p
 from ..training import OPTIMIZERS, TrainConfig
 from ._catalogue import HelpFormatter
+from ._data_help import dataset_help, limit_help
 from ._settings import defaults
 
 OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-mnist")
@@ -40,7 +41,7 @@ def add(sub) -> None:
                     "  actlab search --dataset digits --n-jobs 2 --storage journal:study.log\n"
                     "  actlab search --dataset wine --storage postgresql://me@dbhost/actlab --study wine-10\n"
                     "  actlab search --suite offline --trials 30")
-    p.add_argument("--dataset", default=_D["dataset"], help=f"dataset (default {_D['dataset']}); csv:PATH / npz:PATH work too")
+    p.add_argument("--dataset", default=_D["dataset"], help=dataset_help(_D["dataset"]))
     p.add_argument("--suite", choices=("offline",),
                    help=f"search each offline dataset in turn ({', '.join(OFFLINE_SUITE[:-1])}, and "
                         f"{OFFLINE_SUITE[-1]} where its files are here, {SUITE_LIMITS['fashion-mnist']} training "
@@ -78,7 +79,7 @@ def add(sub) -> None:
     g.add_argument("--batch-size", type=int, default=_D["batch_size"], help=f"batch size (default {_D['batch_size']})")
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=_D["optimizer"], help=f"optimizer (default {_D['optimizer']})")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own, 1e-3 for Adam as in Sipper's paper)")
-    g.add_argument("--limit", type=int, help="use at most this many training examples (default: all)")
+    g.add_argument("--limit", type=int, help=limit_help())
     g.add_argument("--data-dir", help="where dataset files are looked for and downloaded to (default: $ACTLAB_DATA, "
                                       "else ~/.cache/actlab)")
     g.add_argument("--target", help="target column of a csv: dataset")
@@ -137,7 +138,7 @@ def format_final(results) -> str:
     for cfg in final.get("configs", []):
         plan = ", ".join(f"{k}={v}" for k, v in cfg["plan"].items())
         p = "" if cfg["name"] == "baseline" else f"  p={format_p(cfg['p_holm'])} {cfg['outcome']}"
-        lines.append(f"{cfg['name']:<9} test {_num(cfg['mean'])} ± {_num(cfg['std'])}  val {_num(cfg['val_accuracy'])}  "
+        lines.append(f"{cfg['name']:<9} test {score_text(cfg)}  val {_num(cfg['val_accuracy'])}  "
                      f"[{plan}]{p}")
     if len(final.get("budgets") or ()) > 1:
         lines.append(f"final runs: {final['epochs']} epochs each (the budget doubled from {final['budgets'][0]} for "
@@ -189,7 +190,7 @@ def _suite(args) -> int:
             continue
         wins[best["outcome"]] += 1
         notes += [note] if best["outcome"] == NOT_CONVERGED and note else []
-        print(f"{name:<15} {_num(base['mean']):>9} ± {_num(base['std'])} {_num(best['mean']):>13} ± {_num(best['std'])} "
+        print(f"{name:<15} {score_text(base):>16} {score_text(best):>20} "
               f"{format_p(best['p_holm']):>9}  {best['outcome']}")
     late = f" ({wins[NOT_CONVERGED]} {NOT_CONVERGED})" if wins[NOT_CONVERGED] else ""
     print(f"win / tie / loss against the baseline: {wins['win']} / {wins['tie']} / {wins['loss']}{late}")

@@ -43,7 +43,7 @@ class CompareConfig:
     model: str = "mlp"
     activations: list[str] = field(default_factory=lambda: ["relu", "selu", "tanh", "sigmoid", "swish", "mish"])
     seeds: int = 3
-    baseline: str | None = None  # default: the first activation
+    baseline: str | None = None  # default: relu where it is compared, else the first activation
     train: TrainConfig = field(default_factory=TrainConfig)
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. width, depth
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to actlab.data.load
@@ -62,7 +62,7 @@ class CompareConfig:
         self.seeds = V.integer("--seeds", self.seeds, 1, V.MAX_SEEDS)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if self.baseline is None:
-            self.baseline = self.activations[0]
+            self.baseline = default_baseline(self.activations)
         elif self.baseline not in self.activations:
             raise ActlabError(f"baseline {self.baseline!r} is not among the activations compared: {', '.join(self.activations)}")
 
@@ -70,6 +70,16 @@ class CompareConfig:
         d = asdict(self)
         d["train"] = self.train.to_dict()
         return d
+
+
+def default_baseline(activations: list[str]) -> str:
+    """The activation the others are tested against when none is named: ReLU (plain, under any
+    of its spellings) where it is among ``activations``, the usual reference; else the first."""
+    for spec in activations:
+        entry, kwargs = REGISTRY.resolve(spec)
+        if entry.name == "relu" and not kwargs:
+            return spec
+    return activations[0]
 
 
 def prepare_out(out: str | Path) -> Path:
@@ -235,4 +245,4 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CompareConfig", "check_activations", "format_table", "prepare_out", "run_compare", "summarise"]
+__all__ = ["CompareConfig", "check_activations", "default_baseline", "format_table", "prepare_out", "run_compare", "summarise"]

@@ -9,6 +9,12 @@ default, so the model returns logits). An activation plan is
 * a mapping of slot names or groups: ``{"input": "selu", "hidden": "relu", "output": None}``
   (``hidden`` means every hidden slot; a specific ``hidden_3`` wins over ``hidden``).
 
+Every slot owns its activation module (:func:`slot_modules`): a spec (a name, a spec with arguments,
+``expr:``, ``pexpr:``, a callable, ``None``) makes a new module per slot. A module instance given for
+one slot is used as it is, so the model holds the very module given; one given for several slots
+is a template that each of them gets a deep copy of (the instance itself stays out of the model),
+so no two slots ever share a module, its parameters or its diagnostics.
+
 ``build(name, input_shape, n_classes, activations, **options)`` makes any model by name.
 Models that need a kind of input say so in one line: ``seed-cnn`` and ``resnet`` images
 ``(C, H, W)``, ``cnn1d`` signals ``(C, L)``, ``transformer`` signals ``(C, L)`` or vectors ``(d,)``;
@@ -17,6 +23,7 @@ Models that need a kind of input say so in one line: ``seed-cnn`` and ``resnet``
 
 from __future__ import annotations
 
+import copy
 import difflib
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import ActlabError
+from .._errors import ActlabError, first_line
 from .._validate import MAX_DEPTH, MAX_WIDTH, integer
 from ..catalogue import get
 from ..catalogue.learnable import GatedUnit
@@ -62,6 +69,33 @@ def resolve_plan(plan: Plan, slots: Sequence[str]) -> dict[str, Any]:
                       f"({', '.join(body)}) plus 'output'; give {len(body)} or {len(slots)}")
 
 
+def slot_modules(plan: Plan, slots: Sequence[str]) -> dict[str, nn.Module]:
+    """Each slot's own activation module for a plan (see the module docstring): specs are made
+    anew per slot, in slot order; a module given for one slot is used as it is, one given for
+    several slots is deep-copied for each."""
+    specs = resolve_plan(plan, slots)
+    uses: dict[int, list[str]] = {}
+    for s in slots:
+        if isinstance(specs[s], nn.Module):
+            uses.setdefault(id(specs[s]), []).append(s)
+
+    def own(s: str) -> nn.Module:
+        shared = uses.get(id(specs[s]), ())
+        return copy_activation(specs[s], f"slots {', '.join(shared)}") if len(shared) > 1 else get(specs[s])
+
+    return {s: own(s) for s in slots}
+
+
+def copy_activation(module: nn.Module, given_for: str) -> nn.Module:
+    """A deep copy of an activation module that is ``given_for`` several places (``"slots input,
+    hidden_1"``); one line when it cannot be copied."""
+    try:
+        return copy.deepcopy(module)
+    except Exception as e:  # whatever a module's state refuses (locks, open files, non-leaf tensors)
+        raise ActlabError(f"activation module {type(module).__name__} is given for {given_for} but cannot be copied "
+                          f"for each ({first_line(e)}); give each a module of its own") from None
+
+
 class SlotModel(nn.Module):
     """Base class: activation modules live in ``self.acts[slot]``; ``self.slot_layers[slot]``
     is the parametrised layer whose output the slot's activation receives."""
@@ -69,10 +103,10 @@ class SlotModel(nn.Module):
     slots: tuple[str, ...] = ()
 
     def _init_acts(self, plan: Plan, layers: Mapping[str, nn.Module], acts: Mapping[str, nn.Module] | None = None) -> None:
-        """Build each slot's activation from the plan (or take it from ``acts``, built from the
-        same plan) and remember which layer feeds it."""
+        """Give each slot its own activation from the plan (or take it from ``acts``, made by
+        :func:`slot_modules` from the same plan) and remember which layer feeds it."""
         specs = resolve_plan(plan, self.slots)
-        self.acts = nn.ModuleDict({s: acts[s] if acts is not None else get(specs[s]) for s in self.slots})
+        self.acts = nn.ModuleDict(acts if acts is not None else slot_modules(specs, self.slots))
         self.specs = {s: _spec_text(specs[s]) for s in self.slots}
         self._slot_layer_names = {s: _name_in(self, m) for s, m in layers.items()}
 
@@ -144,18 +178,20 @@ class SeedCNN(SlotModel):
 
 
 class _Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, act: nn.Module):
+    """A basic residual block; its two activations are the model's slot modules, given at each
+    call (held only in the model's ``acts``, so that each is registered once)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
-        self.act1 = act
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.short = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
             nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
-    def forward(self, x: torch.Tensor, act_out: nn.Module) -> torch.Tensor:
-        y = self.act1(self.bn1(self.conv1(x)))
+    def forward(self, x: torch.Tensor, act_mid: nn.Module, act_out: nn.Module) -> torch.Tensor:
+        y = act_mid(self.bn1(self.conv1(x)))
         return act_out(self.bn2(self.conv2(y)) + self.short(x))
 
 
@@ -169,11 +205,10 @@ class ResNet(SlotModel):
         super().__init__()
         c = input_shape[0]
         self.slots = ("input", *(f"hidden_{i}" for i in range(1, 2 * len(widths) + 1)), "output")
-        specs = resolve_plan(activations, self.slots)
         self.stem = nn.Sequential(nn.Conv2d(c, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]))
         blocks, cin = [], widths[0]
         for i, w in enumerate(widths):
-            blocks.append(_Block(cin, w, 1 if i == 0 else 2, nn.Identity()))
+            blocks.append(_Block(cin, w, 1 if i == 0 else 2))
             cin = w
         self.blocks = nn.ModuleList(blocks)
         self.fc = nn.Linear(cin, n_classes)
@@ -181,14 +216,12 @@ class ResNet(SlotModel):
         for i, b in enumerate(self.blocks):
             layers[f"hidden_{2 * i + 1}"] = b.conv1
             layers[f"hidden_{2 * i + 2}"] = b.conv2
-        self._init_acts(specs, layers)
-        for i, b in enumerate(self.blocks):
-            b.act1 = self.acts[f"hidden_{2 * i + 1}"]
+        self._init_acts(activations, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.acts["input"](self.stem(x))
         for i, b in enumerate(self.blocks):
-            x = b(x, self.acts[f"hidden_{2 * i + 2}"])
+            x = b(x, self.acts[f"hidden_{2 * i + 1}"], self.acts[f"hidden_{2 * i + 2}"])
         return self.acts["output"](self.fc(x.mean((2, 3))))
 
 
@@ -268,8 +301,7 @@ class Transformer(SlotModel):
         self.patch = integer("transformer patch", patch, 1, length)
         tokens = -(-length // self.patch)
         self.slots = ("input", *(f"hidden_{i}" for i in range(1, depth)), "output")
-        specs = resolve_plan(activations, self.slots)
-        acts = {s: get(specs[s]) for s in self.slots}
+        acts = slot_modules(activations, self.slots)
         hidden = mlp_ratio * width
         self.embed = nn.Linear(c * self.patch, width)
         self.pos = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
@@ -286,7 +318,7 @@ class Transformer(SlotModel):
         self.norm = nn.LayerNorm(width)
         self.fc = nn.Linear(width, n_classes)
         layers["output"] = self.fc
-        self._init_acts(specs, layers, acts)
+        self._init_acts(activations, layers, acts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:  # vectors (N, d) as one-channel signals
@@ -368,5 +400,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "Transformer", "build", "count_parameters", "names",
-           "resolve_plan", "slot_names"]
+__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "Transformer", "build", "copy_activation",
+           "count_parameters", "names", "resolve_plan", "slot_modules", "slot_names"]

@@ -4,7 +4,6 @@ table; ``report.html`` with the images embedded, all drawn from ``results.json``
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -14,8 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import finite, write_file_atomic, write_text_atomic
+from .._io import finite, write_text_atomic
 from ..stats import CI_NOTE
+from ._math import drawn, formula_html
 from ._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
 from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 
@@ -140,32 +140,17 @@ def plot_final(final: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def formula_image(latex: str, path: Path) -> Path | None:
-    """The LaTeX drawn by matplotlib's mathtext as an SVG (glyphs as paths: sharp at any zoom, no
-    fonts needed), or None where mathtext cannot draw it."""
-    plt = _plt()
-    with plt.rc_context({"svg.hashsalt": "actlab"}):  # the same formula gives the same file
-        fig = plt.figure(figsize=(0.01, 0.01))
-        try:
-            fig.text(0, 0, f"${latex}$", fontsize=11)
-            write_file_atomic(path, lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight", pad_inches=0.03,
-                                                           metadata={"Date": None}))
-            return path
-        except Exception:  # e.g. \begin{cases}: mathtext knows no environments
-            return None
-        finally:
-            plt.close(fig)
-
-
 # ------------------------------------------------------------------------------------- the page
-def _formula_cell(f: dict[str, Any], img: Path | None) -> str:
-    """The drawn formula on a line of its own, then its text, a note where sympy gave up, the LaTeX."""
-    pic = ""
-    if img is not None:
-        data = base64.b64encode(img.read_bytes()).decode()
-        pic = f"<div class='formula'><img alt='{html.escape(f['text'])}' src='data:image/svg+xml;base64,{data}'></div>"
+def _drawn(f: dict[str, Any]) -> str:
+    """The formula drawn on a line of its own; nothing where mathtext cannot draw it (its text and
+    LaTeX are shown beside it anyway)."""
+    return f"<div class='formula'>{formula_html(f['latex'], alt=f['text'])}</div>" if drawn(f["latex"])[0] else ""
+
+
+def _formula_cell(f: dict[str, Any]) -> str:
+    """The drawn formula, then its text, a note where sympy gave up, the LaTeX."""
     note = f"<div class='note'>{html.escape(f['note'])}</div>" if f.get("note") and not f.get("simplified") else ""
-    return (f"{pic}<div><code>{html.escape(f['text'])}</code></div>{note}"
+    return (f"{_drawn(f)}<div><code>{html.escape(f['text'])}</code></div>{note}"
             f"<details><summary>LaTeX</summary><code>{html.escape(f['latex'])}</code></details>")
 
 
@@ -237,10 +222,9 @@ def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
     for item in hof:
         cells = []
         for slot, text in item["functions"].items():
-            img = formula_image(item["formulas"][slot]["latex"], figs / f"formula-{item['rank']}-{slot}.svg")
             label = "" if slot == "all" else f"<b>{html.escape(slot)}</b> "
             cells.append(f"<div class='slot'><div>{label}<code class='expr'>{html.escape(text)}</code></div>"
-                         f"{_formula_cell(item['formulas'][slot], img)}</div>")
+                         f"{_formula_cell(item['formulas'][slot])}</div>")
         hof_rows.append(f"<tr><td>{item['rank']}</td><td>{_f(item['fitness'])}</td><td>{len(item.get('rungs') or [0])}</td>"
                         f"<td>{item['generation']}</td>"
                         f"<td>{item['nodes']}</td><td class='left'>{''.join(cells)}</td></tr>")
@@ -280,7 +264,8 @@ once on test. {html.escape(_chosen(final))} Catalogue functions at the evolution
     best_html = ""
     if best:
         slots = "".join(f"<div class='slot'>{'' if s == 'all' else '<b>' + html.escape(s) + '</b> '}"
-                        f"<code class='expr'>{html.escape(v)}</code> = <code>{html.escape(best['formulas'][s]['text'])}</code></div>"
+                        f"<code class='expr'>{html.escape(v)}</code> = <code>{html.escape(best['formulas'][s]['text'])}</code>"
+                        f"{_drawn(best['formulas'][s])}</div>"
                         for s, v in best["functions"].items())
         best_html = f"<h2>The best function{'s' if len(best['functions']) > 1 else ''}</h2>{slots}" \
                     f"<p>Hall of fame #{best['rank']}, validation fitness {_f(best['fitness'])}{_why(results)}. Use it: " \

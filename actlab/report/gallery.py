@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..catalogue import KINDS, Entry, entries
+from ._math import formula_html
 from .plots import curve_data, draw_entry
 
 KIND_TITLES = {
@@ -57,14 +58,24 @@ nav a{margin-right:8px;color:#245}section{padding:8px 28px}h2{border-bottom:2px 
 .card{background:#fff;border:1px solid #dde;border-radius:8px;padding:10px 14px}
 .card h3{margin:2px 0 4px;font-family:monospace;font-size:17px}.alias{color:#667;font-size:12px}
 .card img{width:100%;max-width:462px}.note{font-size:13px;margin:4px 0}
+.formula{margin:6px 0}.card img.math{width:auto;max-width:100%;height:auto;display:block}
+details{font-size:11px;color:#556;margin:2px 0 4px}summary{cursor:pointer}
 code{background:#f2f2f5;padding:1px 4px;border-radius:3px;font-size:12px;word-break:break-all}
 table{font-size:12px;border-collapse:collapse}td{padding:1px 8px 1px 0;vertical-align:top}
 td:first-child{color:#667}.ref{font-size:11px;color:#556}
 """
 
 
+def _formula(e: Entry, out: Path) -> str:
+    """The entry's formula drawn (``img/NAME-formula.svg``), its LaTeX source folded away."""
+    drawn = formula_html(e.formula, alt=f"formula of {e.name}: {e.formula}", file=out / "img" / f"{e.name}-formula.svg",
+                         src=f"img/{e.name}-formula.svg")
+    return f"{drawn}<details><summary>LaTeX</summary><code>{html.escape(e.formula)}</code></details>"
+
+
 def build_gallery(out_dir: str | Path, *, kinds: list[str] | None = None, progress: bool = True) -> Path:
-    """Write ``out_dir/index.html`` and ``out_dir/img/NAME.png`` for every entry; return the page."""
+    """Write ``out_dir/index.html``, ``out_dir/img/NAME.png`` (the plot) and ``NAME-formula.svg``
+    (the formula drawn) for every entry; return the page."""
     out = Path(out_dir)
     (out / "img").mkdir(parents=True, exist_ok=True)
     chosen = [e for e in entries() if kinds is None or e.kind in kinds]
@@ -79,7 +90,7 @@ def build_gallery(out_dir: str | Path, *, kinds: list[str] | None = None, progre
             f'<div class="card entry" id="{e.name}" data-name="{e.name}"><h3>{e.name}{aliases}</h3>'
             f'<img src="img/{e.name}.png" alt="plot of {e.name} and its derivative on [-5, 5]">'
             f'<p class="note">{html.escape(e.note)}</p>'
-            f"<p>formula: <code>{html.escape(e.formula)}</code></p><table>{rows}</table>"
+            f'<div class="formula">{_formula(e, out)}</div><table>{rows}</table>'
             f'<p class="ref">{html.escape(e.reference)}</p></div>'
         )
     if progress:

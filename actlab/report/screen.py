@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._io import finite, write_text_atomic
-from ._style import MAX_WIDTH, PALETTE, TEXT, TITLE
+from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
+from .plots import place_labels
 from .compare import _CSS, _f, _img, _n, _plt, _save
 
 ROLE_STYLE = {"usual": (PALETTE[7], "s", "usual (trained first)"), "top": (PALETTE[0], "o", "top predicted"),
@@ -40,7 +43,7 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
 def plot_predicted(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     points = predicted_vs_real(results)
-    fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
     every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
     lo, hi = (min(every), max(every)) if every else (0.0, 1.0)
     pad = 0.05 * max(hi - lo, 0.05)
@@ -51,15 +54,18 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
             continue
         ax.errorbar([p[1] for p in pts], [p[3] for p in pts], xerr=[p[2] for p in pts], fmt=marker, color=colour, ms=7,
                     capsize=3, alpha=0.9, label=label)
-        for name, x, _, y in pts:
-            ax.annotate(name[:24], (x, y), fontsize=TEXT - 1, family="monospace", xytext=(5, 4), textcoords="offset points")
+    ax.margins(0.08)  # markers and their names stay inside the frame
     ax.set_xlabel("predicted validation accuracy (± std), before training", fontsize=TEXT)
     ax.set_ylabel("real validation accuracy (mean over seeds)", fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
     c = results["correlation"]
-    ax.set_title(f"Predicted vs real: Spearman {_rho(c['picked'])}", fontsize=TITLE)
+    ax.set_title("\n".join(textwrap.wrap(f"Predicted vs real: Spearman {_rho(c['picked'])}", 56)), fontsize=TITLE)
     ax.grid(alpha=0.3)
     fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
+    fig.canvas.draw()  # the final layout, then the names around it
+    best_first = sorted((p for pts in points.values() for p in pts), key=lambda p: -p[3])
+    place_labels(ax, [(x, y, name[:24]) for name, x, _, y in best_first], marker_pt=7, fontsize=TEXT - 1,
+                 family="monospace")
     return _save(fig, path)
 
 
@@ -81,21 +87,22 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     rows = [r for r in results["candidates"] if r["map"] is not None]
     (x0, x1), (y0, y1) = map_frame([r["map"] for r in rows])
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.8, 5.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.8, 5.6), dpi=DPI, layout="constrained")
     values = [r["val_accuracy"] if finite(r["val_accuracy"]) else r["predicted"] for r in rows]
     vmin, vmax = (min(values), max(values)) if values else (0.0, 1.0)
     cmap = plt.get_cmap("viridis")
     norm = plt.Normalize(vmin, vmax if vmax > vmin else vmin + 1e-6)
+    inset_x, inset_y = 0.03 * (x1 - x0), 0.03 * (y1 - y0)  # the far-out ones, drawn just inside the frame
+    named = []
     for r, v in zip(rows, values):
         trained = finite(r["val_accuracy"])
-        x, y = min(max(r["map"][0], x0), x1), min(max(r["map"][1], y0), y1)
+        x, y = min(max(r["map"][0], x0 + inset_x), x1 - inset_x), min(max(r["map"][1], y0 + inset_y), y1 - inset_y)
         outside = (x, y) != tuple(r["map"])
         ax.scatter([x], [y], s=60 if trained else 36, marker=ROLE_STYLE.get(r["role"], (None, "o"))[1],
                    facecolors=cmap(norm(v)) if trained else "none", edgecolors=cmap(norm(v)), linewidths=1.5,
-                   linestyle="--" if outside else "-", clip_on=False)
+                   linestyle="--" if outside else "-")
         if trained or r["rank"] <= 10:
-            ax.annotate(r["spec"][:20], (x, y), fontsize=TEXT - 1.5, family="monospace", xytext=(4, 3),
-                        textcoords="offset points", color="0.1" if trained else "0.4")
+            named.append((not trained, r["rank"], x, y, r["spec"][:20]))
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     fig.colorbar(sm, ax=ax, label="validation accuracy (real where trained, else predicted)")
     ax.set_xlim(x0, x1)
@@ -103,9 +110,12 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("embedding, component 1", fontsize=TEXT)
     ax.set_ylabel("component 2", fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
-    ax.set_title("Functions by their features: filled = trained, hollow = predicted (names: trained and top 10)",
-                 fontsize=TITLE)
+    ax.set_title("Functions by their features: filled = trained, hollow = predicted\n"
+                 "(names where they fit: trained, then the top 10 predicted)", fontsize=TITLE)
     ax.grid(alpha=0.3)
+    fig.canvas.draw()  # the final layout, then the names around it
+    place_labels(ax, [(x, y, name) for *_, x, y, name in sorted(named)], marker_pt=math.sqrt(60),
+                 fontsize=TEXT - 1.5, family="monospace")
     return _save(fig, path)
 
 

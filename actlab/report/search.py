@@ -19,6 +19,8 @@ from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
     fig, ax = plt.subplots(figsize=(8.4, 3.8), layout="constrained")
     xs = [t["number"] for t in trials]
@@ -31,6 +33,7 @@ def plot_history(results: dict[str, Any], path: Path) -> Path:
         ax.scatter(pruned, [min(ys, default=0)] * len(pruned), marker="x", s=14, color=PALETTE[7],
                    label="pruned (drawn at\nthe lowest value)")
     ax.set_xlabel("trial", fontsize=TEXT)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy", fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
     fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
@@ -85,6 +88,24 @@ def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def score_text(c: dict[str, Any]) -> str:
+    """A final contender's test accuracy, mean ± std over its seeds; seeds that diverged or failed
+    are scored 0, and the text says how many (all of them: no mean to show)."""
+    n, lost = len(c["test_accuracy"]), {w: c.get(w) or 0 for w in ("diverged", "failed")}
+    k = sum(lost.values())
+    if not k:
+        return f"{_f(c['mean'])} ± {_f(c['std'])}"
+    word = " or ".join(w for w, v in lost.items() if v)
+    if k == n:
+        return f"{word} ({k} of {n} seeds)"
+    return f"{_f(c['mean'])} ± {_f(c['std'])} ({k} of {n} seeds {word}, scored 0)"
+
+
+def _plan_cell(plan: dict[str, str]) -> str:
+    """``slot=activation`` pairs that wrap between pairs, never inside one: the table fits the page."""
+    return ", ".join(f"<span>{html.escape(f'{k}={v}')}</span>" for k, v in plan.items())
+
+
 def _epochs(v) -> str:
     v = sorted(e for e in (v if isinstance(v, list) else [v]) if e is not None)
     return str(v[len(v) // 2]) if v else "—"
@@ -97,9 +118,8 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
     cfg, final = results["config"], results.get("final") or {"configs": []}
     rows = "".join(
         f"<tr class='{'better' if c['outcome'] == 'win' else 'worse' if c['outcome'] == 'loss' else ''}'>"
-        f"<td>{html.escape(c['name'])}</td><td style='text-align:left;font-family:monospace'>"
-        f"{html.escape(', '.join(f'{k}={v}' for k, v in c['plan'].items()))}</td><td>{_f(c['val_accuracy'])}</td>"
-        f"<td>{_epochs(c['epochs'])}</td><td>{_f(c['mean'])} ± {_f(c['std'])}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
+        f"<td>{html.escape(c['name'])}</td><td class='left plan'>{_plan_cell(c['plan'])}</td><td>{_f(c['val_accuracy'])}</td>"
+        f"<td>{_epochs(c['epochs'])}</td><td>{html.escape(score_text(c))}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
         f"<td>{'baseline' if c['outcome'] == 'baseline' else _pv(c['p_value']) + ' / ' + _pv(c['p_holm'])}</td>"
         f"<td>{c['outcome']}</td></tr>" for c in final["configs"])
     diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
@@ -109,13 +129,15 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
     c = results["counts"]
     training = final.get("training", "")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg['dataset'])}</title>
-<style>{_CSS}</style></head><body>
+<style>{_CSS}
+th.plan,td.plan{{text-align:left}}td.plan{{font-family:monospace;white-space:normal;min-width:16em}}td.plan span{{white-space:nowrap}}
+</style></head><body>
 <h1>À-la-carte activation search on {html.escape(cfg['dataset'])} ({html.escape(cfg['model'])})</h1>
 <p class="sub">Study <code>{html.escape(results['study'])}</code>: {_n(c['done'], 'finished trial')} ({c.get('pruned', 0)} pruned),
 {c['failed']} failed; sampler {cfg['sampler']}, pruner {cfg['pruner']}; {len(results['space']['candidates'])} candidates per
 slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: best validation accuracy.</p>
 <h2>Final evaluation on test</h2>
-<div class="scroll"><table id="final"><tr><th>config</th><th>activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
+<div class="scroll"><table id="final"><tr><th>config</th><th class="plan">activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
 <th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table></div>
 <p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg['final_seeds'], 'seed')};
 {html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.{convergence_note(final.get('convergence'), [c['outcome'] for c in final['configs']])}

@@ -130,6 +130,8 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
         settled = [result_converged(r["result"]) for r in recs if "result" in r]
         row = {**c, "test_accuracy": [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0
                                       for r in results],
+               "diverged": sum(r is not None and r.status == "diverged" for r in results),  # scored 0, as failed runs
+               "failed": sum(r is None for r in results),
                "epochs": [r.best_epoch for r in results if r is not None],
                "unconverged": settled.count(False), "converged": converged(settled),
                "diagnostics": results[0].diagnostics if results and results[0] is not None else None}

@@ -203,7 +203,7 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     Member k starts from the weights ``train`` would give it (the model is built after
     ``seed_everything(config.seed)``, as there). ``on_epoch(k, epoch, record)`` returning True
     prunes member k."""
-    from ..models import build
+    from ..models import build, copy_activation
 
     config = config or TrainConfig()
     if not plans:
@@ -211,10 +211,14 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     if config.threads:
         torch.set_num_threads(config.threads)
     opts = dict(model_options or {})
-    members = []
+    members, held = [], set()
     for plan in plans:
         seed_everything(config.seed)
         members.append(build("mlp", data.input_shape, data.n_classes, plan, **opts))
+        for s, act in list(members[-1].acts.items()):  # one module given to several members: a copy each
+            if id(act) in held:
+                members[-1].acts[s] = act = copy_activation(act, "several members of a pack")
+            held.add(id(act))
     n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
     device = torch.device(config.device)
     pack = PackedMLP(members).to(device)
