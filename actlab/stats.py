@@ -9,23 +9,31 @@
   0.0625, so it could never reject at 0.05; the two-sample test with 5 + 5 runs can reach
   2/252.)
 * Holm's step-down correction over the comparisons a study makes;
+* convergence (:func:`run_converged`, :func:`converged`): whether a run, and a contender over its
+  seeds, had stopped improving when its training ended; a comparison with a side that had not
+  is no evidence either way;
 * :func:`versus`: each (contender, reference) pair with its p-values and one outcome word from
-  the contender's side, ``win`` / ``tie`` / ``loss`` (significant after Holm at ``ALPHA``), the
-  words every study prints.
+  the contender's side, ``win`` / ``tie`` / ``loss`` (significant after Holm at ``ALPHA``), or
+  ``not converged`` when either side had not converged: the words every study prints.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 import numpy as np
 from scipy import stats as _st
 
+from ._validate import MAX_EPOCHS
+
 EXACT_LIMIT = 200_000
 ALPHA = 0.05
-OUTCOMES = ("win", "tie", "loss")
+NOT_CONVERGED = "not converged"
+OUTCOMES = ("win", "tie", "loss", NOT_CONVERGED)
+SETTLED = 0.01  # a run's validation loss within this share of its whole improvement of its lowest: settled
+EXTEND = 4  # final evaluations lengthen their epoch budget (doubling) up to this many times the configured one
 ACCURACY = (0.0, 1.0)
 CI_NOTE = ("95% CI: Student-t interval of the mean over seeds; for accuracies it is clipped to [0, 1], "
            "so an end at 0 or 1 means the seeds cannot rule out that bound")
@@ -103,19 +111,109 @@ def format_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], alpha: float = ALPHA
-           ) -> list[dict[str, Any]]:
+def margin(epochs: int) -> int:
+    """How near the last of ``epochs`` epochs a run may still have been improving and count as
+    not converged: the last max(2, 10%) epochs (10% rounded up)."""
+    return max(2, math.ceil(0.1 * epochs))
+
+
+def settled_epoch(val_loss: Sequence[float | None]) -> int | None:
+    """The first epoch (counted from 1) whose validation loss is within ``SETTLED`` of the run's
+    whole improvement (first epoch's loss - lowest loss) of the lowest; None without a finite loss.
+
+    Why a tolerance: the epoch of the very lowest loss is no sign of a run still learning. On a
+    separable validation split the loss keeps falling towards 0 for hundreds of epochs after the
+    accuracy stopped moving (iris, 15 validation examples: 0.001 and falling at epoch 300), and a
+    noisy loss dips to a new low at any epoch. Why relative to the improvement: a run that
+    crawls (a learning rate far too small) improves little in all, and is still improving.
+    Why the loss: validation accuracy on a small split moves in coarse steps and can peak early
+    while the model is still learning.
+
+    >>> settled_epoch([1.0, 0.5, 0.1, 0.05, 0.0505]), settled_epoch([1.1, 1.09, 1.08, 1.07])
+    (4, 4)
+    """
+    finite = [(i, float(v)) for i, v in enumerate(val_loss, 1) if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    best = min(v for _, v in finite)
+    tol = SETTLED * (finite[0][1] - best)
+    return next(i for i, v in finite if v <= best + tol)
+
+
+def run_converged(val_loss: Sequence[float | None], status: str | None) -> bool:
+    """Whether one run had converged when it ended: its validation loss (one value per epoch
+    run) settled (:func:`settled_epoch`) before the last ``margin`` epochs, or the run was stopped
+    by its plateau rule (``"stopped"``). A run that diverged (or was pruned) is no case for more
+    epochs, and one without a finite loss shows nothing: both count as converged.
+
+    >>> run_converged([1.0, 0.8, 0.6, 0.4], "finished"), run_converged([1.0, 0.5, 0.5, 0.5, 0.5], "finished")
+    (False, True)
+    """
+    if status in ("stopped", "diverged", "pruned"):
+        return True
+    settled = settled_epoch(val_loss)
+    return settled is None or len(val_loss) - settled >= margin(len(val_loss))
+
+
+def result_converged(result: Mapping[str, Any]) -> bool:
+    """:func:`run_converged` of a training's record (``RunResult.to_dict()``)."""
+    return run_converged([e.get("val_loss") for e in result.get("epochs") or []], result.get("status"))
+
+
+def converged(runs: Sequence[bool]) -> bool:
+    """Whether a contender had converged, from its runs' :func:`run_converged`: unless at least
+    half of them had not.
+
+    Not "any run": a study's verdict rests on the mean over seeds, and one seed of five whose loss
+    took a last step down barely moves it (and a noisy loss does that by chance). Not "more than
+    half": with 2 or 4 seeds, half of them still learning already pulls the mean down."""
+    return not runs or 2 * sum(not r for r in runs) < len(runs)
+
+
+def convergence_note(epochs: int, option: str) -> str:
+    """What the verdict ``not converged`` means, for a table's footer."""
+    return (f"{NOT_CONVERGED} = on at least half the seeds of one side the best validation loss (to within "
+            f"{SETTLED:.0%} of the run's improvement) came in the last {margin(epochs)} of {epochs} epochs, without a "
+            f"plateau stop: no verdict; train longer with {option}")
+
+
+T = TypeVar("T")
+
+
+def until_converged(evaluate: Callable[[int], T], epochs: int, unsettled: Callable[[T], bool],
+                    on_longer: Callable[[T, int], None] | None = None) -> tuple[T, list[int]]:
+    """``evaluate(epochs)``; while ``unsettled(result)`` (a verdict was ``not converged``), again
+    with the budget doubled, up to ``EXTEND`` times ``epochs`` and at most ``MAX_EPOCHS``
+    (``on_longer(result, budget)`` before each longer round). Returns the last result and the
+    budgets tried. ``evaluate`` must train every contender alike with the budget it is given."""
+    budgets = [epochs]
+    result = evaluate(epochs)
+    while unsettled(result) and budgets[-1] * 2 <= min(EXTEND * epochs, MAX_EPOCHS):
+        budgets.append(budgets[-1] * 2)
+        if on_longer is not None:
+            on_longer(result, budgets[-1])
+        result = evaluate(budgets[-1])
+    return result, budgets
+
+
+def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], alpha: float = ALPHA,
+           unconverged: Collection[str] = ()) -> list[dict[str, Any]]:
     """For each pair ``(contender, reference)`` of names in ``samples`` (test accuracies over
     seeds): the difference of means, the permutation test's p-value, Holm's correction over the
-    pairs, whether it is significant at ``alpha``, and the outcome from the contender's side."""
+    pairs, whether it is significant at ``alpha``, and the outcome from the contender's side:
+    ``not converged`` when either side is among ``unconverged`` (see :func:`converged`; a win,
+    a tie or a loss would only say who learned faster), else win / tie / loss."""
     means = {name: mean_std_ci(v)[0] for name, v in samples.items()}
     ps = [permutation_test(samples[a], samples[b]) for a, b in pairs]
     out = []
     for (a, b), p, ph in zip(pairs, ps, holm(ps)):
         significant = bool(math.isfinite(ph) and ph < alpha)
         diff = means[a] - means[b]
+        outcome = ("win" if diff > 0 else "loss") if significant else "tie"
+        if a in unconverged or b in unconverged:
+            outcome = NOT_CONVERGED
         out.append({"contender": a, "reference": b, "difference": diff, "p_value": p, "p_holm": ph,
-                    "significant": significant, "outcome": ("win" if diff > 0 else "loss") if significant else "tie"})
+                    "significant": significant, "outcome": outcome})
     return out
 
 

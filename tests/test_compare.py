@@ -13,6 +13,7 @@ import time
 import pytest
 
 from actlab.catalogue import split_specs
+from actlab.stats import NOT_CONVERGED
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "4", "--threads", "1"]
@@ -89,6 +90,45 @@ def test_diverging_activation_is_recorded_as_diverged(tmp_path):
     status = {(x["activation"], x["seed"]): x["result"]["status"] for x in res["runs"]}
     assert status[("exponential", 0)] == status[("exponential", 1)] == "diverged"
     assert status[("relu", 0)] != "diverged"
+
+
+def test_runs_cut_off_before_they_converge_get_no_verdict(tmp_path):
+    """Two epochs at a learning rate far too small: every run still improving when it ends (its
+    best epoch within the last max(2, 10%) epochs, no plateau stop), so neither a win nor a tie
+    may be called; the table, results.json and the report say "not converged" and why. Iris at
+    the default batch size is one optimizer step per epoch: one warning line says so."""
+    out = tmp_path / "cut"
+    r = actlab("compare", "--dataset", "iris", "--activations", "relu,tanh", "--seeds", "3", "--epochs", "2",
+               "--lr", "1e-5", "--threads", "1", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert all(run["result"]["status"] == "finished" and len(run["result"]["epochs"]) == 2 for run in res["runs"])
+    rows = {row["activation"]: row for row in res["summary"]}
+    assert rows["relu"]["unconverged"] == rows["tanh"]["unconverged"] == 3
+    assert not rows["relu"]["converged"] and rows["tanh"]["outcome"] == NOT_CONVERGED
+    line = next(l for l in r.stdout.splitlines() if l.startswith("tanh"))
+    assert "not converged" in line and "* " not in line
+    assert "not converged = " in r.stdout and "last 2 of 2 epochs" in r.stdout and "--epochs" in r.stdout
+    assert "not converged" in (out / "report.html").read_text()
+    warning = [l for l in r.stderr.splitlines() if "warning" in l]
+    assert len(warning) == 1 and warning[0].startswith(
+        "actlab: warning: batch size 128 on 105 training examples is 1 optimizer step per epoch, 2 in 2 epochs")
+    assert "--batch-size" in warning[0]
+
+
+def test_runs_stopped_by_their_plateau_rule_get_a_real_verdict(tmp_path):
+    """The same comparison trained until validation stops improving (patience 3, at most 300
+    epochs, 14 steps per epoch: no warning): every run stopped by patience, a real verdict."""
+    out = tmp_path / "stopped"
+    r = actlab("compare", "--dataset", "iris", "--activations", "relu,tanh", "--seeds", "3", "--epochs", "300",
+               "--batch-size", "8", "--lr", "0.01", "--patience", "3", "--threads", "1", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert all(run["result"]["status"] == "stopped" for run in res["runs"])
+    rows = {row["activation"]: row for row in res["summary"]}
+    assert rows["relu"]["converged"] and rows["tanh"]["converged"] and rows["tanh"]["unconverged"] == 0
+    assert rows["tanh"]["outcome"] in ("win", "tie", "loss")
+    assert "not converged" not in r.stdout and "warning" not in r.stderr
 
 
 def test_resume_after_sigkill_keeps_finished_runs_and_repeats_none(tmp_path):

@@ -28,13 +28,14 @@ from actlab.runner import Runner
 from actlab.training import TrainConfig
 
 CLI = [sys.executable, "-m", "actlab.cli"]
-# Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate.
+# Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate, 10 per final run (long
+# enough for the final comparisons to converge, see actlab.stats.converged).
 SMALL = dict(dataset="mnist1d", data_options={"limit": 400}, model_options={"width": 32}, population=6, generations=3,
-             final_seeds=2, final_epochs=3, catalogue=["elu", "tanh"], hall_of_fame=2,
+             final_seeds=2, final_epochs=10, catalogue=["elu", "tanh"], hall_of_fame=2,
              train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy",
                                diagnostics=False, threads=1))
 SMALL_CLI = ["--dataset", "mnist1d", "--limit", "400", "--width", "32", "--population", "6", "--epochs", "3",
-             "--hof", "2", "--final-seeds", "2", "--final-epochs", "3", "--catalogue", "elu,tanh", "--quiet"]
+             "--hof", "2", "--final-seeds", "2", "--final-epochs", "10", "--catalogue", "elu,tanh", "--quiet"]
 
 
 def actlab_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

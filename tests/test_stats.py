@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actlab.stats import ACCURACY, holm, mean_std_ci, permutation_test
+from actlab.stats import (ACCURACY, EXTEND, NOT_CONVERGED, OUTCOMES, converged, holm, margin, mean_std_ci, permutation_test,
+                          result_converged, settled_epoch, until_converged, versus)
 
 
 def test_mean_std_ci_matches_scipy_t_interval():
@@ -80,3 +81,77 @@ def test_unbounded_metrics_keep_the_t_interval():
     m, s, lo, hi = mean_std_ci(losses)
     elo, ehi = stats.t.interval(0.95, 2, loc=np.mean(losses), scale=stats.sem(losses))
     assert lo < 0 and (lo, hi) == (pytest.approx(elo), pytest.approx(ehi))
+
+
+# ------------------------------------------------------------------------------ convergence
+def _record(val_loss, status="finished"):
+    """A training's record as ``RunResult.to_dict()`` has it, made by hand."""
+    finite = [v for v in val_loss if math.isfinite(v)]
+    best = val_loss.index(min(finite)) + 1 if finite else None
+    return {"status": status, "best_epoch": best, "epochs": [{"epoch": i, "val_loss": v} for i, v in enumerate(val_loss, 1)]}
+
+
+def test_a_run_whose_best_epoch_is_its_last_has_not_converged():
+    falling = [1.1 - 0.02 * i for i in range(30)]  # still learning at epoch 30
+    assert _record(falling)["best_epoch"] == 30 and not result_converged(_record(falling))
+    crawling = [1.0986 - 1e-5 * i for i in range(30)]  # a learning rate far too small: little, but still improving
+    assert not result_converged(_record(crawling))
+    late = [1.0, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.29]  # best within the last max(2, 10%) epochs
+    assert margin(len(late)) == 2 and not result_converged(_record(late))
+    assert not result_converged(_record([1.0, 0.9]))  # two epochs: the margin covers them both
+
+
+def test_a_run_stopped_by_patience_after_an_early_best_has_converged():
+    stopped = [1.0, 0.6, 0.4, 0.45, 0.5, 0.55, 0.6, 0.62]
+    assert _record(stopped, "stopped")["best_epoch"] == 3 and result_converged(_record(stopped, "stopped"))
+    assert result_converged(_record(stopped[:6] + [0.7, 0.75, 0.8, 0.9]))  # the full budget, best long before its end
+    # the plateau stop is the training's own verdict, even where its best is near the end (patience 1)
+    assert result_converged(_record([1.0, 0.8, 0.6, 0.61], "stopped"))
+
+
+def test_a_loss_creeping_to_zero_on_a_separable_split_has_converged():
+    # validation accuracy 1.0 for hundreds of epochs, the loss still falling: its best is the last, yet nothing changes
+    creeping = [1.1 * 0.9 ** i for i in range(300)]
+    assert _record(creeping)["best_epoch"] == 300 and settled_epoch(creeping) < 200 and result_converged(_record(creeping))
+    noisy = [1.0, 0.5, 0.2, 0.1, 0.12, 0.09, 0.11, 0.1, 0.1, 0.095, 0.11, 0.1, 0.1, 0.11, 0.1, 0.1, 0.11, 0.1, 0.1, 0.089]
+    assert result_converged(_record(noisy))  # a last dip of the noise below 1% of the improvement
+
+
+def test_runs_without_a_case_for_more_epochs_count_as_converged():
+    assert result_converged(_record([1.0, 0.9, math.nan], "diverged"))
+    assert result_converged(_record([math.nan], "diverged")) and settled_epoch([None, math.nan]) is None
+    assert result_converged({"status": "finished", "epochs": []})
+
+
+def test_a_contender_has_not_converged_when_at_least_half_its_seeds_have_not():
+    assert converged([True, True, True, True, False]) and converged([True, True, False])
+    assert not converged([True, False]) and not converged([True, True, False, False]) and not converged([False])
+    assert converged([])
+
+
+def test_a_side_that_has_not_converged_gets_no_verdict_whatever_the_p_value():
+    samples = {"a": [0.9, 0.91, 0.92, 0.93, 0.94], "b": [0.5, 0.51, 0.52, 0.53, 0.54], "c": [0.6, 0.7, 0.5, 0.6, 0.6]}
+    plain = {t["contender"]: t for t in versus(samples, [("a", "b"), ("c", "b")])}
+    assert plain["a"]["outcome"] == "win" and plain["a"]["significant"]
+    tests = {t["contender"]: t for t in versus(samples, [("a", "b"), ("c", "b")], unconverged=["b"])}  # the reference
+    assert {t["outcome"] for t in tests.values()} == {NOT_CONVERGED}  # every verdict, a would-be win too
+    assert [tests[k]["p_holm"] for k in "ac"] == [plain[k]["p_holm"] for k in "ac"]  # the test itself unchanged
+    for late, other in (("a", "c"), ("c", "a")):  # a contender: its own verdict only
+        tests = {t["contender"]: t["outcome"] for t in versus(samples, [("a", "b"), ("c", "b")], unconverged=[late])}
+        assert tests == {late: NOT_CONVERGED, other: plain[other]["outcome"]}
+    assert NOT_CONVERGED in OUTCOMES
+
+
+def test_until_converged_doubles_the_budget_for_everyone_up_to_the_limit():
+    seen = []
+
+    def evaluate(epochs):
+        seen.append(epochs)
+        return epochs >= 20  # "converged" from 20 epochs on
+
+    assert until_converged(evaluate, 5, lambda ok: not ok) == (True, [5, 10, 20]) and seen == [5, 10, 20]
+    seen.clear()
+    assert until_converged(evaluate, 3, lambda ok: not ok) == (False, [3, 6, 12]) and seen == [3, 6, 12]  # EXTEND = 4
+    assert EXTEND == 4
+    seen.clear()
+    assert until_converged(evaluate, 30, lambda ok: not ok) == (True, [30]) and seen == [30]  # settled: one round

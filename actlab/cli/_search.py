@@ -10,7 +10,7 @@ from .._io import finite
 from .._progress import duration
 from ..search import SearchConfig
 from ..surrogate import KEEP
-from ..stats import format_p
+from ..stats import NOT_CONVERGED, OUTCOMES, format_p
 from ..training import OPTIMIZERS, TrainConfig
 from ._catalogue import HelpFormatter
 from ._data_help import dataset_help, limit_help
@@ -37,7 +37,7 @@ def add(sub) -> None:
                     "fresh seeds (best validation epoch kept) and scored on test. Kill it at any time and run the same\n"
                     "command again to resume; start it on several machines with one --storage to cooperate.\n\n"
                     "Examples:\n"
-                    "  actlab search --dataset iris --layers 5 --candidates sipper48 --trials 100\n"
+                    "  actlab search --dataset iris --layers 5 --candidates sipper48 --trials 100 --batch-size 8\n"
                     "  actlab search --dataset digits --n-jobs 2 --storage journal:study.log\n"
                     "  actlab search --dataset wine --storage postgresql://me@dbhost/actlab --study wine-10\n"
                     "  actlab search --suite offline --trials 30")
@@ -134,11 +134,17 @@ def _num(v) -> str:
 def format_final(results) -> str:
     c = results["counts"]
     lines = [f"study {results['study']}: {c['done']} finished trials ({c['pruned']} pruned), {c['failed']} failed"]
-    for cfg in (results.get("final") or {}).get("configs", []):
+    final = results.get("final") or {}
+    for cfg in final.get("configs", []):
         plan = ", ".join(f"{k}={v}" for k, v in cfg["plan"].items())
         p = "" if cfg["name"] == "baseline" else f"  p={format_p(cfg['p_holm'])} {cfg['outcome']}"
         lines.append(f"{cfg['name']:<9} test {score_text(cfg)}  val {_num(cfg['val_accuracy'])}  "
                      f"[{plan}]{p}")
+    if len(final.get("budgets") or ()) > 1:
+        lines.append(f"final runs: {final['epochs']} epochs each (the budget doubled from {final['budgets'][0]} for "
+                     "every contender: a comparison had not converged)")
+    if any(c["outcome"] == NOT_CONVERGED for c in final.get("configs", [])):
+        lines.append(final["convergence"])
     return "\n".join(lines)
 
 
@@ -175,15 +181,20 @@ def _suite(args) -> int:
         configs = (results.get("final") or {}).get("configs", [])
         best = next((c for c in configs if c["name"] == "top-1"), None)
         base = next((c for c in configs if c["name"] == "baseline"), None)
-        table.append((name, base, best))
+        table.append((name, base, best, (results.get("final") or {}).get("convergence")))
     print(f"\n{'dataset':<15} {'baseline':>16} {'à la carte (top-1)':>20} {'p (Holm)':>9}  outcome")
-    wins = {"win": 0, "tie": 0, "loss": 0}
-    for name, base, best in table:
+    wins = dict.fromkeys(OUTCOMES, 0)
+    notes = []
+    for name, base, best, note in table:
         if not best:
             continue
         wins[best["outcome"]] += 1
+        notes += [note] if best["outcome"] == NOT_CONVERGED and note else []
         print(f"{name:<15} {score_text(base):>16} {score_text(best):>20} "
               f"{format_p(best['p_holm']):>9}  {best['outcome']}")
-    print(f"win / tie / loss against the baseline: {wins['win']} / {wins['tie']} / {wins['loss']}")
+    late = f" ({wins[NOT_CONVERGED]} {NOT_CONVERGED})" if wins[NOT_CONVERGED] else ""
+    print(f"win / tie / loss against the baseline: {wins['win']} / {wins['tie']} / {wins['loss']}{late}")
+    if notes:
+        print(notes[0])
     print(f"reports: {Path(args.out)}/<dataset>/report.html")
     return 0

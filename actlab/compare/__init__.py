@@ -18,6 +18,7 @@ pack's epoch is shared): then each activation is timed alone, on a short run in 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ from .._progress import Progress
 from ..catalogue import REGISTRY, get
 from ..models import build
 from ..runner import Runner, Unit, load_data, provide_data, slug
-from ..training import RunResult, TrainConfig, train
-from ..stats import ACCURACY, ALPHA, format_p, mean_std_ci, versus
+from ..training import RunResult, TrainConfig, few_steps, train
+from ..stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, format_p, mean_std_ci,
+                     result_converged, versus)
 
 
 @dataclass
@@ -123,8 +125,12 @@ def run_compare(config: CompareConfig, out: str | Path, data=None, progress: boo
     provide_data(todo[0], data)
     by_name = {u.name: (u.plan, u.train["seed"]) for u in todo}
     bar = Progress(len(todo), "runs", enabled=progress)
+    # said once, with the first run trained here (not before: a folder of other runs is refused in one line)
+    warning = [w for w in [few_steps(len(data.train), config.train)] if w]
 
     def done(u: Unit, rec: dict[str, Any], cached: bool) -> None:
+        if warning and not cached:
+            print(warning.pop(), file=sys.stderr, flush=True)
         if "error" in rec:
             return
         r = rec["result"]
@@ -173,6 +179,7 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
     rows = []
     for a in config.activations:
         rs = [RunResult.from_dict(runs[a, s]["result"]) for s in range(config.seeds)]
+        settled = [result_converged(runs[a, s]["result"]) for s in range(config.seeds)]
         m, sd, lo, hi = mean_std_ci(acc[a], bounds=ACCURACY)
         gap = [r.final_train["accuracy"] - r.test["accuracy"] for r in rs]
         rows.append({
@@ -186,8 +193,10 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
             "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
             "train_test_gap": mean_std_ci(gap)[0],
             "diverged": sum(r.status == "diverged" for r in rs),
+            "unconverged": settled.count(False), "converged": converged(settled),
         })
-    tests = {t["contender"]: t for t in versus(acc, [(a, config.baseline) for a in config.activations if a != config.baseline])}
+    pairs = [(a, config.baseline) for a in config.activations if a != config.baseline]
+    tests = {t["contender"]: t for t in versus(acc, pairs, unconverged=[r["activation"] for r in rows if not r["converged"]])}
     for r in rows:
         t = tests.get(r["activation"])
         r.update({"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"} if t is None else
@@ -199,11 +208,22 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
                     "info": getattr(data, "info", {})},
         "alpha": ALPHA,
         "test": "two-sample permutation test of mean test accuracy vs the baseline, Holm-corrected",
+        "convergence": convergence_note(config.train.epochs, "--epochs"),
         "timing": ("seconds per epoch of each activation trained alone (seed 0, 2 epochs after a warm-up): the runs "
                    "trained packed" if timing else "seconds per epoch: mean over every run's epochs"),
         "summary": rows,
         "runs": [runs[a, s] for a in config.activations for s in range(config.seeds)],
     }
+
+
+def _verdict(r: dict[str, Any], base: str) -> str:
+    """A row's p-values and outcome as the table prints them."""
+    if r["activation"] == base:
+        return "baseline"
+    p = f"{format_p(r['p_value'])} / {format_p(r['p_holm'])}"
+    if r["outcome"] == NOT_CONVERGED:
+        return f"{p} {NOT_CONVERGED}"
+    return p + (f" * {r['outcome']}" if r["significant"] else "")
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -214,13 +234,14 @@ def format_table(results: dict[str, Any]) -> str:
     head = f"{'activation':<22} {'test acc mean ± std':>20} {'95% CI':>15} {'s/epoch':>8} {'gap':>7} {'p raw / Holm':>14}  "
     lines = [head, "-" * len(head)]
     for r in rows:
-        p = "baseline" if r["activation"] == base else f"{format_p(r['p_value'])} / {format_p(r['p_holm'])}" + (f" * {r['outcome']}" if r["significant"] else "")
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if math.isfinite(r["ci_low"]) else "n/a"
-        div = f"  ({r['diverged']}/{n} diverged)" if r["diverged"] else ""
+        notes = [f"{r[k]}/{n} {k}" for k in ("diverged", "unconverged") if r.get(k)]
         lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "
-                     f"{r['train_test_gap']:>+7.3f} {p:>14}{div}")
+                     f"{r['train_test_gap']:>+7.3f} {_verdict(r, base):>14}" + (f"  ({', '.join(notes)})" if notes else ""))
     lines.append(f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test of test accuracy vs "
                  f"{base}, raw and Holm-corrected over {len(rows) - 1} comparison{'' if len(rows) == 2 else 's'}; * = Holm p < {results['alpha']}")
+    if any(r.get("unconverged") for r in rows) and results.get("convergence"):
+        lines.append(results["convergence"])
     return "\n".join(lines)
 
 

@@ -12,7 +12,10 @@ on test, over several seeds. Both sides are chosen alike.
 3. *The evolved function* is the hall-of-fame member with the best mean validation accuracy over
    those seeds, *the best catalogue function* the finalist with the best (ties: the better
    ranked). Evolved vs ReLU and evolved vs the catalogue function: two-sample permutation tests
-   of mean test accuracy, Holm-corrected over the two.
+   of mean test accuracy, Holm-corrected over the two. Where a side of a test had not converged
+   (its validation loss still falling at the end, :func:`actlab.stats.converged`), step 2 and 3
+   are done again for every contender with the epochs doubled, up to ``actlab.stats.EXTEND``
+   times ``final_epochs``; a test still not converged then is reported as ``not converged``.
 4. *Is the fitness honest?* For every fidelity, Spearman's rank correlation between the fitness
    at that fidelity and the mean test accuracy, over the contenders trained at it; and the same
    for the final training's own validation accuracy.
@@ -27,7 +30,8 @@ from typing import Any, Mapping, Sequence
 
 from .._progress import Progress
 from ..runner import finished_text
-from ..stats import ACCURACY, ALPHA, final_seeds, mean_std_ci, rank_correlation, versus
+from ..stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
+                     rank_correlation, until_converged, versus)
 from .fitness import catalogue_plan, make_task, plan_for
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
@@ -39,6 +43,38 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
     first). ``executor.map(tasks, folder, prefix)`` trains (see
     :class:`~actlab.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
     so a killed final evaluation resumes."""
+    selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder)
+    learn = config.learn_constants
+    contenders = [(f"hall of fame #{i + 1}", plan_for(config.mode, item["functions"], learn),
+                   list(item.get("rungs") or [item["fitness"]])) for i, item in enumerate(hall_of_fame)]
+    contenders += [(c, catalogue_plan(c), [x.get("fitness", 0.0) for x in fit[c]]) for c in ["relu", *finalists]]
+    seeds = final_seeds(config.seed, config.final_seeds)
+
+    def evaluate(epochs: int) -> dict[str, Any]:
+        rows = _train(config, contenders, seeds, epochs, executor, progress, folder)
+        return _compare(rows, len(hall_of_fame), config.rungs)
+
+    def longer(final: Mapping[str, Any], epochs: int) -> None:
+        if progress:
+            late = ", ".join(r["name"] for r in final["contenders"][:3] if not r["converged"])
+            print(f"final evaluation: {late} not converged: every contender again with {epochs} epochs",
+                  file=sys.stderr, flush=True)
+
+    final, budgets = until_converged(evaluate, config.final_epochs, _unsettled, longer)
+    return {"catalogue_selection": selection, "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
+            "catalogue_finalists": finalists, **final, "alpha": ALPHA, "epochs": budgets[-1], "budgets": budgets,
+            "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected",
+            "convergence": convergence_note(budgets[-1], "--final-epochs")}
+
+
+def _unsettled(final: Mapping[str, Any]) -> bool:
+    return any(c["outcome"] == NOT_CONVERGED for c in final["comparisons"])
+
+
+def _catalogue(config: Any, n: int, executor, progress: bool, folder: Path | None
+               ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
+    """Step 1: the catalogue trained as candidates are at every fidelity; the ``n`` best at the
+    highest are its finalists. Returns the selection table, the fitness records and the finalists."""
     rungs = config.rungs
     cands = list(dict.fromkeys(c for c in config.catalogue if c.strip().lower() != "relu"))
     names = ["relu", *cands]
@@ -51,21 +87,22 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
     selection = [{"activation": c, "val_accuracy": fit[c][-1].get("fitness", 0.0), "status": fit[c][-1].get("status"),
                   "rungs": [x.get("fitness", 0.0) for x in fit[c]]} for c in cands]
     ranked = sorted(range(len(cands)), key=lambda i: -selection[i]["val_accuracy"])  # stable: ties keep the listed order
-    finalists = [cands[i] for i in ranked[:len(hall_of_fame)]]
+    finalists = [cands[i] for i in ranked[:n]]
     if progress and finalists:
         print(f"catalogue finalists on validation: {', '.join(finalists)}", file=sys.stderr, flush=True)
+    return selection, fit, finalists
 
-    learn = config.learn_constants
-    contenders = [(f"hall of fame #{i + 1}", plan_for(config.mode, item["functions"], learn),
-                   list(item.get("rungs") or [item["fitness"]])) for i, item in enumerate(hall_of_fame)]
-    contenders += [(c, catalogue_plan(c), [x.get("fitness", 0.0) for x in fit[c]]) for c in ["relu", *finalists]]
-    seeds = final_seeds(config.seed, config.final_seeds)
-    train = {"epochs": config.final_epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
+
+def _train(config: Any, contenders: Sequence[tuple[str, dict, list]], seeds: Sequence[int], epochs: int, executor,
+           progress: bool, folder: Path | None) -> list[dict[str, Any]]:
+    """Step 2: every contender trained ``epochs`` epochs with each seed; one row per contender."""
+    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
     tasks = [make_task(config, plan, rung=None, score_test=True, **{**train, "seed": s})
              for _, plan, _ in contenders for s in seeds]
     if progress:
-        print(f"final evaluation: {len(contenders)} contenders ({len(hall_of_fame)} from the hall of fame, relu, "
-              f"{len(finalists)} from the catalogue) x {len(seeds)} seeds, {config.final_epochs} epochs",
+        hof = sum(name.startswith("hall of fame #") for name, _, _ in contenders)
+        print(f"final evaluation: {len(contenders)} contenders ({hof} from the hall of fame, relu, "
+              f"{len(contenders) - hof - 1} from the catalogue) x {len(seeds)} seeds, {epochs} epochs",
               file=sys.stderr, flush=True)
     bar = Progress(len(tasks), "final runs", enabled=progress)
 
@@ -79,14 +116,21 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
         rs = results[i * len(seeds):(i + 1) * len(seeds)]
         acc = [r.get("test_accuracy", 0.0) for r in rs]
         val = [r.get("fitness", 0.0) for r in rs]
+        settled = [r.get("converged", True) for r in rs]
         m, sd, lo, hi = mean_std_ci(acc, bounds=ACCURACY)
-        rows.append({"name": name, "plan": plan, "seeds": seeds, "test_accuracy": acc, "mean": m, "std": sd,
+        rows.append({"name": name, "plan": plan, "seeds": list(seeds), "test_accuracy": acc, "mean": m, "std": sd,
                      "ci_low": lo, "ci_high": hi, "val_accuracy": val, "val_mean": sum(val) / len(val),
                      "fitness": fidelity, "status": [r.get("status") for r in rs],
-                     "best_epoch": [r.get("best_epoch") for r in rs]})
+                     "best_epoch": [r.get("best_epoch") for r in rs],
+                     "unconverged": settled.count(False), "converged": converged(settled)})
         if any(r.get("learned") for r in rs):  # learnable constants: their trained values, per seed and layer
             rows[-1]["learned"] = [r.get("learned") or {} for r in rs]
-    n = len(hall_of_fame)
+    return rows
+
+
+def _compare(rows: list[dict[str, Any]], n: int, rungs: Sequence[tuple[int, float]]) -> dict[str, Any]:
+    """Step 3 and 4: the evolved function (of the first ``n`` rows, the hall of fame) and the best
+    catalogue function chosen on validation, their tests, and the fitness correlations."""
     evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1:]
     chosen = _best(evolved)
     evolved[chosen]["name"] = "evolved"
@@ -95,13 +139,11 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
     head = [evolved[chosen], relu] + ([catalogue[best]] if catalogue else [])
     rows = head + [r for i, r in enumerate(evolved) if i != chosen] + [r for i, r in enumerate(catalogue) if i != best]
     samples = {r["name"]: r["test_accuracy"] for r in rows}
+    late = [r["name"] for r in head if not r["converged"]]
     comps = [{"vs": t["reference"], **{k: t[k] for k in ("p_value", "p_holm", "significant", "difference", "outcome")}}
-             for t in versus(samples, [("evolved", r["name"]) for r in head[1:]])]
-    return {"catalogue_selection": selection, "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
-            "catalogue_finalists": finalists, "best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
-            "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY}, "fidelity_correlation": correlations(rows, rungs),
-            "alpha": ALPHA, "epochs": config.final_epochs,
-            "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected"}
+             for t in versus(samples, [("evolved", r["name"]) for r in head[1:]], unconverged=late)]
+    return {"best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
+            "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY}, "fidelity_correlation": correlations(rows, rungs)}
 
 
 def _best(rows: Sequence[Mapping[str, Any]]) -> int:
@@ -128,15 +170,20 @@ def format_final(final: Mapping[str, Any]) -> str:
     comps = {c["vs"]: c for c in final["comparisons"]}
     for r in final["contenders"]:
         c = comps.get(r["name"])
-        p = "" if c is None else f"{c['p_holm']:.3f} {c['outcome']}" if math.isfinite(c["p_holm"]) else "n/a"
+        p = "" if c is None else f"{c['p_holm']:.3f} {c['outcome']}" if math.isfinite(c["p_holm"]) else (
+            f"n/a {NOT_CONVERGED}" if c["outcome"] == NOT_CONVERGED else "n/a")
         sd = f"{r['std']:.3f}" if math.isfinite(r["std"]) else "n/a"
         val = f"{r['val_mean']:.3f}" if r.get("val_mean") is not None else ""
         lines.append(f"{r['name'][:34]:<34} {val:>8} {r['mean']:>11.3f} ± {sd:<6}  {p:>20}")
     n = len(final["contenders"][0]["test_accuracy"])
     chosen = final.get("chosen")
     pick = f"; evolved = hall of fame #{chosen['hall_of_fame_rank']}, chosen by {chosen['by']}" if chosen else ""
-    lines.append(f"{n} seeds each, {final['epochs']} epochs, weights of the best validation epoch tested{pick}; "
+    budgets = final.get("budgets") or [final["epochs"]]
+    longer = f" (doubled from {budgets[0]}: a side had not converged)" if len(budgets) > 1 else ""
+    lines.append(f"{n} seeds each, {final['epochs']} epochs{longer}, weights of the best validation epoch tested{pick}; "
                  f"outcome from the evolved function's side (p < {final['alpha']})")
+    if any(c["outcome"] == NOT_CONVERGED for c in final["comparisons"]) and final.get("convergence"):
+        lines.append(final["convergence"])
     if final.get("fidelity_correlation"):
         lines.append(format_correlations(final["fidelity_correlation"]))
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..catalogue.expr import LEARN_PREFIX, PREFIX
 from ..runner import Runner, Unit
+from ..stats import run_converged
 from ..training import RunResult
 
 
@@ -113,6 +114,7 @@ def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
         acc = result.test.get("accuracy", math.nan)
         out["test_accuracy"] = float(acc) if out["status"] == "ok" and math.isfinite(acc) else 0.0
         out["best_epoch"] = result.best_epoch
+        out["converged"] = run_converged([e.get("val_loss") for e in result.epochs], result.status)
         if result.learned:
             out["learned"] = result.learned
     return out

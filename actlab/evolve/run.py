@@ -37,7 +37,7 @@ from .._errors import ActlabError
 from .. import _validate as V
 from .._io import own_out, prepare_out, read_json, write_json_atomic
 from ..stats import rank_correlation
-from ..training import TrainConfig
+from ..training import TrainConfig, few_steps
 from ..catalogue import expr as E
 from . import gp as G
 from ..runner import WHERE_ONLY, Runner
@@ -703,6 +703,8 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
                              "started": time.strftime("%Y-%m-%d %H:%M:%S")})
         if progress and saved is not None:
             print(f"resuming after generation {evo.generation} from {path}", file=sys.stderr, flush=True)
+        if few := few_steps(len(data.train), config.train):  # after every check: bad input is one line
+            print(few, file=sys.stderr, flush=True)
         ended = "generations"
         for g in range(evo.generation + 1, config.generations):
             if config.budget is not None and evo.history:

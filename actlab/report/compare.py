@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._io import finite, write_file_atomic, write_text_atomic
-from ..stats import CI_NOTE, format_p
+from ..stats import CI_NOTE, NOT_CONVERGED, format_p
 from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
 from .plots import draw_feature_map
 
@@ -198,6 +198,11 @@ def _f(v: float, fmt: str = ".3f") -> str:
 _pv = format_p  # the report's short name
 
 
+def convergence_note(note: str | None, outcomes) -> str:
+    """The footer's sentence on the verdict ``not converged`` (HTML), where one of ``outcomes`` is."""
+    return f" {html.escape(note)}." if note and NOT_CONVERGED in outcomes else ""
+
+
 def feature_map_section(fmap: dict[str, Any] | None, path: Path, label: str) -> str:
     """The map of the functions in the surrogate's features (``--map``), or nothing."""
     if not fmap:
@@ -221,7 +226,8 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     rows = []
     for r in results["summary"]:
         cls = {"win": "better", "loss": "worse"}.get(r["outcome"], "")
-        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (" *" if r["significant"] else "")
+        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (
+            f" {NOT_CONVERGED}" if r["outcome"] == NOT_CONVERGED else " *" if r["significant"] else "")
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
             f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"
@@ -245,7 +251,8 @@ early stopping on {html.escape(t['monitor'])} (patience {t['patience']}), weight
 <th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th><th>p raw / Holm vs {html.escape(base)}</th></tr>
 {''.join(rows)}</table></div>
 <p>{html.escape(results['test'])}; * marks p &lt; {results['alpha']} after correction. Green: significantly better than the
-baseline, red: significantly worse. {html.escape(CI_NOTE)}.</p>
+baseline, red: significantly worse.{convergence_note(results.get('convergence'), [r['outcome'] for r in results['summary']])}
+{html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs['curves'], 'train vs validation accuracy per epoch')}
 <h2>Time and accuracy</h2>{_img(figs['time_accuracy'], 'seconds per epoch vs test accuracy')}
 <h2>Why: diagnostics per slot</h2>{_img(figs['diagnostics'], 'diagnostics per slot')}

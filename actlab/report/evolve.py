@@ -17,7 +17,7 @@ from .._io import finite, write_text_atomic
 from ..stats import CI_NOTE
 from ._math import drawn, formula_html
 from ._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, feature_map_section
+from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 
 CURVE_RANGE = (-5.0, 5.0)
 TOP = 5
@@ -169,6 +169,13 @@ def _why(results: dict[str, Any]) -> str:
     return f", chosen by its {final['chosen']['by']}" if "chosen" in final else ""
 
 
+def _doubled(final: dict[str, Any]) -> str:
+    """How the final budget grew, where a comparison had not converged at first."""
+    budgets = final.get("budgets") or []
+    return (f" (the budget doubled for every contender from {_n(budgets[0], 'epoch')}: a comparison had not "
+            "converged)") if len(budgets) > 1 else ""
+
+
 def _chosen(final: dict[str, Any]) -> str:
     if "chosen" not in final:
         return ""
@@ -244,8 +251,8 @@ def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
         final_png = plot_final(final, figs / "final.png")
         final_html = f"""<div class="scroll"><table id="final"><tr><th>activation</th><th>validation accuracy</th><th>test accuracy mean ± std</th><th>95% CI</th><th>seeds</th>
 <th>p raw / Holm, evolved vs this</th><th>plan</th></tr>{''.join(rows)}</table></div>
-<p>{html.escape(final['test'])}; outcome from the evolved function's side, p &lt; {final['alpha']}. Each contender was
-trained {_n(final['epochs'], 'epoch')} per seed on the training split; the weights of its best validation epoch were scored
+<p>{html.escape(final['test'])}; outcome from the evolved function's side, p &lt; {final['alpha']}.{convergence_note(final.get('convergence'), [c['outcome'] for c in final['comparisons']])} Each contender was
+trained {_n(final['epochs'], 'epoch')} per seed on the training split{_doubled(final)}; the weights of its best validation epoch were scored
 once on test. {html.escape(_chosen(final))} Catalogue functions at the evolution's highest fidelity (validation): {html.escape(sel)}.
 {html.escape(CI_NOTE)}.</p>
 {_img(final_png, 'final test accuracy')}

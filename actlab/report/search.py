@@ -14,7 +14,7 @@ import numpy as np
 from .._io import write_text_atomic
 from ..stats import CI_NOTE
 from ._style import PALETTE, TEXT, TITLE
-from .compare import _CSS, _f, _img, _n, _plt, _pv, _save
+from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
@@ -140,7 +140,8 @@ slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: 
 <div class="scroll"><table id="final"><tr><th>config</th><th class="plan">activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
 <th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table></div>
 <p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg['final_seeds'], 'seed')};
-{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction. {html.escape(CI_NOTE)}.</p>
+{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.{convergence_note(final.get('convergence'), [c['outcome'] for c in final['configs']])}
+{html.escape(CI_NOTE)}.</p>
 <h2>Optimisation history</h2>{_img(figs['history'], 'optimisation history')}
 <h2>Which activation wins at which layer</h2>{_img(figs['winners'], 'winners per layer')}
 <h2>Parameter importances</h2>{_img(figs['importances'], 'importances') if figs['importances'] else '<p>' + html.escape(results.get('importance_note', 'not enough trials')) + '</p>'}

@@ -6,8 +6,10 @@ test split is never looked at during the search. The output slot is identity (lo
 loss, which applies softmax once) unless ``search_output`` adds it to the space.
 
 After the search, the top-k configurations and the baseline (ReLU in every hidden slot, logits
-into cross-entropy) are retrained with ``final_seeds`` seeds on train + validation for the
-number of epochs their search trial found best, and scored on test (:func:`final_evaluation`).
+into cross-entropy) are trained alike with ``final_seeds`` fresh seeds on the training split for
+the search's full epoch budget, the weights of the best validation-loss epoch are scored on test,
+and each configuration is tested against the baseline; where a side had not converged, all of
+them train again with the budget doubled, up to ``actlab.stats.EXTEND`` times (:mod:`actlab.search.final`).
 
 Many workers, processes or machines, can run :func:`work` on one study; see
 :mod:`actlab.search._study` for the heartbeat, stale-trial retry and exact-budget rules.

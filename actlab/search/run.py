@@ -4,6 +4,7 @@ then the final evaluation, ``results.json`` and ``report.html``."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +20,8 @@ from .._io import own_out, prepare_out, read_json, strict_json, write_json_atomi
 from .._progress import Progress
 from ..data import load
 from ..models import build
-from ..training import TrainConfig, train
-from . import SearchConfig, _study, baseline_plan, best_so_far, describe, work
+from ..training import TrainConfig, few_steps, train
+from . import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
 from ..runner import Runner
 from ..surrogate import Task, prune
 from .final import final_evaluation
@@ -64,6 +65,9 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
     storage = _study.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
     _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
+    make_sampler(config, space)  # one that cannot be made (a grid too large): one line here, not in each worker
+    if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
+        print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
         ctx = mp.get_context("spawn")
         procs = [ctx.Process(target=_worker_main, args=(config.to_dict(), storage_url, study_name, str(out), i), daemon=False)

@@ -2,7 +2,8 @@
 
 from .losses import LOSSES, get_loss
 from .metrics import METRICS, batched_classification_metrics, classification_metrics
-from .trainer import OPTIMIZERS, RunResult, TrainConfig, evaluate, learned_parameters, predict, seed_everything, train
+from .trainer import (OPTIMIZERS, RunResult, TrainConfig, evaluate, few_steps, learned_parameters, predict, seed_everything,
+                      train)
 
 __all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "RunResult", "TrainConfig", "batched_classification_metrics", "classification_metrics", "evaluate",
-           "get_loss", "learned_parameters", "predict", "seed_everything", "train"]
+           "few_steps", "get_loss", "learned_parameters", "predict", "seed_everything", "train"]

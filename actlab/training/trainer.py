@@ -60,6 +60,7 @@ GRAD_SAMPLES = 32  # diagnostics: gradient norms of about this many batches per 
 EVAL_BATCH = 2048
 CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
 FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
+MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
 
 @dataclass
@@ -174,6 +175,19 @@ class Stopper:
         if self.patience is not None and self.waited >= self.patience:
             return "stopped", improved
         return None, improved
+
+
+def few_steps(n_train: int, config: TrainConfig) -> str | None:
+    """One line of warning when ``config``'s batch leaves fewer than ``MIN_STEPS`` optimizer steps
+    per epoch on ``n_train`` training examples (iris: 105 examples at batch 128 is one step per
+    epoch, 30 in 30 epochs: the model stops long before it converges); else None."""
+    steps = math.ceil(n_train / config.batch_size)
+    if steps >= min(MIN_STEPS, n_train):  # (a split of fewer examples: only batch 1 gives each its step)
+        return None
+    smaller = 2 ** max(0, (n_train // MIN_STEPS).bit_length() - 1)  # a power of two giving at least MIN_STEPS
+    return (f"actlab: warning: batch size {config.batch_size} on {n_train} training examples is {steps} optimizer "
+            f"step{'s' if steps > 1 else ''} per epoch, {steps * config.epochs} in {config.epochs} epochs; runs may end "
+            f"before they converge: give a smaller --batch-size (e.g. {smaller}) or more --epochs")
 
 
 def seed_everything(seed: int) -> None:
