@@ -12,9 +12,12 @@ treat ``null`` as missing, as they treated NaN (:func:`finite`).
 
 from __future__ import annotations
 
+import glob
 import json
 import math
+import numbers
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -57,6 +60,25 @@ def prepare_out(out: str | Path, *subdirs: str) -> Path:
     except OSError as e:
         raise ActlabError(f"cannot write to --out {str(out)!r} ({e.strerror or e}); choose a folder you can write to") from None
     return out
+
+
+STALE_TEMPORARY_AGE = 60.0  # seconds: a temporary of a dead process left this long is removed
+
+
+def _temporary(path: Path) -> Path:
+    """This process's temporary for ``path`` (``.STEM.PID.tmpSUFFIX`` beside it, the suffix kept
+    for writers that choose the format by it); those that a killed writer left there (its process
+    dead, the file untouched for a minute) are removed."""
+    stem, suffix = path.stem, path.suffix
+    pattern = re.compile(re.escape(f".{stem}.") + r"([0-9]{1,10})" + re.escape(f".tmp{suffix}"))
+    try:
+        for old in path.parent.glob(f".{glob.escape(stem)}.*.tmp{glob.escape(suffix)}"):
+            m = pattern.fullmatch(old.name)
+            if m and not pid_alive(int(m.group(1))) and time.time() - old.stat().st_mtime > STALE_TEMPORARY_AGE:
+                old.unlink()
+    except OSError:  # a folder that cannot be listed, a file another process removed first
+        pass
+    return path.with_name(f".{stem}.{os.getpid()}.tmp{suffix}")
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -113,14 +135,49 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 def finite(v: Any) -> bool:
     """Whether ``v`` is a finite number; False for None (``null`` in actlab's JSON files: no value),
     NaN and infinity, so that results read from a file and results just computed read alike."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return finite_float(v) is not None
+
+
+def finite_float(v: Any) -> float | None:
+    """A JSON value as a finite float, or None: for null, NaN, infinity, a whole number beyond a
+    float's range (JSON allows ``1`` followed by 400 zeros), booleans, text and tables. How every
+    reader of actlab's files takes a number."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return None
+    try:
+        f = float(v)
+    except (OverflowError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+MAX_TEXT = 10_000  # characters of one text in a file actlab reads back; an expression has at most 4,000
+
+
+def oversized(doc: Any) -> str | None:
+    """What in the JSON value ``doc`` is larger than anything actlab writes, or None: a text (a
+    key too) longer than :data:`MAX_TEXT` characters, or a whole number beyond a float's range.
+    A reader refuses such a file rather than carrying the value into its results and reports."""
+    stack = [doc]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str) and len(v) > MAX_TEXT:
+            return f"a text of {len(v):,} characters (at most {MAX_TEXT:,})"
+        if isinstance(v, int) and not isinstance(v, bool) and finite_float(v) is None:
+            return "a whole number beyond a float's range"
+        if isinstance(v, dict):
+            stack.extend(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
 
 
 def write_file_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """``write(tmp)`` writes the content to a temporary file (same suffix, e.g. for a plot's
     format), which then replaces ``path`` atomically."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    tmp = _temporary(path)
     try:
         write(tmp)
         os.replace(tmp, path)

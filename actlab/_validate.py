@@ -9,11 +9,11 @@ for terabytes of memory.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
 from ._errors import ActlabError
+from ._io import finite_float
 
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 MAX_EPOCHS = 100_000
@@ -60,9 +60,9 @@ def number(name: str, value: Any, lo: float | None = None, hi: float | None = No
     tail = f"; {hint}" if hint else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ActlabError(f"{name} must be a number, got {_show(value)}{tail}")
+    if finite_float(value) is None:  # NaN, infinity, or a whole number beyond a float's range
+        raise ActlabError(f"{name} must be a finite number, got {_show(value)}{tail}")
     value = float(value)
-    if not math.isfinite(value):
-        raise ActlabError(f"{name} must be a finite number, got {value}{tail}")
     if lo is not None and (value <= lo if lo_open else value < lo):
         raise ActlabError(f"{name} must be {'greater than' if lo_open else 'at least'} {lo:g}, got {value:g}{tail}")
     if hi is not None and value > hi:

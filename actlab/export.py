@@ -60,7 +60,7 @@ from ._errors import ActlabError, first_line
 from ._io import write_file_atomic
 from .catalogue import REGISTRY, Entry, format_spec, get
 from .catalogue import expr as E
-from .evolve import function_of, read_best
+from .evolve import distinct, learned_functions, read_best, slots_text
 
 TARGETS = ("torch", "keras", "transformers", "timm")  # what to_code writes
 INSTALL = "pip install 'actlab[interop]'"
@@ -435,17 +435,16 @@ def functions(source: str | Path, *, name: str | None = None, slot: str | None =
         _check_name(name)
     if isinstance(source, Path) or (isinstance(source, str) and source.strip().lower().endswith(".json")):
         d = read_best(source)
-        best = d["functions"]
-        if d["learned"]:  # constants learned per layer: one function per layer, with its trained values
-            best = {layer: E.Expression(function_of(best, layer), learnable=True, values=v).learned_text
-                    for layer, v in d["learned"].items()}
+        best = learned_functions(d) or d["functions"]  # learned constants: a function per layer, with its values
         if slot is not None:
-            if slot not in best:
-                raise ActlabError(f"{str(source)!r} has no slot {slot!r}; its slots are {', '.join(best)}")
+            if not isinstance(slot, str) or slot not in best:
+                raise ActlabError(f"{str(source)!r} has no slot {str(slot)[:40]!r}; its slots are "
+                                  f"{slots_text(list(best))}")
             best = {slot: best[slot]}
-        many = len(best) > 1
-        return [_expression(E.PREFIX + text, f"{name}_{s}" if name and many else name, s if many or slot else None)
-                for s, text in best.items()]
+        groups = distinct(best)  # layers that learned the same constants share one function
+        many = len(groups) > 1
+        return [_expression(E.PREFIX + text, f"{name}_{slots[0]}" if name and many else name,
+                            slots_text(slots) if len(best) > 1 or slot else None) for slots, text in groups]
     if not isinstance(source, str):
         raise ActlabError(f"export takes an activation spec such as 'mish' or 'expr:x * tanh(x)', or the path of a "
                           f"best.json; got {type(source).__name__}")
@@ -507,11 +506,14 @@ def _identifier(spec: str) -> str:
     return "act_" + name if name in _RESERVED or keyword.iskeyword(name) else name
 
 
+MAX_NAME = 100  # characters of an exported function's name (it also names files)
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.isascii() or not name.isidentifier() or keyword.iskeyword(name) \
-            or name in _RESERVED:
+            or name in _RESERVED or len(name) > MAX_NAME:
         raise ActlabError(f"{repr(name)[:40]} cannot name an exported function; give a Python name such as 'my_act' "
-                          f"(not one of {', '.join(sorted(_RESERVED))})")
+                          f"of at most {MAX_NAME} characters (not one of {', '.join(sorted(_RESERVED))})")
     return name
 
 
@@ -651,6 +653,8 @@ def to_onnx(spec: str | Path, path: str | Path, *, slot: str | None = None, rank
     A model that uses an actlab function exports as it is with ``torch.onnx.export``; this is for
     the function on its own. Functions with learned weights (FReLU, PReLU) or random ones are refused.
     """
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ActlabError(f"to_onnx writes to a file: give its path, e.g. 'act.onnx'; got {repr(path)[:40]}")
     f = _one(spec, None, slot)
     if not isinstance(rank, int) or isinstance(rank, bool) or not 1 <= rank <= 6:
         raise ActlabError(f"rank must be a whole number from 1 to 6, got {rank!r}")
@@ -750,7 +754,7 @@ def _docstring(text: str, indent: str) -> list[str]:
 
 
 def _spec_comment(f: ExportedFunction) -> str:
-    return f"    # actlab spec {f.spec!r}" + (f", slot {f.slot!r}" if f.slot else "")
+    return f"    # actlab spec {f.spec!r}" + (f", for {f.slot}" if f.slot else "")
 
 
 def _torch_module(fns: list[ExportedFunction], names: str, source: str, target: str) -> str:

@@ -42,7 +42,7 @@ import torch
 
 from ._errors import ActlabError, first_line
 from . import _validate as V
-from ._io import claim, release, write_json_atomic
+from ._io import claim, finite_float, oversized, release, write_json_atomic
 from .catalogue.expr import LEARN_PREFIX, PREFIX, Expression
 from .models import build
 from .training import TrainConfig, train
@@ -279,12 +279,34 @@ class _Dask:
             from distributed import Client
         except ImportError:
             raise ActlabError("--dask needs the 'distributed' package: pip install 'actlab[dask]'") from None
+        shown = self._checked(address)
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
-        except Exception as e:  # OSError, TimeoutError, ValueError for a bad address...
-            raise ActlabError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+        except Exception as e:  # OSError, TimeoutError for a scheduler that does not answer...
+            raise ActlabError(f"cannot reach the Dask scheduler at {shown!r} within {timeout:g} s "
                               f"({first_line(e)[:160]}); start one with 'dask scheduler' or check --dask") from None
-        self.name = f"Dask at {address}"
+        self.name = f"Dask at {shown}"
+
+    @staticmethod
+    def _checked(address: Any) -> str:
+        """``address`` as it may be printed, once Dask can read it as a scheduler's address: one
+        line otherwise, before a client is made (a client that fails half-built hangs for twice
+        the timeout when Python ends, and Dask's message would repeat a password)."""
+        from distributed.comm.addressing import get_address_host_port
+
+        if not isinstance(address, str):
+            raise ActlabError(f"--dask takes a scheduler address such as tcp://127.0.0.1:8786, got {type(address).__name__}")
+        scheme, sep, location = address.rpartition("://")
+        if "@" in location:  # user:password@host: Dask addresses have none, and the password is never printed
+            host = location.rsplit("@", 1)[1][:100]
+            raise ActlabError(f"--dask {scheme}{sep}***@{host}: a Dask scheduler address has no user or password; "
+                              "give tcp://HOST:PORT (tls://HOST:PORT for a secured cluster)")
+        try:
+            get_address_host_port(address)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ActlabError(f"--dask {address[:100]!r} is not a Dask scheduler address ({first_line(e)[:160]}); "
+                              "give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786") from None
+        return address
 
     def submit(self, part):
         return self.client.submit(train_units, part, pure=False)
@@ -448,7 +470,8 @@ def read_unit(folder: Path, u: Unit) -> dict[str, Any] | None:
     except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
         d = None
     if not isinstance(d, dict) or d.get("format") != FORMAT_UNIT or not isinstance(d.get("key"), str) or (
-            "error" not in d and not _usable_result(d.get("result"))) or ("error" in d and not isinstance(d["error"], str)):
+            "error" not in d and not _usable_result(d.get("result"))) or ("error" in d and not isinstance(d["error"], str)) \
+            or oversized(d):
         # Damaged (or foreign): it counts as not finished, and the unit trains again. Nothing is
         # lost: the file is kept beside as NAME.json.damaged, and every finished run stays.
         _set_aside(path)
@@ -461,7 +484,7 @@ def read_unit(folder: Path, u: Unit) -> dict[str, Any] | None:
 
 def _numbers(v: Any, depth: int = 0) -> bool:
     """True for numbers (or None, booleans), and tables / lists of them, as run records hold."""
-    if v is None or isinstance(v, (bool, int, float)):
+    if v is None or isinstance(v, bool) or _is_number(v):
         return True
     if depth < 3 and isinstance(v, dict):
         return all(isinstance(k, str) and _numbers(x, depth + 1) for k, x in v.items())
@@ -471,19 +494,33 @@ def _numbers(v: Any, depth: int = 0) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A number a report can compute with: NaN and infinity pass (readers skip them), a whole
+    number beyond a float's range does not."""
+    return isinstance(v, float) or finite_float(v) is not None
+
+
+def _accuracy(v: Any, null_ok: bool = False) -> bool:
+    """An accuracy: a finite number from 0 to 1; null only where there is none (``null_ok``)."""
+    f = finite_float(v)
+    return v is None and null_ok or f is not None and 0 <= f <= 1
+
+
+STATUSES = ("finished", "stopped", "diverged", "pruned")  # RunResult.status
 
 
 def _usable_result(r: Any) -> bool:
     """Whether ``r`` is a training result the summaries and reports can read (RunResult's
-    fields with numbers where numbers belong; a string accuracy is not)."""
-    if not isinstance(r, dict) or not isinstance(r.get("status"), str):
+    fields with numbers where numbers belong): accuracies from 0 to 1, null only in the epoch of
+    a diverged run that has none; a string, NaN or 5.0 accuracy is not."""
+    if not isinstance(r, dict) or r.get("status") not in STATUSES:
         return False
     epochs, test, train = r.get("epochs"), r.get("test"), r.get("final_train")
     if not isinstance(epochs, list) or not all(isinstance(e, dict) and _numbers(e) for e in epochs):
         return False
+    if not all(_accuracy(v, r["status"] == "diverged") for e in epochs for k, v in e.items() if k.endswith("accuracy")):
+        return False
     for part in (test, train):  # null: a number that was not finite (a diverged run's loss), see actlab._io
-        if not isinstance(part, dict) or not _is_number(part.get("accuracy")) or not all(
+        if not isinstance(part, dict) or not _accuracy(part.get("accuracy")) or not all(
                 v is None or _is_number(v) for v in part.values()):
             return False
     if not all(k in test and (test[k] is None or _is_number(test[k])) for k in ("loss", "f1")):
@@ -493,7 +530,7 @@ def _usable_result(r: Any) -> bool:
         return False
     best = r.get("best_epoch")
     return ((best is None or (isinstance(best, int) and not isinstance(best, bool))) and _is_number(r.get("n_params"))
-            and _is_number(r.get("seconds")))
+            and _is_number(r.get("seconds")) and _numbers(r.get("learned", {})))
 
 
 def _set_aside(path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 import numpy as np
 from scipy import stats as _st
 
+from ._io import finite
 from ._validate import MAX_EPOCHS
 
 EXACT_LIMIT = 200_000
@@ -53,7 +54,7 @@ def mean_std_ci(values: Sequence[float], level: float = 0.95, *, bounds: tuple[f
     >>> [round(x, 3) for x in mean_std_ci([0.9, 1.0], bounds=ACCURACY)]
     [0.95, 0.071, 0.315, 1.0]
     """
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    v = np.asarray([float(x) for x in values if finite(x)], dtype=float)
     if len(v) == 0:
         return (math.nan,) * 4
     m = float(v.mean())
@@ -221,8 +222,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     """Spearman's rank correlation of paired values: ``{"n", "spearman", "p_value", "note"}``;
     ``spearman`` and ``p_value`` are None (``note`` says why) with fewer than 3 pairs or when
     either side is constant."""
-    pairs = [(float(a), float(b)) for a, b in zip(x, y) if a is not None and b is not None
-             and math.isfinite(a) and math.isfinite(b)]
+    pairs = [(float(a), float(b)) for a, b in zip(x, y) if finite(a) and finite(b)]
     out: dict[str, Any] = {"n": len(pairs), "spearman": None, "p_value": None, "note": ""}
     if len(pairs) < 3:
         out["note"] = f"{len(pairs)} pair(s): a rank correlation needs at least 3"

@@ -65,7 +65,7 @@ import torch
 from torch import nn
 
 from ._errors import ActlabError, first_line
-from ._io import finite, read_json, write_json_atomic
+from ._io import finite, finite_float, oversized, read_json, write_json_atomic
 from ._progress import Progress
 from .catalogue import REGISTRY
 from .catalogue.expr import PREFIX, Expression, canonical
@@ -583,14 +583,17 @@ def _read_features(path: Path, spec: str, task: Task, data) -> dict[str, Any] | 
     ref = _reference_shape(task, data)
     try:
         if len(d["outputs"]) != DRAWS or len(d["slopes"]) != DRAWS or len(d["fisher"]) != len(ref["fisher"]) \
-                or list(d["init"]) != list(ref["init"]) or not isinstance(d["ok"], bool):
+                or list(d["init"]) != list(ref["init"]) or not isinstance(d["ok"], bool) \
+                or not (d["note"] is None or isinstance(d["note"], str)) or oversized(d):
             return None
-        for b in BLOCKS:
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in _block(d, b)):
-                return None
+        seconds = finite_float(d["seconds"])
+        blocks = {b: [finite_float(v) for v in _block(d, b)] for b in BLOCKS}
     except (KeyError, TypeError, AttributeError):
         return None
-    return d
+    if seconds is None or seconds < 0 or any(v is None for values in blocks.values() for v in values):
+        return None
+    blocks["init"] = dict(zip(d["init"], blocks["init"]))
+    return {**d, **blocks, "seconds": seconds}  # numbers as floats: an int of the file is read as one
 
 
 # ------------------------------------------------------------------------ pruning a candidate list

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import activation as _torch_activation
 
-from ._errors import ActlabError
+from ._errors import ActlabError, first_line
 from .catalogue import Activation, Expression, FastActivation, FReLU, get
 
 _NOT_ACTIVATIONS = {nn.MultiheadAttention}
@@ -170,15 +170,33 @@ def swap_activations(
             warnings.warn(f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
                           f"swap_activations cannot replace; {_HOW}", UserWarning, stacklevel=2)
     for swap in swaps:
-        parent_name, _, attr = swap.name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, attr, swap.new)
+        _put(model, swap.name, swap.new)
     if example_input is not None:
-        was_training = model.training
+        _first_call(model, example_input, swaps)
+    return swaps
+
+
+def _put(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, attr, module)
+
+
+def _first_call(model: nn.Module, example_input: Any, swaps: list[Swap]) -> None:
+    """Run ``model`` once on ``example_input`` (new modules size themselves); an input the model
+    cannot take puts the old modules back and is one line."""
+    was_training = model.training
+    try:
         with torch.no_grad():
             model.eval()(example_input)
+    except Exception as e:  # a shape, dtype or device the model does not take: torch's error, any type
+        for swap in swaps:
+            _put(model, swap.name, swap.old)
+        shape = tuple(example_input.shape) if isinstance(example_input, torch.Tensor) else type(example_input).__name__
+        raise ActlabError(f"example_input {shape} does not fit {type(model).__name__} ({type(e).__name__}: "
+                          f"{first_line(e)[:200]}); give an input the model takes, e.g. one batch of its data. "
+                          "The model was left as it was") from None
+    finally:
         model.train(was_training)
-    return swaps
 
 
 _HOW = ("make activations swappable by holding them as modules (self.act = nn.ReLU() or actlab.get('relu') in "

@@ -241,7 +241,7 @@ def test_channels_are_inferred_once_and_another_width_is_one_line():
         g(torch.zeros(3, 6))
     assert L.ACON(channels=5).p1.shape == (5,) and L.APL(hinges=4, channels=2).b.shape == (2, 4)
     assert actlab.get("snake_learnable")(torch.zeros(7)).shape == (7,)  # a 1-D input is one channel
-    with pytest.raises(actlab.ActlabError, match="hinges must be at least 1"):
+    with pytest.raises(actlab.ActlabError, match="'hinges' must be from 1 to 64"):
         actlab.get("apl(hinges=0)")
     with pytest.raises(actlab.ActlabError, match="identity"):
         L.GatedUnit("silu", 4, 6, init="identity")

@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import shlex
@@ -92,6 +93,7 @@ class Case:
     marks: tuple = ()
     patch: dict = field(default_factory=dict)  # "module.NAME": value, set for the case (e.g. a smaller limit)
     env: dict = field(default_factory=dict)  # environment of a fresh process
+    says: str | None = None  # text the one line must hold (e.g. the real range of a value)
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -363,6 +365,21 @@ def best(**changes):
     return files("best.json", json.dumps({**BEST, **changes}))
 
 
+def best_learned(*values):
+    """A setup writing a best.json whose run learned its one constant per layer: ``values`` of input, hidden_1."""
+    return best(functions={"all": "x * tanh(1.5 * x)"}, learn_constants=True,
+                learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values)})
+
+
+def swap_with_a_wrong_example_input(ctx: Ctx):
+    import torch
+
+    import actlab
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    actlab.swap_activations(model, "frelu", example_input=torch.zeros(2, 5, 8, 8))
+
+
 # ------------------------------------------------------------------------------------ the cases
 EVO = "evolve --dataset iris --out {out}"  # iris loads in milliseconds, offline
 CMP = "compare --dataset iris --out {out}"
@@ -448,6 +465,13 @@ CASES: list[Case] = [
                                            "best": {"functions": {"../../outside/x": "x"}}}))),
     Case("show-best-is-a-folder", "show {files}/best.json --out {out}/x.png",
          lambda ctx: (ctx.files / "best.json").mkdir(parents=True)),
+    Case("show-best-learned-huge-constant", "show {files}/best.json --no-plot", best_learned(10**400, 2.0)),
+    Case("show-best-learned-constant-text", "show {files}/best.json --no-plot", best_learned("2.0", 2.0)),
+    Case("show-best-learned-constant-true", "show {files}/best.json --no-plot", best_learned(True, 2.0)),
+    Case("show-argument-divides-by-zero", "show 'snake(alpha=0)' --no-plot", says="non-finite"),
+    Case("show-argument-divides-by-zero-plot", "show 'snake(alpha=0)' --out {out}/x.png", says="non-finite"),
+    Case("show-argument-hinges-huge", "show 'apl(hinges=1000000000)' --no-plot", says="from 1 to 64"),
+    Case("show-argument-hinges-zero", "show 'apl(hinges=0)' --no-plot", says="from 1 to 64"),
     # ---------------------------------------------------------------------------- plot
     Case("plot-missing-out", "plot relu"),
     Case("plot-missing-specs", "plot --out {out}/p.png"),
@@ -463,6 +487,19 @@ CASES: list[Case] = [
     Case("plot-out-empty", ["plot", "relu", "--out", ""]),
     Case("plot-out-is-a-folder", "plot relu --out {out}/"),
     Case("plot-out-unknown-format", "plot relu --out {out}/p.txt"),
+    Case("plot-argument-divides-by-zero", "plot relu 'snake(alpha=0)' --out {out}/p.png", says="non-finite"),
+    Case("plot-range-negative-exponent", "plot relu --range -1e7 1 --out {out}/p.png", says="--range LO"),
+    # ---------------------------------------------------------------------------- export
+    Case("export-name-very-long", ["export", "mish", "--to", "timm", "--name", "a" * 10_000]),
+    Case("export-name-very-long-to-out", ["export", "mish", "--to", "keras", "--name", "a" * 10_000, "--out", "{out}/k.py"]),
+    Case("export-out-name-very-long", ["export", "mish", "--to", "keras", "--out", "{out}/" + "a" * 10_000 + ".py"]),
+    Case("export-best-learned-huge-constant", "export {files}/best.json --to code", best_learned(2.0, 10**400)),
+    Case("export-best-learned-huge-constant-onnx", "export {files}/best.json --to onnx --slot input --out {out}/a.onnx",
+         best_learned(10**400, 2.0)),
+    Case("export-best-slot-not-in-file", "export {files}/best.json --to code --slot hidden_7", best_learned(2.0, 2.0),
+         says="input, hidden_1"),
+    Case("export-best-slot-traversal", "export {files}/best.json --to code --slot ../../outside/x", best_learned(2.0, 2.0)),
+    Case("export-slot-of-a-spec", "export mish --to code --slot hidden_1"),
     # ---------------------------------------------------------------------------- gallery
     Case("gallery-kind-unknown", "gallery --out {out} --kind bogus"),
     Case("gallery-out-is-a-file", "gallery --out {files}/afile", files("afile", "x")),
@@ -521,6 +558,9 @@ CASES: list[Case] = [
     Case("compare-pack-zero", CMP + " --pack 0"),
     Case("compare-pack-huge", CMP + f" --pack {10**30}"),
     Case("compare-dask-garbage", CMP + " --dask '::not an address::'"),
+    Case("compare-dask-password", CMP + " --dask tcp://me:hunter2secret@127.0.0.1:8786", secret="hunter2secret"),
+    Case("compare-lr-negative-exponent", CMP + " --lr -1e-3", says="learning rate must be greater than 0"),
+    Case("compare-lr-minus-inf", CMP + " --lr -inf", says="learning rate must be a finite number"),
     Case("compare-width-zero", CMP + " --width 0"),
     Case("compare-width-huge", CMP + " --width 1000000000000"),
     Case("compare-depth-one", CMP + " --depth 1"),
@@ -736,6 +776,7 @@ CASES: list[Case] = [
     Case("search-heartbeat-nan", SRCH + " --heartbeat nan"),
     Case("search-heartbeat-inf", SRCH + " --heartbeat inf"),
     Case("search-heartbeat-huge", SRCH + " --heartbeat 1e12"),
+    Case("search-heartbeat-negative-exponent", SRCH + " --heartbeat -1e3", says="--heartbeat must be"),
     Case("search-out-empty", ["search", "--dataset", "iris", "--out", ""]),
     Case("search-suite-out-empty", ["search", "--suite", "offline", "--out", "", "--trials", "1"]),
     Case("search-out-holds-compare", SRCH, prior_compare),
@@ -808,6 +849,14 @@ CASES: list[Case] = [
     Case("evolve-dask-timeout-nan", EVO + " --dask-timeout nan"),
     Case("evolve-dask-timeout-huge", EVO + " --dask-timeout 1e12"),
     Case("evolve-dask-unreachable", EVO + " --dask tcp://127.0.0.1:1 --dask-timeout 0.5"),
+    Case("evolve-dask-password", EVO + " --dask tcp://me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
+         secret="hunter2secret"),
+    Case("evolve-dask-user", EVO + " --dask tcp://me@127.0.0.1:8786 --dask-timeout 0.5", says="no user or password"),
+    Case("evolve-dask-password-without-scheme", EVO + " --dask me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
+         secret="hunter2secret"),
+    Case("evolve-budget-negative", EVO + " --budget -5m", says="--budget must be greater than 0"),
+    Case("evolve-budget-negative-joined", EVO + " --budget=-5m", says="--budget must be greater than 0"),
+    Case("evolve-cxpb-negative-exponent", EVO + " --cxpb -1e-1", says="cxpb must be at least 0"),
     Case("evolve-limit-negative", EVO + " --limit -1"),
     Case("evolve-data-seed-negative", EVO + " --data-seed -1"),
     Case("evolve-width-zero", EVO + " --width 0"),
@@ -849,6 +898,17 @@ CASES: list[Case] = [
     Case("checkpoint-random-state-garbage", EVO + " --resume", checkpoint(_set(("random_state",), [3, ["a"], None]))),
     Case("checkpoint-cache-not-a-table", EVO + " --resume", checkpoint(_set(("cache",), "x"))),
     Case("checkpoint-history-short", EVO + " --resume", checkpoint(_set(("history",), []))),
+    Case("checkpoint-fitness-huge-int", EVO + " --resume",
+         checkpoint(lambda d: d["populations"][0][0].update(fitness=10**400))),
+    Case("checkpoint-hall-of-fame-fitness-huge-int", EVO + " --resume", checkpoint(_set(("hall_of_fame", 0, "fitness"), 10**400))),
+    Case("checkpoint-history-seconds-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "seconds"), 10**400))),
+    Case("checkpoint-history-median-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "median"), -(10**400)))),
+    Case("checkpoint-history-seconds-text", EVO + " --resume", checkpoint(_set(("history", 0, "seconds"), "0.5"))),
+    Case("checkpoint-cache-seconds-huge-int", EVO + " --resume",
+         checkpoint(lambda d: next(iter(d["cache"].values())).update(seconds=10**400))),
+    Case("checkpoint-status-huge-text", EVO + " --resume", checkpoint(_set(("hall_of_fame", 0, "status"), "x" * 1_000_000))),
+    Case("checkpoint-session-huge-text", EVO + " --resume", checkpoint(_set(("sessions", 0, "executor"), "x" * 1_000_000))),
+    Case("checkpoint-huge-key", EVO + " --resume", checkpoint(lambda d: d["sessions"][0].update({"k" * 1_000_000: 1}))),
     Case("checkpoint-is-a-folder", EVO + " --resume",
          lambda ctx: (mark(ctx, "evolve"), (ctx.out / "checkpoint.json").mkdir(parents=True))),
     # ---------------------------------------------------------------------------- library calls
@@ -866,6 +926,15 @@ CASES: list[Case] = [
         "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out), secret="hunter2secret"),
     Case("lib-compare-config-seeds-huge", call=lambda ctx: __import__("actlab.compare").compare.CompareConfig(
         dataset="iris", activations=["relu"], seeds=10**30)),
+    Case("lib-load-best-learned-huge-constant", call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
+         setup=best_learned(10**400, 2.0)),
+    Case("lib-to-code-best-learned-huge-constant", call=lambda ctx: __import__("actlab").to_code(ctx.files / "best.json"),
+         setup=best_learned(2.0, -(10**400))),
+    Case("lib-to-onnx-path-none", call=lambda ctx: __import__("actlab").to_onnx("mish", None)),
+    Case("lib-to-onnx-path-number", call=lambda ctx: __import__("actlab").to_onnx("mish", 3)),
+    Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
+    Case("lib-dask-address-with-password", call=lambda ctx: __import__("actlab.runner").runner.Runner(
+        dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5), secret="hunter2secret"),
     # ---------------------------------------------------------------------------- fresh processes
     Case("fresh-show-not-utf8-spec", [b"show", b"\xff\xfe", b"--out", b"{out}/x.png"], fresh=True),
     Case("fresh-expr-not-utf8", [b"show", b"expr:x\xff", b"--out", b"{out}/x.png"], fresh=True),
@@ -876,6 +945,9 @@ CASES: list[Case] = [
           b"--out", b"{out}"], both(files(os.fsdecode(b"\xff.csv"), "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40))),
                                    prior_search), fresh=True, env={"PYTHONIOENCODING": "utf-8:strict"}),
     Case("fresh-evolve-unary-not-utf8", [b"evolve", b"--unary", b"tanh\xff", b"--out", b"{out}"], fresh=True),
+    # a Dask client that could not start says nothing more when Python ends
+    Case("fresh-compare-dask-garbage", CMP + " --dask '::not an address::'", fresh=True),
+    Case("fresh-evolve-dask-unreachable", EVO + " --dask tcp://127.0.0.1:1 --dask-timeout 0.5", fresh=True),
 ]
 
 
@@ -918,7 +990,10 @@ def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, no_training):
         lines = err.splitlines()
         assert len(lines) == 1 and err.endswith("\n"), f"stderr is not one line: {err[-3000:]!r}"
         assert lines[0].startswith("actlab: error: "), lines[0]
+        message = lines[0]
     seconds = time.perf_counter() - t0
+    if case.says:
+        assert case.says in message, f"the line does not say {case.says!r}: {message}"
 
     assert "Traceback" not in shown
     if case.secret:
@@ -934,3 +1009,205 @@ def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, no_training):
     # the trip-wire proves that nothing trained; this bounds other long work (a retried connection,
     # sympy on a huge formula) at a limit that no machine's load comes near (a case takes a second)
     assert seconds < 120, f"took {seconds:.1f} s"
+
+
+# ------------------------------------------------- hostile values that must not pass silently
+# Inputs that are not errors of the user's command, but files and values actlab must read right:
+# a damaged file is set aside (or computed again), a value is shown as given, a shape is kept.
+def _compare_tanh(out: Path) -> int:
+    return main(["compare", "--dataset", "iris", "--activations", "tanh", "--seeds", "1", "--epochs", "1",
+                 "--out", str(out), "--quiet"])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A compare folder with one finished run (tanh on iris, one epoch), and that run's record."""
+    out = tmp_path_factory.mktemp("compare") / "out"
+    assert _compare_tanh(out) == 0
+    return out, json.loads((out / "runs" / "tanh__seed0.json").read_text())
+
+
+def _changed(doc: dict, path: tuple, value: Any) -> dict:
+    doc = json.loads(json.dumps(doc))
+    _set(path, value)(doc)
+    return doc
+
+
+IMPOSSIBLE = [  # where in a run record, the value a run file cannot hold
+    (("result", "test", "accuracy"), float("nan")), (("result", "test", "accuracy"), float("inf")),
+    (("result", "test", "accuracy"), 5.0), (("result", "test", "accuracy"), -0.25), (("result", "test", "accuracy"), None),
+    (("result", "test", "accuracy"), 10**400), (("result", "test", "accuracy"), "0.5"), (("result", "test", "accuracy"), True),
+    (("result", "final_train", "accuracy"), float("nan")), (("result", "epochs", 0, "val_accuracy"), 1.5),
+    (("result", "epochs", 0, "val_accuracy"), float("-inf")), (("result", "epochs", 0, "train_accuracy"), None),
+    (("result", "test", "loss"), 10**400), (("result", "n_params"), 10**400), (("result", "seconds"), "slow"),
+    (("result", "status"), "x" * 1_000_000), (("result", "epochs", 0, "x" * 1_000_000), 1.0),
+    (("trained_by",), "x" * 1_000_000),
+]
+
+
+@pytest.mark.parametrize("where, value", IMPOSSIBLE, ids=lambda v: str(v)[:30])
+def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_path, where, value):
+    from actlab.runner import read_unit
+
+    _, good = finished_run
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    raw = json.dumps(_changed(good, where, value), allow_nan=True).encode()
+    (runs / "tanh__seed0.json").write_bytes(raw)
+    assert read_unit(runs, _unit_of(good)) is None  # not finished: it trains again
+    assert (runs / "tanh__seed0.json.damaged").read_bytes() == raw  # and nothing is lost
+
+
+def _unit_of(record: dict):
+    from actlab.runner import Unit
+
+    unit = Unit.from_dict(record["unit"])
+    assert unit.key() == record["key"]
+    return unit
+
+
+def test_a_diverged_run_keeps_its_null_accuracy(finished_run, tmp_path):
+    """null where a diverged epoch has no accuracy is a value actlab writes: it is read back."""
+    from actlab.runner import read_unit
+
+    _, good = finished_run
+    d = _changed(good, ("result", "status"), "diverged")
+    d["result"]["epochs"][0].update(train_loss=None, train_accuracy=None)
+    (tmp_path / "tanh__seed0.json").write_text(json.dumps(d))
+    assert read_unit(tmp_path, _unit_of(good))["result"]["epochs"][0]["train_accuracy"] is None
+
+
+def test_compare_trains_again_a_run_whose_accuracy_is_impossible(finished_run, capsys):
+    out, good = finished_run
+    for value in (float("nan"), float("inf"), 5.0):
+        (out / "runs" / "tanh__seed0.json").write_text(json.dumps(_changed(good, ("result", "test", "accuracy"), value)))
+        capsys.readouterr()
+        assert _compare_tanh(out) == 0
+        shown = capsys.readouterr().out
+        row = next(line for line in shown.splitlines() if line.startswith("tanh"))
+        assert 0 <= float(row.split()[1]) <= 1, row  # the mean of the one seed: a trained accuracy
+        assert 0 <= json.loads((out / "runs" / "tanh__seed0.json").read_text())["result"]["test"]["accuracy"] <= 1
+        assert (out / "runs" / "tanh__seed0.json.damaged").exists()
+
+
+def test_damaged_feature_files_are_computed_again(tmp_path):
+    from actlab.surrogate import BLOCKS, Surrogate, Task, _block
+
+    task = Task(dataset="iris")
+    Surrogate(task, folder=tmp_path).features("tanh")
+    path = next(tmp_path.glob("*.json"))
+    good = json.loads(path.read_text())
+    first_init = next(iter(good["init"]))
+    for where, value in [(("seconds",), "slow"), (("seconds",), 10**400), (("seconds",), -1.0), (("seconds",), None),
+                         (("note",), {"a": 1}), (("note",), "x" * 1_000_000), (("outputs", 0), 10**400),
+                         (("outputs", 0), True), (("slopes", 3), "0.5"), (("fisher", 0), None),
+                         (("init", first_init), float("nan")), (("ok",), "yes")]:
+        path.write_text(json.dumps(_changed(good, where, value), allow_nan=True))
+        f = Surrogate(task, folder=tmp_path).features("tanh")
+        assert isinstance(f["seconds"], float) and 0 <= f["seconds"] < 1e6, where
+        assert f["note"] is None or isinstance(f["note"], str) and len(f["note"]) < 1000, where
+        assert all(isinstance(v, float) and math.isfinite(v) for b in BLOCKS for v in _block(f, b)), where
+        assert json.loads(path.read_text())["seconds"] == f["seconds"]  # the file was written again
+
+
+def _best_learned_file(path: Path, layers: dict[str, float]) -> Path:
+    path.write_text(json.dumps({**BEST, "functions": {"all": "x * tanh(1.5 * x)"}, "learn_constants": True,
+                                "learned": {k: {"constants": [v]} for k, v in layers.items()}}))
+    return path
+
+
+def test_show_of_a_best_json_shows_the_learned_constants(tmp_path, capsys):
+    path = _best_learned_file(tmp_path / "best.json", {"input": 1.25, "hidden_1": 2.75, "hidden_2": 2.75})
+    assert main(["show", str(path), "--no-plot"]) == 0
+    shown = capsys.readouterr().out
+    assert "tanh(1.25 * x)" in shown and "tanh(2.75 * x)" in shown and "1.5 * x" not in shown
+    assert shown.count("tanh(2.75 * x)  [") == 1  # two layers, one function: shown once, naming both
+    assert "hidden_1, hidden_2" in shown
+
+
+def test_show_names_the_arguments_given(capsys):
+    assert main(["show", "snake(alpha=-1)", "--no-plot"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("parameters:"))
+    assert "alpha=-1.0" in line
+
+
+def test_an_element_wise_function_keeps_the_shape_of_its_input():
+    import torch
+
+    import actlab
+    from actlab.catalogue import entries
+
+    for e in entries():
+        if not e.elementwise or e.stochastic:
+            continue
+        for shape in ((), (3,), (2, 3)):
+            x = torch.full(shape, 0.5)
+            assert actlab.get(e.name)(x).shape == shape, (e.name, shape)
+            assert actlab.catalogue.functional(e.name)(x).shape == shape, (e.name, shape)
+
+
+def test_export_reaches_every_layer_of_a_best_json(tmp_path, capsys):
+    path = _best_learned_file(tmp_path / "best.json", {"input": 1.25, "hidden_1": 2.75})
+    assert main(["export", str(path), "--to", "code", "--slot", "hidden_1"]) == 0
+    code = capsys.readouterr().out
+    assert "2.75" in code and "1.25" not in code
+
+
+def test_layers_with_equal_learned_constants_share_one_exported_function(tmp_path):
+    import importlib.util
+
+    import torch
+
+    import actlab
+
+    layers = {"input": 2.0, **{f"hidden_{i}": 2.0 if i % 2 else 3.0 for i in range(1, 10_000)}}
+    path = _best_learned_file(tmp_path / "best.json", layers)
+    code = actlab.to_code(path)
+    assert len(code) < 20_000 and code.count("\ndef ") == 2 and code.count("\nclass ") == 2
+    (tmp_path / "exported.py").write_text(code)
+    spec = importlib.util.spec_from_file_location("exported", tmp_path / "exported.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fns = [v for k, v in vars(mod).items() if k.startswith("expr_") and callable(v)]
+    x = torch.linspace(-3, 3, 7)
+    assert len(fns) == 2
+    for f in fns:
+        assert any(torch.allclose(f(x), x * torch.tanh(c * x)) for c in (2.0, 3.0))
+
+
+def test_a_killed_writer_leaves_no_temporary_for_ever(tmp_path):
+    from actlab._io import STALE_TEMPORARY_AGE, write_file_atomic
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    dead, alive, old = p.pid, os.getppid(), time.time() - 2 * STALE_TEMPORARY_AGE  # another live process's
+    stale = [tmp_path / f".act.{dead}.tmp.onnx", tmp_path / f".act.{dead + 10**6}.tmp.onnx"]
+    kept = [tmp_path / f".act.{alive}.tmp.onnx", tmp_path / f".other.{dead}.tmp.onnx", tmp_path / ".act.x.tmp.onnx",
+            tmp_path / f".act.{dead}.tmp.png"]
+    for t in stale + kept:
+        t.write_bytes(b"half written")
+        os.utime(t, (old, old))
+    young = tmp_path / f".act.{dead + 2 * 10**6}.tmp.onnx"  # being written by another machine's process, perhaps
+    young.write_bytes(b"half written")
+    write_file_atomic(tmp_path / "act.onnx", lambda t: t.write_bytes(b"model"))
+    assert not any(t.exists() for t in stale) and all(t.exists() for t in [*kept, young])
+    assert (tmp_path / "act.onnx").read_bytes() == b"model"
+
+
+def test_a_wrong_example_input_leaves_the_model_as_it_was():
+    import torch
+
+    with pytest.raises(ActlabError) as e:
+        swap_with_a_wrong_example_input(None)
+    assert "example_input" in str(e.value)
+    import actlab
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    with pytest.raises(ActlabError):
+        actlab.swap_activations(model, "frelu", example_input=torch.zeros(2, 5, 8, 8))
+    assert isinstance(model[1], torch.nn.ReLU)
+
+
+def test_values_that_start_with_a_minus_are_values(tmp_path, capsys):
+    assert main(["plot", "relu", "--range", "-5e-1", "1", "--out", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").exists()

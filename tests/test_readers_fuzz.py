@@ -31,7 +31,7 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 # --------------------------------------------------------------------------------- the junk
 JUNK_SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-    st.sampled_from([10**100, -(10**30), 2**64, -1, 0, float("nan"), float("inf"), "../../evil", "/tmp/abs", "..", "",
+    st.sampled_from([10**100, -(10**30), 2**64, 10**400, -1, 0, float("nan"), float("inf"), "../../evil", "/tmp/abs", "..", "",
                      "max(x,", "1/0", "x" * 5000, "(" * 300 + "x" + ")" * 300, "expr:x", "\u0000", "single", "all"]),
 )
 JSON = st.recursive(JUNK_SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
@@ -49,27 +49,73 @@ def _paths(doc, prefix=()):
             yield from _paths(v, (*prefix, i))
 
 
+def _place(data, doc, which=lambda path, value: True):
+    """A place of ``doc`` (not the root) for which ``which(path, value)`` holds, drawn: (its
+    parent, its key), or None when there is none."""
+    places = [p for p, v in _paths(doc) if p and which(p, v)]
+    if not places:
+        return None
+    path = data.draw(st.sampled_from(places), label="where")
+    parent = doc
+    for k in path[:-1]:
+        parent = parent[k]
+    return parent, path[-1]
+
+
 def _mutate(data, doc):
     """The document with 1-3 places changed: removed, replaced with junk, or given an extra key."""
     doc = copy.deepcopy(doc)
     for _ in range(data.draw(st.integers(1, 3), label="changes")):
-        places = [p for p, _ in _paths(doc) if p]
-        if not places:
+        place = _place(data, doc)
+        if place is None:
             break
-        path = data.draw(st.sampled_from(places), label="where")
-        parent = doc
-        for k in path[:-1]:
-            parent = parent[k]
+        parent, key = place
         how = data.draw(st.sampled_from(["remove", "replace", "replace", "nest", "add"]), label="how")
         if how == "remove":
-            parent.pop(path[-1])
+            parent.pop(key)
         elif how == "replace":
-            parent[path[-1]] = data.draw(JSON, label="junk")
+            parent[key] = data.draw(JSON, label="junk")
         elif how == "nest":
-            parent[path[-1]] = [[[parent[path[-1]]]]]
+            parent[key] = [[[parent[key]]]]
         elif isinstance(parent, dict):
             parent[data.draw(st.text(max_size=8), label="key")] = data.draw(JSON, label="junk")
     return doc
+
+
+# What may stand where a file holds a number: numbers of any size and type (ints beyond a float's
+# range, NaN and infinity, which json writes as NaN and Infinity), null, booleans, text, tables.
+NUMBER_JUNK = st.one_of(
+    st.sampled_from([10**400, -(10**400), 2**1024, 10**309]), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.none() | st.booleans() | st.text(max_size=6),
+    st.sampled_from([-1, 0, 1, 5.0, -0.5, 1e308, "0.5", "nan", "Infinity", "", {}, [], {"value": 0.5}, [0.5], "x" * 100_000]),
+)
+
+
+def _mutate_numbers(data, doc, skip: tuple = ()):
+    """The document with 1-3 of its numbers (not those under the keys ``skip``) replaced by
+    :data:`NUMBER_JUNK`."""
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3), label="changes")):
+        place = _place(data, doc, lambda p, v: p[0] not in skip and isinstance(v, (int, float)) and not isinstance(v, bool))
+        if place is None:
+            break
+        parent, key = place
+        parent[key] = data.draw(NUMBER_JUNK, label="junk")
+    return doc
+
+
+def _readable(doc) -> None:
+    """What a reader accepted holds only numbers that are floats (ints within a float's range) and
+    texts of bounded length: a report or a sum can take them."""
+    from actlab._io import MAX_TEXT
+
+    for _, v in _paths(doc):
+        if isinstance(v, int) and not isinstance(v, bool):
+            float(v)  # OverflowError for an int beyond a float's range
+        elif isinstance(v, str):
+            assert len(v) <= MAX_TEXT
+        elif isinstance(v, dict):
+            assert all(len(k) <= MAX_TEXT for k in v)
 
 
 def _bytes(data, doc) -> bytes:
@@ -109,6 +155,9 @@ def _write(name: str, content: bytes) -> Path:
 BEST = {"format": "actlab-evolve-best", "version": 1, "mode": "triple",
         "functions": {"input": "x * sigmoid(x)", "hidden": "max(x, x * tanh(x))", "output": "x / (1.0 + abs(x))"},
         "plan": {"input": "expr:x * sigmoid(x)"}, "fitness": 0.8, "formulas": {}, "dataset": "iris", "model": "mlp"}
+BEST_LEARNED = {"format": "actlab-evolve-best", "version": 1, "mode": "single", "functions": {"all": "x * tanh(1.5 * x)"},
+                "learn_constants": True, "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.5]},
+                                                     "hidden_2": {"constants": [2.5]}}}
 RESULTS = {"format": "actlab-evolve-results", "config": {"mode": "single", "dataset": "iris"},
            "best": {"rank": 1, "functions": {"all": "x * tanh(x)"}, "fitness": 0.7}, "history": [], "hall_of_fame": []}
 
@@ -142,8 +191,10 @@ def _read_best(content: bytes) -> None:
         return
     assert d["functions"] and all(isinstance(v, str) for v in d["functions"].values())
     assert set(d["functions"]) in ({"all"}, {"input", "hidden", "output"})  # never a name that is a path
+    assert all(type(v) is float and math.isfinite(v) for values in d["learned"].values() for v in values)
     mods = actlab.load(path)
     assert mods is not None
+    assert actlab.to_code(path)  # what export reads
 
 
 @FUZZ
@@ -156,6 +207,13 @@ def test_fuzz_best_json_mutations(data):
 @given(JSON)
 def test_fuzz_best_json_of_any_json(value):
     _read_best(json.dumps(value, allow_nan=True).encode())
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_best_json_numbers(data):
+    """Learned constants of any size and type: read as finite floats, or one line."""
+    _read_best(_bytes(data, _mutate_numbers(data, BEST_LEARNED)))
 
 
 @settings(max_examples=30, deadline=None)
@@ -173,9 +231,11 @@ def _read_checkpoint(content: bytes) -> None:
         _one_line(e)
         return
     config = check_checkpoint(d)
+    _readable(d)
     evo = Evolution(config, Fitness(evaluator=lambda t: {"fitness": 0.5, "status": "ok"}), progress=False)
     evo.restore(d)  # what read_checkpoint accepts, restore takes
     assert 0 <= evo.generation < config.generations and len(evo.history) == evo.generation + 1
+    assert math.isfinite(sum(h["seconds"] for h in evo.history))  # what the budget adds up
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -183,6 +243,15 @@ def _read_checkpoint(content: bytes) -> None:
 def test_fuzz_checkpoint_mutations(data):
     mode = data.draw(st.sampled_from(["single", "triple", "coevolution"]), label="mode")
     _read_checkpoint(_bytes(data, _mutate(data, json.loads(_checkpoint(mode)))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_checkpoint_numbers(data):
+    """Fitness, seconds, history and random state of any size and type: read, or one line."""
+    mode = data.draw(st.sampled_from(["single", "triple", "coevolution"]), label="mode")
+    # Python's random state (625 numbers, fuzzed by the other tests) would take nearly every draw
+    _read_checkpoint(_bytes(data, _mutate_numbers(data, json.loads(_checkpoint(mode)), skip=("random_state",))))
 
 
 @FUZZ
@@ -222,10 +291,18 @@ def _read_run(content: bytes) -> None:
         assert isinstance(rec["error"], str)
         return
     r = rec["result"]  # what the summary reads: numbers where numbers belong
+    _readable(rec)
     for part in ("test", "final_train"):
-        assert all(isinstance(v, (int, float)) for v in r[part].values())
-    assert isinstance(r["test"]["accuracy"] + r["final_train"]["accuracy"], float)
+        assert all(v is None or isinstance(v, (int, float)) for v in r[part].values())
+        assert 0 <= r[part]["accuracy"] <= 1  # an accuracy, finite
+    for e in r["epochs"]:
+        for k, v in e.items():
+            if k.endswith("accuracy"):
+                assert v is None and r["status"] == "diverged" or 0 <= v <= 1
     assert all(isinstance(e, dict) for e in r["epochs"]) and isinstance(r["status"], str)
+    from actlab.stats import ACCURACY, mean_std_ci
+
+    mean_std_ci([r["test"]["accuracy"], r["final_train"]["accuracy"]], bounds=ACCURACY)
 
 
 @FUZZ
@@ -240,12 +317,59 @@ def test_fuzz_run_file_of_any_json(value):
     _read_run(json.dumps(value, allow_nan=True).encode())
 
 
+@FUZZ
+@given(st.data())
+def test_fuzz_run_file_numbers(data):
+    """Accuracies, losses, seconds and counts of any size and type: a finished run, or set aside."""
+    _read_run(_bytes(data, _mutate_numbers(data, RUN)))
+
+
+# ------------------------------------------------------------------ the features of a screen
+@functools.lru_cache(maxsize=None)
+def _features() -> tuple:
+    """A real features file (tanh on iris) as JSON text, its task and data."""
+    from actlab.surrogate import Surrogate, Task
+
+    sur = Surrogate(Task(dataset="iris"))
+    return json.dumps(sur.features("tanh")), sur.task, sur.data
+
+
+def _read_feature_file(content: bytes) -> None:
+    from actlab.surrogate import BLOCKS, _block, _read_features
+
+    text, task, data = _features()
+    d = _read_features(_write("features.json", content), "tanh", task, data)
+    if d is None:  # damaged: computed again
+        return
+    _readable(d)
+    assert all(type(v) is float and math.isfinite(v) for b in BLOCKS for v in _block(d, b))
+    assert type(d["seconds"]) is float and 0 <= d["seconds"] and isinstance(d["ok"], bool)
+    assert d["note"] is None or isinstance(d["note"], str)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_feature_file_numbers(data):
+    _read_feature_file(_bytes(data, _mutate_numbers(data, json.loads(_features()[0]))))
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_feature_file_mutations(data):
+    _read_feature_file(_bytes(data, _mutate(data, json.loads(_features()[0]))))
+
+
 def test_the_valid_documents_are_read():
     _read_run(json.dumps(RUN).encode())
     assert read_unit(_TMP / "runs", UNIT)["result"]["test"]["accuracy"] == 0.5
     assert set(read_best(_write("best.json", json.dumps(BEST).encode()))["functions"]) == {"input", "hidden", "output"}
     for mode in ("single", "triple", "coevolution"):
         assert read_checkpoint(_write("checkpoint.json", _checkpoint(mode).encode()))["generation"] == 1
+    assert read_best(_write("best.json", json.dumps(BEST_LEARNED).encode()))["learned"]["hidden_2"] == [2.5]
+    from actlab.surrogate import _read_features
+
+    text, task, data = _features()
+    assert _read_features(_write("features.json", text.encode()), "tanh", task, data) == json.loads(text)
 
 
 # ------------------------------------------------------------------- results.json in `actlab show`
@@ -254,7 +378,7 @@ def test_the_valid_documents_are_read():
 def test_fuzz_show_of_a_results_or_best_json(data):
     from actlab.cli import main
 
-    doc = _mutate(data, data.draw(st.sampled_from([RESULTS, BEST]), label="file"))
+    doc = _mutate(data, data.draw(st.sampled_from([RESULTS, BEST, BEST_LEARNED]), label="file"))
     work = Path(tempfile.mkdtemp(dir=_TMP))
     (work / "results.json").write_bytes(_bytes(data, doc))
     before = sorted(p.name for p in _TMP.rglob("*"))
@@ -269,6 +393,11 @@ def test_fuzz_show_of_a_results_or_best_json(data):
 def test_a_nan_or_a_huge_number_in_best_json_is_one_line():
     for functions in ({"all": math.nan}, {"all": 10**400}, {"all": "x" * 100_000}):
         text = json.dumps({"format": "actlab-evolve-best", "functions": functions}, allow_nan=True)
+        with pytest.raises(ActlabError) as e:
+            read_best(_write("best.json", text.encode()))
+        _one_line(e.value)
+    for value in (math.nan, math.inf, 10**400, -(10**400), "2.0", True, None, [2.0]):
+        text = json.dumps({**BEST_LEARNED, "learned": {"input": {"constants": [value]}}}, allow_nan=True)
         with pytest.raises(ActlabError) as e:
             read_best(_write("best.json", text.encode()))
         _one_line(e.value)

@@ -66,6 +66,7 @@ class Entry:
     # element-wise only at its starting values: a learned projection (gated units) or a learned
     # generator (meta-ACON) then mixes the features; properties are those of the starting values
     mixes_features: bool = False
+    limits: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # whole-number parameters' ranges, where narrower than -16384..16384
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -227,8 +228,9 @@ def _check_type(entry: Entry, key: str, value: Any) -> Any:
             raise ActlabError(f"activation '{entry.name}': argument '{key}' must be finite, got {_short_repr(value)}") from None
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
-        if ok and entry.kind != "user" and abs(value) > MAX_WIDTH:  # the catalogue's: a dim, a channel count, a kernel size
-            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be from -{MAX_WIDTH} to {MAX_WIDTH}, "
+        lo, hi = entry.limits.get(key, (-MAX_WIDTH, MAX_WIDTH))  # the catalogue's: a dim, a channel count, a kernel size
+        if ok and (entry.kind != "user" or key in entry.limits) and not lo <= value <= hi:
+            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be from {lo} to {hi}, "
                               f"got {_short_repr(value)}")
     elif isinstance(default, str):
         ok = isinstance(value, str)

@@ -529,7 +529,7 @@ _add("meta_acon", LN.meta_acon, lambda x, p1=1.0, p2=0.0: LN.acon_c_numpy(x, p1,
 _add("apl", LN.apl, lambda x, hinges=2: np.maximum(x, 0), r"\max(0, x) + \sum_{s=1}^{S} a_s \max(0, b_s - x)",
      "Adaptive piecewise linear unit: ReLU plus S hinges whose slopes and positions are learned per channel; starts as ReLU.",
      "Agostinelli et al. (2015), Learning Activation Functions to Improve Deep Neural Networks, arXiv 1412.6830", LR,
-     (0, INF), T, N, N, params={"hinges": 2}, module=lambda hinges: LN.APL(hinges))
+     (0, INF), T, N, N, params={"hinges": 2}, module=lambda hinges: LN.APL(hinges), limits={"hinges": (1, LN.MAX_HINGES)})
 _add("smu", LN.smu, LN.smu_numpy, r"\frac{(1 + \alpha) x + (1 - \alpha) x \, \mathrm{erf}(\mu (1 - \alpha) x)}{2}",
      "Smooth maximum unit: a smooth max(x, alpha x) whose sharpness mu is learned per layer (starts at mu = 1; the authors' code at 1e6).",
      "Biswas et al. (2022), Smooth Maximum Unit, CVPR 2022, arXiv 2111.04682", LR, (-INF, INF), T, T, T,

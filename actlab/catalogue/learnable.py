@@ -221,7 +221,7 @@ class SMU(nn.Module):
         self.mu = _scalar(mu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return smu(x, self.alpha, self.mu)
+        return smu(x, self.alpha, self.mu[0])  # a 0-d value: the output keeps the input's shape, 0-d included
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -241,7 +241,7 @@ class StarReLU(nn.Module):
         self.bias = _scalar(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * F.relu(x) ** 2 + self.bias
+        return self.scale[0] * F.relu(x) ** 2 + self.bias[0]
 
 
 class XIELU(nn.Module):
@@ -267,11 +267,11 @@ class XIELU(nn.Module):
 
     @property
     def alpha_p(self) -> torch.Tensor:
-        return F.softplus(self.a_p)
+        return F.softplus(self.a_p[0])
 
     @property
     def alpha_n(self) -> torch.Tensor:
-        return self.beta + F.softplus(self.a_n)
+        return self.beta + F.softplus(self.a_n[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return xielu(x, self.alpha_p, self.alpha_n, self.beta)
@@ -333,6 +333,8 @@ class PerChannel(LazyModuleMixin, nn.Module):
         if _channels(x) != self.channels:
             raise ActlabError(f"{self.label} was sized for {self.channels} channels at its first call, got input of "
                               f"shape {tuple(x.shape)} (channels on dim 1); use a new module for another width")
+        if x.dim() == 0:  # one value: one channel, and a 0-d output
+            return self.forward(x.reshape(1)).squeeze(0)
         if x.dim() == 1:
             return self._forward(x.unsqueeze(1)).squeeze(1)
         return self._forward(x)
@@ -554,6 +556,8 @@ class GatedUnit(LazyModuleMixin, nn.Module):
         if _channels(x) != self.in_features:
             raise ActlabError(f"gated unit was sized for {self.in_features} features at its first call, got input of "
                               f"shape {tuple(x.shape)} (features on dim 1); use a new module for another width")
+        if x.dim() == 0:  # one value: one feature, and a 0-d output where the width is kept
+            return self.forward(x.reshape(1)).squeeze(0)
         z = x.unsqueeze(-1) if x.dim() == 1 else x.movedim(1, -1)
         g, v = F.linear(z, self.weight, self.bias).chunk(2, dim=-1)
         y = GATES[self.gate][0](g) * v

@@ -7,6 +7,7 @@ Every sub-command has ``--help`` with an example. Mistakes a user can fix end wi
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable, Sequence
 
@@ -18,6 +19,13 @@ _COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add, _evolve.
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A word that starts with '-' and then a digit, '.', 'inf' or 'nan' is a value (--lr -1e-3,
+        # --budget -5m, --range -5e-1 1), never an option: the option's own check then says what is
+        # wrong with it, instead of argparse's "expected one argument".
+        self._negative_number_matcher = re.compile(r"^-(\.?[0-9]|inf|nan)", re.IGNORECASE)
+
     def error(self, message: str):  # one line, exit 2 (argparse prints usage first; keep it short)
         self.exit(2, f"actlab: error: {message} (see '{self.prog} --help')\n")
 

@@ -16,7 +16,7 @@ import torch
 from .. import _validate as V
 from .._errors import ActlabError
 from .._io import json_text
-from ..catalogue import KINDS, REGISTRY, entries, format_spec
+from ..catalogue import KINDS, REGISTRY, entries, format_spec, get
 from ..catalogue.properties import value_and_derivative
 from ..report.gallery import fmt_range, property_rows, yes_no
 
@@ -133,32 +133,46 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     if args.spec.lower().endswith(".json"):  # best.json (or results.json) of 'actlab evolve'
-        from ..evolve import SLOT_NAMES, best_specs
+        from ..evolve import SLOT_NAMES, best_specs, distinct, slots_text
 
         if not Path(args.spec).is_file():
             raise ActlabError(f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name")
-        specs = best_specs(args.spec)  # slot names are checked there: 'all', or input, hidden, output
-        if args.out:  # one PNG per slot, next to --out and named after it
+        specs = best_specs(args.spec)  # as tested: per slot, or per layer with its learned constants
+        if args.out:  # one PNG per function, next to --out and named after its (first) slot
             out = Path(args.out) if args.no_plot else _writable(args.out)
             folder, stem, suffix = out.parent, _file_stem(out.stem), out.suffix or ".png"
         else:
             folder, stem, suffix = Path("."), _file_stem(Path(args.spec).stem), ".png"
-        slots = "" if set(specs) == {"all"} else f" for the {', '.join(specs)} slots"
-        print(f"{args.spec}: the best evolved function{'s' if len(specs) > 1 else ''}{slots}\n")
-        for slot, spec in specs.items():
-            if slot not in SLOT_NAMES:  # never a path from the file: best_specs allows only these
-                raise ActlabError(f"unknown slot {slot!r} in {args.spec!r}; slots are {', '.join(SLOT_NAMES)}")
-            out = folder / f"{stem}{'' if slot == 'all' else '-' + slot}{suffix}"
-            if slot != "all":
-                print(f"[{slot} slot]")
+        layers = not set(specs) <= set(SLOT_NAMES)  # constants learned per layer: those that learned the same, once
+        groups = distinct(specs) if layers else [([slot], spec) for slot, spec in specs.items()]
+        slots = "" if set(specs) == {"all"} else f" for the {slots_text(list(specs))} slots"
+        print(f"{args.spec}: the best evolved function{'s' if len(groups) > 1 else ''}{slots}\n")
+        for names, spec in groups:
+            if not all(_SLOT.fullmatch(n) for n in names):  # never a path from the file: best_specs checks them
+                raise ActlabError(f"unknown slot {names[0][:20]!r} in {args.spec!r}; slots are all, input, hidden, "
+                                  "hidden_N, output")
+            out = folder / f"{stem}{'' if names == ['all'] else '-' + names[0]}{suffix}"
+            if names != ["all"]:
+                print(f"[{slots_text(names)} slot{'s' if len(names) > 1 else ''}]")
             _show(spec, str(out), args.no_plot)
             print()
         return 0
     return _show(args.spec, args.out, args.no_plot)
 
 
+_SLOT = re.compile(r"all|input|hidden|hidden_[1-9][0-9]{0,3}|output")
+
+
+def _usable(spec: str) -> tuple:
+    """The entry and arguments of ``spec``, refused in one line as everywhere in actlab when the
+    arguments give no finite values (``snake(alpha=0)`` divides by 0)."""
+    resolved = REGISTRY.resolve(spec)
+    get(spec)  # the library's check: the function runs on a probe and gives finite values
+    return resolved
+
+
 def _show(spec: str, out: str | None, no_plot: bool) -> int:
-    entry, kwargs = REGISTRY.resolve(spec)
+    entry, kwargs = _usable(spec)
     path = None if no_plot else _writable(out or _file_stem(entry.name) + ".png")  # expr: names hold / * ( )
     label = format_spec(entry.name, kwargs)
     print(f"{label}  [{entry.kind}]" + (f"  aliases: {', '.join(entry.aliases)}" if entry.aliases else ""))
@@ -166,6 +180,8 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
     print(f"  {entry.note}")
     print(f"  reference: {entry.reference}")
     for k, v in property_rows(entry):
+        if k == "parameters" and kwargs:  # the values given, then the defaults the table lists
+            v = f"{', '.join(f'{n}={x!r}' for n, x in {**entry.params, **kwargs}.items())} (defaults: {v})"
         print(f"  {k + ':':<14} {v}")
     print(f"\n  {'x':>6}  {'f(x)':>12}  {'df/dx':>12}")
     x = torch.tensor(SHOW_POINTS, dtype=torch.float64)
@@ -189,6 +205,8 @@ def cmd_plot(args) -> int:
     lo, hi = (V.number(f"--range {which}", v, -1e6, 1e6) for which, v in zip(("LO", "HI"), args.range))
     if not lo < hi:
         raise ActlabError(f"--range needs LO < HI, got {lo} {hi}")
+    for s in args.specs:
+        _usable(s)
     datas = [curve_data(s, lo, hi) for s in args.specs]
     out = _writable(args.out)
     _written(lambda: draw_many(datas, out, derivative=not args.no_derivative), out)

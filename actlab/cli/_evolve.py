@@ -33,8 +33,9 @@ LISTS = ("unary", "binary", "mutations", "catalogue")
 
 
 def duration(text: str) -> float:
-    """``90s``, ``60m``, ``1.5h`` (a bare number is minutes) as seconds."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|sec|m|min|h)?\s*", text or "")
+    """``90s``, ``60m``, ``1.5h`` (a bare number is minutes) as seconds; a sign is read, so that
+    ``-5m`` gets the range check of ``--budget``."""
+    m = re.fullmatch(r"\s*([-+]?[0-9]*\.?[0-9]+)\s*(s|sec|m|min|h)?\s*", text or "")
     if not m:
         raise argparse.ArgumentTypeError(f"a duration like 90s, 60m or 2h, got {text!r}")
     return float(m.group(1)) * {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, None: 60}[m.group(2)]

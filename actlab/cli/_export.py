@@ -53,7 +53,8 @@ def add(sub) -> None:
     p.add_argument("--to", required=True, choices=TARGETS, help="the target (see above)")
     p.add_argument("--out", help="file to write (code: printed unless given)")
     p.add_argument("--name", help="the Python name of the function (NAME_SLOT for each slot of a best.json)")
-    p.add_argument("--slot", choices=SLOT_NAMES, help="only this slot of a best.json (onnx needs one where there are several)")
+    p.add_argument("--slot", help=f"only this slot of a best.json ({', '.join(SLOT_NAMES)}; input, hidden_1, ... where the "
+                                  "run learned constants per layer); onnx needs one where there are several")
     p.add_argument("--rank", type=int, help=f"onnx: the number of dimensions of x (default {RANK})")
     p.set_defaults(func=cmd_export)
 
@@ -91,14 +92,14 @@ def cmd_export(args) -> int:
 def _file(out: str, suffix: str) -> Path:
     """``out`` as a file with ``suffix``, its folder created; a one-line error for a folder or another suffix."""
     path = Path(out)
-    if out.endswith(("/", os.sep)) or path.is_dir():
-        raise ActlabError(f"--out {out!r} is a folder; give a file name ending in {suffix}")
-    if path.suffix.lower() != suffix:
-        raise ActlabError(f"--out {out!r} must end in {suffix}" + (" (a module to import)" if suffix == ".py" else ""))
     try:
+        if out.endswith(("/", os.sep)) or path.is_dir():
+            raise ActlabError(f"--out {out[:200]!r} is a folder; give a file name ending in {suffix}")
+        if path.suffix.lower() != suffix:
+            raise ActlabError(f"--out {out[:200]!r} must end in {suffix}" + (" (a module to import)" if suffix == ".py" else ""))
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ActlabError(f"cannot create folder {str(path.parent)!r} ({e.strerror or e}); choose another --out") from None
+    except OSError as e:  # a name too long, a file where a folder should be, no permission
+        raise ActlabError(f"cannot write {str(path)[:200]!r} ({e.strerror or e}); choose another --out") from None
     return path
 
 

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from .._errors import ActlabError
-from .._io import read_json
+from .._io import finite_float, read_json
 from ..catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, constants, depends_on_x, parse, simplified, to_text
 
 
@@ -25,6 +24,7 @@ from ..catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, consta
 # they become part of a file name.
 MODE_SLOTS = {"single": ("all",), "triple": ("input", "hidden", "output"), "coevolution": ("input", "hidden", "output")}
 SLOT_NAMES = ("all", "input", "hidden", "output")
+MAX_LEARNED = 3.4e38  # a learned constant is a float32 value
 
 
 def _short(value: Any, n: int = 40) -> str:
@@ -102,21 +102,47 @@ def check_learned(learned: Any, functions: Mapping[str, str], where: str) -> dic
             raise ActlabError(f"{where}: learned constants for the layer {_short(layer, 20)}, which its functions do not have")
         values = params.get("constants") if isinstance(params, dict) else None
         n = len(constants(parse(function_of(functions, layer))))
-        if (not isinstance(values, list) or len(values) != n
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+        floats = [finite_float(v) for v in values] if isinstance(values, list) and len(values) == n else [None]
+        if not all(f is not None and abs(f) <= MAX_LEARNED for f in floats):  # trained in float32
             raise ActlabError(f"{where}: the learned constants of layer {layer!r} are not {n} finite number(s), one per "
                               "constant of its function")
-        out[layer] = [float(v) for v in values]
+        out[layer] = floats
     return out
+
+
+def learned_functions(d: Mapping[str, Any]) -> dict[str, str]:
+    """layer -> expression text with that layer's learned constants, of a best.json as
+    :func:`read_best` returns it (empty when the run learned none): the functions as tested."""
+    return {layer: Expression(function_of(d["functions"], layer), learnable=True, values=values).learned_text
+            for layer, values in d["learned"].items()}
 
 
 def best_specs(path: str | Path) -> dict[str, str]:
     """slot -> ``expr:`` spec of the best evolved function(s) in ``best.json`` (slot ``all`` in
-    single mode; ``pexpr:`` specs, constants learned from their written values, when the run
-    learned its constants)."""
+    single mode), as they were tested: layer -> ``expr:`` spec with its learned constants when the
+    run learned them (``pexpr:`` specs, constants learned from their written values, when it says
+    it learned them but not their values)."""
     d = read_best(path)
+    if d["learned"]:
+        return {layer: PREFIX + text for layer, text in learned_functions(d).items()}
     prefix = LEARN_PREFIX if d.get("learn_constants") is True else PREFIX
     return {slot: prefix + text for slot, text in d["functions"].items()}
+
+
+def distinct(functions: Mapping[str, str]) -> list[tuple[list[str], str]]:
+    """``functions`` (slot or layer -> text or spec) with equal ones together: ``(slots, function)``
+    in order, so that 10,000 layers that learned the same constants are one function."""
+    together: dict[str, list[str]] = {}
+    for slot, f in functions.items():
+        together.setdefault(f, []).append(slot)
+    return [(slots, f) for f, slots in together.items()]
+
+
+def slots_text(slots: list[str]) -> str:
+    """Slots or layers named briefly: ``input, hidden_1``, or the first two and the last of many."""
+    if len(slots) <= 4:
+        return ", ".join(slots)
+    return f"{slots[0]}, {slots[1]}, ..., {slots[-1]} ({len(slots)} layers)"
 
 
 def load(path: str | Path, fast: bool = False):
@@ -152,5 +178,5 @@ def __getattr__(name: str):  # the heavier parts load on first use
 
 
 __all__ = ["EvolveConfig", "Expression", "MODE_SLOTS", "PREFIX", "SLOT_NAMES", "best_specs", "canonical", "check_functions",
-           "load", "parse", "read_best",
+           "distinct", "learned_functions", "load", "parse", "read_best", "slots_text",
            "run_evolution", "simplified", "to_text"]

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._errors import ActlabError
 from .. import _validate as V
-from .._io import own_out, prepare_out, read_json, write_json_atomic
+from .._io import finite_float, own_out, oversized, prepare_out, read_json, write_json_atomic
 from ..stats import rank_correlation
 from ..training import TrainConfig, few_steps
 from ..catalogue import expr as E
@@ -479,6 +479,9 @@ def _random_state_from_json(d) -> tuple:
     return (d[0], tuple(d[1]), d[2])
 
 
+MAX_SESSIONS = 100_000  # runs of the command that one checkpoint remembers
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The content of a checkpoint, checked by :func:`check_checkpoint` (one line for anything else)."""
     d = read_json(path, "checkpoint", "start again with a new --out")
@@ -487,7 +490,9 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _is_num(v: Any, finite: bool = True) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and (not finite or math.isfinite(v))
+    """A number of a checkpoint: a finite one (or NaN, infinity where not ``finite``); never a
+    whole number beyond a float's range, which no sum or report can take."""
+    return finite_float(v) is not None or (not finite and isinstance(v, float))
 
 
 def _is_int(v: Any) -> bool:
@@ -505,6 +510,9 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
 
     if not isinstance(d, Mapping) or d.get("format") != FORMAT_CHECKPOINT:
         raise bad("not a checkpoint")
+    too_large = oversized(d)  # nothing larger than a run writes is carried into results and reports
+    if too_large:
+        raise bad(too_large)
     if not _is_int(d.get("version", 1)) or d.get("version", 1) != 1:
         raise bad(f"version {str(d.get('version'))[:20]!r}; this actlab reads version 1")
     raw = d.get("config")
@@ -608,8 +616,9 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
                 for s in SLOTS)):
             raise bad(f"the history of generation {i} lacks the best of each population")
     sessions = d.get("sessions")
-    if sessions is not None and (not isinstance(sessions, list) or not all(isinstance(x, Mapping) for x in sessions)):
-        raise bad("the sessions are not a list of tables")
+    if sessions is not None and (not isinstance(sessions, list) or len(sessions) > MAX_SESSIONS
+                                 or not all(isinstance(x, Mapping) and len(x) <= 20 for x in sessions)):
+        raise bad(f"the sessions are not a list of at most {MAX_SESSIONS:,} small tables")
     try:
         random.Random().setstate(_random_state_from_json(d.get("random_state")))
     except (TypeError, ValueError, OverflowError, IndexError, KeyError):

@@ -141,7 +141,7 @@ def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], di
         for i, a in enumerate(acts):
             for j, s in enumerate(slots):
                 v = [r["diagnostics"][s][key] for r in groups[a] if s in r.get("diagnostics", {})]
-                v = [x for x in v if x is not None and math.isfinite(x)]
+                v = [x for x in v if finite(x)]
                 if v:
                     m[i, j] = float(np.mean(v))
         mats[key] = m
@@ -192,7 +192,7 @@ def _img(path: Path, alt: str) -> str:
 
 
 def _f(v: float, fmt: str = ".3f") -> str:
-    return "n/a" if v is None or not math.isfinite(v) else format(v, fmt)
+    return format(float(v), fmt) if finite(v) else "n/a"
 
 
 _pv = format_p  # the report's short name
