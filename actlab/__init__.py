@@ -1,10 +1,10 @@
 """actlab: an activation-function laboratory for PyTorch."""
 
-from ._errors import ActlabError
-from .catalogue import SIPPER48, Activation, Entry, Expression, FastActivation, FReLU, entries, fast, functional, get, lookup, register
-from .evolve import load
-from .export import to_code, to_keras, to_onnx, to_timm, to_transformers
-from .swap import swap_activations
+from actlab._errors import ActlabError
+from actlab.catalogue import SIPPER48, Activation, Entry, Expression, FastActivation, FReLU, entries, fast, functional, get, lookup, register
+from actlab.evolve import load
+from actlab.export import to_code, to_keras, to_onnx, to_timm, to_transformers
+from actlab.swap import swap_activations
 
 __version__ = "0.1.0"
 

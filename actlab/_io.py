@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ._errors import ActlabError, first_line
+from actlab._errors import ActlabError, first_line
 
 
 def _out_path(out: str | Path) -> Path:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from ._errors import ActlabError
-from ._io import finite_float
+from actlab._errors import ActlabError
+from actlab._io import finite_float
 
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 MAX_EPOCHS = 100_000

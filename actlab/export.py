@@ -56,11 +56,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._errors import ActlabError, first_line
-from ._io import write_file_atomic
-from .catalogue import REGISTRY, Entry, format_spec, get
-from .catalogue import expr as E
-from .evolve import distinct, learned_functions, read_best, slots_text
+from actlab._errors import ActlabError, first_line
+from actlab._io import write_file_atomic
+from actlab.catalogue import REGISTRY, Entry, format_spec, get
+from actlab.catalogue import expr as E
+from actlab.evolve import distinct, learned_functions, read_best, slots_text
 
 TARGETS = ("torch", "keras", "transformers", "timm")  # what to_code writes
 INSTALL = "pip install 'actlab[interop]'"

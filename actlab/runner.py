@@ -40,13 +40,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from ._errors import ActlabError, first_line
-from . import _validate as V
-from ._io import claim, finite_float, oversized, release, write_json_atomic
-from .catalogue.expr import LEARN_PREFIX, PREFIX, Expression
-from .models import build
-from .training import TrainConfig, train
-from .training.population import packable, train_population
+from actlab._errors import ActlabError, first_line
+from actlab import _validate as V
+from actlab._io import claim, finite_float, oversized, release, write_json_atomic
+from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression
+from actlab.models import build
+from actlab.training import TrainConfig, train
+from actlab.training.population import packable, train_population
 
 FORMAT_UNIT = "actlab-unit"
 DEFAULT_PACK = 32
@@ -138,7 +138,7 @@ def _data_key(u: Mapping[str, Any]) -> str:
 def load_data(u: Mapping[str, Any]):
     key = _data_key(u)
     if key not in _DATA:
-        from .data import load
+        from actlab.data import load
 
         if len(_DATA) >= 4:
             _DATA.pop(next(iter(_DATA)))

@@ -26,8 +26,8 @@ from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 import numpy as np
 from scipy import stats as _st
 
-from ._io import finite
-from ._validate import MAX_EPOCHS
+from actlab._io import finite
+from actlab._validate import MAX_EPOCHS
 
 EXACT_LIMIT = 200_000
 ALPHA = 0.05

@@ -64,15 +64,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._errors import ActlabError, first_line
-from ._io import finite, finite_float, oversized, read_json, write_json_atomic
-from ._progress import Progress
-from .catalogue import REGISTRY
-from .catalogue.expr import PREFIX, Expression, canonical
-from .catalogue.properties import value_and_derivative
-from .models import build
-from .runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
-from .training import TrainConfig, get_loss
+from actlab._errors import ActlabError, first_line
+from actlab._io import finite, finite_float, oversized, read_json, write_json_atomic
+from actlab._progress import Progress
+from actlab.catalogue import REGISTRY
+from actlab.catalogue.expr import PREFIX, Expression, canonical
+from actlab.catalogue.properties import value_and_derivative
+from actlab.models import build
+from actlab.runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
+from actlab.training import TrainConfig, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"
 FEATURES_VERSION = 1  # raised whenever a feature's definition changes: cached files of another version are recomputed

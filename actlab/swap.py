@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import activation as _torch_activation
 
-from ._errors import ActlabError, first_line
-from .catalogue import Activation, Expression, FastActivation, FReLU, get
+from actlab._errors import ActlabError, first_line
+from actlab.catalogue import Activation, Expression, FastActivation, FReLU, get
 
 _NOT_ACTIVATIONS = {nn.MultiheadAttention}
 

@@ -7,12 +7,12 @@ expression language of ``"expr:TEXT"`` specs (evolved functions, or a user's own
 ``"pexpr:TEXT"`` is the same function with its constants learned per layer.
 """
 
-from ._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register, split_specs
-from . import expr
-from .expr import Expression
-from ._table import SIPPER48
-from ._fast import FastActivation, fast
-from .frelu import FReLU, frelu
+from actlab.catalogue._registry import KINDS, REGISTRY, Activation, Entry, entries, format_spec, functional, get, lookup, parse_spec, register, split_specs
+from actlab.catalogue import expr
+from actlab.catalogue.expr import Expression
+from actlab.catalogue._table import SIPPER48
+from actlab.catalogue._fast import FastActivation, fast
+from actlab.catalogue.frelu import FReLU, frelu
 
 REGISTRY.add_prefix(expr.PREFIX, expr.entry)  # "expr:TEXT" specs: the expression language (expr/)
 REGISTRY.add_prefix(expr.LEARN_PREFIX, expr.learnable_entry)  # "pexpr:TEXT": its constants learned per layer

@@ -38,9 +38,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._errors import ActlabError, first_line
-from . import expr as E
-from ._registry import REGISTRY, Entry, _short, get
+from actlab._errors import ActlabError, first_line
+from actlab.catalogue import expr as E
+from actlab.catalogue._registry import REGISTRY, Entry, _short, get
 
 MODES = ("auto", "eager", "compiled")
 PROBE_SHAPE = (4096, 256)

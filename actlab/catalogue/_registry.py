@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from .._errors import ActlabError, first_line
-from .._validate import MAX_WIDTH
+from actlab._errors import ActlabError, first_line
+from actlab._validate import MAX_WIDTH
 
 KINDS = ("standard", "math", "literature", "spatial", "learnable", "user")
 AXES = ("elementwise", "dim", "spatial")

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from scipy import special
 from torch import nn
 
-from ._registry import REGISTRY, Entry
-from .frelu import FReLU, frelu, frelu_numpy
-from . import learnable as LN
+from actlab.catalogue._registry import REGISTRY, Entry
+from actlab.catalogue.frelu import FReLU, frelu, frelu_numpy
+from actlab.catalogue import learnable as LN
 
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772

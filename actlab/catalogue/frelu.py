@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
-from .._errors import ActlabError
+from actlab._errors import ActlabError
 
 MAX_KERNEL = 255  # the depthwise window: 65025 weights per channel
 

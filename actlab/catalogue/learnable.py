@@ -41,8 +41,8 @@ from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
-from .._errors import ActlabError
-from .._validate import MAX_WIDTH, integer
+from actlab._errors import ActlabError
+from actlab._validate import MAX_WIDTH, integer
 
 MAX_HINGES = 64
 

@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from .._errors import ActlabError, first_line
-from ._registry import Entry
+from actlab._errors import ActlabError, first_line
+from actlab.catalogue._registry import Entry
 
 _GUMBEL_DRAWS = 64
 

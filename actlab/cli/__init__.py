@@ -11,8 +11,8 @@ import re
 import sys
 from typing import Callable, Sequence
 
-from .._errors import ActlabError, redact
-from . import _catalogue, _compare, _evolve, _export, _screen, _search
+from actlab._errors import ActlabError, redact
+from actlab.cli import _catalogue, _compare, _evolve, _export, _screen, _search
 
 # Each module adds its sub-commands: add(subparsers) -> None, setting `func` on each parser.
 _COMMANDS: list[Callable] = [_catalogue.add, _compare.add, _search.add, _evolve.add, _screen.add, _export.add]
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from .. import __version__
+    from actlab import __version__
 
     return __version__
 

@@ -13,12 +13,12 @@ from typing import Callable
 
 import torch
 
-from .. import _validate as V
-from .._errors import ActlabError
-from .._io import json_text
-from ..catalogue import KINDS, REGISTRY, entries, format_spec, get
-from ..catalogue.properties import value_and_derivative
-from ..report.gallery import fmt_range, property_rows, yes_no
+from actlab import _validate as V
+from actlab._errors import ActlabError
+from actlab._io import json_text
+from actlab.catalogue import KINDS, REGISTRY, entries, format_spec, get
+from actlab.catalogue.properties import value_and_derivative
+from actlab.report.gallery import fmt_range, property_rows, yes_no
 
 SHOW_POINTS = (-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0)
 
@@ -133,7 +133,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     if args.spec.lower().endswith(".json"):  # best.json (or results.json) of 'actlab evolve'
-        from ..evolve import SLOT_NAMES, best_specs, distinct, slots_text
+        from actlab.evolve import SLOT_NAMES, best_specs, distinct, slots_text
 
         if not Path(args.spec).is_file():
             raise ActlabError(f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name")
@@ -191,7 +191,7 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
     if entry.axis == "dim":
         print("  (a function along a dimension: values are f([x, 0])[0])")
     if not no_plot:
-        from ..report.plots import curve_data, draw_entry
+        from actlab.report.plots import curve_data, draw_entry
 
         data = curve_data(spec)
         _written(lambda: draw_entry(data, path), path)
@@ -200,7 +200,7 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
 
 
 def cmd_plot(args) -> int:
-    from ..report.plots import curve_data, draw_many
+    from actlab.report.plots import curve_data, draw_many
 
     lo, hi = (V.number(f"--range {which}", v, -1e6, 1e6) for which, v in zip(("LO", "HI"), args.range))
     if not lo < hi:
@@ -215,7 +215,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_gallery(args) -> int:
-    from ..report.gallery import build_gallery
+    from actlab.report.gallery import build_gallery
 
     if not args.out.strip():
         raise ActlabError("--out is empty; give the folder to write the gallery to, e.g. --out gallery")

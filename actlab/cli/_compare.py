@@ -7,15 +7,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .._errors import ActlabError
-from .._io import check_out, write_json_atomic
-from ..catalogue import split_specs
-from ..compare import CompareConfig
-from ..runner import DEFAULT_PACK
-from ._catalogue import HelpFormatter
-from ._data_help import dataset_help, limit_help
-from ._settings import defaults, given, merge, show
-from ..training import OPTIMIZERS, TrainConfig
+from actlab._errors import ActlabError
+from actlab._io import check_out, write_json_atomic
+from actlab.catalogue import split_specs
+from actlab.compare import CompareConfig
+from actlab.runner import DEFAULT_PACK
+from actlab.cli._catalogue import HelpFormatter
+from actlab.cli._data_help import dataset_help, limit_help
+from actlab.cli._settings import defaults, given, merge, show
+from actlab.training import OPTIMIZERS, TrainConfig
 
 # --activations articles: the functions of the source articles (the course notes, the Keras overview, the
 # blog posts "Activation tuning in Keras", "SELU vs ReLU on CIFAR-10" and "FReLU in Keras"), FReLU aside:
@@ -136,7 +136,7 @@ def _named_list(text: str) -> str:
 
 
 def _choose_dataset(choice, data_dir) -> str:
-    from ..data import available
+    from actlab.data import available
 
     if isinstance(choice, str):
         return choice
@@ -147,10 +147,10 @@ def _choose_dataset(choice, data_dir) -> str:
 
 
 def cmd_compare(args) -> int:
-    from ..compare import CompareConfig, format_table, run_compare
-    from ..data import load
-    from ..report.compare import write_report
-    from ..runner import Runner
+    from actlab.compare import CompareConfig, format_table, run_compare
+    from actlab.data import load
+    from actlab.report.compare import write_report
+    from actlab.runner import Runner
 
     s = _settings(args)
     acts = split_specs(_named_list(s["activations"]))
@@ -181,7 +181,7 @@ def cmd_compare(args) -> int:
         results = run_compare(config, out, data=data, progress=not args.quiet, runner=runner, data_location=location,
                               force=args.force)
     if args.map:
-        from ..surrogate import Task, feature_points
+        from actlab.surrogate import Task, feature_points
 
         results["feature_map"] = feature_points(
             Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed, model_options=config.model_options,

@@ -3,7 +3,7 @@ command says the same about what a data file must hold and what --limit shrinks.
 
 from __future__ import annotations
 
-from ..data import names
+from actlab.data import names
 
 
 def dataset_help(default: str) -> str:

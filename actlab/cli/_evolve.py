@@ -6,14 +6,14 @@ import argparse
 import re
 from pathlib import Path
 
-from ..report.evolve import write_evolve_report
-from .. import _validate as V
-from ._catalogue import HelpFormatter
-from ._data_help import dataset_help, limit_help
-from ._settings import defaults, given, layered, show
-from .._errors import ActlabError
-from .._io import write_json_atomic
-from ..training import OPTIMIZERS
+from actlab.report.evolve import write_evolve_report
+from actlab import _validate as V
+from actlab.cli._catalogue import HelpFormatter
+from actlab.cli._data_help import dataset_help, limit_help
+from actlab.cli._settings import defaults, given, layered, show
+from actlab._errors import ActlabError
+from actlab._io import write_json_atomic
+from actlab.training import OPTIMIZERS
 
 # Option name -> path in EvolveConfig's dict. The defaults are EvolveConfig's own (a new run); a
 # resumed run starts from the checkpoint's config and refuses different values. None on the
@@ -53,7 +53,7 @@ def fidelities(text: str) -> list[list[float]]:
 
 
 def _default(name: str) -> str:
-    from ..evolve.run import EvolveConfig
+    from actlab.evolve.run import EvolveConfig
 
     value = defaults(EvolveConfig(), NAMES)[name]
     return ", ".join(map(str, value)) if isinstance(value, list) else show(value)  # a list wraps between its names
@@ -161,7 +161,7 @@ def _list(text: str | None) -> list[str] | None:
 def config_from_args(args, base: dict | None = None):
     """An :class:`EvolveConfig`: its defaults (or ``base``, a checkpoint's config) with the options
     given on the command line written over them."""
-    from ..evolve.run import EvolveConfig
+    from actlab.evolve.run import EvolveConfig
 
     typed = given(args, NAMES)
     for key in LISTS:
@@ -186,7 +186,7 @@ def config_from_args(args, base: dict | None = None):
 
 
 def cmd_evolve(args) -> int:
-    from ..evolve.run import CHECKPOINT, read_checkpoint, run_evolution
+    from actlab.evolve.run import CHECKPOINT, read_checkpoint, run_evolution
 
     if not args.out.strip():  # Path("") is the current folder
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
@@ -210,7 +210,7 @@ def cmd_evolve(args) -> int:
 
 def _map(config, results) -> dict:
     """The final evaluation's contenders in the surrogate's features (single mode: one function each)."""
-    from ..surrogate import Task, feature_points
+    from actlab.surrogate import Task, feature_points
 
     final = results.get("final")
     if not final or config.mode != "single":
@@ -222,7 +222,7 @@ def _map(config, results) -> dict:
 
 
 def format_results(results) -> str:
-    from ..evolve.final import format_final
+    from actlab.evolve.final import format_final
 
     t = results["totals"]
     lines = [f"evolution ({results['config']['mode']} mode) on {results['dataset']['name']}: {len(results['history'])} generations, "

@@ -8,10 +8,10 @@ import inspect
 import os
 from pathlib import Path
 
-from .._errors import ActlabError
-from .._io import write_text_atomic
-from ..evolve import SLOT_NAMES
-from ..export import functions, to_code, to_onnx
+from actlab._errors import ActlabError
+from actlab._io import write_text_atomic
+from actlab.evolve import SLOT_NAMES
+from actlab.export import functions, to_code, to_onnx
 
 TARGETS = ("code", "keras", "transformers", "timm", "onnx")
 RANK = inspect.signature(to_onnx).parameters["rank"].default

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._errors import ActlabError
-from .._io import check_out
-from ..runner import DEFAULT_PACK
-from ..surrogate import REGRESSORS
-from ..training import OPTIMIZERS, TrainConfig
-from ._catalogue import HelpFormatter
-from ._data_help import dataset_help, limit_help
-from ._settings import defaults, given, layered
+from actlab._errors import ActlabError
+from actlab._io import check_out
+from actlab.runner import DEFAULT_PACK
+from actlab.surrogate import REGRESSORS
+from actlab.training import OPTIMIZERS, TrainConfig
+from actlab.cli._catalogue import HelpFormatter
+from actlab.cli._data_help import dataset_help, limit_help
+from actlab.cli._settings import defaults, given, layered
 
 # Option name -> path in ScreenConfig's dict: the defaults are ScreenConfig's own.
 NAMES = {"dataset": "dataset", "model": "model", "seeds": "seeds", "train_top": "train_top",
@@ -22,7 +22,7 @@ NAMES = {"dataset": "dataset", "model": "model", "seeds": "seeds", "train_top": 
 
 
 def _defaults() -> dict:
-    from ..screen import ScreenConfig
+    from actlab.screen import ScreenConfig
 
     return defaults(ScreenConfig(candidates=["relu"]), NAMES)
 
@@ -88,7 +88,7 @@ def add(sub) -> None:
 
 
 def _config(args):
-    from ..screen import ScreenConfig, candidates
+    from actlab.screen import ScreenConfig, candidates
 
     typed = given(args, NAMES)
     never = typed.get("patience") == 0  # 0 on the command line: never stop early
@@ -105,9 +105,9 @@ def _config(args):
 
 
 def cmd_screen(args) -> int:
-    from ..report.screen import write_screen_report
-    from ..runner import Runner
-    from ..screen import format_table, run_screen
+    from actlab.report.screen import write_screen_report
+    from actlab.runner import Runner
+    from actlab.screen import format_table, run_screen
 
     config = _config(args)  # every spec and number checked before any file is made or data loaded
     out = check_out(args.out)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..report.search import score_text, write_search_report
-from .._errors import ActlabError
-from .._io import finite
-from .._progress import duration
-from ..search import SearchConfig
-from ..surrogate import KEEP
-from ..stats import NOT_CONVERGED, OUTCOMES, format_p
-from ..training import OPTIMIZERS, TrainConfig
-from ._catalogue import HelpFormatter
-from ._data_help import dataset_help, limit_help
-from ._settings import defaults
+from actlab.report.search import score_text, write_search_report
+from actlab._errors import ActlabError
+from actlab._io import finite
+from actlab._progress import duration
+from actlab.search import SearchConfig
+from actlab.surrogate import KEEP
+from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
+from actlab.training import OPTIMIZERS, TrainConfig
+from actlab.cli._catalogue import HelpFormatter
+from actlab.cli._data_help import dataset_help, limit_help
+from actlab.cli._settings import defaults
 
 OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-mnist")
 SUITE_LIMITS = {"fashion-mnist": 2000}  # a subset unless --limit says otherwise: the suite stays an afternoon's work
@@ -95,7 +95,7 @@ def add(sub) -> None:
 
 def _config(args, dataset: str, limit: int | None = None):
     """The search's config for ``dataset``; ``limit``, when --limit is not given."""
-    from ..search import SearchConfig, candidates
+    from actlab.search import SearchConfig, candidates
 
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                         patience=args.patience or None, monitor="val_accuracy", threads=args.threads or None)
@@ -111,7 +111,7 @@ def _config(args, dataset: str, limit: int | None = None):
 
 
 def cmd_search(args) -> int:
-    from ..search.run import run_search
+    from actlab.search.run import run_search
 
     if not args.out.strip():  # Path("") is the current folder; the suite writes OUT/<dataset>
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
@@ -149,8 +149,8 @@ def format_final(results) -> str:
 
 
 def _suite(args) -> int:
-    from ..data import available, load
-    from ..search.run import finished_results, longest, run_search
+    from actlab.data import available, load
+    from actlab.search.run import finished_results, longest, run_search
 
     todo = []  # (dataset, config, out, study, results of a search finished before, or None)
     for name in OFFLINE_SUITE:

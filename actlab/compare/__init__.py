@@ -25,15 +25,15 @@ from typing import Any
 
 import torch
 
-from .._errors import ActlabError, first_line
-from .. import _validate as V
-from .._io import own_out, prepare_out as _prepare_out, write_json_atomic
-from .._progress import Progress
-from ..catalogue import REGISTRY, get
-from ..models import build
-from ..runner import Runner, Unit, load_data, provide_data, slug
-from ..training import RunResult, TrainConfig, few_steps, train
-from ..stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, format_p, mean_std_ci,
+from actlab._errors import ActlabError, first_line
+from actlab import _validate as V
+from actlab._io import own_out, prepare_out as _prepare_out, write_json_atomic
+from actlab._progress import Progress
+from actlab.catalogue import REGISTRY, get
+from actlab.models import build
+from actlab.runner import Runner, Unit, load_data, provide_data, slug
+from actlab.training import RunResult, TrainConfig, few_steps, train
+from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, format_p, mean_std_ci,
                      result_converged, versus)
 
 

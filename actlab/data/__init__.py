@@ -69,12 +69,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._errors import ActlabError
-from . import _fetch
-from ._dataset import Dataset, Split
-from ._prepare import SHAPES, prepare
-from ._split import stratified_pick
-from ._sources import BUILTIN, csv_file, npz_file
+from actlab._errors import ActlabError
+from actlab.data import _fetch
+from actlab.data._dataset import Dataset, Split
+from actlab.data._prepare import SHAPES, prepare
+from actlab.data._split import stratified_pick
+from actlab.data._sources import BUILTIN, csv_file, npz_file
 
 _FILE_KINDS = ("csv", "npz")
 

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._errors import ActlabError
+from actlab._errors import ActlabError
 
 DPKG_INFO = Path("/var/lib/dpkg/info")
 TIMEOUT_S = 60

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .._errors import ActlabError, first_line
+from actlab._errors import ActlabError, first_line
 
 # ---------------------------------------------------------------------------------------- IDX
 

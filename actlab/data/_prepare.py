@@ -8,10 +8,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._errors import ActlabError
-from ._dataset import Dataset, Split
-from ._sources import Raw
-from ._split import stratified_pick
+from actlab._errors import ActlabError
+from actlab.data._dataset import Dataset, Split
+from actlab.data._sources import Raw
+from actlab.data._split import stratified_pick
 
 SHAPES = ("auto", "flat", "image32x3", "image28")
 IMAGE_SHAPES = ("image32x3", "image28")

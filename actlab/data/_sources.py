@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from .._errors import ActlabError
-from . import _fetch, _formats
+from actlab._errors import ActlabError
+from actlab.data import _fetch, _formats
 
 
 @dataclass

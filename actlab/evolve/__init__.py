@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._errors import ActlabError
-from .._io import finite_float, read_json
-from ..catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, constants, depends_on_x, parse, simplified, to_text
+from actlab._errors import ActlabError
+from actlab._io import finite_float, read_json
+from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, constants, depends_on_x, parse, simplified, to_text
 
 
 # The slots evolved functions fill, per mode (run.py's MODES and SLOTS; here so that reading a
@@ -161,7 +161,7 @@ def load(path: str | Path, fast: bool = False):
     else:
         mods, texts = None, d["functions"]
     if fast:
-        from ..catalogue import fast as fast_module
+        from actlab.catalogue import fast as fast_module
 
         mods = {slot: fast_module(PREFIX + text) for slot, text in texts.items()}
     elif mods is None:
@@ -171,7 +171,7 @@ def load(path: str | Path, fast: bool = False):
 
 def __getattr__(name: str):  # the heavier parts load on first use
     if name in ("EvolveConfig", "run_evolution"):
-        from . import run
+        from actlab.evolve import run
 
         return getattr(run, name)
     raise AttributeError(name)

@@ -28,11 +28,11 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._progress import Progress
-from ..runner import finished_text
-from ..stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
+from actlab._progress import Progress
+from actlab.runner import finished_text
+from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
                      rank_correlation, until_converged, versus)
-from .fitness import catalogue_plan, make_task, plan_for
+from actlab.evolve.fitness import catalogue_plan, make_task, plan_for
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
 

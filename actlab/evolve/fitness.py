@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..catalogue.expr import LEARN_PREFIX, PREFIX
-from ..runner import Runner, Unit
-from ..stats import run_converged
-from ..training import RunResult
+from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
+from actlab.runner import Runner, Unit
+from actlab.stats import run_converged
+from actlab.training import RunResult
 
 
 def plan_for(mode: str, functions: Mapping[str, str], learnable: bool = False) -> dict[str, str]:

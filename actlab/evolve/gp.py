@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from deap import base, creator, gp, tools
 
-from .._errors import ActlabError, first_line
-from ..catalogue import expr as E
+from actlab._errors import ActlabError, first_line
+from actlab.catalogue import expr as E
 
 MUTATIONS = ("uniform", "node", "shrink", "ephemeral")
 CONST_RANGE = (-2.0, 2.0)

@@ -33,16 +33,16 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._errors import ActlabError
-from .. import _validate as V
-from .._io import finite_float, own_out, oversized, prepare_out, read_json, write_json_atomic
-from ..stats import rank_correlation
-from ..training import TrainConfig, few_steps
-from ..catalogue import expr as E
-from . import gp as G
-from ..runner import WHERE_ONLY, Runner
-from .final import final_evaluation
-from .fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
+from actlab._errors import ActlabError
+from actlab import _validate as V
+from actlab._io import finite_float, own_out, oversized, prepare_out, read_json, write_json_atomic
+from actlab.stats import rank_correlation
+from actlab.training import TrainConfig, few_steps
+from actlab.catalogue import expr as E
+from actlab.evolve import gp as G
+from actlab.runner import WHERE_ONLY, Runner
+from actlab.evolve.final import final_evaluation
+from actlab.evolve.fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
@@ -146,7 +146,7 @@ class EvolveConfig:
         bad = [m for m in self.mutations if m not in G.MUTATIONS]
         if bad or not self.mutations:
             raise ActlabError(f"unknown mutation {(bad or [''])[0]!r}; choose from: {', '.join(G.MUTATIONS)}")
-        from ..catalogue import get
+        from actlab.catalogue import get
 
         for c in self.catalogue:
             get(c)
@@ -685,8 +685,8 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     elif resume:
         print(f"actlab: note: no checkpoint in {str(out)!r} yet; starting the evolution", file=sys.stderr, flush=True)
 
-    from ..data import load
-    from ..models import build
+    from actlab.data import load
+    from actlab.models import build
 
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
@@ -694,7 +694,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
     surrogate = None
     if config.surrogate:  # features are kept in out/surrogate: a resumed run computes none again
-        from ..surrogate import Surrogate, Task
+        from actlab.surrogate import Surrogate, Task
 
         task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
                     model_options=dict(config.model_options), data_options=dict(config.data_options),

@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import ActlabError, first_line
-from .._validate import MAX_DEPTH, MAX_WIDTH, integer
-from ..catalogue import get
-from ..catalogue.learnable import GatedUnit
+from actlab._errors import ActlabError, first_line
+from actlab._validate import MAX_DEPTH, MAX_WIDTH, integer
+from actlab.catalogue import get
+from actlab.catalogue.learnable import GatedUnit
 
 Plan = Any  # str | Sequence | Mapping | None
 

@@ -12,7 +12,7 @@ import io
 import re
 from pathlib import Path
 
-from .._io import write_file_atomic
+from actlab._io import write_file_atomic
 
 SIZE = 12.0  # points: a little above the text around it, as a displayed formula
 

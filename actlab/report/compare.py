@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .._io import finite, write_file_atomic, write_text_atomic
-from ..stats import CI_NOTE, NOT_CONVERGED, format_p
-from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from .plots import draw_feature_map
+from actlab._io import finite, write_file_atomic, write_text_atomic
+from actlab.stats import CI_NOTE, NOT_CONVERGED, format_p
+from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.report.plots import draw_feature_map
 
 DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
                ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))

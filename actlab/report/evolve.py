@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import finite, write_text_atomic
-from ..stats import CI_NOTE
-from ._math import drawn, formula_html
-from ._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
+from actlab._io import finite, write_text_atomic
+from actlab.stats import CI_NOTE
+from actlab.report._math import drawn, formula_html
+from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.report.compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 
 CURVE_RANGE = (-5.0, 5.0)
 TOP = 5
@@ -37,7 +37,7 @@ def fitness_series(results: dict[str, Any]) -> dict[str, Any]:
 
 def curve(text: str, lo: float = CURVE_RANGE[0], hi: float = CURVE_RANGE[1], n: int = 601) -> dict[str, list[float]]:
     """f and f' of an expression on ``[lo, hi]`` (float64, autograd)."""
-    from ..catalogue.expr import Expression
+    from actlab.catalogue.expr import Expression
 
     m = Expression(text).eval()
     x = torch.linspace(lo, hi, n, dtype=torch.float64, requires_grad=True)

@@ -7,9 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-from ..catalogue import KINDS, Entry, entries
-from ._math import formula_html
-from .plots import curve_data, draw_entry
+from actlab.catalogue import KINDS, Entry, entries
+from actlab.report._math import formula_html
+from actlab.report.plots import curve_data, draw_entry
 
 KIND_TITLES = {
     "standard": "Standard activations (PyTorch, Keras, timm)",

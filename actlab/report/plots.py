@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..catalogue import REGISTRY, Entry, format_spec
-from ..catalogue.properties import interval, value_and_derivative
-from .._io import finite, write_file_atomic
-from ._style import DPI, MAX_WIDTH, TEXT, TITLE, style
+from actlab.catalogue import REGISTRY, Entry, format_spec
+from actlab.catalogue.properties import interval, value_and_derivative
+from actlab._io import finite, write_file_atomic
+from actlab.report._style import DPI, MAX_WIDTH, TEXT, TITLE, style
 
 
 @dataclass

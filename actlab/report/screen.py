@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .._io import finite, write_text_atomic
-from ._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
-from .plots import place_labels
-from .compare import _CSS, _f, _img, _n, _plt, _save
+from actlab._io import finite, write_text_atomic
+from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
+from actlab.report.plots import place_labels
+from actlab.report.compare import _CSS, _f, _img, _n, _plt, _save
 
 ROLE_STYLE = {"usual": (PALETTE[7], "s", "usual (trained first)"), "top": (PALETTE[0], "o", "top predicted"),
               "random": (PALETTE[1], "^", "drawn at random")}

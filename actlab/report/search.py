@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_text_atomic
-from ..stats import CI_NOTE
-from ._style import PALETTE, TEXT, TITLE
-from .compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
+from actlab._io import write_text_atomic
+from actlab.stats import CI_NOTE
+from actlab.report._style import PALETTE, TEXT, TITLE
+from actlab.report.compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:

@@ -32,16 +32,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._errors import ActlabError
-from .. import _validate as V
-from .._io import own_out, prepare_out, write_json_atomic
-from .._progress import Progress
-from ..catalogue import REGISTRY, entries, expr, split_specs
-from ..models import build
-from ..runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
-from ..stats import rank_correlation
-from ..surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
-from ..training import TrainConfig
+from actlab._errors import ActlabError
+from actlab import _validate as V
+from actlab._io import own_out, prepare_out, write_json_atomic
+from actlab._progress import Progress
+from actlab.catalogue import REGISTRY, entries, expr, split_specs
+from actlab.models import build
+from actlab.runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
+from actlab.stats import rank_correlation
+from actlab.surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
+from actlab.training import TrainConfig
 
 FORMAT_RESULTS = "actlab-screen-results"
 ROLES = ("usual", "top", "random")

@@ -25,15 +25,15 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from .._errors import ActlabError
-from .. import _validate as V
-from .._progress import Progress
-from ..catalogue import SIPPER48, entries, get, split_specs
-from ..models import build, slot_names
-from ..runner import WHERE_ONLY
-from ..training import TrainConfig, train
-from ..training.population import packable, train_population
-from . import _study
+from actlab._errors import ActlabError
+from actlab import _validate as V
+from actlab._progress import Progress
+from actlab.catalogue import SIPPER48, entries, get, split_specs
+from actlab.models import build, slot_names
+from actlab.runner import WHERE_ONLY
+from actlab.training import TrainConfig, train
+from actlab.training.population import packable, train_population
+from actlab.search import _study
 
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")

@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .._errors import ActlabError, first_line, redact
+from actlab._errors import ActlabError, first_line, redact
 
 HEARTBEAT = "actlab:heartbeat"
 RETRY_OF = "actlab:retry_of"

@@ -14,17 +14,17 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from .._errors import ActlabError, first_line
-from .. import _validate as V
-from .._io import own_out, prepare_out, read_json, strict_json, write_json_atomic as _write_json
-from .._progress import Progress
-from ..data import load
-from ..models import build
-from ..training import TrainConfig, few_steps, train
-from . import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
-from ..runner import Runner
-from ..surrogate import Task, prune
-from .final import final_evaluation
+from actlab._errors import ActlabError, first_line
+from actlab import _validate as V
+from actlab._io import own_out, prepare_out, read_json, strict_json, write_json_atomic as _write_json
+from actlab._progress import Progress
+from actlab.data import load
+from actlab.models import build
+from actlab.training import TrainConfig, few_steps, train
+from actlab.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
+from actlab.runner import Runner
+from actlab.surrogate import Task, prune
+from actlab.search.final import final_evaluation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -1,8 +1,8 @@
 """The one trainer used by compare, search and evolve (see :mod:`actlab.training.trainer`)."""
 
-from .losses import LOSSES, get_loss
-from .metrics import METRICS, batched_classification_metrics, classification_metrics
-from .trainer import (OPTIMIZERS, RunResult, TrainConfig, evaluate, few_steps, learned_parameters, predict, seed_everything,
+from actlab.training.losses import LOSSES, get_loss
+from actlab.training.metrics import METRICS, batched_classification_metrics, classification_metrics
+from actlab.training.trainer import (OPTIMIZERS, RunResult, TrainConfig, evaluate, few_steps, learned_parameters, predict, seed_everything,
                       train)
 
 __all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "RunResult", "TrainConfig", "batched_classification_metrics", "classification_metrics", "evaluate",

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .._errors import ActlabError
+from actlab._errors import ActlabError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -39,12 +39,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
-from .._errors import ActlabError
-from ..catalogue import REGISTRY, Activation, Entry, expr, get
-from .losses import cross_entropy, get_loss
-from .metrics import batched_classification_metrics
-from .diagnostics import slot_diagnostics
-from .trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, learned_parameters, seed_everything
+from actlab._errors import ActlabError
+from actlab.catalogue import REGISTRY, Activation, Entry, expr, get
+from actlab.training.losses import cross_entropy, get_loss
+from actlab.training.metrics import batched_classification_metrics
+from actlab.training.diagnostics import slot_diagnostics
+from actlab.training.trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, learned_parameters, seed_everything
 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
@@ -245,7 +245,7 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
     Member k starts from the weights ``train`` would give it (the model is built after
     ``seed_everything(config.seed)``, as there). ``on_epoch(k, epoch, record)`` returning True
     prunes member k."""
-    from ..models import build, copy_activation
+    from actlab.models import build, copy_activation
 
     config = config or TrainConfig()
     if not plans:

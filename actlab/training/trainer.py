@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import ActlabError
-from .. import _validate as V
-from .diagnostics import GradientMonitor, slot_diagnostics
-from .losses import get_loss
-from .metrics import classification_metrics, prediction_metrics
+from actlab._errors import ActlabError
+from actlab import _validate as V
+from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
+from actlab.training.losses import get_loss
+from actlab.training.metrics import classification_metrics, prediction_metrics
 
 # name -> (torch class, default learning rate). Defaults are PyTorch's own, except SGD, which
 # has none in PyTorch and takes Keras' 0.01.

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..._errors import first_line
+from actlab._errors import first_line
 
 STARTUP_SECONDS = 30.0  # for the child to load sympy and say that it is ready
 RETRY_SECONDS = 60.0  # after a failed start, requests fail at once for this long before the next try

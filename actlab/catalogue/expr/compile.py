@@ -10,9 +10,9 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .tree import (DIV_EPS, LOG_EPS, PRIMITIVES, RRELU_SLOPE, SELU_ALPHA, SELU_SCALE, SQRT_EPS, Call, Const, Node, Var, _fold,
+from actlab.catalogue.expr.tree import (DIV_EPS, LOG_EPS, PRIMITIVES, RRELU_SLOPE, SELU_ALPHA, SELU_SCALE, SQRT_EPS, Call, Const, Node, Var, _fold,
                    constants)
-from .tree import _protect as _protect_value
+from actlab.catalogue.expr.tree import _protect as _protect_value
 
 
 def _protect(b):

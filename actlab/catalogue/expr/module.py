@@ -11,11 +11,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..._errors import ActlabError
-from .compile import compile_learnable, compile_torch
-from .parse import parse, to_text
-from .sympy import latex, start_sympy
-from .tree import Call, Const, Node, Var, _short, check_tree, constants, depends_on_x, numpy_eval, primitives_used
+from actlab._errors import ActlabError
+from actlab.catalogue.expr.compile import compile_learnable, compile_torch
+from actlab.catalogue.expr.parse import parse, to_text
+from actlab.catalogue.expr.sympy import latex, start_sympy
+from actlab.catalogue.expr.tree import Call, Const, Node, Var, _short, check_tree, constants, depends_on_x, numpy_eval, primitives_used
 
 PREFIX = "expr:"
 LEARN_PREFIX = "pexpr:"  # the same expression, its constants learned per layer with the weights
@@ -105,7 +105,7 @@ def entry(text: str):
 
     Properties (range, monotonic, smooth, zero-centred, gradient) are measured numerically on
     a grid, as the catalogue's tests measure the table's; None where the measurement fails."""
-    from .._registry import Entry
+    from actlab.catalogue._registry import Entry
 
     node = parse(text)
     canon = to_text(node)
@@ -135,7 +135,7 @@ def entry(text: str):
 def _measured(e):
     """``e`` with its range, monotonic, smooth, zero-centred and differentiable measured on a grid."""
     try:
-        from ..properties import measure
+        from actlab.catalogue.properties import measure
 
         m = measure(e)
         lo, hi = m["range"]

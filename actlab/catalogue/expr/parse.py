@@ -8,8 +8,8 @@ import difflib
 import math
 import re
 
-from ..._errors import ActlabError
-from .tree import _BY_KEY, MAX_CHARS, MAX_NESTING, MAX_NODES, PRIMITIVES, X, Call, Const, Node, Var, _key, _short
+from actlab._errors import ActlabError
+from actlab.catalogue.expr.tree import _BY_KEY, MAX_CHARS, MAX_NESTING, MAX_NODES, PRIMITIVES, X, Call, Const, Node, Var, _key, _short
 
 
 # --------------------------------------------------------------------------------- the parser

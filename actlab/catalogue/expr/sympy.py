@@ -15,9 +15,9 @@ import random
 from fractions import Fraction
 from typing import Any
 
-from . import _process
-from .parse import parse, to_text
-from .tree import PRIMITIVES, Const, Node, Var, _fold, _sp, size
+from actlab.catalogue.expr import _process
+from actlab.catalogue.expr.parse import parse, to_text
+from actlab.catalogue.expr.tree import PRIMITIVES, Const, Node, Var, _fold, _sp, size
 
 
 def _sp_const(v: float):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..._errors import ActlabError
+from actlab._errors import ActlabError
 
 MAX_CHARS = 4000  # longest text accepted
 MAX_NODES = 500  # largest tree accepted
