@@ -2,9 +2,9 @@
 
 from actlab._errors import ActlabError
 from actlab.catalogue import SIPPER48, Activation, Entry, Expression, FastActivation, FReLU, entries, fast, functional, get, lookup, register
-from actlab.evolve import load
-from actlab.export import to_code, to_keras, to_onnx, to_timm, to_transformers
-from actlab.swap import swap_activations
+from actlab.studies.evolve import load
+from actlab.interop.export import to_code, to_keras, to_onnx, to_timm, to_transformers
+from actlab.interop.swap import swap_activations
 
 __version__ = "0.1.0"
 

@@ -22,9 +22,9 @@ import pytest
 from actlab.catalogue import expr as E
 from actlab.cli import _compare, _evolve, _search, build_parser, main
 from actlab.cli._settings import defaults
-from actlab.evolve.run import EvolveConfig
-from actlab.search import SearchConfig
-from actlab.search.run import run_search
+from actlab.studies.evolve.run import EvolveConfig
+from actlab.studies.search import SearchConfig
+from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig
 
 # overflows float32 in the first forward pass: the run diverges in epoch 1, before any pruning

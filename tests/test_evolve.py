@@ -20,11 +20,11 @@ import torch
 import actlab
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
-from actlab.evolve import gp as G
-from actlab.evolve.fitness import Fitness, sanitise
-from actlab.evolve.run import EvolveConfig, Evolution, make_task, run_evolution
+from actlab.studies.evolve import gp as G
+from actlab.studies.evolve.fitness import Fitness, sanitise
+from actlab.studies.evolve.run import EvolveConfig, Evolution, make_task, run_evolution
 from actlab.report.evolve import write_evolve_report
-from actlab.runner import Runner
+from actlab.execution.runner import Runner
 from actlab.training import TrainConfig
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -497,7 +497,7 @@ DAMAGES = ["no generation", "generation 10**6", "generation as text", "bad rando
 @pytest.mark.parametrize("how", DAMAGES)
 @pytest.mark.parametrize("mode", ["single", "coevolution"])
 def test_a_damaged_checkpoint_is_one_line_in_the_library(checkpoints, tmp_path, mode, how):
-    from actlab.evolve.run import check_checkpoint, read_checkpoint
+    from actlab.studies.evolve.run import check_checkpoint, read_checkpoint
 
     good = checkpoints[mode]
     assert check_checkpoint(good).mode == mode
@@ -599,8 +599,8 @@ def test_show_of_a_best_json_with_path_slot_names_writes_nothing_outside(tmp_pat
 
 
 def test_mode_slots_agree_with_the_evolution():
-    from actlab.evolve import MODE_SLOTS, SLOT_NAMES
-    from actlab.evolve.run import MODES, SLOTS
+    from actlab.studies.evolve import MODE_SLOTS, SLOT_NAMES
+    from actlab.studies.evolve.run import MODES, SLOTS
 
     assert set(MODE_SLOTS) == set(MODES) and MODE_SLOTS["triple"] == MODE_SLOTS["coevolution"] == SLOTS
     assert set(SLOT_NAMES) == {"all", *SLOTS} and EvolveConfig().slots == MODE_SLOTS["single"]
@@ -659,8 +659,8 @@ def test_a_budget_counts_the_generations_of_every_session(tmp_path):
 def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
     """Bingham & Miikkulainen's parametric functions: each layer trains its own constants with the
     weights; best.json keeps the values of the final run best on validation, actlab.load rebuilds them."""
-    from actlab.evolve.final import final_evaluation
-    from actlab.evolve.run import best_json
+    from actlab.studies.evolve.final import final_evaluation
+    from actlab.studies.evolve.run import best_json
 
     text = "max(x, 0.3 * x) + 0.5 * tanh(1.5 * x)"
     cfg = EvolveConfig(**{**SMALL, "final_seeds": 2, "final_epochs": 3, "catalogue": ["elu"], "learn_constants": True})

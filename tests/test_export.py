@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 import actlab
-from actlab import ActlabError, export as X
+from actlab import ActlabError
+from actlab.interop import export as X
 from actlab.catalogue import expr as E
 from actlab.cli import main
 from tests.conftest import require_real

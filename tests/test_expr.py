@@ -277,7 +277,7 @@ def test_bad_specs_fail_in_one_line():
 
 
 def test_expr_specs_work_in_models_swap_and_compare(digits):
-    from actlab.compare import CompareConfig, check_activations
+    from actlab.studies.compare import CompareConfig, check_activations
     from actlab.models import build
     from actlab.training import TrainConfig, train
 

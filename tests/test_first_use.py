@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from actlab.compare import CompareConfig
+from actlab.studies.compare import CompareConfig
 from actlab.report.search import score_text
 from tests.conftest import require_real
 

@@ -118,15 +118,15 @@ class TrainingStarted(BaseException):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import actlab.compare
-    import actlab.runner
-    import actlab.search
+    import actlab.studies.compare
+    import actlab.execution.runner
+    import actlab.studies.search
 
     def tripwire(*args, **kwargs):
         raise TrainingStarted("a hostile case got as far as training")
 
-    for mod, name in ((actlab.runner, "train"), (actlab.runner, "train_population"), (actlab.search, "train"),
-                      (actlab.search, "train_population"), (actlab.compare, "train")):
+    for mod, name in ((actlab.execution.runner, "train"), (actlab.execution.runner, "train_population"), (actlab.studies.search, "train"),
+                      (actlab.studies.search, "train_population"), (actlab.studies.compare, "train")):
         monkeypatch.setattr(mod, name, tripwire)
 
 
@@ -327,7 +327,7 @@ def checkpoint_text() -> str:
     if "text" not in _CHECKPOINT:
         import tempfile
 
-        from actlab.evolve.run import EvolveConfig, run_evolution
+        from actlab.studies.evolve.run import EvolveConfig, run_evolution
 
         cfg = EvolveConfig(dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
         with tempfile.TemporaryDirectory() as d:
@@ -920,11 +920,11 @@ CASES: list[Case] = [
          setup=files("d.csv", "a,y\nnan,0\n1,1\n")),
     Case("lib-cifar-batch-evil", call=lambda ctx: __import__("actlab.data._formats").data._formats.read_cifar_batch(
         evil_pickle(ctx), "batch")),
-    Case("lib-read-checkpoint-garbage", call=lambda ctx: __import__("actlab.evolve.run").evolve.run.read_checkpoint(
+    Case("lib-read-checkpoint-garbage", call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(
         ctx.files / "c.json"), setup=files("c.json", b"\x00\x01garbage")),
-    Case("lib-storage-password", call=lambda ctx: __import__("actlab.search._study").search._study.make_storage(
+    Case("lib-storage-password", call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
         "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out), secret="hunter2secret"),
-    Case("lib-compare-config-seeds-huge", call=lambda ctx: __import__("actlab.compare").compare.CompareConfig(
+    Case("lib-compare-config-seeds-huge", call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
         dataset="iris", activations=["relu"], seeds=10**30)),
     Case("lib-load-best-learned-huge-constant", call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
          setup=best_learned(10**400, 2.0)),
@@ -933,7 +933,7 @@ CASES: list[Case] = [
     Case("lib-to-onnx-path-none", call=lambda ctx: __import__("actlab").to_onnx("mish", None)),
     Case("lib-to-onnx-path-number", call=lambda ctx: __import__("actlab").to_onnx("mish", 3)),
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
-    Case("lib-dask-address-with-password", call=lambda ctx: __import__("actlab.runner").runner.Runner(
+    Case("lib-dask-address-with-password", call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
         dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5), secret="hunter2secret"),
     # ---------------------------------------------------------------------------- fresh processes
     Case("fresh-show-not-utf8-spec", [b"show", b"\xff\xfe", b"--out", b"{out}/x.png"], fresh=True),
@@ -1047,7 +1047,7 @@ IMPOSSIBLE = [  # where in a run record, the value a run file cannot hold
 
 @pytest.mark.parametrize("where, value", IMPOSSIBLE, ids=lambda v: str(v)[:30])
 def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_path, where, value):
-    from actlab.runner import read_unit
+    from actlab.execution.runner import read_unit
 
     _, good = finished_run
     runs = tmp_path / "runs"
@@ -1059,7 +1059,7 @@ def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_pat
 
 
 def _unit_of(record: dict):
-    from actlab.runner import Unit
+    from actlab.execution.runner import Unit
 
     unit = Unit.from_dict(record["unit"])
     assert unit.key() == record["key"]
@@ -1068,7 +1068,7 @@ def _unit_of(record: dict):
 
 def test_a_diverged_run_keeps_its_null_accuracy(finished_run, tmp_path):
     """null where a diverged epoch has no accuracy is a value actlab writes: it is read back."""
-    from actlab.runner import read_unit
+    from actlab.execution.runner import read_unit
 
     _, good = finished_run
     d = _changed(good, ("result", "status"), "diverged")
@@ -1091,7 +1091,7 @@ def test_compare_trains_again_a_run_whose_accuracy_is_impossible(finished_run, c
 
 
 def test_damaged_feature_files_are_computed_again(tmp_path):
-    from actlab.surrogate import BLOCKS, Surrogate, Task, _block
+    from actlab.surrogate.features import BLOCKS, Surrogate, Task, _block
 
     task = Task(dataset="iris")
     Surrogate(task, folder=tmp_path).features("tanh")

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 import actlab
 from actlab import ActlabError
-from actlab.evolve import read_best
-from actlab.evolve.fitness import Fitness
-from actlab.evolve.run import EvolveConfig, Evolution, check_checkpoint, read_checkpoint, run_evolution
-from actlab.runner import FORMAT_UNIT, Unit, read_unit
+from actlab.studies.evolve import read_best
+from actlab.studies.evolve.fitness import Fitness
+from actlab.studies.evolve.run import EvolveConfig, Evolution, check_checkpoint, read_checkpoint, run_evolution
+from actlab.execution.runner import FORMAT_UNIT, Unit, read_unit
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -328,14 +328,14 @@ def test_fuzz_run_file_numbers(data):
 @functools.lru_cache(maxsize=None)
 def _features() -> tuple:
     """A real features file (tanh on iris) as JSON text, its task and data."""
-    from actlab.surrogate import Surrogate, Task
+    from actlab.surrogate.features import Surrogate, Task
 
     sur = Surrogate(Task(dataset="iris"))
     return json.dumps(sur.features("tanh")), sur.task, sur.data
 
 
 def _read_feature_file(content: bytes) -> None:
-    from actlab.surrogate import BLOCKS, _block, _read_features
+    from actlab.surrogate.features import BLOCKS, _block, _read_features
 
     text, task, data = _features()
     d = _read_features(_write("features.json", content), "tanh", task, data)
@@ -366,7 +366,7 @@ def test_the_valid_documents_are_read():
     for mode in ("single", "triple", "coevolution"):
         assert read_checkpoint(_write("checkpoint.json", _checkpoint(mode).encode()))["generation"] == 1
     assert read_best(_write("best.json", json.dumps(BEST_LEARNED).encode()))["learned"]["hidden_2"] == [2.5]
-    from actlab.surrogate import _read_features
+    from actlab.surrogate.features import _read_features
 
     text, task, data = _features()
     assert _read_features(_write("features.json", text.encode()), "tanh", task, data) == json.loads(text)

@@ -19,18 +19,18 @@ from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
 from actlab.catalogue import entries
-from actlab.compare import CompareConfig, run_compare
-from actlab.evolve.run import EvolveConfig, run_evolution
+from actlab.studies.compare import CompareConfig, run_compare
+from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.report._style import MARKERS, PALETTE, style
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.gallery import build_gallery
 from actlab.report.screen import write_screen_report
 from actlab.report.search import write_search_report
-from actlab.screen import ScreenConfig, run_screen
-from actlab.search import SearchConfig
-from actlab.search.run import run_search
-from actlab.surrogate import Task, feature_points
+from actlab.studies.screen import ScreenConfig, run_screen
+from actlab.studies.search import SearchConfig
+from actlab.studies.search.run import run_search
+from actlab.surrogate.features import Task, feature_points
 from actlab.training import TrainConfig
 
 TWELVE = ["relu", "tanh", "selu", "elu", "gelu", "mish", "silu", "sigmoid", "softsign", "softplus", "hard_sigmoid",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from actlab.runner import Runner, Unit, claim, packs, read_unit, release
+from actlab.execution.runner import Runner, Unit, claim, packs, read_unit, release
 
 from conftest import wait_until
 
@@ -108,7 +108,7 @@ def test_packed_runs_equal_alone_and_workers_and_dask_equal_this_process(tmp_pat
 
 
 def test_packed_compare_equals_one_by_one_in_float64(digits, tmp_path):
-    from actlab.compare import CompareConfig, run_compare
+    from actlab.studies.compare import CompareConfig, run_compare
     from actlab.training import TrainConfig
 
     was = torch.get_default_dtype()
@@ -193,7 +193,7 @@ def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
 
 
 def test_map_trains_each_part_once(monkeypatch):
-    import actlab.runner as R
+    import actlab.execution.runner as R
 
     calls = []
     real = R.train_units

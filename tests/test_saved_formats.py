@@ -83,7 +83,7 @@ def test_results_json_makes_its_report(name, tmp_path):
 
 
 def test_a_screen_feature_file_is_read_not_computed_again(tmp_path, monkeypatch):
-    import actlab.surrogate as S
+    import actlab.surrogate.features as S
 
     folder = _copy("screen", tmp_path) / "features"
     path = next(folder.glob("*.json"))

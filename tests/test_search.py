@@ -19,9 +19,9 @@ from optuna.trial import TrialState
 from actlab import SIPPER48
 from actlab.data import load
 from actlab.models import build
-from actlab.search import SearchConfig, candidates, plan_of, work
-from actlab.search import _study
-from actlab.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
+from actlab.studies.search import SearchConfig, candidates, plan_of, work
+from actlab.studies.search import _study
+from actlab.studies.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.stats import NOT_CONVERGED, OUTCOMES, converged, result_converged
 from actlab.training import TrainConfig, train
 
@@ -344,7 +344,7 @@ RACER = """
 import sys
 from pathlib import Path
 import optuna
-from actlab.search import _study
+from actlab.studies.search import _study
 print("ready", flush=True)
 for line in sys.stdin:
     storage = _study.make_storage(None, Path(line.strip()))

@@ -17,7 +17,7 @@ import actlab
 from actlab import ActlabError
 from actlab.catalogue import expr
 from actlab.models import build
-from actlab.runner import _plan, train_units
+from actlab.execution.runner import _plan, train_units
 from actlab.training import TrainConfig, train
 from actlab.training.population import train_population
 

@@ -19,13 +19,13 @@ import torch
 import actlab
 from actlab._io import NULLS, json_text
 from actlab.cli import main
-from actlab.compare import CompareConfig, run_compare
-from actlab.evolve.run import EvolveConfig, run_evolution
+from actlab.studies.compare import CompareConfig, run_compare
+from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.search import write_search_report
-from actlab.search import SearchConfig
-from actlab.search.run import run_search
+from actlab.studies.search import SearchConfig
+from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig
 
 DIVERGES = "expr:exp(exp(x))"

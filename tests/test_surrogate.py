@@ -16,12 +16,12 @@ import pytest
 from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.catalogue import entries
-from actlab.runner import Runner, load_data
-from actlab.screen import ScreenConfig, Trainings, candidates, run_screen
-from actlab.search import SearchConfig
-from actlab.search.run import run_search
+from actlab.execution.runner import Runner, load_data
+from actlab.studies.screen import ScreenConfig, Trainings, candidates, run_screen
+from actlab.studies.search import SearchConfig
+from actlab.studies.search.run import run_search
 from actlab.stats import rank_correlation
-from actlab.surrogate import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
+from actlab.surrogate.features import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
 from actlab.training import TrainConfig
 from tests.conftest import wait_until
 

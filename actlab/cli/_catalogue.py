@@ -133,7 +133,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     if args.spec.lower().endswith(".json"):  # best.json (or results.json) of 'actlab evolve'
-        from actlab.evolve import SLOT_NAMES, best_specs, distinct, slots_text
+        from actlab.studies.evolve import SLOT_NAMES, best_specs, distinct, slots_text
 
         if not Path(args.spec).is_file():
             raise ActlabError(f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name")

@@ -10,8 +10,8 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import check_out, write_json_atomic
 from actlab.catalogue import split_specs
-from actlab.compare import CompareConfig
-from actlab.runner import DEFAULT_PACK
+from actlab.studies.compare import CompareConfig
+from actlab.execution.runner import DEFAULT_PACK
 from actlab.cli._catalogue import HelpFormatter
 from actlab.cli._data_help import dataset_help, limit_help
 from actlab.cli._settings import defaults, given, merge, show
@@ -147,10 +147,10 @@ def _choose_dataset(choice, data_dir) -> str:
 
 
 def cmd_compare(args) -> int:
-    from actlab.compare import CompareConfig, format_table, run_compare
+    from actlab.studies.compare import CompareConfig, format_table, run_compare
     from actlab.data import load
     from actlab.report.compare import write_report
-    from actlab.runner import Runner
+    from actlab.execution.runner import Runner
 
     s = _settings(args)
     acts = split_specs(_named_list(s["activations"]))
@@ -181,7 +181,7 @@ def cmd_compare(args) -> int:
         results = run_compare(config, out, data=data, progress=not args.quiet, runner=runner, data_location=location,
                               force=args.force)
     if args.map:
-        from actlab.surrogate import Task, feature_points
+        from actlab.surrogate.features import Task, feature_points
 
         results["feature_map"] = feature_points(
             Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed, model_options=config.model_options,

@@ -53,7 +53,7 @@ def fidelities(text: str) -> list[list[float]]:
 
 
 def _default(name: str) -> str:
-    from actlab.evolve.run import EvolveConfig
+    from actlab.studies.evolve.run import EvolveConfig
 
     value = defaults(EvolveConfig(), NAMES)[name]
     return ", ".join(map(str, value)) if isinstance(value, list) else show(value)  # a list wraps between its names
@@ -161,7 +161,7 @@ def _list(text: str | None) -> list[str] | None:
 def config_from_args(args, base: dict | None = None):
     """An :class:`EvolveConfig`: its defaults (or ``base``, a checkpoint's config) with the options
     given on the command line written over them."""
-    from actlab.evolve.run import EvolveConfig
+    from actlab.studies.evolve.run import EvolveConfig
 
     typed = given(args, NAMES)
     for key in LISTS:
@@ -186,7 +186,7 @@ def config_from_args(args, base: dict | None = None):
 
 
 def cmd_evolve(args) -> int:
-    from actlab.evolve.run import CHECKPOINT, read_checkpoint, run_evolution
+    from actlab.studies.evolve.run import CHECKPOINT, read_checkpoint, run_evolution
 
     if not args.out.strip():  # Path("") is the current folder
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
@@ -210,7 +210,7 @@ def cmd_evolve(args) -> int:
 
 def _map(config, results) -> dict:
     """The final evaluation's contenders in the surrogate's features (single mode: one function each)."""
-    from actlab.surrogate import Task, feature_points
+    from actlab.surrogate.features import Task, feature_points
 
     final = results.get("final")
     if not final or config.mode != "single":
@@ -222,7 +222,7 @@ def _map(config, results) -> dict:
 
 
 def format_results(results) -> str:
-    from actlab.evolve.final import format_final
+    from actlab.studies.evolve.final import format_final
 
     t = results["totals"]
     lines = [f"evolution ({results['config']['mode']} mode) on {results['dataset']['name']}: {len(results['history'])} generations, "

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from actlab._errors import ActlabError
 from actlab._io import write_text_atomic
-from actlab.evolve import SLOT_NAMES
-from actlab.export import functions, to_code, to_onnx
+from actlab.studies.evolve import SLOT_NAMES
+from actlab.interop.export import functions, to_code, to_onnx
 
 TARGETS = ("code", "keras", "transformers", "timm", "onnx")
 RANK = inspect.signature(to_onnx).parameters["rank"].default

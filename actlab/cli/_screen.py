@@ -6,8 +6,8 @@ from pathlib import Path
 
 from actlab._errors import ActlabError
 from actlab._io import check_out
-from actlab.runner import DEFAULT_PACK
-from actlab.surrogate import REGRESSORS
+from actlab.execution.runner import DEFAULT_PACK
+from actlab.surrogate.features import REGRESSORS
 from actlab.training import OPTIMIZERS, TrainConfig
 from actlab.cli._catalogue import HelpFormatter
 from actlab.cli._data_help import dataset_help, limit_help
@@ -22,7 +22,7 @@ NAMES = {"dataset": "dataset", "model": "model", "seeds": "seeds", "train_top": 
 
 
 def _defaults() -> dict:
-    from actlab.screen import ScreenConfig
+    from actlab.studies.screen import ScreenConfig
 
     return defaults(ScreenConfig(candidates=["relu"]), NAMES)
 
@@ -88,7 +88,7 @@ def add(sub) -> None:
 
 
 def _config(args):
-    from actlab.screen import ScreenConfig, candidates
+    from actlab.studies.screen import ScreenConfig, candidates
 
     typed = given(args, NAMES)
     never = typed.get("patience") == 0  # 0 on the command line: never stop early
@@ -106,8 +106,8 @@ def _config(args):
 
 def cmd_screen(args) -> int:
     from actlab.report.screen import write_screen_report
-    from actlab.runner import Runner
-    from actlab.screen import format_table, run_screen
+    from actlab.execution.runner import Runner
+    from actlab.studies.screen import format_table, run_screen
 
     config = _config(args)  # every spec and number checked before any file is made or data loaded
     out = check_out(args.out)

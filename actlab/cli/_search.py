@@ -8,8 +8,8 @@ from actlab.report.search import score_text, write_search_report
 from actlab._errors import ActlabError
 from actlab._io import finite
 from actlab._progress import duration
-from actlab.search import SearchConfig
-from actlab.surrogate import KEEP
+from actlab.studies.search import SearchConfig
+from actlab.surrogate.features import KEEP
 from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
 from actlab.training import OPTIMIZERS, TrainConfig
 from actlab.cli._catalogue import HelpFormatter
@@ -95,7 +95,7 @@ def add(sub) -> None:
 
 def _config(args, dataset: str, limit: int | None = None):
     """The search's config for ``dataset``; ``limit``, when --limit is not given."""
-    from actlab.search import SearchConfig, candidates
+    from actlab.studies.search import SearchConfig, candidates
 
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                         patience=args.patience or None, monitor="val_accuracy", threads=args.threads or None)
@@ -111,7 +111,7 @@ def _config(args, dataset: str, limit: int | None = None):
 
 
 def cmd_search(args) -> int:
-    from actlab.search.run import run_search
+    from actlab.studies.search.run import run_search
 
     if not args.out.strip():  # Path("") is the current folder; the suite writes OUT/<dataset>
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
@@ -150,7 +150,7 @@ def format_final(results) -> str:
 
 def _suite(args) -> int:
     from actlab.data import available, load
-    from actlab.search.run import finished_results, longest, run_search
+    from actlab.studies.search.run import finished_results, longest, run_search
 
     todo = []  # (dataset, config, out, study, results of a search finished before, or None)
     for name in OFFLINE_SUITE:

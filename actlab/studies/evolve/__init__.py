@@ -2,10 +2,10 @@
 
 * the expression language (``"expr:max(x, x*tanh(x))"``) is part of the catalogue's spec
   language: :mod:`actlab.catalogue.expr`.
-* :mod:`~actlab.evolve.gp`: DEAP primitive set, operators, checks before training, hall of fame.
-* :mod:`~actlab.evolve.fitness`: one candidate's short training (the fitness).
-* :mod:`~actlab.evolve.run`: modes, generation loop, checkpoints, workers and Dask.
-* :mod:`~actlab.evolve.final`: the best against ReLU and the best catalogue function on test.
+* :mod:`~actlab.studies.evolve.gp`: DEAP primitive set, operators, checks before training, hall of fame.
+* :mod:`~actlab.studies.evolve.fitness`: one candidate's short training (the fitness).
+* :mod:`~actlab.studies.evolve.run`: modes, generation loop, checkpoints, workers and Dask.
+* :mod:`~actlab.studies.evolve.final`: the best against ReLU and the best catalogue function on test.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def load(path: str | Path, fast: bool = False):
 
 def __getattr__(name: str):  # the heavier parts load on first use
     if name in ("EvolveConfig", "run_evolution"):
-        from actlab.evolve import run
+        from actlab.studies.evolve import run
 
         return getattr(run, name)
     raise AttributeError(name)

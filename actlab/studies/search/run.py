@@ -21,10 +21,10 @@ from actlab._progress import Progress
 from actlab.data import load
 from actlab.models import build
 from actlab.training import TrainConfig, few_steps, train
-from actlab.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
-from actlab.runner import Runner
-from actlab.surrogate import Task, prune
-from actlab.search.final import final_evaluation
+from actlab.studies.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
+from actlab.execution.runner import Runner
+from actlab.surrogate.features import Task, prune
+from actlab.studies.search.final import final_evaluation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from actlab._progress import Progress
-from actlab.runner import finished_text
+from actlab.execution.runner import finished_text
 from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
                      rank_correlation, until_converged, versus)
-from actlab.evolve.fitness import catalogue_plan, make_task, plan_for
+from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
 
@@ -41,7 +41,7 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
                      folder: Path | None = None) -> dict[str, Any]:
     """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, best
     first). ``executor.map(tasks, folder, prefix)`` trains (see
-    :class:`~actlab.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
+    :class:`~actlab.studies.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
     so a killed final evaluation resumes."""
     selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder)
     learn = config.learn_constants

@@ -9,10 +9,10 @@ After the search, the top-k configurations and the baseline (ReLU in every hidde
 into cross-entropy) are trained alike with ``final_seeds`` fresh seeds on the training split for
 the search's full epoch budget, the weights of the best validation-loss epoch are scored on test,
 and each configuration is tested against the baseline; where a side had not converged, all of
-them train again with the budget doubled, up to ``actlab.stats.EXTEND`` times (:mod:`actlab.search.final`).
+them train again with the budget doubled, up to ``actlab.stats.EXTEND`` times (:mod:`actlab.studies.search.final`).
 
 Many workers, processes or machines, can run :func:`work` on one study; see
-:mod:`actlab.search._study` for the heartbeat, stale-trial retry and exact-budget rules.
+:mod:`actlab.studies.search._study` for the heartbeat, stale-trial retry and exact-budget rules.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from actlab import _validate as V
 from actlab._progress import Progress
 from actlab.catalogue import SIPPER48, entries, get, split_specs
 from actlab.models import build, slot_names
-from actlab.runner import WHERE_ONLY
+from actlab.execution.runner import WHERE_ONLY
 from actlab.training import TrainConfig, train
 from actlab.training.population import packable, train_population
-from actlab.search import _study
+from actlab.studies.search import _study
 
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
@@ -78,7 +78,7 @@ class SearchConfig:
     final_seeds: int = 5
     heartbeat: float = 10.0  # seconds between stamps; a trial is stale after 6 missed ones
     pack: int = 1  # trials asked together and trained in one packed model (MLP only)
-    surrogate: int = 0  # keep the N candidates a surrogate predicts best (actlab.surrogate.prune); 0: all
+    surrogate: int = 0  # keep the N candidates a surrogate predicts best (actlab.surrogate.features.prune); 0: all
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:

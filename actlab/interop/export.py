@@ -60,7 +60,7 @@ from actlab._errors import ActlabError, first_line
 from actlab._io import write_file_atomic
 from actlab.catalogue import REGISTRY, Entry, format_spec, get
 from actlab.catalogue import expr as E
-from actlab.evolve import distinct, learned_functions, read_best, slots_text
+from actlab.studies.evolve import distinct, learned_functions, read_best, slots_text
 
 TARGETS = ("torch", "keras", "transformers", "timm")  # what to_code writes
 INSTALL = "pip install 'actlab[interop]'"

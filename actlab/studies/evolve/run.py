@@ -39,10 +39,10 @@ from actlab._io import finite_float, own_out, oversized, prepare_out, read_json,
 from actlab.stats import rank_correlation
 from actlab.training import TrainConfig, few_steps
 from actlab.catalogue import expr as E
-from actlab.evolve import gp as G
-from actlab.runner import WHERE_ONLY, Runner
-from actlab.evolve.final import final_evaluation
-from actlab.evolve.fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
+from actlab.studies.evolve import gp as G
+from actlab.execution.runner import WHERE_ONLY, Runner
+from actlab.studies.evolve.final import final_evaluation
+from actlab.studies.evolve.fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
@@ -224,7 +224,7 @@ class Evolution:
         self.cache: dict[str, dict[str, Any]] = {}
         self.history: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
-        self.surrogate = None  # a actlab.surrogate.Surrogate for the task, when config.surrogate
+        self.surrogate = None  # a actlab.surrogate.features.Surrogate for the task, when config.surrogate
 
     # -- individuals <-> text
     def _nodes(self, ind) -> list[E.Node]:
@@ -694,7 +694,7 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
     surrogate = None
     if config.surrogate:  # features are kept in out/surrogate: a resumed run computes none again
-        from actlab.surrogate import Surrogate, Task
+        from actlab.surrogate.features import Surrogate, Task
 
         task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
                     model_options=dict(config.model_options), data_options=dict(config.data_options),

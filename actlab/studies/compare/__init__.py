@@ -1,7 +1,7 @@
 """Compare activation functions on a dataset and model, over several seeds.
 
 ``run_compare(config, out)`` hands every (activation, seed) pair to the runner
-(:mod:`actlab.runner`) as one unit: MLP runs of one seed train packed (each as if alone), other
+(:mod:`actlab.execution.runner`) as one unit: MLP runs of one seed train packed (each as if alone), other
 models one by one, in this process, in worker processes or on Dask. Each finished run is written
 atomically to ``out/runs/<activation>__seed<k>.json``; a rerun on the same ``out`` skips the
 runs already there, so a killed comparison resumes where it stopped, and several processes on
@@ -31,7 +31,7 @@ from actlab._io import own_out, prepare_out as _prepare_out, write_json_atomic
 from actlab._progress import Progress
 from actlab.catalogue import REGISTRY, get
 from actlab.models import build
-from actlab.runner import Runner, Unit, load_data, provide_data, slug
+from actlab.execution.runner import Runner, Unit, load_data, provide_data, slug
 from actlab.training import RunResult, TrainConfig, few_steps, train
 from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, format_p, mean_std_ci,
                      result_converged, versus)

@@ -71,7 +71,7 @@ from actlab.catalogue import REGISTRY
 from actlab.catalogue.expr import PREFIX, Expression, canonical
 from actlab.catalogue.properties import value_and_derivative
 from actlab.models import build
-from actlab.runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
+from actlab.execution.runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
 from actlab.training import TrainConfig, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"

@@ -28,11 +28,11 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._progress import Progress
-from actlab.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
+from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
 from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
                      result_converged, until_converged, versus)
 from actlab.training import RunResult
-from actlab.search import SearchConfig, baseline_plan, plan_of
+from actlab.studies.search import SearchConfig, baseline_plan, plan_of
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:

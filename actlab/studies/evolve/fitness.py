@@ -2,7 +2,7 @@
 
 A *task* is a plain dict: the activation plan as spec strings (``"expr:TEXT"`` for evolved
 functions, catalogue names for the others), the dataset and model by name, and the training
-config. Tasks train on actlab's one runner (:mod:`actlab.runner`): packed where exact, in this
+config. Tasks train on actlab's one runner (:mod:`actlab.execution.runner`): packed where exact, in this
 process, in worker processes or on Dask.
 
 Fitness is the best validation accuracy over the epochs. A run that diverges (a NaN or inf
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
-from actlab.runner import Runner, Unit
+from actlab.execution.runner import Runner, Unit
 from actlab.stats import run_converged
 from actlab.training import RunResult
 

@@ -3,7 +3,7 @@ promising ones (AQuaSurF's loop, Bingham & Miikkulainen 2023, on actlab's surrog
 
 ``run_screen(config, out)``:
 
-1. the features of every candidate on the task (:mod:`actlab.surrogate`; a second or so for the
+1. the features of every candidate on the task (:mod:`actlab.surrogate.features`; a second or so for the
    whole catalogue), kept in ``out/features``; a candidate that cannot run in the model is set
    aside with the reason;
 2. the eight usual functions (elu, relu, selu, sigmoid, softplus, softsign, swish, tanh) are
@@ -19,7 +19,7 @@ promising ones (AQuaSurF's loop, Bingham & Miikkulainen 2023, on actlab's surrog
 
 A function's score is its validation accuracy: the best epoch's, averaged over the seeds (0 for a
 run that diverged before its first validation), as search scores a trial. Every training is a
-runner unit (:mod:`actlab.runner`), written to ``out/units/<function>__seed<k>.json``; since every
+runner unit (:mod:`actlab.execution.runner`), written to ``out/units/<function>__seed<k>.json``; since every
 choice depends only on finished trainings, a killed screen resumes with nothing lost and makes
 the same choices again.
 """
@@ -38,9 +38,9 @@ from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
 from actlab.catalogue import REGISTRY, entries, expr, split_specs
 from actlab.models import build
-from actlab.runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
+from actlab.execution.runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
 from actlab.stats import rank_correlation
-from actlab.surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
+from actlab.surrogate.features import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
 from actlab.training import TrainConfig
 
 FORMAT_RESULTS = "actlab-screen-results"
