@@ -20,8 +20,9 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from actlab._errors import ActlabError, first_line
 
@@ -43,8 +44,9 @@ def check_out(out: str | Path) -> Path:
     if not here.is_dir():
         raise ActlabError(f"cannot write to --out {str(out)!r} ({str(here)!r} is a file); choose a folder")
     if not os.access(here, os.W_OK | os.X_OK):
-        raise ActlabError(f"cannot write to --out {str(out)!r} (no permission in {str(here)!r}); choose a folder you "
-                          "can write to")
+        raise ActlabError(
+            f"cannot write to --out {str(out)!r} (no permission in {str(here)!r}); choose a folder you can write to"
+        )
     return out
 
 
@@ -58,7 +60,9 @@ def prepare_out(out: str | Path, *subdirs: str) -> Path:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        raise ActlabError(f"cannot write to --out {str(out)!r} ({e.strerror or e}); choose a folder you can write to") from None
+        raise ActlabError(
+            f"cannot write to --out {str(out)!r} ({e.strerror or e}); choose a folder you can write to"
+        ) from None
     return out
 
 
@@ -90,8 +94,10 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 NULLS = "nulls"  # the top-level note of a JSON file in which a number that is not finite became null
-NULLS_NOTE = ("null where a number belongs means there is no value: too few values for a spread, an interval or a "
-              "test, or a run whose loss or outputs were not finite (its status says diverged)")
+NULLS_NOTE = (
+    "null where a number belongs means there is no value: too few values for a spread, an interval or a "
+    "test, or a run whose loss or outputs were not finite (its status says diverged)"
+)
 
 
 def strict_json(obj: Any) -> tuple[Any, int]:
@@ -252,7 +258,12 @@ def _stale(path: Path, raw: bytes) -> bool:
     try:
         d = json.loads(raw)
         pid, host = int(d["pid"]), str(d["host"])
-    except (ValueError, KeyError, TypeError, RecursionError):  # being written this instant, or junk: junk once it has aged
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        RecursionError,
+    ):  # being written this instant, or junk: junk once it has aged
         try:
             return time.time() - path.stat().st_mtime > UNREADABLE_CLAIM_AGE
         except FileNotFoundError:
@@ -288,8 +299,16 @@ def claim(path: str | Path) -> bool:
     file (and must :func:`release` it when the work is written), False if a live process holds
     it. A stale claim (see above) is taken over."""
     path = Path(path)
-    me = json.dumps({"format": CLAIM_FORMAT, "pid": os.getpid(), "host": socket.gethostname(),
-                     "start": _start_time(os.getpid()), "time": time.time(), "token": os.urandom(8).hex()})
+    me = json.dumps(
+        {
+            "format": CLAIM_FORMAT,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "start": _start_time(os.getpid()),
+            "time": time.time(),
+            "token": os.urandom(8).hex(),
+        }
+    )
     for _ in range(5):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -350,7 +369,9 @@ def _results_command(path: Path) -> str | None:
 def out_owner(out: str | Path) -> str | None:
     """The actlab command whose results (finished or in progress) are in folder ``out``, or None."""
     out = Path(out)
-    found = {n for n in ("results.json", "report.html", "study.db", "checkpoint.json", "best.json") if (out / n).exists()}
+    found = {
+        n for n in ("results.json", "report.html", "study.db", "checkpoint.json", "best.json") if (out / n).exists()
+    }
     if (out / "runs").is_dir() and any((out / "runs").glob("*.json")):
         found.add("runs")
     if not found:
@@ -374,13 +395,17 @@ def own_out(out: str | Path, command: str, force: bool = False) -> None:
     if other is not None and other != command and not force:
         replaced = [n for n in OUTPUTS[command] if (out / n).exists()]
         what = f"its {', '.join(replaced)} would be replaced" if replaced else "the two would mix"
-        raise ActlabError(f"{str(out)!r} holds the results of 'actlab {other}' ({what}); choose a new --out, "
-                          f"or add --force to write there anyway")
+        raise ActlabError(
+            f"{str(out)!r} holds the results of 'actlab {other}' ({what}); choose a new --out, "
+            f"or add --force to write there anyway"
+        )
     if other is None and not force:  # files of the same names that no actlab command wrote here
         foreign = [n for n in OUTPUTS[command] if (out / n).exists()]
         if foreign:
-            raise ActlabError(f"{str(out)!r} holds {', '.join(foreign)} that 'actlab {command}' would replace, and they "
-                              "are not actlab's results; choose a new --out, or add --force to write there anyway")
+            raise ActlabError(
+                f"{str(out)!r} holds {', '.join(foreign)} that 'actlab {command}' would replace, and they "
+                "are not actlab's results; choose a new --out, or add --force to write there anyway"
+            )
     if claim_holder(out / OWNER_MARK) != {"command": command}:
         write_json_atomic(out / OWNER_MARK, {"command": command})
 
@@ -406,6 +431,9 @@ def read_json(path: str | Path, what: str, fix: str) -> Any:
     except RecursionError:
         why = "nested too deeply"
     except (ValueError, MemoryError) as e:  # not JSON, a number too long to convert
-        why = ("not valid JSON: a number with too many digits" if "int_max_str_digits" in str(e) else
-               f"not valid JSON: {first_line(e)[:120]}")
+        why = (
+            "not valid JSON: a number with too many digits"
+            if "int_max_str_digits" in str(e)
+            else f"not valid JSON: {first_line(e)[:120]}"
+        )
     raise ActlabError(f"cannot read {what} {str(p)!r} ({why}); {fix}")

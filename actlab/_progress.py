@@ -26,8 +26,9 @@ class Progress:
     """A progress line for ``total`` units named ``what``; ``done`` of them were finished before
     it started (they count in the bar, not in the ETA)."""
 
-    def __init__(self, total: int, what: str = "runs", stream: TextIO | None = None, enabled: bool = True,
-                 done: int = 0):
+    def __init__(
+        self, total: int, what: str = "runs", stream: TextIO | None = None, enabled: bool = True, done: int = 0
+    ):
         self.total, self.what, self.done = total, what, done
         self.first = done  # finished before this process started, or found finished: not in the ETA's rate
         self.stream = stream or sys.stderr

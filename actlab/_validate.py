@@ -32,8 +32,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def integer(name: str, value: Any, lo: int | None = None, hi: int | None = None, *, none_ok: bool = False,
-            hint: str = "") -> int | None:
+def integer(
+    name: str, value: Any, lo: int | None = None, hi: int | None = None, *, none_ok: bool = False, hint: str = ""
+) -> int | None:
     """``value`` as an int in ``[lo, hi]`` (``None`` passes where ``none_ok``), or one line.
     ``hint`` follows a value that is too small or not a number (e.g. how to say "none")."""
     if value is None and none_ok:
@@ -52,8 +53,16 @@ def integer(name: str, value: Any, lo: int | None = None, hi: int | None = None,
     return value
 
 
-def number(name: str, value: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-           none_ok: bool = False, hint: str = "") -> float | None:
+def number(
+    name: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    none_ok: bool = False,
+    hint: str = "",
+) -> float | None:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` where ``lo_open``), or one line."""
     if value is None and none_ok:
         return None

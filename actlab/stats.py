@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import stats as _st
@@ -36,12 +37,15 @@ OUTCOMES = ("win", "tie", "loss", NOT_CONVERGED)
 SETTLED = 0.01  # a run's validation loss within this share of its whole improvement of its lowest: settled
 EXTEND = 4  # final evaluations lengthen their epoch budget (doubling) up to this many times the configured one
 ACCURACY = (0.0, 1.0)
-CI_NOTE = ("95% CI: Student-t interval of the mean over seeds; for accuracies it is clipped to [0, 1], "
-           "so an end at 0 or 1 means the seeds cannot rule out that bound")
+CI_NOTE = (
+    "95% CI: Student-t interval of the mean over seeds; for accuracies it is clipped to [0, 1], "
+    "so an end at 0 or 1 means the seeds cannot rule out that bound"
+)
 
 
-def mean_std_ci(values: Sequence[float], level: float = 0.95, *, bounds: tuple[float, float] | None = None
-                ) -> tuple[float, float, float, float]:
+def mean_std_ci(
+    values: Sequence[float], level: float = 0.95, *, bounds: tuple[float, float] | None = None
+) -> tuple[float, float, float, float]:
     """(mean, std, ci_low, ci_high) of the finite values: the Student-t interval of the mean,
     clipped to ``bounds`` for a bounded metric (``bounds=ACCURACY`` for accuracies).
 
@@ -173,16 +177,22 @@ def converged(runs: Sequence[bool]) -> bool:
 
 def convergence_note(epochs: int, option: str) -> str:
     """What the verdict ``not converged`` means, for a table's footer."""
-    return (f"{NOT_CONVERGED} = on at least half the seeds of one side the best validation loss (to within "
-            f"{SETTLED:.0%} of the run's improvement) came in the last {margin(epochs)} of {epochs} epochs, without a "
-            f"plateau stop: no verdict; train longer with {option}")
+    return (
+        f"{NOT_CONVERGED} = on at least half the seeds of one side the best validation loss (to within "
+        f"{SETTLED:.0%} of the run's improvement) came in the last {margin(epochs)} of {epochs} epochs, without a "
+        f"plateau stop: no verdict; train longer with {option}"
+    )
 
 
 T = TypeVar("T")
 
 
-def until_converged(evaluate: Callable[[int], T], epochs: int, unsettled: Callable[[T], bool],
-                    on_longer: Callable[[T, int], None] | None = None) -> tuple[T, list[int]]:
+def until_converged(
+    evaluate: Callable[[int], T],
+    epochs: int,
+    unsettled: Callable[[T], bool],
+    on_longer: Callable[[T, int], None] | None = None,
+) -> tuple[T, list[int]]:
     """``evaluate(epochs)``; while ``unsettled(result)`` (a verdict was ``not converged``), again
     with the budget doubled, up to ``EXTEND`` times ``epochs`` and at most ``MAX_EPOCHS``
     (``on_longer(result, budget)`` before each longer round). Returns the last result and the
@@ -197,8 +207,12 @@ def until_converged(evaluate: Callable[[int], T], epochs: int, unsettled: Callab
     return result, budgets
 
 
-def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], alpha: float = ALPHA,
-           unconverged: Collection[str] = ()) -> list[dict[str, Any]]:
+def versus(
+    samples: Mapping[str, Sequence[float]],
+    pairs: Sequence[tuple[str, str]],
+    alpha: float = ALPHA,
+    unconverged: Collection[str] = (),
+) -> list[dict[str, Any]]:
     """For each pair ``(contender, reference)`` of names in ``samples`` (test accuracies over
     seeds): the difference of means, the permutation test's p-value, Holm's correction over the
     pairs, whether it is significant at ``alpha``, and the outcome from the contender's side:
@@ -213,8 +227,17 @@ def versus(samples: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, st
         outcome = ("win" if diff > 0 else "loss") if significant else "tie"
         if a in unconverged or b in unconverged:
             outcome = NOT_CONVERGED
-        out.append({"contender": a, "reference": b, "difference": diff, "p_value": p, "p_holm": ph,
-                    "significant": significant, "outcome": outcome})
+        out.append(
+            {
+                "contender": a,
+                "reference": b,
+                "difference": diff,
+                "p_value": p,
+                "p_holm": ph,
+                "significant": significant,
+                "outcome": outcome,
+            }
+        )
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -38,8 +38,10 @@ def machine_line(threads: str) -> str:
     b0, t0 = _busy_seconds(), time.monotonic()
     time.sleep(1.0)
     busy = (_busy_seconds() - b0) / ((time.monotonic() - t0) * os.cpu_count())
-    line = (f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads}, "
-            f"{os.cpu_count()} cores; CPU busy before start: {100 * busy:.0f}%")
+    line = (
+        f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads}, "
+        f"{os.cpu_count()} cores; CPU busy before start: {100 * busy:.0f}%"
+    )
     if busy > 0.05:
         line += "  (WARNING: another program is using the CPU; timings will be noisy)"
     return line

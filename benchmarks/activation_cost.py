@@ -61,14 +61,25 @@ os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
 os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 import torch
+from _common import OtherLoad, machine_line, timings
 
 import actlab
-from _common import OtherLoad, machine_line, timings
 
 warnings.filterwarnings("ignore", message="dynamo_pgo force disabled")  # says the caches are off, as asked
 
-FUNCTIONS = ["relu", "silu", "gelu", "mish", "elu", "softplus", "tanh", "sigmoid", "hard_swish",
-             "expr:max(x, x*tanh(x))", "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"]
+FUNCTIONS = [
+    "relu",
+    "silu",
+    "gelu",
+    "mish",
+    "elu",
+    "softplus",
+    "tanh",
+    "sigmoid",
+    "hard_swish",
+    "expr:max(x, x*tanh(x))",
+    "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)",
+]
 COMPOSITE = "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"
 HAND = "  the same, hand autograd.Function"
 MIN_BYTES = 20  # per element, forward + backward of an element-wise function
@@ -125,6 +136,7 @@ def saved_bytes(f, x) -> tuple[float, float]:
 
 def prepare(f, x, g) -> dict:
     """A variant ready to time: its fwd + bwd step, the first call's time, bytes saved."""
+
     def step():
         torch.autograd.grad(f(x), x, g)
 
@@ -146,7 +158,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds in which every variant is timed, in turn")
     ap.add_argument("--warmup", type=int, default=3, help="untimed calls per variant and round")
     ap.add_argument("--repeats", type=int, default=5, help="timed calls per variant and round")
-    ap.add_argument("--quick", action="store_true", help="smoke run: relu, silu, the two expressions; 7 repeats (checks the script; numbers are rough)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: relu, silu, the two expressions; 7 repeats (checks the script; numbers are rough)",
+    )
     ap.add_argument("--default-malloc", action="store_true", help="do not tune malloc (page faults included)")
     args = ap.parse_args()
     kept = False if args.default_malloc else keep_freed_memory()
@@ -168,8 +184,10 @@ def main() -> None:
         xs = x[:100_000].detach().requires_grad_()
         ya, yb = actlab.get(COMPOSITE)(xs), hand_composite(xs)
         ga, gb = (torch.autograd.grad(y, xs, g[:100_000])[0] for y in (ya, yb))
-        print(f"hand Function vs expression: max |f| diff {float((ya - yb).detach().abs().max()):.1e}, "
-              f"max |grad| diff {float((ga - gb).abs().max()):.1e}")
+        print(
+            f"hand Function vs expression: max |f| diff {float((ya - yb).detach().abs().max()):.1e}, "
+            f"max |grad| diff {float((ga - gb).abs().max()):.1e}"
+        )
 
     variants = [(spec, mode, actlab.get(spec)) for spec in functions for mode in ("eager", "compiled")]
     variants += [(spec, "fast", spec) for spec in functions]  # actlab.fast(spec, mode="compiled"), made below
@@ -200,29 +218,39 @@ def main() -> None:
                 row["times"] += timings(row["step"], 0, args.repeats)
                 row["faults"] = row.get("faults", 0) + resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
     copy_gbs = 8 * n / statistics.median(copy_times) / 1e9
-    print(f"{n:,} float32 elements ({4 * n / 2**20:.0f} MiB per tensor); copy bandwidth {copy_gbs:.1f} GB/s; "
-          f"median of {args.rounds * args.repeats} calls" + (f" in {args.rounds} rounds" if args.rounds > 1 else "")
-          + f", {args.warmup} warm-up calls before each variant's")
+    print(
+        f"{n:,} float32 elements ({4 * n / 2**20:.0f} MiB per tensor); copy bandwidth {copy_gbs:.1f} GB/s; "
+        f"median of {args.rounds * args.repeats} calls"
+        + (f" in {args.rounds} rounds" if args.rounds > 1 else "")
+        + f", {args.warmup} warm-up calls before each variant's"
+    )
 
     for _, _, row in rows:
         if "error" not in row:
             row["s"] = statistics.median(row["times"])
     ref = {name: r["s"] for name, mode, r in rows if mode == "eager" and name in ("relu", "silu")}
-    print(f"\n{'function':<44} {'mode':<9} {'ns/el':>6} {'xReLU':>6} {'xSiLU':>6} {'GB/s':>6} "
-          f"{'saved B/el':>10} {'not x':>6} {'1st call s':>10} {'faults/call':>11}")
+    print(
+        f"\n{'function':<44} {'mode':<9} {'ns/el':>6} {'xReLU':>6} {'xSiLU':>6} {'GB/s':>6} "
+        f"{'saved B/el':>10} {'not x':>6} {'1st call s':>10} {'faults/call':>11}"
+    )
     print("-" * 122)
     for name, mode, r in rows:
         if "error" in r:
             print(f"{name:<44} {mode:<9} failed: {r['error']}")
             continue
         s = r["s"]
-        print(f"{name:<44} {mode:<9} {1e9 * s / n:6.2f} {s / ref['relu']:6.2f} {s / ref['silu']:6.2f} "
-              f"{MIN_BYTES * n / s / 1e9:6.1f} {r['saved']:10.1f} {r['other']:6.1f} {r['first']:10.2f} {r['faults'] / (args.rounds * args.repeats):11.0f}")
+        print(
+            f"{name:<44} {mode:<9} {1e9 * s / n:6.2f} {s / ref['relu']:6.2f} {s / ref['silu']:6.2f} "
+            f"{MIN_BYTES * n / s / 1e9:6.1f} {r['saved']:10.1f} {r['other']:6.1f} {r['first']:10.2f} {r['faults'] / (args.rounds * args.repeats):11.0f}"
+        )
 
     print(f"\nactlab.fast(spec) in mode 'auto' picks, measuring on ({n},) (fastest of 7 calls each):")
     for spec in functions:
         m = actlab.fast(spec, probe_shape=(n,))
-        print(f"  {spec:<44} {m.choice:<9}" + (f" compiled/eager {m.timings['compiled_s'] / m.timings['eager_s']:.2f}" if m.timings else ""))
+        print(
+            f"  {spec:<44} {m.choice:<9}"
+            + (f" compiled/eager {m.timings['compiled_s'] / m.timings['eager_s']:.2f}" if m.timings else "")
+        )
 
     by = {(name, mode): r.get("s") for name, mode, r in rows}
     parts = [f"copy {copy_gbs:.0f} GB/s", f"relu eager {1e9 * ref['relu'] / n:.2f} ns/el"]

@@ -27,16 +27,45 @@ from pathlib import Path
 
 from _common import OtherLoad, machine_line
 
-DEMO = ["--dataset", "mnist1d", "--model", "mlp", "--activations", "seeds", "--baseline", "relu", "--seeds", "8",
-        "--epochs", "50", "--patience", "10"]
-CNN = ["--dataset", "mnist1d", "--model", "cnn1d", "--activations", "relu,tanh,elu,selu,gelu,silu", "--seeds", "4",
-       "--epochs", "20", "--patience", "0"]
+DEMO = [
+    "--dataset",
+    "mnist1d",
+    "--model",
+    "mlp",
+    "--activations",
+    "seeds",
+    "--baseline",
+    "relu",
+    "--seeds",
+    "8",
+    "--epochs",
+    "50",
+    "--patience",
+    "10",
+]
+CNN = [
+    "--dataset",
+    "mnist1d",
+    "--model",
+    "cnn1d",
+    "--activations",
+    "relu,tanh,elu,selu,gelu,silu",
+    "--seeds",
+    "4",
+    "--epochs",
+    "20",
+    "--patience",
+    "0",
+]
 
 
 def run(args: list[str], out: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "actlab.cli", "compare", *args, "--out", str(out), "--quiet"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "actlab.cli", "compare", *args, "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"compare failed: {r.stderr[-2000:]}")
@@ -59,9 +88,11 @@ def main() -> None:
         alone_s, alone = run([*demo, "--pack", "1"], tmp / "alone")
         packed_s, packed = run(demo, tmp / "packed")
         w2_s, w2 = run([*demo, "--workers", "2"], tmp / "packed-w2")
-        rows += [("demo compare, run by run (--pack 1)", alone_s, 1.0),
-                 ("demo compare, packed (default)", packed_s, alone_s / packed_s),
-                 ("demo compare, packed, --workers 2", w2_s, alone_s / w2_s)]
+        rows += [
+            ("demo compare, run by run (--pack 1)", alone_s, 1.0),
+            ("demo compare, packed (default)", packed_s, alone_s / packed_s),
+            ("demo compare, packed, --workers 2", w2_s, alone_s / w2_s),
+        ]
         means = {r["activation"]: r["mean"] for r in alone["summary"]}
         diff = max(abs(r["mean"] - means[r["activation"]]) for r in packed["summary"])
         same = [r["test_accuracy"] for r in packed["summary"]] == [r["test_accuracy"] for r in w2["summary"]]
@@ -72,11 +103,15 @@ def main() -> None:
     print(f"\n{'command':<40} {'wall s':>8} {'speed-up':>9}")
     for name, s, ratio in rows:
         print(f"{name:<40} {s:8.1f} {ratio:8.2f}x")
-    print(f"\npacked vs run by run: largest difference of a mean test accuracy {diff:.4f} (float32 rounding); "
-          f"packed on 2 workers equals packed in one process: {same}; cnn1d on 2 workers equals 1 worker: {cnn_same}")
+    print(
+        f"\npacked vs run by run: largest difference of a mean test accuracy {diff:.4f} (float32 rounding); "
+        f"packed on 2 workers equals packed in one process: {same}; cnn1d on 2 workers equals 1 worker: {cnn_same}"
+    )
     print(load.line())
-    print(f"RATIOS demo packed {alone_s / packed_s:.2f}x, packed + 2 workers {alone_s / w2_s:.2f}x (vs run by run); "
-          f"cnn1d 2 workers {c1_s / c2_s:.2f}x")
+    print(
+        f"RATIOS demo packed {alone_s / packed_s:.2f}x, packed + 2 workers {alone_s / w2_s:.2f}x (vs run by run); "
+        f"cnn1d 2 workers {c1_s / c2_s:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import OtherLoad, machine_line
 
 ACTLAB = [sys.executable, "-m", "actlab.cli"]
@@ -48,10 +47,32 @@ QUICK = {"mnist1d": (1000, "40s", "1:0.5,3", 3), "fashion-mnist": (1000, "30s", 
 
 def evolve(name: str, settings, out: Path, quick: bool) -> dict:
     limit, budget, fidelities, final_epochs = settings
-    cmd = [*ACTLAB, "evolve", "--dataset", name, "--model", "mlp", "--limit", str(limit or 0),
-           "--population", "12" if quick else "32", "--generations", "100000", "--budget", budget,
-           "--fidelities", fidelities, "--workers", "2", "--final-seeds", "3" if quick else "10",
-           "--final-epochs", str(final_epochs), "--out", str(out)]
+    cmd = [
+        *ACTLAB,
+        "evolve",
+        "--dataset",
+        name,
+        "--model",
+        "mlp",
+        "--limit",
+        str(limit or 0),
+        "--population",
+        "12" if quick else "32",
+        "--generations",
+        "100000",
+        "--budget",
+        budget,
+        "--fidelities",
+        fidelities,
+        "--workers",
+        "2",
+        "--final-seeds",
+        "3" if quick else "10",
+        "--final-epochs",
+        str(final_epochs),
+        "--out",
+        str(out),
+    ]
     print("$ " + " ".join(cmd[2:]), flush=True)
     t0, c0 = time.perf_counter(), _children_cpu()
     load = OtherLoad()
@@ -62,17 +83,23 @@ def evolve(name: str, settings, out: Path, quick: bool) -> dict:
     res = json.loads((out / "results.json").read_text())
     gens = res["history"]
     spent = sum(h["seconds"] for h in gens)
-    print(f"{len(gens)} generations in {spent / 60:.1f} min of --budget {budget}; whole command {wall / 60:.1f} min wall, "
-          f"{cpu / 60:.1f} CPU-min (final evaluation included); {load.line()}")
+    print(
+        f"{len(gens)} generations in {spent / 60:.1f} min of --budget {budget}; whole command {wall / 60:.1f} min wall, "
+        f"{cpu / 60:.1f} CPU-min (final evaluation included); {load.line()}"
+    )
     print("| gen | new trainings | duplicates replaced | distinct | promoted | best | hall-of-fame best (fidelity) |")
     print("|---|---|---|---|---|---|---|")
     for h in gens:
-        print(f"| {h['generation']} | {h['evaluations']} | {h.get('replaced', 0)} | {h.get('distinct', '?')} | "
-              f"{'/'.join(map(str, h.get('promoted', [])))} | {h['best']:.3f} | {h['hof_best']:.3f} |")
+        print(
+            f"| {h['generation']} | {h['evaluations']} | {h.get('replaced', 0)} | {h.get('distinct', '?')} | "
+            f"{'/'.join(map(str, h.get('promoted', [])))} | {h['best']:.3f} | {h['hof_best']:.3f} |"
+        )
     final = res["final"]
     comps = {c["vs"]: c for c in final["comparisons"]}
-    print(f"\nfinal: {len(final['contenders'][0]['seeds'])} seeds, {final['epochs']} epochs; evolved = hall of fame "
-          f"#{final['chosen']['hall_of_fame_rank']}: {res['best']['functions']['all']}")
+    print(
+        f"\nfinal: {len(final['contenders'][0]['seeds'])} seeds, {final['epochs']} epochs; evolved = hall of fame "
+        f"#{final['chosen']['hall_of_fame_rank']}: {res['best']['functions']['all']}"
+    )
     print("| contender | val acc | test acc mean ± std | difference | p (Holm) | outcome |")
     print("|---|---|---|---|---|---|")
     for row in final["contenders"]:
@@ -82,8 +109,11 @@ def evolve(name: str, settings, out: Path, quick: bool) -> dict:
     print("\nfidelity correlation (Spearman, fitness vs mean test accuracy over the contenders):")
     for c in final["fidelity_correlation"]:
         rho = "n/a" if c["spearman"] is None else f"{c['spearman']:+.2f} (n={c['n']}, p={c['p_value']:.3f})"
-        what = ("final training's validation" if c["fidelity"] == "final" else
-                f"fidelity {c['fidelity']} ({c['epochs']} epochs, {c['train_fraction']:.0%} of the split)")
+        what = (
+            "final training's validation"
+            if c["fidelity"] == "final"
+            else f"fidelity {c['fidelity']} ({c['epochs']} epochs, {c['train_fraction']:.0%} of the split)"
+        )
         print(f"  {what}: {rho}")
     return res
 
@@ -97,8 +127,8 @@ def affine(out: Path, samples: int) -> None:
     """Fitness gaps within groups equal up to a positive scale and a shift, against seed noise."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from actlab.catalogue import expr as E
-    from actlab.evolve.gp import PROBE
-    from actlab.runner import Runner, Unit
+    from actlab.execution.runner import Runner, Unit
+    from actlab.studies.evolve.gp import PROBE
 
     units = [json.loads(f.read_text()) for f in (out / "units").glob("*.json")]
     first = min(u["unit"]["train"]["epochs"] for u in units)
@@ -108,7 +138,7 @@ def affine(out: Path, samples: int) -> None:
             continue
         acc = [e.get("val_accuracy") for e in u["result"]["epochs"] if e.get("val_accuracy") is not None]
         if acc:
-            runs.append((u["unit"], u["unit"]["plan"]["hidden"][len(E.PREFIX):], max(acc)))
+            runs.append((u["unit"], u["unit"]["plan"]["hidden"][len(E.PREFIX) :], max(acc)))
     groups: dict[str, list] = {}
     exact: set[str] = set()
     for unit, text, fit in runs:
@@ -119,12 +149,16 @@ def affine(out: Path, samples: int) -> None:
         z = (y - y.mean()) / y.std()
         groups.setdefault(" ".join(f"{v:.4g}" for v in z), []).append((unit, text, fit))
     merged = [g for g in groups.values() if len(g) > 1]
-    gaps = [abs(a[2] - b[2]) for g in merged for i, a in enumerate(g) for b in g[i + 1:]]
-    print(f"\naffine behaviour keys: {len(runs)} trainings at the first fidelity, {len(exact)} exact behaviours, "
-          f"{len(groups)} up to a positive scale and shift ({len(merged)} groups of 2 or more)")
+    gaps = [abs(a[2] - b[2]) for g in merged for i, a in enumerate(g) for b in g[i + 1 :]]
+    print(
+        f"\naffine behaviour keys: {len(runs)} trainings at the first fidelity, {len(exact)} exact behaviours, "
+        f"{len(groups)} up to a positive scale and shift ({len(merged)} groups of 2 or more)"
+    )
     if gaps:
-        print(f"  fitness gap within those groups: mean {np.mean(gaps):.4f}, median {np.median(gaps):.4f}, "
-              f"max {np.max(gaps):.4f} over {len(gaps)} pairs")
+        print(
+            f"  fitness gap within those groups: mean {np.mean(gaps):.4f}, median {np.median(gaps):.4f}, "
+            f"max {np.max(gaps):.4f} over {len(gaps)} pairs"
+        )
     rng = random.Random(0)
     pick = rng.sample(runs, min(samples, len(runs)))
     again = []
@@ -139,24 +173,40 @@ def affine(out: Path, samples: int) -> None:
         runner.close()
     noise = []
     for (_, _, fit), rec in zip(pick, recs):
-        acc = [e.get("val_accuracy") for e in rec.get("result", {}).get("epochs", []) if e.get("val_accuracy") is not None]
+        acc = [
+            e.get("val_accuracy") for e in rec.get("result", {}).get("epochs", []) if e.get("val_accuracy") is not None
+        ]
         if "result" in rec and acc:
             noise.append(abs(max(acc) - fit))
-    print(f"  fitness gap between two seeds of one function: mean {np.mean(noise):.4f}, median {np.median(noise):.4f}, "
-          f"max {np.max(noise):.4f} over {len(noise)} functions")
+    print(
+        f"  fitness gap between two seeds of one function: mean {np.mean(noise):.4f}, median {np.median(noise):.4f}, "
+        f"max {np.max(noise):.4f} over {len(noise)} functions"
+    )
 
 
 def search_suite(out: Path, quick: bool) -> None:
     trials = "4" if quick else "100"
-    cmd = [*ACTLAB, "search", "--suite", "offline", "--trials", trials, "--epochs", "3" if quick else "30",
-           "--final-seeds", "3" if quick else "10", "--out", str(out)]
+    cmd = [
+        *ACTLAB,
+        "search",
+        "--suite",
+        "offline",
+        "--trials",
+        trials,
+        "--epochs",
+        "3" if quick else "30",
+        "--final-seeds",
+        "3" if quick else "10",
+        "--out",
+        str(out),
+    ]
     print("\n$ " + " ".join(cmd[2:]), flush=True)
     t0 = time.perf_counter()
     load = OtherLoad()
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"search failed:\n{r.stderr[-3000:]}")
-    table = r.stdout[r.stdout.index("dataset"):] if "dataset" in r.stdout else r.stdout
+    table = r.stdout[r.stdout.index("dataset") :] if "dataset" in r.stdout else r.stdout
     print(table.rstrip())
     print(f"({(time.perf_counter() - t0) / 60:.1f} min; {load.line()})")
 

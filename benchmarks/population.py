@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import sys
 import time
-
 from pathlib import Path
 
 import torch
@@ -37,10 +36,32 @@ from actlab.models import build  # noqa: E402
 from actlab.training import TrainConfig, train  # noqa: E402
 from actlab.training.population import train_population  # noqa: E402
 
-FUNCTIONS = ["relu", "tanh", "elu", "selu", "gelu", "silu", "mish", "softplus", "sigmoid", "leaky_relu", "hard_swish",
-             "softsign", "celu", "log_sigmoid", "tanhshrink", "relu6", "expr:max(x, x*tanh(x))",
-             "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)", "expr:square(x) + 0.85", "expr:min(square(x), abs(x))",
-             "expr:celu(x - 0.11)", "expr:softplus(abs(x))", "expr:x * erf(x)", "expr:max(x, sin(x))"]
+FUNCTIONS = [
+    "relu",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "mish",
+    "softplus",
+    "sigmoid",
+    "leaky_relu",
+    "hard_swish",
+    "softsign",
+    "celu",
+    "log_sigmoid",
+    "tanhshrink",
+    "relu6",
+    "expr:max(x, x*tanh(x))",
+    "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)",
+    "expr:square(x) + 0.85",
+    "expr:min(square(x), abs(x))",
+    "expr:celu(x - 0.11)",
+    "expr:softplus(abs(x))",
+    "expr:x * erf(x)",
+    "expr:max(x, sin(x))",
+]
 
 
 def plans(k: int) -> list[str]:
@@ -73,13 +94,20 @@ def equivalence(seeds: int) -> None:
         alone, pack = [], []
         for s in range(seeds):
             base = dict(epochs=8, batch_size=32, lr=1e-3, patience=None, diagnostics=False, threads=1, seed=s)
-            r = train(lambda: build("mlp", data.input_shape, data.n_classes, fn, width=64), data,
-                      TrainConfig(**base, fused=False))
+            r = train(
+                lambda: build("mlp", data.input_shape, data.n_classes, fn, width=64),
+                data,
+                TrainConfig(**base, fused=False),
+            )
             alone.append(r.test["accuracy"])
-            pack.append(train_population([fn, "relu"], data, TrainConfig(**base, fused=True), {"width": 64})[0].test["accuracy"])
+            pack.append(
+                train_population([fn, "relu"], data, TrainConfig(**base, fused=True), {"width": 64})[0].test["accuracy"]
+            )
         diff = max(abs(a - b) for a, b in zip(alone, pack))
-        print(f"{fn:<26} {mean_std_ci(alone)[0]:>10.4f} {mean_std_ci(pack)[0]:>11.4f} {diff:>10.4f} "
-              f"{permutation_test(alone, pack):>6.3f}")
+        print(
+            f"{fn:<26} {mean_std_ci(alone)[0]:>10.4f} {mean_std_ci(pack)[0]:>11.4f} {diff:>10.4f} "
+            f"{permutation_test(alone, pack):>6.3f}"
+        )
 
 
 def main() -> int:
@@ -92,8 +120,13 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=10000, help="training examples of Fashion-MNIST (default 10000)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--equivalence", type=int, default=0, metavar="SEEDS",
-                    help="also compare packed (fused) with alone (loop) test accuracies over SEEDS seeds")
+    ap.add_argument(
+        "--equivalence",
+        type=int,
+        default=0,
+        metavar="SEEDS",
+        help="also compare packed (fused) with alone (loop) test accuracies over SEEDS seeds",
+    )
     a = ap.parse_args()
     if a.quick:
         a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000
@@ -104,7 +137,9 @@ def main() -> int:
     for ds in a.datasets.split(","):
         data = load(ds, seed=0, **({"limit": a.limit} if ds != "mnist1d" else {}))
         batch = 32 if ds == "mnist1d" else 128
-        cfg = TrainConfig(epochs=a.epochs, batch_size=batch, lr=1e-3, patience=None, diagnostics=False, threads=a.threads)
+        cfg = TrainConfig(
+            epochs=a.epochs, batch_size=batch, lr=1e-3, patience=None, diagnostics=False, threads=a.threads
+        )
         packed(plans(2), data, cfg, {"width": 16})  # warm-up: imports, allocator
         for w in map(int, a.widths.split(",")):
             opts = {"width": w}
@@ -116,18 +151,28 @@ def main() -> int:
                 same = packed(["relu"] * k, data, cfg, opts)
                 loop = packed(ps, data, dataclasses.replace(cfg, fused=False), opts)
                 rows.append((ds, w, k, single, pack, single / pack, same, loop))
-                print(f"{ds:<14} width {w:>4}  K {k:>4}: one by one {single:8.2f} s  packed {pack:7.2f} s  "
-                      f"x{single / pack:5.1f}  (same fn {same:7.2f} s, loop {loop:7.2f} s)", file=sys.stderr, flush=True)
-    print(f"\n{'dataset':<14} {'width':>5} {'K':>4} {'one by one s':>13} {'packed s':>9} {'speed-up':>9} "
-          f"{'same fn s':>10} {'speed-up':>9} {'loop s':>7} {'speed-up':>9}")
+                print(
+                    f"{ds:<14} width {w:>4}  K {k:>4}: one by one {single:8.2f} s  packed {pack:7.2f} s  "
+                    f"x{single / pack:5.1f}  (same fn {same:7.2f} s, loop {loop:7.2f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    print(
+        f"\n{'dataset':<14} {'width':>5} {'K':>4} {'one by one s':>13} {'packed s':>9} {'speed-up':>9} "
+        f"{'same fn s':>10} {'speed-up':>9} {'loop s':>7} {'speed-up':>9}"
+    )
     for ds, w, k, s, p, r, same, loop in rows:
-        print(f"{ds:<14} {w:>5} {k:>4} {s:>13.2f} {p:>9.2f} {r:>8.1f}x {same:>10.2f} {s / same:>8.1f}x "
-              f"{loop:>7.2f} {s / loop:>8.1f}x")
+        print(
+            f"{ds:<14} {w:>5} {k:>4} {s:>13.2f} {p:>9.2f} {r:>8.1f}x {same:>10.2f} {s / same:>8.1f}x "
+            f"{loop:>7.2f} {s / loop:>8.1f}x"
+        )
     key = [r for r in rows if r[1] == 64 and r[2] == 32]
     if key:
-        print("K = 32, width 64: " + ", ".join(f"{r[0]} x{r[5]:.1f} (same fn x{r[3] / r[6]:.1f}, loop x{r[3] / r[7]:.1f})"
-                                               for r in key)
-              + " (target >= 5x)")
+        print(
+            "K = 32, width 64: "
+            + ", ".join(f"{r[0]} x{r[5]:.1f} (same fn x{r[3] / r[6]:.1f}, loop x{r[3] / r[7]:.1f})" for r in key)
+            + " (target >= 5x)"
+        )
     if a.equivalence:
         equivalence(a.equivalence)
     print(load_.line())

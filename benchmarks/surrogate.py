@@ -28,16 +28,15 @@ import time
 from pathlib import Path
 
 import torch
-
 from _common import OtherLoad, machine_line
 
-from actlab.models import build
-from actlab.runner import Runner, load_data
-from actlab.screen import ScreenConfig, Trainings, catalogue_names, usual
-from actlab.stats import rank_correlation
-from actlab.surrogate import BLOCKS, DEFAULT_REGRESSOR, REGRESSORS, Surrogate, compute_features
-from actlab.training import TrainConfig, train
 from actlab._progress import Progress
+from actlab.execution.runner import Runner, load_data
+from actlab.models import build
+from actlab.stats import rank_correlation
+from actlab.studies.screen import ScreenConfig, Trainings, catalogue_names, usual
+from actlab.surrogate.features import BLOCKS, DEFAULT_REGRESSOR, REGRESSORS, Surrogate, compute_features
+from actlab.training import TrainConfig, train
 
 DATASETS = ("mnist1d", "digits")
 
@@ -99,14 +98,19 @@ def run(ds: str, folder: Path, quick: bool) -> None:
     if quick:
         specs = list(dict.fromkeys([*usual(specs), *specs[:4]]))
     t = config.train
-    print(f"\n{ds}: {len(data.train)} train / {len(data.val)} val examples; {len(specs)} functions that run in the MLP "
-          f"(width 64, 3 layers), {config.seeds} seeds, {t.optimizer} batch {t.batch_size}, up to {t.epochs} epochs, "
-          f"patience {t.patience} on {t.monitor}", flush=True)
+    print(
+        f"\n{ds}: {len(data.train)} train / {len(data.val)} val examples; {len(specs)} functions that run in the MLP "
+        f"(width 64, 3 layers), {config.seeds} seeds, {t.optimizer} batch {t.batch_size}, up to {t.epochs} epochs, "
+        f"patience {t.patience} on {t.monitor}",
+        flush=True,
+    )
     real = scores(config, specs, folder / "units")
     specs = [s for s in specs if s in real]
     y = [real[s] for s in specs]
-    print(f"score (best validation accuracy, mean of {config.seeds} seeds): {min(y):.3f} ... {max(y):.3f}, "
-          f"median {statistics.median(y):.3f}")
+    print(
+        f"score (best validation accuracy, mean of {config.seeds} seeds): {min(y):.3f} ... {max(y):.3f}, "
+        f"median {statistics.median(y):.3f}"
+    )
     base = usual(specs)
     rest = [s for s in specs if s not in base]
     print(f"\n{'regressor':<10} {'blocks':<28} {'LOO Spearman':>13} {'8 usual -> rest':>16} {'seconds':>8}")
@@ -117,15 +121,21 @@ def run(ds: str, folder: Path, quick: bool) -> None:
         loo, _ = sur.leave_one_out(specs, y)
         sur.fit(base, [real[s] for s in base], pool=specs)
         pred, _ = sur.predict(rest)
-        print(f"{reg:<10} {'+'.join(blocks):<28} {rho(loo, y):>13} {rho(pred, [real[s] for s in rest]):>16} "
-              f"{time.perf_counter() - t0:>8.1f}", flush=True)
+        print(
+            f"{reg:<10} {'+'.join(blocks):<28} {rho(loo, y):>13} {rho(pred, [real[s] for s in rest]):>16} "
+            f"{time.perf_counter() - t0:>8.1f}",
+            flush=True,
+        )
     pairs = cost(config, base, data)
     print(f"\n{'function':<12} {'features s':>11} {'training s':>11} {'ratio':>8}")
     for s, f, tr in pairs:
         print(f"{s:<12} {f:>11.4f} {tr:>11.3f} {f / tr:>8.2%}")
     mf, mt = statistics.median(p[1] for p in pairs), statistics.median(p[2] for p in pairs)
-    print(f"RATIO {ds}: features / one training = {mf / mt:.2%} (medians: {mf * 1000:.1f} ms / {mt:.2f} s); "
-          f"this dataset took {time.perf_counter() - t_start:.0f} s", flush=True)
+    print(
+        f"RATIO {ds}: features / one training = {mf / mt:.2%} (medians: {mf * 1000:.1f} ms / {mt:.2f} s); "
+        f"this dataset took {time.perf_counter() - t_start:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

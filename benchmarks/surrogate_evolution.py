@@ -28,9 +28,29 @@ ACTLAB = [sys.executable, "-m", "actlab.cli"]
 
 
 def run(out: Path, seed: int, surrogate: int, quick: bool) -> dict:
-    cmd = [*ACTLAB, "evolve", "--dataset", "mnist1d", "--limit", "1000" if quick else "2000", "--population", "16",
-           "--generations", "4" if quick else "10", "--epochs", "2" if quick else "4", "--seed", str(seed),
-           "--surrogate", str(surrogate), "--final-seeds", "0", "--quiet", "--out", str(out)]
+    cmd = [
+        *ACTLAB,
+        "evolve",
+        "--dataset",
+        "mnist1d",
+        "--limit",
+        "1000" if quick else "2000",
+        "--population",
+        "16",
+        "--generations",
+        "4" if quick else "10",
+        "--epochs",
+        "2" if quick else "4",
+        "--seed",
+        str(seed),
+        "--surrogate",
+        str(surrogate),
+        "--final-seeds",
+        "0",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"evolve failed:\n{r.stderr[-3000:]}")
@@ -53,21 +73,33 @@ def main() -> None:
                 res = run(Path(tmp) / f"s{s}-{seed}", seed, s, a.quick)
                 curves[s].append([h["hof_best"] for h in res["history"]])
                 top5[s].append(statistics.mean(h["fitness"] for h in res["hall_of_fame"][:5]))
-                rho += [h["surrogate"]["spearman"] for h in res["history"]
-                        if h.get("surrogate") and h["surrogate"]["spearman"] is not None]
+                rho += [
+                    h["surrogate"]["spearman"]
+                    for h in res["history"]
+                    if h.get("surrogate") and h["surrogate"]["spearman"] is not None
+                ]
                 trained = [h["evaluations"] for h in res["history"]]
-                print(f"seed {seed}, --surrogate {s}: trained {sum(trained)}, hall-of-fame best "
-                      f"{curves[s][-1][-1]:.4f}, top-5 mean {top5[s][-1]:.4f}", flush=True)
+                print(
+                    f"seed {seed}, --surrogate {s}: trained {sum(trained)}, hall-of-fame best "
+                    f"{curves[s][-1][-1]:.4f}, top-5 mean {top5[s][-1]:.4f}",
+                    flush=True,
+                )
     n = len(curves[0][0])
     print("\n| generation | best, no surrogate | best, --surrogate 4 |")
     print("|---|---|---|")
     for g in range(n):
-        print(f"| {g} | {statistics.mean(c[g] for c in curves[0]):.4f} | {statistics.mean(c[g] for c in curves[4]):.4f} |")
-    print(f"\ntop-5 mean fitness at the end: {statistics.mean(top5[0]):.4f} without, {statistics.mean(top5[4]):.4f} with "
-          f"(over {a.seeds} seeds)")
+        print(
+            f"| {g} | {statistics.mean(c[g] for c in curves[0]):.4f} | {statistics.mean(c[g] for c in curves[4]):.4f} |"
+        )
+    print(
+        f"\ntop-5 mean fitness at the end: {statistics.mean(top5[0]):.4f} without, {statistics.mean(top5[4]):.4f} with "
+        f"(over {a.seeds} seeds)"
+    )
     if rho:
-        print(f"surrogate's rank correlation with the trained fitness of what it chose: mean {statistics.mean(rho):+.2f} "
-              f"over {len(rho)} generations")
+        print(
+            f"surrogate's rank correlation with the trained fitness of what it chose: mean {statistics.mean(rho):+.2f} "
+            f"over {len(rho)} generations"
+        )
     print(load.line())
 
 

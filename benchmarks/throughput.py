@@ -28,15 +28,23 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import OtherLoad, machine_line  # noqa: E402
 
-from actlab.evolve.run import EvolveConfig, run_evolution  # noqa: E402
-from actlab.search import SearchConfig  # noqa: E402
-from actlab.search.run import run_search  # noqa: E402
+from actlab.studies.evolve.run import EvolveConfig, run_evolution  # noqa: E402
+from actlab.studies.search import SearchConfig  # noqa: E402
+from actlab.studies.search.run import run_search  # noqa: E402
 from actlab.training import TrainConfig  # noqa: E402
 
 
 def search_rate(pack: int, trials: int, epochs: int, out: Path) -> float:
-    cfg = SearchConfig(dataset="digits", layers=5, width=64, trials=trials, pruner="none", pack=pack, final_seeds=0,
-                       train=TrainConfig(epochs=epochs, patience=None, monitor="val_accuracy", threads=1))
+    cfg = SearchConfig(
+        dataset="digits",
+        layers=5,
+        width=64,
+        trials=trials,
+        pruner="none",
+        pack=pack,
+        final_seeds=0,
+        train=TrainConfig(epochs=epochs, patience=None, monitor="val_accuracy", threads=1),
+    )
     t0 = time.perf_counter()
     run_search(cfg, out / f"search-{pack}", progress=False, final=False)
     return trials / (time.perf_counter() - t0) * 3600
@@ -67,12 +75,17 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="actlab-throughput-"))
     try:
         s1, s8 = search_rate(1, a.trials, a.epochs, out), search_rate(8, a.trials, a.epochs, out)
-        (e1, n1), (e32, n32) = evolve_rate(1, a.population, a.generations, out), evolve_rate(32, a.population, a.generations, out)
+        (e1, n1), (e32, n32) = (
+            evolve_rate(1, a.population, a.generations, out),
+            evolve_rate(32, a.population, a.generations, out),
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print(f"\n{'study':<44} {'one by one /h':>14} {'packed /h':>10} {'ratio':>6}")
     print(f"{f'search trials (digits, {a.trials} trials, pack 8)':<44} {s1:>14.0f} {s8:>10.0f} {s8 / s1:>5.1f}x")
-    print(f"{f'evolve evaluations (mnist1d, pop {a.population}, pack 32)':<44} {e1:>14.0f} {e32:>10.0f} {e32 / e1:>5.1f}x")
+    print(
+        f"{f'evolve evaluations (mnist1d, pop {a.population}, pack 32)':<44} {e1:>14.0f} {e32:>10.0f} {e32 / e1:>5.1f}x"
+    )
     print(f"(evolution trained {n1} and {n32} candidates; the same runs, the same candidates)")
     print(load.line())
     return 0

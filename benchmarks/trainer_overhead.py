@@ -55,10 +55,10 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # must be set before keras is i
 
 import torch
 import torch.nn.functional as F
+from _common import OtherLoad, machine_line, median_seconds
 from torch import nn
 
 import actlab
-from _common import OtherLoad, machine_line, median_seconds
 from actlab.data import load
 from actlab.models import build
 from actlab.training import TrainConfig, train
@@ -110,7 +110,7 @@ def hand_epochs(x, y, epochs: int, seed: int = 0, fused: bool | None = None) -> 
         t0 = time.perf_counter()
         order = torch.randperm(len(x))
         for i in range(0, len(x), BATCH):
-            idx = order[i:i + BATCH]
+            idx = order[i : i + BATCH]
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
@@ -120,8 +120,15 @@ def hand_epochs(x, y, epochs: int, seed: int = 0, fused: bool | None = None) -> 
 
 def actlab_epochs(data, epochs: int, diagnostics: bool, threads: int) -> tuple[list[float], list[float]]:
     """actlab's trainer; returns per-epoch (training pass, training pass + validation) seconds."""
-    cfg = TrainConfig(epochs=epochs, batch_size=BATCH, optimizer="adam", lr=LR, patience=None,
-                      diagnostics=diagnostics, threads=threads)
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=BATCH,
+        optimizer="adam",
+        lr=LR,
+        patience=None,
+        diagnostics=diagnostics,
+        threads=threads,
+    )
     result = train(lambda: build("mlp", data.input_shape, data.n_classes, "relu", width=WIDTH, depth=3), data, cfg)
     return [e["seconds"] for e in result.epochs], [e["seconds"] + e["eval_seconds"] for e in result.epochs]
 
@@ -132,10 +139,19 @@ def keras_epochs(x, y, epochs: int, seed: int = 0) -> list[float] | None:
     except ImportError:
         return None
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(WIDTH, activation="relu"),
-                              keras.layers.Dense(WIDTH, activation="relu"), keras.layers.Dense(10)])
-    model.compile(optimizer=keras.optimizers.Adam(LR), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(WIDTH, activation="relu"),
+            keras.layers.Dense(WIDTH, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(LR),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     times, start = [], [0.0]
 
     class Clock(keras.callbacks.Callback):
@@ -145,8 +161,9 @@ def keras_epochs(x, y, epochs: int, seed: int = 0) -> list[float] | None:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - start[0])
 
-    model.fit(x.flatten(1).numpy(), y.numpy(), batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0,
-              callbacks=[Clock()])
+    model.fit(
+        x.flatten(1).numpy(), y.numpy(), batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0, callbacks=[Clock()]
+    )
     return times
 
 
@@ -157,7 +174,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="rounds in which every loop runs once, in turn")
     ap.add_argument("--limit", type=int, default=None, help="training examples (default: the whole train split)")
     ap.add_argument("--matmul-n", type=int, default=2048, help="size of the square matmul for the peak")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 10,000 examples, 1 round of 2 timed epochs (checks the script; numbers are rough)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 10,000 examples, 1 round of 2 timed epochs (checks the script; numbers are rough)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.limit, args.epochs, args.rounds, args.matmul_n = args.limit or 10_000, 2, 1, 1024
@@ -168,8 +189,10 @@ def main() -> None:
     n = len(x)
     print(machine_line(f"{torch.get_num_threads()} torch threads") + f"; actlab {actlab.__version__}")
     others = OtherLoad()
-    print(f"fashion-mnist {n} train examples, MLP 784-256-256-10 relu, batch {BATCH}, Adam lr {LR}; "
-          f"{args.rounds} rounds, each loop 1 warm-up + {args.epochs} timed epochs per round")
+    print(
+        f"fashion-mnist {n} train examples, MLP 784-256-256-10 relu, batch {BATCH}, Adam lr {LR}; "
+        f"{args.rounds} rounds, each loop 1 warm-up + {args.epochs} timed epochs per round"
+    )
 
     peak = matmul_gflops(args.matmul_n)
     e = args.epochs + 1
@@ -207,22 +230,30 @@ def main() -> None:
     print("-" * 83)
     for name, t in times.items():
         gflops = FLOP_PER_EXAMPLE * n / med[name] / 1e9
-        print(f"{name:<41} {med[name]:8.3f} {min(t):7.3f} {max(t):7.3f} {med[name] / hand:7.2f} {gflops:8.1f} "
-              f"{100 * gflops / peak:6.1f}%")
-    print(f"\nmedian of {args.rounds * args.epochs} timed epochs per loop; matmul peak {peak:.1f} GFLOP/s "
-          f"({args.matmul_n}^2 float32, {args.threads} threads); MLP FLOP per example {FLOP_PER_EXAMPLE:,} "
-          f"(6*sum(a*b) - 2*784*256)")
+        print(
+            f"{name:<41} {med[name]:8.3f} {min(t):7.3f} {max(t):7.3f} {med[name] / hand:7.2f} {gflops:8.1f} "
+            f"{100 * gflops / peak:6.1f}%"
+        )
+    print(
+        f"\nmedian of {args.rounds * args.epochs} timed epochs per loop; matmul peak {peak:.1f} GFLOP/s "
+        f"({args.matmul_n}^2 float32, {args.threads} threads); MLP FLOP per example {FLOP_PER_EXAMPLE:,} "
+        f"(6*sum(a*b) - 2*784*256)"
+    )
     act = med["actlab diagnostics=True (train pass)"]
     fastest = min(times["actlab diagnostics=True (train pass)"]) / min(times["hand loop (train pass)"])
-    line = (f"RATIOS actlab/hand {act / hand:.2f} (train pass, medians; fastest epochs {fastest:.2f}; "
-            f"{med['actlab diagnostics=False (train pass)'] / hand:.2f} without diagnostics; "
-            f"{med['actlab diagnostics=True (train + val)'] / hand:.2f} with validation); "
-            f"hand loop at {100 * FLOP_PER_EXAMPLE * n / hand / 1e9 / peak:.0f}% of matmul peak")
+    line = (
+        f"RATIOS actlab/hand {act / hand:.2f} (train pass, medians; fastest epochs {fastest:.2f}; "
+        f"{med['actlab diagnostics=False (train pass)'] / hand:.2f} without diagnostics; "
+        f"{med['actlab diagnostics=True (train + val)'] / hand:.2f} with validation); "
+        f"hand loop at {100 * FLOP_PER_EXAMPLE * n / hand / 1e9 / peak:.0f}% of matmul peak"
+    )
     if have_keras:
         line += f"; keras/actlab {med['keras fit, torch backend'] / act:.2f} (train pass)"
     gemm = med["matrix products only (the ceiling)"]
-    line += (f"; the epoch's matrix products alone run at {100 * FLOP_PER_EXAMPLE * n / gemm / 1e9 / peak:.0f}% of the "
-             f"2048^2 peak, actlab at {100 * gemm / act:.0f}% of that ceiling")
+    line += (
+        f"; the epoch's matrix products alone run at {100 * FLOP_PER_EXAMPLE * n / gemm / 1e9 / peak:.0f}% of the "
+        f"2048^2 peak, actlab at {100 * gemm / act:.0f}% of that ceiling"
+    )
     print(others.line())
     print(line)
 

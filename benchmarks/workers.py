@@ -1,8 +1,8 @@
 """Throughput of evolution fitness evaluations with 1 vs 2 single-thread worker processes.
 
 A batch of ``--tasks`` identical short trainings, each ``evaluate_task`` below (one unit through
-``actlab.runner.train_units``, scored as evolve scores it)
-on a task from ``actlab.evolve.run.make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})``
+``actlab.execution.runner.train_units``, scored as evolve scores it)
+on a task from ``actlab.studies.evolve.run.make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})``
 (the evolution's own fitness training: mnist1d, 2,000 training examples, MLP, 4 epochs of
 batch 32, one torch thread), runs on a ``ProcessPoolExecutor`` (spawn context) of 1 and of 2
 workers whose initializer sets ``torch.set_num_threads(1)`` and loads the data.
@@ -32,9 +32,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from _common import OtherLoad, machine_line
-from actlab.evolve.fitness import from_record, unit_of
-from actlab.evolve.run import EvolveConfig, make_task
-from actlab.runner import init_worker, load_data, train_units
+
+from actlab.execution.runner import init_worker, load_data, train_units
+from actlab.studies.evolve.fitness import from_record, unit_of
+from actlab.studies.evolve.run import EvolveConfig, make_task
 
 
 def evaluate_task(task: dict) -> dict:
@@ -42,6 +43,7 @@ def evaluate_task(task: dict) -> dict:
     t0 = time.perf_counter()
     rec = train_units([unit_of(task, "task").to_dict()])[0]
     return {**from_record(rec, task), "seconds": time.perf_counter() - t0}
+
 
 TARGET = 1.8
 
@@ -70,7 +72,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=32, help="tasks per batch")
     ap.add_argument("--rounds", type=int, default=5, help="timed batches per configuration")
-    ap.add_argument("--quick", action="store_true", help="smoke run: 8 tasks, 2 rounds (checks the script; numbers are rough)")
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: 8 tasks, 2 rounds (checks the script; numbers are rough)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.tasks, args.rounds = 8, 2
@@ -78,8 +82,10 @@ def main() -> None:
     print(machine_line("1 torch thread per worker"))
     others = OtherLoad()
     tr = task["train"]
-    print(f"task: {task['dataset']} {task['data_options']}, {task['model']}, {tr['epochs']} epochs, batch "
-          f"{tr['batch_size']}, {tr['threads']} thread; {args.tasks} tasks per batch, median of {args.rounds} batches")
+    print(
+        f"task: {task['dataset']} {task['data_options']}, {task['model']}, {tr['epochs']} epochs, batch "
+        f"{tr['batch_size']}, {tr['threads']} thread; {args.tasks} tasks per batch, median of {args.rounds} batches"
+    )
 
     ctx = mp.get_context("spawn")
     pools = {n: ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init, initargs=(task,)) for n in (1, 2)}
@@ -91,8 +97,11 @@ def main() -> None:
     serial_task = {**task, "train": {**tr, "threads": 2}}
     load_data(task)
     evaluate_task(serial_task)  # warm this process too
-    rates: dict[str, list[float]] = {"1 worker process, 1 thread": [], "2 worker processes, 1 thread each": [],
-                                     "this process, 2 threads (serial)": []}
+    rates: dict[str, list[float]] = {
+        "1 worker process, 1 thread": [],
+        "2 worker processes, 1 thread each": [],
+        "this process, 2 threads (serial)": [],
+    }
     inner: dict[str, list[float]] = {name: [] for name in rates}  # seconds inside evaluate_task
     fitness: set[float] = set()
     for _ in range(args.rounds):
@@ -110,12 +119,18 @@ def main() -> None:
         pool.shutdown()
 
     base = statistics.median(rates["1 worker process, 1 thread"])
-    print(f"\n{'configuration':<36} {'tasks/s':>8} {'min':>7} {'max':>7} {'s/task':>7} {'in task':>8} {'x 1 worker':>10}")
+    print(
+        f"\n{'configuration':<36} {'tasks/s':>8} {'min':>7} {'max':>7} {'s/task':>7} {'in task':>8} {'x 1 worker':>10}"
+    )
     print("-" * 89)
     for name, r in rates.items():
         med = statistics.median(r)
-        print(f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} {statistics.median(inner[name]):8.3f} {med / base:10.2f}")
-    print(f"\nevery worker evaluation gave the same fitness: {'yes' if len(fitness) == 1 else f'NO ({sorted(fitness)})'}")
+        print(
+            f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} {statistics.median(inner[name]):8.3f} {med / base:10.2f}"
+        )
+    print(
+        f"\nevery worker evaluation gave the same fitness: {'yes' if len(fitness) == 1 else f'NO ({sorted(fitness)})'}"
+    )
     ratio = statistics.median(rates["2 worker processes, 1 thread each"]) / base
     print(others.line())
     print(f"RATIO 2 workers / 1 worker {ratio:.2f} (target >= {TARGET}: {'met' if ratio >= TARGET else 'NOT met'})")

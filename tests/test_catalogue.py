@@ -149,8 +149,9 @@ def test_torch_matches_numpy_reference(entry, dtype):
         rtol, atol = 1e-10, 1e-12
     else:
         rtol, atol = 2e-5, 2e-6
-    np.testing.assert_allclose(got.double().numpy(), want, rtol=rtol, atol=atol, equal_nan=True,
-                               err_msg=f"{entry.name} ({dtype})")
+    np.testing.assert_allclose(
+        got.double().numpy(), want, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{entry.name} ({dtype})"
+    )
     # NaN in, NaN out (element-wise: at the NaN's position; along dim: in the NaN's row)
     nan_in = np.isnan(xr)
     if entry.elementwise:
@@ -227,8 +228,14 @@ def test_frelu_module_matches_numpy_with_folded_batch_norm(kernel_size):
         m.running_var.copy_(torch.tensor(rng.uniform(0.2, 3.0, 4)))
     m.eval()
     got = m(x).detach().numpy()
-    w, b = fold_bn_numpy(m.weight.detach().numpy(), m.bn_weight.detach().numpy(), m.bn_bias.detach().numpy(),
-                         m.running_mean.numpy(), m.running_var.numpy(), m.eps)
+    w, b = fold_bn_numpy(
+        m.weight.detach().numpy(),
+        m.bn_weight.detach().numpy(),
+        m.bn_bias.detach().numpy(),
+        m.running_mean.numpy(),
+        m.running_var.numpy(),
+        m.eps,
+    )
     want = frelu_numpy(x.numpy(), w, b, kernel_size=kernel_size)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     # the reference is not trivially max(x, 0) or x: the funnel condition wins somewhere
@@ -254,8 +261,15 @@ def test_frelu_training_mode_uses_batch_statistics_and_updates_running_stats():
 
 def test_frelu_works_in_a_cnn_by_plain_name():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), actlab.get("frelu"), nn.Conv2d(8, 5, 3, padding=1),
-                        actlab.get("frelu"), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3))
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        actlab.get("frelu"),
+        nn.Conv2d(8, 5, 3, padding=1),
+        actlab.get("frelu"),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
+    )
     x = torch.randn(6, 1, 8, 8)
     out = net(x)
     assert out.shape == (6, 3)
@@ -280,11 +294,31 @@ def test_frelu_rejects_non_image_input():
 # one with negligible probability, so those use random points only.
 KINK_GAP = 1e-3
 KINKS = {
-    "relu": [0], "leaky_relu": [0], "leaky_relu_keras": [0], "prelu": [0], "rrelu": [0], "elu": [0], "selu": [0],
-    "celu": [0], "hardshrink": [-0.5, 0.5], "hardtanh": [-1, 1], "relu6": [0, 6], "softshrink": [-0.5, 0.5],
-    "abs": [0], "frac": list(range(-7, 8)), "hard_sigmoid": [-2.5, 2.5], "hard_sigmoid_torch": [-3, 3],
-    "threshold": [1], "hard_swish": [-3, 3], "hard_mish": [-2, 0], "sparse_plus": [-1, 1],
-    "sparse_sigmoid": [-1, 1], "isrlu": [0], "relu_squared": [0], "star_relu": [0], "penalized_tanh": [0],
+    "relu": [0],
+    "leaky_relu": [0],
+    "leaky_relu_keras": [0],
+    "prelu": [0],
+    "rrelu": [0],
+    "elu": [0],
+    "selu": [0],
+    "celu": [0],
+    "hardshrink": [-0.5, 0.5],
+    "hardtanh": [-1, 1],
+    "relu6": [0, 6],
+    "softshrink": [-0.5, 0.5],
+    "abs": [0],
+    "frac": list(range(-7, 8)),
+    "hard_sigmoid": [-2.5, 2.5],
+    "hard_sigmoid_torch": [-3, 3],
+    "threshold": [1],
+    "hard_swish": [-3, 3],
+    "hard_mish": [-2, 0],
+    "sparse_plus": [-1, 1],
+    "sparse_sigmoid": [-1, 1],
+    "isrlu": [0],
+    "relu_squared": [0],
+    "star_relu": [0],
+    "penalized_tanh": [0],
     "elish": [0],
 }
 
@@ -428,11 +462,50 @@ def test_modules_are_fresh():
 # --------------------------------------------------------------------------- the table
 
 
-SEED_NAMES = ["step", "sigmoid", "hard_sigmoid", "tanh", "softsign", "softplus", "relu", "linear", "identity",
-              "softmax", "leaky_relu", "prelu", "elu", "selu", "swish", "silu", "mish", "frelu"]
-LIBRARY_NAMES = ["relu6", "rrelu", "threshold", "celu", "gelu", "gelu_tanh", "quick_gelu", "hard_swish", "hard_mish",
-                 "hardtanh", "log_sigmoid", "hardshrink", "softshrink", "tanhshrink", "squareplus", "sparse_plus",
-                 "sparse_sigmoid", "exponential", "glu", "softmin", "log_softmax", "sparsemax"]
+SEED_NAMES = [
+    "step",
+    "sigmoid",
+    "hard_sigmoid",
+    "tanh",
+    "softsign",
+    "softplus",
+    "relu",
+    "linear",
+    "identity",
+    "softmax",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "selu",
+    "swish",
+    "silu",
+    "mish",
+    "frelu",
+]
+LIBRARY_NAMES = [
+    "relu6",
+    "rrelu",
+    "threshold",
+    "celu",
+    "gelu",
+    "gelu_tanh",
+    "quick_gelu",
+    "hard_swish",
+    "hard_mish",
+    "hardtanh",
+    "log_sigmoid",
+    "hardshrink",
+    "softshrink",
+    "tanhshrink",
+    "squareplus",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "exponential",
+    "glu",
+    "softmin",
+    "log_softmax",
+    "sparsemax",
+]
 
 
 def test_at_least_70_distinct_entries():
@@ -448,12 +521,26 @@ def test_named_functions_resolve(name):
     assert isinstance(actlab.get(name), nn.Module)
 
 
-@pytest.mark.parametrize("alias, name", [
-    ("swish", "silu"), ("hardsigmoid", "hard_sigmoid"), ("identity", "linear"), ("exponential", "exp"),
-    ("LeakyReLU", "leaky_relu"), ("leaky-relu", "leaky_relu"), ("Hardtanh", "hardtanh"), ("hard_tanh", "hardtanh"),
-    ("GELU", "gelu"), ("hard_silu", "hard_swish"), ("gelu_new", "gelu_tanh"), ("LogSoftmax", "log_softmax"),
-    ("funnel", "frelu"), ("heaviside", "step"), ("squared_relu", "relu_squared"),
-])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("swish", "silu"),
+        ("hardsigmoid", "hard_sigmoid"),
+        ("identity", "linear"),
+        ("exponential", "exp"),
+        ("LeakyReLU", "leaky_relu"),
+        ("leaky-relu", "leaky_relu"),
+        ("Hardtanh", "hardtanh"),
+        ("hard_tanh", "hardtanh"),
+        ("GELU", "gelu"),
+        ("hard_silu", "hard_swish"),
+        ("gelu_new", "gelu_tanh"),
+        ("LogSoftmax", "log_softmax"),
+        ("funnel", "frelu"),
+        ("heaviside", "step"),
+        ("squared_relu", "relu_squared"),
+    ],
+)
 def test_aliases_resolve_to_one_entry(alias, name):
     assert actlab.lookup(alias) is actlab.lookup(name)
     assert actlab.lookup(alias).name == name
@@ -467,7 +554,7 @@ def test_keras_and_pytorch_variants_differ_as_documented():
     torch.testing.assert_close(actlab.functional("hard_sigmoid_torch")(x), F.relu6(x + 3) / 6)
     hs = actlab.functional("hard_sigmoid")
     assert float(hs(torch.tensor(-2.5))) == 0.0 and float(hs(torch.tensor(2.5))) == 1.0
-    assert 0 < float(actlab.functional("hard_sigmoid_torch")(torch.tensor(-2.9)))
+    assert float(actlab.functional("hard_sigmoid_torch")(torch.tensor(-2.9))) > 0
     assert not torch.allclose(actlab.functional("hard_sigmoid")(x), actlab.functional("hard_sigmoid_torch")(x))
 
 
@@ -476,7 +563,7 @@ def sipper48_from_brief() -> list[str] | None:
     if not brief.exists():
         return None
     text = brief.read_text()
-    sec = text[text.index("Candidate list of 48"):]
+    sec = text[text.index("Candidate list of 48") :]
     sec = sec[: sec.index("- Networks")]
     groups = re.findall(r"\(([A-Z][^()]*)\)", sec)
     torch_nn = [s.strip() for s in groups[0].split(",")]
@@ -487,11 +574,54 @@ def sipper48_from_brief() -> list[str] | None:
 
 
 SIPPER48_LITERAL = [
-    "ELU", "Hardshrink", "Hardtanh", "LeakyReLU", "LogSigmoid", "PReLU", "ReLU", "ReLU6", "RReLU", "SELU", "CELU",
-    "GELU", "Sigmoid", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Softmin", "Softmax", "LogSoftmax",
-    "Abs", "Acos", "Angle", "Asin", "Atan", "Ceil", "Cos", "Cosh", "Digamma", "Erf", "Erfc", "Exp", "Floor", "Frac",
-    "Log", "Log10", "Neg", "Round", "Sin", "Sinh", "Tan", "Trunc", "GumbelSoftmax",
-    "generalized_swish", "sigmoid_derivative", "cloglogm", "mish",
+    "ELU",
+    "Hardshrink",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "PReLU",
+    "ReLU",
+    "ReLU6",
+    "RReLU",
+    "SELU",
+    "CELU",
+    "GELU",
+    "Sigmoid",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanh",
+    "Tanhshrink",
+    "Softmin",
+    "Softmax",
+    "LogSoftmax",
+    "Abs",
+    "Acos",
+    "Angle",
+    "Asin",
+    "Atan",
+    "Ceil",
+    "Cos",
+    "Cosh",
+    "Digamma",
+    "Erf",
+    "Erfc",
+    "Exp",
+    "Floor",
+    "Frac",
+    "Log",
+    "Log10",
+    "Neg",
+    "Round",
+    "Sin",
+    "Sinh",
+    "Tan",
+    "Trunc",
+    "GumbelSoftmax",
+    "generalized_swish",
+    "sigmoid_derivative",
+    "cloglogm",
+    "mish",
 ]
 
 
@@ -507,19 +637,60 @@ def test_sipper48_is_the_papers_list_in_order():
 
 
 TORCH_MODULES = {  # catalogue name -> the torch module it must equal
-    "elu": lambda: nn.ELU(), "hardshrink": lambda: nn.Hardshrink(), "hardtanh": lambda: nn.Hardtanh(),
-    "leaky_relu": lambda: nn.LeakyReLU(), "log_sigmoid": lambda: nn.LogSigmoid(), "prelu": lambda: nn.PReLU(),
-    "relu": lambda: nn.ReLU(), "relu6": lambda: nn.ReLU6(), "rrelu": lambda: nn.RReLU().eval(),
-    "selu": lambda: nn.SELU(), "celu": lambda: nn.CELU(), "gelu": lambda: nn.GELU(), "sigmoid": lambda: nn.Sigmoid(),
-    "softplus": lambda: nn.Softplus(), "softshrink": lambda: nn.Softshrink(), "softsign": lambda: nn.Softsign(),
-    "tanh": lambda: nn.Tanh(), "tanhshrink": lambda: nn.Tanhshrink(), "softmin": lambda: nn.Softmin(dim=1),
-    "softmax": lambda: nn.Softmax(dim=1), "log_softmax": lambda: nn.LogSoftmax(dim=1), "mish": lambda: nn.Mish(),
-    "silu": lambda: nn.SiLU(), "hard_swish": lambda: nn.Hardswish(), "hard_sigmoid_torch": lambda: nn.Hardsigmoid(),
-    "threshold": lambda: nn.Threshold(1.0, 0.0), "glu": lambda: nn.GLU(dim=1),
-    "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "linear": lambda: nn.Identity(),
+    "elu": lambda: nn.ELU(),
+    "hardshrink": lambda: nn.Hardshrink(),
+    "hardtanh": lambda: nn.Hardtanh(),
+    "leaky_relu": lambda: nn.LeakyReLU(),
+    "log_sigmoid": lambda: nn.LogSigmoid(),
+    "prelu": lambda: nn.PReLU(),
+    "relu": lambda: nn.ReLU(),
+    "relu6": lambda: nn.ReLU6(),
+    "rrelu": lambda: nn.RReLU().eval(),
+    "selu": lambda: nn.SELU(),
+    "celu": lambda: nn.CELU(),
+    "gelu": lambda: nn.GELU(),
+    "sigmoid": lambda: nn.Sigmoid(),
+    "softplus": lambda: nn.Softplus(),
+    "softshrink": lambda: nn.Softshrink(),
+    "softsign": lambda: nn.Softsign(),
+    "tanh": lambda: nn.Tanh(),
+    "tanhshrink": lambda: nn.Tanhshrink(),
+    "softmin": lambda: nn.Softmin(dim=1),
+    "softmax": lambda: nn.Softmax(dim=1),
+    "log_softmax": lambda: nn.LogSoftmax(dim=1),
+    "mish": lambda: nn.Mish(),
+    "silu": lambda: nn.SiLU(),
+    "hard_swish": lambda: nn.Hardswish(),
+    "hard_sigmoid_torch": lambda: nn.Hardsigmoid(),
+    "threshold": lambda: nn.Threshold(1.0, 0.0),
+    "glu": lambda: nn.GLU(dim=1),
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "linear": lambda: nn.Identity(),
 }
-TORCH_MATH = ["abs", "acos", "angle", "asin", "atan", "ceil", "cos", "cosh", "digamma", "erf", "erfc", "exp", "floor",
-              "frac", "log", "log10", "neg", "round", "sin", "sinh", "tan", "trunc"]
+TORCH_MATH = [
+    "abs",
+    "acos",
+    "angle",
+    "asin",
+    "atan",
+    "ceil",
+    "cos",
+    "cosh",
+    "digamma",
+    "erf",
+    "erfc",
+    "exp",
+    "floor",
+    "frac",
+    "log",
+    "log10",
+    "neg",
+    "round",
+    "sin",
+    "sinh",
+    "tan",
+    "trunc",
+]
 
 
 def test_every_sipper48_torch_function_is_compared_with_torch():

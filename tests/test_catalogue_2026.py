@@ -29,8 +29,19 @@ from actlab.models import build
 from actlab.training import TrainConfig, train
 from actlab.training.population import packable, train_population
 
-NEW = ["swiglu", "geglu", "reglu", "pau", "acon_c", "meta_acon", "apl", "smu", "star_relu_learnable", "xielu",
-       "snake_learnable"]
+NEW = [
+    "swiglu",
+    "geglu",
+    "reglu",
+    "pau",
+    "acon_c",
+    "meta_acon",
+    "apl",
+    "smu",
+    "star_relu_learnable",
+    "xielu",
+    "snake_learnable",
+]
 PER_LAYER = ["pau", "smu", "star_relu_learnable", "xielu"]  # scalars shared by the layer, as in the papers
 
 
@@ -92,7 +103,9 @@ def test_apl_per_channel_matches_the_definition():
     m = actlab.get("apl(hinges=3)").double()
     m(x)
     assert m.a.shape == (4, 3) and (m.a == 0).all()
-    torch.testing.assert_close(m.b[0], 0.5 * torch.special.ndtri(torch.tensor([1 / 6, 1 / 2, 5 / 6], dtype=torch.float64)))
+    torch.testing.assert_close(
+        m.b[0], 0.5 * torch.special.ndtri(torch.tensor([1 / 6, 1 / 2, 5 / 6], dtype=torch.float64))
+    )
     a, b = rng_tensor(4, 3, seed=1, scale=0.5), rng_tensor(4, 3, seed=2)
     assign(m, a=a, b=b)
     want = L.apl_numpy(x.numpy(), a.numpy()[None], b.numpy()[None])
@@ -110,7 +123,9 @@ def test_snake_per_channel_matches_the_definition_and_is_monotonic():
     alpha = rng_tensor(5, seed=1, scale=0.3, shift=1.0)
     assign(m, alpha=alpha)
     a = alpha.numpy()[None, :, None]
-    np.testing.assert_allclose(m(x).detach().numpy(), x.numpy() + np.sin(a * x.numpy()) ** 2 / a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        m(x).detach().numpy(), x.numpy() + np.sin(a * x.numpy()) ** 2 / a, rtol=1e-12, atol=1e-12
+    )
     t = torch.linspace(-8, 8, 801, dtype=torch.float64).expand(5, -1).T.contiguous()
     assert (m(t).diff(dim=0) >= -1e-12).all()  # f' = 1 + sin(2 alpha x) >= 0
     with pytest.raises(actlab.ActlabError, match="alpha must not be 0"):
@@ -124,7 +139,7 @@ def test_pau_is_a_safe_rational_function_started_at_leaky_relu():
     x = rng_tensor(200, scale=4)
     xn = x.numpy()
     q = 1 + sum(abs(den.numpy()[k]) * np.abs(xn) ** (k + 1) for k in range(4))
-    p = sum(num.numpy()[j] * xn ** j for j in range(6))
+    p = sum(num.numpy()[j] * xn**j for j in range(6))
     np.testing.assert_allclose(m(x).detach().numpy(), p / q, rtol=1e-10, atol=1e-12)
     assert torch.isfinite(m(torch.linspace(-50, 50, 10001, dtype=torch.float64))).all()  # no poles
     # the initial coefficients approximate leaky ReLU (slope 0.01) on [-3, 3], and not Keras' 0.2
@@ -158,7 +173,10 @@ def test_star_relu_learnable_matches_and_normalises_a_standard_normal():
 
 def test_xielu_matches_the_definition_and_its_gradients():
     m = actlab.get("xielu(alpha_p=1.3, alpha_n=0.9, beta=0.4)").double()
-    a_p, a_n = float(m.alpha_p.detach()), float(m.alpha_n.detach())  # through softplus of float32 raw values: 1.3 and 0.9 to 1e-7
+    a_p, a_n = (
+        float(m.alpha_p.detach()),
+        float(m.alpha_n.detach()),
+    )  # through softplus of float32 raw values: 1.3 and 0.9 to 1e-7
     assert a_p == pytest.approx(1.3, rel=1e-6) and a_n == pytest.approx(0.9, rel=1e-6)
     x = rng_tensor(300, scale=3)
     np.testing.assert_allclose(m(x).detach().numpy(), L.xielu_numpy(x.numpy(), a_p, a_n, 0.4), rtol=1e-12, atol=1e-12)
@@ -187,7 +205,9 @@ def test_gated_units_match_shazeers_definitions(name, gate):
     # at other weights: gate(x W^T + b) * (x V^T + c), W and V stacked
     w, b = rng_tensor(10, 5, seed=1, scale=0.5), rng_tensor(10, seed=2)
     assign(m, weight=w, bias=b)
-    np.testing.assert_allclose(m(x).detach().numpy(), L.gated_numpy(x.numpy(), w.numpy(), b.numpy(), gate), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        m(x).detach().numpy(), L.gated_numpy(x.numpy(), w.numpy(), b.numpy(), gate), rtol=1e-12, atol=1e-12
+    )
     # sized (a transformer's first MLP layer): d -> h along dim 1, initialised like nn.Linear
     torch.manual_seed(0)
     u = L.GatedUnit(gate, 6, 9).double()
@@ -264,7 +284,9 @@ def test_modules_are_fresh_and_learnable():
 def test_packing_refuses_what_a_pack_would_size_wrongly():
     for name in NEW:
         assert packable("mlp", name) == (name in PER_LAYER), name  # per channel or gated: trained alone
-    assert packable("mlp", {"input": "relu", "hidden": "pau"}) and not packable("mlp", {"input": "relu", "hidden": "apl"})
+    assert packable("mlp", {"input": "relu", "hidden": "pau"}) and not packable(
+        "mlp", {"input": "relu", "hidden": "apl"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -278,14 +300,21 @@ def test_per_layer_entries_train_packed_as_if_alone(iris):
     was = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # packed = alone to the last bits in float64
     try:
-        data = dataclasses.replace(iris, **{s: dataclasses.replace(getattr(iris, s), x=getattr(iris, s).x.double())
-                                            for s in ("train", "val", "test")})
+        data = dataclasses.replace(
+            iris,
+            **{
+                s: dataclasses.replace(getattr(iris, s), x=getattr(iris, s).x.double())
+                for s in ("train", "val", "test")
+            },
+        )
         cfg = TrainConfig(epochs=3, batch_size=16, lr=3e-3, patience=None, diagnostics=False, threads=1, fused=False)
         opts = {"width": 16, "depth": 3}
         packed = train_population(PER_LAYER, data, cfg, opts)
         for plan, p in zip(PER_LAYER, packed):
             one = train(lambda plan=plan: build("mlp", data.input_shape, data.n_classes, plan, **opts), data, cfg)
-            assert [e["train_loss"] for e in p.epochs] == pytest.approx([e["train_loss"] for e in one.epochs], rel=1e-10)
+            assert [e["train_loss"] for e in p.epochs] == pytest.approx(
+                [e["train_loss"] for e in one.epochs], rel=1e-10
+            )
             assert p.test["accuracy"] == one.test["accuracy"]
     finally:
         torch.set_default_dtype(was)

@@ -16,7 +16,9 @@ from actlab.catalogue import entries
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "actlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "actlab.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -28,7 +30,11 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_list_table_and_json():
     r = run("list")
     assert r.returncode == 0, r.stderr
-    names = [line.split()[0] for line in r.stdout.splitlines()[2:] if line.strip() and not line.startswith(tuple("0123456789"))]
+    names = [
+        line.split()[0]
+        for line in r.stdout.splitlines()[2:]
+        if line.strip() and not line.startswith(tuple("0123456789"))
+    ]
     assert set(names) >= {e.name for e in entries()}
     r = run("list", "--kind", "math", "--format", "json")
     data = json.loads(r.stdout)
@@ -44,8 +50,10 @@ def test_show_prints_values_derivatives_and_writes_png(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "monotonic" in r.stdout and "zero-centred" in r.stdout and "1706.02515" in r.stdout
     # the value and the derivative at x = 1 (lambda = 1.0507...), at -1: lambda*alpha*(e^-1 - 1)
-    rows = {float(m.group(1)): (float(m.group(2)), float(m.group(3)))
-            for m in re.finditer(r"^\s+(-?\d\.\d\d)\s+(\S+)\s+(\S+)$", r.stdout, re.M)}
+    rows = {
+        float(m.group(1)): (float(m.group(2)), float(m.group(3)))
+        for m in re.finditer(r"^\s+(-?\d\.\d\d)\s+(\S+)\s+(\S+)$", r.stdout, re.M)
+    }
     assert rows[1.0] == pytest.approx((1.0507, 1.0507), rel=1e-4)
     assert rows[-1.0][0] == pytest.approx(1.0507009873554805 * 1.6732632423543772 * (np.exp(-1) - 1), rel=1e-5)
     w, h = png_size(tmp_path / "selu.png")
@@ -60,20 +68,23 @@ def test_show_spec_with_arguments_and_default_png_location(tmp_path):
     assert (tmp_path / "leaky_relu.png").exists()
 
 
-@pytest.mark.parametrize("args, expected", [
-    (("show", "nosuch"), r"unknown activation 'nosuch'; did you mean"),
-    (("show", "relu(__import__('os'))"), r"not a literal"),
-    (("show", "leaky_relu(slope=1)"), r"no argument 'slope'; valid arguments: negative_slope"),
-    (("show", "elu(alpha='x')"), r"must be float"),
-    (("plot", "relu", "nosuch", "--out", "x.png"), r"unknown activation 'nosuch'"),
-    (("plot", "relu", "--out", "x.png", "--range", "1", "0"), r"LO < HI"),
-    (("plot", "relu", "--out", "x.png", "--range", "nan", "1"), r"--range LO must be a finite number"),
-    (("plot", "relu", "--out", "x.png", "--range", "0", "inf"), r"--range HI must be a finite number"),
-    (("plot", "relu", "--out", "x.png", "--range", "0", "1e300"), r"--range HI must be at most"),
-    (("plot", "relu", "--out", "x.png", "--range", "0"), r"expected 2 arguments"),
-    (("show", "leaky_rlu"), r"did you mean 'leaky_relu', 'leaky_relu_keras'\?$"),
-    (("list", "--kind", "nope"), r"invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("show", "nosuch"), r"unknown activation 'nosuch'; did you mean"),
+        (("show", "relu(__import__('os'))"), r"not a literal"),
+        (("show", "leaky_relu(slope=1)"), r"no argument 'slope'; valid arguments: negative_slope"),
+        (("show", "elu(alpha='x')"), r"must be float"),
+        (("plot", "relu", "nosuch", "--out", "x.png"), r"unknown activation 'nosuch'"),
+        (("plot", "relu", "--out", "x.png", "--range", "1", "0"), r"LO < HI"),
+        (("plot", "relu", "--out", "x.png", "--range", "nan", "1"), r"--range LO must be a finite number"),
+        (("plot", "relu", "--out", "x.png", "--range", "0", "inf"), r"--range HI must be a finite number"),
+        (("plot", "relu", "--out", "x.png", "--range", "0", "1e300"), r"--range HI must be at most"),
+        (("plot", "relu", "--out", "x.png", "--range", "0"), r"expected 2 arguments"),
+        (("show", "leaky_rlu"), r"did you mean 'leaky_relu', 'leaky_relu_keras'\?$"),
+        (("list", "--kind", "nope"), r"invalid choice"),
+    ],
+)
 def test_user_errors_are_one_line_exit_2(args, expected, tmp_path):
     r = run(*args, cwd=tmp_path)
     assert r.returncode == 2
@@ -173,7 +184,11 @@ def test_an_unwritable_out_is_one_line_for_every_plot(tmp_path, command):
     places = _unwritable_places(tmp_path)
     assert places
     for place in places:
-        args = ("show", "relu", "--out", str(place)) if command == "show" else ("plot", "relu", "tanh", "--out", str(place))
+        args = (
+            ("show", "relu", "--out", str(place))
+            if command == "show"
+            else ("plot", "relu", "tanh", "--out", str(place))
+        )
         _one_line(run(*args, cwd=tmp_path), "cannot")
         assert not place.exists()
 
@@ -188,13 +203,21 @@ def test_a_bad_out_name_is_one_line_before_any_output(tmp_path):
 def test_show_best_json_writes_only_its_own_files(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    best = {"format": "actlab-evolve-best", "mode": "triple",
-            "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x / 0"}}
+    best = {
+        "format": "actlab-evolve-best",
+        "mode": "triple",
+        "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x / 0"},
+    }
     (work / "best.json").write_text(json.dumps(best))
     r = run("show", "best.json", cwd=work)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["best-hidden.png", "best-input.png", "best-output.png",
-                                                           "best.json", "work"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "best-hidden.png",
+        "best-input.png",
+        "best-output.png",
+        "best.json",
+        "work",
+    ]
     assert "f(x) = 1000000 x" in r.stdout  # x / 0: the protected division's value, not sympy's x / 0
 
 

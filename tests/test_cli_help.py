@@ -55,8 +55,11 @@ def test_no_help_text_splits_a_name_across_lines(width, monkeypatch):
 
 
 def test_every_option_with_a_default_says_it():
-    config_defaults = {"compare": _compare.DEFAULTS, "search": _search._D,
-                       "evolve": defaults(EvolveConfig(), _evolve.NAMES)}
+    config_defaults = {
+        "compare": _compare.DEFAULTS,
+        "search": _search._D,
+        "evolve": defaults(EvolveConfig(), _evolve.NAMES),
+    }
     for name, parser in subcommands().items():
         for action in options(parser):
             if isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction, argparse._VersionAction)):
@@ -113,8 +116,10 @@ def test_articles_is_the_list_of_the_source_articles_and_seeds_its_old_name(tmp_
 
 
 # ------------------------------------------------------------------------------------ progress
-TRIAL = re.compile(r"^\[[#-]{20}\] (\d+)/(\d+) trials( eta \S+( min| h)?)? \| trial (\d+) (.+); (best \d\.\d{3} \(trial "
-                   r"\d+\)|no complete trial yet)$")
+TRIAL = re.compile(
+    r"^\[[#-]{20}\] (\d+)/(\d+) trials( eta \S+( min| h)?)? \| trial (\d+) (.+); (best \d\.\d{3} \(trial "
+    r"\d+\)|no complete trial yet)$"
+)
 
 
 def tiny_search(train: dict | None = None, **kw) -> SearchConfig:
@@ -138,22 +143,50 @@ def test_pruned_and_diverged_trials_say_so_in_words(tmp_path, capsys):
     """Three functions that pass almost nothing on (stuck at chance, 0.333) among three that learn
     (0.8 and more): Hyperband prunes the hopeless ones whatever the rounding of the machine."""
     hopeless = ["expr:1e-6*x", "expr:1e-6*tanh(x)", "expr:1e-6*sin(x)"]
-    config = tiny_search({"epochs": 3, "lr": 0.05, "batch_size": 16}, candidates=["relu", "tanh", "elu", *hopeless, DIVERGES],
-                         sampler="grid", trials=7)
+    config = tiny_search(
+        {"epochs": 3, "lr": 0.05, "batch_size": 16},
+        candidates=["relu", "tanh", "elu", *hopeless, DIVERGES],
+        sampler="grid",
+        trials=7,
+    )
     run_search(config, tmp_path / "s")
     lines = [l for l in capsys.readouterr().err.splitlines() if " trials" in l]
     assert len(lines) == 7 and all(TRIAL.match(l) for l in lines), lines
     outcomes = [TRIAL.match(l).group(6) for l in lines]
-    assert sum(bool(re.fullmatch(r"diverged in epoch \d, scored (0|0\.\d{3}, its best val_acc before)", o))
-               for o in outcomes) == 1, outcomes
+    assert (
+        sum(
+            bool(re.fullmatch(r"diverged in epoch \d, scored (0|0\.\d{3}, its best val_acc before)", o))
+            for o in outcomes
+        )
+        == 1
+    ), outcomes
     assert any(re.fullmatch(r"pruned after epoch \d \(val_acc 0\.333\)", o) for o in outcomes), outcomes
     assert sum(bool(re.fullmatch(r"val_acc \d\.\d{3}", o)) for o in outcomes) >= 3, outcomes
     assert "nan" not in " ".join(lines)
 
 
 # ---------------------------------------------------------------------------------------- suite
-SUITE = ["search", "--suite", "offline", "--layers", "2", "--width", "8", "--candidates", "relu,tanh", "--trials", "2",
-         "--epochs", "2", "--top-k", "1", "--final-seeds", "2", "--threads", "1"]
+SUITE = [
+    "search",
+    "--suite",
+    "offline",
+    "--layers",
+    "2",
+    "--width",
+    "8",
+    "--candidates",
+    "relu,tanh",
+    "--trials",
+    "2",
+    "--epochs",
+    "2",
+    "--top-k",
+    "1",
+    "--final-seeds",
+    "2",
+    "--threads",
+    "1",
+]
 
 
 def test_the_suite_says_how_long_it_may_take_and_a_rerun_reads_what_it_finished(tmp_path, capsys, monkeypatch):

@@ -26,7 +26,9 @@ def actlab(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "out"
-    r = actlab("compare", *SMALL, "--activations", "relu,tanh,exponential", "--seeds", "3", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare", *SMALL, "--activations", "relu,tanh,exponential", "--seeds", "3", "--out", str(out), "--quiet"
+    )
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -63,7 +65,9 @@ def test_rerun_skips_every_finished_run(compared):
 
 def test_a_different_configuration_on_the_same_out_is_refused(compared):
     out, _ = compared
-    r = actlab("compare", "--dataset", "iris", "--epochs", "5", "--activations", "relu", "--seeds", "1", "--out", str(out))
+    r = actlab(
+        "compare", "--dataset", "iris", "--epochs", "5", "--activations", "relu", "--seeds", "1", "--out", str(out)
+    )
     assert r.returncode == 2 and "different configuration" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
@@ -82,8 +86,26 @@ def test_report_opens_in_headless_chromium(compared, chromium):
 
 def test_diverging_activation_is_recorded_as_diverged(tmp_path):
     out = tmp_path / "div"
-    r = actlab("compare", "--dataset", "digits", "--activations", "relu,exponential", "--seeds", "2", "--epochs", "3",
-               "--optimizer", "sgd", "--lr", "1.0", "--threads", "1", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare",
+        "--dataset",
+        "digits",
+        "--activations",
+        "relu,exponential",
+        "--seeds",
+        "2",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1.0",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     assert "(2/2 diverged)" in r.stdout
     res = json.loads((out / "results.json").read_text())
@@ -98,8 +120,24 @@ def test_runs_cut_off_before_they_converge_get_no_verdict(tmp_path):
     may be called; the table, results.json and the report say "not converged" and why. Iris at
     the default batch size is one optimizer step per epoch: one warning line says so."""
     out = tmp_path / "cut"
-    r = actlab("compare", "--dataset", "iris", "--activations", "relu,tanh", "--seeds", "3", "--epochs", "2",
-               "--lr", "1e-5", "--threads", "1", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare",
+        "--dataset",
+        "iris",
+        "--activations",
+        "relu,tanh",
+        "--seeds",
+        "3",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e-5",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert all(run["result"]["status"] == "finished" and len(run["result"]["epochs"]) == 2 for run in res["runs"])
@@ -112,7 +150,8 @@ def test_runs_cut_off_before_they_converge_get_no_verdict(tmp_path):
     assert "not converged" in (out / "report.html").read_text()
     warning = [l for l in r.stderr.splitlines() if "warning" in l]
     assert len(warning) == 1 and warning[0].startswith(
-        "actlab: warning: batch size 128 on 105 training examples is 1 optimizer step per epoch, 2 in 2 epochs")
+        "actlab: warning: batch size 128 on 105 training examples is 1 optimizer step per epoch, 2 in 2 epochs"
+    )
     assert "--batch-size" in warning[0]
 
 
@@ -120,8 +159,28 @@ def test_runs_stopped_by_their_plateau_rule_get_a_real_verdict(tmp_path):
     """The same comparison trained until validation stops improving (patience 3, at most 300
     epochs, 14 steps per epoch: no warning): every run stopped by patience, a real verdict."""
     out = tmp_path / "stopped"
-    r = actlab("compare", "--dataset", "iris", "--activations", "relu,tanh", "--seeds", "3", "--epochs", "300",
-               "--batch-size", "8", "--lr", "0.01", "--patience", "3", "--threads", "1", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare",
+        "--dataset",
+        "iris",
+        "--activations",
+        "relu,tanh",
+        "--seeds",
+        "3",
+        "--epochs",
+        "300",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.01",
+        "--patience",
+        "3",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert all(run["result"]["status"] == "stopped" for run in res["runs"])
@@ -133,8 +192,24 @@ def test_runs_stopped_by_their_plateau_rule_get_a_real_verdict(tmp_path):
 
 def test_resume_after_sigkill_keeps_finished_runs_and_repeats_none(tmp_path):
     out = tmp_path / "killed"
-    args = [*CLI, "compare", "--dataset", "digits", "--activations", "relu,tanh,elu", "--seeds", "3", "--epochs", "15",
-            "--patience", "0", "--threads", "1", "--out", str(out)]
+    args = [
+        *CLI,
+        "compare",
+        "--dataset",
+        "digits",
+        "--activations",
+        "relu,tanh,elu",
+        "--seeds",
+        "3",
+        "--epochs",
+        "15",
+        "--patience",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     runs = out / "runs"
     deadline = time.time() + 240
@@ -156,53 +231,87 @@ def test_resume_after_sigkill_keeps_finished_runs_and_repeats_none(tmp_path):
     assert len(json.loads((out / "results.json").read_text())["runs"]) == 9
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
-    (["--model", "mpl"], "did you mean 'mlp'"),
-    (["--activations", "relu,nosuch"], "unknown activation 'nosuch'"),
-    (["--activations", "relu(__import__('os'))"], "relu"),
-    (["--seeds", "0"], "--seeds must be at least 1"),
-    (["--activations", "relu,frelu"], "does not work in model 'mlp'"),
-    (["--activations", "relu,,tanh"], "empty name"),
-    (["--baseline", "gelu"], "baseline 'gelu' is not among"),
-    (["--width", "8", "--model", "seed-cnn"], "mlp model only"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+        (["--model", "mpl"], "did you mean 'mlp'"),
+        (["--activations", "relu,nosuch"], "unknown activation 'nosuch'"),
+        (["--activations", "relu(__import__('os'))"], "relu"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--activations", "relu,frelu"], "does not work in model 'mlp'"),
+        (["--activations", "relu,,tanh"], "empty name"),
+        (["--baseline", "gelu"], "baseline 'gelu' is not among"),
+        (["--width", "8", "--model", "seed-cnn"], "mlp model only"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, expected):
     out = tmp_path / "o"
-    r = actlab("compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu,tanh", "--out", str(out), *args)
+    r = actlab(
+        "compare",
+        "--dataset",
+        "iris",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--activations",
+        "relu,tanh",
+        "--out",
+        str(out),
+        *args,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not (out / "results.json").exists() and not list(out.glob("runs/*.json"))
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--threads", "-1"], "threads must be at least 1"),
-    (["--threads", "100000"], "threads must be at most"),
-    (["--device", "bogus"], "unknown device 'bogus'"),
-    (["--epochs", "1000000000000"], "epochs must be at most"),
-    (["--batch-size", "-5"], "batch size must be at least 1"),
-    (["--lr", "inf"], "learning rate must be a finite number"),
-    (["--lr", "0"], "learning rate must be greater than 0"),
-    (["--patience", "-1"], "patience must be at least 1"),
-    (["--seeds", "1000000000000"], "--seeds must be at most"),
-    (["--data-seed", "-1"], "seed must be at least 0"),
-    (["--data-seed", "1000000000000"], "seed must be at most"),
-    (["--width", "1000000000000"], "mlp width must be at most"),
-    (["--depth", "1000000000000"], "mlp depth must be at most"),
-    (["--limit", "-3"], "limit must be a positive integer"),
-    (["--workers", "0"], "--workers must be at least 1"),
-    (["--workers", "1000000000000"], "--workers must be at most"),
-    (["--pack", "0"], "--pack must be at least 1"),
-    (["--seeds", "nan"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--threads", "-1"], "threads must be at least 1"),
+        (["--threads", "100000"], "threads must be at most"),
+        (["--device", "bogus"], "unknown device 'bogus'"),
+        (["--epochs", "1000000000000"], "epochs must be at most"),
+        (["--batch-size", "-5"], "batch size must be at least 1"),
+        (["--lr", "inf"], "learning rate must be a finite number"),
+        (["--lr", "0"], "learning rate must be greater than 0"),
+        (["--patience", "-1"], "patience must be at least 1"),
+        (["--seeds", "1000000000000"], "--seeds must be at most"),
+        (["--data-seed", "-1"], "seed must be at least 0"),
+        (["--data-seed", "1000000000000"], "seed must be at most"),
+        (["--width", "1000000000000"], "mlp width must be at most"),
+        (["--depth", "1000000000000"], "mlp depth must be at most"),
+        (["--limit", "-3"], "limit must be a positive integer"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "1000000000000"], "--workers must be at most"),
+        (["--pack", "0"], "--pack must be at least 1"),
+        (["--seeds", "nan"], "invalid int value"),
+    ],
+)
 def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, args, expected):
     """Through the command's own entry point, in this process (fast): exit 2, one line."""
     from actlab.cli import main
 
     out = tmp_path / "o"
     try:
-        code = main(["compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu",
-                     "--out", str(out), "--quiet", *args])
+        code = main(
+            [
+                "compare",
+                "--dataset",
+                "iris",
+                "--epochs",
+                "1",
+                "--seeds",
+                "1",
+                "--activations",
+                "relu",
+                "--out",
+                str(out),
+                "--quiet",
+                *args,
+            ]
+        )
     except SystemExit as e:  # argparse's own one-line errors
         code = e.code
     err = capsys.readouterr().err
@@ -215,8 +324,21 @@ def test_cuda_without_cuda_is_one_line(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    r = actlab("compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu", "--device", "cuda",
-               "--out", str(tmp_path / "o"))
+    r = actlab(
+        "compare",
+        "--dataset",
+        "iris",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--activations",
+        "relu",
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert r.returncode == 2 and "no CUDA device" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -234,7 +356,17 @@ def test_bad_csv_and_unwritable_out_are_one_line(tmp_path):
         (["--dataset", "iris", "--out", str(blocker / "sub")], "cannot write to --out"),
     ]
     for args, expected in cases:
-        r = actlab("compare", "--epochs", "1", "--seeds", "1", "--activations", "relu", *(["--out", str(tmp_path / "o")] if "--out" not in args else []), *args)
+        r = actlab(
+            "compare",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--activations",
+            "relu",
+            *(["--out", str(tmp_path / "o")] if "--out" not in args else []),
+            *args,
+        )
         assert r.returncode == 2 and expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
 
 
@@ -243,11 +375,31 @@ def test_csv_dataset_compares_for_real(tmp_path):
 
     x, y = load_wine(return_X_y=True)
     csv = tmp_path / "wine.csv"
-    csv.write_text("\n".join([",".join([f"f{i}" for i in range(x.shape[1])] + ["cultivar"])] +
-                             [",".join([*map(str, row), f"c{label}"]) for row, label in zip(x, y)]))
+    csv.write_text(
+        "\n".join(
+            [",".join([f"f{i}" for i in range(x.shape[1])] + ["cultivar"])]
+            + [",".join([*map(str, row), f"c{label}"]) for row, label in zip(x, y)]
+        )
+    )
     out = tmp_path / "o"
-    r = actlab("compare", "--dataset", f"csv:{csv}", "--target", "cultivar", "--activations", "relu,selu", "--seeds", "2",
-               "--epochs", "30", "--threads", "1", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare",
+        "--dataset",
+        f"csv:{csv}",
+        "--target",
+        "cultivar",
+        "--activations",
+        "relu,selu",
+        "--seeds",
+        "2",
+        "--epochs",
+        "30",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert all(row["mean"] > 0.8 for row in res["summary"])  # wine is easy for an MLP; 3 classes
@@ -255,26 +407,35 @@ def test_csv_dataset_compares_for_real(tmp_path):
 
 def test_split_specs_keeps_commas_inside_arguments():
     assert split_specs("relu, leaky_relu(negative_slope=0.1), elu(alpha=1.0)") == [
-        "relu", "leaky_relu(negative_slope=0.1)", "elu(alpha=1.0)"]
+        "relu",
+        "leaky_relu(negative_slope=0.1)",
+        "elu(alpha=1.0)",
+    ]
 
 
-@pytest.mark.parametrize("preset,model,acts", [
-    ("keras-activations", "mlp", ["linear", "sigmoid", "hard_sigmoid", "tanh", "softsign", "relu"]),
-    ("selu-vs-relu", "seed-cnn", ["relu", "selu"]),
-    ("frelu", "resnet", ["relu", "frelu"]),
-])
+@pytest.mark.parametrize(
+    "preset,model,acts",
+    [
+        ("keras-activations", "mlp", ["linear", "sigmoid", "hard_sigmoid", "tanh", "softsign", "relu"]),
+        ("selu-vs-relu", "seed-cnn", ["relu", "selu"]),
+        ("frelu", "resnet", ["relu", "frelu"]),
+    ],
+)
 def test_presets_reproduce_the_seeds_experiments(tmp_path, preset, model, acts):
     from actlab.data import available
-
     from tests.conftest import require_real
 
-    require_real(available("fashion-mnist") or available("cifar10"), "no image data set (apt-get install dataset-fashion-mnist)")
+    require_real(
+        available("fashion-mnist") or available("cifar10"), "no image data set (apt-get install dataset-fashion-mnist)"
+    )
     out = tmp_path / preset
-    r = actlab("compare", "--preset", preset, "--epochs", "1", "--seeds", "2", "--limit", "300", "--out", str(out), "--quiet")
+    r = actlab(
+        "compare", "--preset", preset, "--epochs", "1", "--seeds", "2", "--limit", "300", "--out", str(out), "--quiet"
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert res["config"]["model"] == model and res["config"]["baseline"] == "relu"
-    assert res["config"]["activations"][:len(acts)] == acts or set(acts) <= set(res["config"]["activations"])
+    assert res["config"]["activations"][: len(acts)] == acts or set(acts) <= set(res["config"]["activations"])
     assert res["dataset"]["name"] in ("cifar10", "fashion-mnist", "mnist", "kmnist")
     if preset == "selu-vs-relu":
         assert res["dataset"]["input_shape"] == [3, 32, 32]  # the seeds' CNN input, padded if Fashion-MNIST
@@ -282,26 +443,53 @@ def test_presets_reproduce_the_seeds_experiments(tmp_path, preset, model, acts):
 
 
 # ------------------------------------------------------- several processes on one --out: claims
-SHARED = ["compare", "--dataset", "iris", "--activations", "relu,tanh,elu,selu", "--seeds", "3", "--epochs", "20",
-          "--patience", "0", "--pack", "1", "--threads", "1"]
+SHARED = [
+    "compare",
+    "--dataset",
+    "iris",
+    "--activations",
+    "relu,tanh,elu,selu",
+    "--seeds",
+    "3",
+    "--epochs",
+    "20",
+    "--patience",
+    "0",
+    "--pack",
+    "1",
+    "--threads",
+    "1",
+]
 
 
 def _trainer_pids(out) -> dict[str, int]:
-    return {p.name: int(json.loads(p.read_text())["trained_by"].rsplit(":", 1)[1]) for p in (out / "runs").glob("*.json")}
+    return {
+        p.name: int(json.loads(p.read_text())["trained_by"].rsplit(":", 1)[1]) for p in (out / "runs").glob("*.json")
+    }
 
 
 def _deterministic(results) -> str:
     """What must not depend on how many processes trained the runs (time does)."""
-    runs = [(r["activation"], r["seed"], r["result"]["test"], r["result"]["best_epoch"],
-             [{k: v for k, v in e.items() if "seconds" not in k} for e in r["result"]["epochs"]]) for r in results["runs"]]
+    runs = [
+        (
+            r["activation"],
+            r["seed"],
+            r["result"]["test"],
+            r["result"]["best_epoch"],
+            [{k: v for k, v in e.items() if "seconds" not in k} for e in r["result"]["epochs"]],
+        )
+        for r in results["runs"]
+    ]
     rows = [{k: v for k, v in row.items() if "seconds" not in k} for row in results["summary"]]
     return json.dumps([runs, rows])  # as text: NaN (the baseline's p-value) equals NaN
 
 
 def test_two_processes_on_one_out_split_the_runs_and_train_each_once(tmp_path):
     out = tmp_path / "shared"
-    procs = [subprocess.Popen([*CLI, *SHARED, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen([*CLI, *SHARED, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     errs = []
     for p in procs:
         _, err = p.communicate(timeout=600)
@@ -317,8 +505,9 @@ def test_two_processes_on_one_out_split_the_runs_and_train_each_once(tmp_path):
     alone = tmp_path / "alone"
     r = actlab(*SHARED, "--out", str(alone), "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _deterministic(json.loads((out / "results.json").read_text())) == \
-        _deterministic(json.loads((alone / "results.json").read_text()))
+    assert _deterministic(json.loads((out / "results.json").read_text())) == _deterministic(
+        json.loads((alone / "results.json").read_text())
+    )
 
 
 def test_a_claim_of_a_killed_process_is_taken_over(tmp_path):
@@ -372,8 +561,10 @@ def test_a_stale_claim_goes_to_exactly_one_of_several_processes(tmp_path):
     assert claim(path)
     release(path)
     # four processes see one dead claim at once: exactly one takes it over, every time
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     try:
         assert all(p.stdout.readline().strip() == "ready" for p in procs)
         for k in range(10):
@@ -393,16 +584,39 @@ def test_a_stale_claim_goes_to_exactly_one_of_several_processes(tmp_path):
 def test_a_constant_expression_is_refused_before_any_data_loads(tmp_path):
     out = tmp_path / "o"
     for spec in ("expr:3", "expr:1/0"):
-        r = actlab("compare", "--dataset", "nosuch-dataset-never-loaded", "--activations", f"relu,{spec}", "--seeds", "1",
-                   "--out", str(out))
+        r = actlab(
+            "compare",
+            "--dataset",
+            "nosuch-dataset-never-loaded",
+            "--activations",
+            f"relu,{spec}",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+        )
         assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert "is a constant" in r.stderr and not out.exists()
 
 
 def test_damaged_run_files_are_trained_again_and_kept_aside(tmp_path):
     out = tmp_path / "o"
-    args = ["compare", "--dataset", "iris", "--epochs", "1", "--seeds", "1", "--activations", "relu,tanh,elu,selu",
-            "--threads", "1", "--quiet", "--out", str(out)]
+    args = [
+        "compare",
+        "--dataset",
+        "iris",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--activations",
+        "relu,tanh,elu,selu",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     r = actlab(*args)
     assert r.returncode == 0, r.stderr
     runs = out / "runs"
@@ -412,7 +626,7 @@ def test_damaged_run_files_are_trained_again_and_kept_aside(tmp_path):
     acc = json.loads((runs / "elu__seed0.json").read_text())
     acc["result"]["test"]["accuracy"] = "0.9"  # a string where a number belongs
     (runs / "elu__seed0.json").write_text(json.dumps(acc))
-    (runs / "selu__seed0.json").write_bytes(b"\xff{\"format\": \"actlab-unit\"")  # not UTF-8, truncated
+    (runs / "selu__seed0.json").write_bytes(b'\xff{"format": "actlab-unit"')  # not UTF-8, truncated
     damaged = {p.name: p.read_bytes() for p in runs.glob("*.json")}
     r = actlab(*args)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr

@@ -44,6 +44,7 @@ def one_line_error(excinfo) -> str:
 
 # ------------------------------------------------------------------------ writing real formats
 
+
 def idx_bytes(a: np.ndarray, type_code: int = 0x08, dtype: str = ">u1") -> bytes:
     header = bytes([0, 0, type_code, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
     return header + a.astype(dtype).tobytes()
@@ -136,13 +137,24 @@ def write_cifar(folder: Path, per_batch=20, n_test=30, dumps=py2_pickle):
         x[:, :1024] += 190  # red plane bright, green dark, blue middling: checks the channel layout
         x[:, 2048:] += 100
         labels = [int(v) for v in rng.permutation(np.arange(n) % 10)]
-        (d / name).write_bytes(dumps({"batch_label": f"batch {i}", "labels": labels, "data": x,
-                                      "filenames": [f"img_{i}_{j}.png" for j in range(n)]}))
-    (d / "batches.meta").write_bytes(dumps({"label_names": CIFAR_NAMES, "num_cases_per_batch": per_batch, "num_vis": 3072}))
+        (d / name).write_bytes(
+            dumps(
+                {
+                    "batch_label": f"batch {i}",
+                    "labels": labels,
+                    "data": x,
+                    "filenames": [f"img_{i}_{j}.png" for j in range(n)],
+                }
+            )
+        )
+    (d / "batches.meta").write_bytes(
+        dumps({"label_names": CIFAR_NAMES, "num_cases_per_batch": per_batch, "num_vis": 3072})
+    )
     return d
 
 
 # -------------------------------------------------------------------------------- IDX reader
+
 
 def test_idx_reader_reads_every_type_gz_or_plain_and_rejects_bad_files(tmp_path):
     a = np.arange(24, dtype=np.int16).reshape(2, 3, 4) - 7
@@ -166,6 +178,7 @@ def test_idx_reader_reads_every_type_gz_or_plain_and_rejects_bad_files(tmp_path)
 
 # ---------------------------------------------------------------------------- IDX data sets
 
+
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "kmnist"])
 def test_idx_sets_keep_official_test_and_carve_stratified_validation(tmp_path, name):
     x, y, xt, yt = write_idx_set(tmp_path / "files" / name, n_train=200, n_test=50, gz=name != "kmnist")
@@ -174,7 +187,7 @@ def test_idx_sets_keep_official_test_and_carve_stratified_validation(tmp_path, n
     assert ds.info["folder"] == str(tmp_path / "files" / name)
     for s in (ds.train, ds.val, ds.test):
         assert s.x.dtype == torch.float32 and s.y.dtype == torch.int64 and s.x.shape[1:] == (1, 28, 28)
-        assert 0 <= int(s.y.min()) and int(s.y.max()) <= 9
+        assert int(s.y.min()) >= 0 and int(s.y.max()) <= 9
     assert (len(ds.train), len(ds.val), len(ds.test)) == (180, 20, 50)
     assert ds.info["official_test"] and ds.info["sizes"] == {"train": 180, "val": 20, "test": 50}
     # every example is identified by its id pixels: disjoint splits, official test = whole test file
@@ -185,7 +198,9 @@ def test_idx_sets_keep_official_test_and_carve_stratified_validation(tmp_path, n
     # standardised with the training split's statistics only
     m = (x[tr] / 255.0).mean()
     assert ds.info["standardisation"]["mean"][0] == pytest.approx(m, rel=1e-6)
-    assert float(ds.train.x.mean()) == pytest.approx(0, abs=1e-5) and float(ds.train.x.std()) == pytest.approx(1, abs=1e-3)
+    assert float(ds.train.x.mean()) == pytest.approx(0, abs=1e-5) and float(ds.train.x.std()) == pytest.approx(
+        1, abs=1e-3
+    )
     expected_test = (xt[te - 200][:, None] / 255.0 - m) / ds.info["standardisation"]["std"][0]
     assert np.allclose(ds.test.x.numpy(), expected_test, atol=1e-5)
 
@@ -230,6 +245,7 @@ def test_image32x3_pads_28x28_and_repeats_channels(tmp_path):
 
 # ------------------------------------------------------------------------------------- USPS
 
+
 def test_usps_reads_bz2_libsvm_maps_labels_and_resizes_to_28(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "usps"
@@ -267,6 +283,7 @@ def test_usps_reads_bz2_libsvm_maps_labels_and_resizes_to_28(tmp_path):
 
 # ------------------------------------------------------------------------------------ CIFAR-10
 
+
 def test_cifar10_from_python2_style_batches_and_from_the_tarball(tmp_path):
     d = write_cifar(tmp_path / "unpacked")
     ds = data.load("cifar10", data_dir=tmp_path / "unpacked", download=False, seed=1)
@@ -282,15 +299,21 @@ def test_cifar10_from_python2_style_batches_and_from_the_tarball(tmp_path):
     from_tar = data.load("cifar10", data_dir=tmp_path / "tarball", download=False, seed=1)
     assert from_tar.info["source"][0].endswith("cifar-10-python.tar.gz")
     for s in ("train", "val", "test"):
-        assert torch.equal(getattr(ds, s).x, getattr(from_tar, s).x) and torch.equal(getattr(ds, s).y, getattr(from_tar, s).y)
+        assert torch.equal(getattr(ds, s).x, getattr(from_tar, s).x) and torch.equal(
+            getattr(ds, s).y, getattr(from_tar, s).y
+        )
     with pytest.raises(ActlabError) as e:
         data.load("cifar10", data_dir=tmp_path / "tarball", download=False, shape="image28")
     assert "grayscale" in one_line_error(e)
 
 
 def test_cifar10_pickled_by_python3_protocol2_also_loads(tmp_path):
-    write_cifar(tmp_path, dumps=lambda obj: pickle.dumps(
-        {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in obj.items()}, protocol=2))
+    write_cifar(
+        tmp_path,
+        dumps=lambda obj: pickle.dumps(
+            {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in obj.items()}, protocol=2
+        ),
+    )
     assert b"_codecs" in (tmp_path / "cifar-10-batches-py" / "data_batch_1").read_bytes()
     ds = data.load("cifar10", data_dir=tmp_path, download=False)
     assert len(ds.test) == 30 and ds.classes == CIFAR_NAMES
@@ -325,6 +348,7 @@ def test_restricted_unpickler_refuses_os_system_and_runs_nothing(tmp_path):
 
 # ------------------------------------------------------------------------------------- mnist1d
 
+
 def test_mnist1d_is_generated_locally_cached_and_leaves_global_rng_alone(tmp_path):
     np.random.seed(123)
     random.seed(123)
@@ -350,8 +374,10 @@ def test_mnist1d_is_generated_locally_cached_and_leaves_global_rng_alone(tmp_pat
 
 # ------------------------------------------------------------------------------- scikit-learn
 
-@pytest.mark.parametrize("name,n,d,k", [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2),
-                                        ("digits", 1797, 64, 10)])
+
+@pytest.mark.parametrize(
+    "name,n,d,k", [("iris", 150, 4, 3), ("wine", 178, 13, 3), ("breast_cancer", 569, 30, 2), ("digits", 1797, 64, 10)]
+)
 def test_sklearn_sets_split_three_ways_stratified(name, n, d, k):
     ds = data.load(name, seed=2)
     assert ds.input_shape == (d,) and ds.n_classes == k and len(ds.classes) == k and not ds.info["official_test"]
@@ -371,6 +397,7 @@ def test_digits_can_be_read_as_images():
 
 
 # ------------------------------------------------------------------------------- csv and npz
+
 
 def write_csv(path: Path, n=100, label_kind="str", rng_seed=0):
     rng = np.random.default_rng(rng_seed)
@@ -433,12 +460,16 @@ def test_npz_with_official_test_uses_train_statistics_only(tmp_path):
 
 def test_npz_x_y_images_and_errors(tmp_path):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "img.npz", x=rng.integers(0, 256, (100, 1, 12, 12), dtype=np.uint8),
-             y=np.array(["cat", "dog"] * 50))
+    np.savez(
+        tmp_path / "img.npz", x=rng.integers(0, 256, (100, 1, 12, 12), dtype=np.uint8), y=np.array(["cat", "dog"] * 50)
+    )
     ds = data.load(f"npz:{tmp_path / 'img.npz'}", seed=5)
     assert ds.input_shape == (1, 12, 12) and ds.classes == ["cat", "dog"] and not ds.info["official_test"]
     assert (len(ds.train), len(ds.val), len(ds.test)) == (70, 10, 20)
-    assert ds.info["standardisation"]["method"] == "per-channel" and ds.info["standardisation"]["scaled_from"] == [0, 255]
+    assert ds.info["standardisation"]["method"] == "per-channel" and ds.info["standardisation"]["scaled_from"] == [
+        0,
+        255,
+    ]
     assert data.load(f"npz:{tmp_path / 'img.npz'}", shape="image32x3").input_shape == (3, 32, 32)
     np.savez(tmp_path / "bad.npz", features=np.zeros((4, 2)), labels=np.zeros(4))
     with pytest.raises(ActlabError) as e:
@@ -455,6 +486,7 @@ def test_npz_x_y_images_and_errors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ downloads
+
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -482,7 +514,9 @@ def _serve_kmnist(root: Path, base: str, monkeypatch, corrupt: str | None = None
     table = []
     for r in _fetch.SOURCES["kmnist"]:
         md5 = hashlib.md5((root / "kmnist" / r.filename).read_bytes()).hexdigest()
-        table.append(_fetch.Resource(r.filename, base + r.filename, "0" * 32 if r.filename == corrupt else md5, r.local))
+        table.append(
+            _fetch.Resource(r.filename, base + r.filename, "0" * 32 if r.filename == corrupt else md5, r.local)
+        )
     monkeypatch.setitem(_fetch.SOURCES, "kmnist", table)
 
 
@@ -516,7 +550,10 @@ def test_unreachable_or_forbidden_download_says_how_to_get_the_files(tmp_path, m
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: connection refused
-    table = [_fetch.Resource(r.filename, f"http://127.0.0.1:{port}/{r.filename}", r.md5, r.local) for r in _fetch.SOURCES["mnist"]]
+    table = [
+        _fetch.Resource(r.filename, f"http://127.0.0.1:{port}/{r.filename}", r.md5, r.local)
+        for r in _fetch.SOURCES["mnist"]
+    ]
     monkeypatch.setitem(_fetch.SOURCES, "mnist", table)
     with pytest.raises(ActlabError) as e:
         data.load("mnist", data_dir=tmp_path / "dl")
@@ -540,6 +577,7 @@ def test_fashion_mnist_missing_message_mentions_the_debian_package(tmp_path, mon
 
 # --------------------------------------------------------------------- Fashion-MNIST (Debian)
 
+
 def test_fashion_mnist_from_the_debian_package():
     dirs = _fetch.debian_dirs("fashion-mnist")
     have = any(all(_fetch._find_in(d, r) for r in _fetch.SOURCES["fashion-mnist"]) for d in dirs)
@@ -556,19 +594,23 @@ def test_fashion_mnist_from_the_debian_package():
 
 # ---------------------------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("call,expect", [
-    (lambda: data.load("fashion_mnst"), "did you mean 'fashion-mnist'"),
-    (lambda: data.load("imagenet"), "choose one of: mnist1d"),
-    (lambda: data.load("iris", shape="square"), "unknown shape 'square'"),
-    (lambda: data.load("iris", shape="image28"), "needs an image data set"),
-    (lambda: data.load("iris", target="species"), "target= is for csv"),
-    (lambda: data.load("iris", limit=0), "limit"),
-    (lambda: data.load("iris", val_fraction=1.5), "val_fraction"),
-    (lambda: data.load("iris", val_fraction=0.5, test_fraction=0.5), "below 1"),
-    (lambda: data.load("iris", seed=-1), "seed"),
-    (lambda: data.load("csv:"), "needs a path"),
-    (lambda: data.available("nosuch"), "unknown dataset"),
-])
+
+@pytest.mark.parametrize(
+    "call,expect",
+    [
+        (lambda: data.load("fashion_mnst"), "did you mean 'fashion-mnist'"),
+        (lambda: data.load("imagenet"), "choose one of: mnist1d"),
+        (lambda: data.load("iris", shape="square"), "unknown shape 'square'"),
+        (lambda: data.load("iris", shape="image28"), "needs an image data set"),
+        (lambda: data.load("iris", target="species"), "target= is for csv"),
+        (lambda: data.load("iris", limit=0), "limit"),
+        (lambda: data.load("iris", val_fraction=1.5), "val_fraction"),
+        (lambda: data.load("iris", val_fraction=0.5, test_fraction=0.5), "below 1"),
+        (lambda: data.load("iris", seed=-1), "seed"),
+        (lambda: data.load("csv:"), "needs a path"),
+        (lambda: data.available("nosuch"), "unknown dataset"),
+    ],
+)
 def test_user_errors_are_one_line(call, expect):
     with pytest.raises(ActlabError) as e:
         call()
@@ -576,8 +618,18 @@ def test_user_errors_are_one_line(call, expect):
 
 
 def test_names_available_and_aliases():
-    assert data.names() == ["mnist1d", "iris", "wine", "breast_cancer", "digits", "mnist", "fashion-mnist", "kmnist",
-                            "usps", "cifar10"]
+    assert data.names() == [
+        "mnist1d",
+        "iris",
+        "wine",
+        "breast_cancer",
+        "digits",
+        "mnist",
+        "fashion-mnist",
+        "kmnist",
+        "usps",
+        "cifar10",
+    ]
     assert data.available("iris") and data.available("mnist1d") and data.available("breast-cancer")
     assert not data.available("cifar10")  # ACTLAB_DATA points at an empty folder
     assert data.load("Breast-Cancer", limit=50).name == "breast_cancer"

@@ -14,28 +14,57 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import wait_until
 import torch
 
 import actlab
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
+from actlab.execution.runner import Runner
+from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.fitness import Fitness, sanitise
-from actlab.studies.evolve.run import EvolveConfig, Evolution, make_task, run_evolution
-from actlab.report.evolve import write_evolve_report
-from actlab.execution.runner import Runner
+from actlab.studies.evolve.run import Evolution, EvolveConfig, make_task, run_evolution
 from actlab.training import TrainConfig
+from tests.conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 # Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate, 10 per final run (long
 # enough for the final comparisons to converge, see actlab.stats.converged).
-SMALL = dict(dataset="mnist1d", data_options={"limit": 400}, model_options={"width": 32}, population=6, generations=3,
-             final_seeds=2, final_epochs=10, catalogue=["elu", "tanh"], hall_of_fame=2,
-             train=TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy",
-                               diagnostics=False, threads=1))
-SMALL_CLI = ["--dataset", "mnist1d", "--limit", "400", "--width", "32", "--population", "6", "--epochs", "3",
-             "--hof", "2", "--final-seeds", "2", "--final-epochs", "10", "--catalogue", "elu,tanh", "--quiet"]
+SMALL = dict(
+    dataset="mnist1d",
+    data_options={"limit": 400},
+    model_options={"width": 32},
+    population=6,
+    generations=3,
+    final_seeds=2,
+    final_epochs=10,
+    catalogue=["elu", "tanh"],
+    hall_of_fame=2,
+    train=TrainConfig(
+        epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy", diagnostics=False, threads=1
+    ),
+)
+SMALL_CLI = [
+    "--dataset",
+    "mnist1d",
+    "--limit",
+    "400",
+    "--width",
+    "32",
+    "--population",
+    "6",
+    "--epochs",
+    "3",
+    "--hof",
+    "2",
+    "--final-seeds",
+    "2",
+    "--final-epochs",
+    "10",
+    "--catalogue",
+    "elu,tanh",
+    "--quiet",
+]
 
 
 def actlab_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -81,7 +110,9 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
         assert (out / name).stat().st_size > 0, name
     best = json.loads((out / "best.json").read_text())
     final = res["final"]
-    assert res["best"] == hof[final["chosen"]["hall_of_fame_rank"] - 1] and best["functions"] == res["best"]["functions"]
+    assert (
+        res["best"] == hof[final["chosen"]["hall_of_fame_rank"] - 1] and best["functions"] == res["best"]["functions"]
+    )
     loaded = actlab.load(out / "best.json")
     mods = {"all": loaded} if mode == "single" else loaded
     assert set(mods) == set(slots)
@@ -94,13 +125,18 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     # the final evaluation: the hall of fame, relu and as many catalogue finalists, all trained alike; the evolved
     # function is the member with the best mean validation accuracy over the final seeds, the catalogue's likewise
     names = [r["name"] for r in final["contenders"]]
-    assert names[:3] == ["evolved", "relu", final["best_catalogue"]] and sorted(final["catalogue_finalists"]) == ["elu", "tanh"]
+    assert names[:3] == ["evolved", "relu", final["best_catalogue"]] and sorted(final["catalogue_finalists"]) == [
+        "elu",
+        "tanh",
+    ]
     rows = {r["name"]: r for r in final["contenders"]}
     members = [r for r in final["contenders"] if r["name"] == "evolved" or r["name"].startswith("hall of fame #")]
     assert len(members) == len(hof) == 2 and len(names) == 5
     assert rows["evolved"]["val_mean"] == max(r["val_mean"] for r in members)
     assert rows[final["best_catalogue"]]["val_mean"] == max(rows[c]["val_mean"] for c in ("elu", "tanh"))
-    assert all(len(r["test_accuracy"]) == 2 and all(0 <= a <= 1 for a in r["test_accuracy"]) for r in final["contenders"])
+    assert all(
+        len(r["test_accuracy"]) == 2 and all(0 <= a <= 1 for a in r["test_accuracy"]) for r in final["contenders"]
+    )
     assert [c["vs"] for c in final["comparisons"]] == names[1:3]
     assert all(c["outcome"] in ("win", "tie", "loss") for c in final["comparisons"])
     # is the fitness honest: its rank correlation with the final test accuracy, over the contenders
@@ -126,7 +162,7 @@ def _closeness_to_relu(task):
     """A deterministic fitness without training: how close f is to ReLU on [-3, 3] (1 = equal)."""
     spec = task["plan"]["hidden"]
     x = np.linspace(-3, 3, 61)
-    y = E.numpy_eval(E.parse(spec[len(E.PREFIX):]), x)
+    y = E.numpy_eval(E.parse(spec[len(E.PREFIX) :]), x)
     err = float(np.mean(np.abs(y - np.maximum(x, 0))))
     return {"fitness": 1.0 / (1.0 + err) if math.isfinite(err) else 0.0, "status": "ok"}
 
@@ -141,8 +177,10 @@ def test_selection_maximises_fitness(tmp_path):
     # the winner is the fittest candidate, judged afresh
     task = {"plan": {"hidden": E.PREFIX + res["best"]["functions"]["all"]}}
     assert _closeness_to_relu(task)["fitness"] == pytest.approx(res["best"]["fitness"])
-    assert res["best"]["fitness"] >= max(_closeness_to_relu({"plan": {"hidden": E.PREFIX + t}})["fitness"]
-                                         for t in ("tanh(x)", "x", "abs(x)", "softplus(x)", "elu(x)"))
+    assert res["best"]["fitness"] >= max(
+        _closeness_to_relu({"plan": {"hidden": E.PREFIX + t}})["fitness"]
+        for t in ("tanh(x)", "x", "abs(x)", "softplus(x)", "elu(x)")
+    )
 
 
 def test_tournament_picks_the_fitter():
@@ -165,14 +203,33 @@ def test_tournament_picks_the_fitter():
     assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[3]), G.tree_text(pop[29])]
     assert G.rung(pop[3]) == 1 and G.score(pop[3]) == 0.05
     hof = G.HallOfFame(2)
-    hof.update([{"key": "a", "slots": ["x"], "fitness": 0.9, "status": "ok", "nodes": 1, "generation": 0, "rungs": [0.9]},
-                {"key": "b", "slots": ["x"], "fitness": 0.6, "status": "ok", "nodes": 1, "generation": 0, "rungs": [0.5, 0.6]}])
+    hof.update(
+        [
+            {"key": "a", "slots": ["x"], "fitness": 0.9, "status": "ok", "nodes": 1, "generation": 0, "rungs": [0.9]},
+            {
+                "key": "b",
+                "slots": ["x"],
+                "fitness": 0.6,
+                "status": "ok",
+                "nodes": 1,
+                "generation": 0,
+                "rungs": [0.5, 0.6],
+            },
+        ]
+    )
     assert [h["key"] for h in hof.items] == ["b", "a"]
 
 
 # --------------------------------------------------------------- before training: checks, cache
-@pytest.mark.parametrize("text,reason", [("exp(exp(x))", "not finite"), ("x - x", "constant"),
-                                         ("relu(neg(abs(x)))", "constant"), ("div(x, 0.0) * 1e33", "not finite")])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("exp(exp(x))", "not finite"),
+        ("x - x", "constant"),
+        ("relu(neg(abs(x)))", "constant"),
+        ("div(x, 0.0) * 1e33", "not finite"),
+    ],
+)
 def test_checks_reject_hopeless_candidates_without_training(text, reason):
     c = G.check(E.parse(text))
     assert not c.ok and reason in c.reason
@@ -209,8 +266,12 @@ def test_a_candidate_that_makes_nans_is_recorded_failed_with_fitness_zero(tmp_pa
     def sometimes_nan(t):
         return {"fitness": float("nan") if "exp" in t["plan"]["hidden"] else 0.3, "status": "ok"}
 
-    res = run_evolution(EvolveConfig(**{**SMALL, "final_seeds": 0, "population": 12}), tmp_path / "nan",
-                        progress=False, evaluator=sometimes_nan)
+    res = run_evolution(
+        EvolveConfig(**{**SMALL, "final_seeds": 0, "population": 12}),
+        tmp_path / "nan",
+        progress=False,
+        evaluator=sometimes_nan,
+    )
     assert all(0.0 <= h["fitness"] <= 1.0 for h in res["hall_of_fame"])
     ck = json.loads((tmp_path / "nan" / "checkpoint.json").read_text())
     failed = [v for v in ck["cache"].values() if v["status"].startswith("failed")]
@@ -229,13 +290,29 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
     """With successive halving and the surrogate on: a kill may land between fidelities of a
     generation, and the surrogate is fit again from the checkpoint's trainings."""
     i = SMALL_CLI.index("--epochs")
-    args = [*SMALL_CLI[:i], *SMALL_CLI[i + 2:], "--fidelities", "1:0.5,3", "--surrogate", "3", "--generations", "5",
-            "--final-seeds", "0"]
+    args = [
+        *SMALL_CLI[:i],
+        *SMALL_CLI[i + 2 :],
+        "--fidelities",
+        "1:0.5,3",
+        "--surrogate",
+        "3",
+        "--generations",
+        "5",
+        "--final-seeds",
+        "0",
+    ]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    proc = subprocess.Popen([*CLI, "evolve", *args, "--out", str(killed)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [*CLI, "evolve", *args, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        assert wait_until(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), "no checkpoint"
+        assert wait_until(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), (
+            "no checkpoint"
+        )
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -254,7 +331,9 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
     a = json.loads((killed / "results.json").read_text())
     b = json.loads((whole / "results.json").read_text())
     assert [h["generation"] for h in a["history"]] == [0, 1, 2, 3, 4]
-    assert a["history"][: before["generation"] + 1] == before["history"]  # the checkpointed generations kept as they were
+    assert (
+        a["history"][: before["generation"] + 1] == before["history"]
+    )  # the checkpointed generations kept as they were
     assert len(a["sessions"]) == 2 and len(b["sessions"]) == 1
     strip = lambda h: {k: v for k, v in h.items() if k not in ("seconds", "session")}  # noqa: E731
     assert [strip(h) for h in a["history"]] == [strip(h) for h in b["history"]]
@@ -265,11 +344,14 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
 
 
 def test_successive_halving_promotes_the_best_to_longer_training_on_more_data(tmp_path):
-    cfg = EvolveConfig(**{**SMALL, "population": 9, "generations": 1, "final_seeds": 0,
-                          "fidelities": [[1, 0.5], [2, 1.0], [3, 1.0]]})
+    cfg = EvolveConfig(
+        **{**SMALL, "population": 9, "generations": 1, "final_seeds": 0, "fidelities": [[1, 0.5], [2, 1.0], [3, 1.0]]}
+    )
     res = run_evolution(cfg, tmp_path / "sh", progress=False)
     h = res["history"][0]
-    trained = [v for v in json.loads((tmp_path / "sh" / "checkpoint.json").read_text())["cache"].values() if v.get("rungs")]
+    trained = [
+        v for v in json.loads((tmp_path / "sh" / "checkpoint.json").read_text())["cache"].values() if v.get("rungs")
+    ]
     assert len(trained) == h["evaluations"] >= 7
     ok = [v for v in trained if v["status"] == "ok"]
     n1 = math.ceil(len(ok) / 3)
@@ -305,7 +387,9 @@ def test_worker_processes_and_a_dask_cluster_give_the_serial_result(tmp_path):
 
 
 def test_unreachable_dask_address_is_one_line(tmp_path):
-    r = actlab_cli("evolve", *SMALL_CLI, "--dask", "tcp://127.0.0.1:9", "--dask-timeout", "2", "--out", str(tmp_path / "d"))
+    r = actlab_cli(
+        "evolve", *SMALL_CLI, "--dask", "tcp://127.0.0.1:9", "--dask-timeout", "2", "--out", str(tmp_path / "d")
+    )
     one_line_error(r, "cannot reach the Dask scheduler")
 
 
@@ -321,49 +405,55 @@ def test_cli_end_to_end_then_show_best_json(tmp_path):
         assert f"[{slot} slot]" in r.stdout and (tmp_path / f"best-{slot}.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("extra,words", [
-    (["--unary", "relu,nosuch"], ["unknown unary primitive 'nosuch'"]),
-    (["--binary", "add,tanh"], ["'tanh' takes one argument"]),
-    (["--population", "2", "--tournament", "3"], ["smaller than the tournament"]),
-    (["--mutations", "uniform,teleport"], ["unknown mutation 'teleport'"]),
-    (["--dataset", "nosuch"], ["unknown dataset"]),
-    (["--catalogue", "elu,nosuch"], ["unknown activation 'nosuch'"]),
-    (["--workers", "0"], ["--workers must be at least 1"]),
-])
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        (["--unary", "relu,nosuch"], ["unknown unary primitive 'nosuch'"]),
+        (["--binary", "add,tanh"], ["'tanh' takes one argument"]),
+        (["--population", "2", "--tournament", "3"], ["smaller than the tournament"]),
+        (["--mutations", "uniform,teleport"], ["unknown mutation 'teleport'"]),
+        (["--dataset", "nosuch"], ["unknown dataset"]),
+        (["--catalogue", "elu,nosuch"], ["unknown activation 'nosuch'"]),
+        (["--workers", "0"], ["--workers must be at least 1"]),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, extra, words):
     one_line_error(actlab_cli("evolve", *SMALL_CLI, *extra, "--out", str(tmp_path / "bad")), *words)
 
 
-@pytest.mark.parametrize("extra,words", [
-    (["--threads", "-1"], ["threads must be at least 1"]),
-    (["--threads", "100000"], ["threads must be at most"]),
-    (["--population", "1000000000000"], ["population must be at most"]),
-    (["--generations", "1000000000000"], ["generations must be at most"]),
-    (["--tournament", "0"], ["tournament size must be at least 1"]),
-    (["--elite", "-1"], ["elite must be at least 0"]),
-    (["--elite", "16"], ["elite must be from 0 to population - 1"]),
-    (["--hof", "1000000000000"], ["hall of fame size must be at most"]),
-    (["--cxpb", "nan"], ["cxpb must be a finite number"]),
-    (["--mutpb", "1.5"], ["mutpb must be at most 1"]),
-    (["--init-min", "-1"], ["init-min must be at least 0"]),
-    (["--init-min", "3", "--init-max", "2"], ["init-min <= init-max <= max height"]),
-    (["--init-max", "5", "--max-height", "4"], ["init-min <= init-max <= max height"]),
-    (["--max-height", "1000000000000"], ["max height must be at most 7"]),
-    (["--seed", "-1"], ["seed must be at least 0"]),
-    (["--data-seed", "1000000000000"], ["data seed must be at most"]),
-    (["--epochs", "1000000000000"], ["epochs must be at most"]),
-    (["--batch-size", "0"], ["batch size must be at least 1"]),
-    (["--lr", "inf"], ["learning rate must be a finite number"]),
-    (["--pack", "1000000000000"], ["--pack must be at most"]),
-    (["--final-seeds", "-1"], ["final seeds must be at least 0"]),
-    (["--final-epochs", "0"], ["final epochs must be at least 1"]),
-    (["--workers", "1000000000000"], ["--workers must be at most"]),
-    (["--dask-timeout", "nan"], ["--dask-timeout must be a finite number"]),
-    (["--dask-timeout", "0"], ["--dask-timeout must be greater than 0"]),
-    (["--width", "1000000000000"], ["mlp width must be at most"]),
-    (["--layers", "1000000000000"], ["mlp depth must be at most"]),
-    (["--limit", "-1"], ["limit must be a positive integer"]),
-])
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        (["--threads", "-1"], ["threads must be at least 1"]),
+        (["--threads", "100000"], ["threads must be at most"]),
+        (["--population", "1000000000000"], ["population must be at most"]),
+        (["--generations", "1000000000000"], ["generations must be at most"]),
+        (["--tournament", "0"], ["tournament size must be at least 1"]),
+        (["--elite", "-1"], ["elite must be at least 0"]),
+        (["--elite", "16"], ["elite must be from 0 to population - 1"]),
+        (["--hof", "1000000000000"], ["hall of fame size must be at most"]),
+        (["--cxpb", "nan"], ["cxpb must be a finite number"]),
+        (["--mutpb", "1.5"], ["mutpb must be at most 1"]),
+        (["--init-min", "-1"], ["init-min must be at least 0"]),
+        (["--init-min", "3", "--init-max", "2"], ["init-min <= init-max <= max height"]),
+        (["--init-max", "5", "--max-height", "4"], ["init-min <= init-max <= max height"]),
+        (["--max-height", "1000000000000"], ["max height must be at most 7"]),
+        (["--seed", "-1"], ["seed must be at least 0"]),
+        (["--data-seed", "1000000000000"], ["data seed must be at most"]),
+        (["--epochs", "1000000000000"], ["epochs must be at most"]),
+        (["--batch-size", "0"], ["batch size must be at least 1"]),
+        (["--lr", "inf"], ["learning rate must be a finite number"]),
+        (["--pack", "1000000000000"], ["--pack must be at most"]),
+        (["--final-seeds", "-1"], ["final seeds must be at least 0"]),
+        (["--final-epochs", "0"], ["final epochs must be at least 1"]),
+        (["--workers", "1000000000000"], ["--workers must be at most"]),
+        (["--dask-timeout", "nan"], ["--dask-timeout must be a finite number"]),
+        (["--dask-timeout", "0"], ["--dask-timeout must be greater than 0"]),
+        (["--width", "1000000000000"], ["mlp width must be at most"]),
+        (["--layers", "1000000000000"], ["mlp depth must be at most"]),
+        (["--limit", "-1"], ["limit must be a positive integer"]),
+    ],
+)
 def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, extra, words):
     """Through the command's own entry point, in this process (fast): exit 2, one line."""
     from actlab.cli import main
@@ -376,8 +466,23 @@ def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, extra, wo
     assert not (tmp_path / "bad" / "checkpoint.json").exists()
 
 
-TINY_CLI = ["--dataset", "iris", "--population", "2", "--tournament", "1", "--generations", "1", "--epochs", "1",
-            "--pack", "2", "--final-seeds", "0", "--quiet"]
+TINY_CLI = [
+    "--dataset",
+    "iris",
+    "--population",
+    "2",
+    "--tournament",
+    "1",
+    "--generations",
+    "1",
+    "--epochs",
+    "1",
+    "--pack",
+    "2",
+    "--final-seeds",
+    "0",
+    "--quiet",
+]
 
 
 def test_resume_before_the_first_checkpoint_starts_the_evolution(tmp_path):
@@ -390,14 +495,32 @@ def test_resume_before_the_first_checkpoint_starts_the_evolution(tmp_path):
 
 def test_an_out_holding_another_commands_results_is_refused_unless_forced(tmp_path):
     out = tmp_path / "shared"
-    compare = ["compare", "--dataset", "iris", "--activations", "relu", "--seeds", "1", "--epochs", "1", "--threads", "1",
-               "--quiet", "--out", str(out)]
+    compare = [
+        "compare",
+        "--dataset",
+        "iris",
+        "--activations",
+        "relu",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert actlab_cli(*compare).returncode == 0
     before = {n: (out / n).read_bytes() for n in ("results.json", "report.html")}
-    one_line_error(actlab_cli("evolve", *TINY_CLI, "--out", str(out)), "'actlab compare'", "results.json, report.html",
-                   "--force")
-    one_line_error(actlab_cli("search", "--dataset", "iris", "--trials", "1", "--quiet", "--out", str(out)),
-                   "'actlab compare'", "--force")
+    one_line_error(
+        actlab_cli("evolve", *TINY_CLI, "--out", str(out)), "'actlab compare'", "results.json, report.html", "--force"
+    )
+    one_line_error(
+        actlab_cli("search", "--dataset", "iris", "--trials", "1", "--quiet", "--out", str(out)),
+        "'actlab compare'",
+        "--force",
+    )
     assert {n: (out / n).read_bytes() for n in before} == before and not (out / "checkpoint.json").exists()
     r = actlab_cli(*compare[:-1], str(out))  # the same command on its own folder resumes, as always
     assert r.returncode == 0 and "already done, skipped" not in r.stdout
@@ -407,27 +530,75 @@ def test_an_out_holding_another_commands_results_is_refused_unless_forced(tmp_pa
     one_line_error(actlab_cli(*compare), "'actlab evolve'", "results.json, report.html")
 
 
-@pytest.mark.parametrize("spec,words", [("expr:max(x,", ["cannot read expression", "ends too early"]),
-                                        ("expr:foo(x)", ["unknown function 'foo'"]),
-                                        ("expr:__import__('os')", ["cannot read expression"])])
+@pytest.mark.parametrize(
+    "spec,words",
+    [
+        ("expr:max(x,", ["cannot read expression", "ends too early"]),
+        ("expr:foo(x)", ["unknown function 'foo'"]),
+        ("expr:__import__('os')", ["cannot read expression"]),
+    ],
+)
 def test_bad_expressions_are_one_line_everywhere(tmp_path, spec, words):
     one_line_error(actlab_cli("show", spec, "--no-plot"), *words)
-    one_line_error(actlab_cli("compare", "--dataset", "iris", "--activations", f"relu,{spec}", "--seeds", "1",
-                              "--out", str(tmp_path / "c")), *words)
+    one_line_error(
+        actlab_cli(
+            "compare",
+            "--dataset",
+            "iris",
+            "--activations",
+            f"relu,{spec}",
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "c"),
+        ),
+        *words,
+    )
     assert not (tmp_path / "c" / "results.json").exists()
 
 
 # --------------------------------------------------------- expr: specs in compare, search, swap
 def test_expr_specs_work_in_compare_search_and_swap(tmp_path):
     spec = "expr:max(x, x*tanh(x))"
-    r = actlab_cli("compare", "--dataset", "iris", "--activations", f"relu,{spec}", "--seeds", "2", "--epochs", "3",
-                   "--threads", "1", "--out", str(tmp_path / "c"))
+    r = actlab_cli(
+        "compare",
+        "--dataset",
+        "iris",
+        "--activations",
+        f"relu,{spec}",
+        "--seeds",
+        "2",
+        "--epochs",
+        "3",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     runs = json.loads((tmp_path / "c" / "results.json").read_text())
     row = next(a for a in runs["summary"] if a["activation"] == spec)
     assert len(row["test_accuracy"]) == 2 and row["mean"] > 0.5 and not row["diverged"]  # iris: 3 classes
-    r = actlab_cli("search", "--dataset", "iris", "--layers", "3", "--candidates", f"relu,{spec}", "--trials", "3",
-                   "--epochs", "3", "--final-seeds", "0", "--threads", "1", "--quiet", "--out", str(tmp_path / "s"))
+    r = actlab_cli(
+        "search",
+        "--dataset",
+        "iris",
+        "--layers",
+        "3",
+        "--candidates",
+        f"relu,{spec}",
+        "--trials",
+        "3",
+        "--epochs",
+        "3",
+        "--final-seeds",
+        "0",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "s"),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert spec in (tmp_path / "s" / "results.json").read_text()
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
@@ -489,9 +660,21 @@ def _damaged(d: dict, how: str) -> dict:
     return d
 
 
-DAMAGES = ["no generation", "generation 10**6", "generation as text", "bad random state", "random state of floats",
-           "cache as text", "history cut short", "no config", "config as a list", "population of text",
-           "an unknown primitive", "fitness as text", "hall of fame of junk"]
+DAMAGES = [
+    "no generation",
+    "generation 10**6",
+    "generation as text",
+    "bad random state",
+    "random state of floats",
+    "cache as text",
+    "history cut short",
+    "no config",
+    "config as a list",
+    "population of text",
+    "an unknown primitive",
+    "fitness as text",
+    "hall of fame of junk",
+]
 
 
 @pytest.mark.parametrize("how", DAMAGES)
@@ -519,7 +702,9 @@ def test_a_good_checkpoint_restores_in_every_mode(checkpoints):
 
 
 @pytest.mark.parametrize("how", ["no generation", "generation 10**6", "bad random state", "cache as text"])
-def test_resume_from_a_damaged_checkpoint_is_one_line_and_changes_nothing(checkpoints, tmp_path, monkeypatch, capsys, how):
+def test_resume_from_a_damaged_checkpoint_is_one_line_and_changes_nothing(
+    checkpoints, tmp_path, monkeypatch, capsys, how
+):
     from actlab.cli import main
 
     out = tmp_path / "ev"
@@ -531,26 +716,35 @@ def test_resume_from_a_damaged_checkpoint_is_one_line_and_changes_nothing(checkp
     err = capsys.readouterr().err
     assert err.startswith("actlab: error:") and err.count("\n") == 1 and "Traceback" not in err, err
     assert (out / "checkpoint.json").read_text() == text and sorted(p.name for p in tmp_path.rglob("*")) == [
-        "checkpoint.json", "ev"]
+        "checkpoint.json",
+        "ev",
+    ]
 
 
-BEST = {"format": "actlab-evolve-best", "version": 1, "mode": "triple",
-        "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x"}}
+BEST = {
+    "format": "actlab-evolve-best",
+    "version": 1,
+    "mode": "triple",
+    "functions": {"input": "x * sigmoid(x)", "hidden": "relu(x)", "output": "x"},
+}
 
 
-@pytest.mark.parametrize("change,words", [
-    ({"functions": 3}, "no evolved functions"),
-    ({"functions": {}}, "no evolved functions"),
-    ({"functions": None}, "no evolved functions"),
-    ({"functions": {"../../x": "x", "hidden": "x", "output": "x"}}, "slots"),
-    ({"functions": {"input": "x", "hidden": "x", "output": "x", "all": "x"}}, "slots"),
-    ({"functions": {"input": 1, "hidden": "x", "output": "x"}}, "not expression text"),
-    ({"functions": {"input": "max(x,", "hidden": "x", "output": "x"}}, "cannot read expression"),
-    ({"functions": {"input": "1/0", "hidden": "x", "output": "x"}}, "is a constant"),
-    ({"mode": "quadruple"}, "mode"),
-    ({"mode": ["single"]}, "mode"),
-    ({"format": "something else"}, "not the best.json"),
-])
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        ({"functions": 3}, "no evolved functions"),
+        ({"functions": {}}, "no evolved functions"),
+        ({"functions": None}, "no evolved functions"),
+        ({"functions": {"../../x": "x", "hidden": "x", "output": "x"}}, "slots"),
+        ({"functions": {"input": "x", "hidden": "x", "output": "x", "all": "x"}}, "slots"),
+        ({"functions": {"input": 1, "hidden": "x", "output": "x"}}, "not expression text"),
+        ({"functions": {"input": "max(x,", "hidden": "x", "output": "x"}}, "cannot read expression"),
+        ({"functions": {"input": "1/0", "hidden": "x", "output": "x"}}, "is a constant"),
+        ({"mode": "quadruple"}, "mode"),
+        ({"mode": ["single"]}, "mode"),
+        ({"format": "something else"}, "not the best.json"),
+    ],
+)
 def test_a_bad_best_json_is_one_line(tmp_path, change, words):
     path = tmp_path / "best.json"
     path.write_text(json.dumps({**BEST, **change}))
@@ -559,13 +753,19 @@ def test_a_bad_best_json_is_one_line(tmp_path, change, words):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("content", [
-    {"format": "actlab-evolve-results"},  # no config, no best
-    {"format": "actlab-evolve-results", "config": {"mode": "single"}},
-    {"format": "actlab-evolve-results", "best": {"functions": {"all": "x"}}},
-    {"format": "actlab-evolve-results", "config": 3, "best": {"functions": {"all": "x"}}},
-    [1, 2], "text", None, 3.5,
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"format": "actlab-evolve-results"},  # no config, no best
+        {"format": "actlab-evolve-results", "config": {"mode": "single"}},
+        {"format": "actlab-evolve-results", "best": {"functions": {"all": "x"}}},
+        {"format": "actlab-evolve-results", "config": 3, "best": {"functions": {"all": "x"}}},
+        [1, 2],
+        "text",
+        None,
+        3.5,
+    ],
+)
 def test_a_results_json_without_a_best_function_is_one_line(tmp_path, content):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(content))
@@ -577,8 +777,15 @@ def test_a_good_best_json_loads_and_its_results_json_too(tmp_path):
     (tmp_path / "best.json").write_text(json.dumps(BEST))
     mods = actlab.load(tmp_path / "best.json")
     assert set(mods) == {"input", "hidden", "output"} and mods["hidden"].text == "relu(x)"
-    (tmp_path / "results.json").write_text(json.dumps({"format": "actlab-evolve-results", "config": {"mode": "single"},
-                                                       "best": {"functions": {"all": "x * tanh(x)"}}}))
+    (tmp_path / "results.json").write_text(
+        json.dumps(
+            {
+                "format": "actlab-evolve-results",
+                "config": {"mode": "single"},
+                "best": {"functions": {"all": "x * tanh(x)"}},
+            }
+        )
+    )
     assert actlab.load(tmp_path / "results.json").text == "x * tanh(x)"
 
 
@@ -627,8 +834,27 @@ def test_a_budget_ends_the_evolution_in_time_and_runs_the_final_evaluation(tmp_p
     """From the command line: a budget of a millisecond (no generation trains in half of one) ends
     the evolution after its first generation, which always runs, and the final evaluation follows."""
     out = tmp_path / "budget"
-    r = actlab_cli("evolve", "--dataset", "iris", "--population", "4", "--generations", "500", "--epochs", "1",
-                   "--budget", "0.001s", "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu", "--out", str(out))
+    r = actlab_cli(
+        "evolve",
+        "--dataset",
+        "iris",
+        "--population",
+        "4",
+        "--generations",
+        "500",
+        "--epochs",
+        "1",
+        "--budget",
+        "0.001s",
+        "--final-seeds",
+        "2",
+        "--final-epochs",
+        "2",
+        "--catalogue",
+        "elu",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "results.json").read_text())
     assert res["ended_by"] == "budget" and len(res["history"]) == 1 and res["history"][0]["seconds"] > 0
@@ -642,17 +868,27 @@ def test_a_budget_counts_the_generations_of_every_session(tmp_path):
     (after the third, 3 s spent and one more would overrun), and a resumed run with 5.5 s goes on
     from the checkpoint to 5, its first two kept as they were."""
     ticks = iter(range(10**6))  # each generation reads the clock twice: it takes exactly 1 s
-    cfg = dict(dataset="iris", population=4, generations=500, final_seeds=0, catalogue=["elu"],
-               train=TrainConfig(epochs=1, batch_size=32, patience=None, monitor="val_accuracy", diagnostics=False,
-                                 threads=1))
+    cfg = dict(
+        dataset="iris",
+        population=4,
+        generations=500,
+        final_seeds=0,
+        catalogue=["elu"],
+        train=TrainConfig(epochs=1, batch_size=32, patience=None, monitor="val_accuracy", diagnostics=False, threads=1),
+    )
     out = tmp_path / "counted"
     res = run_evolution(EvolveConfig(**cfg, budget=3.5), out, progress=False, clock=lambda: next(ticks))
     assert res["ended_by"] == "budget" and [h["seconds"] for h in res["history"]] == [1, 1, 1]
     more = run_evolution(EvolveConfig(**cfg, budget=5.5), out, resume=True, progress=False, clock=lambda: next(ticks))
     assert more["ended_by"] == "budget" and len(more["history"]) == 5 and more["history"][:3] == res["history"]
     assert [h["session"] for h in more["history"]] == [0, 0, 0, 1, 1]
-    done = run_evolution(EvolveConfig(**{**cfg, "generations": 6}, budget=100), out, resume=True, progress=False,
-                         clock=lambda: next(ticks))
+    done = run_evolution(
+        EvolveConfig(**{**cfg, "generations": 6}, budget=100),
+        out,
+        resume=True,
+        progress=False,
+        clock=lambda: next(ticks),
+    )
     assert done["ended_by"] == "generations" and len(done["history"]) == 6
 
 
@@ -665,8 +901,17 @@ def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
     text = "max(x, 0.3 * x) + 0.5 * tanh(1.5 * x)"
     cfg = EvolveConfig(**{**SMALL, "final_seeds": 2, "final_epochs": 3, "catalogue": ["elu"], "learn_constants": True})
     assert make_task(cfg, {"hidden": "x"})["plan"] == {"hidden": "x"}
-    hof = [{"rank": 1, "key": "k", "slots": [text], "functions": {"all": text}, "fitness": 0.5, "rungs": [0.5],
-            "formulas": {"all": E.simplified(E.parse(text))}}]
+    hof = [
+        {
+            "rank": 1,
+            "key": "k",
+            "slots": [text],
+            "functions": {"all": text},
+            "fitness": 0.5,
+            "rungs": [0.5],
+            "formulas": {"all": E.simplified(E.parse(text))},
+        }
+    ]
     runner = Runner(threads=1)
     final = final_evaluation(cfg, hof, Fitness(runner), progress=False, folder=tmp_path / "final")
     runner.close()

@@ -25,9 +25,9 @@ from torch import nn
 
 import actlab
 from actlab import ActlabError
-from actlab.interop import export as X
 from actlab.catalogue import expr as E
 from actlab.cli import main
+from actlab.interop import export as X
 from tests.conftest import require_real
 
 pytestmark = [  # raised inside Keras (numpy 2's copy keyword) and torch.export, not by actlab
@@ -40,15 +40,34 @@ COMPOSITE = "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"
 
 # every catalogue entry with Keras and PyTorch forms, some with arguments, and every primitive of
 # the expression language (binary ones against a tensor, a constant on either side)
-SPECS = [*X._NATIVE, "leaky_relu(negative_slope=0.1)", "elu(alpha=0.5)", "celu(alpha=2.0)",
-         "softplus(beta=2.0, threshold=5.0)", "hardtanh(min_val=-2.0, max_val=0.5)", "hardshrink(lambd=1.0)",
-         "softshrink(lambd=0.2)", "rrelu(lower=0.1, upper=0.3)", "step(threshold=0.5)",
-         "threshold(threshold=0.5, value=-1.0)", "snake(alpha=2.0)", "squareplus(b=1.0)", "isru(alpha=0.5)",
-         "star_relu(scale=1.5, bias=0.1)",
-         *(f"expr:{n}(x)" for n, p in E.PRIMITIVES.items() if p.arity == 1),
-         *(f"expr:{t}" for b in ("add", "sub", "mul", "div", "max", "min")
-           for t in (f"{b}(x, 0.7 * x + 0.3)", f"{b}(x, 0.5)", f"{b}(-1.5, x)")),
-         "expr:x / 0", "expr:1 / x", "expr:x ** 3", "expr:-x ** 2", f"expr:{EVOLVED}"]
+SPECS = [
+    *X._NATIVE,
+    "leaky_relu(negative_slope=0.1)",
+    "elu(alpha=0.5)",
+    "celu(alpha=2.0)",
+    "softplus(beta=2.0, threshold=5.0)",
+    "hardtanh(min_val=-2.0, max_val=0.5)",
+    "hardshrink(lambd=1.0)",
+    "softshrink(lambd=0.2)",
+    "rrelu(lower=0.1, upper=0.3)",
+    "step(threshold=0.5)",
+    "threshold(threshold=0.5, value=-1.0)",
+    "snake(alpha=2.0)",
+    "squareplus(b=1.0)",
+    "isru(alpha=0.5)",
+    "star_relu(scale=1.5, bias=0.1)",
+    *(f"expr:{n}(x)" for n, p in E.PRIMITIVES.items() if p.arity == 1),
+    *(
+        f"expr:{t}"
+        for b in ("add", "sub", "mul", "div", "max", "min")
+        for t in (f"{b}(x, 0.7 * x + 0.3)", f"{b}(x, 0.5)", f"{b}(-1.5, x)")
+    ),
+    "expr:x / 0",
+    "expr:1 / x",
+    "expr:x ** 3",
+    "expr:-x ** 2",
+    f"expr:{EVOLVED}",
+]
 
 
 def need(module: str):
@@ -66,13 +85,15 @@ def grid(spec: str) -> torch.Tensor:
 def reference(spec: str, x: torch.Tensor) -> np.ndarray:
     """actlab's own values (evaluation mode)."""
     if spec.startswith(E.PREFIX):
-        return E.compile_torch(E.parse(spec[len(E.PREFIX):]))(x, False).numpy()
+        return E.compile_torch(E.parse(spec[len(E.PREFIX) :]))(x, False).numpy()
     return actlab.functional(spec)(x).numpy()
 
 
 def close(got, want, what: str) -> None:
     got = got.detach().numpy() if isinstance(got, torch.Tensor) else got  # Keras' torch backend gives tensors
-    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=1e-5, atol=1e-5, equal_nan=True, err_msg=what)
+    np.testing.assert_allclose(
+        np.asarray(got, dtype=np.float64), want, rtol=1e-5, atol=1e-5, equal_nan=True, err_msg=what
+    )
 
 
 def load_module(path, name: str):
@@ -143,8 +164,20 @@ def test_standalone_code_runs_without_actlab(tmp_path):
     (tmp_path / "run.py").write_text(run)
     (tmp_path / "names.json").write_text(json.dumps(names))
     torch.save({f"m{i}": grid(spec).double() for i, spec in enumerate(SPECS)}, tmp_path / "x.pt")
-    r = subprocess.run([sys.executable, "-I", str(tmp_path / "run.py"), str(tmp_path), str(tmp_path / "names.json"),
-                        str(tmp_path / "x.pt"), str(tmp_path / "out.pt")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(tmp_path / "run.py"),
+            str(tmp_path),
+            str(tmp_path / "names.json"),
+            str(tmp_path / "x.pt"),
+            str(tmp_path / "out.pt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = torch.load(tmp_path / "out.pt")
     for i, spec in enumerate(SPECS):
@@ -176,16 +209,24 @@ def test_keras_model_with_an_evolved_function_trains_saves_and_loads(tmp_path, i
     name = X.functions(best)[0].name
     assert f"actlab>{name}" in config
     want = model.predict(xt, verbose=0)
-    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "model.keras").predict(xt, verbose=0), want, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.saving.load_model(tmp_path / "model.keras").predict(xt, verbose=0), want, atol=1e-6
+    )
     (tmp_path / "act_keras.py").write_text(actlab.to_code(best, "keras"))
     load_module(tmp_path / "act_keras.py", "act_keras")  # registers its own function under the same name
     assert keras.saving.get_registered_object(f"actlab>{name}") is not act
-    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "model.keras").predict(xt, verbose=0), want, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.saving.load_model(tmp_path / "model.keras").predict(xt, verbose=0), want, atol=1e-6
+    )
 
     with pytest.raises(ActlabError, match="already stands for"):
         actlab.to_keras("mish", name=name)
-    for spec, words in [("frelu", "images with learned weights"), ("softmax", "along a dimension"),
-                        ("prelu", "learns its parameters"), ("digamma", "no Keras or standalone form")]:
+    for spec, words in [
+        ("frelu", "images with learned weights"),
+        ("softmax", "along a dimension"),
+        ("prelu", "learns its parameters"),
+        ("digamma", "no Keras or standalone form"),
+    ]:
         with pytest.raises(ActlabError, match=words):
             actlab.to_keras(spec)
 
@@ -204,8 +245,15 @@ def test_transformers_config_names_the_function(tmp_path):
 
     torch.manual_seed(0)
     for act, spec in [(name, f"expr:{EVOLVED}"), ("actlab:shipped_serf", "serf")]:
-        config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                            intermediate_size=32, max_position_embeddings=16, hidden_act=act)
+        config = BertConfig(
+            vocab_size=40,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=16,
+            hidden_act=act,
+        )
         model = BertModel(config)
         used = model.encoder.layer[0].intermediate.intermediate_act_fn
         assert getattr(type(used), "actlab_spec", None) == spec
@@ -236,12 +284,23 @@ def test_timm_model_takes_the_function_as_act_layer(tmp_path):
         import timm  # noqa: F401
     except Exception as e:
         if not (TIMM_SITE / "timm").is_dir():
-            require_real(False, f"timm cannot be imported ({type(e).__name__}: {str(e).splitlines()[0][:120]}) and "
-                                f"{TIMM_SITE} is missing; run make test")
+            require_real(
+                False,
+                f"timm cannot be imported ({type(e).__name__}: {str(e).splitlines()[0][:120]}) and "
+                f"{TIMM_SITE} is missing; run make test",
+            )
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TIMM_SITE), str(Path(__file__).resolve().parents[1])])}
-        r = subprocess.run([sys.executable, "-c", f"import tests.test_export as t, pathlib; "
-                            f"t.check_timm(pathlib.Path({str(tmp_path)!r}))"], env=env, capture_output=True, text=True,
-                           timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import tests.test_export as t, pathlib; t.check_timm(pathlib.Path({str(tmp_path)!r}))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-3000:]
         return
     check_timm(tmp_path)
@@ -254,7 +313,10 @@ def check_timm(tmp_path: Path) -> None:
     (tmp_path / "act_timm.py").write_text(actlab.to_code(f"expr:{EVOLVED}", "timm"))
     shipped = load_module(tmp_path / "act_timm.py", "act_timm")
     torch.manual_seed(0)
-    for cls, spec in [(layer, "mish"), (getattr(shipped, X.functions(f"expr:{EVOLVED}")[0].class_name), f"expr:{EVOLVED}")]:
+    for cls, spec in [
+        (layer, "mish"),
+        (getattr(shipped, X.functions(f"expr:{EVOLVED}")[0].class_name), f"expr:{EVOLVED}"),
+    ]:
         model = timm.create_model("resnet18", pretrained=False, num_classes=3, act_layer=cls)
         acts = [m for m in model.modules() if isinstance(m, cls)]
         assert len(acts) >= 9  # the stem and two in each of 8 blocks
@@ -278,8 +340,14 @@ def test_onnx_model_with_an_evolved_and_a_compiled_fast_function(tmp_path, iris)
         opt.step()
     model.eval()
     path = tmp_path / "model.onnx"
-    torch.onnx.export(model, (iris.train.x[:8],), str(path), input_names=["x"], output_names=["y"],
-                      dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+    torch.onnx.export(
+        model,
+        (iris.train.x[:8],),
+        str(path),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
+    )
     got = ort.InferenceSession(str(path)).run(None, {"x": iris.test.x.numpy()})[0]
     np.testing.assert_allclose(got, model(iris.test.x).detach().numpy(), atol=1e-5)
 
@@ -308,20 +376,23 @@ def test_cli_exports_code_keras_and_onnx(tmp_path, monkeypatch, capsys):
     close(got, reference(f"expr:{EVOLVED}", x), "onnx")
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["frelu", "--to", "keras"], "images with learned weights"),
-    (["frelu", "--to", "onnx"], "learned weights"),
-    (["nosuch", "--to", "code"], "unknown activation"),
-    (["expr:max(x,", "--to", "code"], "cannot read expression"),
-    (["expr:1 + 2", "--to", "code"], "is a constant"),
-    (["mish", "--to", "code", "--name", "import"], "cannot name"),
-    (["mish", "--to", "code", "--slot", "hidden"], "for a best.json"),
-    (["mish", "--to", "keras", "--out", "act.txt"], "must end in .py"),
-    (["mish", "--to", "keras", "--out", "."], "is a folder"),
-    (["mish", "--to", "code", "--rank", "3"], "--rank is for --to onnx"),
-    (["mish", "--to", "onnx", "--rank", "0"], "rank must be"),
-    (["missing.json", "--to", "code"], "cannot read best.json"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["frelu", "--to", "keras"], "images with learned weights"),
+        (["frelu", "--to", "onnx"], "learned weights"),
+        (["nosuch", "--to", "code"], "unknown activation"),
+        (["expr:max(x,", "--to", "code"], "cannot read expression"),
+        (["expr:1 + 2", "--to", "code"], "is a constant"),
+        (["mish", "--to", "code", "--name", "import"], "cannot name"),
+        (["mish", "--to", "code", "--slot", "hidden"], "for a best.json"),
+        (["mish", "--to", "keras", "--out", "act.txt"], "must end in .py"),
+        (["mish", "--to", "keras", "--out", "."], "is a folder"),
+        (["mish", "--to", "code", "--rank", "3"], "--rank is for --to onnx"),
+        (["mish", "--to", "onnx", "--rank", "0"], "rank must be"),
+        (["missing.json", "--to", "code"], "cannot read best.json"),
+    ],
+)
 def test_cli_mistakes_are_one_line(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
     assert main(["export", *argv]) == 2
@@ -337,8 +408,18 @@ def test_generated_code_holds_no_text_of_the_users(tmp_path):
     best = write_best(path, {"all": EVOLVED}, "single")
     for target in X.TARGETS:
         tree = ast.parse(actlab.to_code(best, target))
-        imported = {a.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
-        assert "os" not in imported and imported <= {"torch", "torch.nn.functional", "nn", "keras", "ops", "ACT2CLS", "ACT2FN"}
+        imported = {
+            a.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names
+        }
+        assert "os" not in imported and imported <= {
+            "torch",
+            "torch.nn.functional",
+            "nn",
+            "keras",
+            "ops",
+            "ACT2CLS",
+            "ACT2FN",
+        }
     with pytest.raises(ActlabError, match="cannot name"):
         actlab.to_code("mish", name="x; import os")
 
@@ -361,9 +442,18 @@ def test_help_has_an_example(capsys):
 
 def test_a_best_json_with_learned_constants_exports_one_function_per_layer_with_its_values(tmp_path):
     path = tmp_path / "best.json"
-    path.write_text(json.dumps({"format": "actlab-evolve-best", "version": 1, "mode": "single",
-                                "functions": {"all": "x * sigmoid(1.5 * x)"}, "learn_constants": True,
-                                "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.0]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "actlab-evolve-best",
+                "version": 1,
+                "mode": "single",
+                "functions": {"all": "x * sigmoid(1.5 * x)"},
+                "learn_constants": True,
+                "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.0]}},
+            }
+        )
+    )
     got = X.functions(str(path))
     assert [f.slot for f in got] == ["input", "hidden_1"]
     x = torch.linspace(-3, 3, 13, dtype=torch.float64)

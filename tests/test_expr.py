@@ -27,8 +27,10 @@ from actlab import ActlabError
 from actlab.catalogue import expr as E
 
 # ------------------------------------------------------------------------------ strategies
-CONSTS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.37, 2.0, 1e-06, -1e-06, 1e-20, 123456.789, -2.5e10]),
-                   st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+CONSTS = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.37, 2.0, 1e-06, -1e-06, 1e-20, 123456.789, -2.5e10]),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+)
 
 
 def trees(max_leaves: int = 12):
@@ -36,28 +38,33 @@ def trees(max_leaves: int = 12):
 
     def extend(children):
         unary = st.tuples(st.sampled_from([p for p in E.PRIMITIVES if E.PRIMITIVES[p].arity == 1]), children).map(
-            lambda t: E.Call(t[0], (t[1],)))
-        binary = st.tuples(st.sampled_from([p for p in E.PRIMITIVES if E.PRIMITIVES[p].arity == 2]), children,
-                           children).map(lambda t: E.Call(t[0], (t[1], t[2])))
+            lambda t: E.Call(t[0], (t[1],))
+        )
+        binary = st.tuples(
+            st.sampled_from([p for p in E.PRIMITIVES if E.PRIMITIVES[p].arity == 2]), children, children
+        ).map(lambda t: E.Call(t[0], (t[1], t[2])))
         return unary | binary
 
     return st.recursive(leaf, extend, max_leaves=max_leaves)
 
 
 # ------------------------------------------------------------------------ parse and print
-@pytest.mark.parametrize("text,canon", [
-    ("max(x, x*tanh(x))", "max(x, x * tanh(x))"),
-    ("x - -0.5", "x - -0.5"),
-    ("-2*x", "-2.0 * x"),
-    ("-x", "neg(x)"),
-    ("x**2", "square(x)"),
-    ("x^-1", "1.0 / x"),
-    ("LeakyReLU(x) / (1 + x)", "leaky_relu(x) / (1.0 + x)"),
-    ("sub(x, add(x, 1))", "x - (x + 1.0)"),
-    ("(x - 1) - (2 - x)", "x - 1.0 - (2.0 - x)"),
-    ("Max(0, x)", "max(0.0, x)"),
-    ("  X\t+\n.5e1 ", "x + 5.0"),
-])
+@pytest.mark.parametrize(
+    "text,canon",
+    [
+        ("max(x, x*tanh(x))", "max(x, x * tanh(x))"),
+        ("x - -0.5", "x - -0.5"),
+        ("-2*x", "-2.0 * x"),
+        ("-x", "neg(x)"),
+        ("x**2", "square(x)"),
+        ("x^-1", "1.0 / x"),
+        ("LeakyReLU(x) / (1 + x)", "leaky_relu(x) / (1.0 + x)"),
+        ("sub(x, add(x, 1))", "x - (x + 1.0)"),
+        ("(x - 1) - (2 - x)", "x - 1.0 - (2.0 - x)"),
+        ("Max(0, x)", "max(0.0, x)"),
+        ("  X\t+\n.5e1 ", "x + 5.0"),
+    ],
+)
 def test_canonical_text(text, canon):
     assert E.canonical(text) == canon
     assert E.canonical(canon) == canon
@@ -72,13 +79,26 @@ def test_printing_round_trips_exactly(tree):
     assert E.to_text(back) == text  # also keeps the sign of -0.0
 
 
-@pytest.mark.parametrize("text,what", [
-    ("", "empty"), ("max(x", "ends too early"), ("foo(x)", "unknown function 'foo'"), ("x y", "unexpected 'y'"),
-    ("relu(x, x)", "takes 1 argument"), ("max(x)", "takes 2 arguments"), ("y + 1", "unknown name 'y'"),
-    ("x ** 0.5", "integer powers"), ("1e999", "too large"), ("x; import os", "unexpected character ';'"),
-    ("__import__('os')", "unexpected character"), ("lambda: 1", "unexpected character ':'"),
-    ("relu(x)(x)", "unexpected '('"), ("x.real", "unexpected"), ("max(x,)", "unexpected ')'"),
-])
+@pytest.mark.parametrize(
+    "text,what",
+    [
+        ("", "empty"),
+        ("max(x", "ends too early"),
+        ("foo(x)", "unknown function 'foo'"),
+        ("x y", "unexpected 'y'"),
+        ("relu(x, x)", "takes 1 argument"),
+        ("max(x)", "takes 2 arguments"),
+        ("y + 1", "unknown name 'y'"),
+        ("x ** 0.5", "integer powers"),
+        ("1e999", "too large"),
+        ("x; import os", "unexpected character ';'"),
+        ("__import__('os')", "unexpected character"),
+        ("lambda: 1", "unexpected character ':'"),
+        ("relu(x)(x)", "unexpected '('"),
+        ("x.real", "unexpected"),
+        ("max(x,)", "unexpected ')'"),
+    ],
+)
 def test_bad_expressions_fail_in_one_line(text, what):
     with pytest.raises(ActlabError) as e:
         E.parse(text)
@@ -86,8 +106,17 @@ def test_bad_expressions_fail_in_one_line(text, what):
     assert what in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("text", ["(" * 5000 + "x" + ")" * 5000, "-" * 20000 + "x", "relu(" * 3000 + "x" + ")" * 3000,
-                                  "x" + "+x" * 1999, "x" * 100_000, "1" * 5000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 5000 + "x" + ")" * 5000,
+        "-" * 20000 + "x",
+        "relu(" * 3000 + "x" + ")" * 3000,
+        "x" + "+x" * 1999,
+        "x" * 100_000,
+        "1" * 5000,
+    ],
+)
 def test_huge_inputs_are_refused_cleanly(text):
     with pytest.raises(ActlabError) as e:
         E.parse(text)
@@ -95,11 +124,68 @@ def test_huge_inputs_are_refused_cleanly(text):
 
 
 # ------------------------------------------------------------------------------- the fuzz test
-NASTY = ["__import__('os').system('touch PWNED')", "exec('x')", "eval('1')", "open('PWNED', 'w')", "x.__class__",
-         "globals()", "x if 1 else 2", "[x for x in ()]", "{'a': x}", "f'{x}'", "x @ x", "`x`", "\\x00", "x\u2028+1",
-         "ｘ", "x\x00", "max(x, __builtins__)", "sympify('x')", "Symbol('x')", "1_000", "0x10", "1j", "x;x", "x=1"]
-TOKENS = ["x", "X", "(", ")", ",", "+", "-", "*", "/", "**", "^", "1", "0.5", "1e3", ".", "e", "relu", "max", "tanh",
-          "div", "__import__", "os", "'", '"', ";", "=", " ", "\n", "lambda", "exec", "inf", "nan", "[", "]"]
+NASTY = [
+    "__import__('os').system('touch PWNED')",
+    "exec('x')",
+    "eval('1')",
+    "open('PWNED', 'w')",
+    "x.__class__",
+    "globals()",
+    "x if 1 else 2",
+    "[x for x in ()]",
+    "{'a': x}",
+    "f'{x}'",
+    "x @ x",
+    "`x`",
+    "\\x00",
+    "x\u2028+1",
+    "ｘ",
+    "x\x00",
+    "max(x, __builtins__)",
+    "sympify('x')",
+    "Symbol('x')",
+    "1_000",
+    "0x10",
+    "1j",
+    "x;x",
+    "x=1",
+]
+TOKENS = [
+    "x",
+    "X",
+    "(",
+    ")",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "^",
+    "1",
+    "0.5",
+    "1e3",
+    ".",
+    "e",
+    "relu",
+    "max",
+    "tanh",
+    "div",
+    "__import__",
+    "os",
+    "'",
+    '"',
+    ";",
+    "=",
+    " ",
+    "\n",
+    "lambda",
+    "exec",
+    "inf",
+    "nan",
+    "[",
+    "]",
+]
 
 
 def _no_code_execution():
@@ -142,7 +228,11 @@ def _import_guard():
 
     def guarded(name, *a, **k):
         level = a[3] if len(a) > 3 else k.get("level", 0)
-        if level == 0 and name not in sys.modules and not name.startswith(("sympy", "scipy", "numpy", "mpmath", "torch", "actlab")):
+        if (
+            level == 0
+            and name not in sys.modules
+            and not name.startswith(("sympy", "scipy", "numpy", "mpmath", "torch", "actlab"))
+        ):
             raise AssertionError(f"unexpected import of {name!r}")
         return real(name, *a, **k)
 
@@ -162,8 +252,9 @@ def _parse_guarded(text: str):
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.text(max_size=80), st.lists(st.sampled_from(TOKENS), max_size=30).map("".join),
-                 st.sampled_from(NASTY)))
+@given(
+    st.one_of(st.text(max_size=80), st.lists(st.sampled_from(TOKENS), max_size=30).map("".join), st.sampled_from(NASTY))
+)
 def test_fuzz_parser_never_runs_code_and_fails_only_with_a_clear_error(text):
     node = _parse_guarded(text)
     if node is not None:
@@ -190,7 +281,9 @@ def test_simplify_never_parses_strings():
         out = E.simplified(E.parse(text))
         built = work({"op": "build", "expr": text})
     simple = work({"op": "simplify", "expr": text})
-    assert out["text"] == simple["text"] == "Max(x, x*tanh(x))" and r"\max" in out["latex"] and out["simplified"] is True
+    assert (
+        out["text"] == simple["text"] == "Max(x, x*tanh(x))" and r"\max" in out["latex"] and out["simplified"] is True
+    )
     assert built == {"text": "Max(x, x*tanh(x))", "latex": out["latex"], "ops": 3}
 
 
@@ -224,8 +317,13 @@ def test_each_primitive_torch_numpy_sympy_agree(name):
 
 def test_torch_numpy_sympy_agree_on_composites():
     sym = sympy.Symbol("x", real=True)
-    for text in ["max(x, x*tanh(x))", "selu(x) * sigmoid(x) - log(x)", "hardswish(x - 1.5) / (square(x) + 1)",
-                 "min(softplus(x), erf(x)) + sqrt(cos(x))", "softshrink(elu(x)) * hardtanh(2 * x)"]:
+    for text in [
+        "max(x, x*tanh(x))",
+        "selu(x) * sigmoid(x) - log(x)",
+        "hardswish(x - 1.5) / (square(x) + 1)",
+        "min(softplus(x), erf(x)) + sqrt(cos(x))",
+        "softshrink(elu(x)) * hardtanh(2 * x)",
+    ]:
         node = E.parse(text)
         x = np.linspace(-4, 4, 17) + 0.013
         s_expr = E.to_sympy(node)
@@ -277,15 +375,20 @@ def test_bad_specs_fail_in_one_line():
 
 
 def test_expr_specs_work_in_models_swap_and_compare(digits):
-    from actlab.studies.compare import CompareConfig, check_activations
     from actlab.models import build
+    from actlab.studies.compare import CompareConfig, check_activations
     from actlab.training import TrainConfig, train
 
     spec = "expr:max(x, x*tanh(x))"
-    model = build("mlp", digits.input_shape, digits.n_classes, {"input": spec, "hidden": "expr:softsign(x)" if False else spec})
+    model = build(
+        "mlp", digits.input_shape, digits.n_classes, {"input": spec, "hidden": "expr:softsign(x)" if False else spec}
+    )
     assert model.specs["input"] == spec
-    r = train(lambda: build("mlp", digits.input_shape, digits.n_classes, spec), digits,
-              TrainConfig(epochs=2, diagnostics=False))
+    r = train(
+        lambda: build("mlp", digits.input_shape, digits.n_classes, spec),
+        digits,
+        TrainConfig(epochs=2, diagnostics=False),
+    )
     assert r.status == "finished" and r.test["accuracy"] > 0.5
     net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
     swaps = actlab.swap_activations(net, spec)
@@ -309,19 +412,25 @@ def _cli(*args):
 
 
 def test_show_an_expression_and_a_bad_one(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "actlab.cli", "show", "expr:x / (1 + abs(x))"], capture_output=True,
-                       text=True, cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "actlab.cli", "show", "expr:x / (1 + abs(x))"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "expr:x / (1.0 + abs(x))" in r.stdout and "monotonic:     yes" in r.stdout
     assert len(list(tmp_path.glob("*.png"))) == 1
     r = _cli("show", "expr:max(x,", "--no-plot")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("actlab: error: cannot read expression")
+    assert (
+        r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("actlab: error: cannot read expression")
+    )
 
 
 def test_the_guard_itself_catches_eval_of_text():
-    with pytest.raises(AssertionError, match="eval of text"):
-        with _no_code_execution():
-            eval("1 + 1")  # noqa: S307 - the test of the guard
+    with pytest.raises(AssertionError, match="eval of text"), _no_code_execution():
+        eval("1 + 1")  # noqa: S307 - the test of the guard
 
 
 # ------------------------------------------------- bounded sympy, constants, protected formulas
@@ -396,8 +505,16 @@ def test_a_timeout_kills_the_sympy_process_and_the_next_call_starts_a_fresh_one(
 def test_threads_share_the_sympy_process_without_mixing_replies():
     from concurrent.futures import ThreadPoolExecutor
 
-    texts = ["max(x, x*tanh(x)) + x - x", "x / (1 + abs(x))", "1 / (1 + exp(-x))", "relu(x) - relu(-x)", "square(x) / x",
-             "sin(x) * cos(x)", "x * sigmoid(x)", "log(exp(x))"] * 3
+    texts = [
+        "max(x, x*tanh(x)) + x - x",
+        "x / (1 + abs(x))",
+        "1 / (1 + exp(-x))",
+        "relu(x) - relu(-x)",
+        "square(x) / x",
+        "sin(x) * cos(x)",
+        "x * sigmoid(x)",
+        "log(exp(x))",
+    ] * 3
     alone = {t: (E.simplified(E.parse(t)), E.latex(E.parse(t))) for t in set(texts)}
     with ThreadPoolExecutor(6) as pool:
         together = list(pool.map(lambda t: (E.simplified(E.parse(t)), E.latex(E.parse(t))), texts))
@@ -450,8 +567,10 @@ def test_the_time_limit_works_in_a_spawned_worker_process():
 def test_no_sympy_process_outlives_the_process_that_started_it(how):
     from tests.conftest import wait_until
 
-    code = ("import sys\nfrom actlab.catalogue import expr as E\nfrom actlab.catalogue.expr import _process\n"
-            "E.latex(E.X)\nprint(_process.pid(), flush=True)\nsys.stdin.readline()\n")
+    code = (
+        "import sys\nfrom actlab.catalogue import expr as E\nfrom actlab.catalogue.expr import _process\n"
+        "E.latex(E.X)\nprint(_process.pid(), flush=True)\nsys.stdin.readline()\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         child = int(parent.stdout.readline())
@@ -480,9 +599,16 @@ def test_without_a_sympy_process_formulas_are_unsimplified_with_a_note(monkeypat
     monkeypatch.setattr(_process, "_SYMPY", _process.SympyProcess())
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
     out = E.simplified(node)
-    assert out == {"text": E.to_text(node), "latex": r"\mathrm{max(x,\ x\ *\ tanh(x))\ +\ x\ -\ x}", "simplified": False,
-                   "note": out["note"]}
-    assert out["note"].startswith("not simplified: sympy could not run (cannot start a process:") and "\n" not in out["note"]
+    assert out == {
+        "text": E.to_text(node),
+        "latex": r"\mathrm{max(x,\ x\ *\ tanh(x))\ +\ x\ -\ x}",
+        "simplified": False,
+        "note": out["note"],
+    }
+    assert (
+        out["note"].startswith("not simplified: sympy could not run (cannot start a process:")
+        and "\n" not in out["note"]
+    )
     assert E.latex(node) == out["latex"]
     monkeypatch.undo()
     silent = tmp_path / "silent.py"
@@ -508,8 +634,10 @@ def test_no_asynchronous_exception_api_remains():
 
 
 def test_simplify_skips_large_trees_with_a_note_and_keeps_small_ones():
-    big = E.parse("abs(softplus(sin(square(x / softshrink(celu(exp(relu(neg(cos(0.6)))))) + (erf(exp(softshrink("
-                  "erf(hardtanh(sin(0.44)))))) + square(sqrt(selu(abs(min(relu(x), tanh(x)))))))))))")
+    big = E.parse(
+        "abs(softplus(sin(square(x / softshrink(celu(exp(relu(neg(cos(0.6)))))) + (erf(exp(softshrink("
+        "erf(hardtanh(sin(0.44)))))) + square(sqrt(selu(abs(min(relu(x), tanh(x)))))))))))"
+    )
     out = E.simplified(big)  # 31 nodes: sympy ran for hours on it
     assert out["simplified"] is False and "not simplified: more than" in out["note"]
     small = E.simplified(E.parse("max(x, x*tanh(x)) + x - x"))
@@ -535,8 +663,9 @@ def test_constant_expressions_are_refused_as_activations(spec):
 
 @pytest.mark.parametrize("spec", ["expr:3", "expr:1/0"])
 def test_show_of_a_constant_is_one_line(tmp_path, spec):
-    r = subprocess.run([sys.executable, "-m", "actlab.cli", "show", spec], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "actlab.cli", "show", spec], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "is a constant" in r.stderr and not list(tmp_path.iterdir())
 
@@ -558,8 +687,20 @@ def test_100k_nested_brackets_are_one_line(tmp_path, monkeypatch, capsys):
         E.Expression(deep)
 
 
-@pytest.mark.parametrize("bad", [None, 3, 2.5, b"x", ["x"], E.Call("nosuch", (E.X,)), E.Call("max", (E.X,)),
-                                 E.Const(float("nan")), E.Call("relu", ("x",))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        3,
+        2.5,
+        b"x",
+        ["x"],
+        E.Call("nosuch", (E.X,)),
+        E.Call("max", (E.X,)),
+        E.Const(float("nan")),
+        E.Call("relu", ("x",)),
+    ],
+)
 def test_expression_of_anything_but_text_or_a_tree_is_one_line(bad):
     with pytest.raises(ActlabError) as e:
         E.Expression(bad)
@@ -568,25 +709,42 @@ def test_expression_of_anything_but_text_or_a_tree_is_one_line(bad):
         actlab.Expression(bad)
 
 
-@pytest.mark.parametrize("text,shown", [
-    ("x / 0", "1000000 x"),  # the protected division by 0 divides by 1e-6: the formula says so
-    ("x / -0.0", "1000000 x"),  # -0.0 counts as positive, as in the function
-    ("x / 1e-9", "1000000 x"),
-    ("x / -1e-9", "- 1000000 x"),
-    ("x / x", r"\operatorname{pdiv}"),  # may come near 0: named, never a plain x / x = 1
-    ("sin(x) / (x - 1)", r"\operatorname{pdiv}"),
-    ("x / (1 + abs(x))", r"\frac{x}{\left|{x}\right| + 1}"),  # provably >= 1: a plain fraction
-    ("1 / (1 + exp(-x))", r"\frac{1}{1 + e^{- x}}"),
-    ("log(x)", r"10^{-6}"),
-    ("log(0) * x", r"- 13.81"),
-])
+@pytest.mark.parametrize(
+    "text,shown",
+    [
+        ("x / 0", "1000000 x"),  # the protected division by 0 divides by 1e-6: the formula says so
+        ("x / -0.0", "1000000 x"),  # -0.0 counts as positive, as in the function
+        ("x / 1e-9", "1000000 x"),
+        ("x / -1e-9", "- 1000000 x"),
+        ("x / x", r"\operatorname{pdiv}"),  # may come near 0: named, never a plain x / x = 1
+        ("sin(x) / (x - 1)", r"\operatorname{pdiv}"),
+        ("x / (1 + abs(x))", r"\frac{x}{\left|{x}\right| + 1}"),  # provably >= 1: a plain fraction
+        ("1 / (1 + exp(-x))", r"\frac{1}{1 + e^{- x}}"),
+        ("log(x)", r"10^{-6}"),
+        ("log(0) * x", r"- 13.81"),
+    ],
+)
 def test_formulas_show_protected_operations_as_the_function_computes_them(text, shown):
     formula = actlab.lookup("expr:" + text).formula
     assert shown in formula and r"\tilde{\infty}" not in formula and "zoo" not in formula, formula
 
 
-@pytest.mark.parametrize("text", ["x / 0", "x / x", "sin(x) / (x - 1)", "1 / x", "x / (x + 1e-7)", "log(x)", "log(x - x)",
-                                  "sqrt(x)", "sqrt(0) + x", "div(x, square(x) - 1)", "x / (log(x) + 13.815510557964274)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x / 0",
+        "x / x",
+        "sin(x) / (x - 1)",
+        "1 / x",
+        "x / (x + 1e-7)",
+        "log(x)",
+        "log(x - x)",
+        "sqrt(x)",
+        "sqrt(0) + x",
+        "div(x, square(x) - 1)",
+        "x / (log(x) + 13.815510557964274)",
+    ],
+)
 def test_every_protected_primitive_formula_agrees_with_the_function(text):
     node = E.parse(text)
     sym = sympy.Symbol("x", real=True)

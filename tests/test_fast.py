@@ -48,8 +48,11 @@ def test_each_primitive_derivative_is_autograds(name, inductor):
     """Unary f(x); binary f(x, 0.7x + 0.3) and f(x, x) (a tie everywhere) and against a constant."""
     p = E.PRIMITIVES[name]
     x = torch.tensor(SPECIAL + list(np.linspace(-4, 4, 81)), dtype=torch.float64)
-    texts = [f"{name}(x)"] if p.arity == 1 else [f"{name}(x, 0.7 * x + 0.3)", f"{name}(x, x)", f"{name}(x, 0.5)",
-                                                 f"{name}(-1.5, x)"]
+    texts = (
+        [f"{name}(x)"]
+        if p.arity == 1
+        else [f"{name}(x, 0.7 * x + 0.3)", f"{name}(x, x)", f"{name}(x, 0.5)", f"{name}(-1.5, x)"]
+    )
     for text in texts:
         node = E.parse(text)
         ya, ga = autograd_value_and_grad(node, x)
@@ -124,10 +127,17 @@ def test_every_function_gets_its_own_compiled_kernel():
         assert m.choice == "compiled" and counters["stats"]["unique_graphs"] == before + 1, spec
 
 
-@pytest.mark.parametrize("spec,why", [
-    ("prelu", "learnable parameters"), ("rrelu", "random numbers in training"), ("softmax", "not element-wise"),
-    ("frelu", "not element-wise"), ("expr:rrelu(x) * 2", "random numbers"), ("floor", "zero gradient"),
-])
+@pytest.mark.parametrize(
+    "spec,why",
+    [
+        ("prelu", "learnable parameters"),
+        ("rrelu", "random numbers in training"),
+        ("softmax", "not element-wise"),
+        ("frelu", "not element-wise"),
+        ("expr:rrelu(x) * 2", "random numbers"),
+        ("floor", "zero gradient"),
+    ],
+)
 def test_eager_where_the_kernel_cannot_be_right(spec, why):
     m = actlab.fast(spec, mode="compiled")
     assert m.choice.startswith("eager:") and why in m.choice and m._kernel is None
@@ -152,9 +162,13 @@ def test_a_model_with_fast_activations_trains_like_the_eager_one(digits):
 
     cfg = TrainConfig(epochs=3, batch_size=64, seed=0, diagnostics=True)
     results = {}
-    for name, act in [("eager", lambda: actlab.get(COMPOSITE)), ("fast", lambda: actlab.fast(COMPOSITE, mode="compiled"))]:
-        results[name] = train(lambda: build("mlp", digits.input_shape, digits.n_classes, act(), width=32, depth=2),
-                              digits, cfg)
+    for name, act in [
+        ("eager", lambda: actlab.get(COMPOSITE)),
+        ("fast", lambda: actlab.fast(COMPOSITE, mode="compiled")),
+    ]:
+        results[name] = train(
+            lambda: build("mlp", digits.input_shape, digits.n_classes, act(), width=32, depth=2), digits, cfg
+        )
     a, b = results["eager"], results["fast"]
     assert a.status == b.status == "finished"
     for ea, eb in zip(a.epochs, b.epochs):
@@ -177,7 +191,9 @@ def test_load_best_json_fast(tmp_path):
     import json
 
     p = tmp_path / "best.json"
-    p.write_text(json.dumps({"format": "actlab-evolve-best", "mode": "single", "functions": {"all": "max(x, x*tanh(x))"}}))
+    p.write_text(
+        json.dumps({"format": "actlab-evolve-best", "mode": "single", "functions": {"all": "max(x, x*tanh(x))"}})
+    )
     m = actlab.load(p, fast=True)
     assert isinstance(m, actlab.FastActivation) and m.spec == "expr:max(x, x*tanh(x))"
     x = torch.randn(64, 8)
@@ -185,9 +201,11 @@ def test_load_best_json_fast(tmp_path):
 
 
 def test_bad_input_is_one_line():
-    for call, what in [(lambda: actlab.fast(COMPOSITE, mode="turbo"), "choose one of auto, eager, compiled"),
-                       (lambda: actlab.fast(torch.relu), "spec string"),
-                       (lambda: actlab.fast("relux"), "unknown activation")]:
+    for call, what in [
+        (lambda: actlab.fast(COMPOSITE, mode="turbo"), "choose one of auto, eager, compiled"),
+        (lambda: actlab.fast(torch.relu), "spec string"),
+        (lambda: actlab.fast("relux"), "unknown activation"),
+    ]:
         with pytest.raises(ActlabError) as e:
             call()
         assert what in str(e.value) and "\n" not in str(e.value)
@@ -196,11 +214,13 @@ def test_bad_input_is_one_line():
 def test_without_a_compiler_auto_stays_eager_and_compiled_says_why(tmp_path):
     """A real failure: Inductor pointed at a C++ compiler that does not exist, in a fresh process
     with an empty Inductor cache."""
-    code = ("import actlab, torch\n"
-            f"m = actlab.fast({COMPOSITE!r}, probe_shape=(64, 8))\n"
-            "print('CHOICE', m.choice)\n"
-            "x = torch.randn(5, requires_grad=True); m(x).sum().backward(); print('GRAD', bool(torch.isfinite(x.grad).all()))\n"
-            f"actlab.fast({COMPOSITE!r}, mode='compiled')\n")
+    code = (
+        "import actlab, torch\n"
+        f"m = actlab.fast({COMPOSITE!r}, probe_shape=(64, 8))\n"
+        "print('CHOICE', m.choice)\n"
+        "x = torch.randn(5, requires_grad=True); m(x).sum().backward(); print('GRAD', bool(torch.isfinite(x.grad).all()))\n"
+        f"actlab.fast({COMPOSITE!r}, mode='compiled')\n"
+    )
     env = {**os.environ, "CXX": str(tmp_path / "no-such-compiler"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert "CHOICE eager: compiling failed" in r.stdout, r.stdout + r.stderr[-2000:]

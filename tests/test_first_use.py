@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from actlab.studies.compare import CompareConfig
 from actlab.report.search import score_text
+from actlab.studies.compare import CompareConfig
 from tests.conftest import require_real
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -24,12 +24,15 @@ def actlab(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("acts, baseline", [
-    (["step", "sigmoid", "relu", "tanh"], "relu"),     # --activations articles starts with step
-    (["tanh", "ReLU", "elu"], "ReLU"),                  # any spelling of ReLU, as the user wrote it
-    (["tanh", "leaky_relu", "elu"], "tanh"),            # no ReLU: the first
-    (["tanh", "expr:relu(x)"], "tanh"),                 # an expression is not the catalogue's ReLU
-])
+@pytest.mark.parametrize(
+    "acts, baseline",
+    [
+        (["step", "sigmoid", "relu", "tanh"], "relu"),  # --activations articles starts with step
+        (["tanh", "ReLU", "elu"], "ReLU"),  # any spelling of ReLU, as the user wrote it
+        (["tanh", "leaky_relu", "elu"], "tanh"),  # no ReLU: the first
+        (["tanh", "expr:relu(x)"], "tanh"),  # an expression is not the catalogue's ReLU
+    ],
+)
 def test_the_baseline_is_relu_where_it_is_compared_else_the_first(acts, baseline):
     assert CompareConfig(activations=acts).baseline == baseline
     assert CompareConfig(activations=acts, baseline=acts[-1]).baseline == acts[-1]  # a named one wins
@@ -50,8 +53,28 @@ def test_compare_says_which_baseline_it_uses_before_training(tmp_path):
 def test_the_search_says_which_final_runs_diverged(tmp_path):
     """A configuration whose every final run diverges reads 'diverged', not a test accuracy of 0."""
     out = tmp_path / "s"
-    r = actlab("search", "--dataset", "iris", "--layers", "2", "--candidates", "exp,expr:exp(exp(x))", "--trials", "2",
-               "--final-seeds", "2", "--epochs", "3", "--lr", "5", "--pruner", "none", "--quiet", "--out", str(out))
+    r = actlab(
+        "search",
+        "--dataset",
+        "iris",
+        "--layers",
+        "2",
+        "--candidates",
+        "exp,expr:exp(exp(x))",
+        "--trials",
+        "2",
+        "--final-seeds",
+        "2",
+        "--epochs",
+        "3",
+        "--lr",
+        "5",
+        "--pruner",
+        "none",
+        "--quiet",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     rows = {line.split()[0]: line for line in r.stdout.splitlines() if line.startswith(("baseline", "top-"))}
     final = {c["name"]: c for c in json.loads((out / "results.json").read_text())["final"]["configs"]}
@@ -76,24 +99,42 @@ def test_help_says_what_an_npz_file_holds_and_what_limit_shrinks(command):
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())  # as one line: argparse wraps it
     assert "npz:PATH (arrays named x and y, as numpy.savez(PATH, x=..., y=...) writes them" in text
-    assert "x_train, y_train, x_test, y_test" in text and "csv:PATH (a header row; --target names the label column)" in text
-    assert "use at most this many training examples, stratified; the validation and test splits shrink in the same " \
-           "proportion" in text
+    assert (
+        "x_train, y_train, x_test, y_test" in text
+        and "csv:PATH (a header row; --target names the label column)" in text
+    )
+    assert (
+        "use at most this many training examples, stratified; the validation and test splits shrink in the same "
+        "proportion" in text
+    )
 
 
-@pytest.mark.parametrize("torch, args", [
-    (None, ["torch==2.13.0"]),
-    ("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",  # the README's way to the CPU build
-     ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]),
-])
+@pytest.mark.parametrize(
+    "torch, args",
+    [
+        (None, ["torch==2.13.0"]),
+        (
+            "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",  # the README's way to the CPU build
+            ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"],
+        ),
+    ],
+)
 def test_make_passes_torch_to_pip_as_its_arguments(tmp_path, torch, args):
     """What `make` would run (make -n, in a copy of the Makefile): TORCH reaches pip word by word."""
     require_real(shutil.which("make") is not None, "make is not installed")
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    r = subprocess.run(["make", "-n", "install", *([f"TORCH={torch}"] if torch else [])], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["make", "-n", "install", *([f"TORCH={torch}"] if torch else [])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    pip = [shlex.split(line) for line in r.stdout.splitlines()
-           if "pip install" in line and "torch==" in line and "--target" not in line]
-    assert len(pip) == 1 and pip[0][pip[0].index("-q") + 1:] == args, r.stdout
+    pip = [
+        shlex.split(line)
+        for line in r.stdout.splitlines()
+        if "pip install" in line and "torch==" in line and "--target" not in line
+    ]
+    assert len(pip) == 1 and pip[0][pip[0].index("-q") + 1 :] == args, r.stdout

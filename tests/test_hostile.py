@@ -34,9 +34,10 @@ import sys
 import tarfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -118,23 +119,29 @@ class TrainingStarted(BaseException):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import actlab.studies.compare
     import actlab.execution.runner
+    import actlab.studies.compare
     import actlab.studies.search
 
     def tripwire(*args, **kwargs):
         raise TrainingStarted("a hostile case got as far as training")
 
-    for mod, name in ((actlab.execution.runner, "train"), (actlab.execution.runner, "train_population"), (actlab.studies.search, "train"),
-                      (actlab.studies.search, "train_population"), (actlab.studies.compare, "train")):
+    for mod, name in (
+        (actlab.execution.runner, "train"),
+        (actlab.execution.runner, "train_population"),
+        (actlab.studies.search, "train"),
+        (actlab.studies.search, "train_population"),
+        (actlab.studies.compare, "train"),
+    ):
         monkeypatch.setattr(mod, name, tripwire)
 
 
 def _run_fresh(ctx: Ctx, argv: list, extra_env: dict) -> tuple[int, str, str]:
     args = [os.fsencode(ctx.fill(os.fsdecode(a))) for a in argv]
     env = {**os.environ, "ACTLAB_DATA": str(ctx.work / "data-cache"), "PYTHONPATH": str(REPO), **extra_env}
-    p = subprocess.run([sys.executable.encode(), b"-m", b"actlab.cli", *args], cwd=ctx.work, env=env,
-                       capture_output=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable.encode(), b"-m", b"actlab.cli", *args], cwd=ctx.work, env=env, capture_output=True, timeout=120
+    )
     return p.returncode, p.stdout.decode("utf-8", "backslashreplace"), p.stderr.decode("utf-8", "backslashreplace")
 
 
@@ -157,8 +164,10 @@ def write(path: Path, content: bytes | str) -> Path:
 
 def files(name: str, content: bytes | str | Callable[[Ctx], bytes]):
     """A setup writing ``work/files/NAME``."""
+
     def setup(ctx: Ctx):
         write(ctx.files / name, content(ctx) if callable(content) else content)
+
     return setup
 
 
@@ -166,6 +175,7 @@ def both(*setups):
     def setup(ctx: Ctx):
         for s in setups:
             s(ctx)
+
     return setup
 
 
@@ -234,6 +244,7 @@ def mnist_files(**replace: bytes):
     def setup(ctx: Ctx):
         for k, v in {**good, **replace}.items():
             write(ctx.files / "mnist" / k, v(ctx) if callable(v) else v)
+
     return setup
 
 
@@ -244,16 +255,19 @@ def cifar_batch(n: int = 10, override: dict | None = None) -> bytes:
 
 def cifar_dir(**replace):
     """A setup writing cifar-10-batches-py (tiny batches) into work/files/cifar, some replaced."""
+
     def setup(ctx: Ctx):
         batches = {f"data_batch_{i}": cifar_batch() for i in range(1, 6)}
         batches["test_batch"] = cifar_batch()
         for k, v in {**batches, **replace}.items():
             write(ctx.files / "cifar" / "cifar-10-batches-py" / k, v(ctx) if callable(v) else v)
+
     return setup
 
 
 def cifar_tar(member_name: str, content: Callable[[Ctx], bytes]):
     """A setup writing cifar-10-python.tar.gz whose batch ``member_name`` is ``content``."""
+
     def setup(ctx: Ctx):
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -266,6 +280,7 @@ def cifar_tar(member_name: str, content: Callable[[Ctx], bytes]):
             info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
         write(ctx.files / "cifar" / "cifar-10-python.tar.gz", buf.getvalue())
+
     return setup
 
 
@@ -273,6 +288,7 @@ def usps_files(train: bytes):
     def setup(ctx: Ctx):
         write(ctx.files / "usps" / "usps", train)
         write(ctx.files / "usps" / "usps.t", b"1 1:0.5\n2 2:0.5\n")
+
     return setup
 
 
@@ -305,18 +321,26 @@ def foreign_results(ctx: Ctx) -> None:
     write(ctx.out / "report.html", "<html>mine</html>")
 
 
-RESULT = {"status": "finished",
-          "epochs": [{"epoch": 1, "seconds": 0.02, "train_accuracy": 0.5, "val_accuracy": 0.4}],
-          "test": {"loss": 1.0, "accuracy": 0.5, "f1": 0.4}, "final_train": {"loss": 1.0, "accuracy": 0.6},
-          "best_epoch": 1, "n_params": 100, "seconds": 0.05, "diagnostics": {}}
+RESULT = {
+    "status": "finished",
+    "epochs": [{"epoch": 1, "seconds": 0.02, "train_accuracy": 0.5, "val_accuracy": 0.4}],
+    "test": {"loss": 1.0, "accuracy": 0.5, "f1": 0.4},
+    "final_train": {"loss": 1.0, "accuracy": 0.6},
+    "best_epoch": 1,
+    "n_params": 100,
+    "seconds": 0.05,
+    "diagnostics": {},
+}
 
 
 def prior_runs(ctx: Ctx) -> None:
     """Finished compare runs of another configuration (another key) under out/runs."""
     mark(ctx, "compare")
     for name in ("relu__seed0", "tanh__seed0"):
-        write(ctx.out / "runs" / f"{name}.json",
-              json.dumps({"format": "actlab-unit", "key": "0123456789abcdef", "unit": {}, "result": RESULT, "packed": 1}))
+        write(
+            ctx.out / "runs" / f"{name}.json",
+            json.dumps({"format": "actlab-unit", "key": "0123456789abcdef", "unit": {}, "result": RESULT, "packed": 1}),
+        )
 
 
 _CHECKPOINT: dict[str, str] = {}
@@ -331,14 +355,16 @@ def checkpoint_text() -> str:
 
         cfg = EvolveConfig(dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
         with tempfile.TemporaryDirectory() as d:
-            run_evolution(cfg, Path(d) / "run", evaluator=lambda t: {"fitness": 0.5, "status": "ok"}, progress=False,
-                          stop_after=0)
+            run_evolution(
+                cfg, Path(d) / "run", evaluator=lambda t: {"fitness": 0.5, "status": "ok"}, progress=False, stop_after=0
+            )
             _CHECKPOINT["text"] = (Path(d) / "run" / "checkpoint.json").read_text()
     return _CHECKPOINT["text"]
 
 
 def checkpoint(change: Callable[[dict], Any] | bytes | str):
     """A setup writing out/checkpoint.json: the real one changed by ``change``, or given bytes."""
+
     def setup(ctx: Ctx):
         mark(ctx, "evolve")
         if callable(change):
@@ -347,6 +373,7 @@ def checkpoint(change: Callable[[dict], Any] | bytes | str):
             write(ctx.out / "checkpoint.json", json.dumps(d))
         else:
             write(ctx.out / "checkpoint.json", change)
+
     return setup
 
 
@@ -355,6 +382,7 @@ def _set(path: tuple, value):
         for k in path[:-1]:
             d = d[k]
         d[path[-1]] = value
+
     return change
 
 
@@ -367,8 +395,11 @@ def best(**changes):
 
 def best_learned(*values):
     """A setup writing a best.json whose run learned its one constant per layer: ``values`` of input, hidden_1."""
-    return best(functions={"all": "x * tanh(1.5 * x)"}, learn_constants=True,
-                learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values)})
+    return best(
+        functions={"all": "x * tanh(1.5 * x)"},
+        learn_constants=True,
+        learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values)},
+    )
 
 
 def swap_with_a_wrong_example_input(ctx: Ctx):
@@ -402,8 +433,12 @@ CASES: list[Case] = [
     Case("show-empty-spec", ["show", ""]),
     Case("show-unknown-name", "show sofmax --out {out}/x.png"),
     Case("show-very-long-name", ["show", "a" * 100_000, "--out", "{out}/x.png"]),
-    Case("show-import-in-arguments", ["show", "relu(__import__('os').system('touch {canary}'))", "--out", "{out}/x.png"]),
-    Case("show-call-in-arguments", ["show", "leaky_relu(negative_slope=open('{canary}', 'w'))", "--out", "{out}/x.png"]),
+    Case(
+        "show-import-in-arguments", ["show", "relu(__import__('os').system('touch {canary}'))", "--out", "{out}/x.png"]
+    ),
+    Case(
+        "show-call-in-arguments", ["show", "leaky_relu(negative_slope=open('{canary}', 'w'))", "--out", "{out}/x.png"]
+    ),
     Case("show-argument-nan", ["show", "leaky_relu(negative_slope=nan)", "--out", "{out}/x.png"]),
     Case("show-argument-inf", ["show", "elu(alpha=1e999)", "--out", "{out}/x.png"]),
     Case("show-argument-beyond-float", ["show", f"elu(alpha={10**400})", "--out", "{out}/x.png"]),
@@ -437,34 +472,81 @@ CASES: list[Case] = [
     Case("show-json-missing", "show {files}/nothing.json --out {out}/x.png"),
     Case("show-json-traversal-missing", "show ../../outside/best.json --out {out}/x.png"),
     Case("show-best-not-json", "show {files}/best.json --out {out}/x.png", files("best.json", "{not json")),
-    Case("show-best-not-utf8", "show {files}/best.json --out {out}/x.png", files("best.json", b'{"format": "\xff\xfe"}')),
-    Case("show-best-deeply-nested", "show {files}/best.json --out {out}/x.png", files("best.json", b"[" * 100_000 + b"]" * 100_000)),
+    Case(
+        "show-best-not-utf8", "show {files}/best.json --out {out}/x.png", files("best.json", b'{"format": "\xff\xfe"}')
+    ),
+    Case(
+        "show-best-deeply-nested",
+        "show {files}/best.json --out {out}/x.png",
+        files("best.json", b"[" * 100_000 + b"]" * 100_000),
+    ),
     Case("show-best-empty-file", "show {files}/best.json --out {out}/x.png", files("best.json", b"")),
-    Case("show-best-slot-traversal", "show {files}/best.json --out {out}/x.png",
-         best(mode=None, functions={"../../outside/evil": "x"})),
-    Case("show-best-slot-absolute", "show {files}/best.json --out {out}/x.png",
-         best(mode="triple", functions={"input": "x", "hidden": "x", "/tmp/evil": "x"})),
-    Case("show-best-function-import", "show {files}/best.json --out {out}/x.png",
-         lambda ctx: best(functions={"all": f"__import__('os').system('touch {ctx.canary}')"})(ctx)),
+    Case(
+        "show-best-slot-traversal",
+        "show {files}/best.json --out {out}/x.png",
+        best(mode=None, functions={"../../outside/evil": "x"}),
+    ),
+    Case(
+        "show-best-slot-absolute",
+        "show {files}/best.json --out {out}/x.png",
+        best(mode="triple", functions={"input": "x", "hidden": "x", "/tmp/evil": "x"}),
+    ),
+    Case(
+        "show-best-function-import",
+        "show {files}/best.json --out {out}/x.png",
+        lambda ctx: best(functions={"all": f"__import__('os').system('touch {ctx.canary}')"})(ctx),
+    ),
     Case("show-best-function-constant", "show {files}/best.json --out {out}/x.png", best(functions={"all": "2 * 3"})),
     Case("show-best-function-not-text", "show {files}/best.json --out {out}/x.png", best(functions={"all": ["x"]})),
     Case("show-best-mode-unknown", "show {files}/best.json --out {out}/x.png", best(mode="../../x")),
     Case("show-best-wrong-format", "show {files}/best.json --out {out}/x.png", best(format="something-else")),
-    Case("show-compare-results-json", "show {files}/results.json --out {out}/x.png",
-         files("results.json", json.dumps({"summary": [], "runs": []}))),
-    Case("show-evolve-results-without-best", "show {files}/results.json --out {out}/x.png",
-         files("results.json", json.dumps({"format": "actlab-evolve-results", "config": {"mode": "single"}, "best": None}))),
-    Case("show-best-function-huge", "show {files}/best.json --out {out}/x.png",
-         best(functions={"all": "+".join(["x"] * 2_000_000)})),
-    Case("show-best-too-large", "show {files}/best.json --out {out}/x.png", best(functions={"all": "x" + " " * 500}),
-         patch={"actlab._io.MAX_JSON_BYTES": 100}),
-    Case("show-best-huge-number", "show {files}/best.json --out {out}/x.png",
-         files("best.json", b'{"format": "actlab-evolve-best", "version": ' + b"9" * 100_000 + b"}")),
-    Case("show-results-slot-traversal", "show {files}/results.json --out {out}/x.png",
-         files("results.json", json.dumps({"format": "actlab-evolve-results", "config": {"mode": "single"},
-                                           "best": {"functions": {"../../outside/x": "x"}}}))),
-    Case("show-best-is-a-folder", "show {files}/best.json --out {out}/x.png",
-         lambda ctx: (ctx.files / "best.json").mkdir(parents=True)),
+    Case(
+        "show-compare-results-json",
+        "show {files}/results.json --out {out}/x.png",
+        files("results.json", json.dumps({"summary": [], "runs": []})),
+    ),
+    Case(
+        "show-evolve-results-without-best",
+        "show {files}/results.json --out {out}/x.png",
+        files(
+            "results.json", json.dumps({"format": "actlab-evolve-results", "config": {"mode": "single"}, "best": None})
+        ),
+    ),
+    Case(
+        "show-best-function-huge",
+        "show {files}/best.json --out {out}/x.png",
+        best(functions={"all": "+".join(["x"] * 2_000_000)}),
+    ),
+    Case(
+        "show-best-too-large",
+        "show {files}/best.json --out {out}/x.png",
+        best(functions={"all": "x" + " " * 500}),
+        patch={"actlab._io.MAX_JSON_BYTES": 100},
+    ),
+    Case(
+        "show-best-huge-number",
+        "show {files}/best.json --out {out}/x.png",
+        files("best.json", b'{"format": "actlab-evolve-best", "version": ' + b"9" * 100_000 + b"}"),
+    ),
+    Case(
+        "show-results-slot-traversal",
+        "show {files}/results.json --out {out}/x.png",
+        files(
+            "results.json",
+            json.dumps(
+                {
+                    "format": "actlab-evolve-results",
+                    "config": {"mode": "single"},
+                    "best": {"functions": {"../../outside/x": "x"}},
+                }
+            ),
+        ),
+    ),
+    Case(
+        "show-best-is-a-folder",
+        "show {files}/best.json --out {out}/x.png",
+        lambda ctx: (ctx.files / "best.json").mkdir(parents=True),
+    ),
     Case("show-best-learned-huge-constant", "show {files}/best.json --no-plot", best_learned(10**400, 2.0)),
     Case("show-best-learned-constant-text", "show {files}/best.json --no-plot", best_learned("2.0", 2.0)),
     Case("show-best-learned-constant-true", "show {files}/best.json --no-plot", best_learned(True, 2.0)),
@@ -491,14 +573,28 @@ CASES: list[Case] = [
     Case("plot-range-negative-exponent", "plot relu --range -1e7 1 --out {out}/p.png", says="--range LO"),
     # ---------------------------------------------------------------------------- export
     Case("export-name-very-long", ["export", "mish", "--to", "timm", "--name", "a" * 10_000]),
-    Case("export-name-very-long-to-out", ["export", "mish", "--to", "keras", "--name", "a" * 10_000, "--out", "{out}/k.py"]),
+    Case(
+        "export-name-very-long-to-out",
+        ["export", "mish", "--to", "keras", "--name", "a" * 10_000, "--out", "{out}/k.py"],
+    ),
     Case("export-out-name-very-long", ["export", "mish", "--to", "keras", "--out", "{out}/" + "a" * 10_000 + ".py"]),
     Case("export-best-learned-huge-constant", "export {files}/best.json --to code", best_learned(2.0, 10**400)),
-    Case("export-best-learned-huge-constant-onnx", "export {files}/best.json --to onnx --slot input --out {out}/a.onnx",
-         best_learned(10**400, 2.0)),
-    Case("export-best-slot-not-in-file", "export {files}/best.json --to code --slot hidden_7", best_learned(2.0, 2.0),
-         says="input, hidden_1"),
-    Case("export-best-slot-traversal", "export {files}/best.json --to code --slot ../../outside/x", best_learned(2.0, 2.0)),
+    Case(
+        "export-best-learned-huge-constant-onnx",
+        "export {files}/best.json --to onnx --slot input --out {out}/a.onnx",
+        best_learned(10**400, 2.0),
+    ),
+    Case(
+        "export-best-slot-not-in-file",
+        "export {files}/best.json --to code --slot hidden_7",
+        best_learned(2.0, 2.0),
+        says="input, hidden_1",
+    ),
+    Case(
+        "export-best-slot-traversal",
+        "export {files}/best.json --to code --slot ../../outside/x",
+        best_learned(2.0, 2.0),
+    ),
     Case("export-slot-of-a-spec", "export mish --to code --slot hidden_1"),
     # ---------------------------------------------------------------------------- gallery
     Case("gallery-kind-unknown", "gallery --out {out} --kind bogus"),
@@ -518,14 +614,28 @@ CASES: list[Case] = [
     Case("compare-activations-twice", CMP + " --activations relu,relu"),
     Case("compare-activations-unknown", CMP + " --activations relu,sofmax"),
     Case("compare-activations-traversal", CMP + " --activations relu,../../outside/x"),
-    Case("compare-activations-import", ["compare", "--dataset", "iris", "--out", "{out}", "--activations",
-                                        "relu,expr:__import__('os').system('touch {canary}')"]),
+    Case(
+        "compare-activations-import",
+        [
+            "compare",
+            "--dataset",
+            "iris",
+            "--out",
+            "{out}",
+            "--activations",
+            "relu,expr:__import__('os').system('touch {canary}')",
+        ],
+    ),
     Case("compare-activations-expr-constant", CMP + " --activations relu,expr:7"),
     Case("compare-activations-huge-channels", CMP + " --activations relu,prelu(num_parameters=1000000000)"),
-    Case("compare-activations-expr-deep", ["compare", "--dataset", "iris", "--out", "{out}", "--activations",
-                                           "relu,expr:" + "(" * 500 + "x" + ")" * 500]),
-    Case("compare-activations-very-long", ["compare", "--dataset", "iris", "--out", "{out}", "--activations",
-                                           ",".join(["relu"] * 20_000)]),
+    Case(
+        "compare-activations-expr-deep",
+        ["compare", "--dataset", "iris", "--out", "{out}", "--activations", "relu,expr:" + "(" * 500 + "x" + ")" * 500],
+    ),
+    Case(
+        "compare-activations-very-long",
+        ["compare", "--dataset", "iris", "--out", "{out}", "--activations", ",".join(["relu"] * 20_000)],
+    ),
     Case("compare-baseline-not-compared", CMP + " --activations relu,tanh --baseline elu"),
     Case("compare-seeds-zero", CMP + " --seeds 0"),
     Case("compare-seeds-negative", CMP + " --seeds -1"),
@@ -550,8 +660,10 @@ CASES: list[Case] = [
     Case("compare-threads-negative", CMP + " --threads -1"),
     Case("compare-threads-huge", CMP + f" --threads {10**30}"),
     Case("compare-device-unknown", CMP + " --device bogus"),
-    Case("compare-device-shell-metachars", ["compare", "--dataset", "iris", "--out", "{out}", "--device",
-                                            "cpu; touch {canary}"]),
+    Case(
+        "compare-device-shell-metachars",
+        ["compare", "--dataset", "iris", "--out", "{out}", "--device", "cpu; touch {canary}"],
+    ),
     Case("compare-device-cuda-99", CMP + " --device cuda:99"),
     Case("compare-workers-zero", CMP + " --workers 0"),
     Case("compare-workers-huge", CMP + f" --workers {10**30}"),
@@ -569,8 +681,11 @@ CASES: list[Case] = [
     Case("compare-limit-zero", CMP + " --limit 0"),
     Case("compare-limit-negative", CMP + " --limit -5"),
     Case("compare-shape-unknown", CMP + " --shape bogus"),
-    Case("compare-data-dir-is-a-file", "compare --dataset cifar10 --data-dir {files}/afile --no-download --out {out}",
-         files("afile", "x")),
+    Case(
+        "compare-data-dir-is-a-file",
+        "compare --dataset cifar10 --data-dir {files}/afile --no-download --out {out}",
+        files("afile", "x"),
+    ),
     Case("compare-target-for-builtin", CMP + " --target label"),
     Case("compare-data-seed-negative", CMP + " --data-seed -1"),
     Case("compare-data-seed-huge", CMP + f" --data-seed {10**30}"),
@@ -582,14 +697,26 @@ CASES: list[Case] = [
     Case("compare-out-holds-evolve", CMP + " --activations relu,tanh --seeds 1", prior_evolve),
     Case("compare-out-holds-foreign-results", CMP + " --activations relu,tanh --seeds 1", foreign_results),
     Case("compare-out-runs-of-another-config", CMP + " --activations relu,tanh --seeds 1 --epochs 1", prior_runs),
-    Case("compare-out-results-deeply-nested", CMP + " --activations relu,tanh --seeds 1",
-         lambda ctx: write(ctx.out / "results.json", b"[" * 100_000 + b"]" * 100_000)),
-    Case("compare-out-mark-deeply-nested", CMP + " --activations relu,tanh --seeds 1",
-         both(prior_search, lambda ctx: write(ctx.out / ".actlab.json", b"[" * 100_000 + b"]" * 100_000))),
-    Case("compare-out-runs-of-another-config-and-a-junk-claim", CMP + " --activations relu,tanh --seeds 1 --epochs 1",
-         both(prior_runs, lambda ctx: write(ctx.out / "runs" / "relu__seed0.claim", b"[" * 100_000 + b"]" * 100_000))),
-    Case("compare-out-runs-is-a-file", CMP + " --activations relu,tanh --seeds 1",
-         lambda ctx: write(ctx.out / "runs", "not a folder")),
+    Case(
+        "compare-out-results-deeply-nested",
+        CMP + " --activations relu,tanh --seeds 1",
+        lambda ctx: write(ctx.out / "results.json", b"[" * 100_000 + b"]" * 100_000),
+    ),
+    Case(
+        "compare-out-mark-deeply-nested",
+        CMP + " --activations relu,tanh --seeds 1",
+        both(prior_search, lambda ctx: write(ctx.out / ".actlab.json", b"[" * 100_000 + b"]" * 100_000)),
+    ),
+    Case(
+        "compare-out-runs-of-another-config-and-a-junk-claim",
+        CMP + " --activations relu,tanh --seeds 1 --epochs 1",
+        both(prior_runs, lambda ctx: write(ctx.out / "runs" / "relu__seed0.claim", b"[" * 100_000 + b"]" * 100_000)),
+    ),
+    Case(
+        "compare-out-runs-is-a-file",
+        CMP + " --activations relu,tanh --seeds 1",
+        lambda ctx: write(ctx.out / "runs", "not a folder"),
+    ),
     # ---------------------------------------------------------------------------- csv: and npz: files
     Case("csv-missing-file", "compare --dataset csv:{files}/none.csv --target y --out {out}"),
     Case("csv-empty-path", "compare --dataset csv: --target y --out {out}"),
@@ -597,145 +724,368 @@ CASES: list[Case] = [
     Case("csv-empty", "compare --dataset csv:{files}/d.csv --target y --out {out}", files("d.csv", "")),
     Case("csv-header-only", "compare --dataset csv:{files}/d.csv --target y --out {out}", files("d.csv", "a,b,y\n")),
     Case("csv-no-target-option", "compare --dataset csv:{files}/d.csv --out {out}", files("d.csv", "a,y\n1,0\n2,1\n")),
-    Case("csv-target-missing", "compare --dataset csv:{files}/d.csv --target label --out {out}",
-         files("d.csv", "a,y\n1,0\n2,1\n")),
+    Case(
+        "csv-target-missing",
+        "compare --dataset csv:{files}/d.csv --target label --out {out}",
+        files("d.csv", "a,y\n1,0\n2,1\n"),
+    ),
     Case("csv-only-target", "compare --dataset csv:{files}/d.csv --target y --out {out}", files("d.csv", "y\n0\n1\n")),
-    Case("csv-text-in-numbers", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,b,y\n" + "".join(f"{i},{'abc' if i == 7 else i},{i % 2}\n" for i in range(40)))),
-    Case("csv-nan", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,b,y\n" + "".join(f"{i},{'nan' if i == 7 else i},{i % 2}\n" for i in range(40)))),
-    Case("csv-inf-overflow", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,b,y\n" + "".join(f"{i},{'1e999' if i == 7 else i},{i % 2}\n" for i in range(40)))),
-    Case("csv-ragged-rows", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,b,y\n1,2,0\n1,2\n3,4,1\n")),
-    Case("csv-one-class", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,y\n" + "".join(f"{i},same\n" for i in range(20)))),
-    Case("csv-two-rows", "compare --dataset csv:{files}/d.csv --target y --out {out}", files("d.csv", "a,y\n1,0\n2,1\n")),
-    Case("csv-not-utf8", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", b"a,y\n1,\xff\xfe\n2,1\n")),
-    Case("csv-formula-injection", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", "a,y\n" + "".join(f"=cmd|' /C calc'!A0,{i % 2}\n" for i in range(20)))),
-    Case("csv-binary-garbage", "compare --dataset csv:{files}/d.csv --target y --out {out}",
-         files("d.csv", bytes(range(256)) * 8)),
-    Case("csv-outside-bad", "compare --dataset csv:{outside}/d.csv --target y --out {out}",
-         lambda ctx: write(ctx.outside / "d.csv", "a,y\nx,0\n")),
+    Case(
+        "csv-text-in-numbers",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,b,y\n" + "".join(f"{i},{'abc' if i == 7 else i},{i % 2}\n" for i in range(40))),
+    ),
+    Case(
+        "csv-nan",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,b,y\n" + "".join(f"{i},{'nan' if i == 7 else i},{i % 2}\n" for i in range(40))),
+    ),
+    Case(
+        "csv-inf-overflow",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,b,y\n" + "".join(f"{i},{'1e999' if i == 7 else i},{i % 2}\n" for i in range(40))),
+    ),
+    Case(
+        "csv-ragged-rows",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,b,y\n1,2,0\n1,2\n3,4,1\n"),
+    ),
+    Case(
+        "csv-one-class",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,y\n" + "".join(f"{i},same\n" for i in range(20))),
+    ),
+    Case(
+        "csv-two-rows", "compare --dataset csv:{files}/d.csv --target y --out {out}", files("d.csv", "a,y\n1,0\n2,1\n")
+    ),
+    Case(
+        "csv-not-utf8",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", b"a,y\n1,\xff\xfe\n2,1\n"),
+    ),
+    Case(
+        "csv-formula-injection",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", "a,y\n" + "".join(f"=cmd|' /C calc'!A0,{i % 2}\n" for i in range(20))),
+    ),
+    Case(
+        "csv-binary-garbage",
+        "compare --dataset csv:{files}/d.csv --target y --out {out}",
+        files("d.csv", bytes(range(256)) * 8),
+    ),
+    Case(
+        "csv-outside-bad",
+        "compare --dataset csv:{outside}/d.csv --target y --out {out}",
+        lambda ctx: write(ctx.outside / "d.csv", "a,y\nx,0\n"),
+    ),
     Case("npz-missing-file", "compare --dataset npz:{files}/none.npz --out {out}"),
     Case("npz-not-a-zip", "compare --dataset npz:{files}/d.npz --out {out}", files("d.npz", "x,y\n1,2\n")),
-    Case("npz-zip-of-garbage", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", zip_of(**{"x.npy": b"garbage", "y.npy": b"more"}))),
-    Case("npz-truncated", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=Y_OK)[:300])),
+    Case(
+        "npz-zip-of-garbage",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", zip_of(**{"x.npy": b"garbage", "y.npy": b"more"})),
+    ),
+    Case(
+        "npz-truncated",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=Y_OK)[:300]),
+    ),
     Case("npz-empty", "compare --dataset npz:{files}/d.npz --out {out}", files("d.npz", npz_bytes())),
-    Case("npz-target-option", "compare --dataset npz:{files}/d.npz --target y --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=Y_OK))),
-    Case("npz-pickled-objects", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", lambda ctx: npz_bytes(x=np.array([_Canary(ctx.canary)] * 40, dtype=object), y=Y_OK))),
-    Case("npz-x-one-dimensional", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=np.arange(40.0), y=Y_OK))),
-    Case("npz-y-two-dimensional", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=np.zeros((40, 2))))),
-    Case("npz-length-mismatch", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=Y_OK[:30]))),
-    Case("npz-nan", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=np.where(np.arange(120).reshape(40, 3) == 7, np.nan, X_OK), y=Y_OK))),
-    Case("npz-text-in-x", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=np.full((40, 3), "abc"), y=Y_OK))),
-    Case("npz-fractional-labels", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=Y_OK + 0.5))),
-    Case("npz-no-examples", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=np.zeros((0, 3)), y=np.zeros(0, np.int64)))),
-    Case("npz-one-class", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x=X_OK, y=np.zeros(40, np.int64)))),
-    Case("npz-test-shape-mismatch", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", npz_bytes(x_train=X_OK, y_train=Y_OK, x_test=np.zeros((4, 5)), y_test=np.arange(4) % 2))),
-    Case("npz-huge-dims-header", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", zip_of(**{"x.npy": npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000000000000), }"),
-                                  "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000000,), }")}))),
-    Case("npz-huge-rows-header", "compare --dataset npz:{files}/d.npz --out {out}",
-         files("d.npz", zip_of(**{"x.npy": npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 3), }", b"\0" * 64),
-                                  "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 16)}))),
-    Case("npz-header-code", "compare --dataset npz:{files}/d.npz --out {out}",
-         lambda ctx: files("d.npz", zip_of(**{"x.npy": npy_with_header(f"__import__('os').system('touch {ctx.canary}')"),
-                                             "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 16)}))(ctx)),
+    Case(
+        "npz-target-option",
+        "compare --dataset npz:{files}/d.npz --target y --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=Y_OK)),
+    ),
+    Case(
+        "npz-pickled-objects",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", lambda ctx: npz_bytes(x=np.array([_Canary(ctx.canary)] * 40, dtype=object), y=Y_OK)),
+    ),
+    Case(
+        "npz-x-one-dimensional",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=np.arange(40.0), y=Y_OK)),
+    ),
+    Case(
+        "npz-y-two-dimensional",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=np.zeros((40, 2)))),
+    ),
+    Case(
+        "npz-length-mismatch",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=Y_OK[:30])),
+    ),
+    Case(
+        "npz-nan",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=np.where(np.arange(120).reshape(40, 3) == 7, np.nan, X_OK), y=Y_OK)),
+    ),
+    Case(
+        "npz-text-in-x",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=np.full((40, 3), "abc"), y=Y_OK)),
+    ),
+    Case(
+        "npz-fractional-labels",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=Y_OK + 0.5)),
+    ),
+    Case(
+        "npz-no-examples",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=np.zeros((0, 3)), y=np.zeros(0, np.int64))),
+    ),
+    Case(
+        "npz-one-class",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x=X_OK, y=np.zeros(40, np.int64))),
+    ),
+    Case(
+        "npz-test-shape-mismatch",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files("d.npz", npz_bytes(x_train=X_OK, y_train=Y_OK, x_test=np.zeros((4, 5)), y_test=np.arange(4) % 2)),
+    ),
+    Case(
+        "npz-huge-dims-header",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files(
+            "d.npz",
+            zip_of(
+                **{
+                    "x.npy": npy_with_header(
+                        "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 1000000000000), }"
+                    ),
+                    "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000000,), }"),
+                }
+            ),
+        ),
+    ),
+    Case(
+        "npz-huge-rows-header",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        files(
+            "d.npz",
+            zip_of(
+                **{
+                    "x.npy": npy_with_header(
+                        "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 3), }", b"\0" * 64
+                    ),
+                    "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 16),
+                }
+            ),
+        ),
+    ),
+    Case(
+        "npz-header-code",
+        "compare --dataset npz:{files}/d.npz --out {out}",
+        lambda ctx: files(
+            "d.npz",
+            zip_of(
+                **{
+                    "x.npy": npy_with_header(f"__import__('os').system('touch {ctx.canary}')"),
+                    "y.npy": npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 16),
+                }
+            ),
+        )(ctx),
+    ),
     # ---------------------------------------------------------------------------- IDX files (mnist)
-    Case("idx-bad-magic", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": b"\x01\x02\x03\x04" + bytes(100)})),
-    Case("idx-empty", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-labels-idx1-ubyte": b""})),
-    Case("idx-truncated-header", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (20, 28, 28), b"")[:9]})),
-    Case("idx-truncated-data", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (20, 28, 28), bytes(20 * 784 - 1))})),
-    Case("idx-huge-dims", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (2**22, 2**21, 2**21), b"")})),
-    Case("idx-huge-dims-max", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (2**32 - 1, 2**32 - 1, 2**32 - 1), bytes(16))})),
-    Case("idx-float-images", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": idx(0x0D, (20, 28, 28), bytes(20 * 784 * 4))})),
-    Case("idx-labels-out-of-range", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-labels-idx1-ubyte": idx(0x08, (20,), bytes([200] * 20))})),
-    Case("idx-count-mismatch", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-labels-idx1-ubyte": idx(0x08, (19,), bytes(19))})),
-    Case("idx-broken-gzip", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": gzip.compress(idx(0x08, (20, 28, 28), bytes(20 * 784)))[:60]})),
-    Case("idx-gzip-bomb-header", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": gzip.compress(idx(0x08, (2**22, 2**21, 2**21), b""))})),
-    Case("idx-decompression-bomb", "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
-         mnist_files(**{"train-images-idx3-ubyte": gzip.compress(bytes(200_000))}),
-         patch={"actlab.data._formats.MAX_DECOMPRESSED": 100_000}),
-    Case("idx-missing-files", "compare --dataset mnist --data-dir {files}/empty --no-download --out {out}",
-         lambda ctx: (ctx.files / "empty").mkdir(parents=True)),
-    Case("usps-index-zero", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"1 0:0.5 1:0.2\n2 2:0.5\n")),
-    Case("usps-index-negative", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"1 -3:0.5\n2 2:0.5\n")),
-    Case("usps-index-huge", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"1 99999999999999999999:0.5\n2 2:0.5\n")),
-    Case("usps-value-nan", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"1 1:nan\n2 2:0.5\n")),
-    Case("usps-label-inf", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"inf 1:0.5\n2 2:0.5\n")),
-    Case("usps-label-out-of-range", "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
-         usps_files(b"11 1:0.5\n2 2:0.5\n")),
+    Case(
+        "idx-bad-magic",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": b"\x01\x02\x03\x04" + bytes(100)}),
+    ),
+    Case(
+        "idx-empty",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-labels-idx1-ubyte": b""}),
+    ),
+    Case(
+        "idx-truncated-header",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (20, 28, 28), b"")[:9]}),
+    ),
+    Case(
+        "idx-truncated-data",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (20, 28, 28), bytes(20 * 784 - 1))}),
+    ),
+    Case(
+        "idx-huge-dims",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (2**22, 2**21, 2**21), b"")}),
+    ),
+    Case(
+        "idx-huge-dims-max",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": idx(0x08, (2**32 - 1, 2**32 - 1, 2**32 - 1), bytes(16))}),
+    ),
+    Case(
+        "idx-float-images",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": idx(0x0D, (20, 28, 28), bytes(20 * 784 * 4))}),
+    ),
+    Case(
+        "idx-labels-out-of-range",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-labels-idx1-ubyte": idx(0x08, (20,), bytes([200] * 20))}),
+    ),
+    Case(
+        "idx-count-mismatch",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-labels-idx1-ubyte": idx(0x08, (19,), bytes(19))}),
+    ),
+    Case(
+        "idx-broken-gzip",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": gzip.compress(idx(0x08, (20, 28, 28), bytes(20 * 784)))[:60]}),
+    ),
+    Case(
+        "idx-gzip-bomb-header",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": gzip.compress(idx(0x08, (2**22, 2**21, 2**21), b""))}),
+    ),
+    Case(
+        "idx-decompression-bomb",
+        "compare --dataset mnist --data-dir {files}/mnist --no-download --out {out}",
+        mnist_files(**{"train-images-idx3-ubyte": gzip.compress(bytes(200_000))}),
+        patch={"actlab.data._formats.MAX_DECOMPRESSED": 100_000},
+    ),
+    Case(
+        "idx-missing-files",
+        "compare --dataset mnist --data-dir {files}/empty --no-download --out {out}",
+        lambda ctx: (ctx.files / "empty").mkdir(parents=True),
+    ),
+    Case(
+        "usps-index-zero",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"1 0:0.5 1:0.2\n2 2:0.5\n"),
+    ),
+    Case(
+        "usps-index-negative",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"1 -3:0.5\n2 2:0.5\n"),
+    ),
+    Case(
+        "usps-index-huge",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"1 99999999999999999999:0.5\n2 2:0.5\n"),
+    ),
+    Case(
+        "usps-value-nan",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"1 1:nan\n2 2:0.5\n"),
+    ),
+    Case(
+        "usps-label-inf",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"inf 1:0.5\n2 2:0.5\n"),
+    ),
+    Case(
+        "usps-label-out-of-range",
+        "compare --dataset usps --data-dir {files}/usps --no-download --out {out}",
+        usps_files(b"11 1:0.5\n2 2:0.5\n"),
+    ),
     # ---------------------------------------------------------------------------- CIFAR-10 batches
-    Case("cifar-pickle-open", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=lambda ctx: evil_pickle(ctx, "open"))),
-    Case("cifar-pickle-os-system", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_3=lambda ctx: evil_pickle(ctx, "system"))),
-    Case("cifar-pickle-eval", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(test_batch=lambda ctx: evil_pickle(ctx, "eval", protocol=4))),
-    Case("cifar-pickle-exec-protocol-0", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_2=lambda ctx: evil_pickle(ctx, "exec", protocol=0))),
-    Case("cifar-pickle-codecs-other-encoding", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R.")),
-    Case("cifar-pickle-persistent-id", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=b"\x80\x02X\x03\x00\x00\x00abcQ.")),
-    Case("cifar-pickle-truncated", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=cifar_batch()[:100])),
-    Case("cifar-pickle-huge-array-shape", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=cifar_batch().replace(b"K\nM\x00\x0c\x86", pickle.dumps(10**12, protocol=2)[2:-1]
-                                                       + b"M\x00\x0c\x86", 1))),
-    Case("cifar-pickle-not-a-dict", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=pickle.dumps([1, 2, 3], protocol=2))),
-    Case("cifar-wrong-dtype", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=cifar_batch(override={b"data": np.zeros((10, 3072), np.float64)}))),
-    Case("cifar-labels-out-of-range", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=cifar_batch(override={b"labels": [99] * 10}))),
-    Case("cifar-labels-text", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(data_batch_1=cifar_batch(override={b"labels": ["cat"] * 10}))),
-    Case("cifar-meta-pickle-open", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(**{"batches.meta": lambda ctx: evil_pickle(ctx, "open")})),
-    Case("cifar-batch-is-a-folder", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         lambda ctx: (cifar_dir()(ctx), (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_2").unlink(),
-                      (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_2").mkdir())),
-    Case("cifar-batch-too-large", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_dir(), patch={"actlab.data._formats.MAX_CIFAR_FILE": 1000}),
-    Case("cifar-missing-batch", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         lambda ctx: (cifar_dir()(ctx), (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_4").unlink())),
-    Case("cifar-tar-evil-member", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         cifar_tar("data_batch_5", lambda ctx: evil_pickle(ctx, "open"))),
-    Case("cifar-tar-corrupt", "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
-         files("cifar/cifar-10-python.tar.gz", gzip.compress(b"not a tar file" * 100)[:80])),
+    Case(
+        "cifar-pickle-open",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=lambda ctx: evil_pickle(ctx, "open")),
+    ),
+    Case(
+        "cifar-pickle-os-system",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_3=lambda ctx: evil_pickle(ctx, "system")),
+    ),
+    Case(
+        "cifar-pickle-eval",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(test_batch=lambda ctx: evil_pickle(ctx, "eval", protocol=4)),
+    ),
+    Case(
+        "cifar-pickle-exec-protocol-0",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_2=lambda ctx: evil_pickle(ctx, "exec", protocol=0)),
+    ),
+    Case(
+        "cifar-pickle-codecs-other-encoding",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R."),
+    ),
+    Case(
+        "cifar-pickle-persistent-id",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=b"\x80\x02X\x03\x00\x00\x00abcQ."),
+    ),
+    Case(
+        "cifar-pickle-truncated",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=cifar_batch()[:100]),
+    ),
+    Case(
+        "cifar-pickle-huge-array-shape",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(
+            data_batch_1=cifar_batch().replace(
+                b"K\nM\x00\x0c\x86", pickle.dumps(10**12, protocol=2)[2:-1] + b"M\x00\x0c\x86", 1
+            )
+        ),
+    ),
+    Case(
+        "cifar-pickle-not-a-dict",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=pickle.dumps([1, 2, 3], protocol=2)),
+    ),
+    Case(
+        "cifar-wrong-dtype",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=cifar_batch(override={b"data": np.zeros((10, 3072), np.float64)})),
+    ),
+    Case(
+        "cifar-labels-out-of-range",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=cifar_batch(override={b"labels": [99] * 10})),
+    ),
+    Case(
+        "cifar-labels-text",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(data_batch_1=cifar_batch(override={b"labels": ["cat"] * 10})),
+    ),
+    Case(
+        "cifar-meta-pickle-open",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(**{"batches.meta": lambda ctx: evil_pickle(ctx, "open")}),
+    ),
+    Case(
+        "cifar-batch-is-a-folder",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        lambda ctx: (
+            cifar_dir()(ctx),
+            (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_2").unlink(),
+            (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_2").mkdir(),
+        ),
+    ),
+    Case(
+        "cifar-batch-too-large",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_dir(),
+        patch={"actlab.data._formats.MAX_CIFAR_FILE": 1000},
+    ),
+    Case(
+        "cifar-missing-batch",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        lambda ctx: (cifar_dir()(ctx), (ctx.files / "cifar" / "cifar-10-batches-py" / "data_batch_4").unlink()),
+    ),
+    Case(
+        "cifar-tar-evil-member",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        cifar_tar("data_batch_5", lambda ctx: evil_pickle(ctx, "open")),
+    ),
+    Case(
+        "cifar-tar-corrupt",
+        "compare --dataset cifar10 --data-dir {files}/cifar --no-download --out {out}",
+        files("cifar/cifar-10-python.tar.gz", gzip.compress(b"not a tar file" * 100)[:80]),
+    ),
     # ---------------------------------------------------------------------------- search
     Case("search-dataset-unknown", "search --dataset bogus --out {out}"),
     Case("search-suite-unknown", "search --suite everything --out {out}"),
@@ -749,8 +1099,18 @@ CASES: list[Case] = [
     Case("search-candidates-empty", SRCH + " --candidates ''"),
     Case("search-candidates-unknown", SRCH + " --candidates relu,sofmax"),
     Case("search-candidates-twice", SRCH + " --candidates relu,relu"),
-    Case("search-candidates-import", ["search", "--dataset", "iris", "--out", "{out}", "--candidates",
-                                      "relu,expr:__import__('os').system('touch {canary}')"]),
+    Case(
+        "search-candidates-import",
+        [
+            "search",
+            "--dataset",
+            "iris",
+            "--out",
+            "{out}",
+            "--candidates",
+            "relu,expr:__import__('os').system('touch {canary}')",
+        ],
+    ),
     Case("search-candidates-expr-constant", SRCH + " --candidates relu,expr:0"),
     Case("search-trials-zero", SRCH + " --trials 0"),
     Case("search-trials-huge", SRCH + f" --trials {10**30}"),
@@ -790,18 +1150,46 @@ CASES: list[Case] = [
     Case("storage-journal-folder", SRCH + " --storage journal:{files}", files("x", "")),
     Case("storage-sqlite-in-memory", SRCH + " --storage sqlite://"),
     Case("storage-sqlite-missing-folder", SRCH + " --storage sqlite:////nonexistent-actlab/dir/study.db"),
-    Case("storage-sqlite-not-a-database", SRCH + " --storage sqlite:///{files}/study.db", files("study.db", "not sqlite" * 100)),
-    Case("storage-postgres-password-redacted", SRCH + " --storage postgresql://me:hunter2secret@127.0.0.1:1/actlab",
-         secret="hunter2secret"),
-    Case("storage-query-password-redacted", SRCH + " --storage 'postgresql://me@127.0.0.1:1/actlab?password=hunter2secret'",
-         secret="hunter2secret"),
-    Case("storage-mysql-no-driver-redacted", SRCH + " --storage mysql://me:hunter2secret@127.0.0.1:1/actlab",
-         secret="hunter2secret"),
+    Case(
+        "storage-sqlite-not-a-database",
+        SRCH + " --storage sqlite:///{files}/study.db",
+        files("study.db", "not sqlite" * 100),
+    ),
+    Case(
+        "storage-postgres-password-redacted",
+        SRCH + " --storage postgresql://me:hunter2secret@127.0.0.1:1/actlab",
+        secret="hunter2secret",
+    ),
+    Case(
+        "storage-query-password-redacted",
+        SRCH + " --storage 'postgresql://me@127.0.0.1:1/actlab?password=hunter2secret'",
+        secret="hunter2secret",
+    ),
+    Case(
+        "storage-mysql-no-driver-redacted",
+        SRCH + " --storage mysql://me:hunter2secret@127.0.0.1:1/actlab",
+        secret="hunter2secret",
+    ),
     Case("storage-no-scheme-redacted", SRCH + " --storage me:hunter2secret@dbhost/actlab", secret="hunter2secret"),
-    Case("storage-unknown-dialect-redacted", SRCH + " --storage postgres://me:hunter2secret@127.0.0.1:1/actlab",
-         secret="hunter2secret"),
-    Case("storage-shell-metachars", ["search", "--dataset", "iris", "--out", "{out}", "--trials", "2",
-                                     "--storage", "sqlite:///$(touch {canary})/x.db"]),
+    Case(
+        "storage-unknown-dialect-redacted",
+        SRCH + " --storage postgres://me:hunter2secret@127.0.0.1:1/actlab",
+        secret="hunter2secret",
+    ),
+    Case(
+        "storage-shell-metachars",
+        [
+            "search",
+            "--dataset",
+            "iris",
+            "--out",
+            "{out}",
+            "--trials",
+            "2",
+            "--storage",
+            "sqlite:///$(touch {canary})/x.db",
+        ],
+    ),
     # ---------------------------------------------------------------------------- evolve: options
     Case("evolve-mode-unknown", EVO + " --mode bogus"),
     Case("evolve-population-zero", EVO + " --population 0"),
@@ -839,8 +1227,18 @@ CASES: list[Case] = [
     Case("evolve-final-seeds-negative", EVO + " --final-seeds -1"),
     Case("evolve-final-epochs-zero", EVO + " --final-epochs 0"),
     Case("evolve-catalogue-unknown", EVO + " --catalogue relu,bogus"),
-    Case("evolve-catalogue-import", ["evolve", "--dataset", "iris", "--out", "{out}", "--catalogue",
-                                     "relu(__import__('os').system('touch {canary}'))"]),
+    Case(
+        "evolve-catalogue-import",
+        [
+            "evolve",
+            "--dataset",
+            "iris",
+            "--out",
+            "{out}",
+            "--catalogue",
+            "relu(__import__('os').system('touch {canary}'))",
+        ],
+    ),
     Case("evolve-catalogue-expr-constant", EVO + " --catalogue expr:3"),
     Case("evolve-workers-zero", EVO + " --workers 0"),
     Case("evolve-workers-huge", EVO + f" --workers {10**30}"),
@@ -849,11 +1247,17 @@ CASES: list[Case] = [
     Case("evolve-dask-timeout-nan", EVO + " --dask-timeout nan"),
     Case("evolve-dask-timeout-huge", EVO + " --dask-timeout 1e12"),
     Case("evolve-dask-unreachable", EVO + " --dask tcp://127.0.0.1:1 --dask-timeout 0.5"),
-    Case("evolve-dask-password", EVO + " --dask tcp://me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
-         secret="hunter2secret"),
+    Case(
+        "evolve-dask-password",
+        EVO + " --dask tcp://me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
+        secret="hunter2secret",
+    ),
     Case("evolve-dask-user", EVO + " --dask tcp://me@127.0.0.1:8786 --dask-timeout 0.5", says="no user or password"),
-    Case("evolve-dask-password-without-scheme", EVO + " --dask me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
-         secret="hunter2secret"),
+    Case(
+        "evolve-dask-password-without-scheme",
+        EVO + " --dask me:hunter2secret@127.0.0.1:8786 --dask-timeout 0.5",
+        secret="hunter2secret",
+    ),
     Case("evolve-budget-negative", EVO + " --budget -5m", says="--budget must be greater than 0"),
     Case("evolve-budget-negative-joined", EVO + " --budget=-5m", says="--budget must be greater than 0"),
     Case("evolve-cxpb-negative-exponent", EVO + " --cxpb -1e-1", says="cxpb must be at least 0"),
@@ -888,62 +1292,151 @@ CASES: list[Case] = [
     Case("checkpoint-population-text", EVO + " --resume", checkpoint(_set(("config", "population"), "16"))),
     Case("checkpoint-mode-unknown", EVO + " --resume", checkpoint(_set(("config", "mode"), "../../x"))),
     Case("checkpoint-config-not-a-table", EVO + " --resume", checkpoint(_set(("config",), [1, 2]))),
-    Case("checkpoint-individual-import", EVO + " --resume",
-         lambda ctx: checkpoint(lambda d: d["populations"][0][0].update(
-             slots=[f"__import__('os').system('touch {ctx.canary}')"]))(ctx)),
-    Case("checkpoint-individual-foreign-primitive", EVO + " --resume --unary tanh,relu",
-         checkpoint(lambda d: (d["config"].update(unary=["tanh", "relu"]), d["populations"][0][0].update(slots=["sin(x)"])))),
-    Case("checkpoint-individual-deep", EVO + " --resume",
-         checkpoint(lambda d: d["populations"][0][0].update(slots=["(" * 1000 + "x" + ")" * 1000]))),
+    Case(
+        "checkpoint-individual-import",
+        EVO + " --resume",
+        lambda ctx: checkpoint(
+            lambda d: d["populations"][0][0].update(slots=[f"__import__('os').system('touch {ctx.canary}')"])
+        )(ctx),
+    ),
+    Case(
+        "checkpoint-individual-foreign-primitive",
+        EVO + " --resume --unary tanh,relu",
+        checkpoint(
+            lambda d: (d["config"].update(unary=["tanh", "relu"]), d["populations"][0][0].update(slots=["sin(x)"]))
+        ),
+    ),
+    Case(
+        "checkpoint-individual-deep",
+        EVO + " --resume",
+        checkpoint(lambda d: d["populations"][0][0].update(slots=["(" * 1000 + "x" + ")" * 1000])),
+    ),
     Case("checkpoint-random-state-garbage", EVO + " --resume", checkpoint(_set(("random_state",), [3, ["a"], None]))),
     Case("checkpoint-cache-not-a-table", EVO + " --resume", checkpoint(_set(("cache",), "x"))),
     Case("checkpoint-history-short", EVO + " --resume", checkpoint(_set(("history",), []))),
-    Case("checkpoint-fitness-huge-int", EVO + " --resume",
-         checkpoint(lambda d: d["populations"][0][0].update(fitness=10**400))),
-    Case("checkpoint-hall-of-fame-fitness-huge-int", EVO + " --resume", checkpoint(_set(("hall_of_fame", 0, "fitness"), 10**400))),
-    Case("checkpoint-history-seconds-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "seconds"), 10**400))),
-    Case("checkpoint-history-median-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "median"), -(10**400)))),
+    Case(
+        "checkpoint-fitness-huge-int",
+        EVO + " --resume",
+        checkpoint(lambda d: d["populations"][0][0].update(fitness=10**400)),
+    ),
+    Case(
+        "checkpoint-hall-of-fame-fitness-huge-int",
+        EVO + " --resume",
+        checkpoint(_set(("hall_of_fame", 0, "fitness"), 10**400)),
+    ),
+    Case(
+        "checkpoint-history-seconds-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "seconds"), 10**400))
+    ),
+    Case(
+        "checkpoint-history-median-huge-int", EVO + " --resume", checkpoint(_set(("history", 0, "median"), -(10**400)))
+    ),
     Case("checkpoint-history-seconds-text", EVO + " --resume", checkpoint(_set(("history", 0, "seconds"), "0.5"))),
-    Case("checkpoint-cache-seconds-huge-int", EVO + " --resume",
-         checkpoint(lambda d: next(iter(d["cache"].values())).update(seconds=10**400))),
-    Case("checkpoint-status-huge-text", EVO + " --resume", checkpoint(_set(("hall_of_fame", 0, "status"), "x" * 1_000_000))),
-    Case("checkpoint-session-huge-text", EVO + " --resume", checkpoint(_set(("sessions", 0, "executor"), "x" * 1_000_000))),
+    Case(
+        "checkpoint-cache-seconds-huge-int",
+        EVO + " --resume",
+        checkpoint(lambda d: next(iter(d["cache"].values())).update(seconds=10**400)),
+    ),
+    Case(
+        "checkpoint-status-huge-text",
+        EVO + " --resume",
+        checkpoint(_set(("hall_of_fame", 0, "status"), "x" * 1_000_000)),
+    ),
+    Case(
+        "checkpoint-session-huge-text",
+        EVO + " --resume",
+        checkpoint(_set(("sessions", 0, "executor"), "x" * 1_000_000)),
+    ),
     Case("checkpoint-huge-key", EVO + " --resume", checkpoint(lambda d: d["sessions"][0].update({"k" * 1_000_000: 1}))),
-    Case("checkpoint-is-a-folder", EVO + " --resume",
-         lambda ctx: (mark(ctx, "evolve"), (ctx.out / "checkpoint.json").mkdir(parents=True))),
+    Case(
+        "checkpoint-is-a-folder",
+        EVO + " --resume",
+        lambda ctx: (mark(ctx, "evolve"), (ctx.out / "checkpoint.json").mkdir(parents=True)),
+    ),
     # ---------------------------------------------------------------------------- library calls
-    Case("lib-get-import", call=lambda ctx: __import__("actlab").get(f"relu(__import__('os').system('touch {ctx.canary}'))")),
+    Case(
+        "lib-get-import",
+        call=lambda ctx: __import__("actlab").get(f"relu(__import__('os').system('touch {ctx.canary}'))"),
+    ),
     Case("lib-get-expr-constant", call=lambda ctx: __import__("actlab").get("expr:3 * 4")),
-    Case("lib-load-best-traversal", call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
-         setup=best(mode=None, functions={"../../outside/x": "x"})),
-    Case("lib-data-load-csv-nan", call=lambda ctx: __import__("actlab.data").data.load(f"csv:{ctx.files}/d.csv", target="y"),
-         setup=files("d.csv", "a,y\nnan,0\n1,1\n")),
-    Case("lib-cifar-batch-evil", call=lambda ctx: __import__("actlab.data._formats").data._formats.read_cifar_batch(
-        evil_pickle(ctx), "batch")),
-    Case("lib-read-checkpoint-garbage", call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(
-        ctx.files / "c.json"), setup=files("c.json", b"\x00\x01garbage")),
-    Case("lib-storage-password", call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
-        "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out), secret="hunter2secret"),
-    Case("lib-compare-config-seeds-huge", call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
-        dataset="iris", activations=["relu"], seeds=10**30)),
-    Case("lib-load-best-learned-huge-constant", call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
-         setup=best_learned(10**400, 2.0)),
-    Case("lib-to-code-best-learned-huge-constant", call=lambda ctx: __import__("actlab").to_code(ctx.files / "best.json"),
-         setup=best_learned(2.0, -(10**400))),
+    Case(
+        "lib-load-best-traversal",
+        call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
+        setup=best(mode=None, functions={"../../outside/x": "x"}),
+    ),
+    Case(
+        "lib-data-load-csv-nan",
+        call=lambda ctx: __import__("actlab.data").data.load(f"csv:{ctx.files}/d.csv", target="y"),
+        setup=files("d.csv", "a,y\nnan,0\n1,1\n"),
+    ),
+    Case(
+        "lib-cifar-batch-evil",
+        call=lambda ctx: __import__("actlab.data._formats").data._formats.read_cifar_batch(evil_pickle(ctx), "batch"),
+    ),
+    Case(
+        "lib-read-checkpoint-garbage",
+        call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(ctx.files / "c.json"),
+        setup=files("c.json", b"\x00\x01garbage"),
+    ),
+    Case(
+        "lib-storage-password",
+        call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
+            "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
+        ),
+        secret="hunter2secret",
+    ),
+    Case(
+        "lib-compare-config-seeds-huge",
+        call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
+            dataset="iris", activations=["relu"], seeds=10**30
+        ),
+    ),
+    Case(
+        "lib-load-best-learned-huge-constant",
+        call=lambda ctx: __import__("actlab").load(ctx.files / "best.json"),
+        setup=best_learned(10**400, 2.0),
+    ),
+    Case(
+        "lib-to-code-best-learned-huge-constant",
+        call=lambda ctx: __import__("actlab").to_code(ctx.files / "best.json"),
+        setup=best_learned(2.0, -(10**400)),
+    ),
     Case("lib-to-onnx-path-none", call=lambda ctx: __import__("actlab").to_onnx("mish", None)),
     Case("lib-to-onnx-path-number", call=lambda ctx: __import__("actlab").to_onnx("mish", 3)),
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
-    Case("lib-dask-address-with-password", call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
-        dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5), secret="hunter2secret"),
+    Case(
+        "lib-dask-address-with-password",
+        call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
+            dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5
+        ),
+        secret="hunter2secret",
+    ),
     # ---------------------------------------------------------------------------- fresh processes
     Case("fresh-show-not-utf8-spec", [b"show", b"\xff\xfe", b"--out", b"{out}/x.png"], fresh=True),
     Case("fresh-expr-not-utf8", [b"show", b"expr:x\xff", b"--out", b"{out}/x.png"], fresh=True),
-    Case("fresh-csv-path-not-utf8", [b"compare", b"--dataset", b"csv:files/\xff.csv", b"--target", b"y", b"--out", b"{out}"],
-         fresh=True),
-    Case("fresh-csv-path-not-utf8-printed-then-refused",  # the path is printed before the --out is refused
-         [b"compare", b"--dataset", b"csv:files/\xff.csv", b"--target", b"y", b"--activations", b"relu,tanh", b"--seeds", b"1",
-          b"--out", b"{out}"], both(files(os.fsdecode(b"\xff.csv"), "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40))),
-                                   prior_search), fresh=True, env={"PYTHONIOENCODING": "utf-8:strict"}),
+    Case(
+        "fresh-csv-path-not-utf8",
+        [b"compare", b"--dataset", b"csv:files/\xff.csv", b"--target", b"y", b"--out", b"{out}"],
+        fresh=True,
+    ),
+    Case(
+        "fresh-csv-path-not-utf8-printed-then-refused",  # the path is printed before the --out is refused
+        [
+            b"compare",
+            b"--dataset",
+            b"csv:files/\xff.csv",
+            b"--target",
+            b"y",
+            b"--activations",
+            b"relu,tanh",
+            b"--seeds",
+            b"1",
+            b"--out",
+            b"{out}",
+        ],
+        both(files(os.fsdecode(b"\xff.csv"), "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40))), prior_search),
+        fresh=True,
+        env={"PYTHONIOENCODING": "utf-8:strict"},
+    ),
     Case("fresh-evolve-unary-not-utf8", [b"evolve", b"--unary", b"tanh\xff", b"--out", b"{out}"], fresh=True),
     # a Dask client that could not start says nothing more when Python ends
     Case("fresh-compare-dask-garbage", CMP + " --dask '::not an address::'", fresh=True),
@@ -1001,8 +1494,11 @@ def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, no_training):
     assert not ctx.canary.exists(), "input was executed: the canary file exists"
     after = _snapshot(tmp_path)
     inside = str(ctx.out.relative_to(tmp_path))
-    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)
-                     and not (k == inside or k.startswith(inside + os.sep)))
+    changed = sorted(
+        k
+        for k in set(before) | set(after)
+        if before.get(k) != after.get(k) and not (k == inside or k.startswith(inside + os.sep))
+    )
     assert not changed, f"created, changed or removed outside --out: {changed}"
     for p, content in earlier.items():
         assert p.is_file() and p.read_bytes() == content, f"earlier result {p.relative_to(ctx.work)} was changed"
@@ -1015,8 +1511,22 @@ def test_hostile_input(case: Case, tmp_path, monkeypatch, capsys, no_training):
 # Inputs that are not errors of the user's command, but files and values actlab must read right:
 # a damaged file is set aside (or computed again), a value is shown as given, a shape is kept.
 def _compare_tanh(out: Path) -> int:
-    return main(["compare", "--dataset", "iris", "--activations", "tanh", "--seeds", "1", "--epochs", "1",
-                 "--out", str(out), "--quiet"])
+    return main(
+        [
+            "compare",
+            "--dataset",
+            "iris",
+            "--activations",
+            "tanh",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -1034,13 +1544,23 @@ def _changed(doc: dict, path: tuple, value: Any) -> dict:
 
 
 IMPOSSIBLE = [  # where in a run record, the value a run file cannot hold
-    (("result", "test", "accuracy"), float("nan")), (("result", "test", "accuracy"), float("inf")),
-    (("result", "test", "accuracy"), 5.0), (("result", "test", "accuracy"), -0.25), (("result", "test", "accuracy"), None),
-    (("result", "test", "accuracy"), 10**400), (("result", "test", "accuracy"), "0.5"), (("result", "test", "accuracy"), True),
-    (("result", "final_train", "accuracy"), float("nan")), (("result", "epochs", 0, "val_accuracy"), 1.5),
-    (("result", "epochs", 0, "val_accuracy"), float("-inf")), (("result", "epochs", 0, "train_accuracy"), None),
-    (("result", "test", "loss"), 10**400), (("result", "n_params"), 10**400), (("result", "seconds"), "slow"),
-    (("result", "status"), "x" * 1_000_000), (("result", "epochs", 0, "x" * 1_000_000), 1.0),
+    (("result", "test", "accuracy"), float("nan")),
+    (("result", "test", "accuracy"), float("inf")),
+    (("result", "test", "accuracy"), 5.0),
+    (("result", "test", "accuracy"), -0.25),
+    (("result", "test", "accuracy"), None),
+    (("result", "test", "accuracy"), 10**400),
+    (("result", "test", "accuracy"), "0.5"),
+    (("result", "test", "accuracy"), True),
+    (("result", "final_train", "accuracy"), float("nan")),
+    (("result", "epochs", 0, "val_accuracy"), 1.5),
+    (("result", "epochs", 0, "val_accuracy"), float("-inf")),
+    (("result", "epochs", 0, "train_accuracy"), None),
+    (("result", "test", "loss"), 10**400),
+    (("result", "n_params"), 10**400),
+    (("result", "seconds"), "slow"),
+    (("result", "status"), "x" * 1_000_000),
+    (("result", "epochs", 0, "x" * 1_000_000), 1.0),
     (("trained_by",), "x" * 1_000_000),
 ]
 
@@ -1080,7 +1600,9 @@ def test_a_diverged_run_keeps_its_null_accuracy(finished_run, tmp_path):
 def test_compare_trains_again_a_run_whose_accuracy_is_impossible(finished_run, capsys):
     out, good = finished_run
     for value in (float("nan"), float("inf"), 5.0):
-        (out / "runs" / "tanh__seed0.json").write_text(json.dumps(_changed(good, ("result", "test", "accuracy"), value)))
+        (out / "runs" / "tanh__seed0.json").write_text(
+            json.dumps(_changed(good, ("result", "test", "accuracy"), value))
+        )
         capsys.readouterr()
         assert _compare_tanh(out) == 0
         shown = capsys.readouterr().out
@@ -1098,10 +1620,20 @@ def test_damaged_feature_files_are_computed_again(tmp_path):
     path = next(tmp_path.glob("*.json"))
     good = json.loads(path.read_text())
     first_init = next(iter(good["init"]))
-    for where, value in [(("seconds",), "slow"), (("seconds",), 10**400), (("seconds",), -1.0), (("seconds",), None),
-                         (("note",), {"a": 1}), (("note",), "x" * 1_000_000), (("outputs", 0), 10**400),
-                         (("outputs", 0), True), (("slopes", 3), "0.5"), (("fisher", 0), None),
-                         (("init", first_init), float("nan")), (("ok",), "yes")]:
+    for where, value in [
+        (("seconds",), "slow"),
+        (("seconds",), 10**400),
+        (("seconds",), -1.0),
+        (("seconds",), None),
+        (("note",), {"a": 1}),
+        (("note",), "x" * 1_000_000),
+        (("outputs", 0), 10**400),
+        (("outputs", 0), True),
+        (("slopes", 3), "0.5"),
+        (("fisher", 0), None),
+        (("init", first_init), float("nan")),
+        (("ok",), "yes"),
+    ]:
         path.write_text(json.dumps(_changed(good, where, value), allow_nan=True))
         f = Surrogate(task, folder=tmp_path).features("tanh")
         assert isinstance(f["seconds"], float) and 0 <= f["seconds"] < 1e6, where
@@ -1111,8 +1643,16 @@ def test_damaged_feature_files_are_computed_again(tmp_path):
 
 
 def _best_learned_file(path: Path, layers: dict[str, float]) -> Path:
-    path.write_text(json.dumps({**BEST, "functions": {"all": "x * tanh(1.5 * x)"}, "learn_constants": True,
-                                "learned": {k: {"constants": [v]} for k, v in layers.items()}}))
+    path.write_text(
+        json.dumps(
+            {
+                **BEST,
+                "functions": {"all": "x * tanh(1.5 * x)"},
+                "learn_constants": True,
+                "learned": {k: {"constants": [v]} for k, v in layers.items()},
+            }
+        )
+    )
     return path
 
 
@@ -1182,8 +1722,12 @@ def test_a_killed_writer_leaves_no_temporary_for_ever(tmp_path):
     p.wait()
     dead, alive, old = p.pid, os.getppid(), time.time() - 2 * STALE_TEMPORARY_AGE  # another live process's
     stale = [tmp_path / f".act.{dead}.tmp.onnx", tmp_path / f".act.{dead + 10**6}.tmp.onnx"]
-    kept = [tmp_path / f".act.{alive}.tmp.onnx", tmp_path / f".other.{dead}.tmp.onnx", tmp_path / ".act.x.tmp.onnx",
-            tmp_path / f".act.{dead}.tmp.png"]
+    kept = [
+        tmp_path / f".act.{alive}.tmp.onnx",
+        tmp_path / f".other.{dead}.tmp.onnx",
+        tmp_path / ".act.x.tmp.onnx",
+        tmp_path / f".act.{dead}.tmp.png",
+    ]
     for t in stale + kept:
         t.write_bytes(b"half written")
         os.utime(t, (old, old))

@@ -54,8 +54,13 @@ def test_a_gated_unit_replaces_the_first_projection_and_activation(mnist1d):
     assert gated.specs == {"input": "swiglu", "hidden_1": "relu", "output": "linear"}
     x = mnist1d.train.x[:3]
     y = gated.blocks[0].ln2(gated.embed(torch.zeros(3, 10, 4)) + gated.pos).flatten(0, 1)
-    torch.testing.assert_close(gated.blocks[0].fc2(unit(y)), gated.blocks[0].fc2(
-        torch.nn.functional.silu(y @ unit.weight[:43].T + unit.bias[:43]) * (y @ unit.weight[43:].T + unit.bias[43:])))
+    torch.testing.assert_close(
+        gated.blocks[0].fc2(unit(y)),
+        gated.blocks[0].fc2(
+            torch.nn.functional.silu(y @ unit.weight[:43].T + unit.bias[:43])
+            * (y @ unit.weight[43:].T + unit.bias[43:])
+        ),
+    )
     assert gated(x).shape == (3, 10)
 
 
@@ -70,10 +75,15 @@ def test_vectors_are_one_channel_signals_and_images_are_refused_in_one_line():
         build("transformer", (1, 40), 10, "relu", width=30, heads=4)
 
 
-@pytest.mark.parametrize("plan", ["relu", "swiglu", {"input": "geglu", "hidden": "acon_c"}], ids=["relu", "swiglu", "geglu-acon"])
+@pytest.mark.parametrize(
+    "plan", ["relu", "swiglu", {"input": "geglu", "hidden": "acon_c"}], ids=["relu", "swiglu", "geglu-acon"]
+)
 def test_trains_on_mnist1d(mnist1d, plan):
-    r = train(lambda: build("transformer", mnist1d.input_shape, mnist1d.n_classes, plan), mnist1d,
-              TrainConfig(epochs=2, batch_size=32, lr=3e-3, patience=None, threads=1))
+    r = train(
+        lambda: build("transformer", mnist1d.input_shape, mnist1d.n_classes, plan),
+        mnist1d,
+        TrainConfig(epochs=2, batch_size=32, lr=3e-3, patience=None, threads=1),
+    )
     losses = [e["train_loss"] for e in r.epochs]
     assert r.status == "finished" and losses[1] < losses[0] < math.log(10) + 0.5
     assert r.test["accuracy"] > 0.15  # 10 classes: chance is 0.1
@@ -85,16 +95,57 @@ def test_compare_and_search_accept_it(tmp_path, capsys):
     from actlab.cli import main
 
     out = tmp_path / "cmp"
-    code = main(["compare", "--dataset", "mnist1d", "--model", "transformer", "--activations", "relu,gelu,swiglu",
-                 "--seeds", "2", "--epochs", "2", "--limit", "200", "--threads", "1", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "compare",
+            "--dataset",
+            "mnist1d",
+            "--model",
+            "transformer",
+            "--activations",
+            "relu,gelu,swiglu",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--limit",
+            "200",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     res = json.loads((out / "results.json").read_text())
     assert res["config"]["model"] == "transformer"
     assert sorted(s["activation"] for s in res["summary"]) == ["gelu", "relu", "swiglu"]
     out = tmp_path / "search"
-    code = main(["search", "--dataset", "mnist1d", "--model", "transformer", "--candidates", "relu,swiglu,xielu",
-                 "--trials", "2", "--epochs", "1", "--final-seeds", "0", "--limit", "200",
-                 "--threads", "1", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "search",
+            "--dataset",
+            "mnist1d",
+            "--model",
+            "transformer",
+            "--candidates",
+            "relu,swiglu,xielu",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--final-seeds",
+            "0",
+            "--limit",
+            "200",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     res = json.loads((out / "results.json").read_text())
     assert res["space"]["model"] == "transformer" and res["space"]["slots"] == ["input", "hidden_1"]

@@ -14,13 +14,21 @@ from torch.nn import LazyLinear
 import actlab
 from actlab.catalogue import Activation
 from actlab.catalogue import learnable as LN
-
 from actlab.models import build
 from actlab.training import TrainConfig, train
 from actlab.training.population import PackedMLP, packable, train_population
 
-PLANS = ["relu", "tanh", "expr:max(x, x*tanh(x))", {"input": "elu", "hidden": "relu"}, "relu", "prelu",
-         "leaky_relu(negative_slope=0.2)", "leaky_relu", "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"]
+PLANS = [
+    "relu",
+    "tanh",
+    "expr:max(x, x*tanh(x))",
+    {"input": "elu", "hidden": "relu"},
+    "relu",
+    "prelu",
+    "leaky_relu(negative_slope=0.2)",
+    "leaky_relu",
+    "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)",
+]
 OPTS = {"width": 32, "depth": 4}
 
 
@@ -56,8 +64,13 @@ def digits64(digits):
     was = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        yield dataclasses.replace(digits, **{s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
-                                             for s in ("train", "val", "test")})
+        yield dataclasses.replace(
+            digits,
+            **{
+                s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
+                for s in ("train", "val", "test")
+            },
+        )
     finally:
         torch.set_default_dtype(was)
 
@@ -69,9 +82,18 @@ def _trace(r) -> str:
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_packed_members_train_as_if_alone(digits64, optimizer, fused):
-    cfg = TrainConfig(epochs=4, batch_size=32, optimizer=optimizer, lr=3e-3 if optimizer == "adam" else 0.05,
-                      momentum=0.9 if optimizer == "sgd" else 0.0, weight_decay=1e-4, patience=None, diagnostics=False,
-                      threads=1, fused=fused)
+    cfg = TrainConfig(
+        epochs=4,
+        batch_size=32,
+        optimizer=optimizer,
+        lr=3e-3 if optimizer == "adam" else 0.05,
+        momentum=0.9 if optimizer == "sgd" else 0.0,
+        weight_decay=1e-4,
+        patience=None,
+        diagnostics=False,
+        threads=1,
+        fused=fused,
+    )
     packed = train_population(PLANS, digits64, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
         one, model = alone(plan, digits64, cfg)
@@ -89,8 +111,9 @@ def test_packed_float32_members_agree_within_rounding(digits):
     difference (4e-4 in a loss by epoch 4 on an AMD EPYC, 0 on other CPUs): the bound is for
     rounding grown by training, far below what a packing error gives (the float64 tests below
     demand equality)."""
-    cfg = TrainConfig(epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1,
-                      fused=False)
+    cfg = TrainConfig(
+        epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1, fused=False
+    )
     packed = train_population(PLANS, digits, cfg, OPTS)
     for plan, p in zip(PLANS, packed):
         one, _ = alone(plan, digits, cfg)
@@ -99,8 +122,9 @@ def test_packed_float32_members_agree_within_rounding(digits):
 
 def test_weights_match_one_by_one(digits64):
     digits = digits64
-    cfg = TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=None, restore_best=False, diagnostics=False, threads=1,
-                      fused=False)
+    cfg = TrainConfig(
+        epochs=3, batch_size=64, lr=3e-3, patience=None, restore_best=False, diagnostics=False, threads=1, fused=False
+    )
     captured = {}
     real_init = PackedMLP.__init__
 
@@ -126,8 +150,17 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
     CPUs, and could flip an early stop."""
     digits = digits64
     plans = ["relu", "expr:exp(x)", "tanh", "sigmoid", "expr:square(x)"]
-    cfg = TrainConfig(epochs=12, batch_size=64, optimizer="sgd", lr=0.5, patience=2, monitor="val_loss",
-                      diagnostics=False, threads=1, fused=False)
+    cfg = TrainConfig(
+        epochs=12,
+        batch_size=64,
+        optimizer="sgd",
+        lr=0.5,
+        patience=2,
+        monitor="val_loss",
+        diagnostics=False,
+        threads=1,
+        fused=False,
+    )
     prune_at = {3: 2}  # member 3 (sigmoid) pruned after epoch 2, as Optuna would
 
     packed = train_population(plans, digits, cfg, OPTS, on_epoch=lambda k, e, r: prune_at.get(k) == e)
@@ -135,12 +168,17 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
     assert statuses[1] == "diverged" and statuses[3] == "pruned" and len(packed[3].epochs) == 2
     assert len({len(r.epochs) for r in packed}) > 1  # they ended at different epochs
     for k, (plan, p) in enumerate(zip(plans, packed)):
-        one = train(lambda plan=plan: build("mlp", digits.input_shape, digits.n_classes, plan, **OPTS), digits, cfg,
-                    on_epoch=(lambda e, r, k=k: prune_at.get(k) == e))
+        one = train(
+            lambda plan=plan: build("mlp", digits.input_shape, digits.n_classes, plan, **OPTS),
+            digits,
+            cfg,
+            on_epoch=(lambda e, r, k=k: prune_at.get(k) == e),
+        )
         _close_records(p, one, tol=1e-9)
     # a member that diverges leaves the others exactly as they are without it
-    without = train_population([p for i, p in enumerate(plans) if i != 1], digits, cfg, OPTS,
-                               on_epoch=lambda k, e, r: k == 2 and e == 2)
+    without = train_population(
+        [p for i, p in enumerate(plans) if i != 1], digits, cfg, OPTS, on_epoch=lambda k, e, r: k == 2 and e == 2
+    )
     for a, b in zip([r for i, r in enumerate(packed) if i != 1], without):
         assert _trace(a) == _trace(b)  # bit for bit
 
@@ -149,7 +187,7 @@ def test_pack_groups_equal_functions_in_contiguous_slices(digits):
     members = [build("mlp", digits.input_shape, 10, p, **OPTS) for p in PLANS]
     pack = PackedMLP(members)
     keys = [repr(members[i].acts["input"]) for i in pack.order]
-    assert keys == sorted(keys, key=lambda k: (keys.index(k)))  # every function's members side by side
+    assert keys == sorted(keys, key=lambda k: keys.index(k))  # every function's members side by side
     runs = pack.groups[0]
     distinct = {repr(m.acts["input"]) for m in members if not list(m.acts["input"].parameters())}
     n_own = sum(1 for m in members if list(m.acts["input"].parameters()))  # prelu: one module per member
@@ -172,6 +210,7 @@ def test_two_functions_with_one_name_keep_their_own_function_in_a_pack():
         for k, m in enumerate(members):
             torch.testing.assert_close(z[pack.order.index(k)], m(x))
     assert len(pack.groups[0]) == 2 and pack.order == [0, 2, 1]  # equal functions still share a run
+
 
 def test_packable_only_for_the_mlp():
     assert packable("mlp") and not packable("seed-cnn") and not packable("resnet")
@@ -234,7 +273,9 @@ def test_every_catalogue_entry_packs_as_its_table_row_declares():
         per_channel = isinstance(e.make_module(**e.params), (LN.PerChannel, LN.GatedUnit))
         assert packable("mlp", e.name) == (e.axis == "elementwise" and not e.mixes_features and not per_channel), e.name
     assert packable("mlp", "prelu(num_parameters=1)") and not packable("mlp", "prelu(num_parameters=4)")
-    assert {"log", "acos", "asin", "log10"} <= {e.name for e in actlab.entries() if packable("mlp", e.name)}  # NaN is no mixing
+    assert {"log", "acos", "asin", "log10"} <= {
+        e.name for e in actlab.entries() if packable("mlp", e.name)
+    }  # NaN is no mixing
 
 
 def test_packed_members_get_the_diagnostics_they_get_alone(digits64):
@@ -251,5 +292,7 @@ def test_packed_members_get_the_diagnostics_they_get_alone(digits64):
                 assert p.diagnostics[slot][name] == pytest.approx(v, rel=1e-9, abs=1e-12), (plan, slot, name)
         for ep, eo in zip(p.epochs, one.epochs):
             assert ep["grad_norm"] == pytest.approx(eo["grad_norm"], rel=1e-9)
-    assert packed[0].diagnostics["input"]["dead"] != packed[1].diagnostics["input"]["dead"] or \
-        packed[0].diagnostics["input"]["saturated"] != packed[1].diagnostics["input"]["saturated"]
+    assert (
+        packed[0].diagnostics["input"]["dead"] != packed[1].diagnostics["input"]["dead"]
+        or packed[0].diagnostics["input"]["saturated"] != packed[1].diagnostics["input"]["saturated"]
+    )

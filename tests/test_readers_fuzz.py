@@ -21,21 +21,50 @@ from hypothesis import strategies as st
 
 import actlab
 from actlab import ActlabError
+from actlab.execution.runner import FORMAT_UNIT, Unit, read_unit
 from actlab.studies.evolve import read_best
 from actlab.studies.evolve.fitness import Fitness
-from actlab.studies.evolve.run import EvolveConfig, Evolution, check_checkpoint, read_checkpoint, run_evolution
-from actlab.execution.runner import FORMAT_UNIT, Unit, read_unit
+from actlab.studies.evolve.run import Evolution, EvolveConfig, check_checkpoint, read_checkpoint, run_evolution
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 
 # --------------------------------------------------------------------------------- the junk
 JUNK_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
-    st.sampled_from([10**100, -(10**30), 2**64, 10**400, -1, 0, float("nan"), float("inf"), "../../evil", "/tmp/abs", "..", "",
-                     "max(x,", "1/0", "x" * 5000, "(" * 300 + "x" + ")" * 300, "expr:x", "\u0000", "single", "all"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            10**100,
+            -(10**30),
+            2**64,
+            10**400,
+            -1,
+            0,
+            float("nan"),
+            float("inf"),
+            "../../evil",
+            "/tmp/abs",
+            "..",
+            "",
+            "max(x,",
+            "1/0",
+            "x" * 5000,
+            "(" * 300 + "x" + ")" * 300,
+            "expr:x",
+            "\u0000",
+            "single",
+            "all",
+        ]
+    ),
 )
-JSON = st.recursive(JUNK_SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    JUNK_SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=12
+)
 
 
 def _paths(doc, prefix=()):
@@ -85,9 +114,13 @@ def _mutate(data, doc):
 # What may stand where a file holds a number: numbers of any size and type (ints beyond a float's
 # range, NaN and infinity, which json writes as NaN and Infinity), null, booleans, text, tables.
 NUMBER_JUNK = st.one_of(
-    st.sampled_from([10**400, -(10**400), 2**1024, 10**309]), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([10**400, -(10**400), 2**1024, 10**309]),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.none() | st.booleans() | st.text(max_size=6),
-    st.sampled_from([-1, 0, 1, 5.0, -0.5, 1e308, "0.5", "nan", "Infinity", "", {}, [], {"value": 0.5}, [0.5], "x" * 100_000]),
+    st.sampled_from(
+        [-1, 0, 1, 5.0, -0.5, 1e308, "0.5", "nan", "Infinity", "", {}, [], {"value": 0.5}, [0.5], "x" * 100_000]
+    ),
 )
 
 
@@ -96,7 +129,9 @@ def _mutate_numbers(data, doc, skip: tuple = ()):
     :data:`NUMBER_JUNK`."""
     doc = copy.deepcopy(doc)
     for _ in range(data.draw(st.integers(1, 3), label="changes")):
-        place = _place(data, doc, lambda p, v: p[0] not in skip and isinstance(v, (int, float)) and not isinstance(v, bool))
+        place = _place(
+            data, doc, lambda p, v: p[0] not in skip and isinstance(v, (int, float)) and not isinstance(v, bool)
+        )
         if place is None:
             break
         parent, key = place
@@ -152,32 +187,66 @@ def _write(name: str, content: bytes) -> Path:
 
 
 # -------------------------------------------------------------------------- valid documents
-BEST = {"format": "actlab-evolve-best", "version": 1, "mode": "triple",
-        "functions": {"input": "x * sigmoid(x)", "hidden": "max(x, x * tanh(x))", "output": "x / (1.0 + abs(x))"},
-        "plan": {"input": "expr:x * sigmoid(x)"}, "fitness": 0.8, "formulas": {}, "dataset": "iris", "model": "mlp"}
-BEST_LEARNED = {"format": "actlab-evolve-best", "version": 1, "mode": "single", "functions": {"all": "x * tanh(1.5 * x)"},
-                "learn_constants": True, "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.5]},
-                                                     "hidden_2": {"constants": [2.5]}}}
-RESULTS = {"format": "actlab-evolve-results", "config": {"mode": "single", "dataset": "iris"},
-           "best": {"rank": 1, "functions": {"all": "x * tanh(x)"}, "fitness": 0.7}, "history": [], "hall_of_fame": []}
+BEST = {
+    "format": "actlab-evolve-best",
+    "version": 1,
+    "mode": "triple",
+    "functions": {"input": "x * sigmoid(x)", "hidden": "max(x, x * tanh(x))", "output": "x / (1.0 + abs(x))"},
+    "plan": {"input": "expr:x * sigmoid(x)"},
+    "fitness": 0.8,
+    "formulas": {},
+    "dataset": "iris",
+    "model": "mlp",
+}
+BEST_LEARNED = {
+    "format": "actlab-evolve-best",
+    "version": 1,
+    "mode": "single",
+    "functions": {"all": "x * tanh(1.5 * x)"},
+    "learn_constants": True,
+    "learned": {"input": {"constants": [1.25]}, "hidden_1": {"constants": [2.5]}, "hidden_2": {"constants": [2.5]}},
+}
+RESULTS = {
+    "format": "actlab-evolve-results",
+    "config": {"mode": "single", "dataset": "iris"},
+    "best": {"rank": 1, "functions": {"all": "x * tanh(x)"}, "fitness": 0.7},
+    "history": [],
+    "hall_of_fame": [],
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _checkpoint(mode: str) -> str:
     """A real checkpoint (iris, no training), as JSON text."""
     cfg = EvolveConfig(mode=mode, dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
     out = _TMP / f"run-{mode}"
-    run_evolution(cfg, out, evaluator=lambda t: {"fitness": len(json.dumps(t["plan"])) % 5 / 5, "status": "ok"},
-                  progress=False, stop_after=1)
+    run_evolution(
+        cfg,
+        out,
+        evaluator=lambda t: {"fitness": len(json.dumps(t["plan"])) % 5 / 5, "status": "ok"},
+        progress=False,
+        stop_after=1,
+    )
     return (out / "checkpoint.json").read_text()
 
 
-UNIT = Unit(name="relu__seed0", plan="relu", dataset="iris", model="mlp",
-            train={"epochs": 1, "batch_size": 32, "optimizer": "adam", "seed": 0})
-RESULT = {"status": "finished",
-          "epochs": [{"epoch": 1, "seconds": 0.02, "train_accuracy": 0.5, "val_accuracy": 0.4, "grad_norm": {"input": 0.1}}],
-          "test": {"loss": 1.0, "accuracy": 0.5, "f1": 0.4, "auc": 0.9}, "final_train": {"loss": 1.0, "accuracy": 0.6},
-          "best_epoch": 1, "n_params": 100, "seconds": 0.05, "diagnostics": {"input": {"dead": 0.0, "std": 0.3}}}
+UNIT = Unit(
+    name="relu__seed0",
+    plan="relu",
+    dataset="iris",
+    model="mlp",
+    train={"epochs": 1, "batch_size": 32, "optimizer": "adam", "seed": 0},
+)
+RESULT = {
+    "status": "finished",
+    "epochs": [{"epoch": 1, "seconds": 0.02, "train_accuracy": 0.5, "val_accuracy": 0.4, "grad_norm": {"input": 0.1}}],
+    "test": {"loss": 1.0, "accuracy": 0.5, "f1": 0.4, "auc": 0.9},
+    "final_train": {"loss": 1.0, "accuracy": 0.6},
+    "best_epoch": 1,
+    "n_params": 100,
+    "seconds": 0.05,
+    "diagnostics": {"input": {"dead": 0.0, "std": 0.3}},
+}
 RUN = {"format": FORMAT_UNIT, "key": UNIT.key(), "unit": UNIT.to_dict(), "result": RESULT, "packed": 1}
 
 
@@ -265,8 +334,11 @@ def test_fuzz_checkpoint_of_any_json(value):
 def test_fuzz_restore_of_mutated_content(data):
     """``Evolution.restore`` checks what it is given, read from a file or not."""
     d = _mutate(data, json.loads(_checkpoint("single")))
-    evo = Evolution(EvolveConfig.from_dict(json.loads(_checkpoint("single"))["config"]),
-                    Fitness(evaluator=lambda t: {"fitness": 0.5, "status": "ok"}), progress=False)
+    evo = Evolution(
+        EvolveConfig.from_dict(json.loads(_checkpoint("single"))["config"]),
+        Fitness(evaluator=lambda t: {"fitness": 0.5, "status": "ok"}),
+        progress=False,
+    )
     try:
         evo.restore(d)
     except ActlabError as e:
@@ -325,7 +397,7 @@ def test_fuzz_run_file_numbers(data):
 
 
 # ------------------------------------------------------------------ the features of a screen
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _features() -> tuple:
     """A real features file (tanh on iris) as JSON text, its task and data."""
     from actlab.surrogate.features import Surrogate, Task
@@ -343,7 +415,7 @@ def _read_feature_file(content: bytes) -> None:
         return
     _readable(d)
     assert all(type(v) is float and math.isfinite(v) for b in BLOCKS for v in _block(d, b))
-    assert type(d["seconds"]) is float and 0 <= d["seconds"] and isinstance(d["ok"], bool)
+    assert type(d["seconds"]) is float and d["seconds"] >= 0 and isinstance(d["ok"], bool)
     assert d["note"] is None or isinstance(d["note"], str)
 
 

@@ -19,25 +19,43 @@ from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
 from actlab.catalogue import entries
-from actlab.studies.compare import CompareConfig, run_compare
-from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.report._style import MARKERS, PALETTE, style
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.gallery import build_gallery
 from actlab.report.screen import write_screen_report
 from actlab.report.search import write_search_report
+from actlab.studies.compare import CompareConfig, run_compare
+from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.studies.screen import ScreenConfig, run_screen
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.surrogate.features import Task, feature_points
 from actlab.training import TrainConfig
 
-TWELVE = ["relu", "tanh", "selu", "elu", "gelu", "mish", "silu", "sigmoid", "softsign", "softplus", "hard_sigmoid",
-          "leaky_relu"]
+TWELVE = [
+    "relu",
+    "tanh",
+    "selu",
+    "elu",
+    "gelu",
+    "mish",
+    "silu",
+    "sigmoid",
+    "softsign",
+    "softplus",
+    "hard_sigmoid",
+    "leaky_relu",
+]
 PAGE_PAD, PAGE_MAX = 48, 1200  # the reports' body: max-width 1200px, 24px padding on each side
 # a search over five slots with the longest names: its final table must still fit the page
-LONG_NAMES = ["hard_sigmoid_torch", "leaky_relu_keras", "sigmoid_derivative", "generalized_swish", "expr:max(x, x*tanh(x))"]
+LONG_NAMES = [
+    "hard_sigmoid_torch",
+    "leaky_relu_keras",
+    "sigmoid_derivative",
+    "generalized_swish",
+    "expr:max(x, x*tanh(x))",
+]
 
 
 def _measure(fig: Figure, dpi: float) -> dict:
@@ -52,12 +70,27 @@ def _measure(fig: Figure, dpi: float) -> dict:
             cut = Bbox.intersection(box, area)
             if cut is not None and cut.width * cut.height > 1:
                 overlaps.append(leg.get_texts()[0].get_text())
-        entries.append([(line.get_color(), line.get_marker()) for line in leg.findobj(Line2D)
-                        if str(line.get_marker()).lower() not in ("none", "_", "|")])  # not error-bar caps
-    title = fig._suptitle.get_text() if fig._suptitle else next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
-    return {"title": title, "width_px": fig.get_figwidth() * dpi, "dpi": dpi,
-            "smallest_pt": min(t.get_fontsize() for t in texts), "legend_overlaps": overlaps, "legends": entries,
-            "names": len(fig.findobj(Annotation)), "crowded": _crowded(fig), "clipped": _clipped(fig)}
+        entries.append(
+            [
+                (line.get_color(), line.get_marker())
+                for line in leg.findobj(Line2D)
+                if str(line.get_marker()).lower() not in ("none", "_", "|")
+            ]
+        )  # not error-bar caps
+    title = (
+        fig._suptitle.get_text() if fig._suptitle else next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
+    )
+    return {
+        "title": title,
+        "width_px": fig.get_figwidth() * dpi,
+        "dpi": dpi,
+        "smallest_pt": min(t.get_fontsize() for t in texts),
+        "legend_overlaps": overlaps,
+        "legends": entries,
+        "names": len(fig.findobj(Annotation)),
+        "crowded": _crowded(fig),
+        "clipped": _clipped(fig),
+    }
 
 
 def _crowded(fig: Figure) -> list[str]:
@@ -65,23 +98,30 @@ def _crowded(fig: Figure) -> list[str]:
     that stick out of their axes."""
     renderer = fig.canvas.get_renderer()
     names = [(t.get_text(), t.get_window_extent(renderer), t.axes) for t in fig.findobj(Annotation) if t.get_visible()]
-    fixed = [t.get_window_extent(renderer) for ax in fig.axes
-             for t in (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_visible() and t.get_text()]
+    fixed = [
+        t.get_window_extent(renderer)
+        for ax in fig.axes
+        for t in (ax.title, ax.xaxis.label, ax.yaxis.label)
+        if t.get_visible() and t.get_text()
+    ]
     fixed += [leg.get_window_extent(renderer) for leg in fig.findobj(Legend)]
     out = []
     for i, (text, box, ax) in enumerate(names):
         frame = ax.get_window_extent(renderer)
         if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
             out.append(f"{text} sticks out of its axes")
-        for other in [b for _, b, _ in names[i + 1:]] + fixed:
+        for other in [b for _, b, _ in names[i + 1 :]] + fixed:
             cut = Bbox.intersection(box, other)
             if cut is not None and cut.width * cut.height > 1:
                 out.append(f"{text} overlaps")
     for ax in fig.axes:  # a title wider than its axes runs into a legend beside it
         if ax.get_title():
             title = ax.title.get_window_extent(renderer)
-            out += [f"title {ax.get_title()!r} overlaps a legend" for leg in fig.legends
-                    if Bbox.intersection(title, leg.get_window_extent(renderer)) is not None]
+            out += [
+                f"title {ax.get_title()!r} overlaps a legend"
+                for leg in fig.legends
+                if Bbox.intersection(title, leg.get_window_extent(renderer)) is not None
+            ]
     return out
 
 
@@ -91,10 +131,16 @@ def _clipped(fig: Figure) -> list[str]:
     px, out = fig.dpi / 72, []
     for ax in fig.axes:
         frame = ax.get_window_extent()
-        marks = [(c.get_offsets(), (c.get_sizes().max() ** 0.5) / 2 if len(c.get_sizes()) else 0)
-                 for c in ax.collections if isinstance(c, PathCollection) and c.get_visible()]
-        marks += [(line.get_xydata(), line.get_markersize() / 2) for line in ax.lines
-                  if line.get_visible() and line.get_linestyle() == "None" and line.get_marker() not in ("None", "", None)]
+        marks = [
+            (c.get_offsets(), (c.get_sizes().max() ** 0.5) / 2 if len(c.get_sizes()) else 0)
+            for c in ax.collections
+            if isinstance(c, PathCollection) and c.get_visible()
+        ]
+        marks += [
+            (line.get_xydata(), line.get_markersize() / 2)
+            for line in ax.lines
+            if line.get_visible() and line.get_linestyle() == "None" and line.get_marker() not in ("None", "", None)
+        ]
         for xy, radius in marks:
             for u, v in ax.transData.transform(xy):
                 r = radius * px
@@ -118,17 +164,49 @@ def reports(tmp_path_factory):
     train = TrainConfig(epochs=2, patience=None, monitor="val_accuracy", threads=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Figure, "savefig", measured_save)
-        res = run_compare(CompareConfig(dataset="iris", activations=TWELVE, seeds=2, train=train), root / "c", progress=False)
-        res["feature_map"] = feature_points(Task("iris"), [(r["activation"], r["activation"], r["mean"]) for r in res["summary"]])
+        res = run_compare(
+            CompareConfig(dataset="iris", activations=TWELVE, seeds=2, train=train), root / "c", progress=False
+        )
+        res["feature_map"] = feature_points(
+            Task("iris"), [(r["activation"], r["activation"], r["mean"]) for r in res["summary"]]
+        )
         write_report(res, root / "c")  # with the map of --map
-        res = run_search(SearchConfig(dataset="iris", layers=5, candidates=LONG_NAMES, trials=3, top_k=2, final_seeds=2,
-                                      pruner="none", train=train), root / "s", progress=False)
+        res = run_search(
+            SearchConfig(
+                dataset="iris",
+                layers=5,
+                candidates=LONG_NAMES,
+                trials=3,
+                top_k=2,
+                final_seeds=2,
+                pruner="none",
+                train=train,
+            ),
+            root / "s",
+            progress=False,
+        )
         write_search_report(res, root / "s")
-        res = run_evolution(EvolveConfig(dataset="iris", population=4, generations=1, final_seeds=2, final_epochs=2,
-                                         catalogue=["elu"], hall_of_fame=2, train=train), root / "e", progress=False)
+        res = run_evolution(
+            EvolveConfig(
+                dataset="iris",
+                population=4,
+                generations=1,
+                final_seeds=2,
+                final_epochs=2,
+                catalogue=["elu"],
+                hall_of_fame=2,
+                train=train,
+            ),
+            root / "e",
+            progress=False,
+        )
         write_evolve_report(res, root / "e")
-        res = run_screen(ScreenConfig(dataset="iris", seeds=1, train_top=4, train_random=3, train=train), root / "sc",
-                         progress=False, say=lambda text: None)  # every catalogue function on the map
+        res = run_screen(
+            ScreenConfig(dataset="iris", seeds=1, train_top=4, train_random=3, train=train),
+            root / "sc",
+            progress=False,
+            say=lambda text: None,
+        )  # every catalogue function on the map
         write_screen_report(res, root / "sc")
         build_gallery(root / "g", kinds=["learnable"], progress=False)  # the longest formulas
     return root, figures
@@ -137,8 +215,17 @@ def reports(tmp_path_factory):
 def test_every_figure_is_drawn_and_its_text_readable_at_800_and_1280_px(reports):
     _, figures = reports
     titles = " | ".join(f["title"] for f in figures)
-    for part in ("Train vs validation", "Time vs accuracy", "Per-slot diagnostics", "Optimisation history",
-                 "Which activation wins", "Fitness per generation", "next to ReLU", "hall of fame", "Final evaluation"):
+    for part in (
+        "Train vs validation",
+        "Time vs accuracy",
+        "Per-slot diagnostics",
+        "Optimisation history",
+        "Which activation wins",
+        "Fitness per generation",
+        "next to ReLU",
+        "hall of fame",
+        "Final evaluation",
+    ):
         assert part in titles, titles
     for window in (800, 1280):
         shown = min(window, PAGE_MAX) - PAGE_PAD
@@ -171,16 +258,18 @@ def test_twelve_activations_get_twelve_different_looks(reports):
 
 def test_series_styles_repeat_only_after_126():
     looks = [(s["color"], s["marker"], s["linestyle"]) for s in map(style, range(200))]
-    assert len(set(looks[:len(PALETTE) * len(MARKERS)])) == len(PALETTE) * len(MARKERS) == 126
+    assert len(set(looks[: len(PALETTE) * len(MARKERS)])) == len(PALETTE) * len(MARKERS) == 126
     assert len(set(s["color"] for s in map(style, range(len(PALETTE))))) == len(PALETTE) == 18
     assert {s["linestyle"] for s in map(style, range(18, 36))} == {"--"}  # lines past 18 colours: dashed
 
 
 def test_accuracy_intervals_in_results_and_pages_stay_in_zero_one(reports):
     root, _ = reports
-    rows = [*json.loads((root / "c" / "results.json").read_text())["summary"],
-            *json.loads((root / "s" / "results.json").read_text())["final"]["configs"],
-            *json.loads((root / "e" / "results.json").read_text())["final"]["contenders"]]
+    rows = [
+        *json.loads((root / "c" / "results.json").read_text())["summary"],
+        *json.loads((root / "s" / "results.json").read_text())["final"]["configs"],
+        *json.loads((root / "e" / "results.json").read_text())["final"]["contenders"],
+    ]
     assert all(0.0 <= r["ci_low"] <= r["mean"] <= r["ci_high"] <= 1.0 for r in rows)
     for study in ("c", "s", "e"):
         page = (root / study / "report.html").read_text()

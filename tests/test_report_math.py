@@ -13,8 +13,10 @@ from actlab.catalogue import expr as E
 from actlab.report._math import drawn, formula_html
 
 # What mathtext cannot draw, and why a formula may therefore be shown as its LaTeX source.
-KNOWN = {"environment (sympy's piecewise cases)": re.compile(r"Unknown symbol: \\begin"),
-         "a $ in the formula": re.compile(r"a \$ inside the formula")}
+KNOWN = {
+    "environment (sympy's piecewise cases)": re.compile(r"Unknown symbol: \\begin"),
+    "a $ in the formula": re.compile(r"a \$ inside the formula"),
+}
 
 
 def _svg(data: bytes) -> ET.Element:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import wait_until
 
 from actlab.execution.runner import Runner, Unit, claim, packs, read_unit, release
-
-from conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "3", "--threads", "1", "--patience", "0"]
@@ -66,8 +65,12 @@ def test_sigkill_with_workers_then_resume_loses_nothing_and_trains_nothing_twice
     r = actlab("compare", *longer, "--out", str(ref), "--quiet")
     assert r.returncode == 0, r.stderr
     out = tmp_path / "killed"
-    p = subprocess.Popen([*CLI, "compare", *longer, "--workers", "2", "--out", str(out)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(
+        [*CLI, "compare", *longer, "--workers", "2", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert wait_until(lambda: len(list((out / "runs").glob("*.json"))) >= 2, timeout=240, step=0.01)
     finally:
@@ -89,8 +92,12 @@ def test_packed_runs_equal_alone_and_workers_and_dask_equal_this_process(tmp_pat
     r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--out", str(packed))
     assert r.returncode == 0, r.stderr
     res = json.loads((packed / "results.json").read_text())
-    assert {run["activation"]: run["packed"] for run in res["runs"]} == {"relu": 3, "tanh": 3, "softsign": 3,
-                                                                          "softmax": 1}  # per seed: a pack and softmax alone
+    assert {run["activation"]: run["packed"] for run in res["runs"]} == {
+        "relu": 3,
+        "tanh": 3,
+        "softsign": 3,
+        "softmax": 1,
+    }  # per seed: a pack and softmax alone
     assert "trained alone" in res["timing"]
     for a, accs in _accuracies(packed).items():  # float32: packed equals alone to rounding; iris has 30 test examples
         assert accs == pytest.approx(_accuracies(serial)[a], abs=1 / 30 + 1e-9)
@@ -100,8 +107,18 @@ def test_packed_runs_equal_alone_and_workers_and_dask_equal_this_process(tmp_pat
     assert _accuracies(workers) == _accuracies(packed)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         out = tmp_path / "dask"
-        r = actlab("compare", *SMALL, "--activations", ACTS, "--seeds", "3", "--dask", cluster.scheduler_address,
-                   "--out", str(out))
+        r = actlab(
+            "compare",
+            *SMALL,
+            "--activations",
+            ACTS,
+            "--seeds",
+            "3",
+            "--dask",
+            cluster.scheduler_address,
+            "--out",
+            str(out),
+        )
     assert r.returncode == 0, r.stderr
     assert "training on Dask at" in r.stdout
     assert _accuracies(out) == _accuracies(packed)
@@ -114,10 +131,20 @@ def test_packed_compare_equals_one_by_one_in_float64(digits, tmp_path):
     was = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        d = dataclasses.replace(digits, **{s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
-                                           for s in ("train", "val", "test")})
-        cfg = CompareConfig(dataset="digits", activations=["relu", "tanh", "prelu"], seeds=2,
-                            train=TrainConfig(epochs=3, patience=2, threads=1), model_options={"width": 16})
+        d = dataclasses.replace(
+            digits,
+            **{
+                s: dataclasses.replace(getattr(digits, s), x=getattr(digits, s).x.double())
+                for s in ("train", "val", "test")
+            },
+        )
+        cfg = CompareConfig(
+            dataset="digits",
+            activations=["relu", "tanh", "prelu"],
+            seeds=2,
+            train=TrainConfig(epochs=3, patience=2, threads=1),
+            model_options={"width": 16},
+        )
         results = {}
         for pack in (1, 8):
             with Runner(pack=pack) as runner:
@@ -153,27 +180,73 @@ def test_units_pack_by_everything_but_the_plan_and_names_stay_in_the_folder(tmp_
     assert [[u.name for u in p] for p in packs(us, 1)] == [[u.name] for u in us]
     # a function that acts along a dimension (softmax) or per feature (a PReLU slope per feature)
     # would mix members or batch rows in a pack: it trains alone
-    odd = [Unit(name=f"o{i}", plan=p, **base) for i, p in enumerate(
-        ["relu", "softmax", {"input": "tanh", "hidden": "log_softmax"}, "prelu(num_parameters=64)", "prelu", "expr:x*tanh(x)"])]
+    odd = [
+        Unit(name=f"o{i}", plan=p, **base)
+        for i, p in enumerate(
+            [
+                "relu",
+                "softmax",
+                {"input": "tanh", "hidden": "log_softmax"},
+                "prelu(num_parameters=64)",
+                "prelu",
+                "expr:x*tanh(x)",
+            ]
+        )
+    ]
     assert [[u.name for u in p] for p in packs(odd, 8)] == [["o0", "o4", "o5"], ["o1"], ["o2"], ["o3"]]
     for bad in ("../x", "a/b", "", ".."):
         with pytest.raises(ValueError):
             Unit(name=bad, plan="relu", **base)
     # where a run happens is not part of its key; what decides its result is
-    a = Unit(name="a", plan="relu", dataset="iris", model="mlp", train={"seed": 0, "threads": 1},
-             data_options={"data_dir": "/x"})
-    b = Unit(name="b", plan="relu", dataset="iris", model="mlp", train={"seed": 0, "threads": 4},
-             data_options={"data_dir": "/y"})
-    assert a.key() == b.key() and a.key() != Unit(name="c", plan="tanh", dataset="iris", model="mlp",
-                                                   train={"seed": 0}).key()
+    a = Unit(
+        name="a",
+        plan="relu",
+        dataset="iris",
+        model="mlp",
+        train={"seed": 0, "threads": 1},
+        data_options={"data_dir": "/x"},
+    )
+    b = Unit(
+        name="b",
+        plan="relu",
+        dataset="iris",
+        model="mlp",
+        train={"seed": 0, "threads": 4},
+        data_options={"data_dir": "/y"},
+    )
+    assert (
+        a.key() == b.key()
+        and a.key() != Unit(name="c", plan="tanh", dataset="iris", model="mlp", train={"seed": 0}).key()
+    )
     (tmp_path / "a.json").write_text("{not json")
     assert read_unit(tmp_path, a) is None  # a damaged file is trained again
 
 
 def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
     out = tmp_path / "search"
-    args = ["search", "--dataset", "iris", "--layers", "3", "--candidates", "relu,tanh,elu", "--trials", "3",
-            "--epochs", "3", "--top-k", "2", "--final-seeds", "3", "--pruner", "none", "--threads", "1", "--out", str(out)]
+    args = [
+        "search",
+        "--dataset",
+        "iris",
+        "--layers",
+        "3",
+        "--candidates",
+        "relu,tanh,elu",
+        "--trials",
+        "3",
+        "--epochs",
+        "3",
+        "--top-k",
+        "2",
+        "--final-seeds",
+        "3",
+        "--pruner",
+        "none",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     p = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert wait_until(lambda: len(list((out / "final").glob("*.json"))) >= 1, timeout=240, step=0.02)

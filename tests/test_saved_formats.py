@@ -29,8 +29,21 @@ def test_a_compare_folder_resumes_with_every_run_read_and_none_trained(tmp_path,
     out = _copy("compare", tmp_path)
     runs = {p.name: p.read_bytes() for p in (out / "runs").glob("*.json")}
     before = json.loads((FIXTURES / "compare" / "results.json").read_text())
-    code = main(["compare", "--dataset", "iris", "--activations", "relu,tanh", "--seeds", "2", "--epochs", "3",
-                 "--out", str(out)])
+    code = main(
+        [
+            "compare",
+            "--dataset",
+            "iris",
+            "--activations",
+            "relu,tanh",
+            "--seeds",
+            "2",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = "".join(capsys.readouterr())
     assert printed.count("already done, skipped") == 4 and "finished, test acc" not in printed
@@ -60,8 +73,25 @@ def test_a_best_json_loads_shows_and_exports(name, tmp_path, capsys):
 def test_an_evolution_checkpoint_resumes(tmp_path, capsys):
     out = _copy("evolve", tmp_path)
     best = json.loads((FIXTURES / "evolve" / "best.json").read_text())
-    code = main(["evolve", "--dataset", "iris", "--population", "4", "--generations", "2", "--epochs", "2",
-                 "--final-seeds", "0", "--out", str(out), "--resume", "--quiet"])
+    code = main(
+        [
+            "evolve",
+            "--dataset",
+            "iris",
+            "--population",
+            "4",
+            "--generations",
+            "2",
+            "--epochs",
+            "2",
+            "--final-seeds",
+            "0",
+            "--out",
+            str(out),
+            "--resume",
+            "--quiet",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     again = json.loads((out / "best.json").read_text())
     assert again["functions"] == best["functions"]
@@ -75,8 +105,13 @@ def test_results_json_makes_its_report(name, tmp_path):
     from actlab.report.screen import write_screen_report
     from actlab.report.search import write_search_report
 
-    write = {"compare": write_report, "evolve": write_evolve_report, "evolve-learn": write_evolve_report,
-             "search": write_search_report, "screen": write_screen_report}[name]
+    write = {
+        "compare": write_report,
+        "evolve": write_evolve_report,
+        "evolve-learn": write_evolve_report,
+        "search": write_search_report,
+        "screen": write_screen_report,
+    }[name]
     results = json.loads((FIXTURES / name / "results.json").read_text())
     page = write(results, tmp_path)
     assert Path(page).is_file() and "<html" in Path(page).read_text().lower()

@@ -13,21 +13,31 @@ from pathlib import Path
 
 import optuna
 import pytest
-from tests.conftest import wait_until
 from optuna.trial import TrialState
 
 from actlab import SIPPER48
 from actlab.data import load
 from actlab.models import build
-from actlab.studies.search import SearchConfig, candidates, plan_of, work
-from actlab.studies.search import _study
-from actlab.studies.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.stats import NOT_CONVERGED, OUTCOMES, converged, result_converged
+from actlab.studies.search import SearchConfig, _study, candidates, plan_of, work
+from actlab.studies.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.training import TrainConfig, train
+from tests.conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli", "search"]
-FAST = ["--dataset", "iris", "--layers", "3", "--candidates", "relu,tanh,elu,sigmoid,sin", "--epochs", "8",
-        "--threads", "1", "--quiet"]
+FAST = [
+    "--dataset",
+    "iris",
+    "--layers",
+    "3",
+    "--candidates",
+    "relu,tanh,elu,sigmoid,sin",
+    "--epochs",
+    "8",
+    "--threads",
+    "1",
+    "--quiet",
+]
 
 
 def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -66,22 +76,53 @@ def test_search_output_adds_the_output_slot(tmp_path):
 
 def test_objective_is_the_best_validation_accuracy_and_reproducible(tmp_path):
     data = load("iris", seed=0)
-    cfg = SearchConfig(dataset="iris", layers=3, candidates=["relu", "tanh", "elu"], trials=3, sampler="random",
-                       pruner="none", train=TrainConfig(epochs=6, patience=None, monitor="val_accuracy"))
+    cfg = SearchConfig(
+        dataset="iris",
+        layers=3,
+        candidates=["relu", "tanh", "elu"],
+        trials=3,
+        sampler="random",
+        pruner="none",
+        train=TrainConfig(epochs=6, patience=None, monitor="val_accuracy"),
+    )
     storage = make_storage(None, tmp_path)
     work(cfg, storage, "s", data, progress=False)
     space = cfg.space(data.input_shape, data.n_classes)
     for t in trials_of(f"sqlite:///{tmp_path / 'study.db'}", "s"):
-        again = train(lambda: build("mlp", data.input_shape, data.n_classes, plan_of(t.params, space), width=64, depth=3),
-                      data, TrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.seed, "diagnostics": False}))
+        again = train(
+            lambda: build("mlp", data.input_shape, data.n_classes, plan_of(t.params, space), width=64, depth=3),
+            data,
+            TrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.seed, "diagnostics": False}),
+        )
         assert t.value == max(e["val_accuracy"] for e in again.epochs)
 
 
 def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(tmp_path):
     out = tmp_path / "k"
-    args = [*CLI, "--dataset", "digits", "--layers", "3", "--candidates", "relu,tanh,elu", "--epochs", "25",
-            "--patience", "0", "--pruner", "none", "--trials", "6", "--final-seeds", "0", "--threads", "1",
-            "--out", str(out), "--quiet"]
+    args = [
+        *CLI,
+        "--dataset",
+        "digits",
+        "--layers",
+        "3",
+        "--candidates",
+        "relu,tanh,elu",
+        "--epochs",
+        "25",
+        "--patience",
+        "0",
+        "--pruner",
+        "none",
+        "--trials",
+        "6",
+        "--final-seeds",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     url = f"sqlite:///{out / 'study.db'}"
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -147,7 +188,9 @@ def _hold_the_first_worker(url: str, study: str, journal: Path) -> None:
     finally:
         lock.release()
     try:
-        assert wait_until(lambda: _worker_pids(_trials_or_none(url, study), _study.DONE) - {pid}), "no other worker finished a trial"
+        assert wait_until(lambda: _worker_pids(_trials_or_none(url, study), _study.DONE) - {pid}), (
+            "no other worker finished a trial"
+        )
     finally:
         os.kill(pid, signal.SIGCONT)
 
@@ -162,8 +205,9 @@ def _first_trials_asked_together(url: str):
 
     make_storage(url, Path("."))  # Optuna's tables, before they are locked
     engine = sqlalchemy.create_engine(url)
-    waiting = sqlalchemy.text("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                              "AND datname = current_database()")
+    waiting = sqlalchemy.text(
+        "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
 
     def both_asking() -> bool:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
@@ -184,14 +228,25 @@ def _two_workers_cooperate(url: str, study: str, tmp_path: Path, *, separate_pro
     common = [*FAST, "--storage", url, "--study", study, "--trials", "8", "--final-seeds", "0", "--pruner", "none"]
     if separate_processes:  # as two machines would: two commands started at once
         with _first_trials_asked_together(url):
-            procs = [subprocess.Popen([*CLI, *common, "--out", str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for i in range(2)]
+            procs = [
+                subprocess.Popen(
+                    [*CLI, *common, "--out", str(tmp_path / f"w{i}")],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for i in range(2)
+            ]
         for p in procs:
             _, err = p.communicate(timeout=600)
             assert p.returncode == 0, err
     else:
-        proc = subprocess.Popen([*CLI, *common, "--n-jobs", "2", "--out", str(tmp_path / "w")], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*CLI, *common, "--n-jobs", "2", "--out", str(tmp_path / "w")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             _hold_the_first_worker(url, study, Path(url.removeprefix("journal:")))
         finally:
@@ -221,21 +276,27 @@ def test_sipper48_candidates_are_the_papers_list():
     assert "relu" in every and "gumbel_softmax" not in every and "frelu" not in every
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--candidates", "relu,nosuch"], "unknown activation 'nosuch'"),
-    (["--candidates", ""], "candidate list is empty"),
-    (["--storage", "nonsense"], "cannot parse storage"),
-    (["--storage", "postgresql://u@127.0.0.1:1/db"], "cannot open storage"),
-    (["--sampler", "annealing"], "unknown sampler"),
-    (["--trials", "0"], "--trials must be at least 1"),
-    (["--n-jobs", "2", "--heartbeat", "0"], "--heartbeat must be at least 1"),
-    (["--threads", "-1"], "threads must be at least 1"),
-    (["--storage", "mysql://u:s3cret@127.0.0.1/db"], "pip install pymysql and write the URL as mysql+pymysql://"),
-    (["--storage", "postgresql+psycopg2://u:s3cret@127.0.0.1/db"], "pip install psycopg2-binary"),
-    (["--storage", "postgresql://u:s3cret@127.0.0.1:1/db"], "cannot open storage 'postgresql://u:***@127.0.0.1:1/db'"),
-    (["--storage", "postgresql://u:s3cret@127.0.0.1:notaport/db"], "cannot open storage"),
-    (["--storage", "u:s3cret@127.0.0.1"], "cannot parse storage"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--candidates", "relu,nosuch"], "unknown activation 'nosuch'"),
+        (["--candidates", ""], "candidate list is empty"),
+        (["--storage", "nonsense"], "cannot parse storage"),
+        (["--storage", "postgresql://u@127.0.0.1:1/db"], "cannot open storage"),
+        (["--sampler", "annealing"], "unknown sampler"),
+        (["--trials", "0"], "--trials must be at least 1"),
+        (["--n-jobs", "2", "--heartbeat", "0"], "--heartbeat must be at least 1"),
+        (["--threads", "-1"], "threads must be at least 1"),
+        (["--storage", "mysql://u:s3cret@127.0.0.1/db"], "pip install pymysql and write the URL as mysql+pymysql://"),
+        (["--storage", "postgresql+psycopg2://u:s3cret@127.0.0.1/db"], "pip install psycopg2-binary"),
+        (
+            ["--storage", "postgresql://u:s3cret@127.0.0.1:1/db"],
+            "cannot open storage 'postgresql://u:***@127.0.0.1:1/db'",
+        ),
+        (["--storage", "postgresql://u:s3cret@127.0.0.1:notaport/db"], "cannot open storage"),
+        (["--storage", "u:s3cret@127.0.0.1"], "cannot parse storage"),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, args, expected):
     r = run(*FAST, "--trials", "2", "--out", str(tmp_path / "o"), *args, timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
@@ -244,36 +305,39 @@ def test_bad_input_is_one_line(tmp_path, args, expected):
     assert not (tmp_path / "o" / "results.json").exists()
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["--trials", "1000000000000"], "--trials must be at most"),
-    (["--heartbeat", "nan"], "--heartbeat must be a finite number"),
-    (["--heartbeat", "inf"], "--heartbeat must be a finite number"),
-    (["--heartbeat", "1e12"], "--heartbeat must be at most"),
-    (["--threads", "1000000000000"], "threads must be at most"),
-    (["--n-jobs", "0"], "--n-jobs must be at least 1"),
-    (["--n-jobs", "1000000000000"], "--n-jobs must be at most"),
-    (["--pack", "0"], "--pack must be at least 1"),
-    (["--pack", "1000000000000"], "--pack must be at most"),
-    (["--seed", "-1"], "--seed must be at least 0"),
-    (["--seed", "1000000000000"], "--seed must be at most"),
-    (["--epochs", "0"], "epochs must be at least 1"),
-    (["--epochs", "1000000000000"], "epochs must be at most"),
-    (["--batch-size", "0"], "batch size must be at least 1"),
-    (["--batch-size", "1000000000000"], "batch size must be at most"),
-    (["--lr", "nan"], "learning rate must be a finite number"),
-    (["--lr", "-1"], "learning rate must be greater than 0"),
-    (["--patience", "-1"], "patience must be at least 1"),
-    (["--layers", "1"], "--layers must be at least 2"),
-    (["--layers", "1000000000000"], "--layers must be at most"),
-    (["--width", "0"], "--width must be at least 1"),
-    (["--width", "1000000000000"], "--width must be at most"),
-    (["--final-seeds", "-1"], "--final-seeds must be at least 0"),
-    (["--final-seeds", "1000000000000"], "--final-seeds must be at most"),
-    (["--top-k", "-1"], "--top-k must be at least 0"),
-    (["--limit", "0"], "limit must be a positive integer"),
-    (["--epochs", "1.5"], "invalid int value"),
-    (["--epochs"], "expected one argument"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--trials", "1000000000000"], "--trials must be at most"),
+        (["--heartbeat", "nan"], "--heartbeat must be a finite number"),
+        (["--heartbeat", "inf"], "--heartbeat must be a finite number"),
+        (["--heartbeat", "1e12"], "--heartbeat must be at most"),
+        (["--threads", "1000000000000"], "threads must be at most"),
+        (["--n-jobs", "0"], "--n-jobs must be at least 1"),
+        (["--n-jobs", "1000000000000"], "--n-jobs must be at most"),
+        (["--pack", "0"], "--pack must be at least 1"),
+        (["--pack", "1000000000000"], "--pack must be at most"),
+        (["--seed", "-1"], "--seed must be at least 0"),
+        (["--seed", "1000000000000"], "--seed must be at most"),
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--epochs", "1000000000000"], "epochs must be at most"),
+        (["--batch-size", "0"], "batch size must be at least 1"),
+        (["--batch-size", "1000000000000"], "batch size must be at most"),
+        (["--lr", "nan"], "learning rate must be a finite number"),
+        (["--lr", "-1"], "learning rate must be greater than 0"),
+        (["--patience", "-1"], "patience must be at least 1"),
+        (["--layers", "1"], "--layers must be at least 2"),
+        (["--layers", "1000000000000"], "--layers must be at most"),
+        (["--width", "0"], "--width must be at least 1"),
+        (["--width", "1000000000000"], "--width must be at most"),
+        (["--final-seeds", "-1"], "--final-seeds must be at least 0"),
+        (["--final-seeds", "1000000000000"], "--final-seeds must be at most"),
+        (["--top-k", "-1"], "--top-k must be at least 0"),
+        (["--limit", "0"], "limit must be a positive integer"),
+        (["--epochs", "1.5"], "invalid int value"),
+        (["--epochs"], "expected one argument"),
+    ],
+)
 def test_every_numeric_option_is_checked_in_one_line(tmp_path, capsys, args, expected):
     """The same checks as above, through the command's own entry point in this process (fast)."""
     from actlab.cli import main
@@ -296,8 +360,27 @@ def test_a_study_with_another_search_space_is_refused(tmp_path):
 
 def test_cmaes_and_grid_samplers_run(tmp_path):
     for sampler, cands in (("cmaes", "relu,tanh,elu,sin"), ("grid", "relu,tanh")):
-        r = run("--dataset", "iris", "--layers", "3", "--candidates", cands, "--epochs", "3", "--sampler", sampler,
-                "--trials", "4", "--final-seeds", "0", "--threads", "1", "--quiet", "--out", str(tmp_path / sampler))
+        r = run(
+            "--dataset",
+            "iris",
+            "--layers",
+            "3",
+            "--candidates",
+            cands,
+            "--epochs",
+            "3",
+            "--sampler",
+            sampler,
+            "--trials",
+            "4",
+            "--final-seeds",
+            "0",
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            str(tmp_path / sampler),
+        )
         assert r.returncode == 0, r.stderr
         res = json.loads((tmp_path / sampler / "results.json").read_text())
         assert res["counts"]["done"] == 4
@@ -309,10 +392,33 @@ def test_cmaes_and_grid_samplers_run(tmp_path):
 def test_offline_suite_prints_a_win_tie_loss_table(tmp_path):
     from actlab.data import available
 
-    r = run("--suite", "offline", "--layers", "3", "--candidates", "relu,tanh,elu", "--trials", "3", "--epochs", "3",
-            "--final-seeds", "3", "--top-k", "1", "--limit", "300", "--threads", "1", "--quiet", "--out", str(tmp_path))
+    r = run(
+        "--suite",
+        "offline",
+        "--layers",
+        "3",
+        "--candidates",
+        "relu,tanh,elu",
+        "--trials",
+        "3",
+        "--epochs",
+        "3",
+        "--final-seeds",
+        "3",
+        "--top-k",
+        "1",
+        "--limit",
+        "300",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    )
     assert r.returncode == 0, r.stderr
-    expected = ["iris", "wine", "breast_cancer", "digits", "mnist1d"] + (["fashion-mnist"] if available("fashion-mnist") else [])
+    expected = ["iris", "wine", "breast_cancer", "digits", "mnist1d"] + (
+        ["fashion-mnist"] if available("fashion-mnist") else []
+    )
     table = r.stdout.split("outcome", 1)[1]
     for name in expected:
         line = next(l for l in table.splitlines() if l.startswith(name))
@@ -333,7 +439,9 @@ def test_a_pack_of_trials_trains_together_each_as_if_alone(tmp_path):
     assert sorted(t.number for t in ts) == list(range(8)) and all(t.state == TrialState.COMPLETE for t in ts)
     assert all(t.user_attrs["packed"] == 4 for t in ts)
     data = load("iris", seed=0)
-    cfg = TrainConfig(epochs=8, batch_size=128, patience=5, monitor="val_accuracy", threads=1, seed=0, diagnostics=False)
+    cfg = TrainConfig(
+        epochs=8, batch_size=128, patience=5, monitor="val_accuracy", threads=1, seed=0, diagnostics=False
+    )
     for t in ts[:4]:  # the value Optuna got is what the plan gives trained alone (the command's settings)
         plan = t.user_attrs["plan"]
         alone = train(lambda: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg)
@@ -356,8 +464,16 @@ for line in sys.stdin:
 def test_processes_started_together_create_and_share_one_sqlite_study(tmp_path):
     """Four real processes create the default SQLite storage and the study in one fresh folder at
     the same instant, eight times over (the race is narrow: one round alone often misses it)."""
-    procs = [subprocess.Popen([sys.executable, "-c", RACER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     try:
         assert all(p.stdout.readline().strip() == "ready" for p in procs)
         for k in range(8):
@@ -378,8 +494,15 @@ def test_processes_started_together_create_and_share_one_sqlite_study(tmp_path):
 
 def test_two_searches_started_at_once_on_one_fresh_out_share_the_study(tmp_path):
     out = tmp_path / "fresh"
-    procs = [subprocess.Popen([*CLI, *FAST, "--trials", "6", "--pruner", "none", "--final-seeds", "0", "--out", str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*CLI, *FAST, "--trials", "6", "--pruner", "none", "--final-seeds", "0", "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
@@ -420,15 +543,37 @@ def test_the_final_evaluation_treats_the_baseline_like_every_contender(tmp_path)
     validation epoch restored. (The baseline used to be retrained for the epoch count of one flat
     validation run: 1 epoch, 0.39 test accuracy, and every configuration 'won'.)"""
     out = tmp_path / "iris"
-    r = run("--dataset", "iris", "--layers", "5", "--candidates", "sipper48", "--trials", "12", "--batch-size", "8",
-            "--final-seeds", "3", "--top-k", "2", "--threads", "1", "--quiet", "--out", str(out))
+    r = run(
+        "--dataset",
+        "iris",
+        "--layers",
+        "5",
+        "--candidates",
+        "sipper48",
+        "--trials",
+        "12",
+        "--batch-size",
+        "8",
+        "--final-seeds",
+        "3",
+        "--top-k",
+        "2",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     final = json.loads((out / "results.json").read_text())["final"]
     seeds = final["seeds"]
     assert len(seeds) == 3 and 0 not in seeds  # fresh seeds, not the search's own
     records = final_records(out)
     assert sorted(records) == final["budgets"] and final["budgets"][0] == 30 and final["epochs"] == final["budgets"][-1]
-    for budget, recs in records.items():  # every run: the full budget of its round, the best validation-loss epoch restored
+    for (
+        budget,
+        recs,
+    ) in records.items():  # every run: the full budget of its round, the best validation-loss epoch restored
         assert len(recs) == 3 * len(final["configs"])
         for rec in recs:
             assert rec["unit"]["train"]["epochs"] == budget and rec["unit"]["train"]["monitor"] == "val_loss"
@@ -445,8 +590,28 @@ def test_a_final_evaluation_that_has_not_converged_trains_everyone_longer_then_g
     trains again, alike, with 6 and then 12 epochs (the limit, 4 times the budget); still
     improving there, the top-1 gets "not converged", not a win or a loss, and the table says why."""
     out = tmp_path / "short"
-    r = run("--dataset", "iris", "--layers", "3", "--candidates", "relu,tanh,elu", "--epochs", "3", "--trials", "3",
-            "--pruner", "none", "--final-seeds", "3", "--top-k", "1", "--threads", "1", "--out", str(out))
+    r = run(
+        "--dataset",
+        "iris",
+        "--layers",
+        "3",
+        "--candidates",
+        "relu,tanh,elu",
+        "--epochs",
+        "3",
+        "--trials",
+        "3",
+        "--pruner",
+        "none",
+        "--final-seeds",
+        "3",
+        "--top-k",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     final = json.loads((out / "results.json").read_text())["final"]
     records = final_records(out)

@@ -16,8 +16,8 @@ from torch import nn
 import actlab
 from actlab import ActlabError
 from actlab.catalogue import expr
-from actlab.models import build
 from actlab.execution.runner import _plan, train_units
+from actlab.models import build
 from actlab.training import TrainConfig, train
 from actlab.training.population import train_population
 
@@ -37,7 +37,7 @@ SPECS = {  # kind -> (a fresh spec, learnable: every slot's module has parameter
     "pexpr": (lambda: "pexpr:x*sigmoid(1.5*x)", True),
     "pexpr as the runner makes it": (lambda: _plan("pexpr:x*sigmoid(1.5*x)"), True),
     "module": (lambda: nn.PReLU(), True),
-    "callable": (lambda: (lambda x: x * torch.sigmoid(x)), False),
+    "callable": (lambda: lambda x: x * torch.sigmoid(x), False),
     "gated unit": (lambda: "swiglu", True),
 }
 
@@ -59,7 +59,7 @@ def _assert_each_slot_owns_its_module(model: nn.Module, learnable: bool) -> None
     params = {s: {id(p) for p in a.parameters()} for s, a in acts.items()}
     slots = list(acts)
     for i, a in enumerate(slots):
-        for b in slots[i + 1:]:
+        for b in slots[i + 1 :]:
             assert not parts[a] & parts[b], (a, b)
             assert not params[a] & params[b], (a, b)
     if learnable:
@@ -80,10 +80,13 @@ def test_spatial_activations_own_their_module_in_the_image_models(name):
     _assert_each_slot_owns_its_module(_built(name, "frelu"), learnable=True)
 
 
-@pytest.mark.parametrize("plan", [
-    lambda m: {"input": m, "hidden": m, "output": m},
-    lambda m: [m, m, m, m],  # the MLP's four slots, output included
-])
+@pytest.mark.parametrize(
+    "plan",
+    [
+        lambda m: {"input": m, "hidden": m, "output": m},
+        lambda m: [m, m, m, m],  # the MLP's four slots, output included
+    ],
+)
 def test_a_module_for_several_slots_is_a_template_each_slot_copies(plan):
     template = nn.PReLU(init=0.3)
     model = _built("mlp", plan(template))
@@ -113,7 +116,9 @@ class _Unclonable(nn.Module):
 def test_a_module_that_cannot_be_copied_is_refused_for_several_slots_in_one_line():
     only_here = _Unclonable()
     assert _built("mlp", {"input": only_here, "hidden": "relu"}).acts["input"] is only_here
-    with pytest.raises(ActlabError, match=r"_Unclonable is given for slots input, hidden_1, hidden_2.*cannot be copied") as e:
+    with pytest.raises(
+        ActlabError, match=r"_Unclonable is given for slots input, hidden_1, hidden_2.*cannot be copied"
+    ) as e:
         _built("mlp", _Unclonable())
     assert "\n" not in str(e.value)
 
@@ -131,31 +136,36 @@ def test_swapping_the_residual_cnns_activations_swaps_the_modules_that_run():
     model = _built("resnet", "relu")
     swaps = actlab.swap_activations(model, "prelu")
     assert sorted(s.name for s in swaps) == sorted(f"acts.{s}" for s in model.slots if s != "output")
-    calls = {s: 0 for s in model.slots}
+    calls = dict.fromkeys(model.slots, 0)
 
     def counter(slot):
         def hook(*_):
             calls[slot] += 1
+
         return hook
 
     for s, a in model.acts.items():
         a.register_forward_hook(counter(s))
     model(torch.randn(2, 3, 12, 12))
-    assert calls == {s: 1 for s in model.slots}  # each slot's module runs once, in its own place
+    assert calls == dict.fromkeys(model.slots, 1)  # each slot's module runs once, in its own place
     _assert_each_slot_owns_its_module(model, learnable=True)
 
 
 def test_a_module_given_to_several_members_of_a_pack_trains_as_if_alone(digits):
     """Two members with the same PReLU instance in their input slot: each trains its own copy,
     as each would alone (a shared module would take both members' gradients)."""
-    cfg = TrainConfig(epochs=2, batch_size=32, optimizer="sgd", lr=0.05, patience=None, diagnostics=False, threads=1,
-                      fused=False)
+    cfg = TrainConfig(
+        epochs=2, batch_size=32, optimizer="sgd", lr=0.05, patience=None, diagnostics=False, threads=1, fused=False
+    )
     shared = nn.PReLU()
     own = copy.deepcopy(shared)  # before the pack trains the first member's module, the one given, in place
     plan = {"input": shared, "hidden": "relu"}
     packed = train_population([plan, plan], digits, cfg, {"width": 16})
-    alone = train(lambda: build("mlp", digits.input_shape, digits.n_classes, {"input": own, "hidden": "relu"}, width=16),
-                  digits, cfg)
+    alone = train(
+        lambda: build("mlp", digits.input_shape, digits.n_classes, {"input": own, "hidden": "relu"}, width=16),
+        digits,
+        cfg,
+    )
     slope = alone.learned["input"]["weight"][0]
     assert abs(slope - 0.25) > 1e-3  # it trained
     for r in packed:
@@ -170,9 +180,19 @@ def signals(tmp_path_factory):
 
 
 def _units(model: str, specs: list[str], signals) -> list[dict]:
-    return [{"name": f"u{i}", "plan": spec, "dataset": "mnist1d", "model": model, "data_seed": 0,
-             "data_options": signals, "model_options": {}, "train": {"epochs": 2, "seed": 0, "threads": 1}}
-            for i, spec in enumerate(specs)]
+    return [
+        {
+            "name": f"u{i}",
+            "plan": spec,
+            "dataset": "mnist1d",
+            "model": model,
+            "data_seed": 0,
+            "data_options": signals,
+            "model_options": {},
+            "train": {"epochs": 2, "seed": 0, "threads": 1},
+        }
+        for i, spec in enumerate(specs)
+    ]
 
 
 def _assert_slots_measured_apart(record: dict, slots: list[str]) -> None:

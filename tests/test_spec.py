@@ -46,22 +46,30 @@ def test_spec_with_arguments_changes_the_function():
     torch.testing.assert_close(m(X), custom(X))
 
 
-@pytest.mark.parametrize("spec, reference", [
-    ("elu(0.5)", lambda x: F.elu(x, 0.5)),
-    ("elu(alpha=2)", lambda x: F.elu(x, 2.0)),  # an int where a float is expected is fine
-    ("hardtanh(-2.0, max_val=3.0)", lambda x: F.hardtanh(x, -2.0, 3.0)),
-    ("  softplus( beta = 2.0 , threshold=5.0 )  ", lambda x: F.softplus(x, 2.0, 5.0)),
-    ("LeakyReLU(negative_slope=0.3)", lambda x: F.leaky_relu(x, 0.3)),
-    ("step(threshold=0.5)", lambda x: (x >= 0.5).float()),
-    ("relu()", F.relu),
-], ids=["positional", "int-for-float", "mixed", "whitespace", "case-alias", "step", "empty-parens"])
+@pytest.mark.parametrize(
+    "spec, reference",
+    [
+        ("elu(0.5)", lambda x: F.elu(x, 0.5)),
+        ("elu(alpha=2)", lambda x: F.elu(x, 2.0)),  # an int where a float is expected is fine
+        ("hardtanh(-2.0, max_val=3.0)", lambda x: F.hardtanh(x, -2.0, 3.0)),
+        ("  softplus( beta = 2.0 , threshold=5.0 )  ", lambda x: F.softplus(x, 2.0, 5.0)),
+        ("LeakyReLU(negative_slope=0.3)", lambda x: F.leaky_relu(x, 0.3)),
+        ("step(threshold=0.5)", lambda x: (x >= 0.5).float()),
+        ("relu()", F.relu),
+    ],
+    ids=["positional", "int-for-float", "mixed", "whitespace", "case-alias", "step", "empty-parens"],
+)
 def test_valid_specs(spec, reference):
     torch.testing.assert_close(actlab.functional(spec)(X), reference(X))
     torch.testing.assert_close(actlab.get(spec)(X), reference(X))
 
 
 def test_parse_spec_splits_literals():
-    assert parse_spec("elu(0.5, alpha=(1, 'a'), b=None, c=True)") == ("elu", (0.5,), {"alpha": (1, "a"), "b": None, "c": True})
+    assert parse_spec("elu(0.5, alpha=(1, 'a'), b=None, c=True)") == (
+        "elu",
+        (0.5,),
+        {"alpha": (1, "a"), "b": None, "c": True},
+    )
     assert parse_spec("relu") == ("relu", (), {})
 
 
@@ -122,15 +130,19 @@ def test_bad_specs_raise_one_line_actlab_error(make, spec, expected):
     assert expected in msg
 
 
-@pytest.mark.parametrize("spec", [
-    "a" * 100_000,
-    "relu(" + "1," * 20_000 + ")",
-    "elu(alpha='" + "x" * 50_000 + "')",
-    "relu(\n" + "1\n" * 1000 + ")",
-    "relu(" + "a" * 50_000 + "=1)",
-    "elu(" + "a" * 50_000 + "=1, " + "a" * 50_000 + "=2)",
-    "elu(alpha=(" + "1, " * 20_000 + "))",
-], ids=["long-name", "many-args", "long-string-arg", "newlines", "long-keyword", "long-keyword-twice", "long-tuple"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "a" * 100_000,
+        "relu(" + "1," * 20_000 + ")",
+        "elu(alpha='" + "x" * 50_000 + "')",
+        "relu(\n" + "1\n" * 1000 + ")",
+        "relu(" + "a" * 50_000 + "=1)",
+        "elu(" + "a" * 50_000 + "=1, " + "a" * 50_000 + "=2)",
+        "elu(alpha=(" + "1, " * 20_000 + "))",
+    ],
+    ids=["long-name", "many-args", "long-string-arg", "newlines", "long-keyword", "long-keyword-twice", "long-tuple"],
+)
 def test_very_long_specs_give_short_one_line_errors(spec):
     msg = one_line_error(actlab.get, spec)
     assert len(msg) < 400
@@ -178,14 +190,60 @@ def test_spec_text_is_never_executed(tmp_path):
 # --------------------------------------------------------------------------- fuzzing
 
 VALID = [
-    "relu", "leaky_relu(negative_slope=0.1)", "elu(alpha=0.5)", "softplus(beta=2.0, threshold=10.0)",
-    "hardtanh(-2.0, 2.0)", "softmax(dim=1)", "threshold(0.5, -1.0)", "frelu(kernel_size=5)", "step(threshold=0.2)",
-    "prelu(init=0.1)", "rrelu(lower=0.1, upper=0.2)", "squareplus(b=1.0)", "snake(alpha=2.0)",
-    "gumbel_softmax(tau=0.5)", "celu(1.5)", "glu(dim=1)", "isru(alpha=0.5)", "star_relu(scale=1.0, bias=0.0)",
+    "relu",
+    "leaky_relu(negative_slope=0.1)",
+    "elu(alpha=0.5)",
+    "softplus(beta=2.0, threshold=10.0)",
+    "hardtanh(-2.0, 2.0)",
+    "softmax(dim=1)",
+    "threshold(0.5, -1.0)",
+    "frelu(kernel_size=5)",
+    "step(threshold=0.2)",
+    "prelu(init=0.1)",
+    "rrelu(lower=0.1, upper=0.2)",
+    "squareplus(b=1.0)",
+    "snake(alpha=2.0)",
+    "gumbel_softmax(tau=0.5)",
+    "celu(1.5)",
+    "glu(dim=1)",
+    "isru(alpha=0.5)",
+    "star_relu(scale=1.0, bias=0.0)",
 ]
 ALPHABET = string.ascii_letters + string.digits + "()[]{}=,.:;'\"_-+*/\\ \t\n@!#$%^&|<>?~`" + "é∑\x00"
-TOKENS = ["relu", "elu", "alpha", "=", "(", ")", ",", "1", "0.5", "-", "'a'", "None", "True", "1e999", "[", "]",
-          "lambda", ":", "__import__", ".", "dim", "x", "*", "**", "f'", "{", "}", " ", "\n", "#", "1j", "nan"]
+TOKENS = [
+    "relu",
+    "elu",
+    "alpha",
+    "=",
+    "(",
+    ")",
+    ",",
+    "1",
+    "0.5",
+    "-",
+    "'a'",
+    "None",
+    "True",
+    "1e999",
+    "[",
+    "]",
+    "lambda",
+    ":",
+    "__import__",
+    ".",
+    "dim",
+    "x",
+    "*",
+    "**",
+    "f'",
+    "{",
+    "}",
+    " ",
+    "\n",
+    "#",
+    "1j",
+    "nan",
+]
 
 
 def mutate(rng: random.Random, s: str) -> str:
@@ -195,9 +253,9 @@ def mutate(rng: random.Random, s: str) -> str:
         if op == 0:  # insert a character
             s = s[:i] + rng.choice(ALPHABET) + s[i:]
         elif op == 1 and s:  # delete a character
-            s = s[:i] + s[i + 1:]
+            s = s[:i] + s[i + 1 :]
         elif op == 2 and s:  # replace a character
-            s = s[:i] + rng.choice(ALPHABET) + s[i + 1:]
+            s = s[:i] + rng.choice(ALPHABET) + s[i + 1 :]
         elif op == 3:  # insert a token
             s = s[:i] + rng.choice(TOKENS) + s[i:]
         else:  # duplicate a slice
@@ -210,8 +268,10 @@ def mutate(rng: random.Random, s: str) -> str:
 def fuzz_cases(n_random: int = 1500, n_tokens: int = 1500, n_mutations: int = 2500, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     cases = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40))) for _ in range(n_random)]
-    cases += [rng.choice(VALID).split("(")[0] + "".join(rng.choice(TOKENS) for _ in range(rng.randint(0, 8)))
-              for _ in range(n_tokens)]
+    cases += [
+        rng.choice(VALID).split("(")[0] + "".join(rng.choice(TOKENS) for _ in range(rng.randint(0, 8)))
+        for _ in range(n_tokens)
+    ]
     cases += [mutate(rng, rng.choice(VALID)) for _ in range(n_mutations)]
     return cases
 
@@ -258,7 +318,9 @@ def test_register_makes_a_name_usable_everywhere(registry):
         calls.append(1)
         return torch.tanh(x) + k * x
 
-    actlab.register("tanh_plus", tanh_plus, formula=r"\tanh(x) + kx", params={"k": 1.0}, range=(-float("inf"), float("inf")))
+    actlab.register(
+        "tanh_plus", tanh_plus, formula=r"\tanh(x) + kx", params={"k": 1.0}, range=(-float("inf"), float("inf"))
+    )
     assert "tanh_plus" in [e.name for e in actlab.entries()] and actlab.lookup("tanh_plus").kind == "user"
     torch.testing.assert_close(actlab.functional("tanh_plus")(X), torch.tanh(X) + X)
     torch.testing.assert_close(actlab.get("tanh_plus")(X), torch.tanh(X) + X)
@@ -288,12 +350,12 @@ def test_register_as_decorator(registry):
     @actlab.register("cube_act", formula="x^3", aliases=("cubic_act",))
     def cube(x):
         """Cube of the input."""
-        return x ** 3
+        return x**3
 
     assert cube(torch.tensor(2.0)) == 8  # the decorator returns the function
     assert actlab.lookup("cubic_act") is actlab.lookup("cube_act")
     assert actlab.lookup("cube_act").note == "Cube of the input."
-    torch.testing.assert_close(actlab.get("cubic_act")(X), X ** 3)
+    torch.testing.assert_close(actlab.get("cubic_act")(X), X**3)
 
 
 def test_register_refuses_taken_names_unless_replace(registry):
@@ -346,7 +408,9 @@ def test_callables_modules_and_none_pass_through():
     torch.testing.assert_close(actlab.get("linear")(X), X)
 
 
-@pytest.mark.parametrize("spec", [3, 2.5, b"relu", ["relu"], {"relu": 1}], ids=["int", "float", "bytes", "list", "dict"])
+@pytest.mark.parametrize(
+    "spec", [3, 2.5, b"relu", ["relu"], {"relu": 1}], ids=["int", "float", "bytes", "list", "dict"]
+)
 def test_other_spec_types_are_refused(spec):
     assert "spec must be" in one_line_error(actlab.get, spec)
     assert "spec must be" in one_line_error(actlab.functional, spec)

@@ -8,8 +8,21 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from actlab.stats import (ACCURACY, EXTEND, NOT_CONVERGED, OUTCOMES, converged, holm, margin, mean_std_ci, permutation_test,
-                          result_converged, settled_epoch, until_converged, versus)
+from actlab.stats import (
+    ACCURACY,
+    EXTEND,
+    NOT_CONVERGED,
+    OUTCOMES,
+    converged,
+    holm,
+    margin,
+    mean_std_ci,
+    permutation_test,
+    result_converged,
+    settled_epoch,
+    until_converged,
+    versus,
+)
 
 
 def test_mean_std_ci_matches_scipy_t_interval():
@@ -21,13 +34,23 @@ def test_mean_std_ci_matches_scipy_t_interval():
     assert math.isnan(mean_std_ci([0.5])[1]) and math.isnan(mean_std_ci([])[0])
 
 
-@pytest.mark.parametrize("a,b", [([0.9, 0.91, 0.92, 0.93, 0.94], [0.8, 0.81, 0.82, 0.83, 0.84]),
-                                 ([0.5, 0.6, 0.55], [0.52, 0.58, 0.61, 0.57]),
-                                 ([1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5])])
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ([0.9, 0.91, 0.92, 0.93, 0.94], [0.8, 0.81, 0.82, 0.83, 0.84]),
+        ([0.5, 0.6, 0.55], [0.52, 0.58, 0.61, 0.57]),
+        ([1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5]),
+    ],
+)
 def test_exact_permutation_test_matches_scipy(a, b):
     # our two-sided test uses |mean(a) - mean(b)| as its statistic
-    ref = stats.permutation_test((a, b), lambda x, y: abs(np.mean(x) - np.mean(y)), permutation_type="independent",
-                                 alternative="greater", n_resamples=np.inf)
+    ref = stats.permutation_test(
+        (a, b),
+        lambda x, y: abs(np.mean(x) - np.mean(y)),
+        permutation_type="independent",
+        alternative="greater",
+        n_resamples=np.inf,
+    )
     assert permutation_test(a, b) == pytest.approx(ref.pvalue)
 
 
@@ -39,8 +62,9 @@ def test_monte_carlo_permutation_test_agrees_with_exact_on_a_large_sample():
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.3, 1, 15), rng.normal(0, 1, 15)  # C(30, 15) is too many to enumerate
     p = permutation_test(a, b, n_resamples=20_000)
-    ref = stats.permutation_test((a, b), lambda x, y: abs(np.mean(x) - np.mean(y)), n_resamples=20_000,
-                                 alternative="greater", random_state=0).pvalue
+    ref = stats.permutation_test(
+        (a, b), lambda x, y: abs(np.mean(x) - np.mean(y)), n_resamples=20_000, alternative="greater", random_state=0
+    ).pvalue
     assert abs(p - ref) < 0.03
 
 
@@ -88,7 +112,11 @@ def _record(val_loss, status="finished"):
     """A training's record as ``RunResult.to_dict()`` has it, made by hand."""
     finite = [v for v in val_loss if math.isfinite(v)]
     best = val_loss.index(min(finite)) + 1 if finite else None
-    return {"status": status, "best_epoch": best, "epochs": [{"epoch": i, "val_loss": v} for i, v in enumerate(val_loss, 1)]}
+    return {
+        "status": status,
+        "best_epoch": best,
+        "epochs": [{"epoch": i, "val_loss": v} for i, v in enumerate(val_loss, 1)],
+    }
 
 
 def test_a_run_whose_best_epoch_is_its_last_has_not_converged():
@@ -111,9 +139,32 @@ def test_a_run_stopped_by_patience_after_an_early_best_has_converged():
 
 def test_a_loss_creeping_to_zero_on_a_separable_split_has_converged():
     # validation accuracy 1.0 for hundreds of epochs, the loss still falling: its best is the last, yet nothing changes
-    creeping = [1.1 * 0.9 ** i for i in range(300)]
-    assert _record(creeping)["best_epoch"] == 300 and settled_epoch(creeping) < 200 and result_converged(_record(creeping))
-    noisy = [1.0, 0.5, 0.2, 0.1, 0.12, 0.09, 0.11, 0.1, 0.1, 0.095, 0.11, 0.1, 0.1, 0.11, 0.1, 0.1, 0.11, 0.1, 0.1, 0.089]
+    creeping = [1.1 * 0.9**i for i in range(300)]
+    assert (
+        _record(creeping)["best_epoch"] == 300 and settled_epoch(creeping) < 200 and result_converged(_record(creeping))
+    )
+    noisy = [
+        1.0,
+        0.5,
+        0.2,
+        0.1,
+        0.12,
+        0.09,
+        0.11,
+        0.1,
+        0.1,
+        0.095,
+        0.11,
+        0.1,
+        0.1,
+        0.11,
+        0.1,
+        0.1,
+        0.11,
+        0.1,
+        0.1,
+        0.089,
+    ]
     assert result_converged(_record(noisy))  # a last dip of the noise below 1% of the improvement
 
 

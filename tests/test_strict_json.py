@@ -19,11 +19,11 @@ import torch
 import actlab
 from actlab._io import NULLS, json_text
 from actlab.cli import main
-from actlab.studies.compare import CompareConfig, run_compare
-from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.search import write_search_report
+from actlab.studies.compare import CompareConfig, run_compare
+from actlab.studies.evolve.run import EvolveConfig, run_evolution
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig
@@ -37,8 +37,16 @@ def compare_config() -> CompareConfig:
 
 
 def evolve_config() -> EvolveConfig:
-    return EvolveConfig(dataset="iris", population=2, tournament=1, generations=2, final_seeds=1, final_epochs=1,
-                        catalogue=["tanh"], train=TrainConfig(**{**TRAIN, "epochs": 1}, diagnostics=False))
+    return EvolveConfig(
+        dataset="iris",
+        population=2,
+        tournament=1,
+        generations=2,
+        final_seeds=1,
+        final_epochs=1,
+        catalogue=["tanh"],
+        train=TrainConfig(**{**TRAIN, "epochs": 1}, diagnostics=False),
+    )
 
 
 def _refuse(constant: str):
@@ -65,8 +73,17 @@ def outs(tmp_path_factory):
     """The three studies, tiny (their reports are drawn from the files, below)."""
     root = tmp_path_factory.mktemp("strict")
     run_compare(compare_config(), root / "compare", progress=False)
-    search = SearchConfig(dataset="iris", layers=2, width=8, candidates=["relu", "tanh", DIVERGES], sampler="grid",
-                          trials=3, top_k=1, final_seeds=1, train=TrainConfig(**TRAIN, monitor="val_accuracy"))
+    search = SearchConfig(
+        dataset="iris",
+        layers=2,
+        width=8,
+        candidates=["relu", "tanh", DIVERGES],
+        sampler="grid",
+        trials=3,
+        top_k=1,
+        final_seeds=1,
+        train=TrainConfig(**TRAIN, monitor="val_accuracy"),
+    )
     run_search(search, root / "search", progress=False)
     run_evolution(evolve_config(), root / "evolve", progress=False)
     return root
@@ -96,8 +113,15 @@ def test_every_json_file_is_strict_and_says_where_numbers_are_missing(outs):
 def test_json_text_turns_every_number_that_is_not_finite_into_null():
     import numpy as np
 
-    text = json_text({"a": float("nan"), "b": [float("inf"), np.float32("-inf"), torch.tensor([1.0, float("nan")])],
-                      "c": np.int64(3), "d": True, "e": 0.5})
+    text = json_text(
+        {
+            "a": float("nan"),
+            "b": [float("inf"), np.float32("-inf"), torch.tensor([1.0, float("nan")])],
+            "c": np.int64(3),
+            "d": True,
+            "e": 0.5,
+        }
+    )
     d = json.loads(text, parse_constant=_refuse)
     assert d["a"] is None and d["b"] == [None, None, [1.0, None]] and d["c"] == 3 and d["d"] is True and d["e"] == 0.5
     assert NULLS in d and NULLS not in json.loads(json_text({"e": 0.5}))
@@ -121,5 +145,7 @@ def test_the_readers_take_the_files_as_they_are(outs, capsys):
     err = capsys.readouterr().err
     assert err.count("already done, skipped") == 4 and "diverged" not in err, err
     assert {f: f.read_bytes() for f in (outs / "compare" / "runs").glob("*.json")} == before
-    run_evolution(evolve_config(), outs / "evolve", resume=True, progress=False)  # the checkpoint and kept runs read back
+    run_evolution(
+        evolve_config(), outs / "evolve", resume=True, progress=False
+    )  # the checkpoint and kept runs read back
     assert not list(outs.rglob("*.damaged"))

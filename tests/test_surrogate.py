@@ -17,17 +17,26 @@ from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.catalogue import entries
 from actlab.execution.runner import Runner, load_data
+from actlab.stats import rank_correlation
 from actlab.studies.screen import ScreenConfig, Trainings, candidates, run_screen
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
-from actlab.stats import rank_correlation
 from actlab.surrogate.features import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
 from actlab.training import TrainConfig
 from tests.conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli"]
-HOSTILE = ["expr:exp(exp(x))", "expr:exp(exp(exp(x)))", "expr:x * 1e38 * x", "expr:exp(x * 100) - exp(x * 100)",
-           "expr:log(x) / x", "expr:1 / x", "expr:" + "tanh(" * 40 + "x" + ")" * 40, "expr:x * nan", "expr:x * 1e999"]
+HOSTILE = [
+    "expr:exp(exp(x))",
+    "expr:exp(exp(exp(x)))",
+    "expr:x * 1e38 * x",
+    "expr:exp(x * 100) - exp(x * 100)",
+    "expr:log(x) / x",
+    "expr:1 / x",
+    "expr:" + "tanh(" * 40 + "x" + ")" * 40,
+    "expr:x * nan",
+    "expr:x * 1e999",
+]
 
 
 def numbers(f: dict) -> list[float]:
@@ -68,15 +77,37 @@ def test_features_are_finite_and_deterministic_for_every_entry_and_hostile_expre
     short = json.loads(files[1].read_text())
     files[1].write_text(json.dumps({**short, "fisher": short["fisher"][:-1]}))  # valid JSON, wrong layout
     b = Surrogate(task, iris, folder=folder)
-    assert [timeless(b.features(s)) for s in ("relu", "expr:1 / x")] == [timeless(a.features(s)) for s in ("relu", "expr:1 / x")]
+    assert [timeless(b.features(s)) for s in ("relu", "expr:1 / x")] == [
+        timeless(a.features(s)) for s in ("relu", "expr:1 / x")
+    ]
     assert [len(json.loads(f.read_text())["fisher"]) for f in files] == [layout["fisher"]] * 2  # both rewritten whole
 
 
 def test_leave_one_out_rank_correlation_on_real_trainings(tmp_path):
-    specs = ["relu", "tanh", "elu", "selu", "sigmoid", "softsign", "silu", "softplus", "step", "cos", "exp",
-             "hardshrink", "gaussian", "sin", "abs", "square"]
-    config = ScreenConfig(dataset="digits", candidates=specs, seeds=1,
-                          train=TrainConfig(epochs=2, patience=None, monitor="val_accuracy", diagnostics=False))
+    specs = [
+        "relu",
+        "tanh",
+        "elu",
+        "selu",
+        "sigmoid",
+        "softsign",
+        "silu",
+        "softplus",
+        "step",
+        "cos",
+        "exp",
+        "hardshrink",
+        "gaussian",
+        "sin",
+        "abs",
+        "square",
+    ]
+    config = ScreenConfig(
+        dataset="digits",
+        candidates=specs,
+        seeds=1,
+        train=TrainConfig(epochs=2, patience=None, monitor="val_accuracy", diagnostics=False),
+    )
     with Runner() as runner:
         trainings = Trainings(config, runner, tmp_path, Progress(len(specs), enabled=False), {})
         trainings.train(specs)
@@ -89,13 +120,21 @@ def test_leave_one_out_rank_correlation_on_real_trainings(tmp_path):
 
 
 def test_bad_specs_and_an_unfit_surrogate_are_one_line(iris):
-    for bad, expected in ((["relu", "nosuch"], "unknown activation"), (["relu", "relu"], "listed twice"),
-                          (["swish", "silu"], "same function as 'swish'"),
-                          (["expr:3"], "is a constant"), ([], "empty")):
+    for bad, expected in (
+        (["relu", "nosuch"], "unknown activation"),
+        (["relu", "relu"], "listed twice"),
+        (["swish", "silu"], "same function as 'swish'"),
+        (["expr:3"], "is a constant"),
+        ([], "empty"),
+    ):
         with pytest.raises(ActlabError, match=expected):
             candidates(bad)
     sur = Surrogate(Task(dataset="iris"), iris)
-    for bad, expected in (("nosuch", "unknown activation"), ("expr:x +", "expression"), ("relu(slope=2)", "no argument")):
+    for bad, expected in (
+        ("nosuch", "unknown activation"),
+        ("expr:x +", "expression"),
+        ("relu(slope=2)", "no argument"),
+    ):
         with pytest.raises(ActlabError, match=expected):
             sur.features(bad)
     with pytest.raises(ActlabError, match="not fit yet"):
@@ -104,9 +143,24 @@ def test_bad_specs_and_an_unfit_surrogate_are_one_line(iris):
         sur.fit(["relu", "frelu"], [0.9, 0.1])
 
 
-SCREEN = ["--dataset", "iris", "--candidates", "relu,tanh,elu,selu,sigmoid,softplus,softsign,silu,gelu,mish,sin,cos,"
-          "step,frelu,expr:x * tanh(x)", "--train-top", "3", "--train-random", "2", "--seeds", "2", "--epochs", "30",
-          "--patience", "0", "--threads", "1"]
+SCREEN = [
+    "--dataset",
+    "iris",
+    "--candidates",
+    "relu,tanh,elu,selu,sigmoid,softplus,softsign,silu,gelu,mish,sin,cos,step,frelu,expr:x * tanh(x)",
+    "--train-top",
+    "3",
+    "--train-random",
+    "2",
+    "--seeds",
+    "2",
+    "--epochs",
+    "30",
+    "--patience",
+    "0",
+    "--threads",
+    "1",
+]
 
 
 def screen_config() -> ScreenConfig:
@@ -126,8 +180,12 @@ def test_screen_killed_and_resumed_gives_the_results_of_an_uninterrupted_run(tmp
     reference = tmp_path / "whole"
     run_screen(screen_config(), reference, progress=False, say=lambda text: None)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*CLI, "screen", *SCREEN, "--out", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [*CLI, "screen", *SCREEN, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     units = out / "units"
     assert wait_until(lambda: len(list(units.glob("*.json")) if units.exists() else []) >= 18, timeout=240, step=0.01)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -154,10 +212,17 @@ def test_screen_killed_and_resumed_gives_the_results_of_an_uninterrupted_run(tmp
 
 
 def search_config(trials: int) -> SearchConfig:
-    return SearchConfig(dataset="iris", layers=3, candidates=["relu", "tanh", "elu", "sigmoid", "sin", "cos", "step",
-                                                              "softsign", "gelu", "softmax"],
-                        surrogate=4, trials=trials, sampler="random", pruner="none", top_k=0,
-                        train=TrainConfig(epochs=3, patience=None, monitor="val_accuracy"))
+    return SearchConfig(
+        dataset="iris",
+        layers=3,
+        candidates=["relu", "tanh", "elu", "sigmoid", "sin", "cos", "step", "softsign", "gelu", "softmax"],
+        surrogate=4,
+        trials=trials,
+        sampler="random",
+        pruner="none",
+        top_k=0,
+        train=TrainConfig(epochs=3, patience=None, monitor="val_accuracy"),
+    )
 
 
 def test_search_with_a_surrogate_is_deterministic_and_resumes_without_training_it_again(tmp_path):
@@ -181,11 +246,47 @@ def test_compare_and_evolve_reports_show_the_functions_in_the_feature_embedding(
 
     out = tmp_path / "cmp"
     acts = "relu,tanh,elu,sigmoid,frelu"
-    assert main(["compare", "--dataset", "iris", "--activations", acts, "--seeds", "2", "--epochs", "2",
-                 "--map", "--quiet", "--out", str(out)]) == 2  # frelu needs images: refused before anything runs
+    assert (
+        main(
+            [
+                "compare",
+                "--dataset",
+                "iris",
+                "--activations",
+                acts,
+                "--seeds",
+                "2",
+                "--epochs",
+                "2",
+                "--map",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )  # frelu needs images: refused before anything runs
     acts = "relu,tanh,elu,sigmoid"
-    assert main(["compare", "--dataset", "iris", "--activations", acts, "--seeds", "2", "--epochs", "2",
-                 "--map", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--dataset",
+                "iris",
+                "--activations",
+                acts,
+                "--seeds",
+                "2",
+                "--epochs",
+                "2",
+                "--map",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads((out / "results.json").read_text())
     pts = res["feature_map"]["points"]
     assert [p["name"] for p in pts] == acts.split(",")
@@ -193,13 +294,37 @@ def test_compare_and_evolve_reports_show_the_functions_in_the_feature_embedding(
     assert [p["accuracy"] for p in pts] == [r["mean"] for r in res["summary"]]
     assert len({tuple(p["xy"]) for p in pts}) == len(pts)  # different functions, different places
     assert "Map of the functions" in (out / "report.html").read_text() and (out / "map.png").stat().st_size > 5000
-    again = feature_points(
-        Task("iris"), [(p["name"], p["spec"], p["accuracy"]) for p in pts])
+    again = feature_points(Task("iris"), [(p["name"], p["spec"], p["accuracy"]) for p in pts])
     assert [p["xy"] for p in again["points"]] == [p["xy"] for p in pts]  # deterministic
     evo = tmp_path / "evo"
-    assert main(["evolve", "--dataset", "iris", "--population", "4", "--generations", "1", "--epochs", "1", "--hof", "2",
-                 "--final-seeds", "2", "--final-epochs", "2", "--catalogue", "elu,tanh", "--map", "--quiet",
-                 "--out", str(evo)]) == 0
+    assert (
+        main(
+            [
+                "evolve",
+                "--dataset",
+                "iris",
+                "--population",
+                "4",
+                "--generations",
+                "1",
+                "--epochs",
+                "1",
+                "--hof",
+                "2",
+                "--final-seeds",
+                "2",
+                "--final-epochs",
+                "2",
+                "--catalogue",
+                "elu,tanh",
+                "--map",
+                "--quiet",
+                "--out",
+                str(evo),
+            ]
+        )
+        == 0
+    )
     res = json.loads((evo / "results.json").read_text())
     names = [p["name"] for p in res["feature_map"]["points"]]
     assert names == [r["name"] for r in res["final"]["contenders"]] and len(names) == 5

@@ -37,7 +37,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = None
         if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x):
         identity = x
@@ -56,7 +58,9 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = act()
         self.layer1 = nn.Sequential(BasicBlock(width, width, act=act), BasicBlock(width, width, act=act))
-        self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, stride=2, act=act), BasicBlock(2 * width, 2 * width, act=act))
+        self.layer2 = nn.Sequential(
+            BasicBlock(width, 2 * width, stride=2, act=act), BasicBlock(2 * width, 2 * width, act=act)
+        )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(2 * width, num_classes)
 
@@ -77,8 +81,13 @@ def resnet(seed: int = 0, **kw) -> ResNet:
 def small_cnn(seed: int = 0) -> nn.Sequential:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 10),
     )
 
 
@@ -119,15 +128,21 @@ def test_swap_everything_to_mish():
 def test_swap_with_a_mapping_of_names_and_patterns():
     model, x = resnet(), x_batch()
     before = outputs(model, x)
-    swaps = swap_activations(model, {
-        "layer1.0.relu": "tanh",  # the first matching pattern wins
-        "layer1.*": "leaky_relu(negative_slope=0.2)",
-        "relu": "selu",
-        "layer2.1.relu": None,  # no activation
-    })
+    swaps = swap_activations(
+        model,
+        {
+            "layer1.0.relu": "tanh",  # the first matching pattern wins
+            "layer1.*": "leaky_relu(negative_slope=0.2)",
+            "relu": "selu",
+            "layer2.1.relu": None,  # no activation
+        },
+    )
     assert {s.name for s in swaps} == {"relu", "layer1.0.relu", "layer1.1.relu", "layer2.1.relu"}
     assert activation_types(model) == {
-        "relu": nn.SELU, "layer1.0.relu": nn.Tanh, "layer1.1.relu": nn.LeakyReLU, "layer2.0.relu": nn.ReLU,
+        "relu": nn.SELU,
+        "layer1.0.relu": nn.Tanh,
+        "layer1.1.relu": nn.LeakyReLU,
+        "layer2.0.relu": nn.ReLU,
         "layer2.1.relu": nn.Identity,
     }
     assert model.layer1[1].relu.negative_slope == 0.2
@@ -155,13 +170,17 @@ def test_a_module_registered_twice_is_swapped_in_both_places():
     assert isinstance(net[1], nn.SiLU) and isinstance(net[3], nn.SiLU) and net[1] is not net[3]
 
 
-@pytest.mark.parametrize("spec", [
-    "mishh",
-    "leaky_relu(slope=0.1)",
-    "relu(__import__('os'))",
-    {"relu": "mish", "layer1.*": "nonsense"},  # a good spec before the bad one must not be applied either
-    {"relu": "mish", "layer9.*": "tanh"},  # a pattern that matches nothing
-], ids=["unknown-name", "unknown-argument", "code", "mapping-bad-spec", "mapping-no-match"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "mishh",
+        "leaky_relu(slope=0.1)",
+        "relu(__import__('os'))",
+        {"relu": "mish", "layer1.*": "nonsense"},  # a good spec before the bad one must not be applied either
+        {"relu": "mish", "layer9.*": "tanh"},  # a pattern that matches nothing
+    ],
+    ids=["unknown-name", "unknown-argument", "code", "mapping-bad-spec", "mapping-no-match"],
+)
 def test_a_bad_spec_raises_and_leaves_the_model_unchanged(spec):
     model, x = resnet(), x_batch()
     modules = dict(model.named_modules())
@@ -223,7 +242,7 @@ def train(model: nn.Module, data, epochs: int = 4, lr: float = 3e-3, seed: int =
         model.train()
         order, total = torch.randperm(len(Xtr), generator=g), 0.0
         for i in range(0, len(Xtr), 64):
-            idx = order[i:i + 64]
+            idx = order[i : i + 64]
             loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
             opt.zero_grad()
             loss.backward()
@@ -242,7 +261,9 @@ def initial_loss(model: nn.Module, data) -> float:
         return float(F.cross_entropy(model(data[0]), data[1]))
 
 
-@pytest.mark.parametrize("spec", ["mish", {"layer1.*": "selu", "layer2.*": "silu", "relu": "elu"}], ids=["mish", "mapping"])
+@pytest.mark.parametrize(
+    "spec", ["mish", {"layer1.*": "selu", "layer2.*": "silu", "relu": "elu"}], ids=["mish", "mapping"]
+)
 def test_swapped_resnet_trains_on_digits(digits, spec, one_thread):
     model = resnet()
     swap_activations(model, spec)
@@ -388,8 +409,11 @@ def test_a_model_tracing_cannot_follow_still_warns_when_nothing_was_swapped():
         def forward(self, x):
             return F.relu(self.fc(x)) if x.sum() > 0 else self.fc(x)  # control flow on values: fx cannot trace it
 
-    with pytest.warns(UserWarning, match="no activation modules in DataDependent, so nothing was swapped; if its "
-                                         r"forward\(\) calls activations directly"):
+    with pytest.warns(
+        UserWarning,
+        match="no activation modules in DataDependent, so nothing was swapped; if its "
+        r"forward\(\) calls activations directly",
+    ):
         assert swap_activations(DataDependent(), "silu") == []
     with pytest.warns(UserWarning, match="the model is itself an activation module"):
         assert swap_activations(nn.ReLU(), "silu") == []

@@ -12,7 +12,14 @@ from sklearn import metrics as skm
 
 from actlab import ActlabError
 from actlab.models import build, count_parameters
-from actlab.training import LOSSES, OPTIMIZERS, TrainConfig, batched_classification_metrics, classification_metrics, train
+from actlab.training import (
+    LOSSES,
+    OPTIMIZERS,
+    TrainConfig,
+    batched_classification_metrics,
+    classification_metrics,
+    train,
+)
 from actlab.training.diagnostics import slot_diagnostics
 
 TIMING = ("seconds", "eval_seconds")
@@ -40,8 +47,17 @@ def test_training_learns_and_records_every_epoch(digits):
     assert r.status == "finished" and len(r.epochs) == 15
     first, last = r.epochs[0], r.epochs[-1]
     assert last["train_loss"] < first["train_loss"] / 3
-    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1",
-                "val_auc", "seconds"):
+    for key in (
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_precision",
+        "val_recall",
+        "val_f1",
+        "val_auc",
+        "seconds",
+    ):
         assert all(math.isfinite(e[key]) for e in r.epochs), key
     assert r.test["accuracy"] > 0.9  # 10 classes: chance is 0.1
     assert set(r.test) == {"loss", "accuracy", "precision", "recall", "f1", "auc"}
@@ -68,8 +84,9 @@ def test_fused_and_reference_optimizers_diverge_alike_and_keep_the_last_finite_w
             model["m"] = build("mlp", digits.input_shape, digits.n_classes, "expr:exp(x)", width=32, depth=3)
             return model["m"]
 
-        cfg = TrainConfig(epochs=6, optimizer=optimizer, lr=lr, patience=None, restore_best=False, fused=fused,
-                          diagnostics=False)
+        cfg = TrainConfig(
+            epochs=6, optimizer=optimizer, lr=lr, patience=None, restore_best=False, fused=fused, diagnostics=False
+        )
         runs[fused] = (train(make, digits, cfg), model["m"])
     (a, ma), (b, _) = runs[True], runs[False]
     assert a.status == b.status == "diverged" and len(a.epochs) == len(b.epochs)
@@ -84,8 +101,8 @@ def test_the_training_pass_reads_the_device_once_every_few_batches(digits):
     16) reads tensors only for the divergence flag every CHECK_EVERY batches and at the end."""
     from torch.overrides import TorchFunctionMode
 
-    from actlab.training.trainer import CHECK_EVERY, _make_optimizer, _train_epoch
     from actlab.training.losses import get_loss
+    from actlab.training.trainer import CHECK_EVERY, _make_optimizer, _train_epoch
 
     class CountReads(TorchFunctionMode):
         reads = 0
@@ -102,8 +119,16 @@ def test_the_training_pass_reads_the_device_once_every_few_batches(digits):
         assert bool(opt.defaults.get("fused")) == fused
         CountReads.reads = 0
         with CountReads():
-            stats, finite = _train_epoch(model, opt, get_loss("cross_entropy"), (digits.train.x, digits.train.y), 10,
-                                         16, torch.Generator().manual_seed(0), None)
+            stats, finite = _train_epoch(
+                model,
+                opt,
+                get_loss("cross_entropy"),
+                (digits.train.x, digits.train.y),
+                10,
+                16,
+                torch.Generator().manual_seed(0),
+                None,
+            )
         assert finite and math.isfinite(stats["loss"]) and 0 < stats["accuracy"] <= 1
         return CountReads.reads
 
@@ -122,8 +147,10 @@ def test_training_pass_metrics_are_those_of_its_predictions(digits):
         assert 0 < r.epochs[1][key] <= 1
 
 
-@pytest.mark.parametrize("name,kind", [("adam", "fused"), ("sgd", "fused"), ("adagrad", "fused"),
-                                       ("rmsprop", "foreach"), ("nadam", "foreach")])
+@pytest.mark.parametrize(
+    "name,kind",
+    [("adam", "fused"), ("sgd", "fused"), ("adagrad", "fused"), ("rmsprop", "foreach"), ("nadam", "foreach")],
+)
 def test_the_fastest_optimizer_form_is_chosen_and_runs_stay_bit_identical(digits, name, kind):
     from actlab.training.trainer import _make_optimizer
 
@@ -166,24 +193,44 @@ def test_every_loss_trains_a_classifier(digits, loss):
 
 
 def test_bad_training_settings_are_one_line_errors():
-    for kw in ({"optimizer": "adamw2"}, {"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"loss": "mape"},
-               {"loss": "nosuch"}, {"monitor": "train_loss"}, {"patience": 0}):
+    for kw in (
+        {"optimizer": "adamw2"},
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"lr": -1.0},
+        {"loss": "mape"},
+        {"loss": "nosuch"},
+        {"monitor": "train_loss"},
+        {"patience": 0},
+    ):
         with pytest.raises(ActlabError) as e:
             TrainConfig(**kw)
         assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("kw,words", [
-    ({"epochs": 10**12}, "epochs must be at most"), ({"epochs": 2.5}, "epochs must be a whole number"),
-    ({"epochs": True}, "epochs must be a whole number"), ({"batch_size": 10**12}, "batch size must be at most"),
-    ({"lr": float("nan")}, "learning rate must be a finite number"), ({"lr": 0.0}, "learning rate must be greater than 0"),
-    ({"lr": float("inf")}, "learning rate must be a finite number"), ({"momentum": -0.1}, "momentum must be at least 0"),
-    ({"weight_decay": float("nan")}, "weight decay must be a finite number"), ({"min_delta": -1.0}, "min_delta"),
-    ({"patience": 10**12}, "patience must be at most"), ({"seed": -1}, "seed must be at least 0"),
-    ({"threads": 0}, "threads must be at least 1"), ({"threads": -1}, "threads must be at least 1"),
-    ({"threads": 10**12}, "threads must be at most"), ({"device": "bogus"}, "unknown device 'bogus'"),
-    ({"device": "meta"}, "cannot train"), ({"device": "cuda:99"}, "cuda"),
-])
+@pytest.mark.parametrize(
+    "kw,words",
+    [
+        ({"epochs": 10**12}, "epochs must be at most"),
+        ({"epochs": 2.5}, "epochs must be a whole number"),
+        ({"epochs": True}, "epochs must be a whole number"),
+        ({"batch_size": 10**12}, "batch size must be at most"),
+        ({"lr": float("nan")}, "learning rate must be a finite number"),
+        ({"lr": 0.0}, "learning rate must be greater than 0"),
+        ({"lr": float("inf")}, "learning rate must be a finite number"),
+        ({"momentum": -0.1}, "momentum must be at least 0"),
+        ({"weight_decay": float("nan")}, "weight decay must be a finite number"),
+        ({"min_delta": -1.0}, "min_delta"),
+        ({"patience": 10**12}, "patience must be at most"),
+        ({"seed": -1}, "seed must be at least 0"),
+        ({"threads": 0}, "threads must be at least 1"),
+        ({"threads": -1}, "threads must be at least 1"),
+        ({"threads": 10**12}, "threads must be at most"),
+        ({"device": "bogus"}, "unknown device 'bogus'"),
+        ({"device": "meta"}, "cannot train"),
+        ({"device": "cuda:99"}, "cuda"),
+    ],
+)
 def test_numbers_and_devices_out_of_range_are_one_line_errors(kw, words):
     with pytest.raises(ActlabError) as e:
         TrainConfig(**kw)
@@ -213,7 +260,9 @@ def test_metrics_agree_with_scikit_learn():
     z[::3] = z[0]  # ties, and a constant model: ranks of equal scores are averaged
     z[::4] = 0.0
     prob = torch.softmax(z.double(), 1).numpy()
-    assert classification_metrics(z, y, 5)["auc"] == pytest.approx(skm.roc_auc_score(y, prob, multi_class="ovr"), abs=1e-12)
+    assert classification_metrics(z, y, 5)["auc"] == pytest.approx(
+        skm.roc_auc_score(y, prob, multi_class="ovr"), abs=1e-12
+    )
     assert classification_metrics(torch.zeros(40, 3), torch.arange(40) % 3, 3)["auc"] == 0.5
 
 
@@ -233,7 +282,9 @@ def test_batched_metrics_are_each_models_metrics():
         alone = classification_metrics(z[r], y, 4)
         assert batched[r].keys() == alone.keys()
         for name, v in alone.items():
-            assert (math.isnan(v) and math.isnan(batched[r][name])) or batched[r][name] == pytest.approx(v, abs=1e-12), name
+            assert (math.isnan(v) and math.isnan(batched[r][name])) or batched[r][name] == pytest.approx(
+                v, abs=1e-12
+            ), name
         pred = z[r].argmax(1).numpy()
         if r not in (1, 2):
             assert alone["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))
@@ -266,7 +317,7 @@ def test_saturation_and_self_normalisation_are_measured(digits):
     torch.manual_seed(0)
     selu = build("mlp", (256,), 10, "selu", width=256, depth=6)
     for lin in selu.linears:  # LeCun-normal init: the setting in which SELU self-normalises
-        torch.nn.init.normal_(lin.weight, 0, lin.in_features ** -0.5)
+        torch.nn.init.normal_(lin.weight, 0, lin.in_features**-0.5)
         torch.nn.init.zeros_(lin.bias)
     d = slot_diagnostics(selu, torch.randn(2000, 256), [])
     assert abs(d["hidden_4"]["mean"]) < 0.15 and abs(d["hidden_4"]["std"] - 1) < 0.15

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import sys
 import threading
-import types
 import time
-from typing import Callable
+import types
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -76,7 +76,7 @@ _LOCK = threading.Lock()
 def _dual_source(spec: str, entry: Entry, kwargs: dict) -> Callable[[torch.Tensor], tuple]:
     """The function the kernel compiles: ``x -> (f(x), f'(x))`` as tensors."""
     if spec.strip().startswith(E.PREFIX):
-        dual = E.compile_dual(E.parse(spec.strip()[len(E.PREFIX):]), inductor=True)
+        dual = E.compile_dual(E.parse(spec.strip()[len(E.PREFIX) :]), inductor=True)
 
         def kernel(x):
             y, d = dual(x)
@@ -96,8 +96,12 @@ def _kernel(spec: str, source: Callable[[torch.Tensor], tuple]) -> Kernel:
     with _LOCK:
         if spec not in _KERNELS:
             if not _KERNELS:  # the first compile of a process is the slow one: say so, once
-                print(f"actlab: compiling a kernel for {_short(spec)} (the first compile in a process usually takes "
-                      "10-30 s, later ones a few seconds)", file=sys.stderr, flush=True)
+                print(
+                    f"actlab: compiling a kernel for {_short(spec)} (the first compile in a process usually takes "
+                    "10-30 s, later ones a few seconds)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _KERNELS[spec] = _flat(torch.compile(_own_code(source, f"actlab_fast_{len(_KERNELS)}"), dynamic=False))
         return _KERNELS[spec]
 
@@ -117,6 +121,7 @@ def _flat(kernel: Kernel) -> Kernel:
     ``dynamic=False``: a kernel per size runs about 1.4x faster than one for any size (measured
     on the 4-op composite); a training step sees two sizes (full and last batch) per layer. Past
     Dynamo's ``recompile_limit`` (8 sizes) the source runs uncompiled, with the same results."""
+
     def run(x: torch.Tensor):
         y, d = kernel(x.reshape(-1))
         return y.view(x.shape), d.view(x.shape)
@@ -157,8 +162,10 @@ def _why_eager(entry: Entry, module: nn.Module, source: Callable[[torch.Tensor],
         module.train(was)
     if not torch.equal(outs[0], outs[1]):
         return f"eager: {entry.name} draws random numbers in training"
-    if not (torch.allclose(y, outs[0].detach(), rtol=1e-9, atol=1e-9, equal_nan=True)
-            and torch.allclose(d, want, rtol=1e-6, atol=1e-6, equal_nan=True)):
+    if not (
+        torch.allclose(y, outs[0].detach(), rtol=1e-9, atol=1e-9, equal_nan=True)
+        and torch.allclose(d, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+    ):
         return f"eager: the kernel's source does not reproduce {entry.name} on a probe"
     return None
 
@@ -193,8 +200,14 @@ def _measure(eager: nn.Module, kernel: Kernel, shape, dtype, device, rounds: int
 class FastActivation(nn.Module):
     """An activation run eager or through a compiled ``(f, f')`` kernel; see :func:`fast`."""
 
-    def __init__(self, spec: str, mode: str = "auto", probe_shape: tuple[int, ...] = PROBE_SHAPE,
-                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        spec: str,
+        mode: str = "auto",
+        probe_shape: tuple[int, ...] = PROBE_SHAPE,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ):
         super().__init__()
         if mode not in MODES:
             raise ActlabError(f"unknown fast mode {_short(str(mode), 20)}; choose one of {', '.join(MODES)}")
@@ -231,11 +244,18 @@ class FastActivation(nn.Module):
             first = first_line(e)[:120]
             self.choice, self._kernel = f"eager: compiling failed ({type(e).__name__}: {first})", None
             if mode == "compiled":
-                raise ActlabError(f"cannot compile {_short(spec)}: {type(e).__name__}: {first}; use mode='auto' or 'eager'") from None
+                raise ActlabError(
+                    f"cannot compile {_short(spec)}: {type(e).__name__}: {first}; use mode='auto' or 'eager'"
+                ) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.choice == "compiled" and self._kernel is not None and x.requires_grad and torch.is_grad_enabled()
-                and not _exporting()):
+        if (
+            self.choice == "compiled"
+            and self._kernel is not None
+            and x.requires_grad
+            and torch.is_grad_enabled()
+            and not _exporting()
+        ):
             return DualFunction.apply(x, self._kernel)
         return self.eager(x)  # inference, and export (ONNX, torch.export, tracing): the eager form
 
@@ -258,8 +278,13 @@ class FastActivation(nn.Module):
             self._kernel = _kernel(self.spec, _dual_source(self.spec, entry, kwargs))
 
 
-def fast(spec: str, mode: str = "auto", probe_shape: tuple[int, ...] = PROBE_SHAPE, dtype: torch.dtype = torch.float32,
-         device: str | torch.device = "cpu") -> FastActivation:
+def fast(
+    spec: str,
+    mode: str = "auto",
+    probe_shape: tuple[int, ...] = PROBE_SHAPE,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> FastActivation:
     """The activation ``spec`` as its fastest measured implementation (see the module docstring).
 
     ``mode``: ``"auto"`` measures eager and compiled forward + backward on a probe tensor of
@@ -267,7 +292,9 @@ def fast(spec: str, mode: str = "auto", probe_shape: tuple[int, ...] = PROBE_SHA
     spec and probe in a process); ``"compiled"`` and ``"eager"`` force one.
     """
     if not isinstance(spec, str):
-        raise ActlabError(f"fast() takes an activation spec string such as 'expr:x*sigmoid(x)', got {type(spec).__name__}")
+        raise ActlabError(
+            f"fast() takes an activation spec string such as 'expr:x*sigmoid(x)', got {type(spec).__name__}"
+        )
     return FastActivation(spec, mode, probe_shape, dtype, device)
 
 

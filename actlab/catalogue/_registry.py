@@ -15,8 +15,9 @@ import functools
 import math
 import re
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,7 +67,9 @@ class Entry:
     # element-wise only at its starting values: a learned projection (gated units) or a learned
     # generator (meta-ACON) then mixes the features; properties are those of the starting values
     mixes_features: bool = False
-    limits: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # whole-number parameters' ranges, where narrower than -16384..16384
+    limits: Mapping[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # whole-number parameters' ranges, where narrower than -16384..16384
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -174,10 +177,14 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
             warnings.simplefilter("ignore")
             call = ast.parse(f"f({inner})", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise ActlabError(f"cannot read the arguments of {_short(text)}; write them as key=value with literal values") from None
+        raise ActlabError(
+            f"cannot read the arguments of {_short(text)}; write them as key=value with literal values"
+        ) from None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
         # 'relu() or x' or 'elu(1)(2)': more than one call of the name
-        raise ActlabError(f"cannot read activation spec {_short(text)}; write one name with literal arguments such as 'leaky_relu(negative_slope=0.1)'")
+        raise ActlabError(
+            f"cannot read activation spec {_short(text)}; write one name with literal arguments such as 'leaky_relu(negative_slope=0.1)'"
+        )
 
     def literal(node: ast.AST) -> Any:
         try:
@@ -192,7 +199,9 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
         raise ActlabError(f"'*' and '**' are not allowed in activation spec {_short(text)}")
     keys = [k.arg for k in call.keywords]
     if len(set(keys)) < len(keys):  # ast.parse accepts f(a=1, a=2); only compile() refuses it
-        raise ActlabError(f"argument {_short(next(k for k in keys if keys.count(k) > 1), 40)} given twice in activation spec {_short(text)}")
+        raise ActlabError(
+            f"argument {_short(next(k for k in keys if keys.count(k) > 1), 40)} given twice in activation spec {_short(text)}"
+        )
     return name, tuple(literal(a) for a in call.args), {k.arg: literal(k.value) for k in call.keywords}
 
 
@@ -211,7 +220,9 @@ def split_specs(text: str) -> list[str]:
             cur.append(ch)
     out.append("".join(cur).strip())
     if any(not s for s in out):
-        raise ActlabError(f"empty name in the activation list {text!r}; write names separated by commas, e.g. relu,tanh")
+        raise ActlabError(
+            f"empty name in the activation list {text!r}; write names separated by commas, e.g. relu,tanh"
+        )
     return out
 
 
@@ -225,13 +236,18 @@ def _check_type(entry: Entry, key: str, value: Any) -> Any:
         try:
             value = float(value) if ok else value
         except OverflowError:  # an integer beyond float range, e.g. 10**400
-            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be finite, got {_short_repr(value)}") from None
+            raise ActlabError(
+                f"activation '{entry.name}': argument '{key}' must be finite, got {_short_repr(value)}"
+            ) from None
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
-        lo, hi = entry.limits.get(key, (-MAX_WIDTH, MAX_WIDTH))  # the catalogue's: a dim, a channel count, a kernel size
+        lo, hi = entry.limits.get(
+            key, (-MAX_WIDTH, MAX_WIDTH)
+        )  # the catalogue's: a dim, a channel count, a kernel size
         if ok and (entry.kind != "user" or key in entry.limits) and not lo <= value <= hi:
-            raise ActlabError(f"activation '{entry.name}': argument '{key}' must be from {lo} to {hi}, "
-                              f"got {_short_repr(value)}")
+            raise ActlabError(
+                f"activation '{entry.name}': argument '{key}' must be from {lo} to {hi}, got {_short_repr(value)}"
+            )
     elif isinstance(default, str):
         ok = isinstance(value, str)
     if not ok:
@@ -271,8 +287,7 @@ class Registry:
             owner = self._keys.get(k)
             if owner is not None and not (replace and owner == entry.name):
                 raise ActlabError(
-                    f"activation name {k!r} is already taken by '{owner}'; "
-                    "choose another name or pass replace=True"
+                    f"activation name {k!r} is already taken by '{owner}'; choose another name or pass replace=True"
                 )
         if replace and entry.name in self._entries:
             old = self._entries.pop(entry.name)
@@ -290,7 +305,7 @@ class Registry:
         """The entry for a name or alias; ``ActlabError`` naming the closest names otherwise."""
         for prefix, resolve in self._prefixes.items():
             if name.startswith(prefix):
-                return resolve(name[len(prefix):])
+                return resolve(name[len(prefix) :])
         canonical = self._keys.get(_key(name))
         if canonical is None:
             raise ActlabError(self._unknown(name))
@@ -309,7 +324,7 @@ class Registry:
         """Parse a spec string and check its arguments against the entry's parameters."""
         for prefix, resolve in self._prefixes.items():
             if spec.strip().startswith(prefix):
-                return resolve(spec.strip()[len(prefix):]), {}
+                return resolve(spec.strip()[len(prefix) :]), {}
         name, args, kwargs = parse_spec(spec)
         entry = self.lookup(name)
         order = list(entry.params)
@@ -326,7 +341,9 @@ class Registry:
         for k in merged:
             if k not in entry.params:
                 valid = ", ".join(entry.params) or "none"
-                raise ActlabError(f"activation '{entry.name}' has no argument {_short(k, 40)}; valid arguments: {valid}")
+                raise ActlabError(
+                    f"activation '{entry.name}' has no argument {_short(k, 40)}; valid arguments: {valid}"
+                )
         return entry, {k: _check_type(entry, k, v) for k, v in merged.items()}
 
 
@@ -446,14 +463,28 @@ def register(
 
     def add(f: Callable[..., torch.Tensor]):
         entry = Entry(
-            name=name, fn=f, formula=formula or name, note=note or (f.__doc__ or "").strip().split("\n")[0],
-            reference=reference, kind=kind, range=tuple(range), monotonic=monotonic, smooth=smooth,
-            zero_centred=zero_centred, numpy=numpy, params=dict(params or {}), module=module, axis=axis,
-            aliases=tuple(aliases), **extra,
+            name=name,
+            fn=f,
+            formula=formula or name,
+            note=note or (f.__doc__ or "").strip().split("\n")[0],
+            reference=reference,
+            kind=kind,
+            range=tuple(range),
+            monotonic=monotonic,
+            smooth=smooth,
+            zero_centred=zero_centred,
+            numpy=numpy,
+            params=dict(params or {}),
+            module=module,
+            axis=axis,
+            aliases=tuple(aliases),
+            **extra,
         )
         REGISTRY.add(entry, replace=replace)
         return f
 
     if not re.fullmatch(r"[A-Za-z][\w\-.]*", name):
-        raise ActlabError(f"activation name {name!r} must start with a letter and hold only letters, digits, '_', '-', '.'")
+        raise ActlabError(
+            f"activation name {name!r} must start with a letter and hold only letters, digits, '_', '-', '.'"
+        )
     return add if fn is None else add(fn)

@@ -24,7 +24,9 @@ from actlab._errors import ActlabError
 MAX_KERNEL = 255  # the depthwise window: 65025 weights per channel
 
 
-def frelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernel_size: int = 3) -> torch.Tensor:
+def frelu(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, kernel_size: int = 3
+) -> torch.Tensor:
     """Funnel activation with the condition given explicitly: ``max(x, dwconv(x, weight) + bias)``.
 
     Shape: ``x`` is ``(N, C, H, W)``, ``weight`` is ``(C, 1, k, k)``, ``bias`` is ``(C,)``.
@@ -50,7 +52,7 @@ def frelu_numpy(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = Non
     t = np.zeros_like(x)
     for i in range(k):
         for j in range(k):
-            t += xp[:, :, i:i + h, j:j + w] * weight[None, :, 0, i, j, None, None]
+            t += xp[:, :, i : i + h, j : j + w] * weight[None, :, 0, i, j, None, None]
     if bias is not None:
         t += np.asarray(bias)[None, :, None, None]
     return np.maximum(x, t)
@@ -120,8 +122,9 @@ class FReLU(LazyModuleMixin, nn.Module):
         t = F.conv2d(x, self.weight, None, padding=k // 2, groups=x.shape[1])
         if self.training:
             self.num_batches_tracked.add_(1)
-        t = F.batch_norm(t, self.running_mean, self.running_var, self.bn_weight, self.bn_bias,
-                         self.training, self.momentum, self.eps)
+        t = F.batch_norm(
+            t, self.running_mean, self.running_var, self.bn_weight, self.bn_bias, self.training, self.momentum, self.eps
+        )
         return torch.maximum(x, t)
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:

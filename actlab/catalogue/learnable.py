@@ -31,7 +31,7 @@ start leaves its parameter without gradient; each class says what it does.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,16 +48,20 @@ MAX_HINGES = 64
 
 # The Padé approximation of leaky ReLU (slope 0.01) that Molina et al. start PAUs from
 # ("pade_optimized_leakyrelu", degrees 5/4, safe denominator), as their code stores it: in float32.
-PAU_NUMERATOR = tuple(float(np.float32(v)) for v in (
-    3.35583603e-02, 5.05000375e-01, 1.65343934e+00, 2.01001052e+00, 9.31901999e-01, 1.52424124e-01))
-PAU_DENOMINATOR = tuple(float(np.float32(v)) for v in (3.30847488e-06, 3.98021568e+00, 5.12471206e-07, 3.01830109e-01))
+PAU_NUMERATOR = tuple(
+    float(np.float32(v))
+    for v in (3.35583603e-02, 5.05000375e-01, 1.65343934e00, 2.01001052e00, 9.31901999e-01, 1.52424124e-01)
+)
+PAU_DENOMINATOR = tuple(float(np.float32(v)) for v in (3.30847488e-06, 3.98021568e00, 5.12471206e-07, 3.01830109e-01))
 
 XIELU_EPS = -1e-6  # the reference code's exp(min(x, eps)) on the negative side
 
 # --------------------------------------------------------------------------- functions
 
 
-def rational(x: torch.Tensor, numerator: Sequence[float] | torch.Tensor, denominator: Sequence[float] | torch.Tensor) -> torch.Tensor:
+def rational(
+    x: torch.Tensor, numerator: Sequence[float] | torch.Tensor, denominator: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
     r"""Safe rational function :math:`P(x) / (1 + \sum_k |b_k| |x|^k)`, ``P(x) = \sum_j a_j x^j``
     (Padé activation unit, Molina et al. 2020): the denominator is at least 1, so it has no poles."""
     p = numerator[-1] * torch.ones_like(x)
@@ -260,7 +264,9 @@ class XIELU(nn.Module):
     def __init__(self, alpha_p: float = 0.8, alpha_n: float = 0.8, beta: float = 0.5):
         super().__init__()
         if not alpha_p > 0 or not alpha_n > beta:
-            raise ActlabError(f"xielu needs alpha_p > 0 and alpha_n > beta, got alpha_p={alpha_p}, alpha_n={alpha_n}, beta={beta}")
+            raise ActlabError(
+                f"xielu needs alpha_p > 0 and alpha_n > beta, got alpha_p={alpha_p}, alpha_n={alpha_n}, beta={beta}"
+            )
         self.beta = float(beta)
         self.a_p = _scalar(_softplus_inverse(alpha_p))
         self.a_n = _scalar(_softplus_inverse(alpha_n - beta))
@@ -306,7 +312,11 @@ class PerChannel(LazyModuleMixin, nn.Module):
         for name in self.shapes:
             self.register_parameter(name, UninitializedParameter())
         if channels is not None:
-            self._materialize(integer(f"{self.label}: channels", channels, 1, MAX_WIDTH), torch.device("cpu"), torch.get_default_dtype())
+            self._materialize(
+                integer(f"{self.label}: channels", channels, 1, MAX_WIDTH),
+                torch.device("cpu"),
+                torch.get_default_dtype(),
+            )
 
     @property
     def channels(self) -> int | None:
@@ -331,8 +341,10 @@ class PerChannel(LazyModuleMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _channels(x) != self.channels:
-            raise ActlabError(f"{self.label} was sized for {self.channels} channels at its first call, got input of "
-                              f"shape {tuple(x.shape)} (channels on dim 1); use a new module for another width")
+            raise ActlabError(
+                f"{self.label} was sized for {self.channels} channels at its first call, got input of "
+                f"shape {tuple(x.shape)} (channels on dim 1); use a new module for another width"
+            )
         if x.dim() == 0:  # one value: one channel, and a 0-d output
             return self.forward(x.reshape(1)).squeeze(0)
         if x.dim() == 1:
@@ -503,20 +515,31 @@ class GatedUnit(LazyModuleMixin, nn.Module):
 
     cls_to_become = None
 
-    def __init__(self, gate: str = "silu", in_features: int | None = None, hidden_features: int | None = None,
-                 init: str | None = None):
+    def __init__(
+        self,
+        gate: str = "silu",
+        in_features: int | None = None,
+        hidden_features: int | None = None,
+        init: str | None = None,
+    ):
         super().__init__()
         if gate not in GATES:
             raise ActlabError(f"unknown gate {gate!r}; choose one of {', '.join(GATES)}")
         self.gate = gate
-        self.hidden_features = None if hidden_features is None else integer("gated unit: hidden_features", hidden_features, 1, MAX_WIDTH)
+        self.hidden_features = (
+            None if hidden_features is None else integer("gated unit: hidden_features", hidden_features, 1, MAX_WIDTH)
+        )
         self.init = init or ("identity" if hidden_features is None else "linear")
         if self.init not in ("identity", "linear"):
             raise ActlabError(f"gated unit: init must be 'identity' or 'linear', got {self.init!r}")
         self.weight = UninitializedParameter()
         self.bias = UninitializedParameter()
         if in_features is not None:
-            self._materialize(integer("gated unit: in_features", in_features, 1, MAX_WIDTH), torch.device("cpu"), torch.get_default_dtype())
+            self._materialize(
+                integer("gated unit: in_features", in_features, 1, MAX_WIDTH),
+                torch.device("cpu"),
+                torch.get_default_dtype(),
+            )
 
     @property
     def in_features(self) -> int | None:
@@ -554,8 +577,10 @@ class GatedUnit(LazyModuleMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _channels(x) != self.in_features:
-            raise ActlabError(f"gated unit was sized for {self.in_features} features at its first call, got input of "
-                              f"shape {tuple(x.shape)} (features on dim 1); use a new module for another width")
+            raise ActlabError(
+                f"gated unit was sized for {self.in_features} features at its first call, got input of "
+                f"shape {tuple(x.shape)} (features on dim 1); use a new module for another width"
+            )
         if x.dim() == 0:  # one value: one feature, and a 0-d output where the width is kept
             return self.forward(x.reshape(1)).squeeze(0)
         z = x.unsqueeze(-1) if x.dim() == 1 else x.movedim(1, -1)
@@ -567,5 +592,26 @@ class GatedUnit(LazyModuleMixin, nn.Module):
         return f"gate={self.gate}, in_features={self.in_features}, out_features={self.out_features}, init={self.init}"
 
 
-__all__ = ["ACON", "APL", "GATES", "GatedUnit", "MetaACON", "PAU", "PerChannel", "SMU", "Snake", "StarReLU", "XIELU",
-           "acon_c", "apl", "geglu", "meta_acon", "pau", "rational", "reglu", "smu", "swiglu", "xielu"]
+__all__ = [
+    "ACON",
+    "APL",
+    "GATES",
+    "GatedUnit",
+    "MetaACON",
+    "PAU",
+    "PerChannel",
+    "SMU",
+    "Snake",
+    "StarReLU",
+    "XIELU",
+    "acon_c",
+    "apl",
+    "geglu",
+    "meta_acon",
+    "pau",
+    "rational",
+    "reglu",
+    "smu",
+    "swiglu",
+    "xielu",
+]

@@ -60,8 +60,10 @@ def value_and_derivative(entry: Entry, x: torch.Tensor, **params) -> tuple[torch
         raise
     except (RuntimeError, ValueError, TypeError, IndexError, ArithmeticError) as e:  # arguments the curve cannot take
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        raise ActlabError(f"activation '{entry.name}'{f' with {shown}' if shown else ''} cannot be drawn as a curve "
-                          f"({first_line(e)[:160]}); check its arguments") from None
+        raise ActlabError(
+            f"activation '{entry.name}'{f' with {shown}' if shown else ''} cannot be drawn as a curve "
+            f"({first_line(e)[:160]}); check its arguments"
+        ) from None
     if not y.requires_grad:  # a function that does not depend on x (a constant): f' = 0, not an autograd error
         return y.detach(), torch.zeros_like(x).detach()
     (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
@@ -188,4 +190,8 @@ def _acts_elementwise(entry: Entry) -> bool:
     else:
         x2[:, 0] += 0.25 * (1 if x2[:, 0].max() + 0.25 < entry.domain[1] else -1)
     changed = (_call(entry, x2) - y).abs() > 1e-12
-    return bool(changed.sum(0).bool().sum() <= 1) if entry.axis != "spatial" else int(changed.sum()) <= changed.shape[0] * changed.shape[1]
+    return (
+        bool(changed.sum(0).bool().sum() <= 1)
+        if entry.axis != "spatial"
+        else int(changed.sum()) <= changed.shape[0] * changed.shape[1]
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from actlab._errors import ActlabError, redact
 from actlab.cli import _catalogue, _compare, _evolve, _export, _screen, _search

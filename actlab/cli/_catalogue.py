@@ -8,8 +8,8 @@ import os
 import re
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -36,34 +36,52 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def add(sub) -> None:
-    p = sub.add_parser("list", help="list the activation functions", formatter_class=HelpFormatter,
-                       description="List the catalogue.\n\nExamples:\n  actlab list\n  actlab list --kind math\n"
-                                   "  actlab list --format json > catalogue.json")
+    p = sub.add_parser(
+        "list",
+        help="list the activation functions",
+        formatter_class=HelpFormatter,
+        description="List the catalogue.\n\nExamples:\n  actlab list\n  actlab list --kind math\n"
+        "  actlab list --format json > catalogue.json",
+    )
     p.add_argument("--kind", choices=KINDS, help="only entries of this kind")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("show", help="formula, properties, values and a plot of one function", formatter_class=HelpFormatter,
-                       description="Show one activation function: formula, properties, f and f' at a few points,\n"
-                                   "and a PNG of f and f' on [-5, 5].\n\nExamples:\n  actlab show selu\n"
-                                   "  actlab show 'leaky_relu(negative_slope=0.2)' --out leaky.png")
+    p = sub.add_parser(
+        "show",
+        help="formula, properties, values and a plot of one function",
+        formatter_class=HelpFormatter,
+        description="Show one activation function: formula, properties, f and f' at a few points,\n"
+        "and a PNG of f and f' on [-5, 5].\n\nExamples:\n  actlab show selu\n"
+        "  actlab show 'leaky_relu(negative_slope=0.2)' --out leaky.png",
+    )
     p.add_argument("spec", help="a name or spec string, e.g. selu or 'elu(alpha=0.5)'")
     p.add_argument("--out", help="PNG to write (default: NAME.png in the current folder)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("plot", help="plot several functions on one figure", formatter_class=HelpFormatter,
-                       description="Plot several activation functions (left: f, right: f') on one figure.\n\n"
-                                   "Example:\n  actlab plot relu selu swish mish --out shapes.png")
+    p = sub.add_parser(
+        "plot",
+        help="plot several functions on one figure",
+        formatter_class=HelpFormatter,
+        description="Plot several activation functions (left: f, right: f') on one figure.\n\n"
+        "Example:\n  actlab plot relu selu swish mish --out shapes.png",
+    )
     p.add_argument("specs", nargs="+", help="names or spec strings")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--range", nargs=2, type=float, default=(-5.0, 5.0), metavar=("LO", "HI"), help="x range (default: -5 5)")
+    p.add_argument(
+        "--range", nargs=2, type=float, default=(-5.0, 5.0), metavar=("LO", "HI"), help="x range (default: -5 5)"
+    )
     p.add_argument("--no-derivative", action="store_true", help="plot f only")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("gallery", help="an HTML page with every function", formatter_class=HelpFormatter,
-                       description="Write an HTML gallery: every entry's plot, formula and properties.\n\n"
-                                   "Example:\n  actlab gallery --out gallery/   # then open gallery/index.html")
+    p = sub.add_parser(
+        "gallery",
+        help="an HTML page with every function",
+        formatter_class=HelpFormatter,
+        description="Write an HTML gallery: every entry's plot, formula and properties.\n\n"
+        "Example:\n  actlab gallery --out gallery/   # then open gallery/index.html",
+    )
     p.add_argument("--out", default="actlab-out/gallery", help="output folder (default: actlab-out/gallery)")
     p.add_argument("--kind", action="append", choices=KINDS, help="only these kinds (repeatable)")
     p.set_defaults(func=cmd_gallery)
@@ -81,12 +99,16 @@ def _writable(path: str | Path, image: bool = True) -> Path:
 
         kinds = FigureCanvasBase.get_supported_filetypes()
         if path.suffix[1:].lower() not in kinds:
-            raise ActlabError(f"cannot write a {path.suffix!r} image ({str(path)!r}); give a file name ending in .png "
-                              "(or another image format matplotlib writes: .pdf, .svg, .jpg, ...)")
+            raise ActlabError(
+                f"cannot write a {path.suffix!r} image ({str(path)!r}); give a file name ending in .png "
+                "(or another image format matplotlib writes: .pdf, .svg, .jpg, ...)"
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ActlabError(f"cannot create folder {str(path.parent)!r}: {e.strerror or e}; choose another --out") from None
+        raise ActlabError(
+            f"cannot create folder {str(path.parent)!r}: {e.strerror or e}; choose another --out"
+        ) from None
     return path
 
 
@@ -115,18 +137,30 @@ def _num(v: float) -> str:
 def cmd_list(args) -> int:
     rows = entries(args.kind)
     if args.format == "json":
-        data = [{"name": e.name, "aliases": list(e.aliases), "kind": e.kind, "formula": e.formula, "note": e.note,
-                 "reference": e.reference, "params": dict(e.params),
-                 **{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in e.properties().items()},
-                 "range": [None if math.isinf(v) else v for v in e.range]} for e in rows]
+        data = [
+            {
+                "name": e.name,
+                "aliases": list(e.aliases),
+                "kind": e.kind,
+                "formula": e.formula,
+                "note": e.note,
+                "reference": e.reference,
+                "params": dict(e.params),
+                **{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in e.properties().items()},
+                "range": [None if math.isinf(v) else v for v in e.range],
+            }
+            for e in rows
+        ]
         print(json_text(data))  # strict JSON: a range without an end is null
         return 0
     head = f"{'name':<20} {'kind':<10} {'range':<22} {'mono':<5} {'C1':<4} {'zc':<4} {'applies':<11} aliases"
     print(head)
     print("-" * len(head))
     for e in rows:
-        print(f"{e.name:<20} {e.kind:<10} {fmt_range(e.range):<22} {yes_no(e.monotonic):<5} {yes_no(e.smooth):<4} "
-              f"{yes_no(e.zero_centred):<4} {'features' if e.mixes_features else e.axis:<11} {', '.join(e.aliases)}")
+        print(
+            f"{e.name:<20} {e.kind:<10} {fmt_range(e.range):<22} {yes_no(e.monotonic):<5} {yes_no(e.smooth):<4} "
+            f"{yes_no(e.zero_centred):<4} {'features' if e.mixes_features else e.axis:<11} {', '.join(e.aliases)}"
+        )
     print(f"\n{len(rows)} functions. 'actlab show NAME' for one; 'actlab gallery' for all with plots.")
     return 0
 
@@ -136,7 +170,9 @@ def cmd_show(args) -> int:
         from actlab.studies.evolve import SLOT_NAMES, best_specs, distinct, slots_text
 
         if not Path(args.spec).is_file():
-            raise ActlabError(f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name")
+            raise ActlabError(
+                f"no file {args.spec!r}; give the best.json of an 'actlab evolve' run, or a function name"
+            )
         specs = best_specs(args.spec)  # as tested: per slot, or per layer with its learned constants
         if args.out:  # one PNG per function, next to --out and named after its (first) slot
             out = Path(args.out) if args.no_plot else _writable(args.out)
@@ -149,8 +185,9 @@ def cmd_show(args) -> int:
         print(f"{args.spec}: the best evolved function{'s' if len(groups) > 1 else ''}{slots}\n")
         for names, spec in groups:
             if not all(_SLOT.fullmatch(n) for n in names):  # never a path from the file: best_specs checks them
-                raise ActlabError(f"unknown slot {names[0][:20]!r} in {args.spec!r}; slots are all, input, hidden, "
-                                  "hidden_N, output")
+                raise ActlabError(
+                    f"unknown slot {names[0][:20]!r} in {args.spec!r}; slots are all, input, hidden, hidden_N, output"
+                )
             out = folder / f"{stem}{'' if names == ['all'] else '-' + names[0]}{suffix}"
             if names != ["all"]:
                 print(f"[{slots_text(names)} slot{'s' if len(names) > 1 else ''}]")
@@ -222,6 +259,9 @@ def cmd_gallery(args) -> int:
     out = Path(args.out)
     _writable(out / "index.html", image=False)
     page = _written(lambda: build_gallery(out, kinds=args.kind), out)
-    print(f"gallery of {len(entries()) if not args.kind else sum(e.kind in args.kind for e in entries())} functions "
-          f"written to {page.resolve()}", file=sys.stdout)
+    print(
+        f"gallery of {len(entries()) if not args.kind else sum(e.kind in args.kind for e in entries())} functions "
+        f"written to {page.resolve()}",
+        file=sys.stdout,
+    )
     return 0

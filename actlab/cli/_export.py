@@ -10,8 +10,8 @@ from pathlib import Path
 
 from actlab._errors import ActlabError
 from actlab._io import write_text_atomic
-from actlab.studies.evolve import SLOT_NAMES
 from actlab.interop.export import functions, to_code, to_onnx
+from actlab.studies.evolve import SLOT_NAMES
 
 TARGETS = ("code", "keras", "transformers", "timm", "onnx")
 RANK = inspect.signature(to_onnx).parameters["rank"].default
@@ -47,14 +47,23 @@ Examples:
 
 
 def add(sub) -> None:
-    p = sub.add_parser("export", help="use a function in Keras, transformers, timm, ONNX or plain PyTorch",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="SPEC_OR_BEST_JSON", help="a spec, an expr: spec, or the best.json of actlab evolve")
+    p = sub.add_parser(
+        "export",
+        help="use a function in Keras, transformers, timm, ONNX or plain PyTorch",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "source", metavar="SPEC_OR_BEST_JSON", help="a spec, an expr: spec, or the best.json of actlab evolve"
+    )
     p.add_argument("--to", required=True, choices=TARGETS, help="the target (see above)")
     p.add_argument("--out", help="file to write (code: printed unless given)")
     p.add_argument("--name", help="the Python name of the function (NAME_SLOT for each slot of a best.json)")
-    p.add_argument("--slot", help=f"only this slot of a best.json ({', '.join(SLOT_NAMES)}; input, hidden_1, ... where the "
-                                  "run learned constants per layer); onnx needs one where there are several")
+    p.add_argument(
+        "--slot",
+        help=f"only this slot of a best.json ({', '.join(SLOT_NAMES)}; input, hidden_1, ... where the "
+        "run learned constants per layer); onnx needs one where there are several",
+    )
     p.add_argument("--rank", type=int, help=f"onnx: the number of dimensions of x (default {RANK})")
     p.set_defaults(func=cmd_export)
 
@@ -96,7 +105,9 @@ def _file(out: str, suffix: str) -> Path:
         if out.endswith(("/", os.sep)) or path.is_dir():
             raise ActlabError(f"--out {out[:200]!r} is a folder; give a file name ending in {suffix}")
         if path.suffix.lower() != suffix:
-            raise ActlabError(f"--out {out[:200]!r} must end in {suffix}" + (" (a module to import)" if suffix == ".py" else ""))
+            raise ActlabError(
+                f"--out {out[:200]!r} must end in {suffix}" + (" (a module to import)" if suffix == ".py" else "")
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a name too long, a file where a folder should be, no permission
         raise ActlabError(f"cannot write {str(path)[:200]!r} ({e.strerror or e}); choose another --out") from None

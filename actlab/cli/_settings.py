@@ -9,7 +9,8 @@ layer below in place.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def get_path(d: Mapping[str, Any], path: str) -> Any:

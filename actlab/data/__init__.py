@@ -73,8 +73,8 @@ from actlab._errors import ActlabError
 from actlab.data import _fetch
 from actlab.data._dataset import Dataset, Split
 from actlab.data._prepare import SHAPES, prepare
-from actlab.data._split import stratified_pick
 from actlab.data._sources import BUILTIN, csv_file, npz_file
+from actlab.data._split import stratified_pick
 
 _FILE_KINDS = ("csv", "npz")
 
@@ -150,9 +150,19 @@ def _check_args(seed, val_fraction, test_fraction, limit, shape) -> None:
         raise ActlabError(f"unknown shape {shape!r}; {hint}choose one of: {', '.join(SHAPES)}")
 
 
-def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, download: bool = True,
-         val_fraction: float = 0.1, test_fraction: float = 0.2, limit: int | None = None,
-         shape: str = "auto", target: str | None = None, train_fraction: float | None = None) -> Dataset:
+def load(
+    spec: str,
+    *,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    limit: int | None = None,
+    shape: str = "auto",
+    target: str | None = None,
+    train_fraction: float | None = None,
+) -> Dataset:
     """Load a data set by name (see :func:`names`) or ``csv:PATH`` / ``npz:PATH``, split it
     (seeded, stratified), standardise it with train statistics and return tensors.
 
@@ -173,7 +183,9 @@ def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, downlo
             whole split, so scores at several training-set sizes compare on the same examples.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ActlabError(f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH")
+        raise ActlabError(
+            f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH"
+        )
     spec = spec.strip()
     _check_args(seed, val_fraction, test_fraction, limit, shape)
     file = _file_spec(spec)
@@ -191,13 +203,25 @@ def load(spec: str, *, seed: int = 0, data_dir: str | Path | None = None, downlo
     if not len(raw.y):
         raise ActlabError(f"{name} has no examples; classification needs examples of at least two classes")
     if len(raw.classes) < 2:
-        raise ActlabError(f"{name} has only one class ({raw.classes[0] if raw.classes else 'none'}); classification needs at least two")
-    if train_fraction is not None and (isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real)
-                                       or not 0 < train_fraction <= 1):
+        raise ActlabError(
+            f"{name} has only one class ({raw.classes[0] if raw.classes else 'none'}); classification needs at least two"
+        )
+    if train_fraction is not None and (
+        isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real) or not 0 < train_fraction <= 1
+    ):
         raise ActlabError(f"train_fraction must be a number in (0, 1], got {train_fraction!r}")
-    data = prepare(name, raw, seed=int(seed), val_fraction=float(val_fraction), test_fraction=float(test_fraction),
-                   limit=None if limit is None else int(limit), shape=shape)
-    return data if train_fraction is None or train_fraction == 1 else _train_share(data, float(train_fraction), int(seed))
+    data = prepare(
+        name,
+        raw,
+        seed=int(seed),
+        val_fraction=float(val_fraction),
+        test_fraction=float(test_fraction),
+        limit=None if limit is None else int(limit),
+        shape=shape,
+    )
+    return (
+        data if train_fraction is None or train_fraction == 1 else _train_share(data, float(train_fraction), int(seed))
+    )
 
 
 def _train_share(data: Dataset, fraction: float, seed: int) -> Dataset:

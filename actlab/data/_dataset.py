@@ -40,5 +40,7 @@ class Dataset:
     info: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
-                f"n_classes={self.n_classes}, input_shape={self.input_shape})")
+        return (
+            f"Dataset({self.name!r}, train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
+            f"n_classes={self.n_classes}, input_shape={self.input_shape})"
+        )

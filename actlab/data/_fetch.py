@@ -49,28 +49,64 @@ def _idx(base: str, md5s: tuple[str, str, str, str]) -> list[Resource]:
 
 
 SOURCES: dict[str, list[Resource]] = {
-    "mnist": _idx("https://ossci-datasets.s3.amazonaws.com/mnist/", (
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-        "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
-    "fashion-mnist": _idx("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", (
-        "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-        "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
-    "kmnist": _idx("http://codh.rois.ac.jp/kmnist/dataset/kmnist/", (
-        "bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
-        "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+    "mnist": _idx(
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ),
+    ),
+    "fashion-mnist": _idx(
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ),
+    ),
+    "kmnist": _idx(
+        "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        (
+            "bdb82020997e1d708af4cf47b453dcf7",
+            "e144d726b3acfaa3e44228e80efcd344",
+            "5c965bf0a639b31b8f53240b1b52f4d7",
+            "7320c461ea6c1c855c0b718fb2a4b134",
+        ),
+    ),
     "usps": [
-        Resource("usps.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2",
-                 "ec16c51db3855ca6c91edd34d0e9b197", ("usps",)),
-        Resource("usps.t.bz2", "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.t.bz2",
-                 "8ea070ee2aca1ac39742fdd1ef5ed118", ("usps.t",)),
+        Resource(
+            "usps.bz2",
+            "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2",
+            "ec16c51db3855ca6c91edd34d0e9b197",
+            ("usps",),
+        ),
+        Resource(
+            "usps.t.bz2",
+            "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.t.bz2",
+            "8ea070ee2aca1ac39742fdd1ef5ed118",
+            ("usps.t",),
+        ),
     ],
     "cifar10": [
-        Resource("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                 "c58f30108f718f92721af3b95e74349a", ("cifar-10-batches-py", "data_batch_1")),
+        Resource(
+            "cifar-10-python.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+            "c58f30108f718f92721af3b95e74349a",
+            ("cifar-10-batches-py", "data_batch_1"),
+        ),
     ],
 }
 
-TORCHVISION_DIRS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST", "usps": "USPS", "cifar10": "."}
+TORCHVISION_DIRS = {
+    "mnist": "MNIST",
+    "fashion-mnist": "FashionMNIST",
+    "kmnist": "KMNIST",
+    "usps": "USPS",
+    "cifar10": ".",
+}
 DEBIAN_PACKAGES = {"fashion-mnist": ("dataset-fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))}
 
 
@@ -138,7 +174,9 @@ def locate(name: str, data_dir: str | Path | None, download: bool) -> tuple[dict
         try:
             fetch(r.url, target / r.filename, r.md5)
         except _Unreachable as e:
-            raise ActlabError(_missing_message(name, missing, dirs, target, f"could not download {r.url} ({e})")) from None
+            raise ActlabError(
+                _missing_message(name, missing, dirs, target, f"could not download {r.url} ({e})")
+            ) from None
         downloaded.append(r.url)
     return {r.filename: _find_in(target, r) for r in resources}, {"folder": str(target), "downloaded": downloaded}
 
@@ -153,8 +191,10 @@ def _missing_message(name: str, missing: list[Resource], dirs: list[Path], targe
     ways.append("pass --data-dir (data_dir=) pointing at a folder that has them")
     head = f"{failure}; " if failure else ""
     tail = "" if failure else " (or allow downloading: download=True, no --no-download)"
-    return (f"{head}{name}: missing {files}; looked in {', '.join(str(d) for d in dirs)}; "
-            f"to get them: {', or '.join(ways)}{tail}")
+    return (
+        f"{head}{name}: missing {files}; looked in {', '.join(str(d) for d in dirs)}; "
+        f"to get them: {', or '.join(ways)}{tail}"
+    )
 
 
 class _Unreachable(Exception):
@@ -185,8 +225,10 @@ def fetch(url: str, dest: Path, md5: str, timeout: float = TIMEOUT_S) -> Path:
     got = digest.hexdigest()
     if got != md5:
         tmp.unlink(missing_ok=True)
-        raise ActlabError(f"download of {url} has md5 {got}, expected {md5}; deleted it - try again later, "
-                          f"or fetch the file by hand into {dest.parent}")
+        raise ActlabError(
+            f"download of {url} has md5 {got}, expected {md5}; deleted it - try again later, "
+            f"or fetch the file by hand into {dest.parent}"
+        )
     os.chmod(tmp, 0o644)
     os.replace(tmp, dest)
     return dest

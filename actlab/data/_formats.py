@@ -40,13 +40,15 @@ def _read_maybe_compressed(path: Path, magic: bytes, opener) -> bytes:
     try:
         with open(path, "rb") as f:
             head = f.read(len(magic))
-        with (opener(path, "rb") if head == magic else open(path, "rb")) as f:
+        with opener(path, "rb") if head == magic else open(path, "rb") as f:
             data = f.read(MAX_DECOMPRESSED + 1)  # a decompression bomb stops here
     except (OSError, EOFError, ValueError) as e:
         raise ActlabError(f"cannot read {path}: {first_line(e)}; delete it and download it again") from None
     if len(data) > MAX_DECOMPRESSED:
-        raise ActlabError(f"{path} holds more than {MAX_DECOMPRESSED >> 20} MiB; it is not a file of this data set, "
-                          "delete it and download it again")
+        raise ActlabError(
+            f"{path} holds more than {MAX_DECOMPRESSED >> 20} MiB; it is not a file of this data set, "
+            "delete it and download it again"
+        )
     return data
 
 
@@ -55,8 +57,9 @@ def read_idx(path: str | Path) -> np.ndarray:
     path = Path(path)
     data = _read_maybe_compressed(path, b"\x1f\x8b", gzip.open)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ActlabError(f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'}); "
-                          "delete it and download it again")
+        raise ActlabError(
+            f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'}); delete it and download it again"
+        )
     dtype, ndim = np.dtype(_IDX_TYPES[data[2]]), data[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
@@ -64,8 +67,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", ndim, 4))
     count = math.prod(dims)  # Python integers: a huge header cannot wrap around to a small count
     if len(data) != header + count * dtype.itemsize:
-        raise ActlabError(f"{path} has {len(data) - header} data bytes but its header {dims} needs "
-                          f"{count * dtype.itemsize}; delete it and download it again")
+        raise ActlabError(
+            f"{path} has {len(data) - header} data bytes but its header {dims} needs "
+            f"{count * dtype.itemsize}; delete it and download it again"
+        )
     return np.frombuffer(data, dtype, count, header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -75,7 +80,9 @@ def read_idx_pair(images: Path, labels: Path, n_classes: int) -> tuple[np.ndarra
     if x.ndim != 3 or x.dtype != np.uint8:
         raise ActlabError(f"{images} holds {x.dtype} data of shape {x.shape}, not uint8 images (N, H, W)")
     if y.ndim != 1 or len(y) != len(x):
-        raise ActlabError(f"{labels} holds {y.shape} labels for {len(x)} images in {images}; the files do not belong together")
+        raise ActlabError(
+            f"{labels} holds {y.shape} labels for {len(x)} images in {images}; the files do not belong together"
+        )
     y = y.astype(np.int64)
     if len(y) and (y.min() < 0 or y.max() >= n_classes):
         raise ActlabError(f"{labels} has labels outside 0..{n_classes - 1}; it is not from this data set")
@@ -83,6 +90,7 @@ def read_idx_pair(images: Path, labels: Path, n_classes: int) -> tuple[np.ndarra
 
 
 # ------------------------------------------------------------------------------------ libsvm
+
 
 def read_libsvm(path: str | Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     """A dense ``(N, n_features)`` float32 array and the raw integer labels from libsvm text
@@ -108,8 +116,10 @@ def read_libsvm(path: str | Path, n_features: int) -> tuple[np.ndarray, np.ndarr
             if not np.isfinite(row).all():
                 raise ValueError("not a finite value")
         except (ValueError, IndexError, OverflowError):
-            raise ActlabError(f"{path} line {lineno} is not libsvm 'label index:value ...' with indices "
-                              f"1..{n_features} and finite values; delete the file and download it again") from None
+            raise ActlabError(
+                f"{path} line {lineno} is not libsvm 'label index:value ...' with indices "
+                f"1..{n_features} and finite values; delete the file and download it again"
+            ) from None
         rows.append(row)
     if not rows:
         raise ActlabError(f"{path} has no examples; delete it and download it again")
@@ -118,10 +128,13 @@ def read_libsvm(path: str | Path, n_features: int) -> tuple[np.ndarray, np.ndarr
 
 # ------------------------------------------------------------------------------------- CIFAR
 
+
 def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
     # Python 3 writes bytes as _codecs.encode(text, 'latin1') under pickle protocol 2.
     if encoding.replace("-", "").lower() not in ("latin1", "iso88591"):
-        raise ActlabError(f"refusing to unpickle _codecs.encode with encoding {encoding!r}; only latin1 byte strings are allowed")
+        raise ActlabError(
+            f"refusing to unpickle _codecs.encode with encoding {encoding!r}; only latin1 byte strings are allowed"
+        )
     return codecs.encode(text, "latin1", errors)
 
 
@@ -155,12 +168,16 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         make = _ALLOWED_GLOBALS.get((module, name))
         if make is None:
-            raise ActlabError(f"refusing to unpickle {module}.{name} from {self.source}: CIFAR-10 batches hold only "
-                              "numpy arrays, so this is not an original batch file; delete it and download it again")
+            raise ActlabError(
+                f"refusing to unpickle {module}.{name} from {self.source}: CIFAR-10 batches hold only "
+                "numpy arrays, so this is not an original batch file; delete it and download it again"
+            )
         return make()
 
     def persistent_load(self, pid: Any) -> Any:
-        raise ActlabError(f"refusing to unpickle a persistent reference from {self.source}; delete it and download it again")
+        raise ActlabError(
+            f"refusing to unpickle a persistent reference from {self.source}; delete it and download it again"
+        )
 
 
 def restricted_load(data: bytes, source: str) -> Any:
@@ -169,8 +186,10 @@ def restricted_load(data: bytes, source: str) -> Any:
     except ActlabError:
         raise
     except Exception as e:  # any malformed pickle: UnpicklingError, EOFError, TypeError, ...
-        raise ActlabError(f"{source} is not a readable CIFAR-10 batch ({type(e).__name__}: {first_line(e)}); "
-                          "delete it and download it again") from None
+        raise ActlabError(
+            f"{source} is not a readable CIFAR-10 batch ({type(e).__name__}: {first_line(e)}); "
+            "delete it and download it again"
+        ) from None
 
 
 def _key(d: dict, name: str) -> Any:
@@ -186,18 +205,24 @@ def read_cifar_batch(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     x = _key(d, "data") if isinstance(d, dict) else None
     y = _key(d, "labels") if isinstance(d, dict) else None
     if not isinstance(x, np.ndarray) or y is None:
-        raise ActlabError(f"{source} is not a CIFAR-10 batch (no 'data' array and 'labels' list); delete it and download it again")
+        raise ActlabError(
+            f"{source} is not a CIFAR-10 batch (no 'data' array and 'labels' list); delete it and download it again"
+        )
     try:
         y = np.asarray(y)
     except (ValueError, TypeError, OverflowError, RecursionError):
         y = np.asarray(None)
     if y.dtype.kind not in "iu" and not (y.ndim == 1 and y.size == 0):  # [] reads as float64
-        raise ActlabError(f"{source} has labels that are not whole numbers; it is not a CIFAR-10 batch, "
-                          "delete it and download it again")
+        raise ActlabError(
+            f"{source} has labels that are not whole numbers; it is not a CIFAR-10 batch, "
+            "delete it and download it again"
+        )
     y = y.astype(np.int64)
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
-        raise ActlabError(f"{source} holds data {x.dtype}{x.shape} and {y.shape} labels, not CIFAR-10's uint8 (N, 3072); "
-                          "delete it and download it again")
+        raise ActlabError(
+            f"{source} holds data {x.dtype}{x.shape} and {y.shape} labels, not CIFAR-10's uint8 (N, 3072); "
+            "delete it and download it again"
+        )
     if len(y) and (y.min() < 0 or y.max() > 9):
         raise ActlabError(f"{source} has labels outside 0..9; it is not a CIFAR-10 batch")
     return x.reshape(-1, 3, 32, 32), y
@@ -223,8 +248,10 @@ def read_cifar(location: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
     def too_large(name: str, size: int) -> None:
         if size > MAX_CIFAR_FILE:
-            raise ActlabError(f"{location}/{name} holds {size >> 20} MiB, more than a CIFAR-10 batch (31 MiB); "
-                              "delete it and download cifar-10-python.tar.gz again")
+            raise ActlabError(
+                f"{location}/{name} holds {size >> 20} MiB, more than a CIFAR-10 batch (31 MiB); "
+                "delete it and download cifar-10-python.tar.gz again"
+            )
 
     try:
         if location.is_dir():
@@ -240,7 +267,9 @@ def read_cifar(location: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
                         too_large(base, member.size)
                         files[base] = tar.extractfile(member).read()
     except tarfile.TarError:
-        raise ActlabError(f"cannot read {location}: not a readable tar archive; delete it and download it again") from None
+        raise ActlabError(
+            f"cannot read {location}: not a readable tar archive; delete it and download it again"
+        ) from None
     except (OSError, EOFError) as e:
         raise ActlabError(f"cannot read {location}: {first_line(e)}; delete it and download it again") from None
     missing = [n for n in wanted[:-1] if n not in files]
@@ -253,6 +282,7 @@ def read_cifar(location: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------------------- CSV
+
 
 def encode_labels(values: list[str] | np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
     """Map labels (strings or integers) to 0..k-1; classes are the original names, sorted
@@ -309,18 +339,23 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
                 col.append(float(v))
             except ValueError:
                 what = "is empty" if not v else f"is {v!r}"
-                raise ActlabError(f"csv file {path}: feature column {name!r} is not numeric (line {i} {what}); "
-                                  "encode or drop that column") from None
+                raise ActlabError(
+                    f"csv file {path}: feature column {name!r} is not numeric (line {i} {what}); "
+                    "encode or drop that column"
+                ) from None
         columns.append(col)
     x = np.asarray(columns, np.float64).T
     if not np.isfinite(x).all():
         bad = features[int(np.where(~np.isfinite(x).all(0))[0][0])]
-        raise ActlabError(f"csv file {path}: feature column {bad!r} has nan/inf values; fill them in or drop those rows")
+        raise ActlabError(
+            f"csv file {path}: feature column {bad!r} has nan/inf values; fill them in or drop those rows"
+        )
     y, classes = encode_labels([r[t] for r in body], f"csv file {path} column {target!r}")
     return x, y, classes, features
 
 
 # --------------------------------------------------------------------------------------- NPZ
+
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, read with ``allow_pickle=False``."""
@@ -336,15 +371,20 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise
     except ValueError as e:
         if "allow_pickle" in str(e):
-            raise ActlabError(f"{path} holds object arrays, which actlab does not unpickle; save plain numeric "
-                              "(or string label) arrays") from None
+            raise ActlabError(
+                f"{path} holds object arrays, which actlab does not unpickle; save plain numeric "
+                "(or string label) arrays"
+            ) from None
         raise ActlabError(f"cannot read npz file {path}: {first_line(e)}") from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise ActlabError(f"cannot read npz file {path}: {first_line(e)}") from None
     except MemoryError:  # a header that declares a larger array than this machine can hold
-        raise ActlabError(f"npz file {path} declares arrays larger than this machine's memory; it is damaged, "
-                          "or too large for actlab") from None
+        raise ActlabError(
+            f"npz file {path} declares arrays larger than this machine's memory; it is damaged, or too large for actlab"
+        ) from None
     bad = next((k for k, v in arrays.items() if not isinstance(v, np.ndarray)), None)
     if bad is not None:  # numpy hands back the raw bytes of a member that is not an .npy array
-        raise ActlabError(f"npz file {path}: {bad!r} is not a numpy array; save the file with numpy.savez(path, x=..., y=...)")
+        raise ActlabError(
+            f"npz file {path}: {bad!r} is not a numpy array; save the file with numpy.savez(path, x=..., y=...)"
+        )
     return arrays

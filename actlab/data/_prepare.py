@@ -23,17 +23,23 @@ def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test
     if raw.x_test is not None:
         val, train = stratified_pick(raw.y, round(val_fraction * n), rng, keep_one=True)
         test = np.arange(len(raw.y_test))
-        rule = (f"official test set kept as test; validation = stratified {val_fraction:g} of the official "
-                f"training set (seeded)")
+        rule = (
+            f"official test set kept as test; validation = stratified {val_fraction:g} of the official "
+            f"training set (seeded)"
+        )
     else:
         if val_fraction + test_fraction >= 1:
-            raise ActlabError(f"val_fraction + test_fraction must be below 1 to leave training data, got "
-                              f"{val_fraction:g} + {test_fraction:g}")
+            raise ActlabError(
+                f"val_fraction + test_fraction must be below 1 to leave training data, got "
+                f"{val_fraction:g} + {test_fraction:g}"
+            )
         test, rest = stratified_pick(raw.y, round(test_fraction * n), rng, keep_one=True)
         v, t = stratified_pick(raw.y[rest], round(val_fraction * n), rng, keep_one=True)
         val, train = rest[v], rest[t]
-        rule = (f"stratified seeded split of all {n} examples: test {test_fraction:g}, "
-                f"validation {val_fraction:g}, train the rest")
+        rule = (
+            f"stratified seeded split of all {n} examples: test {test_fraction:g}, "
+            f"validation {val_fraction:g}, train the rest"
+        )
     before = {"train": len(train), "val": len(val), "test": len(test)}
     if limit is not None and limit < len(train):
         ratio = limit / len(train)
@@ -42,8 +48,10 @@ def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test
         cap = lambda idx, y: idx[stratified_pick(y[idx], max(1, round(len(idx) * ratio)), rng)[0]] if len(idx) else idx
         val = cap(val, raw.y)
         test = cap(test, raw.y_test if raw.x_test is not None else raw.y)
-        rule += (f"; limit={limit}: train subsampled (stratified, seeded) from {before['train']}, "
-                 f"val and test capped to the same fraction {ratio:.4g}")
+        rule += (
+            f"; limit={limit}: train subsampled (stratified, seeded) from {before['train']}, "
+            f"val and test capped to the same fraction {ratio:.4g}"
+        )
     return train, val, test, rule, before
 
 
@@ -61,7 +69,9 @@ def _to_image32x3(x: torch.Tensor) -> torch.Tensor:
 def _to_image28(x: torch.Tensor) -> torch.Tensor:
     c, h, w = x.shape[1:]
     if c != 1:
-        raise ActlabError(f"shape 'image28' is for grayscale images, the data has {c} channels; use 'image32x3' or 'auto'")
+        raise ActlabError(
+            f"shape 'image28' is for grayscale images, the data has {c} channels; use 'image32x3' or 'auto'"
+        )
     if (h, w) != (28, 28):
         x = F.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False, antialias=h > 28 or w > 28)
     return x
@@ -76,23 +86,38 @@ def _standardise(xs: dict[str, np.ndarray], per_channel: bool) -> dict:
     shape = (1, -1, *([1] * (train.ndim - 2))) if per_channel else (1, *train.shape[1:])
     for k in xs:
         dt = xs[k].dtype
-        xs[k] = ((xs[k] - mean.reshape(shape).astype(dt)) / std.reshape(shape).astype(dt)).astype(np.float32, copy=False)
-    return {"method": "per-channel" if per_channel else "per-feature", "statistics_from": "train",
-            "mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+        xs[k] = ((xs[k] - mean.reshape(shape).astype(dt)) / std.reshape(shape).astype(dt)).astype(
+            np.float32, copy=False
+        )
+    return {
+        "method": "per-channel" if per_channel else "per-feature",
+        "statistics_from": "train",
+        "mean": mean.ravel().tolist(),
+        "std": std.ravel().tolist(),
+    }
 
 
-def prepare(name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None,
-            shape: str) -> Dataset:
+def prepare(
+    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
+) -> Dataset:
     rng = np.random.default_rng(seed)
     train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
-    for part, idx, wanted in (("validation", val, val_fraction > 0), ("test", test, raw.x_test is not None or test_fraction > 0)):
+    for part, idx, wanted in (
+        ("validation", val, val_fraction > 0),
+        ("test", test, raw.x_test is not None or test_fraction > 0),
+    ):
         if wanted and not len(idx):  # nothing to select epochs on, or to score
             if part == "test" and raw.x_test is not None:
                 raise ActlabError(f"{name}: its test set has no examples; give a test set with examples")
-            raise ActlabError(f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
-                              f"for training; give more examples")
-    pools = {"train": (raw.x, raw.y, train), "val": (raw.x, raw.y, val),
-             "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test)}
+            raise ActlabError(
+                f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
+                f"for training; give more examples"
+            )
+    pools = {
+        "train": (raw.x, raw.y, train),
+        "val": (raw.x, raw.y, val),
+        "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
+    }
     xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
     ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
     natural = raw.x.shape[1:]
@@ -103,8 +128,10 @@ def prepare(name: str, raw: Raw, *, seed: int, val_fraction: float, test_fractio
             view, pixel_range = raw.image_view
             xs = {k: v.reshape(-1, *view) for k, v in xs.items()}
         elif len(natural) != 3:
-            raise ActlabError(f"shape {shape!r} needs an image data set (examples (C, H, W)); {name} has examples of "
-                              f"shape {tuple(natural)}; use shape='auto' or 'flat'")
+            raise ActlabError(
+                f"shape {shape!r} needs an image data set (examples (C, H, W)); {name} has examples of "
+                f"shape {tuple(natural)}; use shape='auto' or 'flat'"
+            )
     if pixel_range is not None:
         lo, hi = pixel_range
         xs = {k: (v.astype(np.float32) - np.float32(lo)) / np.float32(hi - lo) for k, v in xs.items()}
@@ -121,7 +148,9 @@ def prepare(name: str, raw: Raw, *, seed: int, val_fraction: float, test_fractio
         xs = {k: v.reshape(len(v), -1) for k, v in xs.items()}
 
     splits = {k: Split(torch.from_numpy(np.ascontiguousarray(xs[k])), torch.from_numpy(ys[k])) for k in xs}
-    fingerprint = hashlib.sha1(b"".join(np.asarray(i, np.int64).tobytes() + b"|" for i in (train, val, test))).hexdigest()[:16]
+    fingerprint = hashlib.sha1(
+        b"".join(np.asarray(i, np.int64).tobytes() + b"|" for i in (train, val, test))
+    ).hexdigest()[:16]
     info = {
         "name": name,
         **raw.info,
@@ -138,5 +167,13 @@ def prepare(name: str, raw: Raw, *, seed: int, val_fraction: float, test_fractio
         "natural_shape": tuple(int(s) for s in natural),
         "standardisation": stats,
     }
-    return Dataset(name=name, train=splits["train"], val=splits["val"], test=splits["test"], n_classes=len(raw.classes),
-                   input_shape=tuple(int(s) for s in xs["train"].shape[1:]), classes=list(raw.classes), info=info)
+    return Dataset(
+        name=name,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        n_classes=len(raw.classes),
+        input_shape=tuple(int(s) for s in xs["train"].shape[1:]),
+        classes=list(raw.classes),
+        info=info,
+    )

@@ -8,10 +8,10 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -47,11 +47,16 @@ def _version(package: str) -> str | None:
 
 # ------------------------------------------------------------------------------------ mnist1d
 
+
 def _mnist1d_arrays(cache: Path, args) -> tuple[dict[str, np.ndarray], str]:
     try:
         with np.load(cache, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test")}
-        if arrays["x"].ndim == 2 and len(arrays["x"]) == len(arrays["y"]) and len(arrays["x_test"]) == len(arrays["y_test"]):
+        if (
+            arrays["x"].ndim == 2
+            and len(arrays["x"]) == len(arrays["y"])
+            and len(arrays["x_test"]) == len(arrays["y_test"])
+        ):
             return arrays, "cache"
     except (OSError, KeyError, ValueError, EOFError):
         pass
@@ -64,8 +69,12 @@ def _mnist1d_arrays(cache: Path, args) -> tuple[dict[str, np.ndarray], str]:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    arrays = {"x": np.asarray(d["x"], np.float32), "y": np.asarray(d["y"], np.int64),
-              "x_test": np.asarray(d["x_test"], np.float32), "y_test": np.asarray(d["y_test"], np.int64)}
+    arrays = {
+        "x": np.asarray(d["x"], np.float32),
+        "y": np.asarray(d["y"], np.int64),
+        "x_test": np.asarray(d["x_test"], np.float32),
+        "y_test": np.asarray(d["y_test"], np.int64),
+    }
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mnist1d-", suffix=".npz", dir=cache.parent)
@@ -89,24 +98,42 @@ def mnist1d(data_dir, download) -> Raw:
     root = Path(data_dir).expanduser() if data_dir is not None else _fetch.default_root()
     cache = root / "mnist1d" / f"mnist1d-{key}.npz"
     arrays, how = _mnist1d_arrays(cache, args)
-    return Raw(x=arrays["x"][:, None, :], y=arrays["y"], x_test=arrays["x_test"][:, None, :], y_test=arrays["y_test"],
-               classes=[str(i) for i in range(10)],
-               info={"source": "mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())", "generator_args": spec,
-                     "mnist1d_version": _version("mnist1d"), "cache": str(cache), "cache_status": how})
+    return Raw(
+        x=arrays["x"][:, None, :],
+        y=arrays["y"],
+        x_test=arrays["x_test"][:, None, :],
+        y_test=arrays["y_test"],
+        classes=[str(i) for i in range(10)],
+        info={
+            "source": "mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())",
+            "generator_args": spec,
+            "mnist1d_version": _version("mnist1d"),
+            "cache": str(cache),
+            "cache_status": how,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ scikit-learn
+
 
 def _sklearn(which: str) -> Callable[..., Raw]:
     def load(data_dir, download) -> Raw:
         from sklearn import datasets
 
         b = getattr(datasets, f"load_{which}")()
-        return Raw(x=np.asarray(b.data, np.float64), y=np.asarray(b.target, np.int64),
-                   classes=[str(c) for c in b.target_names],
-                   image_view=((1, 8, 8), (0.0, 16.0)) if which == "digits" else None,
-                   info={"source": f"sklearn.datasets.load_{which}()", "sklearn_version": _version("scikit-learn"),
-                         "features": [str(f) for f in getattr(b, "feature_names", [])] or None})
+        return Raw(
+            x=np.asarray(b.data, np.float64),
+            y=np.asarray(b.target, np.int64),
+            classes=[str(c) for c in b.target_names],
+            image_view=((1, 8, 8), (0.0, 16.0)) if which == "digits" else None,
+            info={
+                "source": f"sklearn.datasets.load_{which}()",
+                "sklearn_version": _version("scikit-learn"),
+                "features": [str(f) for f in getattr(b, "feature_names", [])] or None,
+            },
+        )
+
     return load
 
 
@@ -114,15 +141,30 @@ def _sklearn(which: str) -> Callable[..., Raw]:
 
 IDX_CLASSES = {
     "mnist": [str(i) for i in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion-mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
 }
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def _provenance(name: str, paths: dict[str, Path], where: dict) -> dict:
-    return {"source": [str(p) for p in paths.values()], "folder": where["folder"], "downloaded": where["downloaded"],
-            "urls": [r.url for r in _fetch.SOURCES[name]]}
+    return {
+        "source": [str(p) for p in paths.values()],
+        "folder": where["folder"],
+        "downloaded": where["downloaded"],
+        "urls": [r.url for r in _fetch.SOURCES[name]],
+    }
 
 
 def _idx_set(name: str) -> Callable[..., Raw]:
@@ -131,9 +173,19 @@ def _idx_set(name: str) -> Callable[..., Raw]:
         x, y = _formats.read_idx_pair(paths["train-images-idx3-ubyte.gz"], paths["train-labels-idx1-ubyte.gz"], 10)
         xt, yt = _formats.read_idx_pair(paths["t10k-images-idx3-ubyte.gz"], paths["t10k-labels-idx1-ubyte.gz"], 10)
         if x.shape[1:] != xt.shape[1:]:
-            raise ActlabError(f"{name}: training images are {x.shape[2:]} but test images {xt.shape[2:]}; the files do not belong together")
-        return Raw(x=x, y=y, x_test=xt, y_test=yt, classes=IDX_CLASSES[name], pixel_range=(0.0, 255.0),
-                   info=_provenance(name, paths, where))
+            raise ActlabError(
+                f"{name}: training images are {x.shape[2:]} but test images {xt.shape[2:]}; the files do not belong together"
+            )
+        return Raw(
+            x=x,
+            y=y,
+            x_test=xt,
+            y_test=yt,
+            classes=IDX_CLASSES[name],
+            pixel_range=(0.0, 255.0),
+            info=_provenance(name, paths, where),
+        )
+
     return load
 
 
@@ -145,19 +197,34 @@ def usps(data_dir, download) -> Raw:
         if labels.min() < 1 or labels.max() > 10:
             raise ActlabError(f"{paths[f]} has labels outside 1..10; it is not the libsvm USPS file")
         out.append((x.reshape(-1, 1, 16, 16), labels - 1))
-    return Raw(x=out[0][0], y=out[0][1], x_test=out[1][0], y_test=out[1][1], classes=[str(i) for i in range(10)],
-               pixel_range=(-1.0, 1.0), info=_provenance("usps", paths, where))
+    return Raw(
+        x=out[0][0],
+        y=out[0][1],
+        x_test=out[1][0],
+        y_test=out[1][1],
+        classes=[str(i) for i in range(10)],
+        pixel_range=(-1.0, 1.0),
+        info=_provenance("usps", paths, where),
+    )
 
 
 def cifar10(data_dir, download) -> Raw:
     paths, where = _fetch.locate("cifar10", data_dir, download)
     p = paths["cifar-10-python.tar.gz"]
     x, y, xt, yt, classes = _formats.read_cifar(p.parent if p.name == "data_batch_1" else p)
-    return Raw(x=x, y=y, x_test=xt, y_test=yt, classes=classes or CIFAR10_CLASSES, pixel_range=(0.0, 255.0),
-               info=_provenance("cifar10", paths, where))
+    return Raw(
+        x=x,
+        y=y,
+        x_test=xt,
+        y_test=yt,
+        classes=classes or CIFAR10_CLASSES,
+        pixel_range=(0.0, 255.0),
+        info=_provenance("cifar10", paths, where),
+    )
 
 
 # -------------------------------------------------------------------------------- user files
+
 
 def csv_file(path: Path, target: str | None) -> Raw:
     x, y, classes, features = _formats.read_csv(path, target)
@@ -171,47 +238,68 @@ def npz_file(path: Path) -> Raw:
     elif {"x", "y"} <= z.keys():
         x, y, xt, yt = z["x"], z["y"], None, None
     else:
-        raise ActlabError(f"npz file {path} has arrays {', '.join(sorted(z)) or 'none'}; it needs x and y "
-                          "(or x_train, y_train, x_test, y_test)")
+        raise ActlabError(
+            f"npz file {path} has arrays {', '.join(sorted(z)) or 'none'}; it needs x and y "
+            "(or x_train, y_train, x_test, y_test)"
+        )
     for xs, ys, what in ((x, y, "x/y"), (xt, yt, "x_test/y_test")):
         if xs is None:
             continue
         if xs.dtype.kind not in "biuf" or xs.ndim < 2:
-            raise ActlabError(f"npz file {path}: {what.split('/')[0]} must be a numeric array (N, ...), got {xs.dtype} {xs.shape}")
+            raise ActlabError(
+                f"npz file {path}: {what.split('/')[0]} must be a numeric array (N, ...), got {xs.dtype} {xs.shape}"
+            )
         if ys.ndim != 1 or len(ys) != len(xs):
             raise ActlabError(f"npz file {path}: {what} need one label per example, got x {xs.shape} and y {ys.shape}")
         if xs.dtype.kind == "f" and not np.isfinite(xs).all():
-            raise ActlabError(f"npz file {path}: {what.split('/')[0]} has nan/inf values; fill them in or drop those examples")
+            raise ActlabError(
+                f"npz file {path}: {what.split('/')[0]} has nan/inf values; fill them in or drop those examples"
+            )
     if xt is not None and xt.shape[1:] != x.shape[1:]:
         raise ActlabError(f"npz file {path}: x_train examples are {x.shape[1:]} but x_test examples {xt.shape[1:]}")
     labels = np.concatenate([y, yt]) if yt is not None else y
     if labels.dtype.kind == "f":
         if not np.all(labels == np.round(labels)):
-            raise ActlabError(f"npz file {path}: y has non-integer values; actlab does classification, labels must be classes")
+            raise ActlabError(
+                f"npz file {path}: y has non-integer values; actlab does classification, labels must be classes"
+            )
         labels = labels.astype(np.int64)
     if labels.dtype.kind not in "biuUS":
         raise ActlabError(f"npz file {path}: y has dtype {labels.dtype}; use integer or string labels")
     codes, classes = _formats.encode_labels(labels, f"npz file {path} y")
     pixel = (0.0, 255.0) if x.dtype == np.uint8 and x.ndim >= 3 else None
-    return Raw(x=x, y=codes[:len(y)], x_test=xt, y_test=codes[len(y):] if yt is not None else None, classes=classes,
-               pixel_range=pixel, info={"source": str(path), "arrays": sorted(z)})
+    return Raw(
+        x=x,
+        y=codes[: len(y)],
+        x_test=xt,
+        y_test=codes[len(y) :] if yt is not None else None,
+        classes=classes,
+        pixel_range=pixel,
+        info={"source": str(path), "arrays": sorted(z)},
+    )
 
 
 @dataclass(frozen=True)
 class Builtin:
     load: Callable[..., Raw]
-    local: bool          # always available: generated or bundled, never downloaded
+    local: bool  # always available: generated or bundled, never downloaded
     summary: str
 
 
 BUILTIN: dict[str, Builtin] = {
-    "mnist1d": Builtin(mnist1d, True, "MNIST-1D: 40-point 1-D signals, 10 classes, generated locally (4000 train / 1000 test)"),
+    "mnist1d": Builtin(
+        mnist1d, True, "MNIST-1D: 40-point 1-D signals, 10 classes, generated locally (4000 train / 1000 test)"
+    ),
     "iris": Builtin(_sklearn("iris"), True, "iris flowers: 150 x 4 features, 3 classes (scikit-learn)"),
     "wine": Builtin(_sklearn("wine"), True, "wine cultivars: 178 x 13 features, 3 classes (scikit-learn)"),
-    "breast_cancer": Builtin(_sklearn("breast_cancer"), True, "breast cancer Wisconsin: 569 x 30 features, 2 classes (scikit-learn)"),
+    "breast_cancer": Builtin(
+        _sklearn("breast_cancer"), True, "breast cancer Wisconsin: 569 x 30 features, 2 classes (scikit-learn)"
+    ),
     "digits": Builtin(_sklearn("digits"), True, "handwritten digits: 1797 x 8x8 pixels, 10 classes (scikit-learn)"),
     "mnist": Builtin(_idx_set("mnist"), False, "MNIST digits: 60000/10000 28x28 grayscale, 10 classes"),
-    "fashion-mnist": Builtin(_idx_set("fashion-mnist"), False, "Fashion-MNIST: 60000/10000 28x28 grayscale, 10 classes"),
+    "fashion-mnist": Builtin(
+        _idx_set("fashion-mnist"), False, "Fashion-MNIST: 60000/10000 28x28 grayscale, 10 classes"
+    ),
     "kmnist": Builtin(_idx_set("kmnist"), False, "Kuzushiji-MNIST: 60000/10000 28x28 grayscale, 10 classes"),
     "usps": Builtin(usps, False, "USPS digits: 7291/2007 16x16 grayscale, 10 classes"),
     "cifar10": Builtin(cifar10, False, "CIFAR-10: 50000/10000 32x32 colour, 10 classes"),

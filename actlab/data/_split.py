@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def stratified_pick(y: np.ndarray, n_pick: int, rng: np.random.Generator, *, keep_one: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def stratified_pick(
+    y: np.ndarray, n_pick: int, rng: np.random.Generator, *, keep_one: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Choose ``n_pick`` indices of ``y`` with class proportions preserved (largest-remainder
     rounding, ties broken at random). Returns ``(picked, rest)``, each in random order.
 

@@ -32,16 +32,17 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from actlab._errors import ActlabError, first_line
 from actlab import _validate as V
+from actlab._errors import ActlabError, first_line
 from actlab._io import claim, finite_float, oversized, release, write_json_atomic
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression
 from actlab.models import build
@@ -50,6 +51,8 @@ from actlab.training.population import packable, train_population
 
 FORMAT_UNIT = "actlab-unit"
 DEFAULT_PACK = 32
+
+
 def slug(spec: str) -> str:
     """A file-name-safe, collision-free name for an activation spec (part of a unit's name)."""
     s = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:60] or "act"
@@ -105,7 +108,7 @@ class Unit:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Unit":
+    def from_dict(cls, d: Mapping[str, Any]) -> Unit:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
     def key(self) -> str:
@@ -151,11 +154,12 @@ def _plan(plan: Any) -> Any:
     directly (no property measurement, LaTeX or sympy, which the catalogue's ``get`` would make;
     the studies check their specs before they make units). One module per spec, as a template:
     the model gives each slot it fills a copy of its own (:func:`actlab.models.slot_modules`)."""
+
     def one(spec):
         text = spec.strip() if isinstance(spec, str) else ""
         for prefix, learnable in ((PREFIX, False), (LEARN_PREFIX, True)):
             if text.startswith(prefix):
-                return Expression(text[len(prefix):], learnable=learnable)
+                return Expression(text[len(prefix) :], learnable=learnable)
         return spec
 
     return {slot: one(s) for slot, s in plan.items()} if isinstance(plan, Mapping) else one(plan)
@@ -169,15 +173,18 @@ def train_units(units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any] | None] = [None] * len(units)
     groups: dict[str, list[int]] = {}
     for i, u in enumerate(units):
-        groups.setdefault(Unit.from_dict(u).pack_key() if packable(u["model"], u["plan"]) else f"alone:{i}", []).append(i)
+        groups.setdefault(Unit.from_dict(u).pack_key() if packable(u["model"], u["plan"]) else f"alone:{i}", []).append(
+            i
+        )
     for idx in groups.values():
         first = units[idx[0]]
         if len(idx) > 1:
             try:
                 data = load_data(first)
                 cfg = TrainConfig.from_dict(first["train"])
-                results = train_population([_plan(units[i]["plan"]) for i in idx], data, cfg,
-                                           dict(first.get("model_options") or {}))
+                results = train_population(
+                    [_plan(units[i]["plan"]) for i in idx], data, cfg, dict(first.get("model_options") or {})
+                )
             except BAD_UNIT:  # one member cannot be built: train them one by one, each says why
                 results = None
             if results is not None:
@@ -190,8 +197,11 @@ def train_units(units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 data = load_data(u)
                 plan = _plan(u["plan"])
                 opts = dict(u.get("model_options") or {})
-                r = train(lambda: build(u["model"], data.input_shape, data.n_classes, plan, **opts), data,
-                          TrainConfig.from_dict(u["train"]))
+                r = train(
+                    lambda: build(u["model"], data.input_shape, data.n_classes, plan, **opts),
+                    data,
+                    TrainConfig.from_dict(u["train"]),
+                )
                 out[i] = {"result": r.to_dict(), "packed": 1}
             except BAD_UNIT as e:
                 out[i] = {"error": first_line(e)}
@@ -218,7 +228,7 @@ def packs(units: Sequence[Unit], pack: int) -> list[list[Unit]]:
         i = 0
         for j in range(n):
             m = size + (j < extra)
-            parts.append(g[i:i + m])
+            parts.append(g[i : i + m])
             i += m
     return parts
 
@@ -253,8 +263,9 @@ class _Processes:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker,
-                                        initargs=(threads,))
+        self.pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(threads,)
+        )
         self.name, self.capacity = f"{n} worker processes", 2 * n
 
     def submit(self, part):
@@ -283,8 +294,10 @@ class _Dask:
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except Exception as e:  # OSError, TimeoutError for a scheduler that does not answer...
-            raise ActlabError(f"cannot reach the Dask scheduler at {shown!r} within {timeout:g} s "
-                              f"({first_line(e)[:160]}); start one with 'dask scheduler' or check --dask") from None
+            raise ActlabError(
+                f"cannot reach the Dask scheduler at {shown!r} within {timeout:g} s "
+                f"({first_line(e)[:160]}); start one with 'dask scheduler' or check --dask"
+            ) from None
         self.name = f"Dask at {shown}"
 
     @staticmethod
@@ -295,17 +308,23 @@ class _Dask:
         from distributed.comm.addressing import get_address_host_port
 
         if not isinstance(address, str):
-            raise ActlabError(f"--dask takes a scheduler address such as tcp://127.0.0.1:8786, got {type(address).__name__}")
+            raise ActlabError(
+                f"--dask takes a scheduler address such as tcp://127.0.0.1:8786, got {type(address).__name__}"
+            )
         scheme, sep, location = address.rpartition("://")
         if "@" in location:  # user:password@host: Dask addresses have none, and the password is never printed
             host = location.rsplit("@", 1)[1][:100]
-            raise ActlabError(f"--dask {scheme}{sep}***@{host}: a Dask scheduler address has no user or password; "
-                              "give tcp://HOST:PORT (tls://HOST:PORT for a secured cluster)")
+            raise ActlabError(
+                f"--dask {scheme}{sep}***@{host}: a Dask scheduler address has no user or password; "
+                "give tcp://HOST:PORT (tls://HOST:PORT for a secured cluster)"
+            )
         try:
             get_address_host_port(address)
         except (ValueError, TypeError, KeyError) as e:
-            raise ActlabError(f"--dask {address[:100]!r} is not a Dask scheduler address ({first_line(e)[:160]}); "
-                              "give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786") from None
+            raise ActlabError(
+                f"--dask {address[:100]!r} is not a Dask scheduler address ({first_line(e)[:160]}); "
+                "give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+            ) from None
         return address
 
     def submit(self, part):
@@ -326,8 +345,15 @@ class Runner:
     """Trains units: packed where exact, here, in worker processes or on Dask (see the module
     docstring). Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, workers: int = 1, dask: str | None = None, pack: int = DEFAULT_PACK, threads: int | None = 1,
-                 dask_timeout: float = 10.0, poll: float = 0.5):
+    def __init__(
+        self,
+        workers: int = 1,
+        dask: str | None = None,
+        pack: int = DEFAULT_PACK,
+        threads: int | None = 1,
+        dask_timeout: float = 10.0,
+        poll: float = 0.5,
+    ):
         workers = V.integer("--workers", workers, 1, V.MAX_WORKERS)
         pack = V.integer("--pack", pack, 1, V.MAX_PACK)
         self.pack, self.poll = pack, poll
@@ -339,7 +365,7 @@ class Runner:
             self._ex = _Serial()
         self.name = self._ex.name
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -355,8 +381,12 @@ class Runner:
         records = self.run(units)
         return [records[u.name] for u in units]
 
-    def run(self, units: Sequence[Unit], folder: str | Path | None = None,
-            on_done: Callable[[Unit, dict[str, Any], bool], None] | None = None) -> dict[str, dict[str, Any]]:
+    def run(
+        self,
+        units: Sequence[Unit],
+        folder: str | Path | None = None,
+        on_done: Callable[[Unit, dict[str, Any], bool], None] | None = None,
+    ) -> dict[str, dict[str, Any]]:
         """Records of ``units`` by name: read from ``folder`` where finished, else trained (packed,
         on the executor) and written there. ``on_done(unit, record, cached)`` after each."""
         names = [u.name for u in units]
@@ -405,10 +435,17 @@ class Runner:
                 try:
                     recs = f.result()
                 except BrokenProcessPool:
-                    raise ActlabError("a worker process died; rerun the same command to continue where it stopped") from None
+                    raise ActlabError(
+                        "a worker process died; rerun the same command to continue where it stopped"
+                    ) from None
                 for u, rec in zip(part, recs):
-                    rec = {"format": FORMAT_UNIT, "key": u.key(), "unit": u.to_dict(), **rec,
-                           "trained_by": f"{socket.gethostname()}:{os.getpid()}"}
+                    rec = {
+                        "format": FORMAT_UNIT,
+                        "key": u.key(),
+                        "unit": u.to_dict(),
+                        **rec,
+                        "trained_by": f"{socket.gethostname()}:{os.getpid()}",
+                    }
                     if folder is not None:
                         if "error" not in rec:  # a failed unit is not kept: a rerun tries it again
                             write_json_atomic(folder / f"{u.name}.json", rec)
@@ -469,16 +506,23 @@ def read_unit(folder: Path, u: Unit) -> dict[str, Any] | None:
         return None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError, MemoryError):
         d = None
-    if not isinstance(d, dict) or d.get("format") != FORMAT_UNIT or not isinstance(d.get("key"), str) or (
-            "error" not in d and not _usable_result(d.get("result"))) or ("error" in d and not isinstance(d["error"], str)) \
-            or oversized(d):
+    if (
+        not isinstance(d, dict)
+        or d.get("format") != FORMAT_UNIT
+        or not isinstance(d.get("key"), str)
+        or ("error" not in d and not _usable_result(d.get("result")))
+        or ("error" in d and not isinstance(d["error"], str))
+        or oversized(d)
+    ):
         # Damaged (or foreign): it counts as not finished, and the unit trains again. Nothing is
         # lost: the file is kept beside as NAME.json.damaged, and every finished run stays.
         _set_aside(path)
         return None
     if d.get("key") != u.key():
-        raise ActlabError(f"{str(folder)!r} holds a run {u.name!r} of a different configuration; "
-                          f"use a new --out, or delete {str(folder)!r} to start over")
+        raise ActlabError(
+            f"{str(folder)!r} holds a run {u.name!r} of a different configuration; "
+            f"use a new --out, or delete {str(folder)!r} to start over"
+        )
     return d
 
 
@@ -520,8 +564,11 @@ def _usable_result(r: Any) -> bool:
     if not all(_accuracy(v, r["status"] == "diverged") for e in epochs for k, v in e.items() if k.endswith("accuracy")):
         return False
     for part in (test, train):  # null: a number that was not finite (a diverged run's loss), see actlab._io
-        if not isinstance(part, dict) or not _accuracy(part.get("accuracy")) or not all(
-                v is None or _is_number(v) for v in part.values()):
+        if (
+            not isinstance(part, dict)
+            or not _accuracy(part.get("accuracy"))
+            or not all(v is None or _is_number(v) for v in part.values())
+        ):
             return False
     if not all(k in test and (test[k] is None or _is_number(test[k])) for k in ("loss", "f1")):
         return False
@@ -529,8 +576,12 @@ def _usable_result(r: Any) -> bool:
     if not isinstance(diag, dict) or not all(isinstance(v, dict) and _numbers(v) for v in diag.values()):
         return False
     best = r.get("best_epoch")
-    return ((best is None or (isinstance(best, int) and not isinstance(best, bool))) and _is_number(r.get("n_params"))
-            and _is_number(r.get("seconds")) and _numbers(r.get("learned", {})))
+    return (
+        (best is None or (isinstance(best, int) and not isinstance(best, bool)))
+        and _is_number(r.get("n_params"))
+        and _is_number(r.get("seconds"))
+        and _numbers(r.get("learned", {}))
+    )
 
 
 def _set_aside(path: Path) -> None:
@@ -541,5 +592,17 @@ def _set_aside(path: Path) -> None:
         pass
 
 
-__all__ = ["BAD_UNIT", "DEFAULT_PACK", "FORMAT_UNIT", "Runner", "Unit", "claim", "load_data", "packs", "provide_data",
-           "read_unit", "release", "train_units"]
+__all__ = [
+    "BAD_UNIT",
+    "DEFAULT_PACK",
+    "FORMAT_UNIT",
+    "Runner",
+    "Unit",
+    "claim",
+    "load_data",
+    "packs",
+    "provide_data",
+    "read_unit",
+    "release",
+    "train_units",
+]

@@ -48,9 +48,10 @@ import operator
 import re
 import textwrap
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,7 +91,9 @@ class _Tape:
         return _Code(self, name)
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> _Code:
-        return self.emit("call", (function, tuple(_src(a) for a in args), tuple((k, _src(v)) for k, v in kwargs.items())))
+        return self.emit(
+            "call", (function, tuple(_src(a) for a in args), tuple((k, _src(v)) for k, v in kwargs.items()))
+        )
 
     def statements(self, result: Any) -> list[str]:
         """The body, ending in ``return``. A variable used once is written into its user when it is
@@ -265,10 +268,14 @@ _NATIVE: dict[str, tuple[Form, Form]] = {
     "tanh": _UNARY["tanh"],
     "softsign": (lambda o, x: o.softsign(x), lambda t, F, x: F.softsign(x)),
     "softplus": (_keras_softplus, lambda t, F, x, beta, threshold: F.softplus(x, beta=beta, threshold=threshold)),
-    "leaky_relu": (lambda o, x, negative_slope: o.leaky_relu(x, negative_slope=negative_slope),
-                   lambda t, F, x, negative_slope: F.leaky_relu(x, negative_slope=negative_slope)),
-    "leaky_relu_keras": (lambda o, x, negative_slope: o.leaky_relu(x, negative_slope=negative_slope),
-                         lambda t, F, x, negative_slope: F.leaky_relu(x, negative_slope=negative_slope)),
+    "leaky_relu": (
+        lambda o, x, negative_slope: o.leaky_relu(x, negative_slope=negative_slope),
+        lambda t, F, x, negative_slope: F.leaky_relu(x, negative_slope=negative_slope),
+    ),
+    "leaky_relu_keras": (
+        lambda o, x, negative_slope: o.leaky_relu(x, negative_slope=negative_slope),
+        lambda t, F, x, negative_slope: F.leaky_relu(x, negative_slope=negative_slope),
+    ),
     "elu": (lambda o, x, alpha: o.elu(x, alpha=alpha), lambda t, F, x, alpha: F.elu(x, alpha=alpha)),
     "selu": _UNARY["selu"],
     "celu": (lambda o, x, alpha: o.celu(x, alpha=alpha), lambda t, F, x, alpha: F.celu(x, alpha=alpha)),
@@ -281,19 +288,29 @@ _NATIVE: dict[str, tuple[Form, Form]] = {
     "hard_mish": (lambda o, x: 0.5 * x * o.clip(x + 2, 0, 2), lambda t, F, x: 0.5 * x * t.clamp(x + 2, 0, 2)),
     "hardshrink": (lambda o, x, lambd: o.hard_shrink(x, lambd), lambda t, F, x, lambd: F.hardshrink(x, lambd)),
     "softshrink": (lambda o, x, lambd: o.soft_shrink(x, lambd), lambda t, F, x, lambd: F.softshrink(x, lambd)),
-    "hardtanh": (lambda o, x, min_val, max_val: o.clip(x, min_val, max_val),
-                 lambda t, F, x, min_val, max_val: F.hardtanh(x, min_val, max_val)),
+    "hardtanh": (
+        lambda o, x, min_val, max_val: o.clip(x, min_val, max_val),
+        lambda t, F, x, min_val, max_val: F.hardtanh(x, min_val, max_val),
+    ),
     "tanhshrink": (lambda o, x: o.tanh_shrink(x), lambda t, F, x: F.tanhshrink(x)),
     "log_sigmoid": (lambda o, x: o.log_sigmoid(x), lambda t, F, x: F.logsigmoid(x)),
-    "threshold": (lambda o, x, threshold, value: o.threshold(x, threshold, value),
-                  lambda t, F, x, threshold, value: F.threshold(x, threshold, value)),
-    "rrelu": (lambda o, x, lower, upper: o.leaky_relu(x, negative_slope=(lower + upper) / 2),
-              lambda t, F, x, lower, upper: F.rrelu(x, lower, upper)),
-    "step": (lambda o, x, threshold: 1.0 - o.ceil(o.clip(threshold - x, 0.0, 1.0)),
-             lambda t, F, x, threshold: 1.0 - t.ceil(t.clamp(threshold - x, 0.0, 1.0))),
+    "threshold": (
+        lambda o, x, threshold, value: o.threshold(x, threshold, value),
+        lambda t, F, x, threshold, value: F.threshold(x, threshold, value),
+    ),
+    "rrelu": (
+        lambda o, x, lower, upper: o.leaky_relu(x, negative_slope=(lower + upper) / 2),
+        lambda t, F, x, lower, upper: F.rrelu(x, lower, upper),
+    ),
+    "step": (
+        lambda o, x, threshold: 1.0 - o.ceil(o.clip(threshold - x, 0.0, 1.0)),
+        lambda t, F, x, threshold: 1.0 - t.ceil(t.clamp(threshold - x, 0.0, 1.0)),
+    ),
     "squareplus": (lambda o, x, b: o.squareplus(x, b), lambda t, F, x, b: 0.5 * (x + t.sqrt(x * x + b))),
-    "sparse_plus": (lambda o, x: o.sparse_plus(x),
-                    lambda t, F, x: t.where(x <= -1, t.zeros_like(x), t.where(x >= 1, x, 0.25 * (x + 1) ** 2))),
+    "sparse_plus": (
+        lambda o, x: o.sparse_plus(x),
+        lambda t, F, x: t.where(x <= -1, t.zeros_like(x), t.where(x >= 1, x, 0.25 * (x + 1) ** 2)),
+    ),
     "sparse_sigmoid": (lambda o, x: o.sparse_sigmoid(x), lambda t, F, x: t.clamp(0.5 * (x + 1), 0.0, 1.0)),
     "frac": (lambda o, x: x - o.trunc(x), lambda t, F, x: t.frac(x)),
     "generalized_swish": (lambda o, x: x * o.sigmoid(o.exp(-x)), lambda t, F, x: x * t.sigmoid(t.exp(-x))),
@@ -302,19 +319,30 @@ _NATIVE: dict[str, tuple[Form, Form]] = {
     "bent_identity": (lambda o, x: (o.sqrt(x * x + 1) - 1) / 2 + x, lambda t, F, x: (t.sqrt(x * x + 1) - 1) / 2 + x),
     "gaussian": (lambda o, x: o.exp(-x * x), lambda t, F, x: t.exp(-x * x)),
     "isru": (lambda o, x, alpha: x * o.rsqrt(1 + alpha * x * x), lambda t, F, x, alpha: x * t.rsqrt(1 + alpha * x * x)),
-    "isrlu": (lambda o, x, alpha: o.where(x >= 0, x, x * o.rsqrt(1 + alpha * x * x)),
-              lambda t, F, x, alpha: t.where(x >= 0, x, x * t.rsqrt(1 + alpha * x * x))),
+    "isrlu": (
+        lambda o, x, alpha: o.where(x >= 0, x, x * o.rsqrt(1 + alpha * x * x)),
+        lambda t, F, x, alpha: t.where(x >= 0, x, x * t.rsqrt(1 + alpha * x * x)),
+    ),
     "serf": (lambda o, x: x * o.erf(o.softplus(x)), lambda t, F, x: x * t.erf(F.softplus(x))),
     "tanh_exp": (lambda o, x: x * o.tanh(o.exp(x)), lambda t, F, x: x * t.tanh(t.exp(x))),
-    "elish": (lambda o, x: o.where(x >= 0, x, o.expm1(x)) * o.sigmoid(x),
-              lambda t, F, x: t.where(x >= 0, x, t.expm1(x)) * t.sigmoid(x)),
-    "snake": (lambda o, x, alpha: x + o.square(o.sin(alpha * x)) / alpha, lambda t, F, x, alpha: x + t.sin(alpha * x) ** 2 / alpha),
+    "elish": (
+        lambda o, x: o.where(x >= 0, x, o.expm1(x)) * o.sigmoid(x),
+        lambda t, F, x: t.where(x >= 0, x, t.expm1(x)) * t.sigmoid(x),
+    ),
+    "snake": (
+        lambda o, x, alpha: x + o.square(o.sin(alpha * x)) / alpha,
+        lambda t, F, x, alpha: x + t.sin(alpha * x) ** 2 / alpha,
+    ),
     "relu_squared": (lambda o, x: o.square(o.relu(x)), lambda t, F, x: t.relu(x) ** 2),
     "square": (lambda o, x: o.square(x), lambda t, F, x: x * x),
-    "star_relu": (lambda o, x, scale, bias: scale * o.square(o.relu(x)) + bias,
-                  lambda t, F, x, scale, bias: scale * t.relu(x) ** 2 + bias),
-    "penalized_tanh": (lambda o, x: o.where(x > 0, o.tanh(x), 0.25 * o.tanh(x)),
-                       lambda t, F, x: t.where(x > 0, t.tanh(x), 0.25 * t.tanh(x))),
+    "star_relu": (
+        lambda o, x, scale, bias: scale * o.square(o.relu(x)) + bias,
+        lambda t, F, x, scale, bias: scale * t.relu(x) ** 2 + bias,
+    ),
+    "penalized_tanh": (
+        lambda o, x: o.where(x > 0, o.tanh(x), 0.25 * o.tanh(x)),
+        lambda t, F, x: t.where(x > 0, t.tanh(x), 0.25 * t.tanh(x)),
+    ),
     "shifted_softplus": (lambda o, x: o.softplus(x) - math.log(2.0), lambda t, F, x: F.softplus(x) - math.log(2.0)),
     "gcu": (lambda o, x: x * o.cos(x), lambda t, F, x: x * t.cos(x)),
     "lisht": (lambda o, x: x * o.tanh(x), lambda t, F, x: x * t.tanh(x)),
@@ -324,11 +352,25 @@ _NATIVE: dict[str, tuple[Form, Form]] = {
 }
 # the tensor math functions used as activations: catalogue name, keras.ops name, torch name
 for _name, _keras_op, _torch_op in [
-    ("abs", "abs", "abs"), ("acos", "arccos", "acos"), ("asin", "arcsin", "asin"), ("atan", "arctan", "atan"),
-    ("ceil", "ceil", "ceil"), ("cos", "cos", "cos"), ("cosh", "cosh", "cosh"), ("erf", "erf", "erf"),
-    ("erfc", "erfc", "erfc"), ("exp", "exp", "exp"), ("floor", "floor", "floor"), ("log", "log", "log"),
-    ("log10", "log10", "log10"), ("neg", "negative", "neg"), ("round", "round", "round"), ("sin", "sin", "sin"),
-    ("sinh", "sinh", "sinh"), ("tan", "tan", "tan"), ("trunc", "trunc", "trunc"),
+    ("abs", "abs", "abs"),
+    ("acos", "arccos", "acos"),
+    ("asin", "arcsin", "asin"),
+    ("atan", "arctan", "atan"),
+    ("ceil", "ceil", "ceil"),
+    ("cos", "cos", "cos"),
+    ("cosh", "cosh", "cosh"),
+    ("erf", "erf", "erf"),
+    ("erfc", "erfc", "erfc"),
+    ("exp", "exp", "exp"),
+    ("floor", "floor", "floor"),
+    ("log", "log", "log"),
+    ("log10", "log10", "log10"),
+    ("neg", "negative", "neg"),
+    ("round", "round", "round"),
+    ("sin", "sin", "sin"),
+    ("sinh", "sinh", "sinh"),
+    ("tan", "tan", "tan"),
+    ("trunc", "trunc", "trunc"),
 ]:
     _NATIVE[_name] = (lambda o, x, k=_keras_op: getattr(o, k)(x), lambda t, F, x, n=_torch_op: getattr(t, n)(x))
 
@@ -438,19 +480,30 @@ def functions(source: str | Path, *, name: str | None = None, slot: str | None =
         best = learned_functions(d) or d["functions"]  # learned constants: a function per layer, with its values
         if slot is not None:
             if not isinstance(slot, str) or slot not in best:
-                raise ActlabError(f"{str(source)!r} has no slot {str(slot)[:40]!r}; its slots are "
-                                  f"{slots_text(list(best))}")
+                raise ActlabError(
+                    f"{str(source)!r} has no slot {str(slot)[:40]!r}; its slots are {slots_text(list(best))}"
+                )
             best = {slot: best[slot]}
         groups = distinct(best)  # layers that learned the same constants share one function
         many = len(groups) > 1
-        return [_expression(E.PREFIX + text, f"{name}_{slots[0]}" if name and many else name,
-                            slots_text(slots) if len(best) > 1 or slot else None) for slots, text in groups]
+        return [
+            _expression(
+                E.PREFIX + text,
+                f"{name}_{slots[0]}" if name and many else name,
+                slots_text(slots) if len(best) > 1 or slot else None,
+            )
+            for slots, text in groups
+        ]
     if not isinstance(source, str):
-        raise ActlabError(f"export takes an activation spec such as 'mish' or 'expr:x * tanh(x)', or the path of a "
-                          f"best.json; got {type(source).__name__}")
+        raise ActlabError(
+            f"export takes an activation spec such as 'mish' or 'expr:x * tanh(x)', or the path of a "
+            f"best.json; got {type(source).__name__}"
+        )
     if slot is not None:
-        raise ActlabError(f"slot {str(slot)[:20]!r} is for a best.json of a triple or coevolution run, not for the spec "
-                          f"{source[:60]!r}")
+        raise ActlabError(
+            f"slot {str(slot)[:20]!r} is for a best.json of a triple or coevolution run, not for the spec "
+            f"{source[:60]!r}"
+        )
     spec = source.strip()
     if spec.startswith(E.PREFIX):
         return [_expression(spec, name, None)]
@@ -459,14 +512,22 @@ def functions(source: str | Path, *, name: str | None = None, slot: str | None =
     canonical = format_spec(entry.name, given)
     forms = _NATIVE.get(entry.name)
     params = {**entry.params, **kwargs}
-    return [ExportedFunction(
-        spec=canonical, name=name or _identifier(canonical), doc=entry.note, entry=entry, kwargs=kwargs,
-        keras=_native(forms[0], params) if forms else None, torch=_native(forms[1], params) if forms else None,
-        why_not="" if forms else _why_not(entry, kwargs))]
+    return [
+        ExportedFunction(
+            spec=canonical,
+            name=name or _identifier(canonical),
+            doc=entry.note,
+            entry=entry,
+            kwargs=kwargs,
+            keras=_native(forms[0], params) if forms else None,
+            torch=_native(forms[1], params) if forms else None,
+            why_not="" if forms else _why_not(entry, kwargs),
+        )
+    ]
 
 
 def _expression(spec: str, name: str | None, slot: str | None) -> ExportedFunction:
-    node = E.parse(spec[len(E.PREFIX):])
+    node = E.parse(spec[len(E.PREFIX) :])
     text = E.to_text(node)
     if not E.depends_on_x(node):
         raise ActlabError(f"expression {text[:40]!r} is a constant; an activation function must depend on x")
@@ -474,23 +535,36 @@ def _expression(spec: str, name: str | None, slot: str | None) -> ExportedFuncti
     doc = f"The expression {text}" + (" ('/' is the protected division)." if "div" in E.primitives_used(node) else ".")
     if "rrelu" in E.primitives_used(node):
         doc += " rrelu takes its evaluation slope 11/48."
-    return ExportedFunction(spec=canonical, name=name or "expr_" + hashlib.sha1(canonical.encode()).hexdigest()[:8],
-                            doc=doc, slot=slot, node=node, keras=_tree(node, 0), torch=_tree(node, 1))
+    return ExportedFunction(
+        spec=canonical,
+        name=name or "expr_" + hashlib.sha1(canonical.encode()).hexdigest()[:8],
+        doc=doc,
+        slot=slot,
+        node=node,
+        keras=_tree(node, 0),
+        torch=_tree(node, 1),
+    )
 
 
 def _why_not(entry: Entry, kwargs: dict[str, Any]) -> str:
     if entry.axis == "spatial":
-        return f"'{entry.name}' works on images with learned weights of its own; use it in PyTorch (to_timm, or " \
-               "torch.onnx.export of the model that holds it)"
+        return (
+            f"'{entry.name}' works on images with learned weights of its own; use it in PyTorch (to_timm, or "
+            "torch.onnx.export of the model that holds it)"
+        )
     if entry.axis == "dim":
         return f"'{entry.name}' acts along a dimension, not on each value alone; use the framework's own version"
     if _learns(entry.make_module(**kwargs)):
-        return f"'{entry.name}' learns its parameters with the model; use the framework's own learnable layer, or " \
-               "export the trained model with torch.onnx.export"
+        return (
+            f"'{entry.name}' learns its parameters with the model; use the framework's own learnable layer, or "
+            "export the trained model with torch.onnx.export"
+        )
     if entry.stochastic:
         return f"'{entry.name}' draws random numbers"
-    return f"actlab has no Keras or standalone form of '{entry.name}'; use it through PyTorch (to_timm, to_transformers, " \
-           "to_onnx)"
+    return (
+        f"actlab has no Keras or standalone form of '{entry.name}'; use it through PyTorch (to_timm, to_transformers, "
+        "to_onnx)"
+    )
 
 
 def _learns(module: nn.Module) -> bool:
@@ -510,18 +584,28 @@ MAX_NAME = 100  # characters of an exported function's name (it also names files
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.isascii() or not name.isidentifier() or keyword.iskeyword(name) \
-            or name in _RESERVED or len(name) > MAX_NAME:
-        raise ActlabError(f"{repr(name)[:40]} cannot name an exported function; give a Python name such as 'my_act' "
-                          f"of at most {MAX_NAME} characters (not one of {', '.join(sorted(_RESERVED))})")
+    if (
+        not isinstance(name, str)
+        or not name.isascii()
+        or not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name in _RESERVED
+        or len(name) > MAX_NAME
+    ):
+        raise ActlabError(
+            f"{repr(name)[:40]} cannot name an exported function; give a Python name such as 'my_act' "
+            f"of at most {MAX_NAME} characters (not one of {', '.join(sorted(_RESERVED))})"
+        )
     return name
 
 
 def _one(source: str | Path, name: str | None, slot: str | None) -> ExportedFunction:
     fns = functions(source, name=name, slot=slot)
     if len(fns) > 1:
-        raise ActlabError(f"{str(source)!r} holds {len(fns)} functions ({', '.join(str(f.slot) for f in fns)}); choose "
-                          f"one with slot= ('actlab export --slot')")
+        raise ActlabError(
+            f"{str(source)!r} holds {len(fns)} functions ({', '.join(str(f.slot) for f in fns)}); choose "
+            f"one with slot= ('actlab export --slot')"
+        )
     return fns[0]
 
 
@@ -534,8 +618,10 @@ def _import(module: str, what: str) -> Any:
         return importlib.import_module(module)
     except Exception as e:  # not installed, or installed and failing (e.g. a torchvision built for another torch)
         package = module.split(".")[0]
-        raise ActlabError(f"{what} needs {package}, which cannot be imported ({type(e).__name__}: {first_line(e)[:100]}); "
-                          f"install it with: {INSTALL}") from None
+        raise ActlabError(
+            f"{what} needs {package}, which cannot be imported ({type(e).__name__}: {first_line(e)[:100]}); "
+            f"install it with: {INSTALL}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------ Keras
@@ -561,7 +647,9 @@ def to_keras(spec: str | Path, *, name: str | None = None, slot: str | None = No
     if known is not None and known[0] != f.spec:
         raise ActlabError(f"the Keras name {f.name!r} already stands for {known[0]!r}; pass another name=")
     fn = known[1] if known is not None else _keras_function(f, keras.ops)
-    keras.saving.register_keras_serializable(package=KERAS_PACKAGE, name=f.name)(fn)  # again: an imported module may have replaced it
+    keras.saving.register_keras_serializable(package=KERAS_PACKAGE, name=f.name)(
+        fn
+    )  # again: an imported module may have replaced it
     _KERAS[f.name] = (f.spec, fn)
     return fn
 
@@ -603,15 +691,19 @@ def to_transformers(spec: str | Path, *, name: str | None = None, slot: str | No
     """
     f = _one(spec, name, slot)
     if f.entry is not None and not f.entry.elementwise:
-        raise ActlabError(f"cannot register {f.spec!r} with transformers: it acts along a dimension or on images, and "
-                          "hidden activations act on each value; choose an element-wise function")
+        raise ActlabError(
+            f"cannot register {f.spec!r} with transformers: it acts along a dimension or on images, and "
+            "hidden activations act on each value; choose an element-wise function"
+        )
     activations = _import("transformers.activations", "to_transformers")
     cls = _module_class(f)
     key = f.transformers_name
     have = activations.ACT2CLS.get(key)
     if have is not None and getattr(have, "actlab_spec", None) != f.spec:
-        raise ActlabError(f"the transformers name {key!r} already stands for {getattr(have, 'actlab_spec', have)!r}; "
-                          "pass another name=")
+        raise ActlabError(
+            f"the transformers name {key!r} already stands for {getattr(have, 'actlab_spec', have)!r}; "
+            "pass another name="
+        )
     activations.ACT2CLS[key] = cls
     activations.ACT2FN[key] = cls
     return key
@@ -640,8 +732,11 @@ def _new_class(f: ExportedFunction) -> type[nn.Module]:
         return self.act(x)
 
     doc = f"{f.doc} (actlab spec {f.spec!r}; ``inplace`` is accepted and ignored.)"
-    return type(f.class_name, (nn.Module,), {"__init__": __init__, "forward": forward, "__doc__": doc,
-                                             "__module__": __name__, "actlab_spec": f.spec})
+    return type(
+        f.class_name,
+        (nn.Module,),
+        {"__init__": __init__, "forward": forward, "__doc__": doc, "__module__": __name__, "actlab_spec": f.spec},
+    )
 
 
 # ------------------------------------------------------------------------------------- ONNX
@@ -660,18 +755,28 @@ def to_onnx(spec: str | Path, path: str | Path, *, slot: str | None = None, rank
         raise ActlabError(f"rank must be a whole number from 1 to 6, got {rank!r}")
     act = f.module().eval()
     if f.entry is not None and (f.entry.axis == "spatial" or f.entry.stochastic) or _learns(act):
-        raise ActlabError(f"cannot export {f.spec!r} alone to ONNX: it has learned weights or draws random numbers; "
-                          "export the trained model that holds it with torch.onnx.export")
+        raise ActlabError(
+            f"cannot export {f.spec!r} alone to ONNX: it has learned weights or draws random numbers; "
+            "export the trained model that holds it with torch.onnx.export"
+        )
     for module in ("onnx", "onnxscript"):
         _import(module, "to_onnx")
     x = torch.randn((3,) * rank)
-    dims = ({i: torch.export.Dim.DYNAMIC for i in range(rank)},)
+    dims = (dict.fromkeys(range(rank), torch.export.Dim.DYNAMIC),)
 
     def write(tmp: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _quiet("torch.onnx"):
             warnings.simplefilter("ignore")  # the exporter's progress lines, notes and warnings
-            torch.onnx.export(act, (x,), str(tmp), input_names=["x"], output_names=["y"], dynamic_shapes=dims,
-                              dynamo=True, external_data=False)
+            torch.onnx.export(
+                act,
+                (x,),
+                str(tmp),
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_shapes=dims,
+                dynamo=True,
+                external_data=False,
+            )
 
     path = Path(path)
     try:
@@ -764,10 +869,10 @@ def _torch_module(fns: list[ExportedFunction], names: str, source: str, target: 
     head = {
         "torch": f"Activation functions exported by actlab: {names}. They need only PyTorch.",
         "timm": f"Activation functions exported by actlab for timm: pass a class as act_layer, e.g. "
-                f"timm.create_model('resnet18', pretrained=False, act_layer={example.class_name}). Classes: {classes}.",
+        f"timm.create_model('resnet18', pretrained=False, act_layer={example.class_name}). Classes: {classes}.",
         "transformers": f"Activation functions exported by actlab for transformers: importing this module registers "
-                        f"{', '.join(f.transformers_name for f in fns)} in transformers.activations, e.g. for "
-                        f"BertConfig(hidden_act={example.transformers_name!r}).",
+        f"{', '.join(f.transformers_name for f in fns)} in transformers.activations, e.g. for "
+        f"BertConfig(hidden_act={example.transformers_name!r}).",
     }[target]
     out = [*_docstring(head, ""), source, "", "import torch"]
     if "F." in uses:
@@ -779,34 +884,75 @@ def _torch_module(fns: list[ExportedFunction], names: str, source: str, target: 
     if "_pdiv(" in uses:
         out += _helper(1)
     for f in fns:
-        out += [f"def {f.name}(x: torch.Tensor) -> torch.Tensor:", *_docstring(f.doc, "    "), _spec_comment(f),
-                *(f"    {s}" for s in bodies[f.name]), "", ""]
-        out += [f"class {f.class_name}(nn.Module):",
-                *_docstring(f"{f.name} as a module, for any shape. inplace is accepted for timm's and torchvision's "
-                            "act_layer(inplace=True) and ignored: the input is never changed.", "    "),
-                "", f"    actlab_spec = {f.spec!r}", "",
-                "    def __init__(self, inplace: bool = False):", "        super().__init__()", "",
-                "    def forward(self, x: torch.Tensor) -> torch.Tensor:", f"        return {f.name}(x)", "", ""]
+        out += [
+            f"def {f.name}(x: torch.Tensor) -> torch.Tensor:",
+            *_docstring(f.doc, "    "),
+            _spec_comment(f),
+            *(f"    {s}" for s in bodies[f.name]),
+            "",
+            "",
+        ]
+        out += [
+            f"class {f.class_name}(nn.Module):",
+            *_docstring(
+                f"{f.name} as a module, for any shape. inplace is accepted for timm's and torchvision's "
+                "act_layer(inplace=True) and ignored: the input is never changed.",
+                "    ",
+            ),
+            "",
+            f"    actlab_spec = {f.spec!r}",
+            "",
+            "    def __init__(self, inplace: bool = False):",
+            "        super().__init__()",
+            "",
+            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+            f"        return {f.name}(x)",
+            "",
+            "",
+        ]
     if target == "transformers":
         for f in fns:
-            out += [f"ACT2CLS[{f.transformers_name!r}] = {f.class_name}", f"ACT2FN[{f.transformers_name!r}] = {f.class_name}"]
+            out += [
+                f"ACT2CLS[{f.transformers_name!r}] = {f.class_name}",
+                f"ACT2FN[{f.transformers_name!r}] = {f.class_name}",
+            ]
     return "\n".join(out).rstrip() + "\n"
 
 
 def _keras_module(fns: list[ExportedFunction], names: str, source: str) -> str:
     bodies = {f.name: _body(f, 0) for f in fns}
-    head = (f"Keras 3 activation functions exported by actlab: {names}. Importing this module registers each with "
-            f"Keras as 'actlab>NAME', so a model that uses one (keras.layers.Dense(64, activation={_example(fns).name})) "
-            "saves as .keras and loads back with keras.saving.load_model. Any Keras backend.")
+    head = (
+        f"Keras 3 activation functions exported by actlab: {names}. Importing this module registers each with "
+        f"Keras as 'actlab>NAME', so a model that uses one (keras.layers.Dense(64, activation={_example(fns).name})) "
+        "saves as .keras and loads back with keras.saving.load_model. Any Keras backend."
+    )
     out = [*_docstring(head, ""), source, "", "import keras", "from keras import ops", "", ""]
     if any("_pdiv(" in s for b in bodies.values() for s in b):
         out += _helper(0)
     for f in fns:
-        out += [f"@keras.saving.register_keras_serializable(package={KERAS_PACKAGE!r}, name={f.name!r})",
-                f"def {f.name}(x):", *_docstring(f.doc, "    "), _spec_comment(f), "    x = ops.convert_to_tensor(x)",
-                *(f"    {s}" for s in bodies[f.name]), "", ""]
+        out += [
+            f"@keras.saving.register_keras_serializable(package={KERAS_PACKAGE!r}, name={f.name!r})",
+            f"def {f.name}(x):",
+            *_docstring(f.doc, "    "),
+            _spec_comment(f),
+            "    x = ops.convert_to_tensor(x)",
+            *(f"    {s}" for s in bodies[f.name]),
+            "",
+            "",
+        ]
     return "\n".join(out).rstrip() + "\n"
 
 
-__all__ = ["ExportedFunction", "INSTALL", "KERAS_PACKAGE", "TARGETS", "TRANSFORMERS_PREFIX", "functions", "to_code", "to_keras", "to_onnx", "to_timm",
-           "to_transformers"]
+__all__ = [
+    "ExportedFunction",
+    "INSTALL",
+    "KERAS_PACKAGE",
+    "TARGETS",
+    "TRANSFORMERS_PREFIX",
+    "functions",
+    "to_code",
+    "to_keras",
+    "to_onnx",
+    "to_timm",
+    "to_transformers",
+]

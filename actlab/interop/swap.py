@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import fnmatch
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +22,13 @@ _NOT_ACTIVATIONS = {nn.MultiheadAttention}
 
 def _activation_classes() -> tuple[type, ...]:
     found = [
-        obj for obj in vars(_torch_activation).values()
-        if isinstance(obj, type) and issubclass(obj, nn.Module) and obj.__module__ == _torch_activation.__name__
-        and obj is not nn.Module and obj not in _NOT_ACTIVATIONS
+        obj
+        for obj in vars(_torch_activation).values()
+        if isinstance(obj, type)
+        and issubclass(obj, nn.Module)
+        and obj.__module__ == _torch_activation.__name__
+        and obj is not nn.Module
+        and obj not in _NOT_ACTIVATIONS
     ]
     return (*found, Activation, Expression, FastActivation, FReLU)
 
@@ -39,10 +44,36 @@ def is_activation(module: nn.Module) -> bool:
 
 # activations called as functions in a forward(): what swap_activations cannot replace
 # (softmax and its kin are left out: a model's last step, not a hidden activation)
-_CALLED = tuple(n + inplace for n in (
-    "relu", "relu6", "elu", "selu", "celu", "gelu", "silu", "mish", "leaky_relu", "prelu", "rrelu", "hardtanh",
-    "hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softsign", "logsigmoid", "hardshrink", "softshrink",
-    "tanhshrink", "threshold", "glu") for inplace in ("", "_"))
+_CALLED = tuple(
+    n + inplace
+    for n in (
+        "relu",
+        "relu6",
+        "elu",
+        "selu",
+        "celu",
+        "gelu",
+        "silu",
+        "mish",
+        "leaky_relu",
+        "prelu",
+        "rrelu",
+        "hardtanh",
+        "hardswish",
+        "hardsigmoid",
+        "sigmoid",
+        "tanh",
+        "softplus",
+        "softsign",
+        "logsigmoid",
+        "hardshrink",
+        "softshrink",
+        "tanhshrink",
+        "threshold",
+        "glu",
+    )
+    for inplace in ("", "_")
+)
 
 
 def _functional_table() -> dict[Any, str]:
@@ -130,7 +161,9 @@ def swap_activations(
         patterns = list(spec.items())
         odd = next((p for p, _ in patterns if not isinstance(p, str)), None)
         if odd is not None:
-            raise ActlabError(f"module name pattern {odd!r} is not text; map names or patterns such as 'layer1.*' to specs")
+            raise ActlabError(
+                f"module name pattern {odd!r} is not text; map names or patterns such as 'layer1.*' to specs"
+            )
 
         def choose(name: str) -> tuple[bool, Any]:
             for pattern, s in patterns:
@@ -138,6 +171,7 @@ def swap_activations(
                     return True, s
             return False, None
     else:
+
         def choose(name: str) -> tuple[bool, Any]:
             return True, spec
 
@@ -162,13 +196,21 @@ def swap_activations(
             new = new.to(device=ref.device, dtype=ref.dtype) if not _is_lazy(new) else new.to(device=ref.device)
         swaps.append(Swap(name, old, new))
     if not targets:
-        warnings.warn(f"swap_activations found no activation modules in {type(model).__name__}, so nothing was "
-                      f"swapped; {_unswappable(model)}", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"swap_activations found no activation modules in {type(model).__name__}, so nothing was "
+            f"swapped; {_unswappable(model)}",
+            UserWarning,
+            stacklevel=2,
+        )
     else:
         calls = _functional_activations(model)
         if calls:
-            warnings.warn(f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
-                          f"swap_activations cannot replace; {_HOW}", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
+                f"swap_activations cannot replace; {_HOW}",
+                UserWarning,
+                stacklevel=2,
+            )
     for swap in swaps:
         _put(model, swap.name, swap.new)
     if example_input is not None:
@@ -192,15 +234,19 @@ def _first_call(model: nn.Module, example_input: Any, swaps: list[Swap]) -> None
         for swap in swaps:
             _put(model, swap.name, swap.old)
         shape = tuple(example_input.shape) if isinstance(example_input, torch.Tensor) else type(example_input).__name__
-        raise ActlabError(f"example_input {shape} does not fit {type(model).__name__} ({type(e).__name__}: "
-                          f"{first_line(e)[:200]}); give an input the model takes, e.g. one batch of its data. "
-                          "The model was left as it was") from None
+        raise ActlabError(
+            f"example_input {shape} does not fit {type(model).__name__} ({type(e).__name__}: "
+            f"{first_line(e)[:200]}); give an input the model takes, e.g. one batch of its data. "
+            "The model was left as it was"
+        ) from None
     finally:
         model.train(was_training)
 
 
-_HOW = ("make activations swappable by holding them as modules (self.act = nn.ReLU() or actlab.get('relu') in "
-        "__init__, self.act(x) in forward()), or pass such a module where the model's constructor takes one")
+_HOW = (
+    "make activations swappable by holding them as modules (self.act = nn.ReLU() or actlab.get('relu') in "
+    "__init__, self.act(x) in forward()), or pass such a module where the model's constructor takes one"
+)
 
 
 def _listed(calls: list[str]) -> str:

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +48,9 @@ def resolve_plan(plan: Plan, slots: Sequence[str]) -> dict[str, Any]:
     if isinstance(plan, Mapping):
         unknown = [k for k in plan if k not in slots and k != "hidden"]
         if unknown:
-            raise ActlabError(f"unknown activation slot {unknown[0]!r}; this model's slots are: {', '.join(slots)} (or 'hidden')")
+            raise ActlabError(
+                f"unknown activation slot {unknown[0]!r}; this model's slots are: {', '.join(slots)} (or 'hidden')"
+            )
         out = {}
         for s in slots:
             if s in plan:
@@ -65,8 +68,10 @@ def resolve_plan(plan: Plan, slots: Sequence[str]) -> dict[str, Any]:
         return {**dict(zip(body, plan)), "output": None} if "output" in slots else dict(zip(body, plan))
     if len(plan) == len(slots):
         return dict(zip(slots, plan))
-    raise ActlabError(f"{len(plan)} activations given for a model with {len(body)} slots "
-                      f"({', '.join(body)}) plus 'output'; give {len(body)} or {len(slots)}")
+    raise ActlabError(
+        f"{len(plan)} activations given for a model with {len(body)} slots "
+        f"({', '.join(body)}) plus 'output'; give {len(body)} or {len(slots)}"
+    )
 
 
 def slot_modules(plan: Plan, slots: Sequence[str]) -> dict[str, nn.Module]:
@@ -92,8 +97,10 @@ def copy_activation(module: nn.Module, given_for: str) -> nn.Module:
     try:
         return copy.deepcopy(module)
     except Exception as e:  # whatever a module's state refuses (locks, open files, non-leaf tensors)
-        raise ActlabError(f"activation module {type(module).__name__} is given for {given_for} but cannot be copied "
-                          f"for each ({first_line(e)}); give each a module of its own") from None
+        raise ActlabError(
+            f"activation module {type(module).__name__} is given for {given_for} but cannot be copied "
+            f"for each ({first_line(e)}); give each a module of its own"
+        ) from None
 
 
 class SlotModel(nn.Module):
@@ -102,7 +109,9 @@ class SlotModel(nn.Module):
 
     slots: tuple[str, ...] = ()
 
-    def _init_acts(self, plan: Plan, layers: Mapping[str, nn.Module], acts: Mapping[str, nn.Module] | None = None) -> None:
+    def _init_acts(
+        self, plan: Plan, layers: Mapping[str, nn.Module], acts: Mapping[str, nn.Module] | None = None
+    ) -> None:
         """Give each slot its own activation from the plan (or take it from ``acts``, made by
         :func:`slot_modules` from the same plan) and remember which layer feeds it."""
         specs = resolve_plan(plan, self.slots)
@@ -187,8 +196,11 @@ class _Block(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.short = nn.Sequential() if stride == 1 and cin == cout else nn.Sequential(
-            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.short = (
+            nn.Sequential()
+            if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
 
     def forward(self, x: torch.Tensor, act_mid: nn.Module, act_out: nn.Module) -> torch.Tensor:
         y = act_mid(self.bn1(self.conv1(x)))
@@ -200,8 +212,13 @@ class ResNet(SlotModel):
     activations such as FReLU make sense. Slots: ``input`` (stem), ``hidden_{2i-1}`` inside and
     ``hidden_{2i}`` after block i, ``output``."""
 
-    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu",
-                 widths: Sequence[int] = (16, 32, 64)):
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        n_classes: int,
+        activations: Plan = "relu",
+        widths: Sequence[int] = (16, 32, 64),
+    ):
         super().__init__()
         c = input_shape[0]
         self.slots = ("input", *(f"hidden_{i}" for i in range(1, 2 * len(widths) + 1)), "output")
@@ -240,7 +257,9 @@ class CNN1D(SlotModel):
         out_len = (length + 1) // 2
         out_len = (out_len + 1) // 2
         self.fc = nn.Linear(channels * out_len, n_classes)
-        self._init_acts(activations, {"input": self.conv1, "hidden_1": self.conv2, "hidden_2": self.conv3, "output": self.fc})
+        self._init_acts(
+            activations, {"input": self.conv1, "hidden_1": self.conv2, "hidden_2": self.conv3, "output": self.fc}
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.acts["input"](self.conv1(x))
@@ -288,8 +307,17 @@ class Transformer(SlotModel):
     and diagnostics count features.
     """
 
-    def __init__(self, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", width: int = 32,
-                 depth: int = 2, heads: int = 4, patch: int = 4, mlp_ratio: int = 2):
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        n_classes: int,
+        activations: Plan = "relu",
+        width: int = 32,
+        depth: int = 2,
+        heads: int = 4,
+        patch: int = 4,
+        mlp_ratio: int = 2,
+    ):
         super().__init__()
         width = integer("transformer width", width, 1, MAX_WIDTH)
         depth = integer("transformer depth", depth, 1, MAX_DEPTH)
@@ -365,13 +393,20 @@ def _cnn1d(shape, k, acts, channels: int = 32):
 
 def _transformer(shape, k, acts, **options):
     if len(shape) not in (1, 2):
-        raise ActlabError(f"model 'transformer' needs signal (C, L) or vector (d,) input, but the data has examples of "
-                          f"shape {tuple(shape)}; load images flat (--shape flat) or choose another model")
+        raise ActlabError(
+            f"model 'transformer' needs signal (C, L) or vector (d,) input, but the data has examples of "
+            f"shape {tuple(shape)}; load images flat (--shape flat) or choose another model"
+        )
     return Transformer(shape if len(shape) == 2 else (1, shape[0]), k, acts, **options)
 
 
-MODELS: dict[str, Callable[..., SlotModel]] = {"mlp": _mlp, "seed-cnn": _seed_cnn, "resnet": _resnet, "cnn1d": _cnn1d,
-                                               "transformer": _transformer}
+MODELS: dict[str, Callable[..., SlotModel]] = {
+    "mlp": _mlp,
+    "seed-cnn": _seed_cnn,
+    "resnet": _resnet,
+    "cnn1d": _cnn1d,
+    "transformer": _transformer,
+}
 
 
 def names() -> list[str]:
@@ -400,5 +435,19 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["CNN1D", "MLP", "MODELS", "ResNet", "SeedCNN", "SlotModel", "Transformer", "build", "copy_activation",
-           "count_parameters", "names", "resolve_plan", "slot_modules", "slot_names"]
+__all__ = [
+    "CNN1D",
+    "MLP",
+    "MODELS",
+    "ResNet",
+    "SeedCNN",
+    "SlotModel",
+    "Transformer",
+    "build",
+    "copy_activation",
+    "count_parameters",
+    "names",
+    "resolve_plan",
+    "slot_modules",
+    "slot_names",
+]

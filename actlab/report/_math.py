@@ -34,8 +34,9 @@ def drawn(latex: str) -> tuple[bytes | None, str]:
         try:
             fig.text(0, 0, f"${display}$", fontsize=SIZE)
             buf = io.BytesIO()
-            fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.03, transparent=True,
-                        metadata={"Date": None})
+            fig.savefig(
+                buf, format="svg", bbox_inches="tight", pad_inches=0.03, transparent=True, metadata={"Date": None}
+            )
             return buf.getvalue(), ""
         except Exception as e:  # noqa: BLE001 - a page never fails for a formula
             # mathtext's ValueError holds the formula, a caret, then the reason ("Unknown symbol: \begin")

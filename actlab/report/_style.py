@@ -11,8 +11,26 @@
 
 from __future__ import annotations
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#000075", "#800000", "#808000", "#469990", "#000000", "#f032e6", "#b8860b", "#4b0082")
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#000075",
+    "#800000",
+    "#808000",
+    "#469990",
+    "#000000",
+    "#f032e6",
+    "#b8860b",
+    "#4b0082",
+)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", "-.", ":")
 DPI = 90
@@ -23,8 +41,11 @@ MAX_WIDTH = 9.6
 
 def style(i: int) -> dict[str, str]:
     """Colour, marker and line style of the ``i``-th series of a figure."""
-    return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": LINESTYLES[i // len(PALETTE) % len(LINESTYLES)]}
+    return {
+        "color": PALETTE[i % len(PALETTE)],
+        "marker": MARKERS[i % len(MARKERS)],
+        "linestyle": LINESTYLES[i // len(PALETTE) % len(LINESTYLES)],
+    }
 
 
 __all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "style"]

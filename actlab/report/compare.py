@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_file_atomic, write_text_atomic
-from actlab.stats import CI_NOTE, NOT_CONVERGED, format_p
 from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
 from actlab.report.plots import draw_feature_map
+from actlab.stats import CI_NOTE, NOT_CONVERGED, format_p
 
-DIAG_PANELS = (("dead", "dead units (fraction)"), ("saturated", "saturated pre-activations (fraction)"),
-               ("std", "activation std"), ("grad_norm_last", "weight-gradient norm, last epoch"))
+DIAG_PANELS = (
+    ("dead", "dead units (fraction)"),
+    ("saturated", "saturated pre-activations (fraction)"),
+    ("std", "activation std"),
+    ("grad_norm_last", "weight-gradient norm, last epoch"),
+)
 
 
 def _plt():
@@ -59,7 +63,7 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
     n = max((len(p) for p in per), default=0)
     grid = np.full((len(per), n), np.nan)
     for i, p in enumerate(per):
-        grid[i, :len(p)] = p
+        grid[i, : len(p)] = p
     with warnings.catch_warnings():  # an epoch every seed diverged before has no mean: NaN, not a warning
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(grid, 0) if n else np.array([])
@@ -74,11 +78,14 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     n = len(groups)
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True, layout="constrained"
+    )
     for ax, (act, runs) in zip(axes.flat, groups.items()):
-        for key, colour, ls, label in (("train_accuracy", PALETTE[0], "-", "train"),
-                                       ("val_accuracy", PALETTE[1], "--", "validation")):
+        for key, colour, ls, label in (
+            ("train_accuracy", PALETTE[0], "-", "train"),
+            ("val_accuracy", PALETTE[1], "--", "validation"),
+        ):
             mean, per = _series(runs, key)
             for p in per:
                 ax.plot(np.arange(1, len(p) + 1), p, color=colour, ls=ls, alpha=0.3, lw=0.8)
@@ -92,7 +99,9 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
         ax.axis("off")
     for row in axes:
         row[0].set_ylabel("accuracy", fontsize=TEXT)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=TEXT, frameon=False)
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=TEXT, frameon=False
+    )
     fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=TITLE)
     return _save(fig, path)
 
@@ -103,16 +112,29 @@ def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     rows = results["summary"]
     per_col = 22
-    fig, ax = plt.subplots(figsize=(min(MAX_WIDTH, 6.2 + 2.3 * math.ceil(len(rows) / per_col)),
-                                    max(4.4, 0.2 * min(len(rows), per_col) + 1.4)), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(
+            min(MAX_WIDTH, 6.2 + 2.3 * math.ceil(len(rows) / per_col)),
+            max(4.4, 0.2 * min(len(rows), per_col) + 1.4),
+        ),
+        layout="constrained",
+    )
     handles = []
     width = max(len(r["activation"]) for r in rows) if rows else 0
     ms = all(r["epoch_seconds"] < 1 for r in rows if finite(r["epoch_seconds"]))  # 1.2 ms reads better than 0.0012 s
     for i, r in enumerate(rows):
         st = style(i)
-        h = ax.errorbar(r["epoch_seconds"] * (1000 if ms else 1), r["mean"], yerr=r["std"] if finite(r["std"]) else 0,
-                        fmt=st["marker"], color=st["color"], ms=7, capsize=3, alpha=0.9,
-                        label=f"{r['activation']:<{width}}  {_f(r['mean'])}")
+        h = ax.errorbar(
+            r["epoch_seconds"] * (1000 if ms else 1),
+            r["mean"],
+            yerr=r["std"] if finite(r["std"]) else 0,
+            fmt=st["marker"],
+            color=st["color"],
+            ms=7,
+            capsize=3,
+            alpha=0.9,
+            label=f"{r['activation']:<{width}}  {_f(r['mean'])}",
+        )
         handles.append((-r["mean"] if finite(r["mean"]) else math.inf, i, h))
     ax.set_xlabel(f"{'milliseconds' if ms else 'seconds'} per epoch (training pass)", fontsize=TEXT)
     ax.set_ylabel("test accuracy (mean ± std over seeds)", fontsize=TEXT)
@@ -120,8 +142,16 @@ def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
     ax.set_title("Time vs accuracy", fontsize=TITLE)
     ax.grid(alpha=0.3)
     ordered = [h for *_, h in sorted(handles, key=lambda t: t[:2])]
-    fig.legend(ordered, [h.get_label() for h in ordered], loc="outside right upper", ncols=math.ceil(len(rows) / per_col),
-               prop={"family": "monospace", "size": TEXT}, title="test accuracy", title_fontsize=TEXT, frameon=False)
+    fig.legend(
+        ordered,
+        [h.get_label() for h in ordered],
+        loc="outside right upper",
+        ncols=math.ceil(len(rows) / per_col),
+        prop={"family": "monospace", "size": TEXT},
+        title="test accuracy",
+        title_fontsize=TEXT,
+        frameon=False,
+    )
     return _save(fig, path)
 
 
@@ -156,8 +186,9 @@ def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
     panel_w = label_in + 0.62 * max(len(slots), 2) + 0.9
     cols = 2 if 2 * panel_w <= MAX_WIDTH else 1
     rows = math.ceil(len(DIAG_PANELS) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * panel_w, rows * (0.3 * len(acts) + 1.4) + 0.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * panel_w, rows * (0.3 * len(acts) + 1.4) + 0.4), squeeze=False, layout="constrained"
+    )
     for ax, (key, title) in zip(axes.flat, DIAG_PANELS):
         m = mats[key]
         bounded = key in ("dead", "saturated")
@@ -168,8 +199,15 @@ def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 if math.isfinite(m[i, j]):
-                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=TEXT,
-                            color="w" if im.norm(m[i, j]) < 0.6 else "k")
+                    ax.text(
+                        j,
+                        i,
+                        f"{m[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=TEXT,
+                        color="w" if im.norm(m[i, j]) < 0.6 else "k",
+                    )
         fig.colorbar(im, ax=ax, fraction=0.06, pad=0.02).ax.tick_params(labelsize=TEXT)
     fig.suptitle("Per-slot diagnostics on validation data after training (mean over seeds)", fontsize=TITLE)
     return _save(fig, path)
@@ -210,54 +248,68 @@ def feature_map_section(fmap: dict[str, Any] | None, path: Path, label: str) -> 
     if not fmap["points"]:
         return f"<h2>Map of the functions</h2><p>{html.escape(fmap['note'])}</p>"
     img = draw_feature_map(fmap["points"], path, label)
-    return (f"<h2>Map of the functions</h2><p class='sub'>Each function at its place in the {html.escape(fmap['note'])}, "
-            f"coloured by {html.escape(label)}: functions close together behave alike at initialisation.</p>"
-            f"{_img(img, 'functions in the feature embedding')}")
+    return (
+        f"<h2>Map of the functions</h2><p class='sub'>Each function at its place in the {html.escape(fmap['note'])}, "
+        f"coloured by {html.escape(label)}: functions close together behave alike at initialisation.</p>"
+        f"{_img(img, 'functions in the feature embedding')}"
+    )
 
 
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
     """Draw the three figures and write ``report.html`` into ``out``; return the page."""
     out = Path(out)
-    figs = {"curves": plot_curves(results, out / "curves.png"),
-            "time_accuracy": plot_time_accuracy(results, out / "time_accuracy.png"),
-            "diagnostics": plot_diagnostics(results, out / "diagnostics.png")}
+    figs = {
+        "curves": plot_curves(results, out / "curves.png"),
+        "time_accuracy": plot_time_accuracy(results, out / "time_accuracy.png"),
+        "diagnostics": plot_diagnostics(results, out / "diagnostics.png"),
+    }
     cfg = results["config"]
     base = cfg["baseline"]
     rows = []
     for r in results["summary"]:
         cls = {"win": "better", "loss": "worse"}.get(r["outcome"], "")
-        p = "baseline" if r["activation"] == base else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}" + (
-            f" {NOT_CONVERGED}" if r["outcome"] == NOT_CONVERGED else " *" if r["significant"] else "")
+        p = (
+            "baseline"
+            if r["activation"] == base
+            else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}"
+            + (f" {NOT_CONVERGED}" if r["outcome"] == NOT_CONVERGED else " *" if r["significant"] else "")
+        )
         rows.append(
             f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
             f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"
             f"<td>{_f(r['test_loss'])}</td><td>{_f(r['epoch_seconds'])}</td><td>{_f(r['epochs_run'], '.1f')}</td>"
-            f"<td>{_f(r['train_test_gap'], '+.3f')}</td><td>{r['diverged']}/{cfg['seeds']}</td><td>{p}</td></tr>")
+            f"<td>{_f(r['train_test_gap'], '+.3f')}</td><td>{r['diverged']}/{cfg['seeds']}</td><td>{p}</td></tr>"
+        )
     acts, slots, mats = diagnostics_table(results)
     diag_rows = "".join(
-        f"<tr><td>{html.escape(a)}</td>" + "".join(
+        f"<tr><td>{html.escape(a)}</td>"
+        + "".join(
             f"<td>{_f(mats['dead'][i, j], '.2f')} / {_f(mats['saturated'][i, j], '.2f')} / {_f(mats['std'][i, j], '.2f')}</td>"
-            for j in range(len(slots))) + "</tr>" for i, a in enumerate(acts))
+            for j in range(len(slots))
+        )
+        + "</tr>"
+        for i, a in enumerate(acts)
+    )
     ds = results["dataset"]
     t = cfg["train"]
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab compare: {html.escape(ds['name'])}</title>
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab compare: {html.escape(ds["name"])}</title>
 <style>{_CSS}</style></head><body>
-<h1>Activation comparison on {html.escape(ds['name'])} with {html.escape(cfg['model'])}</h1>
-<p class="sub">{_n(cfg['seeds'], 'seed')} per activation; {ds['sizes']['train']} train / {ds['sizes']['val']} validation /
-{ds['sizes']['test']} test examples; {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to {_n(t['epochs'], 'epoch')},
-early stopping on {html.escape(t['monitor'])} (patience {t['patience']}), weights of the best validation epoch tested.</p>
+<h1>Activation comparison on {html.escape(ds["name"])} with {html.escape(cfg["model"])}</h1>
+<p class="sub">{_n(cfg["seeds"], "seed")} per activation; {ds["sizes"]["train"]} train / {ds["sizes"]["val"]} validation /
+{ds["sizes"]["test"]} test examples; {html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to {_n(t["epochs"], "epoch")},
+early stopping on {html.escape(t["monitor"])} (patience {t["patience"]}), weights of the best validation epoch tested.</p>
 <h2>Test accuracy</h2>
 <div class="scroll"><table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th><th>F1</th><th>AUC</th><th>loss</th>
 <th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th><th>p raw / Holm vs {html.escape(base)}</th></tr>
-{''.join(rows)}</table></div>
-<p>{html.escape(results['test'])}; * marks p &lt; {results['alpha']} after correction. Green: significantly better than the
-baseline, red: significantly worse.{convergence_note(results.get('convergence'), [r['outcome'] for r in results['summary']])}
+{"".join(rows)}</table></div>
+<p>{html.escape(results["test"])}; * marks p &lt; {results["alpha"]} after correction. Green: significantly better than the
+baseline, red: significantly worse.{convergence_note(results.get("convergence"), [r["outcome"] for r in results["summary"]])}
 {html.escape(CI_NOTE)}.</p>
-<h2>Learning curves</h2>{_img(figs['curves'], 'train vs validation accuracy per epoch')}
-<h2>Time and accuracy</h2>{_img(figs['time_accuracy'], 'seconds per epoch vs test accuracy')}
-<h2>Why: diagnostics per slot</h2>{_img(figs['diagnostics'], 'diagnostics per slot')}
-{feature_map_section(results.get('feature_map'), out / 'map.png', 'mean test accuracy')}
-<div class="scroll"><table><tr><th>activation</th>{''.join(f'<th>{html.escape(s)}</th>' for s in slots)}</tr>{diag_rows}</table></div>
+<h2>Learning curves</h2>{_img(figs["curves"], "train vs validation accuracy per epoch")}
+<h2>Time and accuracy</h2>{_img(figs["time_accuracy"], "seconds per epoch vs test accuracy")}
+<h2>Why: diagnostics per slot</h2>{_img(figs["diagnostics"], "diagnostics per slot")}
+{feature_map_section(results.get("feature_map"), out / "map.png", "mean test accuracy")}
+<div class="scroll"><table><tr><th>activation</th>{"".join(f"<th>{html.escape(s)}</th>" for s in slots)}</tr>{diag_rows}</table></div>
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>

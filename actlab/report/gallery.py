@@ -42,8 +42,10 @@ def property_rows(e: Entry) -> list[tuple[str, str]]:
         ("monotonic", yes_no(e.monotonic)),
         ("smooth (C¹)", yes_no(e.smooth)),
         ("zero-centred", yes_no(e.zero_centred)),
-        ("applies", "element-wise at its starting values; trained, it mixes the features" if e.mixes_features
-         else axis[e.axis]),
+        (
+            "applies",
+            "element-wise at its starting values; trained, it mixes the features" if e.mixes_features else axis[e.axis],
+        ),
         ("gradient", "yes" if e.differentiable else "zero almost everywhere"),
         ("parameters", ", ".join(f"{k}={v!r}" for k, v in e.params.items()) or "none"),
     ] + ([("random", "yes (training noise)")] if e.stochastic else [])
@@ -68,8 +70,12 @@ td:first-child{color:#667}.ref{font-size:11px;color:#556}
 
 def _formula(e: Entry, out: Path) -> str:
     """The entry's formula drawn (``img/NAME-formula.svg``), its LaTeX source folded away."""
-    drawn = formula_html(e.formula, alt=f"formula of {e.name}: {e.formula}", file=out / "img" / f"{e.name}-formula.svg",
-                         src=f"img/{e.name}-formula.svg")
+    drawn = formula_html(
+        e.formula,
+        alt=f"formula of {e.name}: {e.formula}",
+        file=out / "img" / f"{e.name}-formula.svg",
+        src=f"img/{e.name}-formula.svg",
+    )
     return f"{drawn}<details><summary>LaTeX</summary><code>{html.escape(e.formula)}</code></details>"
 
 
@@ -98,7 +104,8 @@ def build_gallery(out_dir: str | Path, *, kinds: list[str] | None = None, progre
     nav = " ".join(f'<a href="#{e.name}">{e.name}</a>' for e in chosen)
     sections = "".join(
         f'<section id="kind-{k}"><h2>{html.escape(KIND_TITLES[k])} ({len(c)})</h2><div class="grid">{"".join(c)}</div></section>'
-        for k, c in cards.items() if c
+        for k, c in cards.items()
+        if c
     )
     page = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>actlab gallery</title>'

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
+from actlab._io import finite, write_file_atomic
 from actlab.catalogue import REGISTRY, Entry, format_spec
 from actlab.catalogue.properties import interval, value_and_derivative
-from actlab._io import finite, write_file_atomic
 from actlab.report._style import DPI, MAX_WIDTH, TEXT, TITLE, style
 
 
@@ -82,8 +82,9 @@ def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = Tr
     ncols = 2 if derivative else 1
     legend_cols = 5 if derivative else 3
     legend_in = 0.2 * math.ceil(len(datas) / legend_cols) + 0.2
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.8 + legend_in), dpi=dpi, squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, ncols, figsize=(5.2 * ncols, 3.8 + legend_in), dpi=dpi, squeeze=False, layout="constrained"
+    )
     for ax, key, ttl in zip(axes[0], ("y", "dy"), ("f(x)", "f'(x)")):
         ax.axhline(0, color="0.8", lw=0.8)
         ax.axvline(0, color="0.8", lw=0.8)
@@ -93,8 +94,13 @@ def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = Tr
         ax.set_ylim(*_ylim(*(getattr(d, key) for d in datas)))
         ax.set_title(ttl)
         ax.grid(alpha=0.25)
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=min(legend_cols, len(datas)),
-               fontsize=9, frameon=False)
+    fig.legend(
+        *axes[0][0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=min(legend_cols, len(datas)),
+        fontsize=9,
+        frameon=False,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -104,9 +110,18 @@ def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = Tr
 
 # Where a point's name may go, in steps of (marker radius + a gap) from the point: right, left,
 # above, below, then farther out; with the text's alignment there.
-LABEL_SPOTS = ((1, 0.5, "left", "bottom"), (1, -0.5, "left", "top"), (-1, 0.5, "right", "bottom"),
-               (-1, -0.5, "right", "top"), (0, 1, "center", "bottom"), (0, -1, "center", "top"),
-               (2, 1.5, "left", "bottom"), (-2, -1.5, "right", "top"), (2, -1.5, "left", "top"), (-2, 1.5, "right", "bottom"))
+LABEL_SPOTS = (
+    (1, 0.5, "left", "bottom"),
+    (1, -0.5, "left", "top"),
+    (-1, 0.5, "right", "bottom"),
+    (-1, -0.5, "right", "top"),
+    (0, 1, "center", "bottom"),
+    (0, -1, "center", "top"),
+    (2, 1.5, "left", "bottom"),
+    (-2, -1.5, "right", "top"),
+    (2, -1.5, "left", "top"),
+    (-2, 1.5, "right", "bottom"),
+)
 
 
 def _merge_close(points: list[tuple[float, float, str]], ax, px: float) -> list[tuple[float, float, str]]:
@@ -135,13 +150,16 @@ def place_labels(ax, points: list[tuple[float, float, str]], *, marker_pt: float
     points = _merge_close(points, ax, marker_pt * px / 2)
     step = marker_pt / 2 + 2  # points: the marker's radius and a gap
     half = marker_pt * px / 2
-    markers = [Bbox.from_extents(u - half, v - half, u + half, v + half)
-               for u, v in (ax.transData.transform((x, y)) for x, y, _ in points)]
+    markers = [
+        Bbox.from_extents(u - half, v - half, u + half, v + half)
+        for u, v in (ax.transData.transform((x, y)) for x, y, _ in points)
+    ]
     taken: list = []
     for x, y, name in points:
         for dx, dy, ha, va in LABEL_SPOTS:
-            note = ax.annotate(name, (x, y), xytext=(dx * step, dy * step), textcoords="offset points", ha=ha, va=va,
-                               **text)
+            note = ax.annotate(
+                name, (x, y), xytext=(dx * step, dy * step), textcoords="offset points", ha=ha, va=va, **text
+            )
             note.set_in_layout(False)  # placed after the layout: must not move it
             box = note.get_window_extent(renderer).padded(px)
             inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
@@ -159,19 +177,32 @@ def draw_feature_map(points: list[dict], path: str | Path, label: str) -> Path:
     pts = [p for p in points if p.get("xy") is not None]
     fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.75, 5.0), dpi=DPI, layout="constrained")
     acc = [p["accuracy"] for p in pts]
-    sc = ax.scatter([p["xy"][0] for p in pts], [p["xy"][1] for p in pts], c=acc, cmap="viridis", s=60,
-                    edgecolors="0.2", linewidths=0.6)
+    sc = ax.scatter(
+        [p["xy"][0] for p in pts],
+        [p["xy"][1] for p in pts],
+        c=acc,
+        cmap="viridis",
+        s=60,
+        edgecolors="0.2",
+        linewidths=0.6,
+    )
     fig.colorbar(sc, ax=ax, label=label)
     ax.set_xlabel("feature embedding, component 1", fontsize=TEXT)
     ax.set_ylabel("component 2", fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
-    ax.set_title("Functions by their features at initialisation (actlab's surrogate; names where they fit)",
-                 fontsize=TITLE)
+    ax.set_title(
+        "Functions by their features at initialisation (actlab's surrogate; names where they fit)", fontsize=TITLE
+    )
     ax.grid(alpha=0.3)
     fig.canvas.draw()  # the final layout, then the names around it
     best_first = sorted(pts, key=lambda p: -p["accuracy"] if finite(p["accuracy"]) else math.inf)
-    place_labels(ax, [(*p["xy"], p["name"][:24]) for p in best_first], marker_pt=math.sqrt(60), fontsize=TEXT - 1,
-                 family="monospace")
+    place_labels(
+        ax,
+        [(*p["xy"], p["name"][:24]) for p in best_first],
+        marker_pt=math.sqrt(60),
+        fontsize=TEXT - 1,
+        family="monospace",
+    )
     write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
     plt.close(fig)
     return Path(path)

@@ -15,11 +15,14 @@ import numpy as np
 
 from actlab._io import finite, write_text_atomic
 from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
-from actlab.report.plots import place_labels
 from actlab.report.compare import _CSS, _f, _img, _n, _plt, _save
+from actlab.report.plots import place_labels
 
-ROLE_STYLE = {"usual": (PALETTE[7], "s", "usual (trained first)"), "top": (PALETTE[0], "o", "top predicted"),
-              "random": (PALETTE[1], "^", "drawn at random")}
+ROLE_STYLE = {
+    "usual": (PALETTE[7], "s", "usual (trained first)"),
+    "top": (PALETTE[0], "o", "top predicted"),
+    "random": (PALETTE[1], "^", "drawn at random"),
+}
 
 
 def _blank(v: float | None) -> str:
@@ -28,7 +31,11 @@ def _blank(v: float | None) -> str:
 
 
 def _rho(c: dict[str, Any]) -> str:
-    return f"{c['spearman']:+.2f} (n = {c['n']}, p = {c['p_value']:.3f})" if c["spearman"] is not None else f"n/a: {c['note']}"
+    return (
+        f"{c['spearman']:+.2f} (n = {c['n']}, p = {c['p_value']:.3f})"
+        if c["spearman"] is not None
+        else f"n/a: {c['note']}"
+    )
 
 
 def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, float, float, float]]]:
@@ -36,7 +43,9 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
     out: dict[str, list[tuple[str, float, float, float]]] = {"top": [], "random": []}
     for r in results["candidates"]:
         if r["role"] in out and finite(r["predicted_before"]) and finite(r["val_accuracy"]):
-            out[r["role"]].append((r["spec"], r["predicted_before"], r["predicted_before_std"] or 0.0, r["val_accuracy"]))
+            out[r["role"]].append(
+                (r["spec"], r["predicted_before"], r["predicted_before_std"] or 0.0, r["val_accuracy"])
+            )
     return out
 
 
@@ -52,8 +61,17 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
         colour, marker, label = ROLE_STYLE[role]
         if not pts:
             continue
-        ax.errorbar([p[1] for p in pts], [p[3] for p in pts], xerr=[p[2] for p in pts], fmt=marker, color=colour, ms=7,
-                    capsize=3, alpha=0.9, label=label)
+        ax.errorbar(
+            [p[1] for p in pts],
+            [p[3] for p in pts],
+            xerr=[p[2] for p in pts],
+            fmt=marker,
+            color=colour,
+            ms=7,
+            capsize=3,
+            alpha=0.9,
+            label=label,
+        )
     ax.margins(0.08)  # markers and their names stay inside the frame
     ax.set_xlabel("predicted validation accuracy (± std), before training", fontsize=TEXT)
     ax.set_ylabel("real validation accuracy (mean over seeds)", fontsize=TEXT)
@@ -64,8 +82,9 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
     fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
     fig.canvas.draw()  # the final layout, then the names around it
     best_first = sorted((p for pts in points.values() for p in pts), key=lambda p: -p[3])
-    place_labels(ax, [(x, y, name[:24]) for name, x, _, y in best_first], marker_pt=7, fontsize=TEXT - 1,
-                 family="monospace")
+    place_labels(
+        ax, [(x, y, name[:24]) for name, x, _, y in best_first], marker_pt=7, fontsize=TEXT - 1, family="monospace"
+    )
     return _save(fig, path)
 
 
@@ -98,9 +117,16 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
         trained = finite(r["val_accuracy"])
         x, y = min(max(r["map"][0], x0 + inset_x), x1 - inset_x), min(max(r["map"][1], y0 + inset_y), y1 - inset_y)
         outside = (x, y) != tuple(r["map"])
-        ax.scatter([x], [y], s=60 if trained else 36, marker=ROLE_STYLE.get(r["role"], (None, "o"))[1],
-                   facecolors=cmap(norm(v)) if trained else "none", edgecolors=cmap(norm(v)), linewidths=1.5,
-                   linestyle="--" if outside else "-")
+        ax.scatter(
+            [x],
+            [y],
+            s=60 if trained else 36,
+            marker=ROLE_STYLE.get(r["role"], (None, "o"))[1],
+            facecolors=cmap(norm(v)) if trained else "none",
+            edgecolors=cmap(norm(v)),
+            linewidths=1.5,
+            linestyle="--" if outside else "-",
+        )
         if trained or r["rank"] <= 10:
             named.append((not trained, r["rank"], x, y, r["spec"][:20]))
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
@@ -110,12 +136,20 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("embedding, component 1", fontsize=TEXT)
     ax.set_ylabel("component 2", fontsize=TEXT)
     ax.tick_params(labelsize=TEXT)
-    ax.set_title("Functions by their features: filled = trained, hollow = predicted\n"
-                 "(names where they fit: trained, then the top 10 predicted)", fontsize=TITLE)
+    ax.set_title(
+        "Functions by their features: filled = trained, hollow = predicted\n"
+        "(names where they fit: trained, then the top 10 predicted)",
+        fontsize=TITLE,
+    )
     ax.grid(alpha=0.3)
     fig.canvas.draw()  # the final layout, then the names around it
-    place_labels(ax, [(x, y, name) for *_, x, y, name in sorted(named)], marker_pt=math.sqrt(60),
-                 fontsize=TEXT - 1.5, family="monospace")
+    place_labels(
+        ax,
+        [(x, y, name) for *_, x, y, name in sorted(named)],
+        marker_pt=math.sqrt(60),
+        fontsize=TEXT - 1.5,
+        family="monospace",
+    )
     return _save(fig, path)
 
 
@@ -127,35 +161,38 @@ def write_screen_report(results: dict[str, Any], out: str | Path) -> Path:
     rows = []
     for r in results["candidates"]:
         why = html.escape(r["note"] or r["error"] or "")
-        final = "" if r["role"] else "n/a" if r["predicted"] is None else f"{_f(r['predicted'])} ± {_f(r['predicted_std'])}"
+        final = (
+            "" if r["role"] else "n/a" if r["predicted"] is None else f"{_f(r['predicted'])} ± {_f(r['predicted_std'])}"
+        )
         rows.append(
             f"<tr><td>{html.escape(r['spec'])}</td><td>{r['rank']}</td><td>{final}</td>"
             f"<td>{_blank(r['predicted_before'])}</td><td>{_blank(r['val_accuracy'])}</td><td>{_blank(r['test_accuracy'])}</td>"
-            f"<td>{html.escape(r['role'] or '')}</td><td style='text-align:left;white-space:normal'>{why}</td></tr>")
+            f"<td>{html.escape(r['role'] or '')}</td><td style='text-align:left;white-space:normal'>{why}</td></tr>"
+        )
     t = cfg["train"]
     trained = sum(r["role"] is not None for r in results["candidates"])
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab screen: {html.escape(ds['name'])}</title>
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab screen: {html.escape(ds["name"])}</title>
 <style>{_CSS}</style></head><body>
-<h1>Screening activation functions on {html.escape(ds['name'])} with {html.escape(cfg['model'])}</h1>
-<p class="sub">{len(results['candidates'])} functions ranked by a surrogate ({html.escape(results['regressor'])} on
-features at initialisation); {trained} trained with {_n(cfg['seeds'], 'seed')} each: the 8 usual functions, {cfg['train_top']}
-predicted best, {cfg['train_random']} drawn at random. Training: {html.escape(t['optimizer'])}, batch {t['batch_size']}, up to
-{t['epochs']} epochs, early stopping on {html.escape(t['monitor'])} (patience {t['patience']}). Score:
-{html.escape(results['score'])}.</p>
+<h1>Screening activation functions on {html.escape(ds["name"])} with {html.escape(cfg["model"])}</h1>
+<p class="sub">{len(results["candidates"])} functions ranked by a surrogate ({html.escape(results["regressor"])} on
+features at initialisation); {trained} trained with {_n(cfg["seeds"], "seed")} each: the 8 usual functions, {cfg["train_top"]}
+predicted best, {cfg["train_random"]} drawn at random. Training: {html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to
+{t["epochs"]} epochs, early stopping on {html.escape(t["monitor"])} (patience {t["patience"]}). Score:
+{html.escape(results["score"])}.</p>
 <h2>Predicted vs real</h2>
 <table><tr><th>Spearman rank correlation</th><th>value</th></tr>
-<tr><td>top and random picks, predicted before their training</td><td>{html.escape(_rho(c['picked']))}</td></tr>
-<tr><td>random picks only (a fair sample)</td><td>{html.escape(_rho(c['random']))}</td></tr>
-<tr><td>leave-one-out over every trained function</td><td>{html.escape(_rho(c['leave_one_out']))}</td></tr></table>
-{_img(figs['predicted'], 'predicted vs real validation accuracy')}
-<h2>Map of the functions</h2>{_img(figs['map'], 'feature embedding coloured by accuracy')}
+<tr><td>top and random picks, predicted before their training</td><td>{html.escape(_rho(c["picked"]))}</td></tr>
+<tr><td>random picks only (a fair sample)</td><td>{html.escape(_rho(c["random"]))}</td></tr>
+<tr><td>leave-one-out over every trained function</td><td>{html.escape(_rho(c["leave_one_out"]))}</td></tr></table>
+{_img(figs["predicted"], "predicted vs real validation accuracy")}
+<h2>Map of the functions</h2>{_img(figs["map"], "feature embedding coloured by accuracy")}
 <h2>Ranking</h2>
 <p>Trained functions are ranked by their real validation accuracy, the others by the final surrogate's prediction (fit on
 every trained function); functions that cannot run in the model come last, with the reason.</p>
 <div class="scroll"><table><tr><th>function</th><th>rank</th><th>predicted ± std</th><th>predicted before training</th>
 <th>val acc</th><th>test acc</th><th>trained as</th><th>note</th></tr>
-{''.join(rows)}</table></div>
+{"".join(rows)}</table></div>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
-<details><summary>Timing</summary><pre>{html.escape(json.dumps(results['timing'], indent=1))}</pre></details>
+<details><summary>Timing</summary><pre>{html.escape(json.dumps(results["timing"], indent=1))}</pre></details>
 </body></html>"""
     return write_text_atomic(out / "report.html", page)

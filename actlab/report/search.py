@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from actlab._io import write_text_atomic
-from actlab.stats import CI_NOTE
 from actlab.report._style import PALETTE, TEXT, TITLE
 from actlab.report.compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
+from actlab.stats import CI_NOTE
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
@@ -30,8 +30,14 @@ def plot_history(results: dict[str, Any], path: Path) -> Path:
     ax.step(xs, best, where="post", color=PALETTE[3], label="best so far")
     pruned = [t["number"] for t in results["trials"] if t["state"] == "PRUNED"]
     if pruned:
-        ax.scatter(pruned, [min(ys, default=0)] * len(pruned), marker="x", s=14, color=PALETTE[7],
-                   label="pruned (drawn at\nthe lowest value)")
+        ax.scatter(
+            pruned,
+            [min(ys, default=0)] * len(pruned),
+            marker="x",
+            s=14,
+            color=PALETTE[7],
+            label="pruned (drawn at\nthe lowest value)",
+        )
     ax.set_xlabel("trial", fontsize=TEXT)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy", fontsize=TEXT)
@@ -46,7 +52,7 @@ def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[st
     """Counts of each candidate per slot among the best ``share`` of complete trials."""
     slots = results["space"]["slots"]
     done = sorted((t for t in results["trials"] if t["state"] == "COMPLETE"), key=lambda t: -t["value"])
-    top = done[:max(1, math.ceil(share * len(done)))] if done else []
+    top = done[: max(1, math.ceil(share * len(done)))] if done else []
     used = sorted({t["plan"][s] for t in top for s in slots})
     m = np.zeros((len(used), len(slots)))
     for t in top:
@@ -59,16 +65,24 @@ def plot_winners(results: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     used, slots, m, n = winners_matrix(results)
     label_in = 0.09 * max((len(u) for u in used), default=4) + 0.5
-    fig, ax = plt.subplots(figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6),
-                           layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6), layout="constrained"
+    )
     im = ax.imshow(m, aspect="auto", cmap="Blues", vmin=0)
     ax.set_xticks(range(len(slots)), slots, rotation=30, ha="right", rotation_mode="anchor", fontsize=TEXT)
     ax.set_yticks(range(len(used)), used, fontsize=TEXT, family="monospace")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             if m[i, j]:
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=TEXT,
-                        color="w" if im.norm(m[i, j]) > 0.6 else "k")
+                ax.text(
+                    j,
+                    i,
+                    int(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=TEXT,
+                    color="w" if im.norm(m[i, j]) > 0.6 else "k",
+                )
     ax.set_title(f"Which activation wins at which layer (best {_n(n, 'trial')})", fontsize=TITLE)
     fig.colorbar(im, ax=ax, fraction=0.06).ax.tick_params(labelsize=TEXT)
     return _save(fig, path)
@@ -113,38 +127,46 @@ def _epochs(v) -> str:
 
 def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
     out = Path(out)
-    figs = {"history": plot_history(results, out / "history.png"), "winners": plot_winners(results, out / "winners.png"),
-            "importances": plot_importances(results, out / "importances.png")}
+    figs = {
+        "history": plot_history(results, out / "history.png"),
+        "winners": plot_winners(results, out / "winners.png"),
+        "importances": plot_importances(results, out / "importances.png"),
+    }
     cfg, final = results["config"], results.get("final") or {"configs": []}
     rows = "".join(
         f"<tr class='{'better' if c['outcome'] == 'win' else 'worse' if c['outcome'] == 'loss' else ''}'>"
         f"<td>{html.escape(c['name'])}</td><td class='left plan'>{_plan_cell(c['plan'])}</td><td>{_f(c['val_accuracy'])}</td>"
         f"<td>{_epochs(c['epochs'])}</td><td>{html.escape(score_text(c))}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
         f"<td>{'baseline' if c['outcome'] == 'baseline' else _pv(c['p_value']) + ' / ' + _pv(c['p_holm'])}</td>"
-        f"<td>{c['outcome']}</td></tr>" for c in final["configs"])
+        f"<td>{c['outcome']}</td></tr>"
+        for c in final["configs"]
+    )
     diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
-    diag_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
-                        f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
-                        f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>" for s, d in diag.items())
+    diag_rows = "".join(
+        f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
+        f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
+        f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>"
+        for s, d in diag.items()
+    )
     c = results["counts"]
     training = final.get("training", "")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg['dataset'])}</title>
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg["dataset"])}</title>
 <style>{_CSS}
 th.plan,td.plan{{text-align:left}}td.plan{{font-family:monospace;white-space:normal;min-width:16em}}td.plan span{{white-space:nowrap}}
 </style></head><body>
-<h1>À-la-carte activation search on {html.escape(cfg['dataset'])} ({html.escape(cfg['model'])})</h1>
-<p class="sub">Study <code>{html.escape(results['study'])}</code>: {_n(c['done'], 'finished trial')} ({c.get('pruned', 0)} pruned),
-{c['failed']} failed; sampler {cfg['sampler']}, pruner {cfg['pruner']}; {len(results['space']['candidates'])} candidates per
-slot over slots {html.escape(', '.join(results['space']['slots']))}. Objective: best validation accuracy.</p>
+<h1>À-la-carte activation search on {html.escape(cfg["dataset"])} ({html.escape(cfg["model"])})</h1>
+<p class="sub">Study <code>{html.escape(results["study"])}</code>: {_n(c["done"], "finished trial")} ({c.get("pruned", 0)} pruned),
+{c["failed"]} failed; sampler {cfg["sampler"]}, pruner {cfg["pruner"]}; {len(results["space"]["candidates"])} candidates per
+slot over slots {html.escape(", ".join(results["space"]["slots"]))}. Objective: best validation accuracy.</p>
 <h2>Final evaluation on test</h2>
 <div class="scroll"><table id="final"><tr><th>config</th><th class="plan">activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
 <th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table></div>
-<p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg['final_seeds'], 'seed')};
-{html.escape(final.get('test', ''))}; win/loss = p &lt; {final.get('alpha', 0.05)} after correction.{convergence_note(final.get('convergence'), [c['outcome'] for c in final['configs']])}
+<p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg["final_seeds"], "seed")};
+{html.escape(final.get("test", ""))}; win/loss = p &lt; {final.get("alpha", 0.05)} after correction.{convergence_note(final.get("convergence"), [c["outcome"] for c in final["configs"]])}
 {html.escape(CI_NOTE)}.</p>
-<h2>Optimisation history</h2>{_img(figs['history'], 'optimisation history')}
-<h2>Which activation wins at which layer</h2>{_img(figs['winners'], 'winners per layer')}
-<h2>Parameter importances</h2>{_img(figs['importances'], 'importances') if figs['importances'] else '<p>' + html.escape(results.get('importance_note', 'not enough trials')) + '</p>'}
+<h2>Optimisation history</h2>{_img(figs["history"], "optimisation history")}
+<h2>Which activation wins at which layer</h2>{_img(figs["winners"], "winners per layer")}
+<h2>Parameter importances</h2>{_img(figs["importances"], "importances") if figs["importances"] else "<p>" + html.escape(results.get("importance_note", "not enough trials")) + "</p>"}
 <h2>Why: diagnostics of the winner (top-1, seed 0)</h2>
 <div class="scroll"><table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table></div>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>

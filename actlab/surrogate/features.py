@@ -56,9 +56,10 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,8 +71,17 @@ from actlab._progress import Progress
 from actlab.catalogue import REGISTRY
 from actlab.catalogue.expr import PREFIX, Expression, canonical
 from actlab.catalogue.properties import value_and_derivative
+from actlab.execution.runner import (
+    BAD_UNIT,
+    WHERE_ONLY,
+    Runner,
+    Unit,
+    best_val_accuracy,
+    finished_text,
+    load_data,
+    provide_data,
+)
 from actlab.models import build
-from actlab.execution.runner import BAD_UNIT, WHERE_ONLY, Runner, Unit, best_val_accuracy, finished_text, load_data, provide_data
 from actlab.training import TrainConfig, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"
@@ -129,7 +139,7 @@ def _curve(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
     text = spec.strip()
     if text.startswith(PREFIX):
         x = x.requires_grad_(True)
-        y = Expression(text[len(PREFIX):]).eval()(x)
+        y = Expression(text[len(PREFIX) :]).eval()(x)
         (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True) if y.requires_grad else (None,)
         return y.detach(), (g if g is not None else torch.zeros_like(x)).detach()
     entry, kwargs = REGISTRY.resolve(text)
@@ -139,7 +149,7 @@ def _curve(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
 def _module(spec: str) -> Any:
     """The spec as the model takes it (an expression becomes its module directly, as the runner does)."""
     text = spec.strip()
-    return Expression(text[len(PREFIX):]) if text.startswith(PREFIX) else spec
+    return Expression(text[len(PREFIX) :]) if text.startswith(PREFIX) else spec
 
 
 def _effective_rank(m: torch.Tensor) -> float:
@@ -168,8 +178,13 @@ def _patches(layer: nn.Module, a: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, nn.Linear):
         return a.reshape(-1, a.shape[-1])
     if isinstance(layer, nn.Conv1d):
-        a, k, s, p, d = a.unsqueeze(-1), (layer.kernel_size[0], 1), (layer.stride[0], 1), (layer.padding[0], 0), \
-            (layer.dilation[0], 1)
+        a, k, s, p, d = (
+            a.unsqueeze(-1),
+            (layer.kernel_size[0], 1),
+            (layer.stride[0], 1),
+            (layer.padding[0], 0),
+            (layer.dilation[0], 1),
+        )
     else:
         k, s, p, d = layer.kernel_size, layer.stride, layer.padding, layer.dilation
     if isinstance(p, str):  # "same" / "valid"
@@ -209,7 +224,7 @@ def _batch(data, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
     key = (task.key(), id(data.train.x))
     if key not in _BATCHES:
         gen = torch.Generator().manual_seed(task.seed)
-        idx = torch.randperm(len(data.train), generator=gen)[:task.batch]
+        idx = torch.randperm(len(data.train), generator=gen)[: task.batch]
         if len(_BATCHES) >= 8:
             _BATCHES.pop(next(iter(_BATCHES)))
         _BATCHES[key] = (data.train.x[idx], data.train.y[idx])
@@ -238,8 +253,11 @@ def _model_features(spec: str, task: Task, data) -> dict[str, Any]:
         for m in layers:
             hooks.append(m.register_forward_hook(keep_layer))
         for slot in getattr(model, "slots", ()):
-            hooks.append(model.acts[slot].register_forward_hook(
-                lambda m, inp, out, slot=slot: acts.__setitem__(slot, [inp[0].detach(), out.detach()])))
+            hooks.append(
+                model.acts[slot].register_forward_hook(
+                    lambda m, inp, out, slot=slot: acts.__setitem__(slot, [inp[0].detach(), out.detach()])
+                )
+            )
         try:
             z = model(x)
             loss = get_loss(task.loss)(z, y)
@@ -284,11 +302,17 @@ def compute_features(spec: str, task: Task, data) -> dict[str, Any]:
     t0 = time.perf_counter()
     note = None
     with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(DRAW_SEED)  # stochastic curves (Gumbel softmax) draw the same numbers every time
+        torch.default_generator.manual_seed(
+            DRAW_SEED
+        )  # stochastic curves (Gumbel softmax) draw the same numbers every time
         try:
             y, dy = _curve(spec)
         except BAD_UNIT as e:  # a function whose curve cannot be drawn: its model features still count
-            y, dy, note = torch.zeros(DRAWS, dtype=torch.float64), torch.zeros(DRAWS, dtype=torch.float64), first_line(e)
+            y, dy, note = (
+                torch.zeros(DRAWS, dtype=torch.float64),
+                torch.zeros(DRAWS, dtype=torch.float64),
+                first_line(e),
+            )
     curve_bad = int((~torch.isfinite(y)).sum())
     out = {"outputs": _finite(y).clamp(-CLIP, CLIP).tolist(), "slopes": _finite(dy).clamp(-CLIP, CLIP).tolist()}
     try:
@@ -298,10 +322,19 @@ def compute_features(spec: str, task: Task, data) -> dict[str, Any]:
         model, ok, note = None, False, f"does not run in model {task.model!r}: {first_line(e)}"
     if model is None:
         reference = _reference_shape(task, data)
-        model = {"fisher": [0.0] * len(reference["fisher"]), "init": {k: 0.0 for k in reference["init"]}}
+        model = {"fisher": [0.0] * len(reference["fisher"]), "init": dict.fromkeys(reference["init"], 0.0)}
     model["init"]["nonfinite"] = (model["init"].get("nonfinite", 0.0) + curve_bad / DRAWS) / 2
-    return {"format": FORMAT_FEATURES, "version": FEATURES_VERSION, "spec": spec, "task_key": task.key(), **out, **model, "ok": ok, "note": note,
-            "seconds": time.perf_counter() - t0}
+    return {
+        "format": FORMAT_FEATURES,
+        "version": FEATURES_VERSION,
+        "spec": spec,
+        "task_key": task.key(),
+        **out,
+        **model,
+        "ok": ok,
+        "note": note,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 _SHAPES: dict[str, dict[str, Any]] = {}
@@ -332,7 +365,7 @@ class _Embedding:
     def __init__(self, blocks: Sequence[str], components: int = COMPONENTS):
         self.blocks, self.components = tuple(blocks), components
 
-    def fit(self, rows: Sequence[Mapping[str, Any]]) -> "_Embedding":
+    def fit(self, rows: Sequence[Mapping[str, Any]]) -> _Embedding:
         from sklearn.decomposition import PCA
 
         self.parts = []
@@ -376,7 +409,7 @@ def _regressor(name: str, n: int):
     """A scikit-learn regressor of ``name`` for ``n`` training points, seeded."""
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
     from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, RBF, WhiteKernel
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
     from sklearn.linear_model import BayesianRidge
     from sklearn.neighbors import KNeighborsRegressor
 
@@ -424,8 +457,14 @@ class Surrogate:
         >>> mean, std = s.predict(["gelu", "softsign"])  # doctest: +SKIP
     """
 
-    def __init__(self, task: Task | None = None, data=None, folder: str | Path | None = None,
-                 regressor: str = DEFAULT_REGRESSOR, blocks: Sequence[str] | None = None):
+    def __init__(
+        self,
+        task: Task | None = None,
+        data=None,
+        folder: str | Path | None = None,
+        regressor: str = DEFAULT_REGRESSOR,
+        blocks: Sequence[str] | None = None,
+    ):
         if regressor not in REGRESSORS:
             raise ActlabError(f"unknown surrogate regressor {regressor!r}; choose one of: {', '.join(REGRESSORS)}")
         self.task = task or Task()
@@ -477,7 +516,7 @@ class Surrogate:
         return bool(self.features(spec)["ok"])
 
     # ------------------------------------------------------------------------- fitting
-    def fit(self, specs: Sequence[str], accuracies: Sequence[float], pool: Iterable[str] = ()) -> "Surrogate":
+    def fit(self, specs: Sequence[str], accuracies: Sequence[float], pool: Iterable[str] = ()) -> Surrogate:
         """Fit on trained functions and their validation accuracies. The embedding (unsupervised)
         is fit on ``specs`` and the untrained ``pool`` together, as AQuaSurF's; functions that
         cannot run in the model are left out of both."""
@@ -519,8 +558,8 @@ class Surrogate:
         specs, accs = list(specs), list(accuracies)
         mean, std = np.zeros(len(specs)), np.zeros(len(specs))
         for i in range(len(specs)):
-            rest = specs[:i] + specs[i + 1:]
-            self.fit(rest, accs[:i] + accs[i + 1:], pool=[specs[i]])
+            rest = specs[:i] + specs[i + 1 :]
+            self.fit(rest, accs[:i] + accs[i + 1 :], pool=[specs[i]])
             m, s = self.predict([specs[i]])
             mean[i], std[i] = m[0], s[0]
         return mean, std
@@ -566,8 +605,10 @@ def feature_points(task: Task, items: Sequence[tuple[str, str, float]], data=Non
         xy = feature_map(task, [s for _, s, _ in items], [a for _, _, a in items], data)
     except ActlabError as e:
         return {"points": [], "note": str(e)}
-    return {"points": [{"name": n, "spec": s, "accuracy": a, "xy": p} for (n, s, a), p in zip(items, xy)],
-            "note": "first two principal components of the surrogate's embedding of the features at initialisation"}
+    return {
+        "points": [{"name": n, "spec": s, "accuracy": a, "xy": p} for (n, s, a), p in zip(items, xy)],
+        "note": "first two principal components of the surrogate's embedding of the features at initialisation",
+    }
 
 
 def _read_features(path: Path, spec: str, task: Task, data) -> dict[str, Any] | None:
@@ -577,14 +618,25 @@ def _read_features(path: Path, spec: str, task: Task, data) -> dict[str, Any] | 
         d = read_json(path, "features", "they are computed again")
     except ActlabError:
         return None
-    if not isinstance(d, dict) or d.get("format") != FORMAT_FEATURES or d.get("version") != FEATURES_VERSION \
-            or d.get("spec") != spec or d.get("task_key") != task.key():
+    if (
+        not isinstance(d, dict)
+        or d.get("format") != FORMAT_FEATURES
+        or d.get("version") != FEATURES_VERSION
+        or d.get("spec") != spec
+        or d.get("task_key") != task.key()
+    ):
         return None
     ref = _reference_shape(task, data)
     try:
-        if len(d["outputs"]) != DRAWS or len(d["slopes"]) != DRAWS or len(d["fisher"]) != len(ref["fisher"]) \
-                or list(d["init"]) != list(ref["init"]) or not isinstance(d["ok"], bool) \
-                or not (d["note"] is None or isinstance(d["note"], str)) or oversized(d):
+        if (
+            len(d["outputs"]) != DRAWS
+            or len(d["slopes"]) != DRAWS
+            or len(d["fisher"]) != len(ref["fisher"])
+            or list(d["init"]) != list(ref["init"])
+            or not isinstance(d["ok"], bool)
+            or not (d["note"] is None or isinstance(d["note"], str))
+            or oversized(d)
+        ):
             return None
         seconds = finite_float(d["seconds"])
         blocks = {b: [finite_float(v) for v in _block(d, b)] for b in BLOCKS}
@@ -600,8 +652,16 @@ def _read_features(path: Path, spec: str, task: Task, data) -> dict[str, Any] | 
 KEEP = 12  # candidates a search keeps by default when a surrogate prunes its list
 
 
-def prune(candidates: Sequence[str], keep: int, task: Task, train: TrainConfig, runner: Runner, folder: str | Path,
-          data=None, progress: bool = True) -> tuple[list[str], dict[str, Any]]:
+def prune(
+    candidates: Sequence[str],
+    keep: int,
+    task: Task,
+    train: TrainConfig,
+    runner: Runner,
+    folder: str | Path,
+    data=None,
+    progress: bool = True,
+) -> tuple[list[str], dict[str, Any]]:
     """The ``keep`` candidates predicted best, best first, and a record of how they were chosen.
 
     The eight usual functions are trained on ``task`` with ``train`` (its seed; each function in
@@ -614,8 +674,19 @@ def prune(candidates: Sequence[str], keep: int, task: Task, train: TrainConfig, 
     folder.mkdir(parents=True, exist_ok=True)
     sur = Surrogate(task, data, folder=folder / "features")
     cfg = {**train.to_dict(), "diagnostics": False}
-    units = [Unit(name=f"usual-{s}", plan=s, dataset=task.dataset, model=task.model, train=cfg, data_seed=task.data_seed,
-                  data_options=dict(task.data_options), model_options=dict(task.model_options)) for s in USUAL]
+    units = [
+        Unit(
+            name=f"usual-{s}",
+            plan=s,
+            dataset=task.dataset,
+            model=task.model,
+            train=cfg,
+            data_seed=task.data_seed,
+            data_options=dict(task.data_options),
+            model_options=dict(task.model_options),
+        )
+        for s in USUAL
+    ]
     provide_data(units[0], sur.data)
     bar = Progress(len(units), "runs for the surrogate", enabled=progress)
 
@@ -627,17 +698,24 @@ def prune(candidates: Sequence[str], keep: int, task: Task, train: TrainConfig, 
     usual = {u.plan: best_val_accuracy(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
     cands = [c for c in candidates if sur.ok(c)]
     if not cands:
-        raise ActlabError(f"no candidate runs in model {task.model!r} ({sur.features(candidates[0])['note']}); "
-                          "choose other candidates")
+        raise ActlabError(
+            f"no candidate runs in model {task.model!r} ({sur.features(candidates[0])['note']}); "
+            "choose other candidates"
+        )
     sur.fit(list(usual), list(usual.values()), pool=cands)
     mean, std = sur.predict(cands)
     trained = {function_key(s): v for s, v in usual.items()}
     score = [trained.get(function_key(c), m) for c, m in zip(cands, mean)]
     order = sorted(range(len(cands)), key=lambda i: (-score[i], i))[:keep]
     kept = [cands[i] for i in order]
-    return kept, {"keep": keep, "kept": kept, "regressor": sur.regressor, "usual": usual,
-                  "predicted": {c: [float(m), float(s)] for c, m, s in zip(cands, mean, std)},
-                  "dropped": {c: sur.features(c)["note"] for c in candidates if not sur.ok(c)}}
+    return kept, {
+        "keep": keep,
+        "kept": kept,
+        "regressor": sur.regressor,
+        "usual": usual,
+        "predicted": {c: [float(m), float(s)] for c, m, s in zip(cands, mean, std)},
+        "dropped": {c: sur.features(c)["note"] for c in candidates if not sur.ok(c)},
+    }
 
 
 def function_key(spec: str) -> Any:
@@ -645,6 +723,6 @@ def function_key(spec: str) -> Any:
     or the expression's text."""
     text = spec.strip()
     if text.startswith(PREFIX):
-        return canonical(text[len(PREFIX):])
+        return canonical(text[len(PREFIX) :])
     entry, kwargs = REGISTRY.resolve(text)
     return entry.name, tuple(sorted((k, repr(v)) for k, v in kwargs.items()))

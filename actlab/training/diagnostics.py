@@ -58,7 +58,9 @@ class GradientMonitor:
         self.weights = {}
 
 
-def slot_diagnostics(model: nn.Module, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024) -> dict[str, dict[str, float]]:
+def slot_diagnostics(
+    model: nn.Module, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024
+) -> dict[str, dict[str, float]]:
     """Diagnostics of every slot of ``model`` on inputs ``x`` (see the module docstring)."""
     inputs: dict[str, list[torch.Tensor]] = {s: [] for s in model.acts}
     hooks = [m.register_forward_hook(_keep_input(inputs[s])) for s, m in model.acts.items()]
@@ -67,7 +69,7 @@ def slot_diagnostics(model: nn.Module, x: torch.Tensor, epochs: list[dict[str, A
     try:
         with torch.no_grad():
             for i in range(0, len(x), batch):
-                model(x[i:i + batch])
+                model(x[i : i + batch])
     finally:
         for h in hooks:
             h.remove()
@@ -87,6 +89,7 @@ def slot_diagnostics(model: nn.Module, x: torch.Tensor, epochs: list[dict[str, A
 def _keep_input(store: list[torch.Tensor]):
     def hook(module, args, output):
         store.append(args[0].detach())
+
     return hook
 
 

@@ -9,7 +9,7 @@ regression losses and are refused with an explanation.
 from __future__ import annotations
 
 import difflib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -66,14 +66,26 @@ def cosine(z, y):
 
 
 LOSSES: dict[str, LossFn] = {
-    "cross_entropy": cross_entropy, "binary_crossentropy": binary_crossentropy, "hinge": hinge,
-    "squared_hinge": squared_hinge, "mse": mse, "mae": mae, "kl_divergence": kl_divergence,
-    "poisson": poisson, "cosine": cosine,
+    "cross_entropy": cross_entropy,
+    "binary_crossentropy": binary_crossentropy,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
+    "mse": mse,
+    "mae": mae,
+    "kl_divergence": kl_divergence,
+    "poisson": poisson,
+    "cosine": cosine,
 }
 ALIASES = {
-    "ce": "cross_entropy", "crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy",
-    "categorical_crossentropy": "cross_entropy", "bce": "binary_crossentropy", "mean_squared_error": "mse",
-    "mean_absolute_error": "mae", "kld": "kl_divergence", "kullback_leibler_divergence": "kl_divergence",
+    "ce": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "categorical_crossentropy": "cross_entropy",
+    "bce": "binary_crossentropy",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "mae",
+    "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence",
     "cosine_similarity": "cosine",
 }
 REGRESSION = {"mape", "msle", "mean_absolute_percentage_error", "mean_squared_logarithmic_error"}
@@ -82,8 +94,10 @@ REGRESSION = {"mape", "msle", "mean_absolute_percentage_error", "mean_squared_lo
 def get_loss(name: str) -> LossFn:
     key = name.strip().lower().replace("-", "_")
     if key in REGRESSION:
-        raise ActlabError(f"loss {name!r} is a regression loss and makes no sense for class labels; "
-                          f"choose one of: {', '.join(LOSSES)}")
+        raise ActlabError(
+            f"loss {name!r} is a regression loss and makes no sense for class labels; "
+            f"choose one of: {', '.join(LOSSES)}"
+        )
     key = ALIASES.get(key, key)
     if key not in LOSSES:
         close = difflib.get_close_matches(key, [*LOSSES, *ALIASES], n=2)

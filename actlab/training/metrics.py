@@ -20,8 +20,9 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_classes: int
     return batched_classification_metrics(logits.unsqueeze(0), y, n_classes, auc)[0]
 
 
-def batched_classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_classes: int,
-                                   auc: bool = True) -> list[dict[str, float]]:
+def batched_classification_metrics(
+    logits: torch.Tensor, y: torch.Tensor, n_classes: int, auc: bool = True
+) -> list[dict[str, float]]:
     """:func:`classification_metrics` of K models at once: ``logits`` of shape ``(K, N, classes)``
     against the same labels; one dict per model (the packed trainer scores every member so)."""
     logits = logits.detach().float()

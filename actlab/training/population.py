@@ -32,7 +32,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +42,19 @@ from torch.nn.modules.lazy import LazyModuleMixin
 
 from actlab._errors import ActlabError
 from actlab.catalogue import REGISTRY, Activation, Entry, expr, get
+from actlab.training.diagnostics import slot_diagnostics
 from actlab.training.losses import cross_entropy, get_loss
 from actlab.training.metrics import batched_classification_metrics
-from actlab.training.diagnostics import slot_diagnostics
-from actlab.training.trainer import EVAL_BATCH, GRAD_SAMPLES, RunResult, Stopper, TrainConfig, _make_optimizer, learned_parameters, seed_everything
+from actlab.training.trainer import (
+    EVAL_BATCH,
+    GRAD_SAMPLES,
+    RunResult,
+    Stopper,
+    TrainConfig,
+    _make_optimizer,
+    learned_parameters,
+    seed_everything,
+)
 
 OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
@@ -78,7 +88,9 @@ def _layout_free(spec: Any) -> bool:
 
 
 def _spec_acts_on_elements(spec: str) -> bool:
-    if spec.strip().startswith((expr.PREFIX, expr.LEARN_PREFIX)):  # the expression language: element-wise primitives only
+    if spec.strip().startswith(
+        (expr.PREFIX, expr.LEARN_PREFIX)
+    ):  # the expression language: element-wise primitives only
         return True  # (and get() would build its catalogue entry: properties, LaTeX, sympy)
     entry, kwargs = REGISTRY.resolve(spec)
     if not _declared_elementwise(entry, kwargs):
@@ -117,7 +129,8 @@ def _acts_on_elements(act: nn.Module) -> bool:
         with torch.no_grad():
             whole, parts = act(x), torch.stack([act(x[0]), act(x[1])])
         return whole.shape == parts.shape and torch.allclose(
-            whole, parts, rtol=ELEMENTWISE_RTOL, atol=ELEMENTWISE_ATOL, equal_nan=True)
+            whole, parts, rtol=ELEMENTWISE_RTOL, atol=ELEMENTWISE_ATOL, equal_nan=True
+        )
     except Exception:  # a shape the function refuses, or not a tensor: it is not element-wise
         return False
 
@@ -156,10 +169,13 @@ class PackedMLP(nn.Module):
         self.order = sorted(range(len(members)), key=lambda i: (keys[i], i))  # equal functions side by side
         ms = [members[i] for i in self.order]
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m.linears[l].weight.detach().t() for m in ms]).contiguous()) for l in range(len(shapes)))
+            nn.Parameter(torch.stack([m.linears[l].weight.detach().t() for m in ms]).contiguous())
+            for l in range(len(shapes))
+        )
         self.biases = nn.ParameterList(
             nn.Parameter(torch.stack([m.linears[l].bias.detach() for m in ms]).unsqueeze(1).contiguous())
-            for l in range(len(shapes)))
+            for l in range(len(shapes))
+        )
         # per slot: (start, stop, module) runs of one function; functions with parameters: one per member
         self.acts = nn.ModuleList()
         self.groups: list[list[tuple[int, int, int]]] = []
@@ -224,7 +240,7 @@ def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
     was = pack.training
     pack.eval()
     try:
-        return torch.cat([pack(x[i:i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)], dim=1)
+        return torch.cat([pack(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)], dim=1)
     finally:
         pack.train(was)
 
@@ -233,13 +249,18 @@ def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str,
     """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
     trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
     step = max(1, 2**23 // max(1, z.shape[1] * k))
-    metrics = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i:i + step], y, k)]
+    metrics = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i : i + step], y, k)]
     losses = [float(loss_fn(z[r].float(), y)) if len(y) else math.nan for r in range(z.shape[0])]
     return [{"loss": loss if math.isfinite(loss) else math.nan, **m} for loss, m in zip(losses, metrics)]
 
 
-def train_population(plans: Sequence[Any], data, config: TrainConfig | None = None, model_options: dict | None = None,
-                     on_epoch: OnEpoch | None = None) -> list[RunResult]:
+def train_population(
+    plans: Sequence[Any],
+    data,
+    config: TrainConfig | None = None,
+    model_options: dict | None = None,
+    on_epoch: OnEpoch | None = None,
+) -> list[RunResult]:
     """Train one MLP per activation plan, packed; results in the order of ``plans``.
 
     Member k starts from the weights ``train`` would give it (the model is built after
@@ -283,8 +304,9 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
         if not bool(active.any()):
             break
         t0 = time.perf_counter()
-        train_stats, finite, grad_norms = _train_epoch(pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen,
-                                                       active, config.diagnostics)
+        train_stats, finite, grad_norms = _train_epoch(
+            pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen, active, config.diagnostics
+        )
         seconds = time.perf_counter() - t0
         zv = _logits(pack, xv)
         val = _scores(zv, yv, loss_fn, nc)
@@ -292,8 +314,12 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
             r = rows[k]
             if not bool(active[r]):
                 continue
-            record: dict[str, Any] = {"epoch": epoch, "seconds": seconds, "packed": K,
-                                      **{f"train_{m}": v for m, v in train_stats[r].items()}}
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "seconds": seconds,
+                "packed": K,
+                **{f"train_{m}": v for m, v in train_stats[r].items()},
+            }
             if grad_norms is not None:
                 record["grad_norm"] = {slot: grad_norms[l][r] for l, slot in enumerate(pack.slots)}
             if not finite[r]:
@@ -320,13 +346,33 @@ def train_population(plans: Sequence[Any], data, config: TrainConfig | None = No
             m.load_state_dict(pack.member_state(k))
             diagnostics[k] = slot_diagnostics(m.to(device), xv, epochs[k])
     seconds = time.perf_counter() - start
-    return [RunResult(status[k], epochs[k], test[rows[k]], train_[rows[k]], stops[k].best_epoch, n_params, seconds,
-                      diagnostics[k], learned_parameters(pack.member_state(k))) for k in range(K)]
+    return [
+        RunResult(
+            status[k],
+            epochs[k],
+            test[rows[k]],
+            train_[rows[k]],
+            stops[k].best_epoch,
+            n_params,
+            seconds,
+            diagnostics[k],
+            learned_parameters(pack.member_state(k)),
+        )
+        for k in range(K)
+    ]
 
 
-def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size: int, gen: torch.Generator,
-                 active: torch.Tensor, diagnostics: bool = False
-                 ) -> tuple[list[dict[str, float]], list[bool], list[list[float]] | None]:
+def _train_epoch(
+    pack: PackedMLP,
+    optimizer,
+    loss_fn,
+    split,
+    nc: int,
+    batch_size: int,
+    gen: torch.Generator,
+    active: torch.Tensor,
+    diagnostics: bool = False,
+) -> tuple[list[dict[str, float]], list[bool], list[list[float]] | None]:
     """One pass of every active member over the shuffled training split (the batches of the one-
     model trainer). A member whose batch loss is not finite stops learning at that batch. With
     ``diagnostics``, the mean gradient norm of each layer's weight, per layer and row, over the
@@ -342,7 +388,7 @@ def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size
     sampled = 0
     seen, logits, labels = 0, [], []
     for b, i in enumerate(range(0, len(x), batch_size)):
-        idx = order[i:i + batch_size]
+        idx = order[i : i + batch_size]
         xb, yb = x.index_select(0, idx), y.index_select(0, idx)  # 2x faster than x[idx] on the CPU
         optimizer.zero_grad(set_to_none=True)
         z = pack(xb)  # (K, B, C)
@@ -363,7 +409,9 @@ def _train_epoch(pack: PackedMLP, optimizer, loss_fn, split, nc: int, batch_size
         logits.append(z.detach())
         labels.append(yb)
     stats = []
-    metrics = batched_classification_metrics(torch.cat(logits, dim=1), torch.cat(labels), nc, auc=False) if logits else []
+    metrics = (
+        batched_classification_metrics(torch.cat(logits, dim=1), torch.cat(labels), nc, auc=False) if logits else []
+    )
     for r in range(K):
         if not bool(live[r]) or not metrics:
             stats.append({"loss": math.nan, "accuracy": math.nan})
@@ -390,8 +438,13 @@ def _step(optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
         return
     rows = set(dead.nonzero().flatten().tolist())
     packed = [(p, p.detach()[dead].clone()) for p in (*pack.weights, *pack.biases)]
-    own = [(p, p.detach().clone()) for groups in pack.groups for a, z, i in groups
-           if z == a + 1 and a in rows for p in pack.acts[i].parameters()]  # a function's parameters, one member's
+    own = [
+        (p, p.detach().clone())
+        for groups in pack.groups
+        for a, z, i in groups
+        if z == a + 1 and a in rows
+        for p in pack.acts[i].parameters()
+    ]  # a function's parameters, one member's
     optimizer.step()
     with torch.no_grad():
         for p, old in packed:

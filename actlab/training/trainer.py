@@ -31,15 +31,16 @@ import difflib
 import math
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from actlab._errors import ActlabError
 from actlab import _validate as V
+from actlab._errors import ActlabError
 from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
 from actlab.training.losses import get_loss
 from actlab.training.metrics import classification_metrics, prediction_metrics
@@ -98,11 +99,23 @@ class TrainConfig:
         V.number("min_delta", self.min_delta, 0)
         if self.monitor not in MONITORS:
             raise ActlabError(f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
-        self.patience = V.integer("patience", self.patience, 1, V.MAX_EPOCHS, none_ok=True,
-                                  hint="no early stopping is None in Python, 0 on the command line")
+        self.patience = V.integer(
+            "patience",
+            self.patience,
+            1,
+            V.MAX_EPOCHS,
+            none_ok=True,
+            hint="no early stopping is None in Python, 0 on the command line",
+        )
         self.seed = V.integer("seed", self.seed, 0, 2**63 - 1)
-        self.threads = V.integer("threads", self.threads, 1, V.MAX_THREADS, none_ok=True,
-                                 hint="torch's own choice is None in Python, 0 on the command line")
+        self.threads = V.integer(
+            "threads",
+            self.threads,
+            1,
+            V.MAX_THREADS,
+            none_ok=True,
+            hint="torch's own choice is None in Python, 0 on the command line",
+        )
         V.device(self.device)
         get_loss(self.loss)  # fail early on an unknown loss
 
@@ -114,7 +127,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -143,7 +156,7 @@ class RunResult:
         return {**asdict(self), "epoch_seconds": self.epoch_seconds}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "RunResult":
+    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -157,8 +170,12 @@ class Stopper:
         self.sign = 1.0 if config.monitor == "val_loss" else -1.0
         self.best, self.best_epoch, self.waited = math.inf, None, 0
 
-    def update(self, epoch: int, record: Mapping[str, Any],
-               prune: Callable[[int, Mapping[str, Any]], bool | None] | None = None) -> tuple[str | None, bool]:
+    def update(
+        self,
+        epoch: int,
+        record: Mapping[str, Any],
+        prune: Callable[[int, Mapping[str, Any]], bool | None] | None = None,
+    ) -> tuple[str | None, bool]:
         """After a finite training epoch with its validation scores: ``(status, improved)``, status
         ``"diverged"`` (the monitored score is NaN), ``"pruned"`` (``prune(epoch, record)`` said
         so), ``"stopped"`` (``patience`` epochs without improvement) or None to go on."""
@@ -185,9 +202,11 @@ def few_steps(n_train: int, config: TrainConfig) -> str | None:
     if steps >= min(MIN_STEPS, n_train):  # (a split of fewer examples: only batch 1 gives each its step)
         return None
     smaller = 2 ** max(0, (n_train // MIN_STEPS).bit_length() - 1)  # a power of two giving at least MIN_STEPS
-    return (f"actlab: warning: batch size {config.batch_size} on {n_train} training examples is {steps} optimizer "
-            f"step{'s' if steps > 1 else ''} per epoch, {steps * config.epochs} in {config.epochs} epochs; runs may end "
-            f"before they converge: give a smaller --batch-size (e.g. {smaller}) or more --epochs")
+    return (
+        f"actlab: warning: batch size {config.batch_size} on {n_train} training examples is {steps} optimizer "
+        f"step{'s' if steps > 1 else ''} per epoch, {steps * config.epochs} in {config.epochs} epochs; runs may end "
+        f"before they converge: give a smaller --batch-size (e.g. {smaller}) or more --epochs"
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -216,7 +235,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch
     was = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)]) if len(x) else x.new_zeros(0)
+        return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else x.new_zeros(0)
     finally:
         model.train(was)
 
@@ -227,8 +246,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_clas
     return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
 
 
-def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig | None = None,
-          on_epoch: Callable[[int, dict[str, Any]], bool | None] | None = None) -> RunResult:
+def train(
+    build: Callable[[], nn.Module] | nn.Module,
+    data,
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[int, dict[str, Any]], bool | None] | None = None,
+) -> RunResult:
     """Train a model on ``data`` (an :class:`actlab.data.Dataset`) and score it.
 
     ``build`` is a zero-argument function returning the model (called after seeding, so the
@@ -257,7 +280,11 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
         t0 = time.perf_counter()
         train_stats, finite = _train_epoch(model, optimizer, loss_fn, tr, k, config.batch_size, gen, grads)
         seconds = time.perf_counter() - t0
-        record: dict[str, Any] = {"epoch": epoch, "seconds": seconds, **{f"train_{m}": v for m, v in train_stats.items()}}
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "seconds": seconds,
+            **{f"train_{m}": v for m, v in train_stats.items()},
+        }
         if grads is not None:
             record["grad_norm"] = grads.epoch_means()
         if not finite:
@@ -283,8 +310,17 @@ def train(build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig 
         diagnostics = slot_diagnostics(model, va[0], epochs)
     if grads is not None:
         grads.remove()
-    return RunResult(status, epochs, test, final_train, stop.best_epoch, n_params, time.perf_counter() - start, diagnostics,
-                     learned_parameters(model.state_dict()))
+    return RunResult(
+        status,
+        epochs,
+        test,
+        final_train,
+        stop.best_epoch,
+        n_params,
+        time.perf_counter() - start,
+        diagnostics,
+        learned_parameters(model.state_dict()),
+    )
 
 
 MAX_LEARNED = 64  # values kept per parameter of an activation function
@@ -330,11 +366,15 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
     total = torch.zeros((), dtype=torch.float64, device=x.device)  # sum of batch loss x batch size
     pred = torch.empty(n, dtype=torch.long, device=x.device)
     # A fused step skips its update while found_inf is 1: from the first non-finite loss on.
-    found = torch.zeros((), dtype=torch.float32, device=x.device) if getattr(optimizer, "defaults", {}).get("fused") else None
+    found = (
+        torch.zeros((), dtype=torch.float32, device=x.device)
+        if getattr(optimizer, "defaults", {}).get("fused")
+        else None
+    )
     optimizer.found_inf = found
     try:
         for b, i in enumerate(range(0, n, batch_size)):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)  # 2x faster than x[idx] on the CPU
             optimizer.zero_grad(set_to_none=True)
             z = model(xb)
@@ -348,7 +388,7 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
             if grads is not None and b % every == 0:
                 grads.accumulate()
             optimizer.step()
-            torch.argmax(z.detach(), 1, out=pred[i:i + len(idx)])
+            torch.argmax(z.detach(), 1, out=pred[i : i + len(idx)])
             if found is not None and b % CHECK_EVERY == CHECK_EVERY - 1 and found.item():
                 return {"loss": math.nan, "accuracy": math.nan}, False
     finally:

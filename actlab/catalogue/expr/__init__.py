@@ -33,17 +33,86 @@ runs in the process of :mod:`._process` and :mod:`._child`), :mod:`.module` (``n
 catalogue entries). This file only re-exports.
 """
 
-from actlab.catalogue.expr.compile import (TORCH, DualFn, LearnableFn, TorchFn, TorchForm, _tanh_from_exp, compile_dual, compile_learnable,
-                      compile_torch)
+from actlab.catalogue.expr.compile import (
+    TORCH,
+    DualFn,
+    LearnableFn,
+    TorchFn,
+    TorchForm,
+    _tanh_from_exp,
+    compile_dual,
+    compile_learnable,
+    compile_torch,
+)
 from actlab.catalogue.expr.module import LEARN_PREFIX, PREFIX, Expression, entry, learnable_entry, module
 from actlab.catalogue.expr.parse import canonical, parse, to_text
-from actlab.catalogue.expr.sympy import (EXACT_CONSTANT_NODES, LATEX_SECONDS, SIMPLIFY_MAX_NODES, SIMPLIFY_MAX_OPS, SIMPLIFY_SECONDS, latex,
-                    simplified, to_sympy)
-from actlab.catalogue.expr.tree import (DEFAULT_BINARY, DEFAULT_UNARY, DIV_EPS, LOG_EPS, MAX_CHARS, MAX_NESTING, MAX_NODES, PRIMITIVES, RRELU_SLOPE,
-                   SELU_ALPHA, SELU_SCALE, SQRT_EPS, X, Call, Const, Node, Primitive, Var, check_tree, constants, depends_on_x,
-                   height, numpy_eval, primitive_name, primitives_used, size)
+from actlab.catalogue.expr.sympy import (
+    EXACT_CONSTANT_NODES,
+    LATEX_SECONDS,
+    SIMPLIFY_MAX_NODES,
+    SIMPLIFY_MAX_OPS,
+    SIMPLIFY_SECONDS,
+    latex,
+    simplified,
+    to_sympy,
+)
+from actlab.catalogue.expr.tree import (
+    DEFAULT_BINARY,
+    DEFAULT_UNARY,
+    DIV_EPS,
+    LOG_EPS,
+    MAX_CHARS,
+    MAX_NESTING,
+    MAX_NODES,
+    PRIMITIVES,
+    RRELU_SLOPE,
+    SELU_ALPHA,
+    SELU_SCALE,
+    SQRT_EPS,
+    Call,
+    Const,
+    Node,
+    Primitive,
+    Var,
+    X,
+    check_tree,
+    constants,
+    depends_on_x,
+    height,
+    numpy_eval,
+    primitive_name,
+    primitives_used,
+    size,
+)
 
-__all__ = ["Call", "Const", "DEFAULT_BINARY", "DEFAULT_UNARY", "Expression", "LEARN_PREFIX", "PREFIX", "PRIMITIVES", "Var",
-           "X", "canonical", "check_tree", "compile_dual", "compile_learnable", "compile_torch", "constants", "learnable_entry",
-           "depends_on_x", "entry", "height", "latex", "module", "numpy_eval", "parse", "primitive_name", "simplified", "size",
-           "to_sympy", "to_text"]
+__all__ = [
+    "Call",
+    "Const",
+    "DEFAULT_BINARY",
+    "DEFAULT_UNARY",
+    "Expression",
+    "LEARN_PREFIX",
+    "PREFIX",
+    "PRIMITIVES",
+    "Var",
+    "X",
+    "canonical",
+    "check_tree",
+    "compile_dual",
+    "compile_learnable",
+    "compile_torch",
+    "constants",
+    "learnable_entry",
+    "depends_on_x",
+    "entry",
+    "height",
+    "latex",
+    "module",
+    "numpy_eval",
+    "parse",
+    "primitive_name",
+    "simplified",
+    "size",
+    "to_sympy",
+    "to_text",
+]

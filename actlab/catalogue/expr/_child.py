@@ -26,7 +26,11 @@ def _bare_packages() -> None:
     here = Path(__file__).resolve().parent
     if sys.path and Path(sys.path[0] or ".").resolve() == here:
         del sys.path[0]  # this folder's modules (one is named sympy) are actlab's, never top-level ones
-    for name, folder in (("actlab", here.parents[1]), ("actlab.catalogue", here.parent), ("actlab.catalogue.expr", here)):
+    for name, folder in (
+        ("actlab", here.parents[1]),
+        ("actlab.catalogue", here.parent),
+        ("actlab.catalogue.expr", here),
+    ):
         package = types.ModuleType(name)
         package.__path__ = [str(folder)]
         sys.modules[name] = package

@@ -116,8 +116,13 @@ class SympyProcess:
         if time.monotonic() < self._retry_at:
             raise _Failed(self._why)
         try:
-            self._proc = subprocess.Popen([sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, bufsize=0)
+            self._proc = subprocess.Popen(
+                [sys.executable, str(CHILD)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+            )
         except (OSError, ValueError, subprocess.SubprocessError) as e:
             self._failed_start(f"cannot start a process: {first_line(e)}")
         self._ready = False
@@ -131,7 +136,7 @@ class SympyProcess:
         data = json.dumps(request).encode() + b"\n"
         try:
             while data:
-                data = data[proc.stdin.write(data):]
+                data = data[proc.stdin.write(data) :]
         except OSError as e:
             raise _Failed(f"its process ended ({first_line(e)})") from None
 

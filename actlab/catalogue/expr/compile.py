@@ -5,20 +5,36 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from actlab.catalogue.expr.tree import (DIV_EPS, LOG_EPS, PRIMITIVES, RRELU_SLOPE, SELU_ALPHA, SELU_SCALE, SQRT_EPS, Call, Const, Node, Var, _fold,
-                   constants)
+from actlab.catalogue.expr.tree import (
+    DIV_EPS,
+    LOG_EPS,
+    PRIMITIVES,
+    RRELU_SLOPE,
+    SELU_ALPHA,
+    SELU_SCALE,
+    SQRT_EPS,
+    Call,
+    Const,
+    Node,
+    Var,
+    _fold,
+    constants,
+)
 from actlab.catalogue.expr.tree import _protect as _protect_value
 
 
 def _protect(b):
     """``b`` with its magnitude raised to at least DIV_EPS (sign kept; 0 counts as positive)."""
     if isinstance(b, torch.Tensor):
-        return torch.where(b.abs() < DIV_EPS, torch.where(b < 0, torch.full_like(b, -DIV_EPS), torch.full_like(b, DIV_EPS)), b)
+        return torch.where(
+            b.abs() < DIV_EPS, torch.where(b < 0, torch.full_like(b, -DIV_EPS), torch.full_like(b, DIV_EPS)), b
+        )
     return _protect_value(b)
 
 
@@ -45,13 +61,17 @@ TORCH: dict[str, TorchForm] = {
     "leaky_relu": _T(lambda a, tr: F.leaky_relu(a, 0.01), lambda a, y: _where(a > 0, a, 1.0, 0.01)),
     "elu": _T(lambda a, tr: F.elu(a), lambda a, y: torch.where(a > 0, a.new_ones(()), y + 1)),
     "celu": _T(lambda a, tr: F.celu(a), lambda a, y: torch.where(a > 0, a.new_ones(()), y + 1)),
-    "selu": _T(lambda a, tr: F.selu(a),
-               lambda a, y: torch.where(a > 0, a.new_full((), SELU_SCALE), y + SELU_SCALE * SELU_ALPHA)),
+    "selu": _T(
+        lambda a, tr: F.selu(a),
+        lambda a, y: torch.where(a > 0, a.new_full((), SELU_SCALE), y + SELU_SCALE * SELU_ALPHA),
+    ),
     "tanh": _T(lambda a, tr: torch.tanh(a), lambda a, y: 1 - y * y),
     "sigmoid": _T(lambda a, tr: torch.sigmoid(a), lambda a, y: y * (1 - y)),
     "hardtanh": _T(lambda a, tr: F.hardtanh(a), lambda a, y: _mask((a > -1) & (a < 1), a)),
-    "hardswish": _T(lambda a, tr: F.hardswish(a),
-                    lambda a, y: torch.where(a <= -3, a.new_zeros(()), torch.where(a < 3, a / 3 + 0.5, a.new_ones(())))),
+    "hardswish": _T(
+        lambda a, tr: F.hardswish(a),
+        lambda a, y: torch.where(a <= -3, a.new_zeros(()), torch.where(a < 3, a / 3 + 0.5, a.new_ones(()))),
+    ),
     "hardshrink": _T(lambda a, tr: F.hardshrink(a), lambda a, y: _mask((a < -0.5) | (a > 0.5), a)),
     "softshrink": _T(lambda a, tr: F.softshrink(a), lambda a, y: _mask((a < -0.5) | (a > 0.5), a)),
     "softplus": _T(lambda a, tr: F.softplus(a), lambda a, y: torch.where(a > 20, a.new_ones(()), torch.sigmoid(a))),
@@ -214,6 +234,7 @@ def compile_dual(node: Node, inductor: bool = False) -> DualFn:
         if name in ("max", "min"):
             return compile_dual(Call(name, (b, a)), inductor)
         if name == "div":
+
             def reciprocal(x):
                 v, dv = fb(x)
                 pv = _protect(v)
@@ -245,5 +266,3 @@ def compile_dual(node: Node, inductor: bool = False) -> DualFn:
         return y, torch.where(first, du, torch.where(u == v, (du + dv) / 2, dv))
 
     return binary
-
-

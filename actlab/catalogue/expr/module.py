@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -15,7 +15,18 @@ from actlab._errors import ActlabError
 from actlab.catalogue.expr.compile import compile_learnable, compile_torch
 from actlab.catalogue.expr.parse import parse, to_text
 from actlab.catalogue.expr.sympy import latex, start_sympy
-from actlab.catalogue.expr.tree import Call, Const, Node, Var, _short, check_tree, constants, depends_on_x, numpy_eval, primitives_used
+from actlab.catalogue.expr.tree import (
+    Call,
+    Const,
+    Node,
+    Var,
+    _short,
+    check_tree,
+    constants,
+    depends_on_x,
+    numpy_eval,
+    primitives_used,
+)
 
 PREFIX = "expr:"
 LEARN_PREFIX = "pexpr:"  # the same expression, its constants learned per layer with the weights
@@ -39,8 +50,10 @@ class Expression(nn.Module):
         elif isinstance(expression, (Var, Const, Call)):
             self.node = check_tree(expression)
         else:
-            raise ActlabError(f"an expression is text such as 'max(x, x*tanh(x))' (or an expression tree), "
-                              f"got {type(expression).__name__}")
+            raise ActlabError(
+                f"an expression is text such as 'max(x, x*tanh(x))' (or an expression tree), "
+                f"got {type(expression).__name__}"
+            )
         self.text = to_text(self.node)
         self.learnable = bool(learnable)
         if self.learnable:
@@ -48,8 +61,10 @@ class Expression(nn.Module):
             if values is not None:
                 values = [float(v) for v in values]
                 if len(values) != len(init) or not all(math.isfinite(v) for v in values):
-                    raise ActlabError(f"{self.text!r} has {len(init)} constant(s); got {len(values)} value(s) for them "
-                                      "(give one finite number per constant, in the order they are written)")
+                    raise ActlabError(
+                        f"{self.text!r} has {len(init)} constant(s); got {len(values)} value(s) for them "
+                        "(give one finite number per constant, in the order they are written)"
+                    )
                 init = values
             self.constants = nn.Parameter(torch.tensor(init, dtype=torch.get_default_dtype()))
         elif values is not None:
@@ -110,8 +125,10 @@ def entry(text: str):
     node = parse(text)
     canon = to_text(node)
     if not depends_on_x(node):
-        raise ActlabError(f"expression {_short(canon, 40)} is a constant: an activation function must depend on x "
-                          "(a constant has no gradient); write e.g. 'expr:x * sigmoid(x)'")
+        raise ActlabError(
+            f"expression {_short(canon, 40)} is a constant: an activation function must depend on x "
+            "(a constant has no gradient); write e.g. 'expr:x * sigmoid(x)'"
+        )
     fn = compile_torch(node)
 
     def f(x: torch.Tensor) -> torch.Tensor:
@@ -122,11 +139,23 @@ def entry(text: str):
 
     f.__name__ = PREFIX + canon
     start_sympy()  # it loads in its own process while the properties are measured
-    e = _measured(Entry(name=PREFIX + canon, fn=f, formula="",
-                        note="An expression over x (actlab evolve / the expression language); properties measured on a grid.",
-                        reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)", kind="user",
-                        range=(-math.inf, math.inf), monotonic=None, smooth=None, zero_centred=None, numpy=ref,
-                        module=lambda: Expression(node), stochastic="rrelu" in primitives_used(node)))
+    e = _measured(
+        Entry(
+            name=PREFIX + canon,
+            fn=f,
+            formula="",
+            note="An expression over x (actlab evolve / the expression language); properties measured on a grid.",
+            reference="actlab expression language (Lapid & Sipper, GECCO 2022, for evolved ones)",
+            kind="user",
+            range=(-math.inf, math.inf),
+            monotonic=None,
+            smooth=None,
+            zero_centred=None,
+            numpy=ref,
+            module=lambda: Expression(node),
+            stochastic="rrelu" in primitives_used(node),
+        )
+    )
     formula = latex(node)
     pdiv = " pdiv(a, b) is the protected division: a / b with |b| raised to at least 1e-6." if "pdiv" in formula else ""
     return replace(e, formula=formula, note=e.note + pdiv)
@@ -141,8 +170,14 @@ def _measured(e):
         lo, hi = m["range"]
         rng = (lo if m["bounded_below"] else -math.inf, hi if m["bounded_above"] else math.inf)
         if all(math.isfinite(v) or math.isinf(v) for v in rng):
-            e = replace(e, range=rng, monotonic=m["monotonic"], smooth=m["smooth"], zero_centred=m["zero_centred"],
-                        differentiable=m["differentiable"])
+            e = replace(
+                e,
+                range=rng,
+                monotonic=m["monotonic"],
+                smooth=m["smooth"],
+                zero_centred=m["zero_centred"],
+                differentiable=m["differentiable"],
+            )
     except Exception:  # a function the measurement cannot handle (NaN everywhere, ...): properties unknown
         pass
     return e
@@ -156,6 +191,9 @@ def learnable_entry(text: str):
     node = parse(text)
     canon = to_text(node)
     n = len(constants(node))
-    note = (f" Its {n} constant(s) are parameters, trained per layer with the weights (starting at the values written)."
-            if n else " It has no constants to learn.")
+    note = (
+        f" Its {n} constant(s) are parameters, trained per layer with the weights (starting at the values written)."
+        if n
+        else " It has no constants to learn."
+    )
     return replace(e, name=LEARN_PREFIX + canon, note=e.note + note, module=lambda: Expression(node, learnable=True))

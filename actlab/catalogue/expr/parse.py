@@ -9,8 +9,20 @@ import math
 import re
 
 from actlab._errors import ActlabError
-from actlab.catalogue.expr.tree import _BY_KEY, MAX_CHARS, MAX_NESTING, MAX_NODES, PRIMITIVES, X, Call, Const, Node, Var, _key, _short
-
+from actlab.catalogue.expr.tree import (
+    _BY_KEY,
+    MAX_CHARS,
+    MAX_NESTING,
+    MAX_NODES,
+    PRIMITIVES,
+    Call,
+    Const,
+    Node,
+    Var,
+    X,
+    _key,
+    _short,
+)
 
 # --------------------------------------------------------------------------------- the parser
 _TOKEN = re.compile(
@@ -141,8 +153,10 @@ class _Parser:
             self.take()
             sign = -1 if tok[1] == "-" else 1
         tok = self.peek()
-        bad = _error(self.text, f"only integer powers from -4 to 4 (not 0) are supported at position {where}; "
-                                f"use square(x) or mul()")
+        bad = _error(
+            self.text,
+            f"only integer powers from -4 to 4 (not 0) are supported at position {where}; use square(x) or mul()",
+        )
         if tok is None or tok[0] != "num":
             raise bad
         self.take()
@@ -186,8 +200,11 @@ class _Parser:
             self.take(")")
             self.depth -= 1
             if len(args) != prim.arity:
-                raise _error(self.text, f"{hit} takes {prim.arity} argument{'s' if prim.arity > 1 else ''}, "
-                                        f"got {len(args)} at position {pos}")
+                raise _error(
+                    self.text,
+                    f"{hit} takes {prim.arity} argument{'s' if prim.arity > 1 else ''}, "
+                    f"got {len(args)} at position {pos}",
+                )
             return self.node(Call(hit, tuple(args)))
         if value == "(":
             self.nest()

@@ -129,8 +129,9 @@ def _simplified_formula(text: str, seconds: float) -> dict[str, Any]:
     return {"note": "not simplified: sympy gave up"}
 
 
-def simplified(node: Node, max_ops: int = SIMPLIFY_MAX_OPS, max_nodes: int = SIMPLIFY_MAX_NODES,
-               seconds: float = SIMPLIFY_SECONDS) -> dict[str, Any]:
+def simplified(
+    node: Node, max_ops: int = SIMPLIFY_MAX_OPS, max_nodes: int = SIMPLIFY_MAX_NODES, seconds: float = SIMPLIFY_SECONDS
+) -> dict[str, Any]:
     """``{"text", "latex", "simplified", "note"}``: sympy's simplification when the tree is small
     (at most ``max_nodes`` nodes and ``max_ops`` operations) and sympy finishes within ``seconds``;
     else the expression as built, with ``simplified`` False and ``note`` saying why (empty when

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def _sp_protected_value(b):
     return b if abs(v) >= DIV_EPS else (-1 if v < 0 else 1) * sp.Rational(1, round(1 / DIV_EPS))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sp_pdiv():
     """The sympy function ``pdiv(a, b)``: the protected division where sympy cannot prove that the
     denominator stays at least DIV_EPS away from 0 (a formula never claims ``a / b`` there). It
@@ -165,45 +166,97 @@ def _u(name, n, s, note=""):
     return Primitive(name, 1, n, s, note)
 
 
-PRIMITIVES: dict[str, Primitive] = {p.name: p for p in [
-    _u("relu", lambda a: np.maximum(a, 0.0), lambda a: _sp().Max(0, a)),
-    _u("leaky_relu", lambda a: np.where(a >= 0, a, 0.01 * a), lambda a: _sp().Max(a, a / 100), "slope 0.01 below zero"),
-    _u("elu", lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu, "alpha 1"),
-    _u("celu", lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu, "alpha 1 (then equal to elu)"),
-    _u("selu", lambda a: SELU_SCALE * np.where(a > 0, a, SELU_ALPHA * np.expm1(np.minimum(a, 0))),
-       lambda a: _sp_elu(a, _sp().Float(SELU_SCALE), _sp().Float(SELU_ALPHA))),
-    _u("tanh", np.tanh, lambda a: _sp().tanh(a)),
-    _u("sigmoid", _np_sigmoid, lambda a: 1 / (1 + _sp().exp(-a))),
-    _u("hardtanh", lambda a: np.clip(a, -1.0, 1.0), lambda a: _sp().Min(1, _sp().Max(-1, a))),
-    _u("hardswish", lambda a: a * np.clip(a + 3.0, 0.0, 6.0) / 6.0,
-       lambda a: a * _sp().Min(1, _sp().Max(0, a / 6 + _sp().Rational(1, 2)))),
-    _u("hardshrink", lambda a: np.where(np.abs(a) > 0.5, a, 0.0), _sp_hardshrink, "lambda 0.5"),
-    _u("softshrink", lambda a: np.where(a > 0.5, a - 0.5, np.where(a < -0.5, a + 0.5, 0.0)),
-       lambda a: _sp().Max(0, a - _sp().Rational(1, 2)) + _sp().Min(0, a + _sp().Rational(1, 2)), "lambda 0.5"),
-    _u("softplus", lambda a: np.logaddexp(0.0, a), lambda a: _sp().log(1 + _sp().exp(a))),
-    _u("rrelu", lambda a: np.where(a >= 0, a, RRELU_SLOPE * a), lambda a: _sp().Max(a, _sp().Rational(11, 48) * a),
-       "random slope in [1/8, 1/3] while training; 11/48 otherwise"),
-    _u("abs", np.abs, lambda a: _sp().Abs(a)),
-    _u("neg", np.negative, lambda a: -a),
-    _u("exp", np.exp, lambda a: _sp().exp(a)),
-    _u("sin", np.sin, lambda a: _sp().sin(a)),
-    _u("cos", np.cos, lambda a: _sp().cos(a)),
-    _u("erf", _np_erf, lambda a: _sp().erf(a)),
-    _u("square", np.square, lambda a: a ** 2),
-    _u("log", lambda a: np.log(np.abs(a) + LOG_EPS), lambda a: _sp().log(_sp().Abs(a) + _sp().Float(LOG_EPS)),
-       "protected: log(|x| + 1e-6)"),
-    _u("sqrt", lambda a: np.sqrt(np.abs(a) + SQRT_EPS), lambda a: _sp().sqrt(_sp().Abs(a)), "protected: sqrt(|x|)"),
-    Primitive("add", 2, np.add, lambda a, b: a + b),
-    Primitive("sub", 2, np.subtract, lambda a, b: a - b),
-    Primitive("mul", 2, np.multiply, lambda a, b: a * b),
-    Primitive("div", 2, lambda a, b: a / _protect(b), _sp_div,
-              "protected: |b| is raised to at least 1e-6; formulas show pdiv(a, b) where b may come near 0"),
-    Primitive("max", 2, np.maximum, lambda a, b: _sp().Max(a, b)),
-    Primitive("min", 2, np.minimum, lambda a, b: _sp().Min(a, b)),
-]}
+PRIMITIVES: dict[str, Primitive] = {
+    p.name: p
+    for p in [
+        _u("relu", lambda a: np.maximum(a, 0.0), lambda a: _sp().Max(0, a)),
+        _u(
+            "leaky_relu",
+            lambda a: np.where(a >= 0, a, 0.01 * a),
+            lambda a: _sp().Max(a, a / 100),
+            "slope 0.01 below zero",
+        ),
+        _u("elu", lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu, "alpha 1"),
+        _u("celu", lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), _sp_elu, "alpha 1 (then equal to elu)"),
+        _u(
+            "selu",
+            lambda a: SELU_SCALE * np.where(a > 0, a, SELU_ALPHA * np.expm1(np.minimum(a, 0))),
+            lambda a: _sp_elu(a, _sp().Float(SELU_SCALE), _sp().Float(SELU_ALPHA)),
+        ),
+        _u("tanh", np.tanh, lambda a: _sp().tanh(a)),
+        _u("sigmoid", _np_sigmoid, lambda a: 1 / (1 + _sp().exp(-a))),
+        _u("hardtanh", lambda a: np.clip(a, -1.0, 1.0), lambda a: _sp().Min(1, _sp().Max(-1, a))),
+        _u(
+            "hardswish",
+            lambda a: a * np.clip(a + 3.0, 0.0, 6.0) / 6.0,
+            lambda a: a * _sp().Min(1, _sp().Max(0, a / 6 + _sp().Rational(1, 2))),
+        ),
+        _u("hardshrink", lambda a: np.where(np.abs(a) > 0.5, a, 0.0), _sp_hardshrink, "lambda 0.5"),
+        _u(
+            "softshrink",
+            lambda a: np.where(a > 0.5, a - 0.5, np.where(a < -0.5, a + 0.5, 0.0)),
+            lambda a: _sp().Max(0, a - _sp().Rational(1, 2)) + _sp().Min(0, a + _sp().Rational(1, 2)),
+            "lambda 0.5",
+        ),
+        _u("softplus", lambda a: np.logaddexp(0.0, a), lambda a: _sp().log(1 + _sp().exp(a))),
+        _u(
+            "rrelu",
+            lambda a: np.where(a >= 0, a, RRELU_SLOPE * a),
+            lambda a: _sp().Max(a, _sp().Rational(11, 48) * a),
+            "random slope in [1/8, 1/3] while training; 11/48 otherwise",
+        ),
+        _u("abs", np.abs, lambda a: _sp().Abs(a)),
+        _u("neg", np.negative, lambda a: -a),
+        _u("exp", np.exp, lambda a: _sp().exp(a)),
+        _u("sin", np.sin, lambda a: _sp().sin(a)),
+        _u("cos", np.cos, lambda a: _sp().cos(a)),
+        _u("erf", _np_erf, lambda a: _sp().erf(a)),
+        _u("square", np.square, lambda a: a**2),
+        _u(
+            "log",
+            lambda a: np.log(np.abs(a) + LOG_EPS),
+            lambda a: _sp().log(_sp().Abs(a) + _sp().Float(LOG_EPS)),
+            "protected: log(|x| + 1e-6)",
+        ),
+        _u("sqrt", lambda a: np.sqrt(np.abs(a) + SQRT_EPS), lambda a: _sp().sqrt(_sp().Abs(a)), "protected: sqrt(|x|)"),
+        Primitive("add", 2, np.add, lambda a, b: a + b),
+        Primitive("sub", 2, np.subtract, lambda a, b: a - b),
+        Primitive("mul", 2, np.multiply, lambda a, b: a * b),
+        Primitive(
+            "div",
+            2,
+            lambda a, b: a / _protect(b),
+            _sp_div,
+            "protected: |b| is raised to at least 1e-6; formulas show pdiv(a, b) where b may come near 0",
+        ),
+        Primitive("max", 2, np.maximum, lambda a, b: _sp().Max(a, b)),
+        Primitive("min", 2, np.minimum, lambda a, b: _sp().Min(a, b)),
+    ]
+}
 
-DEFAULT_UNARY = ("relu", "leaky_relu", "elu", "celu", "selu", "tanh", "sigmoid", "hardtanh", "hardswish", "hardshrink",
-                 "softshrink", "softplus", "abs", "neg", "exp", "sin", "cos", "erf", "square", "log", "sqrt")
+DEFAULT_UNARY = (
+    "relu",
+    "leaky_relu",
+    "elu",
+    "celu",
+    "selu",
+    "tanh",
+    "sigmoid",
+    "hardtanh",
+    "hardswish",
+    "hardshrink",
+    "softshrink",
+    "softplus",
+    "abs",
+    "neg",
+    "exp",
+    "sin",
+    "cos",
+    "erf",
+    "square",
+    "log",
+    "sqrt",
+)
 DEFAULT_BINARY = ("add", "sub", "mul", "div", "max", "min")
 
 
@@ -244,11 +297,20 @@ def check_tree(node: Any) -> Node:
         if isinstance(n, Const):
             v = n.value
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ActlabError(f"expression tree has the constant {_short(repr(v), 30)}; constants are finite numbers")
+                raise ActlabError(
+                    f"expression tree has the constant {_short(repr(v), 30)}; constants are finite numbers"
+                )
             continue
-        if not isinstance(n, Call) or not isinstance(n.name, str) or n.name not in PRIMITIVES or not isinstance(n.args, (tuple, list)):
-            raise ActlabError(f"expression tree has the node {_short(repr(n), 40)}; use Var, Const and Call of "
-                              "a primitive (or write the expression as text)")
+        if (
+            not isinstance(n, Call)
+            or not isinstance(n.name, str)
+            or n.name not in PRIMITIVES
+            or not isinstance(n.args, (tuple, list))
+        ):
+            raise ActlabError(
+                f"expression tree has the node {_short(repr(n), 40)}; use Var, Const and Call of "
+                "a primitive (or write the expression as text)"
+            )
         if len(n.args) != PRIMITIVES[n.name].arity:
             raise ActlabError(f"{n.name} takes {PRIMITIVES[n.name].arity} argument(s), got {len(n.args)}")
         todo.extend((a, depth + 1) for a in n.args)

@@ -25,16 +25,26 @@ from typing import Any
 
 import torch
 
-from actlab._errors import ActlabError, first_line
 from actlab import _validate as V
-from actlab._io import own_out, prepare_out as _prepare_out, write_json_atomic
+from actlab._errors import ActlabError, first_line
+from actlab._io import own_out, write_json_atomic
+from actlab._io import prepare_out as _prepare_out
 from actlab._progress import Progress
 from actlab.catalogue import REGISTRY, get
-from actlab.models import build
 from actlab.execution.runner import Runner, Unit, load_data, provide_data, slug
+from actlab.models import build
+from actlab.stats import (
+    ACCURACY,
+    ALPHA,
+    NOT_CONVERGED,
+    converged,
+    convergence_note,
+    format_p,
+    mean_std_ci,
+    result_converged,
+    versus,
+)
 from actlab.training import RunResult, TrainConfig, few_steps, train
-from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, format_p, mean_std_ci,
-                     result_converged, versus)
 
 
 @dataclass
@@ -57,14 +67,18 @@ class CompareConfig:
             raise ActlabError(f"activation {dup!r} is listed twice; list each once")
         for spec in self.activations:  # unknown names, bad arguments, constant expressions: one line, before data loads
             if not isinstance(spec, str):
-                raise ActlabError(f"an activation to compare is a spec string such as 'relu', got {type(spec).__name__}")
+                raise ActlabError(
+                    f"an activation to compare is a spec string such as 'relu', got {type(spec).__name__}"
+                )
             REGISTRY.resolve(spec)
         self.seeds = V.integer("--seeds", self.seeds, 1, V.MAX_SEEDS)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if self.baseline is None:
             self.baseline = default_baseline(self.activations)
         elif self.baseline not in self.activations:
-            raise ActlabError(f"baseline {self.baseline!r} is not among the activations compared: {', '.join(self.activations)}")
+            raise ActlabError(
+                f"baseline {self.baseline!r} is not among the activations compared: {', '.join(self.activations)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -98,21 +112,40 @@ def check_activations(config: CompareConfig, data) -> None:
                 model(x)
         except Exception as e:  # a shape the activation cannot take, e.g. FReLU in an MLP
             msg = first_line(e)
-            raise ActlabError(f"activation {spec!r} does not work in model {config.model!r} on {config.dataset} "
-                              f"({msg}); choose another model or activation") from None
+            raise ActlabError(
+                f"activation {spec!r} does not work in model {config.model!r} on {config.dataset} "
+                f"({msg}); choose another model or activation"
+            ) from None
 
 
 def units(config: CompareConfig, data_location: dict[str, Any] | None = None) -> list[Unit]:
     """The comparison's trainings, seed-major (a machine that slows down meanwhile slows every
     activation alike). ``data_location`` (``data_dir``, ``download``) says where the data is."""
-    return [Unit(name=f"{slug(act)}__seed{seed}", plan=act, dataset=config.dataset, model=config.model,
-                 train={**config.train.to_dict(), "seed": seed}, data_seed=config.data_seed,
-                 data_options={**config.data_options, **(data_location or {})}, model_options=config.model_options)
-            for seed in range(config.seeds) for act in config.activations]
+    return [
+        Unit(
+            name=f"{slug(act)}__seed{seed}",
+            plan=act,
+            dataset=config.dataset,
+            model=config.model,
+            train={**config.train.to_dict(), "seed": seed},
+            data_seed=config.data_seed,
+            data_options={**config.data_options, **(data_location or {})},
+            model_options=config.model_options,
+        )
+        for seed in range(config.seeds)
+        for act in config.activations
+    ]
 
 
-def run_compare(config: CompareConfig, out: str | Path, data=None, progress: bool = True, runner: Runner | None = None,
-                data_location: dict[str, Any] | None = None, force: bool = False) -> dict[str, Any]:
+def run_compare(
+    config: CompareConfig,
+    out: str | Path,
+    data=None,
+    progress: bool = True,
+    runner: Runner | None = None,
+    data_location: dict[str, Any] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
     """Train what is missing (on ``runner``, default: this process, packs of 32), then summarise.
     Returns the ``results.json`` content; the caller writes the report. A folder holding another
     command's results is refused unless ``force``."""
@@ -134,8 +167,14 @@ def run_compare(config: CompareConfig, out: str | Path, data=None, progress: boo
         if "error" in rec:
             return
         r = rec["result"]
-        how = "already done, skipped" if cached else (f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
-                                                       + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else ""))
+        how = (
+            "already done, skipped"
+            if cached
+            else (
+                f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
+                + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else "")
+            )
+        )
         bar.begin(f"{u.plan} seed {u.train['seed']}")
         bar.finish(how, skipped=cached)
 
@@ -163,16 +202,18 @@ def time_alone(config: CompareConfig, data, epochs: int = 3) -> dict[str, float]
     first a warm-up not counted): the time column when the runs trained packed."""
     out = {}
     for act in config.activations:
-        cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": 0, "epochs": epochs, "patience": None,
-                                     "diagnostics": False})
+        cfg = TrainConfig.from_dict(
+            {**config.train.to_dict(), "seed": 0, "epochs": epochs, "patience": None, "diagnostics": False}
+        )
         r = train(lambda: build(config.model, data.input_shape, data.n_classes, act, **config.model_options), data, cfg)
         t = [e["seconds"] for e in r.epochs[1:]] or [e["seconds"] for e in r.epochs]
         out[act] = float(sorted(t)[len(t) // 2])
     return out
 
 
-def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str, Any]],
-              timing: dict[str, float] | None = None) -> dict[str, Any]:
+def summarise(
+    config: CompareConfig, data, runs: dict[tuple[str, int], dict[str, Any]], timing: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Per-activation statistics over seeds and the test against the baseline; ``timing``, when
     given, replaces the runs' own seconds per epoch (see :func:`time_alone`)."""
     acc = {a: [runs[a, s]["result"]["test"]["accuracy"] for s in range(config.seeds)] for a in config.activations}
@@ -182,35 +223,54 @@ def summarise(config: CompareConfig, data, runs: dict[tuple[str, int], dict[str,
         settled = [result_converged(runs[a, s]["result"]) for s in range(config.seeds)]
         m, sd, lo, hi = mean_std_ci(acc[a], bounds=ACCURACY)
         gap = [r.final_train["accuracy"] - r.test["accuracy"] for r in rs]
-        rows.append({
-            "activation": a,
-            "test_accuracy": acc[a],
-            "mean": m, "std": sd, "ci_low": lo, "ci_high": hi,
-            "test_loss": mean_std_ci([r.test["loss"] for r in rs])[0],
-            "test_f1": mean_std_ci([r.test["f1"] for r in rs])[0],
-            "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
-            "epoch_seconds": timing[a] if timing else mean_std_ci([r.epoch_seconds for r in rs])[0],
-            "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
-            "train_test_gap": mean_std_ci(gap)[0],
-            "diverged": sum(r.status == "diverged" for r in rs),
-            "unconverged": settled.count(False), "converged": converged(settled),
-        })
+        rows.append(
+            {
+                "activation": a,
+                "test_accuracy": acc[a],
+                "mean": m,
+                "std": sd,
+                "ci_low": lo,
+                "ci_high": hi,
+                "test_loss": mean_std_ci([r.test["loss"] for r in rs])[0],
+                "test_f1": mean_std_ci([r.test["f1"] for r in rs])[0],
+                "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
+                "epoch_seconds": timing[a] if timing else mean_std_ci([r.epoch_seconds for r in rs])[0],
+                "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
+                "train_test_gap": mean_std_ci(gap)[0],
+                "diverged": sum(r.status == "diverged" for r in rs),
+                "unconverged": settled.count(False),
+                "converged": converged(settled),
+            }
+        )
     pairs = [(a, config.baseline) for a in config.activations if a != config.baseline]
-    tests = {t["contender"]: t for t in versus(acc, pairs, unconverged=[r["activation"] for r in rows if not r["converged"]])}
+    tests = {
+        t["contender"]: t for t in versus(acc, pairs, unconverged=[r["activation"] for r in rows if not r["converged"]])
+    }
     for r in rows:
         t = tests.get(r["activation"])
-        r.update({"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"} if t is None else
-                 {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")})
+        r.update(
+            {"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"}
+            if t is None
+            else {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")}
+        )
     return {
         "config": config.to_dict(),
-        "dataset": {"name": data.name, "n_classes": data.n_classes, "input_shape": list(data.input_shape),
-                    "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
-                    "info": getattr(data, "info", {})},
+        "dataset": {
+            "name": data.name,
+            "n_classes": data.n_classes,
+            "input_shape": list(data.input_shape),
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "info": getattr(data, "info", {}),
+        },
         "alpha": ALPHA,
         "test": "two-sample permutation test of mean test accuracy vs the baseline, Holm-corrected",
         "convergence": convergence_note(config.train.epochs, "--epochs"),
-        "timing": ("seconds per epoch of each activation trained alone (seed 0, 2 epochs after a warm-up): the runs "
-                   "trained packed" if timing else "seconds per epoch: mean over every run's epochs"),
+        "timing": (
+            "seconds per epoch of each activation trained alone (seed 0, 2 epochs after a warm-up): the runs "
+            "trained packed"
+            if timing
+            else "seconds per epoch: mean over every run's epochs"
+        ),
         "summary": rows,
         "runs": [runs[a, s] for a in config.activations for s in range(config.seeds)],
     }
@@ -236,13 +296,25 @@ def format_table(results: dict[str, Any]) -> str:
     for r in rows:
         ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if math.isfinite(r["ci_low"]) else "n/a"
         notes = [f"{r[k]}/{n} {k}" for k in ("diverged", "unconverged") if r.get(k)]
-        lines.append(f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "
-                     f"{r['train_test_gap']:>+7.3f} {_verdict(r, base):>14}" + (f"  ({', '.join(notes)})" if notes else ""))
-    lines.append(f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test of test accuracy vs "
-                 f"{base}, raw and Holm-corrected over {len(rows) - 1} comparison{'' if len(rows) == 2 else 's'}; * = Holm p < {results['alpha']}")
+        lines.append(
+            f"{r['activation'][:22]:<22} {r['mean']:>11.3f} ± {r['std']:.3f} {ci:>15} {r['epoch_seconds']:>8.3f} "
+            f"{r['train_test_gap']:>+7.3f} {_verdict(r, base):>14}" + (f"  ({', '.join(notes)})" if notes else "")
+        )
+    lines.append(
+        f"{n} seeds each; gap = train - test accuracy; p = two-sample permutation test of test accuracy vs "
+        f"{base}, raw and Holm-corrected over {len(rows) - 1} comparison{'' if len(rows) == 2 else 's'}; * = Holm p < {results['alpha']}"
+    )
     if any(r.get("unconverged") for r in rows) and results.get("convergence"):
         lines.append(results["convergence"])
     return "\n".join(lines)
 
 
-__all__ = ["CompareConfig", "check_activations", "default_baseline", "format_table", "prepare_out", "run_compare", "summarise"]
+__all__ = [
+    "CompareConfig",
+    "check_activations",
+    "default_baseline",
+    "format_table",
+    "prepare_out",
+    "run_compare",
+    "summarise",
+]

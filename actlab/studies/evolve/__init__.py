@@ -11,13 +11,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from actlab._errors import ActlabError
 from actlab._io import finite_float, read_json
-from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression, canonical, constants, depends_on_x, parse, simplified, to_text
-
+from actlab.catalogue.expr import (
+    LEARN_PREFIX,
+    PREFIX,
+    Expression,
+    canonical,
+    constants,
+    depends_on_x,
+    parse,
+    simplified,
+    to_text,
+)
 
 # The slots evolved functions fill, per mode (run.py's MODES and SLOTS; here so that reading a
 # best.json needs no DEAP). Slot names come from files, so they are checked against these before
@@ -43,8 +53,10 @@ def check_functions(functions: Any, mode: Any, where: str) -> dict[str, str]:
     slots = MODE_SLOTS[mode] if mode is not None else ("all",) if "all" in functions else MODE_SLOTS["triple"]
     if set(functions) != set(slots):
         have = ", ".join(_short(k, 20) for k in list(functions)[:4])
-        raise ActlabError(f"{where} has functions for the slots {have}; an evolution{f' in {mode} mode' if mode else ''} has "
-                          f"{', '.join(slots)}")
+        raise ActlabError(
+            f"{where} has functions for the slots {have}; an evolution{f' in {mode} mode' if mode else ''} has "
+            f"{', '.join(slots)}"
+        )
     out = {}
     for slot in slots:
         text = functions[slot]
@@ -55,8 +67,10 @@ def check_functions(functions: Any, mode: Any, where: str) -> dict[str, str]:
         except ActlabError as e:
             raise ActlabError(f"{where}, slot {slot!r}: {e}") from None
         if not depends_on_x(node):
-            raise ActlabError(f"{where}, slot {slot!r}: the function {_short(text)} is a constant; an activation "
-                              "function must depend on x")
+            raise ActlabError(
+                f"{where}, slot {slot!r}: the function {_short(text)} is a constant; an activation "
+                "function must depend on x"
+            )
         out[slot] = text
     return out
 
@@ -71,8 +85,10 @@ def read_best(path: str | Path) -> dict[str, Any]:
     if isinstance(d, dict) and d.get("format") == "actlab-evolve-results":
         best, config = d.get("best"), d.get("config")
         if not isinstance(best, dict) or not isinstance(config, dict):
-            raise ActlabError(f"{where} holds no best function (an evolution that did not finish?); give the "
-                              "best.json of a finished 'actlab evolve' run")
+            raise ActlabError(
+                f"{where} holds no best function (an evolution that did not finish?); give the "
+                "best.json of a finished 'actlab evolve' run"
+            )
         d = {"format": "actlab-evolve-best", "mode": config.get("mode"), "functions": best.get("functions")}
     if not isinstance(d, dict) or d.get("format") != "actlab-evolve-best":
         raise ActlabError(f"{where} is not the best.json of an 'actlab evolve' run")
@@ -99,13 +115,17 @@ def check_learned(learned: Any, functions: Mapping[str, str], where: str) -> dic
     out = {}
     for layer, params in learned.items():
         if not isinstance(layer, str) or not _LAYER.fullmatch(layer) or (layer == "output" and "all" in functions):
-            raise ActlabError(f"{where}: learned constants for the layer {_short(layer, 20)}, which its functions do not have")
+            raise ActlabError(
+                f"{where}: learned constants for the layer {_short(layer, 20)}, which its functions do not have"
+            )
         values = params.get("constants") if isinstance(params, dict) else None
         n = len(constants(parse(function_of(functions, layer))))
         floats = [finite_float(v) for v in values] if isinstance(values, list) and len(values) == n else [None]
         if not all(f is not None and abs(f) <= MAX_LEARNED for f in floats):  # trained in float32
-            raise ActlabError(f"{where}: the learned constants of layer {layer!r} are not {n} finite number(s), one per "
-                              "constant of its function")
+            raise ActlabError(
+                f"{where}: the learned constants of layer {layer!r} are not {n} finite number(s), one per "
+                "constant of its function"
+            )
         out[layer] = floats
     return out
 
@@ -113,8 +133,10 @@ def check_learned(learned: Any, functions: Mapping[str, str], where: str) -> dic
 def learned_functions(d: Mapping[str, Any]) -> dict[str, str]:
     """layer -> expression text with that layer's learned constants, of a best.json as
     :func:`read_best` returns it (empty when the run learned none): the functions as tested."""
-    return {layer: Expression(function_of(d["functions"], layer), learnable=True, values=values).learned_text
-            for layer, values in d["learned"].items()}
+    return {
+        layer: Expression(function_of(d["functions"], layer), learnable=True, values=values).learned_text
+        for layer, values in d["learned"].items()
+    }
 
 
 def best_specs(path: str | Path) -> dict[str, str]:
@@ -155,8 +177,10 @@ def load(path: str | Path, fast: bool = False):
     takes a few seconds; worth it for long trainings)."""
     d = read_best(path)
     if d["learned"]:
-        mods = {layer: Expression(function_of(d["functions"], layer), learnable=True, values=values)
-                for layer, values in d["learned"].items()}
+        mods = {
+            layer: Expression(function_of(d["functions"], layer), learnable=True, values=values)
+            for layer, values in d["learned"].items()
+        }
         texts = {layer: m.learned_text for layer, m in mods.items()}
     else:
         mods, texts = None, d["functions"]
@@ -177,6 +201,22 @@ def __getattr__(name: str):  # the heavier parts load on first use
     raise AttributeError(name)
 
 
-__all__ = ["EvolveConfig", "Expression", "MODE_SLOTS", "PREFIX", "SLOT_NAMES", "best_specs", "canonical", "check_functions",
-           "distinct", "learned_functions", "load", "parse", "read_best", "slots_text",
-           "run_evolution", "simplified", "to_text"]
+__all__ = [
+    "EvolveConfig",
+    "Expression",
+    "MODE_SLOTS",
+    "PREFIX",
+    "SLOT_NAMES",
+    "best_specs",
+    "canonical",
+    "check_functions",
+    "distinct",
+    "learned_functions",
+    "load",
+    "parse",
+    "read_best",
+    "slots_text",
+    "run_evolution",
+    "simplified",
+    "to_text",
+]

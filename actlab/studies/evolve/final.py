@@ -25,28 +25,46 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from actlab._progress import Progress
 from actlab.execution.runner import finished_text
-from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
-                     rank_correlation, until_converged, versus)
+from actlab.stats import (
+    ACCURACY,
+    ALPHA,
+    NOT_CONVERGED,
+    converged,
+    convergence_note,
+    final_seeds,
+    mean_std_ci,
+    rank_correlation,
+    until_converged,
+    versus,
+)
 from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
 
 
-def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], executor, progress: bool = True,
-                     folder: Path | None = None) -> dict[str, Any]:
+def final_evaluation(
+    config: Any, hall_of_fame: Sequence[Mapping[str, Any]], executor, progress: bool = True, folder: Path | None = None
+) -> dict[str, Any]:
     """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, best
     first). ``executor.map(tasks, folder, prefix)`` trains (see
     :class:`~actlab.studies.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
     so a killed final evaluation resumes."""
     selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder)
     learn = config.learn_constants
-    contenders = [(f"hall of fame #{i + 1}", plan_for(config.mode, item["functions"], learn),
-                   list(item.get("rungs") or [item["fitness"]])) for i, item in enumerate(hall_of_fame)]
+    contenders = [
+        (
+            f"hall of fame #{i + 1}",
+            plan_for(config.mode, item["functions"], learn),
+            list(item.get("rungs") or [item["fitness"]]),
+        )
+        for i, item in enumerate(hall_of_fame)
+    ]
     contenders += [(c, catalogue_plan(c), [x.get("fitness", 0.0) for x in fit[c]]) for c in ["relu", *finalists]]
     seeds = final_seeds(config.seed, config.final_seeds)
 
@@ -57,22 +75,33 @@ def final_evaluation(config: Any, hall_of_fame: Sequence[Mapping[str, Any]], exe
     def longer(final: Mapping[str, Any], epochs: int) -> None:
         if progress:
             late = ", ".join(r["name"] for r in final["contenders"][:3] if not r["converged"])
-            print(f"final evaluation: {late} not converged: every contender again with {epochs} epochs",
-                  file=sys.stderr, flush=True)
+            print(
+                f"final evaluation: {late} not converged: every contender again with {epochs} epochs",
+                file=sys.stderr,
+                flush=True,
+            )
 
     final, budgets = until_converged(evaluate, config.final_epochs, _unsettled, longer)
-    return {"catalogue_selection": selection, "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
-            "catalogue_finalists": finalists, **final, "alpha": ALPHA, "epochs": budgets[-1], "budgets": budgets,
-            "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected",
-            "convergence": convergence_note(budgets[-1], "--final-epochs")}
+    return {
+        "catalogue_selection": selection,
+        "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
+        "catalogue_finalists": finalists,
+        **final,
+        "alpha": ALPHA,
+        "epochs": budgets[-1],
+        "budgets": budgets,
+        "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected",
+        "convergence": convergence_note(budgets[-1], "--final-epochs"),
+    }
 
 
 def _unsettled(final: Mapping[str, Any]) -> bool:
     return any(c["outcome"] == NOT_CONVERGED for c in final["comparisons"])
 
 
-def _catalogue(config: Any, n: int, executor, progress: bool, folder: Path | None
-               ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
+def _catalogue(
+    config: Any, n: int, executor, progress: bool, folder: Path | None
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
     """Step 1: the catalogue trained as candidates are at every fidelity; the ``n`` best at the
     highest are its finalists. Returns the selection table, the fitness records and the finalists."""
     rungs = config.rungs
@@ -80,30 +109,56 @@ def _catalogue(config: Any, n: int, executor, progress: bool, folder: Path | Non
     names = ["relu", *cands]
     tasks = [make_task(config, catalogue_plan(c), rung=r) for r in range(len(rungs)) for c in names]
     if progress:
-        print(f"catalogue at the fitness training: {len(names)} functions x {len(rungs)} fidelit"
-              f"{'y' if len(rungs) == 1 else 'ies'}", file=sys.stderr, flush=True)
+        print(
+            f"catalogue at the fitness training: {len(names)} functions x {len(rungs)} fidelit"
+            f"{'y' if len(rungs) == 1 else 'ies'}",
+            file=sys.stderr,
+            flush=True,
+        )
     res = executor.map(tasks, folder, "select")
     fit = {c: [res[r * len(names) + i] for r in range(len(rungs))] for i, c in enumerate(names)}
-    selection = [{"activation": c, "val_accuracy": fit[c][-1].get("fitness", 0.0), "status": fit[c][-1].get("status"),
-                  "rungs": [x.get("fitness", 0.0) for x in fit[c]]} for c in cands]
-    ranked = sorted(range(len(cands)), key=lambda i: -selection[i]["val_accuracy"])  # stable: ties keep the listed order
+    selection = [
+        {
+            "activation": c,
+            "val_accuracy": fit[c][-1].get("fitness", 0.0),
+            "status": fit[c][-1].get("status"),
+            "rungs": [x.get("fitness", 0.0) for x in fit[c]],
+        }
+        for c in cands
+    ]
+    ranked = sorted(
+        range(len(cands)), key=lambda i: -selection[i]["val_accuracy"]
+    )  # stable: ties keep the listed order
     finalists = [cands[i] for i in ranked[:n]]
     if progress and finalists:
         print(f"catalogue finalists on validation: {', '.join(finalists)}", file=sys.stderr, flush=True)
     return selection, fit, finalists
 
 
-def _train(config: Any, contenders: Sequence[tuple[str, dict, list]], seeds: Sequence[int], epochs: int, executor,
-           progress: bool, folder: Path | None) -> list[dict[str, Any]]:
+def _train(
+    config: Any,
+    contenders: Sequence[tuple[str, dict, list]],
+    seeds: Sequence[int],
+    epochs: int,
+    executor,
+    progress: bool,
+    folder: Path | None,
+) -> list[dict[str, Any]]:
     """Step 2: every contender trained ``epochs`` epochs with each seed; one row per contender."""
     train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
-    tasks = [make_task(config, plan, rung=None, score_test=True, **{**train, "seed": s})
-             for _, plan, _ in contenders for s in seeds]
+    tasks = [
+        make_task(config, plan, rung=None, score_test=True, **{**train, "seed": s})
+        for _, plan, _ in contenders
+        for s in seeds
+    ]
     if progress:
         hof = sum(name.startswith("hall of fame #") for name, _, _ in contenders)
-        print(f"final evaluation: {len(contenders)} contenders ({hof} from the hall of fame, relu, "
-              f"{len(contenders) - hof - 1} from the catalogue) x {len(seeds)} seeds, {epochs} epochs",
-              file=sys.stderr, flush=True)
+        print(
+            f"final evaluation: {len(contenders)} contenders ({hof} from the hall of fame, relu, "
+            f"{len(contenders) - hof - 1} from the catalogue) x {len(seeds)} seeds, {epochs} epochs",
+            file=sys.stderr,
+            flush=True,
+        )
     bar = Progress(len(tasks), "final runs", enabled=progress)
 
     def done(i: int, rec: Mapping[str, Any], cached: bool) -> None:
@@ -113,16 +168,30 @@ def _train(config: Any, contenders: Sequence[tuple[str, dict, list]], seeds: Seq
     results = executor.map(tasks, folder, "final", on_done=done)
     rows = []
     for i, (name, plan, fidelity) in enumerate(contenders):
-        rs = results[i * len(seeds):(i + 1) * len(seeds)]
+        rs = results[i * len(seeds) : (i + 1) * len(seeds)]
         acc = [r.get("test_accuracy", 0.0) for r in rs]
         val = [r.get("fitness", 0.0) for r in rs]
         settled = [r.get("converged", True) for r in rs]
         m, sd, lo, hi = mean_std_ci(acc, bounds=ACCURACY)
-        rows.append({"name": name, "plan": plan, "seeds": list(seeds), "test_accuracy": acc, "mean": m, "std": sd,
-                     "ci_low": lo, "ci_high": hi, "val_accuracy": val, "val_mean": sum(val) / len(val),
-                     "fitness": fidelity, "status": [r.get("status") for r in rs],
-                     "best_epoch": [r.get("best_epoch") for r in rs],
-                     "unconverged": settled.count(False), "converged": converged(settled)})
+        rows.append(
+            {
+                "name": name,
+                "plan": plan,
+                "seeds": list(seeds),
+                "test_accuracy": acc,
+                "mean": m,
+                "std": sd,
+                "ci_low": lo,
+                "ci_high": hi,
+                "val_accuracy": val,
+                "val_mean": sum(val) / len(val),
+                "fitness": fidelity,
+                "status": [r.get("status") for r in rs],
+                "best_epoch": [r.get("best_epoch") for r in rs],
+                "unconverged": settled.count(False),
+                "converged": converged(settled),
+            }
+        )
         if any(r.get("learned") for r in rs):  # learnable constants: their trained values, per seed and layer
             rows[-1]["learned"] = [r.get("learned") or {} for r in rs]
     return rows
@@ -131,7 +200,7 @@ def _train(config: Any, contenders: Sequence[tuple[str, dict, list]], seeds: Seq
 def _compare(rows: list[dict[str, Any]], n: int, rungs: Sequence[tuple[int, float]]) -> dict[str, Any]:
     """Step 3 and 4: the evolved function (of the first ``n`` rows, the hall of fame) and the best
     catalogue function chosen on validation, their tests, and the fitness correlations."""
-    evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1:]
+    evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1 :]
     chosen = _best(evolved)
     evolved[chosen]["name"] = "evolved"
     best = _best(catalogue) if catalogue else None
@@ -140,10 +209,17 @@ def _compare(rows: list[dict[str, Any]], n: int, rungs: Sequence[tuple[int, floa
     rows = head + [r for i, r in enumerate(evolved) if i != chosen] + [r for i, r in enumerate(catalogue) if i != best]
     samples = {r["name"]: r["test_accuracy"] for r in rows}
     late = [r["name"] for r in head if not r["converged"]]
-    comps = [{"vs": t["reference"], **{k: t[k] for k in ("p_value", "p_holm", "significant", "difference", "outcome")}}
-             for t in versus(samples, [("evolved", r["name"]) for r in head[1:]], unconverged=late)]
-    return {"best_catalogue": best_cat, "contenders": rows, "comparisons": comps,
-            "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY}, "fidelity_correlation": correlations(rows, rungs)}
+    comps = [
+        {"vs": t["reference"], **{k: t[k] for k in ("p_value", "p_holm", "significant", "difference", "outcome")}}
+        for t in versus(samples, [("evolved", r["name"]) for r in head[1:]], unconverged=late)
+    ]
+    return {
+        "best_catalogue": best_cat,
+        "contenders": rows,
+        "comparisons": comps,
+        "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY},
+        "fidelity_correlation": correlations(rows, rungs),
+    }
 
 
 def _best(rows: Sequence[Mapping[str, Any]]) -> int:
@@ -157,10 +233,22 @@ def correlations(rows: Sequence[Mapping[str, Any]], rungs: Sequence[tuple[int, f
     out = []
     for r, (epochs, share) in enumerate(rungs):
         pts = [(row["fitness"][r], row["mean"]) for row in rows if len(row["fitness"]) > r]
-        out.append({"fidelity": r + 1, "epochs": epochs, "train_fraction": share,
-                    **rank_correlation([a for a, _ in pts], [b for _, b in pts])})
-    out.append({"fidelity": "final", "epochs": None, "train_fraction": 1.0,
-                **rank_correlation([row["val_mean"] for row in rows], [row["mean"] for row in rows])})
+        out.append(
+            {
+                "fidelity": r + 1,
+                "epochs": epochs,
+                "train_fraction": share,
+                **rank_correlation([a for a, _ in pts], [b for _, b in pts]),
+            }
+        )
+    out.append(
+        {
+            "fidelity": "final",
+            "epochs": None,
+            "train_fraction": 1.0,
+            **rank_correlation([row["val_mean"] for row in rows], [row["mean"] for row in rows]),
+        }
+    )
     return out
 
 
@@ -170,8 +258,13 @@ def format_final(final: Mapping[str, Any]) -> str:
     comps = {c["vs"]: c for c in final["comparisons"]}
     for r in final["contenders"]:
         c = comps.get(r["name"])
-        p = "" if c is None else f"{c['p_holm']:.3f} {c['outcome']}" if math.isfinite(c["p_holm"]) else (
-            f"n/a {NOT_CONVERGED}" if c["outcome"] == NOT_CONVERGED else "n/a")
+        p = (
+            ""
+            if c is None
+            else f"{c['p_holm']:.3f} {c['outcome']}"
+            if math.isfinite(c["p_holm"])
+            else (f"n/a {NOT_CONVERGED}" if c["outcome"] == NOT_CONVERGED else "n/a")
+        )
         sd = f"{r['std']:.3f}" if math.isfinite(r["std"]) else "n/a"
         val = f"{r['val_mean']:.3f}" if r.get("val_mean") is not None else ""
         lines.append(f"{r['name'][:34]:<34} {val:>8} {r['mean']:>11.3f} ± {sd:<6}  {p:>20}")
@@ -180,8 +273,10 @@ def format_final(final: Mapping[str, Any]) -> str:
     pick = f"; evolved = hall of fame #{chosen['hall_of_fame_rank']}, chosen by {chosen['by']}" if chosen else ""
     budgets = final.get("budgets") or [final["epochs"]]
     longer = f" (doubled from {budgets[0]}: a side had not converged)" if len(budgets) > 1 else ""
-    lines.append(f"{n} seeds each, {final['epochs']} epochs{longer}, weights of the best validation epoch tested{pick}; "
-                 f"outcome from the evolved function's side (p < {final['alpha']})")
+    lines.append(
+        f"{n} seeds each, {final['epochs']} epochs{longer}, weights of the best validation epoch tested{pick}; "
+        f"outcome from the evolved function's side (p < {final['alpha']})"
+    )
     if any(c["outcome"] == NOT_CONVERGED for c in final["comparisons"]) and final.get("convergence"):
         lines.append(final["convergence"])
     if final.get("fidelity_correlation"):
@@ -193,9 +288,12 @@ def format_correlations(rows: Sequence[Mapping[str, Any]]) -> str:
     """Did the fitness predict the test accuracy? One line per fidelity."""
     parts = []
     for c in rows:
-        what = ("final training (validation)" if c["fidelity"] == "final" else
-                f"fidelity {c['fidelity']} ({c['epochs']} epochs"
-                + (f", {c['train_fraction']:.0%} of the training split)" if c["train_fraction"] < 1 else ")"))
+        what = (
+            "final training (validation)"
+            if c["fidelity"] == "final"
+            else f"fidelity {c['fidelity']} ({c['epochs']} epochs"
+            + (f", {c['train_fraction']:.0%} of the training split)" if c["train_fraction"] < 1 else ")")
+        )
         rho = f"{c['spearman']:+.2f} over {c['n']}" if c["spearman"] is not None else f"n/a ({c['note']})"
         parts.append(f"  {what}: {rho}")
     return "rank correlation (Spearman) of the fitness with the mean test accuracy:\n" + "\n".join(parts)

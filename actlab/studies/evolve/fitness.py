@@ -12,8 +12,9 @@ loss) or fails in any other way scores 0 with its status recorded; it never rais
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
 from actlab.execution.runner import Runner, Unit
@@ -36,8 +37,9 @@ def catalogue_plan(spec: str) -> dict[str, str]:
     return {"input": spec, "hidden": spec}
 
 
-def make_task(config: Any, plan: Mapping[str, str], *, rung: int | None = 0, score_test: bool = False, **train
-              ) -> dict[str, Any]:
+def make_task(
+    config: Any, plan: Mapping[str, str], *, rung: int | None = 0, score_test: bool = False, **train
+) -> dict[str, Any]:
     """A fitness task of an evolution's ``config`` (an ``EvolveConfig``) for ``plan`` at fidelity
     ``rung`` (its epochs and share of the training split; None: the whole split); ``train``
     overrides training settings (the final evaluation's epochs and seeds)."""
@@ -46,16 +48,30 @@ def make_task(config: Any, plan: Mapping[str, str], *, rung: int | None = 0, sco
     data_options = dict(config.data_options)
     if share < 1:
         data_options["train_fraction"] = share
-    return {"plan": dict(plan), "dataset": config.dataset, "data_seed": config.data_seed,
-            "data_options": data_options, "model": config.model,
-            "model_options": dict(config.model_options), "train": t, "score_test": score_test}
+    return {
+        "plan": dict(plan),
+        "dataset": config.dataset,
+        "data_seed": config.data_seed,
+        "data_options": data_options,
+        "model": config.model,
+        "model_options": dict(config.model_options),
+        "train": t,
+        "score_test": score_test,
+    }
 
 
 def unit_of(task: Mapping[str, Any], name: str) -> Unit:
     """A fitness task as the runner's unit (its training config already holds the seed)."""
-    return Unit(name=name, plan=dict(task["plan"]), dataset=task["dataset"], model=task["model"], train=dict(task["train"]),
-                data_seed=int(task["data_seed"]), data_options=dict(task.get("data_options") or {}),
-                model_options=dict(task.get("model_options") or {}))
+    return Unit(
+        name=name,
+        plan=dict(task["plan"]),
+        dataset=task["dataset"],
+        model=task["model"],
+        train=dict(task["train"]),
+        data_seed=int(task["data_seed"]),
+        data_options=dict(task.get("data_options") or {}),
+        model_options=dict(task.get("model_options") or {}),
+    )
 
 
 class Fitness:
@@ -63,13 +79,19 @@ class Fitness:
     Dask, as it is set up) and scored; ``evaluator(task)``, when given, replaces the training
     (tests)."""
 
-    def __init__(self, runner: Runner | None = None, evaluator: Callable[[dict], dict] | None = None,
-                 folder: Path | None = None):
+    def __init__(
+        self, runner: Runner | None = None, evaluator: Callable[[dict], dict] | None = None, folder: Path | None = None
+    ):
         self.runner, self.evaluator, self.folder = runner, evaluator, folder
         self.name = "this process (test evaluator)" if evaluator is not None else runner.name
 
-    def map(self, tasks: Sequence[Mapping[str, Any]], folder: Path | None = None, prefix: str = "task",
-            on_done: Callable[[int, Mapping[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
+    def map(
+        self,
+        tasks: Sequence[Mapping[str, Any]],
+        folder: Path | None = None,
+        prefix: str = "task",
+        on_done: Callable[[int, Mapping[str, Any], bool], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Fitness records of ``tasks``, in order; with a ``folder`` (default: the one given when
         made), each finished training is kept there (as ``<prefix>-<its key>.json``) and not
         trained again: a generation killed half-way keeps the packs it finished.
@@ -87,8 +109,11 @@ class Fitness:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
         index = {u.name: i for i, u in enumerate(units)}
-        by_name = self.runner.run(units, folder, on_done=None if on_done is None else
-                                  lambda u, rec, cached: on_done(index[u.name], rec, cached))
+        by_name = self.runner.run(
+            units,
+            folder,
+            on_done=None if on_done is None else lambda u, rec, cached: on_done(index[u.name], rec, cached),
+        )
         return [from_record(by_name[u.name], t) for u, t in zip(units, tasks)]
 
 

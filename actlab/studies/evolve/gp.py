@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import operator
 import random
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Container, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,8 +65,9 @@ def rung(ind) -> int:
     return int(ind.fitness.values[0]) if len(ind.fitness.values) > 1 else 0
 
 
-def make_pset(unary: Sequence[str] = E.DEFAULT_UNARY, binary: Sequence[str] = E.DEFAULT_BINARY,
-              constants: bool = True) -> gp.PrimitiveSet:
+def make_pset(
+    unary: Sequence[str] = E.DEFAULT_UNARY, binary: Sequence[str] = E.DEFAULT_BINARY, constants: bool = True
+) -> gp.PrimitiveSet:
     """DEAP's primitive set over ``x`` with the named primitives (and ephemeral constants)."""
     unary = [E.primitive_name(n, what="unary primitive") for n in unary]
     binary = [E.primitive_name(n, what="binary primitive") for n in binary]
@@ -141,8 +143,14 @@ def text_to_tree(text: str, pset: gp.PrimitiveSet, cls=None) -> gp.PrimitiveTree
 
 
 # ------------------------------------------------------------------------------ the toolbox
-def make_toolbox(pset: gp.PrimitiveSet, *, init: tuple[int, int] = (1, 3), max_height: int = 6,
-                 tournament: int = 3, mutations: Sequence[str] = MUTATIONS) -> base.Toolbox:
+def make_toolbox(
+    pset: gp.PrimitiveSet,
+    *,
+    init: tuple[int, int] = (1, 3),
+    max_height: int = 6,
+    tournament: int = 3,
+    mutations: Sequence[str] = MUTATIONS,
+) -> base.Toolbox:
     """Ramped half-and-half initialisation, tournament selection, subtree crossover and the
     chosen mutations, crossover and mutation limited to ``max_height``."""
     bad = [m for m in mutations if m not in MUTATIONS]
@@ -220,8 +228,14 @@ def vary(tb: base.Toolbox, population: list, *, elite: int, cxpb: float, mutpb: 
     return elites + offspring
 
 
-def renew(tb: base.Toolbox, population: list, behaviour: Callable[[Any], str | None], evaluated: Container[str],
-          elite: int = 0, tries: int = 8) -> tuple[list, dict[str, int]]:
+def renew(
+    tb: base.Toolbox,
+    population: list,
+    behaviour: Callable[[Any], str | None],
+    evaluated: Container[str],
+    elite: int = 0,
+    tries: int = 8,
+) -> tuple[list, dict[str, int]]:
     """Every offspring (all but the first ``elite`` individuals) trains a new behaviour: one whose
     ``behaviour(ind)`` is None (it fails the checks), was ``evaluated`` before (an unchanged copy
     of its parent, too), or equals another offspring's is mutated again (half the ``tries``), then
@@ -324,8 +338,10 @@ class HallOfFame:
                 by_key[r["key"]] = {k: r[k] for k in ("key", "slots", "fitness", "status", "nodes", "generation")}
                 if r.get("rungs"):
                     by_key[r["key"]]["rungs"] = list(r["rungs"])
-        ranked = sorted(by_key.values(), key=lambda r: (-len(r.get("rungs") or [0]), -r["fitness"], r["nodes"],
-                                                        r["generation"], r["slots"]))
+        ranked = sorted(
+            by_key.values(),
+            key=lambda r: (-len(r.get("rungs") or [0]), -r["fitness"], r["nodes"], r["generation"], r["slots"]),
+        )
         self.items = ranked[: self.size]
 
     def best(self) -> dict[str, Any] | None:
@@ -345,6 +361,23 @@ def selected_fitness(population: list, picks: list) -> tuple[float, float]:
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 
-__all__ = ["Check", "HallOfFame", "MUTATIONS", "PROBE", "check", "clone", "ephemeral_constant", "make_pset",
-           "make_toolbox", "node_to_tree", "ramped_population", "rung", "score", "set_fitness", "text_to_tree", "tree_text",
-           "tree_to_node", "vary"]
+__all__ = [
+    "Check",
+    "HallOfFame",
+    "MUTATIONS",
+    "PROBE",
+    "check",
+    "clone",
+    "ephemeral_constant",
+    "make_pset",
+    "make_toolbox",
+    "node_to_tree",
+    "ramped_population",
+    "rung",
+    "score",
+    "set_fitness",
+    "text_to_tree",
+    "tree_text",
+    "tree_to_node",
+    "vary",
+]

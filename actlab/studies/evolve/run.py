@@ -27,22 +27,23 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from actlab._errors import ActlabError
 from actlab import _validate as V
-from actlab._io import finite_float, own_out, oversized, prepare_out, read_json, write_json_atomic
-from actlab.stats import rank_correlation
-from actlab.training import TrainConfig, few_steps
+from actlab._errors import ActlabError
+from actlab._io import finite_float, oversized, own_out, prepare_out, read_json, write_json_atomic
 from actlab.catalogue import expr as E
-from actlab.studies.evolve import gp as G
 from actlab.execution.runner import WHERE_ONLY, Runner
+from actlab.stats import rank_correlation
+from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness, catalogue_plan, make_task, plan_for, sanitise
+from actlab.training import TrainConfig, few_steps
 
 MODES = ("single", "triple", "coevolution")
 SLOTS = ("input", "hidden", "output")
@@ -59,8 +60,9 @@ MAX_HEIGHT = (E.MAX_NODES + 1).bit_length() - 2
 
 
 def _fitness_training() -> TrainConfig:
-    return TrainConfig(epochs=4, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy", diagnostics=False,
-                       threads=1)
+    return TrainConfig(
+        epochs=4, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy", diagnostics=False, threads=1
+    )
 
 
 @dataclass
@@ -112,8 +114,10 @@ class EvolveConfig:
             self.budget = V.number("--budget", self.budget, 0, 10**7, lo_open=True)
         self.tournament = V.integer("tournament size", self.tournament, 1, V.MAX_COUNT)
         if self.population < self.tournament:
-            raise ActlabError(f"population {self.population} is smaller than the tournament size {self.tournament}; "
-                              "raise --population or lower --tournament")
+            raise ActlabError(
+                f"population {self.population} is smaller than the tournament size {self.tournament}; "
+                "raise --population or lower --tournament"
+            )
         self.elite = V.integer("elite", self.elite, 0, V.MAX_COUNT)
         if self.elite >= self.population:
             raise ActlabError(f"elite must be from 0 to population - 1 ({self.population - 1}), got {self.elite}")
@@ -124,8 +128,10 @@ class EvolveConfig:
         self.init_max = V.integer("init-max", self.init_max, 0, MAX_HEIGHT)
         self.max_height = V.integer("max height", self.max_height, 0, MAX_HEIGHT)
         if not self.init_min <= self.init_max <= self.max_height:
-            raise ActlabError(f"tree heights need init-min <= init-max <= max height, got {self.init_min}, "
-                              f"{self.init_max}, {self.max_height}")
+            raise ActlabError(
+                f"tree heights need init-min <= init-max <= max height, got {self.init_min}, "
+                f"{self.init_max}, {self.max_height}"
+            )
         self.hall_of_fame = V.integer("hall of fame size", self.hall_of_fame, 1, 10_000)
         self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
         self.reduction_factor = V.integer("--reduction-factor", self.reduction_factor, 2, 1000)
@@ -168,7 +174,7 @@ class EvolveConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "EvolveConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> EvolveConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -199,8 +205,10 @@ def check_fidelities(value: Any) -> list[list[float]]:
         out.append([e, float(f)])
     for (e0, f0), (e1, f1) in zip(out, out[1:]):
         if e1 < e0 or f1 < f0 or (e1, f1) == (e0, f0):
-            raise ActlabError(f"fidelities must rise: {e1}:{f1:g} after {e0}:{f0:g}; give each longer or on more data "
-                              "than the one before, e.g. 2:0.25,6:0.5,15")
+            raise ActlabError(
+                f"fidelities must rise: {e1}:{f1:g} after {e0}:{f0:g}; give each longer or on more data "
+                "than the one before, e.g. 2:0.25,6:0.5,15"
+            )
     return out
 
 
@@ -208,15 +216,21 @@ def check_fidelities(value: Any) -> list[list[float]]:
 class Evolution:
     """The state of one evolution and its generation step."""
 
-    def __init__(self, config: EvolveConfig, executor, progress: bool = True,
-                 clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self, config: EvolveConfig, executor, progress: bool = True, clock: Callable[[], float] = time.perf_counter
+    ):
         self.config = config
         self.executor = executor
         self.progress = progress
         self.clock = clock  # seconds; what a generation's "seconds" and the budget count
         self.pset = G.make_pset(config.unary, config.binary, config.constants)
-        self.tb = G.make_toolbox(self.pset, init=(config.init_min, config.init_max), max_height=config.max_height,
-                                 tournament=config.tournament, mutations=config.mutations)
+        self.tb = G.make_toolbox(
+            self.pset,
+            init=(config.init_min, config.init_max),
+            max_height=config.max_height,
+            tournament=config.tournament,
+            mutations=config.mutations,
+        )
         self.generation = -1
         self.pops: list[list] = []
         self.reps: list | None = None
@@ -273,7 +287,10 @@ class Evolution:
                 continue
             bad = next(((s, c) for s, c in zip(self.config.slots, checks) if not c.ok), None)
             if bad is not None:
-                res = {"fitness": 0.0, "status": f"rejected: {bad[1].reason}" + (f" ({bad[0]})" if len(nodes) > 1 else "")}
+                res = {
+                    "fitness": 0.0,
+                    "status": f"rejected: {bad[1].reason}" + (f" ({bad[0]})" if len(nodes) > 1 else ""),
+                }
                 self.cache[key] = res
                 records[i] = {**base, **res}
                 counts["rejected"] += 1
@@ -281,7 +298,10 @@ class Evolution:
                 todo[key][1].append(i)
                 counts["cache_hits"] += 1
             else:
-                todo[key] = (plan_for(self.config.mode, dict(zip(self.config.slots, texts)), self.config.learn_constants), [i])
+                todo[key] = (
+                    plan_for(self.config.mode, dict(zip(self.config.slots, texts)), self.config.learn_constants),
+                    [i],
+                )
         done: dict[str, dict[str, Any]] = {}
         promoted = list(todo)
         counts["promoted"] = []
@@ -293,7 +313,9 @@ class Evolution:
                 counts["promoted"].append(len(promoted))
             if not promoted:
                 break
-            for key, res in zip(promoted, self._train([make_task(self.config, todo[key][0], rung=r) for key in promoted])):
+            for key, res in zip(
+                promoted, self._train([make_task(self.config, todo[key][0], rung=r) for key in promoted])
+            ):
                 res = {k: res[k] for k in ("fitness", "status", "val_accuracy", "seconds") if k in res}
                 res.setdefault("seconds", 0.0)
                 old = done.get(key)
@@ -348,16 +370,32 @@ class Evolution:
                 G.set_fitness(ind, r["fitness"], _rung(r))
             self.hof.update(records)
             fit = [G.score(ind) for ind in pop]
-            stats = {**counts, **renewed, "distinct": len({self._behaviour(self._nodes(ind)) for ind in pop}),
-                     "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit))}
+            stats = {
+                **counts,
+                **renewed,
+                "distinct": len({self._behaviour(self._nodes(ind)) for ind in pop}),
+                "best": max(fit),
+                "mean": float(np.mean(fit)),
+                "median": float(np.median(fit)),
+            }
             if screened is not None:  # did the surrogate rank them as the training did?
                 first = {r["key"]: (r.get("rungs") or [r["fitness"]])[0] for r in records}
                 got = [first.get(k) for k in screen["keys"]]
-                stats["surrogate"] = {**rank_correlation(screen["predicted"], got), "pool": screen["pool"],
-                                      "trained": len(screen["keys"]), "at_random": screen["at_random"]}
+                stats["surrogate"] = {
+                    **rank_correlation(screen["predicted"], got),
+                    "pool": screen["pool"],
+                    "trained": len(screen["keys"]),
+                    "at_random": screen["at_random"],
+                }
         best = self.hof.best()
-        stats.update({"generation": g, "seconds": self.clock() - t0, "session": len(self.sessions) - 1,
-                      "hof_best": best["fitness"] if best else None})
+        stats.update(
+            {
+                "generation": g,
+                "seconds": self.clock() - t0,
+                "session": len(self.sessions) - 1,
+                "hof_best": best["fitness"] if best else None,
+            }
+        )
         self.history.append(stats)
         self.generation = g
         return stats
@@ -371,12 +409,12 @@ class Evolution:
         trained = [(v["slots"][0], v["rungs"][0]) for v in self.cache.values() if v.get("rungs") and v.get("slots")]
         if len(trained) < 8:
             return None
-        elite, pool, keys = pop[:c.elite], [], set(self.cache)
+        elite, pool, keys = pop[: c.elite], [], set(self.cache)
         for round_ in range(c.surrogate):
             if round_:
                 more = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
                 pop, _ = G.renew(self.tb, more, behaviour, self.cache, elite=c.elite)
-            for ind in pop[c.elite:]:
+            for ind in pop[c.elite :]:
                 key = behaviour(ind)
                 if key is not None and key not in keys:
                     keys.add(key)
@@ -387,12 +425,16 @@ class Evolution:
         mean, _ = self.surrogate.predict(specs)
         order = sorted(range(len(pool)), key=lambda i: (-mean[i], i))
         k = max(1, round(n / 4)) if len(pool) > n else 0
-        chosen = sorted(order[:n - k] + random.sample(order[n - k:], k))
+        chosen = sorted(order[: n - k] + random.sample(order[n - k :], k))
         pick = [pool[i] for i in chosen]
         while len(elite) + len(pick) < c.population:  # a pool smaller than the population: fill as renew would
             pick.append(G.ramped_population(self.tb, 1)[0])
-        return elite + pick, {"pool": len(pool), "at_random": k,
-                              "keys": [behaviour(pool[i]) for i in chosen], "predicted": [float(mean[i]) for i in chosen]}
+        return elite + pick, {
+            "pool": len(pool),
+            "at_random": k,
+            "keys": [behaviour(pool[i]) for i in chosen],
+            "predicted": [float(mean[i]) for i in chosen],
+        }
 
     def _step_coevolution(self, g: int) -> dict[str, Any]:
         c = self.config
@@ -402,8 +444,9 @@ class Evolution:
             self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]
         renewed = {"replaced": 0, "kept": 0}
         for i, p in enumerate(self.pops):  # within a population, every offspring behaves differently
-            self.pops[i], r = G.renew(self.tb, p, lambda ind: self._behaviour([G.tree_to_node(ind)]), (),
-                                      elite=c.elite if g else 0)
+            self.pops[i], r = G.renew(
+                self.tb, p, lambda ind: self._behaviour([G.tree_to_node(ind)]), (), elite=c.elite if g else 0
+            )
             renewed = {k: renewed[k] + r[k] for k in renewed}
         if g == 0:
             self.reps = [G.clone(random.choice(p)) for p in self.pops]
@@ -429,18 +472,31 @@ class Evolution:
             per_slot[s] = {"best": max(fit), "mean": float(np.mean(fit))}
         self.reps = [G.clone(max(p, key=lambda ind: ind.fitness)) for p in self.pops]
         fit = [G.score(ind) for p in self.pops for ind in p]
-        return {**counts, **renewed, "distinct": len({self._behaviour(n) for n in cands}),
-                "best": max(fit), "mean": float(np.mean(fit)), "median": float(np.median(fit)),
-                "slots": per_slot, "representatives": [G.tree_text(r) for r in self.reps]}
+        return {
+            **counts,
+            **renewed,
+            "distinct": len({self._behaviour(n) for n in cands}),
+            "best": max(fit),
+            "mean": float(np.mean(fit)),
+            "median": float(np.median(fit)),
+            "slots": per_slot,
+            "representatives": [G.tree_text(r) for r in self.reps],
+        }
 
     # -- checkpoints
     def state(self) -> dict[str, Any]:
         return {
-            "format": FORMAT_CHECKPOINT, "version": 1, "config": self.config.to_dict(), "run_key": self.config.run_key(),
+            "format": FORMAT_CHECKPOINT,
+            "version": 1,
+            "config": self.config.to_dict(),
+            "run_key": self.config.run_key(),
             "generation": self.generation,
             "populations": [[self._dump_ind(ind) for ind in p] for p in self.pops],
             "representatives": [G.tree_text(r) for r in self.reps] if self.reps else None,
-            "hall_of_fame": self.hof.items, "cache": self.cache, "history": self.history, "sessions": self.sessions,
+            "hall_of_fame": self.hof.items,
+            "cache": self.cache,
+            "history": self.history,
+            "sessions": self.sessions,
             "random_state": _random_state_to_json(random.getstate()),
         }
 
@@ -473,8 +529,14 @@ def _random_state_to_json(state) -> list:
 
 
 def _random_state_from_json(d) -> tuple:
-    if not (isinstance(d, list) and len(d) == 3 and isinstance(d[1], list) and all(_is_int(v) for v in d[1])
-            and _is_int(d[0]) and (d[2] is None or _is_num(d[2]))):
+    if not (
+        isinstance(d, list)
+        and len(d) == 3
+        and isinstance(d[1], list)
+        and all(_is_int(v) for v in d[1])
+        and _is_int(d[0])
+        and (d[2] is None or _is_num(d[2]))
+    ):
         raise ValueError("not a random state")
     return (d[0], tuple(d[1]), d[2])
 
@@ -586,8 +648,14 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
     if not isinstance(hof, list) or len(hof) > config.hall_of_fame:
         raise bad(f"a hall of fame that is not a list of at most {config.hall_of_fame}")
     for item in hof:
-        if not (isinstance(item, Mapping) and isinstance(item.get("key"), str) and _is_num(item.get("fitness"))
-                and isinstance(item.get("status"), str) and _is_int(item.get("nodes")) and _is_int(item.get("generation"))):
+        if not (
+            isinstance(item, Mapping)
+            and isinstance(item.get("key"), str)
+            and _is_num(item.get("fitness"))
+            and isinstance(item.get("status"), str)
+            and _is_int(item.get("nodes"))
+            and _is_int(item.get("generation"))
+        ):
             raise bad("a hall-of-fame entry without key, slots, fitness, status, nodes and generation")
         slots(item.get("slots"), "a hall-of-fame entry", len(config.slots))  # coevolution: the whole combination
         if not fidelity_scores(item.get("rungs")):
@@ -596,28 +664,52 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
     if not isinstance(cache, Mapping):
         raise bad("the cache of trained candidates is not a table")
     for k, v in cache.items():
-        if not (isinstance(k, str) and isinstance(v, Mapping) and _is_num(v.get("fitness")) and isinstance(v.get("status"), str)
-                and (v.get("seconds") is None or _is_num(v.get("seconds"), finite=False))
-                and (v.get("val_accuracy") is None or isinstance(v.get("val_accuracy"), list) and len(v["val_accuracy"]) <= 10**6
-                     and all(a is None or _is_num(a, finite=False) for a in v["val_accuracy"]))
-                and fidelity_scores(v.get("rungs"))):
+        if not (
+            isinstance(k, str)
+            and isinstance(v, Mapping)
+            and _is_num(v.get("fitness"))
+            and isinstance(v.get("status"), str)
+            and (v.get("seconds") is None or _is_num(v.get("seconds"), finite=False))
+            and (
+                v.get("val_accuracy") is None
+                or isinstance(v.get("val_accuracy"), list)
+                and len(v["val_accuracy"]) <= 10**6
+                and all(a is None or _is_num(a, finite=False) for a in v["val_accuracy"])
+            )
+            and fidelity_scores(v.get("rungs"))
+        ):
             raise bad("a cache entry without a finite fitness and a status")
     history = d.get("history")
     if not isinstance(history, list) or len(history) != g + 1:
         raise bad(f"a history that does not hold the {g + 1} generation(s) done")
     for i, h in enumerate(history):
-        if not (isinstance(h, Mapping) and h.get("generation") == i and _is_num(h.get("seconds"), finite=False)
-                and all(_is_num(h.get(f), finite=False) for f in ("best", "mean"))
-                and (h.get("hof_best") is None or _is_num(h.get("hof_best"), finite=False))
-                and all(_is_int(h.get(f)) and h.get(f) >= 0 for f in ("candidates", "evaluations", "cache_hits", "rejected", "failed"))):
+        if not (
+            isinstance(h, Mapping)
+            and h.get("generation") == i
+            and _is_num(h.get("seconds"), finite=False)
+            and all(_is_num(h.get(f), finite=False) for f in ("best", "mean"))
+            and (h.get("hof_best") is None or _is_num(h.get("hof_best"), finite=False))
+            and all(
+                _is_int(h.get(f)) and h.get(f) >= 0
+                for f in ("candidates", "evaluations", "cache_hits", "rejected", "failed")
+            )
+        ):
             raise bad(f"the history of generation {i} is incomplete")
-        if config.mode == "coevolution" and not (isinstance(h.get("slots"), Mapping) and all(
-                isinstance(h["slots"].get(s), Mapping) and all(_is_num(h["slots"][s].get(f), finite=False) for f in ("best", "mean"))
-                for s in SLOTS)):
+        if config.mode == "coevolution" and not (
+            isinstance(h.get("slots"), Mapping)
+            and all(
+                isinstance(h["slots"].get(s), Mapping)
+                and all(_is_num(h["slots"][s].get(f), finite=False) for f in ("best", "mean"))
+                for s in SLOTS
+            )
+        ):
             raise bad(f"the history of generation {i} lacks the best of each population")
     sessions = d.get("sessions")
-    if sessions is not None and (not isinstance(sessions, list) or len(sessions) > MAX_SESSIONS
-                                 or not all(isinstance(x, Mapping) and len(x) <= 20 for x in sessions)):
+    if sessions is not None and (
+        not isinstance(sessions, list)
+        or len(sessions) > MAX_SESSIONS
+        or not all(isinstance(x, Mapping) and len(x) <= 20 for x in sessions)
+    ):
         raise bad(f"the sessions are not a list of at most {MAX_SESSIONS:,} small tables")
     try:
         random.Random().setstate(_random_state_from_json(d.get("random_state")))
@@ -640,11 +732,14 @@ def _progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFam
         sg = stats["surrogate"]
         rho = f"{sg['spearman']:+.2f}" if sg["spearman"] is not None else "n/a"
         kept += f"  surrogate: {sg['trained']} of {sg['pool']} offspring (rank corr. {rho})"
-    return (f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
-            f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
-            f"{stats.get('distinct', '?')}/{config.population}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
-            f"failed {stats['failed']}{kept}  {stats['seconds']:.1f}s  | hall of fame best "
-            + (f"{best['fitness']:.3f}: {text[:70]}" if best else "none yet") + _left(config, history))
+    return (
+        f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
+        f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
+        f"{stats.get('distinct', '?')}/{config.population}  cache hits {stats['cache_hits']}  rejected {stats['rejected']}  "
+        f"failed {stats['failed']}{kept}  {stats['seconds']:.1f}s  | hall of fame best "
+        + (f"{best['fitness']:.3f}: {text[:70]}" if best else "none yet")
+        + _left(config, history)
+    )
 
 
 def _left(config: EvolveConfig, history: list | None) -> str:
@@ -654,10 +749,21 @@ def _left(config: EvolveConfig, history: list | None) -> str:
     return f"  | budget left {left / 60:.1f} min"
 
 
-def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, dask: str | None = None,
-                  dask_timeout: float = 10.0, resume: bool = False, progress: bool = True, final: bool = True,
-                  evaluator: Callable[[dict], dict] | None = None, stop_after: int | None = None,
-                  force: bool = False, clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+def run_evolution(
+    config: EvolveConfig,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    dask_timeout: float = 10.0,
+    resume: bool = False,
+    progress: bool = True,
+    final: bool = True,
+    evaluator: Callable[[dict], dict] | None = None,
+    stop_after: int | None = None,
+    force: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
     """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``
     and ``best.json`` in ``out``. Returns the results; the report is written by the caller
     (``actlab.report.evolve.write_evolve_report``).
@@ -674,14 +780,17 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     saved = None
     if path.exists():
         if not resume:
-            raise ActlabError(f"{str(out)!r} already holds an evolution; add --resume to continue it, or choose a new --out")
+            raise ActlabError(
+                f"{str(out)!r} already holds an evolution; add --resume to continue it, or choose a new --out"
+            )
         saved = read_checkpoint(path)
         old = EvolveConfig.from_dict(saved["config"])
         if saved.get("run_key") != config.run_key():
-            diff = [k for k, v in config.to_dict().items() if old.to_dict().get(k) != v
-                    and k not in NOT_IN_KEY]
-            raise ActlabError(f"the checkpoint in {str(out)!r} was made with other settings ({', '.join(diff[:4])}); "
-                              "resume with the same options, or choose a new --out")
+            diff = [k for k, v in config.to_dict().items() if old.to_dict().get(k) != v and k not in NOT_IN_KEY]
+            raise ActlabError(
+                f"the checkpoint in {str(out)!r} was made with other settings ({', '.join(diff[:4])}); "
+                "resume with the same options, or choose a new --out"
+            )
     elif resume:
         print(f"actlab: note: no checkpoint in {str(out)!r} yet; starting the evolution", file=sys.stderr, flush=True)
 
@@ -691,14 +800,22 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
 
-    runner = Runner(workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout)
+    runner = Runner(
+        workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
+    )
     surrogate = None
     if config.surrogate:  # features are kept in out/surrogate: a resumed run computes none again
         from actlab.surrogate.features import Surrogate, Task
 
-        task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
-                    model_options=dict(config.model_options), data_options=dict(config.data_options),
-                    loss=config.train.loss, seed=config.seed)
+        task = Task(
+            dataset=config.dataset,
+            model=config.model,
+            data_seed=config.data_seed,
+            model_options=dict(config.model_options),
+            data_options=dict(config.data_options),
+            loss=config.train.loss,
+            seed=config.seed,
+        )
         surrogate = Surrogate(task, data, folder=out / "surrogate")
     executor = Fitness(runner, evaluator, folder=out / "units")
     try:
@@ -708,8 +825,14 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
             evo.restore(saved)
         else:
             random.seed(config.seed)
-        evo.sessions.append({"after_generation": evo.generation, "pid": os.getpid(), "executor": executor.name,
-                             "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+        evo.sessions.append(
+            {
+                "after_generation": evo.generation,
+                "pid": os.getpid(),
+                "executor": executor.name,
+                "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        )
         if progress and saved is not None:
             print(f"resuming after generation {evo.generation} from {path}", file=sys.stderr, flush=True)
         if few := few_steps(len(data.train), config.train):  # after every check: bad input is one line
@@ -721,9 +844,12 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
                 if spent + last > config.budget:  # the next generation would likely overrun the budget
                     ended = "budget"
                     if progress:
-                        print(f"budget: {spent:.0f} s of {config.budget:.0f} s spent, and a generation takes about "
-                              f"{last:.0f} s: the evolution ends after generation {evo.generation}", file=sys.stderr,
-                              flush=True)
+                        print(
+                            f"budget: {spent:.0f} s of {config.budget:.0f} s spent, and a generation takes about "
+                            f"{last:.0f} s: the evolution ends after generation {evo.generation}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                     break
             stats = evo.step(g)
             write_json_atomic(path, evo.state())
@@ -734,8 +860,9 @@ def run_evolution(config: EvolveConfig, out: str | Path, *, workers: int = 1, da
         results = collect(evo, data)
         results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
-            results["final"] = final_evaluation(config, results["hall_of_fame"], executor, progress=progress,
-                                                folder=out / "final")
+            results["final"] = final_evaluation(
+                config, results["hall_of_fame"], executor, progress=progress, folder=out / "final"
+            )
             results["best"] = results["hall_of_fame"][results["final"]["chosen"]["hall_of_fame_rank"] - 1]
     finally:
         runner.close()
@@ -754,13 +881,26 @@ def collect(evo: Evolution, data) -> dict[str, Any]:
         hof.append({"rank": rank, **item, "functions": functions, "formulas": formulas})
     best = hof[0] if hof else None
     return {
-        "format": FORMAT_RESULTS, "config": config.to_dict(),
-        "dataset": {"name": data.name, "n_classes": data.n_classes, "input_shape": list(data.input_shape),
-                    "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}},
-        "history": evo.history, "totals": evo.totals(), "sessions": evo.sessions, "hall_of_fame": hof,
-        "best": best, "fitness": "best validation accuracy over a short training (higher is better)" + (
+        "format": FORMAT_RESULTS,
+        "config": config.to_dict(),
+        "dataset": {
+            "name": data.name,
+            "n_classes": data.n_classes,
+            "input_shape": list(data.input_shape),
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        },
+        "history": evo.history,
+        "totals": evo.totals(),
+        "sessions": evo.sessions,
+        "hall_of_fame": hof,
+        "best": best,
+        "fitness": "best validation accuracy over a short training (higher is better)"
+        + (
             "; with several fidelities, candidates rank first by the highest fidelity they reached, then by the "
-            "fitness there" if len(config.rungs) > 1 else ""),
+            "fitness there"
+            if len(config.rungs) > 1
+            else ""
+        ),
     }
 
 
@@ -769,23 +909,52 @@ def best_json(results: Mapping[str, Any]) -> dict[str, Any]:
     c = results["config"]
     b = results["best"]
     learn = bool(c.get("learn_constants"))
-    d = {"format": FORMAT_BEST, "version": 1, "mode": c["mode"], "functions": b["functions"],
-         "plan": plan_for(c["mode"], b["functions"], learn), "fitness": b["fitness"], "formulas": b["formulas"],
-         "hall_of_fame_rank": b["rank"], "learn_constants": learn,
-         "dataset": c["dataset"], "model": c["model"], "model_options": c["model_options"]}
+    d = {
+        "format": FORMAT_BEST,
+        "version": 1,
+        "mode": c["mode"],
+        "functions": b["functions"],
+        "plan": plan_for(c["mode"], b["functions"], learn),
+        "fitness": b["fitness"],
+        "formulas": b["formulas"],
+        "hall_of_fame_rank": b["rank"],
+        "learn_constants": learn,
+        "dataset": c["dataset"],
+        "model": c["model"],
+        "model_options": c["model_options"],
+    }
     final = results.get("final")
     if final:
-        d["final"] = {r["name"]: {"mean": r["mean"], "std": r["std"], "n": len(r["test_accuracy"])} for r in final["contenders"]}
+        d["final"] = {
+            r["name"]: {"mean": r["mean"], "std": r["std"], "n": len(r["test_accuracy"])} for r in final["contenders"]
+        }
         d["comparisons"] = final["comparisons"]
         evolved = final["contenders"][0]
         if learn and any(evolved.get("learned") or ()):  # the constants of the final run best on validation
             i = max(range(len(evolved["seeds"])), key=lambda i: evolved["val_accuracy"][i])
-            d["learned"], d["learned_from"] = evolved["learned"][i], {
-                "seed": evolved["seeds"][i], "val_accuracy": evolved["val_accuracy"][i],
-                "test_accuracy": evolved["test_accuracy"][i]}
+            d["learned"], d["learned_from"] = (
+                evolved["learned"][i],
+                {
+                    "seed": evolved["seeds"][i],
+                    "val_accuracy": evolved["val_accuracy"][i],
+                    "test_accuracy": evolved["test_accuracy"][i],
+                },
+            )
     return d
 
 
-__all__ = ["CATALOGUE", "EvolveConfig", "check_fidelities", "Evolution", "MODES", "SLOTS", "best_json", "catalogue_plan", "check_checkpoint",
-           "read_checkpoint",
-           "make_task", "plan_for", "run_evolution"]
+__all__ = [
+    "CATALOGUE",
+    "EvolveConfig",
+    "check_fidelities",
+    "Evolution",
+    "MODES",
+    "SLOTS",
+    "best_json",
+    "catalogue_plan",
+    "check_checkpoint",
+    "read_checkpoint",
+    "make_task",
+    "plan_for",
+    "run_evolution",
+]

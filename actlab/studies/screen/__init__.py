@@ -26,19 +26,20 @@ the same choices again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from actlab._errors import ActlabError
 from actlab import _validate as V
+from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
 from actlab.catalogue import REGISTRY, entries, expr, split_specs
-from actlab.models import build
 from actlab.execution.runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
+from actlab.models import build
 from actlab.stats import rank_correlation
 from actlab.surrogate.features import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
 from actlab.training import TrainConfig
@@ -64,7 +65,7 @@ def candidates(spec: str | list[str]) -> list[str]:
         raise ActlabError("the candidate list is empty; give all, or specs such as relu,gelu,expr:x*tanh(x)")
     for n in names:
         if n.startswith(expr.PREFIX):  # parsed and checked here, without building its catalogue entry
-            if not expr.depends_on_x(expr.parse(n[len(expr.PREFIX):])):
+            if not expr.depends_on_x(expr.parse(n[len(expr.PREFIX) :])):
                 raise ActlabError(f"candidate {n!r} is a constant: an activation function must depend on x")
         else:
             REGISTRY.resolve(n)  # unknown names, bad arguments: one line from the catalogue
@@ -91,8 +92,9 @@ class ScreenConfig:
     per_round: int = 1  # top picks trained between two fits of the surrogate
     regressor: str = DEFAULT_REGRESSOR
     seed: int = 0  # the random picks
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, patience=5, monitor="val_accuracy",
-                                                                   diagnostics=False))
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(epochs=20, patience=5, monitor="val_accuracy", diagnostics=False)
+    )
     model_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
     data_seed: int = 0
@@ -112,8 +114,15 @@ class ScreenConfig:
 
     def task(self) -> Task:
         """The surrogate's task: this dataset and model, the first training seed's initial weights."""
-        return Task(dataset=self.dataset, model=self.model, data_seed=self.data_seed, model_options=self.model_options,
-                    data_options=self.data_options, loss=self.train.loss, seed=0)
+        return Task(
+            dataset=self.dataset,
+            model=self.model,
+            data_seed=self.data_seed,
+            model_options=self.model_options,
+            data_options=self.data_options,
+            loss=self.train.loss,
+            seed=0,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -137,9 +146,16 @@ class Trainings:
 
     def unit(self, spec: str, seed: int) -> Unit:
         c = self.config
-        return Unit(name=f"{slug(spec)}__seed{seed}", plan=spec, dataset=c.dataset, model=c.model,
-                    train={**c.train.to_dict(), "seed": seed}, data_seed=c.data_seed,
-                    data_options={**c.data_options, **self.location}, model_options=c.model_options)
+        return Unit(
+            name=f"{slug(spec)}__seed{seed}",
+            plan=spec,
+            dataset=c.dataset,
+            model=c.model,
+            train={**c.train.to_dict(), "seed": seed},
+            data_seed=c.data_seed,
+            data_options={**c.data_options, **self.location},
+            model_options=c.model_options,
+        )
 
     def train(self, specs: list[str]) -> None:
         todo = [self.unit(s, k) for k in range(self.config.seeds) for s in specs]
@@ -149,8 +165,12 @@ class Trainings:
             if "error" in rec:
                 self.bar.finish(f"failed: {rec['error'][:80]}", skipped=cached)
             else:
-                self.bar.finish("already done, skipped" if cached else
-                                f"{rec['result']['status']}, val acc {best_val_accuracy(rec['result']):.3f}", skipped=cached)
+                self.bar.finish(
+                    "already done, skipped"
+                    if cached
+                    else f"{rec['result']['status']}, val acc {best_val_accuracy(rec['result']):.3f}",
+                    skipped=cached,
+                )
 
         recs = self.runner.run(todo, self.folder, on_done=done)
         for u in todo:  # seed by seed, however many were found finished: a resumed screen sums alike
@@ -164,15 +184,27 @@ class Trainings:
         return float(np.mean([best_val_accuracy(r["result"]) for r in recs]))
 
 
-def run_screen(config: ScreenConfig, out: str | Path, data=None, progress: bool = True, runner: Runner | None = None,
-               data_location: dict[str, Any] | None = None, force: bool = False,
-               say: Callable[[str], None] = print) -> dict[str, Any]:
+def run_screen(
+    config: ScreenConfig,
+    out: str | Path,
+    data=None,
+    progress: bool = True,
+    runner: Runner | None = None,
+    data_location: dict[str, Any] | None = None,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Rank, train and rank again (see the module docstring). Returns the ``results.json``
     content (also written to ``out``); the caller writes the report. ``say`` prints the steps."""
     location = dict(data_location or {})
     if data is None:
-        data = load_data({"dataset": config.dataset, "data_seed": config.data_seed,
-                          "data_options": {**config.data_options, **location}})
+        data = load_data(
+            {
+                "dataset": config.dataset,
+                "data_seed": config.data_seed,
+                "data_options": {**config.data_options, **location},
+            }
+        )
     # a model that cannot be built for this data says so in one line, before any file is made
     build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
     out = prepare_out(out, "units", "features")
@@ -185,11 +217,15 @@ def run_screen(config: ScreenConfig, out: str | Path, data=None, progress: bool 
     base = usual(cands)
     bad = [b for b in base if not sur.ok(b)]
     if bad:
-        raise ActlabError(f"the usual function {bad[0]!r} does not run in model {config.model!r} "
-                          f"({sur.features(bad[0])['note']}); the surrogate needs them to learn from")
+        raise ActlabError(
+            f"the usual function {bad[0]!r} does not run in model {config.model!r} "
+            f"({sur.features(bad[0])['note']}); the surrogate needs them to learn from"
+        )
     feature_seconds = [sur.features(c)["seconds"] for c in dict.fromkeys([*cands, *base])]
-    say(f"screen: features of {len(cands)} candidates in {sum(feature_seconds):.1f} s "
-        f"({len(cands) - len(runnable)} cannot run in model {config.model})")
+    say(
+        f"screen: features of {len(cands)} candidates in {sum(feature_seconds):.1f} s "
+        f"({len(cands) - len(runnable)} cannot run in model {config.model})"
+    )
     pool = [c for c in runnable if c not in base]
     top_n = min(config.train_top, len(pool))
     random_n = min(config.train_random, len(pool) - top_n)
@@ -209,7 +245,12 @@ def run_screen(config: ScreenConfig, out: str | Path, data=None, progress: bool 
             n = min(config.per_round, top_n - sum(p["role"] == "top" for p in picks.values()))
             chosen = sorted(range(len(rest)), key=lambda i: (-mean[i], i))[:n]
             for i in chosen:
-                picks[rest[i]] = {"role": "top", "round": rounds, "predicted": float(mean[i]), "predicted_std": float(std[i])}
+                picks[rest[i]] = {
+                    "role": "top",
+                    "round": rounds,
+                    "predicted": float(mean[i]),
+                    "predicted_std": float(std[i]),
+                }
             trainer.train([rest[i] for i in chosen])
         rest = [c for c in pool if c not in picks]
         drawn = [rest[i] for i in np.random.default_rng(config.seed).permutation(len(rest))[:random_n]]
@@ -232,8 +273,15 @@ def _fit(sur: Surrogate, trainer: Trainings, picks: dict[str, dict[str, Any]], r
     return sur.fit([s for s, _ in scored], [v for _, v in scored], pool=runnable)
 
 
-def summarise(config: ScreenConfig, data, sur: Surrogate, trainer: Trainings, picks: dict[str, dict[str, Any]],
-              cands: list[str], feature_seconds: list[float]) -> dict[str, Any]:
+def summarise(
+    config: ScreenConfig,
+    data,
+    sur: Surrogate,
+    trainer: Trainings,
+    picks: dict[str, dict[str, Any]],
+    cands: list[str],
+    feature_seconds: list[float],
+) -> dict[str, Any]:
     """The final ranking, the picks' predictions against their real scores, and the surrogate's
     leave-one-out rank correlation."""
     runnable = [c for c in cands if sur.ok(c)]
@@ -252,20 +300,31 @@ def summarise(config: ScreenConfig, data, sur: Surrogate, trainer: Trainings, pi
         val = [best_val_accuracy(r["result"]) for r in recs if "error" not in r]
         test = [r["result"]["test"]["accuracy"] for r in recs if "error" not in r]
         score = trainer.score(s) if recs else None
-        rows.append({
-            "spec": s, "candidate": s in cands, "runs_in_model": bool(f["ok"]), "note": f["note"],
-            "role": p.get("role"), "round": p.get("round"),
-            "predicted_before": p.get("predicted"), "predicted_before_std": p.get("predicted_std"),
-            "predicted": float(mean[i]) if f["ok"] else None, "predicted_std": float(std[i]) if f["ok"] else None,
-            "leave_one_out": float(loo[s][0]) if s in loo else None,
-            "val_accuracy": score, "val_accuracy_seeds": val,
-            "test_accuracy": float(np.mean(test)) if test else None,
-            "error": next((r["error"] for r in recs if "error" in r), None),
-            "map": [float(v) for v in xy[i]] if f["ok"] else None,
-        })
+        rows.append(
+            {
+                "spec": s,
+                "candidate": s in cands,
+                "runs_in_model": bool(f["ok"]),
+                "note": f["note"],
+                "role": p.get("role"),
+                "round": p.get("round"),
+                "predicted_before": p.get("predicted"),
+                "predicted_before_std": p.get("predicted_std"),
+                "predicted": float(mean[i]) if f["ok"] else None,
+                "predicted_std": float(std[i]) if f["ok"] else None,
+                "leave_one_out": float(loo[s][0]) if s in loo else None,
+                "val_accuracy": score,
+                "val_accuracy_seeds": val,
+                "test_accuracy": float(np.mean(test)) if test else None,
+                "error": next((r["error"] for r in recs if "error" in r), None),
+                "map": [float(v) for v in xy[i]] if f["ok"] else None,
+            }
+        )
     # the ranking: real score where trained, prediction elsewhere; those that cannot run last
-    key = [r["val_accuracy"] if r["val_accuracy"] is not None else (r["predicted"] if r["predicted"] is not None else -1.0)
-           for r in rows]
+    key = [
+        r["val_accuracy"] if r["val_accuracy"] is not None else (r["predicted"] if r["predicted"] is not None else -1.0)
+        for r in rows
+    ]
     order = sorted(range(len(rows)), key=lambda i: (-key[i], i))
     for rank, i in enumerate(order, 1):
         rows[i]["rank"] = rank
@@ -278,21 +337,30 @@ def summarise(config: ScreenConfig, data, sur: Surrogate, trainer: Trainings, pi
         "config": config.to_dict(),
         "task": config.task().to_dict(),
         "regressor": config.regressor,
-        "dataset": {"name": data.name, "n_classes": data.n_classes, "input_shape": list(data.input_shape),
-                    "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}},
+        "dataset": {
+            "name": data.name,
+            "n_classes": data.n_classes,
+            "input_shape": list(data.input_shape),
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        },
         "score": "validation accuracy of the best epoch, mean over seeds (0 for a run that diverged before validation)",
         "correlation": {
             "picked": rank_correlation([r["predicted_before"] for r in picked], [r["val_accuracy"] for r in picked]),
-            "random": rank_correlation([r["predicted_before"] for r in by_role["random"]],
-                                       [r["val_accuracy"] for r in by_role["random"]]),
-            "leave_one_out": rank_correlation([r["leave_one_out"] for r in rows if r["leave_one_out"] is not None],
-                                              [r["val_accuracy"] for r in rows if r["leave_one_out"] is not None]),
+            "random": rank_correlation(
+                [r["predicted_before"] for r in by_role["random"]], [r["val_accuracy"] for r in by_role["random"]]
+            ),
+            "leave_one_out": rank_correlation(
+                [r["leave_one_out"] for r in rows if r["leave_one_out"] is not None],
+                [r["val_accuracy"] for r in rows if r["leave_one_out"] is not None],
+            ),
         },
-        "timing": {"features_seconds": float(np.sum(feature_seconds)),
-                   "features_seconds_median": float(np.median(feature_seconds)),
-                   "training_seconds_median": float(np.median(units)) if units else None,
-                   "note": "features: computed once per function (cached in features/); training: seconds of one "
-                           "training, or of its pack where runs trained packed"},
+        "timing": {
+            "features_seconds": float(np.sum(feature_seconds)),
+            "features_seconds_median": float(np.median(feature_seconds)),
+            "training_seconds_median": float(np.median(units)) if units else None,
+            "note": "features: computed once per function (cached in features/); training: seconds of one "
+            "training, or of its pack where runs trained packed",
+        },
         "candidates": rows,
     }
 
@@ -303,7 +371,9 @@ def format_table(results: dict[str, Any], top: int = 15) -> str:
     lines = [head, "-" * len(head)]
     for r in results["candidates"][:top]:
         # a trained function shows the prediction made before its training; the usual ones had none
-        mean, std = (r["predicted_before"], r["predicted_before_std"]) if r["role"] else (r["predicted"], r["predicted_std"])
+        mean, std = (
+            (r["predicted_before"], r["predicted_before_std"]) if r["role"] else (r["predicted"], r["predicted_std"])
+        )
         pred = f"{mean:.3f} ± {std:.3f}" if mean is not None else ""
         val = f"{r['val_accuracy']:.3f}" if r["val_accuracy"] is not None else ""
         lines.append(f"{r['rank']:>4}  {r['spec'][:28]:<28} {pred:>16} {val:>8}  {r['role'] or ''}")
@@ -312,13 +382,31 @@ def format_table(results: dict[str, Any], top: int = 15) -> str:
         lines.append(f"... {left} more in results.json")
     lines.append("predicted: validation accuracy; for a trained function the prediction made before its training")
     c = results["correlation"]
-    for key, what in (("picked", "top and random picks, predicted before training"),
-                      ("random", "random picks only"), ("leave_one_out", "leave-one-out over every trained function")):
+    for key, what in (
+        ("picked", "top and random picks, predicted before training"),
+        ("random", "random picks only"),
+        ("leave_one_out", "leave-one-out over every trained function"),
+    ):
         rho = c[key]
-        lines.append(f"Spearman {what}: " + (f"{rho['spearman']:+.2f} (n = {rho['n']}, p = {rho['p_value']:.3f})"
-                                             if rho["spearman"] is not None else f"n/a ({rho['note']})"))
+        lines.append(
+            f"Spearman {what}: "
+            + (
+                f"{rho['spearman']:+.2f} (n = {rho['n']}, p = {rho['p_value']:.3f})"
+                if rho["spearman"] is not None
+                else f"n/a ({rho['note']})"
+            )
+        )
     return "\n".join(lines)
 
 
-__all__ = ["FORMAT_RESULTS", "ScreenConfig", "Trainings", "candidates", "catalogue_names", "format_table", "run_screen", "summarise",
-           "usual"]
+__all__ = [
+    "FORMAT_RESULTS",
+    "ScreenConfig",
+    "Trainings",
+    "candidates",
+    "catalogue_names",
+    "format_table",
+    "run_screen",
+    "summarise",
+    "usual",
+]

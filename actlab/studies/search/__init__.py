@@ -25,15 +25,15 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from actlab._errors import ActlabError
 from actlab import _validate as V
+from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.catalogue import SIPPER48, entries, get, split_specs
-from actlab.models import build, slot_names
 from actlab.execution.runner import WHERE_ONLY
+from actlab.models import build, slot_names
+from actlab.studies.search import _study
 from actlab.training import TrainConfig, train
 from actlab.training.population import packable, train_population
-from actlab.studies.search import _study
 
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
@@ -111,10 +111,17 @@ class SearchConfig:
         slots = list(slot_names(self.model, input_shape, n_classes, **self.model_options))
         searched = [s for s in slots if s != "output" or self.search_output]
         t = {k: v for k, v in self.train.to_dict().items() if k not in ("seed", *WHERE_ONLY["train"])}
-        return {"dataset": self.dataset, "model": self.model, "model_options": self.model_options, "slots": searched,
-                "candidates": list(self.candidates), "encoding": "index" if self.sampler == "cmaes" else "name",
-                "train": t, "data_options": {k: v for k, v in self.data_options.items() if k not in WHERE_ONLY["data_options"]},
-                "data_seed": self.data_seed}
+        return {
+            "dataset": self.dataset,
+            "model": self.model,
+            "model_options": self.model_options,
+            "slots": searched,
+            "candidates": list(self.candidates),
+            "encoding": "index" if self.sampler == "cmaes" else "name",
+            "train": t,
+            "data_options": {k: v for k, v in self.data_options.items() if k not in WHERE_ONLY["data_options"]},
+            "data_seed": self.data_seed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -172,20 +179,28 @@ def suggest(trial: optuna.Trial, space: dict) -> dict[str, str]:
 
 def plan_of(params: dict[str, Any], space: dict) -> dict[str, str]:
     cands = space["candidates"]
-    return {s: (cands[params[f"act_{s}"]] if space["encoding"] == "index" else params[f"act_{s}"]) for s in space["slots"]}
+    return {
+        s: (cands[params[f"act_{s}"]] if space["encoding"] == "index" else params[f"act_{s}"]) for s in space["slots"]
+    }
 
 
 def baseline_plan(space: dict) -> dict[str, str]:
     return {s: (None if s == "output" else BASELINE) for s in space["slots"]}
 
 
-def work(config: SearchConfig, storage, study_name: str, data, worker: int = 0, progress: bool = True) -> dict[str, int]:
+def work(
+    config: SearchConfig, storage, study_name: str, data, worker: int = 0, progress: bool = True
+) -> dict[str, int]:
     """One worker: run trials until the study holds ``config.trials`` finished ones."""
     space = config.space(data.input_shape, data.n_classes)
     probe = _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())
     offset = 1000 * worker + len(probe.get_trials(deepcopy=False))  # workers must not draw the same numbers
-    study = optuna.load_study(study_name=study_name, storage=storage, sampler=make_sampler(config, space, offset),
-                              pruner=make_pruner(config.pruner, config.train.epochs))
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=make_sampler(config, space, offset),
+        pruner=make_pruner(config.pruner, config.train.epochs),
+    )
     grace = 6 * config.heartbeat
     bar = Progress(config.trials, "trials", enabled=progress, done=_study.counts(study)["done"])
     mine = 0
@@ -265,12 +280,15 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
     together = [i for i, p in enumerate(plans) if packable(config.model, p)] if len(trials) > 1 else []
     results: dict[int, Any] = {}
     if len(together) > 1:
+
         def on_member_epoch(k, epoch, record):
             if k == 0:
                 bar.update(f"epoch {epoch}/{cfg.epochs}, {len(together)} packed")
             return report(trials[together[k]], epoch, record)
 
-        packed = train_population([plans[i] for i in together], data, cfg, config.model_options, on_epoch=on_member_epoch)
+        packed = train_population(
+            [plans[i] for i in together], data, cfg, config.model_options, on_epoch=on_member_epoch
+        )
         results.update(zip(together, packed))
     for i, (trial, plan) in enumerate(zip(trials, plans)):  # alone: one trial, or a plan a pack cannot hold
         if i in results:
@@ -280,8 +298,12 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
             bar.update(f"epoch {epoch}/{cfg.epochs} val_acc {record.get('val_accuracy', math.nan):.3f}")
             return report(trial, epoch, record)
 
-        results[i] = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options),
-                           data, cfg, on_epoch=on_epoch)
+        results[i] = train(
+            lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options),
+            data,
+            cfg,
+            on_epoch=on_epoch,
+        )
     return [_finish(trial, plan, results[i]) for i, (trial, plan) in enumerate(zip(trials, plans))]
 
 
@@ -300,5 +322,17 @@ def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     return TrialState.COMPLETE, best
 
 
-__all__ = ["PRUNERS", "SAMPLERS", "SearchConfig", "baseline_plan", "best_so_far", "candidates", "describe", "make_pruner",
-           "make_sampler", "plan_of", "suggest", "work"]
+__all__ = [
+    "PRUNERS",
+    "SAMPLERS",
+    "SearchConfig",
+    "baseline_plan",
+    "best_so_far",
+    "candidates",
+    "describe",
+    "make_pruner",
+    "make_sampler",
+    "plan_of",
+    "suggest",
+    "work",
+]

@@ -40,23 +40,30 @@ def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | st
     if not url:
         url = f"sqlite:///{(out / 'study.db').resolve()}"
     if url.startswith("journal:"):
-        path = Path(url[len("journal:"):]).expanduser()
+        path = Path(url[len("journal:") :]).expanduser()
         if not path.name:
             raise ActlabError(f"journal storage needs a file path, e.g. journal:{out / 'study.log'}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-            return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+            return optuna.storages.JournalStorage(
+                JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+            )
         except OSError as e:
-            raise ActlabError(f"cannot use journal file {str(path)!r} ({e.strerror or e}); choose a writable path") from None
+            raise ActlabError(
+                f"cannot use journal file {str(path)!r} ({e.strerror or e}); choose a writable path"
+            ) from None
     if "://" not in url:
         shown = _redact(url) if "@" not in url else "***@" + url.rsplit("@", 1)[1]  # user:password@host, no scheme
-        raise ActlabError(f"cannot parse storage {shown!r}; use sqlite:///PATH, postgresql://USER@HOST/DB or "
-                          "journal:PATH")
+        raise ActlabError(
+            f"cannot parse storage {shown!r}; use sqlite:///PATH, postgresql://USER@HOST/DB or journal:PATH"
+        )
     if url.lower().startswith("sqlite") and _sqlite_in_memory(url):
-        raise ActlabError(f"storage {_redact(url)!r} is an in-memory database: the study would be lost when actlab ends "
-                          "and worker processes could not share it; use sqlite:///PATH (or leave --storage out)")
+        raise ActlabError(
+            f"storage {_redact(url)!r} is an in-memory database: the study would be lost when actlab ends "
+            "and worker processes could not share it; use sqlite:///PATH (or leave --storage out)"
+        )
     try:
         kwargs = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
@@ -65,12 +72,15 @@ def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | st
             kwargs["connect_args"] = {"connect_timeout": 10}
         return _rdb_storage(url, kwargs)
     except ImportError:
-        raise ActlabError(f"storage {_redact(url)!r} needs a database driver that is not installed; "
-                          f"{driver_hint(url)}") from None
+        raise ActlabError(
+            f"storage {_redact(url)!r} needs a database driver that is not installed; {driver_hint(url)}"
+        ) from None
     except Exception as e:  # sqlalchemy: bad URL, unreachable server, wrong password ...
         if "Can't load plugin" in str(e):  # a dialect SQLAlchemy does not know, e.g. postgres://
-            raise ActlabError(f"storage {_redact(url)!r}: unknown database {url.split('://', 1)[0]!r}; use "
-                              "postgresql://, mysql+pymysql://, sqlite:///PATH or journal:PATH") from None
+            raise ActlabError(
+                f"storage {_redact(url)!r}: unknown database {url.split('://', 1)[0]!r}; use "
+                "postgresql://, mysql+pymysql://, sqlite:///PATH or journal:PATH"
+            ) from None
         raise ActlabError(f"cannot open storage {_redact(url)!r}: {_redact(first_line(e))[:200]}") from None
 
 
@@ -118,8 +128,14 @@ def driver_hint(url: str) -> str:
 
 # What a database says when another process created Optuna's tables (or stamped their version)
 # first: PostgreSQL, MySQL and SQLite wordings
-CREATE_RACE = ("duplicate key", "already exists", "UniqueViolation", "Duplicate entry", "UNIQUE constraint failed",
-               "IntegrityError")
+CREATE_RACE = (
+    "duplicate key",
+    "already exists",
+    "UniqueViolation",
+    "Duplicate entry",
+    "UNIQUE constraint failed",
+    "IntegrityError",
+)
 
 
 def _rdb_storage(url: str, engine_kwargs: dict, attempts: int = 8) -> optuna.storages.RDBStorage:
@@ -143,15 +159,19 @@ _redact = redact  # the one redaction of URLs (kept under the old name for calle
 
 def open_study(storage, name: str, space: dict, sampler, direction: str = "maximize") -> optuna.Study:
     """Create or load the study; refuse one whose recorded search space differs."""
-    study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction=direction, load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage, study_name=name, sampler=sampler, direction=direction, load_if_exists=True
+    )
     blob = json.dumps(space, sort_keys=True)
     old = study.user_attrs.get(SPACE)
     if old is None:
         study.set_user_attr(SPACE, blob)
     elif old != blob:
         diff = sorted(k for k in set(json.loads(old)) | set(space) if json.loads(old).get(k) != space.get(k))
-        raise ActlabError(f"study {name!r} exists with a different search space (differs in: {', '.join(diff)}); "
-                          f"use another --study name or the same settings")
+        raise ActlabError(
+            f"study {name!r} exists with a different search space (differs in: {', '.join(diff)}); "
+            f"use another --study name or the same settings"
+        )
     return study
 
 
@@ -222,12 +242,19 @@ def fail_stale_trials(study: optuna.Study, grace: float) -> list[int]:
 
 def counts(study: optuna.Study) -> dict[str, int]:
     trials = study.get_trials(deepcopy=False)
-    return {"done": sum(t.state in DONE for t in trials), "running": sum(t.state == TrialState.RUNNING for t in trials),
-            "waiting": sum(t.state == TrialState.WAITING for t in trials), "failed": sum(t.state == TrialState.FAIL for t in trials)}
+    return {
+        "done": sum(t.state in DONE for t in trials),
+        "running": sum(t.state == TrialState.RUNNING for t in trials),
+        "waiting": sum(t.state == TrialState.WAITING for t in trials),
+        "failed": sum(t.state == TrialState.FAIL for t in trials),
+    }
 
 
 def is_surplus(study: optuna.Study, number: int, budget: int) -> bool:
     """Whether trial ``number`` would exceed the budget (see the module docstring)."""
-    ahead = [t for t in study.get_trials(deepcopy=False) if t.number < number and t.state in ALIVE
-             and not t.system_attrs.get(SURPLUS)]
+    ahead = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.number < number and t.state in ALIVE and not t.system_attrs.get(SURPLUS)
+    ]
     return len(ahead) >= budget

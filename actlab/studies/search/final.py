@@ -29,10 +29,20 @@ from optuna.trial import TrialState
 
 from actlab._progress import Progress
 from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
-from actlab.stats import (ACCURACY, ALPHA, NOT_CONVERGED, convergence_note, converged, final_seeds, mean_std_ci,
-                     result_converged, until_converged, versus)
-from actlab.training import RunResult
+from actlab.stats import (
+    ACCURACY,
+    ALPHA,
+    NOT_CONVERGED,
+    converged,
+    convergence_note,
+    final_seeds,
+    mean_std_ci,
+    result_converged,
+    until_converged,
+    versus,
+)
 from actlab.studies.search import SearchConfig, baseline_plan, plan_of
+from actlab.training import RunResult
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
@@ -48,16 +58,23 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
     return out[:k]
 
 
-def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: bool = True,
-                     runner: Runner | None = None, folder: Path | None = None) -> dict[str, Any]:
+def final_evaluation(
+    config: SearchConfig,
+    study: optuna.Study,
+    data,
+    progress: bool = True,
+    runner: Runner | None = None,
+    folder: Path | None = None,
+) -> dict[str, Any]:
     """Train the baseline and the top-k alike (see the module's docstring) and test them against
     the baseline; where a comparison had not converged, all of them again with the epoch budget
     doubled, up to ``EXTEND`` times the search's (:func:`actlab.stats.until_converged`)."""
     space = config.space(data.input_shape, data.n_classes)
     contenders = [{"name": "baseline", "raw_plan": baseline_plan(space), "trial": None}]
     for rank, t in enumerate(top_trials(study, config.top_k), 1):
-        contenders.append({"name": f"top-{rank}", "raw_plan": plan_of(t.params, space), "val_accuracy": t.value,
-                           "trial": t.number})
+        contenders.append(
+            {"name": f"top-{rank}", "raw_plan": plan_of(t.params, space), "val_accuracy": t.value, "trial": t.number}
+        )
     seeds = final_seeds(config.seed, config.final_seeds)
     own = runner is None
     runner = runner or Runner(pack=config.pack)
@@ -72,8 +89,11 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
         def longer(configs: list[dict[str, Any]], epochs: int) -> None:
             if progress:
                 late = ", ".join(c["name"] for c in configs if not c["converged"])
-                print(f"final evaluation: {late} not converged: every contender again with {epochs} epochs",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"final evaluation: {late} not converged: every contender again with {epochs} epochs",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         configs, budgets = until_converged(evaluate, config.train.epochs, _unsettled, longer)
     finally:
@@ -82,31 +102,58 @@ def final_evaluation(config: SearchConfig, study: optuna.Study, data, progress: 
     for c in configs:
         c["plan"] = {k: v or "linear" for k, v in c.pop("raw_plan").items()}
     doubled = f"; the budget doubled for every contender while a comparison had not converged ({', '.join(map(str, budgets))} epochs)"
-    return {"configs": configs, "alpha": ALPHA, "seeds": seeds, "epochs": budgets[-1], "budgets": budgets,
-            "training": "every contender: the same seeds, the full epoch budget on the training split, the weights of "
-                        "the best validation-loss epoch tested" + (doubled if len(budgets) > 1 else ""),
-            "test": "two-sample permutation test of test accuracy vs the baseline, Holm-corrected",
-            "convergence": convergence_note(budgets[-1], "--epochs")}
+    return {
+        "configs": configs,
+        "alpha": ALPHA,
+        "seeds": seeds,
+        "epochs": budgets[-1],
+        "budgets": budgets,
+        "training": "every contender: the same seeds, the full epoch budget on the training split, the weights of "
+        "the best validation-loss epoch tested" + (doubled if len(budgets) > 1 else ""),
+        "test": "two-sample permutation test of test accuracy vs the baseline, Holm-corrected",
+        "convergence": convergence_note(budgets[-1], "--epochs"),
+    }
 
 
 def _unsettled(configs: list[dict[str, Any]]) -> bool:
     return any(c["outcome"] == NOT_CONVERGED for c in configs)
 
 
-def _train(config: SearchConfig, contenders: list[dict[str, Any]], seeds: list[int], epochs: int, data,
-           runner: Runner, folder: Path | None, progress: bool) -> list[list[dict[str, Any]]]:
+def _train(
+    config: SearchConfig,
+    contenders: list[dict[str, Any]],
+    seeds: list[int],
+    epochs: int,
+    data,
+    runner: Runner,
+    folder: Path | None,
+    progress: bool,
+) -> list[list[dict[str, Any]]]:
     """Every contender's runs of ``epochs`` epochs, one runner record per seed (a top-k
     configuration equal to the baseline trains once)."""
-    train = {**config.train.to_dict(), "epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_loss",
-             "diagnostics": True}
+    train = {
+        **config.train.to_dict(),
+        "epochs": epochs,
+        "patience": None,
+        "restore_best": True,
+        "monitor": "val_loss",
+        "diagnostics": True,
+    }
     units: dict[str, Unit] = {}  # by name
     names, who = [], {}  # the unit name of each contender's seeds; the contenders of each unit
     for c in contenders:
         names.append([])
         for s in seeds:
-            u = Unit(name="final", plan=c["raw_plan"], dataset=config.dataset, model=config.model,
-                     train={**train, "seed": s}, data_seed=config.data_seed, data_options=dict(config.data_options),
-                     model_options=config.model_options)
+            u = Unit(
+                name="final",
+                plan=c["raw_plan"],
+                dataset=config.dataset,
+                model=config.model,
+                train={**train, "seed": s},
+                data_seed=config.data_seed,
+                data_options=dict(config.data_options),
+                model_options=config.model_options,
+            )
             u.name = f"final-{u.key()}"  # by content: a resumed search whose top-k changed keeps what was trained
             units.setdefault(u.name, u)
             who.setdefault(u.name, []).append(c["name"])
@@ -128,13 +175,16 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
     for c, recs in zip(contenders, records):
         results = [RunResult.from_dict(r["result"]) if "result" in r else None for r in recs]
         settled = [result_converged(r["result"]) for r in recs if "result" in r]
-        row = {**c, "test_accuracy": [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0
-                                      for r in results],
-               "diverged": sum(r is not None and r.status == "diverged" for r in results),  # scored 0, as failed runs
-               "failed": sum(r is None for r in results),
-               "epochs": [r.best_epoch for r in results if r is not None],
-               "unconverged": settled.count(False), "converged": converged(settled),
-               "diagnostics": results[0].diagnostics if results and results[0] is not None else None}
+        row = {
+            **c,
+            "test_accuracy": [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results],
+            "diverged": sum(r is not None and r.status == "diverged" for r in results),  # scored 0, as failed runs
+            "failed": sum(r is None for r in results),
+            "epochs": [r.best_epoch for r in results if r is not None],
+            "unconverged": settled.count(False),
+            "converged": converged(settled),
+            "diagnostics": results[0].diagnostics if results and results[0] is not None else None,
+        }
         if row.get("val_accuracy") is None:  # the baseline had no trial: its final runs' best validation accuracy
             row["val_accuracy"] = mean_std_ci([best_val_accuracy(r["result"]) for r in recs if "result" in r])[0]
         row["mean"], row["std"], row["ci_low"], row["ci_high"] = mean_std_ci(row["test_accuracy"], bounds=ACCURACY)
@@ -144,8 +194,11 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
     tests = {t["contender"]: t for t in versus(samples, [(c["name"], "baseline") for c in out[1:]], unconverged=late)}
     for c in out:
         t = tests.get(c["name"])
-        c.update({"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"} if t is None else
-                 {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")})
+        c.update(
+            {"p_value": math.nan, "p_holm": math.nan, "significant": False, "outcome": "baseline"}
+            if t is None
+            else {k: t[k] for k in ("p_value", "p_holm", "significant", "outcome")}
+        )
     return out
 
 

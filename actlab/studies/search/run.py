@@ -14,17 +14,18 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from actlab._errors import ActlabError, first_line
 from actlab import _validate as V
-from actlab._io import own_out, prepare_out, read_json, strict_json, write_json_atomic as _write_json
+from actlab._errors import ActlabError, first_line
+from actlab._io import own_out, prepare_out, read_json, strict_json
+from actlab._io import write_json_atomic as _write_json
 from actlab._progress import Progress
 from actlab.data import load
-from actlab.models import build
-from actlab.training import TrainConfig, few_steps, train
-from actlab.studies.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
 from actlab.execution.runner import Runner
-from actlab.surrogate.features import Task, prune
+from actlab.models import build
+from actlab.studies.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
 from actlab.studies.search.final import final_evaluation
+from actlab.surrogate.features import Task, prune
+from actlab.training import TrainConfig, few_steps, train
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -42,8 +43,16 @@ def _config_from_dict(d: dict[str, Any]) -> SearchConfig:
     return SearchConfig(**{**d, "train": TrainConfig.from_dict(d["train"])})
 
 
-def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = None, study_name: str | None = None,
-               n_jobs: int = 1, progress: bool = True, final: bool = True, force: bool = False) -> dict[str, Any]:
+def run_search(
+    config: SearchConfig,
+    out: str | Path,
+    storage_url: str | None = None,
+    study_name: str | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+    final: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
     """Search, then the final evaluation and ``results.json`` in ``out`` (a folder holding another
     command's results is refused unless ``force``). Returns the results; the report is written by
     the caller (``actlab.report.search.write_search_report``)."""
@@ -54,13 +63,26 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
     given, surrogate = config, None
     if config.surrogate:  # search only the candidates a surrogate predicts best (the same list on every rerun)
-        task = Task(dataset=config.dataset, model=config.model, data_seed=config.data_seed,
-                    model_options=config.model_options, data_options=config.data_options, loss=config.train.loss,
-                    seed=config.seed)
+        task = Task(
+            dataset=config.dataset,
+            model=config.model,
+            data_seed=config.data_seed,
+            model_options=config.model_options,
+            data_options=config.data_options,
+            loss=config.train.loss,
+            seed=config.seed,
+        )
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
-            kept, surrogate = prune(config.candidates, config.surrogate, task,
-                                    TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed}), runner,
-                                    out / "surrogate", data, progress)
+            kept, surrogate = prune(
+                config.candidates,
+                config.surrogate,
+                task,
+                TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed}),
+                runner,
+                out / "surrogate",
+                data,
+                progress,
+            )
         config = replace(config, candidates=kept)
     storage = _study.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
@@ -70,8 +92,12 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
         print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
         ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_worker_main, args=(config.to_dict(), storage_url, study_name, str(out), i), daemon=False)
-                 for i in range(n_jobs)]
+        procs = [
+            ctx.Process(
+                target=_worker_main, args=(config.to_dict(), storage_url, study_name, str(out), i), daemon=False
+            )
+            for i in range(n_jobs)
+        ]
         for p in procs:
             p.start()
         _watch(procs, storage, study_name, config.trials, progress)
@@ -85,7 +111,9 @@ def run_search(config: SearchConfig, out: str | Path, storage_url: str | None = 
         results["config"], results["surrogate"] = given.to_dict(), surrogate
     if final and results["counts"]["complete"] and config.final_seeds and config.top_k:
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
-            results["final"] = final_evaluation(config, study, data, progress=progress, runner=runner, folder=out / "final")
+            results["final"] = final_evaluation(
+                config, study, data, progress=progress, runner=runner, folder=out / "final"
+            )
     _write_json(out / "results.json", results)
     return results
 
@@ -97,8 +125,10 @@ def _watch(procs, storage, study_name, budget, progress: bool) -> None:
     bar = Progress(budget, "trials", enabled=progress, done=len(seen))
 
     def report() -> None:
-        new = sorted((t for t in study.get_trials(deepcopy=False, states=_study.DONE) if t.number not in seen),
-                     key=lambda t: t.number)
+        new = sorted(
+            (t for t in study.get_trials(deepcopy=False, states=_study.DONE) if t.number not in seen),
+            key=lambda t: t.number,
+        )
         best = best_so_far(study) if new else ""
         for t in new:
             seen.add(t.number)
@@ -119,16 +149,32 @@ def _watch(procs, storage, study_name, budget, progress: bool) -> None:
 def collect(config: SearchConfig, study: optuna.Study, space: dict) -> dict[str, Any]:
     trials = []
     for t in study.get_trials(deepcopy=False):
-        trials.append({"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-                       "plan": t.user_attrs.get("plan") or ({} if not t.params else None),
-                       "best_epoch": t.user_attrs.get("best_epoch"), "status": t.user_attrs.get("status"),
-                       "seconds": t.user_attrs.get("seconds"), "retry_of": t.user_attrs.get(_study.RETRY_OF),
-                       "surplus": bool(t.system_attrs.get(_study.SURPLUS))})
-    counts = {"complete": sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)),
-              "pruned": sum(t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)),
-              **_study.counts(study)}
-    results: dict[str, Any] = {"study": study.study_name, "config": config.to_dict(), "space": space, "counts": counts,
-                               "trials": trials}
+        trials.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "params": t.params,
+                "plan": t.user_attrs.get("plan") or ({} if not t.params else None),
+                "best_epoch": t.user_attrs.get("best_epoch"),
+                "status": t.user_attrs.get("status"),
+                "seconds": t.user_attrs.get("seconds"),
+                "retry_of": t.user_attrs.get(_study.RETRY_OF),
+                "surplus": bool(t.system_attrs.get(_study.SURPLUS)),
+            }
+        )
+    counts = {
+        "complete": sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)),
+        "pruned": sum(t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)),
+        **_study.counts(study),
+    }
+    results: dict[str, Any] = {
+        "study": study.study_name,
+        "config": config.to_dict(),
+        "space": space,
+        "counts": counts,
+        "trials": trials,
+    }
     try:
         imp = optuna.importance.get_param_importances(study) if counts["complete"] >= 4 else {}
         results["importances"] = {k: float(v) for k, v in imp.items()}
@@ -164,7 +210,9 @@ def epoch_seconds(config: SearchConfig, data) -> float:
     space = config.space(data.input_shape, data.n_classes)
     cfg = TrainConfig.from_dict({**config.train.to_dict(), "epochs": 2, "patience": None, "diagnostics": False})
     plan = baseline_plan(space)
-    result = train(lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options), data, cfg)
+    result = train(
+        lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options), data, cfg
+    )
     last = result.epochs[-1]
     return last["seconds"] + last.get("eval_seconds", 0.0)
 
