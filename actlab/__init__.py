@@ -33,29 +33,27 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
 
 __version__ = "0.1.0"
 
-# public name -> the module that defines it
-_WHERE = {
-    **dict.fromkeys(
-        (
-            "SIPPER48",
-            "Activation",
-            "Entry",
-            "Expression",
-            "FastActivation",
-            "FReLU",
-            "entries",
-            "fast",
-            "functional",
-            "get",
-            "lookup",
-            "register",
-        ),
-        "actlab.catalogue",
+# the module that defines them -> public names
+_FROM = {
+    "actlab.catalogue": (
+        "SIPPER48",
+        "Activation",
+        "Entry",
+        "Expression",
+        "FastActivation",
+        "FReLU",
+        "entries",
+        "fast",
+        "functional",
+        "get",
+        "lookup",
+        "register",
     ),
-    **dict.fromkeys(("to_code", "to_keras", "to_onnx", "to_timm", "to_transformers"), "actlab.interop.export"),
-    "swap_activations": "actlab.interop.swap",
-    "load": "actlab.studies.evolve",
+    "actlab.interop.export": ("to_code", "to_keras", "to_onnx", "to_timm", "to_transformers"),
+    "actlab.interop.swap": ("swap_activations",),
+    "actlab.studies.evolve": ("load",),
 }
+_WHERE = {name: module for module, names in _FROM.items() for name in names}
 _PACKAGES = (
     "catalogue",
     "cli",

@@ -147,3 +147,15 @@ def test_help_imports_nothing_heavy():
 
 def test_list_reads_the_catalogue_and_nothing_of_the_studies():
     assert _loaded_after(["list"]) == ["torch"]  # the catalogue's functions are torch's
+
+
+def test_import_actlab_is_light_and_every_public_name_loads_on_use():
+    code = (
+        "import json, sys\nimport actlab\nlight = 'torch' not in sys.modules\n"
+        "from actlab import *\n"
+        "print(json.dumps([light, [n for n in actlab.__all__ if getattr(actlab, n, None) is None], "
+        "actlab.catalogue.get is actlab.get]))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [True, [], True]

@@ -60,49 +60,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "seeds": 3,
     },
 }
-# Every option of the command, with its path in CompareConfig's dict (None: not part of it).
-STUDY = Study(
-    "compare",
-    CompareConfig,
-    {
-        "preset": None,
-        "activations": "activations",
-        "baseline": "baseline",
-        "seeds": "seeds",
-        "map": None,
-        "dataset": "dataset",
-        "limit": "data_options.limit",
-        "data_seed": "data_seed",
-        "data_dir": None,  # where the data is, not what it is
-        "target": "data_options.target",
-        "shape": "data_options.shape",
-        "no_download": None,
-        "model": "model",
-        "width": "model_options.width",
-        "layers": "model_options.depth",
-        "epochs": "train.epochs",
-        "batch_size": "train.batch_size",
-        "optimizer": "train.optimizer",
-        "lr": "train.lr",
-        "loss": "train.loss",
-        "patience": "train.patience",
-        "threads": "train.threads",
-        "device": "train.device",
-        "workers": None,
-        "pack": None,
-        "dask": None,
-        "dask_timeout": None,
-        "out": None,
-        "force": None,
-        "quiet": None,
-    },
-)
 OWN = (
     Option(
         ("--preset",),
         "start from an experiment of the source articles (see above)",
         type=str,
         choices=lambda: list(PRESETS),
+        path=None,
     ),
     Option(
         ("--activations",),
@@ -122,8 +86,11 @@ OWN = (
         "add to the report where each function sits in the features of actlab's surrogate (a 2-D map coloured "
         "by accuracy)",
         flag=True,
+        path=None,
     ),
 )
+STUDY = Study("compare", CompareConfig, ((None, OWN), *SHARED), moved={"data_dir": None})  # where, not what
+
 DESCRIPTION = """\
 Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per
 epoch, over-fitting (train - test gap), a permutation test against the baseline. Writes
@@ -146,7 +113,7 @@ def add(p) -> None:
         textwrap.fill(v["help"], 78, initial_indent=f"  {k:<18} ", subsequent_indent=" " * 21, break_on_hyphens=False)
         for k, v in PRESETS.items()
     )
-    add_options(p, STUDY, [(None, OWN), *SHARED])
+    add_options(p, STUDY)
     p.set_defaults(func=cmd_compare)
 
 

@@ -38,69 +38,15 @@ def _list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-# Every option of the command, with its path in EvolveConfig's dict (None: not part of it). The
-# defaults are EvolveConfig's own (a new run); a resumed run starts from the checkpoint's config.
-STUDY = Study(
-    "evolve",
-    EvolveConfig,
-    {
-        "mode": "mode",
-        "resume": None,
-        "map": None,
-        "population": "population",
-        "generations": "generations",
-        "tournament": "tournament",
-        "elite": "elite",
-        "cxpb": "cxpb",
-        "mutpb": "mutpb",
-        "init_min": "init_min",
-        "init_max": "init_max",
-        "max_height": "max_height",
-        "hof": "hall_of_fame",
-        "unary": "unary",
-        "binary": "binary",
-        "constants": "constants",
-        "surrogate": "surrogate",
-        "learn_constants": "learn_constants",
-        "mutations": "mutations",
-        "budget": "budget",
-        "seed": "seed",
-        "fidelities": "fidelities",
-        "reduction_factor": "reduction_factor",
-        "final_seeds": "final_seeds",
-        "final_epochs": "final_epochs",
-        "catalogue": "catalogue",
-        "dataset": "dataset",
-        "limit": "data_options.limit",
-        "data_seed": "data_seed",
-        "data_dir": "data_options.data_dir",
-        "target": "data_options.target",
-        "model": "model",
-        "width": "model_options.width",
-        "layers": "model_options.depth",
-        "epochs": "train.epochs",
-        "batch_size": "train.batch_size",
-        "optimizer": "train.optimizer",
-        "lr": "train.lr",
-        "threads": "train.threads",
-        "workers": None,
-        "pack": "pack",
-        "dask": None,
-        "dask_timeout": None,
-        "out": None,
-        "force": None,
-        "quiet": None,
-    },
-    zero=("limit", "threads"),
-)
 OWN = (
     Option(("--mode",), "single, triple or coevolution ({default})", type=str, choices=lambda: list(MODE_SLOTS)),
-    Option(("--resume",), "continue the evolution checkpointed in --out (or start it)", flag=True),
+    Option(("--resume",), "continue the evolution checkpointed in --out (or start it)", flag=True, path=None),
     Option(
         ("--map",),
         "add to the report where each finalist sits in the features of actlab's surrogate (a 2-D map coloured by "
         "accuracy)",
         flag=True,
+        path=None,
     ),
 )
 GP = (
@@ -113,7 +59,11 @@ GP = (
     Option(("--init-min",), "ramped half-and-half: smallest initial height ({default})"),
     Option(("--init-max",), "ramped half-and-half: largest initial height ({default})"),
     Option(("--max-height",), "height limit of crossover and mutation ({default})"),
-    Option(("--hof",), "hall of fame size: how many of the best functions found are kept and reported ({default})"),
+    Option(
+        ("--hof",),
+        "hall of fame size: how many of the best functions found are kept and reported ({default})",
+        path="hall_of_fame",
+    ),
     Option(
         ("--unary",),
         "one-argument functions the evolved expressions may use, separated by commas (default: these {count}: {value})",
@@ -182,6 +132,21 @@ FINAL = (
         type=_list,
     ),
 )
+# The defaults are EvolveConfig's own (a new run); a resumed run starts from the checkpoint's config.
+STUDY = Study(
+    "evolve",
+    EvolveConfig,
+    (
+        (None, OWN),
+        ("genetic programming", GP),
+        ("successive halving", FIDELITIES),
+        ("final evaluation", FINAL),
+        *SHARED,
+    ),
+    without=("shape", "no_download", "loss", "patience", "device"),
+    moved={"pack": "pack"},
+    zero=("limit", "threads"),
+)
 DESCRIPTION = """\
 Genetic programming builds activation functions as expression trees over x from standard
 activations and binary operators; fitness is the validation accuracy after a short training.
@@ -200,8 +165,7 @@ Then: actlab show evolve-out/best.json; actlab.load('evolve-out/best.json') in P
 
 def add(p) -> None:
     p.description = DESCRIPTION
-    groups = [(None, OWN), ("genetic programming", GP), ("successive halving", FIDELITIES)]
-    add_options(p, STUDY, [*groups, ("final evaluation", FINAL), *SHARED])
+    add_options(p, STUDY)
     p.set_defaults(func=cmd_evolve)
 
 

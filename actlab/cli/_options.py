@@ -25,8 +25,8 @@ import dataclasses
 import functools
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from actlab import _validate as V
@@ -54,21 +54,35 @@ class Option:
     zero: str | None = None  # what 0 means, where the command reads 0 as None
     fallback: Callable[[Study], Any] | None = None  # the default where the config holds none
     words: Callable[[], Mapping[str, Any]] | None = None
+    path: str | None = ""  # where its value goes in a study's config dict: "" its name, None nowhere
 
     @property
     def name(self) -> str:
         return self.dest or self.flags[0].lstrip("-").replace("-", "_")
 
 
+Groups = Sequence[tuple[str | None, Sequence[Option]]]  # (title, options); title None: the command's own
+
+
 @dataclass(frozen=True)
 class Study:
-    """A study command: its config dataclass, and each of its options with its path in the
-    config's dict (``"epochs": "train.epochs"``; None: no part of the config, e.g. ``workers``)."""
+    """A study command: its config dataclass and its groups of options, less those it does not
+    have (``without``); ``moved`` gives the options whose place in this config is not their usual
+    one (``"pack": "pack"``, or None: no part of this config)."""
 
     name: str
     config: type
-    paths: Mapping[str, str | None]
+    groups: Groups
+    without: tuple[str, ...] = ()
+    moved: Mapping[str, str | None] = field(default_factory=dict)
     zero: tuple[str, ...] = ("patience", "threads")  # options that read 0 as None
+
+    @functools.cached_property
+    def paths(self) -> dict[str, str | None]:
+        """Every option of the command -> its path in the config's dict (``"epochs": "train.epochs"``;
+        None: no part of the config, e.g. ``workers``)."""
+        options = [o for _, group in self.groups for o in group if o.name not in self.without]
+        return {o.name: self.moved.get(o.name, o.name if o.path == "" else o.path) for o in options}
 
     def default(self, option: Option) -> Any:
         """The default of ``option`` in this command."""
@@ -143,13 +157,10 @@ def spelled(args: argparse.Namespace, name: str) -> str:
     return vars(args).get("spelled", {}).get(name) or "--" + name.replace("_", "-")
 
 
-def add_options(
-    parser: argparse.ArgumentParser, study: Study, groups: Iterable[tuple[str | None, Sequence[Option]]]
-) -> None:
-    """Add to ``parser`` the options of ``groups`` that ``study`` has, under each group's title
-    (None: among the command's own options)."""
-    for title, options in groups:
-        mine = [o for o in options if o.name in study.paths]
+def add_options(parser: argparse.ArgumentParser, study: Study) -> None:
+    """Add to ``parser`` the options of ``study``, each group under its title."""
+    for title, options in study.groups:
+        mine = [o for o in options if o.name not in study.without]
         target = parser if title is None or not mine else parser.add_argument_group(title)
         for option in mine:
             _add(target, option, study)
@@ -271,6 +282,7 @@ DATA = (
         "proportion ({default})",
         none="all",
         zero="all",
+        path="data_options.limit",
     ),
     Option(("--data-seed",), "seed of the train/validation/test split ({default})"),
     Option(
@@ -278,16 +290,18 @@ DATA = (
         "where dataset files are looked for and downloaded to ({default})",
         type=str,
         none="$ACTLAB_DATA, else ~/.cache/actlab",
+        path="data_options.data_dir",
     ),
-    Option(("--target",), "target column of a csv: dataset", type=str),
+    Option(("--target",), "target column of a csv: dataset", type=str, path="data_options.target"),
     Option(
         ("--shape",),
         "the examples' shape: {shapes} ({default}: the dataset's own shape)",
         type=str,
         fallback=_from("actlab.data", "load", "shape"),
         words=_words(shapes=("actlab.data", "SHAPES")),
+        path="data_options.shape",
     ),
-    Option(("--no-download",), "never download; fail if files are missing", flag=True),
+    Option(("--no-download",), "never download; fail if files are missing", flag=True, path=None),
 )
 MODEL = (
     Option(
@@ -296,30 +310,49 @@ MODEL = (
         type=str,
         words=_words(models=("actlab.models", "names")),
     ),
-    Option(("--width",), "mlp width ({default})", fallback=_from("actlab.models", "MLP", "width")),
+    Option(
+        ("--width",),
+        "mlp width ({default})",
+        fallback=_from("actlab.models", "MLP", "width"),
+        path="model_options.width",
+    ),
     Option(
         ("--layers", "--depth"),
         "mlp layers, the input and output layers included ({default}; --depth is the same)",
         fallback=_from("actlab.models", "MLP", "depth"),
+        path="model_options.depth",
     ),
 )
 TRAINING = (
-    Option(("--epochs",), "maximum epochs of a training ({default})"),
-    Option(("--batch-size",), "batch size ({default})"),
+    Option(("--epochs",), "maximum epochs of a training ({default})", path="train.epochs"),
+    Option(("--batch-size",), "batch size ({default})", path="train.batch_size"),
     Option(
-        ("--optimizer",), "optimizer ({default})", type=str, choices=lambda: _listed("actlab.training", "OPTIMIZERS")
+        ("--optimizer",),
+        "optimizer ({default})",
+        type=str,
+        choices=lambda: _listed("actlab.training", "OPTIMIZERS"),
+        path="train.optimizer",
     ),
-    Option(("--lr",), "learning rate ({default})", type=float, none="the optimizer's own"),
-    Option(("--loss",), "{losses} ({default})", type=str, words=_words(losses=("actlab.training", "LOSSES"))),
-    Option(("--patience",), "early-stopping patience in epochs ({default})", zero="never stop early"),
+    Option(("--lr",), "learning rate ({default})", type=float, none="the optimizer's own", path="train.lr"),
+    Option(
+        ("--loss",),
+        "{losses} ({default})",
+        type=str,
+        words=_words(losses=("actlab.training", "LOSSES")),
+        path="train.loss",
+    ),
+    Option(
+        ("--patience",), "early-stopping patience in epochs ({default})", zero="never stop early", path="train.patience"
+    ),
     Option(
         ("--threads",),
         "torch threads per training, in this process and in each worker process; where torch chooses, a worker "
         "takes one ({default})",
         none="torch's choice",
         zero="torch's choice",
+        path="train.threads",
     ),
-    Option(("--device",), "cpu or cuda ({default})", type=str),
+    Option(("--device",), "cpu or cuda ({default})", type=str, path="train.device"),
 )
 WHERE = (
     Option(
@@ -327,24 +360,33 @@ WHERE = (
         "local worker processes, each training with --threads torch threads ({default}; 1 = this process; "
         "--n-jobs is the same)",
         fallback=_from("actlab.execution.runner", "Runner", "workers"),
+        path=None,
     ),
     Option(
         ("--pack",),
         "MLP trainings run together in one packed model, each as if alone ({default}; 1 = one by one)",
         fallback=_from("actlab.execution.runner", "Runner", "pack"),
+        path=None,
     ),
-    Option(("--dask",), "train on the Dask cluster at ADDRESS, e.g. tcp://scheduler:8786", type=str, metavar="ADDRESS"),
+    Option(
+        ("--dask",),
+        "train on the Dask cluster at ADDRESS, e.g. tcp://scheduler:8786",
+        type=str,
+        metavar="ADDRESS",
+        path=None,
+    ),
     Option(
         ("--dask-timeout",),
         "seconds to wait for the Dask scheduler ({default})",
         type=float,
         fallback=_from("actlab.execution.runner", "Runner", "dask_timeout"),
+        path=None,
     ),
 )
 OUTPUT = (
-    Option(("--out",), "output folder ({default})", type=str, fallback=lambda study: f"{study.name}-out"),
-    Option(("--force",), "write into an --out that holds another command's results", flag=True),
-    Option(("--quiet",), "no progress output", flag=True),
+    Option(("--out",), "output folder ({default})", type=str, fallback=lambda study: f"{study.name}-out", path=None),
+    Option(("--force",), "write into an --out that holds another command's results", flag=True, path=None),
+    Option(("--quiet",), "no progress output", flag=True, path=None),
 )
 # The shared groups, in the order every command's help lists them (after its own options).
 SHARED = (("data", DATA), ("model", MODEL), ("training", TRAINING), ("where it trains", WHERE), ("output", OUTPUT))

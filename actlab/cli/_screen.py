@@ -9,39 +9,6 @@ from actlab.cli._options import SHARED, Option, Study, add_options, build, check
 from actlab.studies.screen import ScreenConfig, candidates
 from actlab.surrogate.features import REGRESSORS
 
-# Every option of the command, with its path in ScreenConfig's dict (None: not part of it).
-STUDY = Study(
-    "screen",
-    ScreenConfig,
-    {
-        "candidates": "candidates",
-        "train_top": "train_top",
-        "train_random": "train_random",
-        "per_round": "per_round",
-        "seeds": "seeds",
-        "regressor": "regressor",
-        "seed": "seed",
-        "dataset": "dataset",
-        "limit": "data_options.limit",
-        "data_seed": "data_seed",
-        "data_dir": None,  # where the data is, not what it is
-        "target": "data_options.target",
-        "model": "model",
-        "width": "model_options.width",
-        "layers": "model_options.depth",
-        "epochs": "train.epochs",
-        "batch_size": "train.batch_size",
-        "optimizer": "train.optimizer",
-        "lr": "train.lr",
-        "patience": "train.patience",
-        "threads": "train.threads",
-        "workers": None,
-        "pack": None,
-        "out": None,
-        "force": None,
-        "quiet": None,
-    },
-)
 OWN = (
     Option(
         ("--candidates",),
@@ -63,6 +30,14 @@ OWN = (
     ),
     Option(("--seed",), "seed of the random picks ({default})"),
 )
+STUDY = Study(
+    "screen",
+    ScreenConfig,
+    ((None, OWN), *SHARED),
+    without=("shape", "no_download", "loss", "device", "dask", "dask_timeout"),
+    moved={"data_dir": None},  # where the data is, not what it is
+)
+
 DESCRIPTION = """\
 Rank every candidate by a surrogate model in seconds: features of the function at the
 model's initialisation (its curve, the Fisher information's spectrum on one batch, effective
@@ -81,7 +56,7 @@ Examples:
 
 def add(p) -> None:
     p.description = DESCRIPTION
-    add_options(p, STUDY, [(None, OWN), *SHARED])
+    add_options(p, STUDY)
     p.set_defaults(func=cmd_screen)
 
 

@@ -17,45 +17,6 @@ OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-
 SUITE_LIMITS = {"fashion-mnist": 2000}  # a subset unless --limit says otherwise: the suite stays an afternoon's work
 
 
-# Every option of the command, with its path in SearchConfig's dict (None: not part of it).
-STUDY = Study(
-    "search",
-    SearchConfig,
-    {
-        "suite": None,
-        "candidates": "candidates",
-        "search_output": "search_output",
-        "surrogate": "surrogate",
-        "trials": "trials",
-        "sampler": "sampler",
-        "pruner": "pruner",
-        "seed": "seed",
-        "storage": None,
-        "study": None,
-        "top_k": "top_k",
-        "final_seeds": "final_seeds",
-        "heartbeat": "heartbeat",
-        "dataset": "dataset",
-        "limit": "data_options.limit",
-        "data_seed": "data_seed",
-        "data_dir": "data_options.data_dir",
-        "target": "data_options.target",
-        "model": "model",
-        "width": "width",
-        "layers": "layers",
-        "epochs": "train.epochs",
-        "batch_size": "train.batch_size",
-        "optimizer": "train.optimizer",
-        "lr": "train.lr",
-        "patience": "train.patience",
-        "threads": "train.threads",
-        "workers": None,
-        "pack": "pack",
-        "out": None,
-        "force": None,
-        "quiet": None,
-    },
-)
 OWN = (
     Option(
         ("--suite",),
@@ -69,6 +30,7 @@ OWN = (
             "last": OFFLINE_SUITE[-1],
             "limit": SUITE_LIMITS["fashion-mnist"],
         },
+        path=None,
     ),
     Option(
         ("--candidates",),
@@ -96,8 +58,9 @@ OWN = (
         "where the study is kept: an Optuna storage URL (sqlite:///PATH, postgresql://USER@HOST/DB) or "
         "journal:PATH (default: study.db in --out)",
         type=str,
+        path=None,
     ),
-    Option(("--study",), "study name (default actlab-DATASET-MODEL)", type=str),
+    Option(("--study",), "study name (default actlab-DATASET-MODEL)", type=str, path=None),
     Option(("--top-k",), "configurations trained again and scored on test ({default})"),
     Option(("--final-seeds",), "seeds of the final evaluation ({default})"),
     Option(
@@ -107,6 +70,14 @@ OWN = (
         type=float,
     ),
 )
+STUDY = Study(
+    "search",
+    SearchConfig,
+    ((None, OWN), *SHARED),
+    without=("shape", "no_download", "loss", "device", "dask", "dask_timeout"),
+    moved={"width": "width", "layers": "layers", "pack": "pack"},
+)
+
 DESCRIPTION = """\
 Every layer's activation is a categorical hyper-parameter; Optuna maximises validation
 accuracy. Then the top-k configurations and the ReLU baseline are trained alike with several
@@ -122,7 +93,7 @@ Examples:
 
 def add(p) -> None:
     p.description = DESCRIPTION
-    add_options(p, STUDY, [(None, OWN), *SHARED])
+    add_options(p, STUDY)
     p.set_defaults(func=cmd_search)
 
 
