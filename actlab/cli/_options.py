@@ -2,9 +2,10 @@
 
 An option the study commands share (the data, the model, the training, where it trains, what it
 writes) is declared here once: one name (an older spelling stays as a hidden alias that its help
-names), one help text, one type. A command declares its own options the same way, and says in its
-:class:`Study` which options it has and where each goes in its config dataclass (``CompareConfig``,
-``SearchConfig``, ``EvolveConfig``, ``ScreenConfig``; the training's in their ``TrainConfig``).
+names), one help text, one type, and its usual place in a study's config dataclass
+(``CompareConfig``, ``SearchConfig``, ``EvolveConfig``, ``ScreenConfig``: ``train.epochs``,
+``data_options.limit``). A command declares its own options the same way; its :class:`Study`
+lists its groups, the shared options it lacks and those that go elsewhere in its config.
 
 Every default a help text shows is read from that dataclass's fields, without constructing it;
 the default of what is no part of a config (where it trains, the output folder) from the
