@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import importlib
 import json
 import math
 import os
@@ -1379,7 +1380,7 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-storage-password",
-        call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
+        call=lambda ctx: importlib.import_module("actlab.studies.search._study").make_storage(
             "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
         ),
         secret="hunter2secret",

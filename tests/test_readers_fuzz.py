@@ -118,9 +118,11 @@ NUMBER_JUNK = st.one_of(
     st.integers(),
     st.floats(allow_nan=True, allow_infinity=True),
     st.none() | st.booleans() | st.text(max_size=6),
+    # a copy of each: a drawn container is mutated by the next change, and sampled_from hands out
+    # the same object every time (the next test case would then draw a changed one)
     st.sampled_from(
         [-1, 0, 1, 5.0, -0.5, 1e308, "0.5", "nan", "Infinity", "", {}, [], {"value": 0.5}, [0.5], "x" * 100_000]
-    ),
+    ).map(copy.deepcopy),
 )
 
 
