@@ -43,9 +43,12 @@ def make_task(
 ) -> dict[str, Any]:
     """A fitness task of an evolution's ``config`` for ``plan`` at the fidelity of that index (its
     epochs and share of the training split, :meth:`EvolveConfig.fidelity_levels`); None: the whole
-    split, with the epochs of ``train``. ``train`` overrides training settings (the final
-    evaluation's epochs and seeds)."""
-    epochs, share = config.fidelity_levels()[fidelity] if fidelity is not None else (config.train.epochs, 1.0)
+    split, for the ``epochs`` given in ``train`` (the final evaluation's). ``train`` overrides
+    training settings (the final evaluation's seeds too)."""
+    if fidelity is None:
+        epochs, share = train.pop("epochs"), 1.0
+    else:
+        epochs, share = config.fidelity_levels()[fidelity]
     t = {**config.train.to_dict(), "seed": config.seed, "epochs": epochs, **train}
     data_options = dict(config.data_options)
     if share < 1:
