@@ -96,7 +96,7 @@ class Evolution:
         counts = dict.fromkeys(COUNTS, 0)
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
-        bases, todo = self._sort(candidates, generation, records, counts)
+        bases, todo = self._triage(candidates, generation, records, counts)
         done = self._halving(todo, counts)
         for key, (_, idx) in todo.items():
             res = done[key]
@@ -108,7 +108,7 @@ class Evolution:
                 records[i] = {**bases[i], **res}
         return records, counts  # type: ignore[return-value]
 
-    def _sort(
+    def _triage(
         self, candidates: list[list[E.Node]], generation: int, records: list, counts: dict[str, int]
     ) -> tuple[list[dict[str, Any]], dict[str, tuple[dict[str, str], list[int]]]]:
         """Each candidate answered by the cache (``records``), rejected by the checks before
