@@ -138,7 +138,9 @@ def _mutate_numbers(data, doc, skip: tuple = ()):
         if place is None:
             break
         parent, key = place
-        parent[key] = data.draw(NUMBER_JUNK, label="junk")
+        parent[key] = copy.deepcopy(
+            data.draw(NUMBER_JUNK, label="junk")
+        )  # a later change must not alter the strategy's own table
     return doc
 
 
