@@ -138,9 +138,8 @@ def _mutate_numbers(data, doc, skip: tuple = ()):
         if place is None:
             break
         parent, key = place
-        parent[key] = copy.deepcopy(
-            data.draw(NUMBER_JUNK, label="junk")
-        )  # a later change must not alter the strategy's own table
+        # a copy: a later change must not alter a table of the strategy itself
+        parent[key] = copy.deepcopy(data.draw(NUMBER_JUNK, label="junk"))
     return doc
 
 
