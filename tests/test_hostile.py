@@ -352,7 +352,8 @@ def checkpoint_text() -> str:
     if "text" not in _CHECKPOINT:
         import tempfile
 
-        from actlab.studies.evolve.run import EvolveConfig, run_evolution
+        from actlab.studies.evolve.config import EvolveConfig
+        from actlab.studies.evolve.run import run_evolution
 
         cfg = EvolveConfig(dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
         with tempfile.TemporaryDirectory() as d:
@@ -1375,7 +1376,9 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-read-checkpoint-garbage",
-        call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(ctx.files / "c.json"),
+        call=lambda ctx: __import__("actlab.studies.evolve.checkpoint").studies.evolve.checkpoint.read_checkpoint(
+            ctx.files / "c.json"
+        ),
         setup=files("c.json", b"\x00\x01garbage"),
     ),
     Case(

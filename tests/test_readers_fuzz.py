@@ -23,8 +23,11 @@ import actlab
 from actlab import ActlabError
 from actlab.execution.runner import FORMAT_UNIT, Unit, read_unit
 from actlab.studies.evolve import read_best
+from actlab.studies.evolve.checkpoint import check_checkpoint, read_checkpoint
+from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import Fitness
-from actlab.studies.evolve.run import Evolution, EvolveConfig, check_checkpoint, read_checkpoint, run_evolution
+from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.run import run_evolution
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -137,7 +140,8 @@ def _mutate_numbers(data, doc, skip: tuple = ()):
         if place is None:
             break
         parent, key = place
-        parent[key] = data.draw(NUMBER_JUNK, label="junk")
+        # a copy: a later change must not alter a table of the strategy itself
+        parent[key] = copy.deepcopy(data.draw(NUMBER_JUNK, label="junk"))
     return doc
 
 
