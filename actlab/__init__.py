@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         lookup,
         register,
     )
-    from actlab.interop.export import to_code, to_keras, to_onnx, to_timm, to_transformers
+    from actlab.interop import to_code, to_keras, to_onnx, to_timm, to_transformers
     from actlab.interop.swap import swap_activations
     from actlab.studies.evolve import load
 
@@ -49,7 +49,7 @@ _FROM = {
         "lookup",
         "register",
     ),
-    "actlab.interop.export": ("to_code", "to_keras", "to_onnx", "to_timm", "to_transformers"),
+    "actlab.interop": ("to_code", "to_keras", "to_onnx", "to_timm", "to_transformers"),
     "actlab.interop.swap": ("swap_activations",),
     "actlab.studies.evolve": ("load",),
 }

@@ -10,7 +10,7 @@ from actlab._errors import ActlabError
 from actlab._io import write_json_atomic
 from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
 from actlab.report.evolve import write_evolve_report
-from actlab.studies.evolve import MODE_SLOTS, EvolveConfig
+from actlab.studies.evolve import MODES, EvolveConfig
 
 
 def duration(text: str) -> float:
@@ -39,7 +39,7 @@ def _list(text: str) -> list[str]:
 
 
 OWN = (
-    Option(("--mode",), "single, triple or coevolution ({default})", type=str, choices=lambda: list(MODE_SLOTS)),
+    Option(("--mode",), "single, triple or coevolution ({default})", type=str, choices=lambda: MODES),
     Option(("--resume",), "continue the evolution checkpointed in --out (or start it)", flag=True, path=None),
     Option(
         ("--map",),
@@ -178,7 +178,8 @@ def config_from_args(args, base: dict | None = None) -> EvolveConfig:
 
 
 def cmd_evolve(args) -> int:
-    from actlab.studies.evolve.run import CHECKPOINT, read_checkpoint, run_evolution
+    from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint
+    from actlab.studies.evolve.run import run_evolution
 
     if not args.out.strip():  # Path("") is the current folder
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")
