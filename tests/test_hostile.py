@@ -120,8 +120,8 @@ class TrainingStarted(BaseException):
 @pytest.fixture
 def no_training(monkeypatch):
     import actlab.execution.runner
-    import actlab.studies.compare
-    import actlab.studies.search
+    import actlab.studies.compare.run
+    import actlab.studies.search.trials
 
     def tripwire(*args, **kwargs):
         raise TrainingStarted("a hostile case got as far as training")
@@ -129,9 +129,9 @@ def no_training(monkeypatch):
     for mod, name in (
         (actlab.execution.runner, "train"),
         (actlab.execution.runner, "train_population"),
-        (actlab.studies.search, "train"),
-        (actlab.studies.search, "train_population"),
-        (actlab.studies.compare, "train"),
+        (actlab.studies.search.trials, "train"),
+        (actlab.studies.search.trials, "train_population"),
+        (actlab.studies.compare.run, "train"),
     ):
         monkeypatch.setattr(mod, name, tripwire)
 
@@ -398,7 +398,7 @@ def best_learned(*values):
     return best(
         functions={"all": "x * tanh(1.5 * x)"},
         learn_constants=True,
-        learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values)},
+        learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values, strict=True)},
     )
 
 
@@ -1374,19 +1374,21 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-read-checkpoint-garbage",
-        call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(ctx.files / "c.json"),
+        call=lambda ctx: __import__("actlab.studies.evolve.run", fromlist=["read_checkpoint"]).read_checkpoint(
+            ctx.files / "c.json"
+        ),
         setup=files("c.json", b"\x00\x01garbage"),
     ),
     Case(
         "lib-storage-password",
-        call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
+        call=lambda ctx: __import__("actlab.studies.search.study", fromlist=["make_storage"]).make_storage(
             "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
         ),
         secret="hunter2secret",
     ),
     Case(
         "lib-compare-config-seeds-huge",
-        call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
+        call=lambda ctx: __import__("actlab.studies.compare", fromlist=["CompareConfig"]).CompareConfig(
             dataset="iris", activations=["relu"], seeds=10**30
         ),
     ),
@@ -1613,7 +1615,8 @@ def test_compare_trains_again_a_run_whose_accuracy_is_impossible(finished_run, c
 
 
 def test_damaged_feature_files_are_computed_again(tmp_path):
-    from actlab.surrogate.features import BLOCKS, Surrogate, Task, _block
+    from actlab.surrogate import BLOCKS, Surrogate, Task
+    from actlab.surrogate.features import block_values
 
     task = Task(dataset="iris")
     Surrogate(task, folder=tmp_path).features("tanh")
@@ -1638,7 +1641,7 @@ def test_damaged_feature_files_are_computed_again(tmp_path):
         f = Surrogate(task, folder=tmp_path).features("tanh")
         assert isinstance(f["seconds"], float) and 0 <= f["seconds"] < 1e6, where
         assert f["note"] is None or isinstance(f["note"], str) and len(f["note"]) < 1000, where
-        assert all(isinstance(v, float) and math.isfinite(v) for b in BLOCKS for v in _block(f, b)), where
+        assert all(isinstance(v, float) and math.isfinite(v) for b in BLOCKS for v in block_values(f, b)), where
         assert json.loads(path.read_text())["seconds"] == f["seconds"]  # the file was written again
 
 

@@ -805,7 +805,7 @@ def run_evolution(
     )
     surrogate = None
     if config.surrogate:  # features are kept in out/surrogate: a resumed run computes none again
-        from actlab.surrogate.features import Surrogate, Task
+        from actlab.surrogate import Surrogate, Task
 
         task = Task(
             dataset=config.dataset,
