@@ -94,6 +94,20 @@ class Task:
     seed: int = 0
     batch: int = BATCH
 
+    @classmethod
+    def of(cls, config: Any, seed: int) -> Task:
+        """The task of a study's ``config`` (its dataset, model, data seed and options, and its
+        training loss) with the initial weights of training seed ``seed``."""
+        return cls(
+            dataset=config.dataset,
+            model=config.model,
+            data_seed=config.data_seed,
+            model_options=dict(config.model_options),
+            data_options=dict(config.data_options),
+            loss=config.train.loss,
+            seed=seed,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -79,15 +79,7 @@ class ScreenConfig:
 
     def task(self) -> Task:
         """The surrogate's task: this dataset and model, the first training seed's initial weights."""
-        return Task(
-            dataset=self.dataset,
-            model=self.model,
-            data_seed=self.data_seed,
-            model_options=self.model_options,
-            data_options=self.data_options,
-            loss=self.train.loss,
-            seed=0,
-        )
+        return Task.of(self, seed=0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -4,6 +4,7 @@ functions trained, then the top predicted and the random picks, round by round."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,9 @@ def run_screen(
     picks: Picks = {b: {"role": "usual", "round": 0} for b in base}
     try:
         trainer.train(base)
-        rounds = _train_top(config, sur, trainer, picks, pool, runnable, top_n)
-        _train_random(config, sur, trainer, picks, pool, runnable, random_n, rounds + 1)
+        rounds = _Rounds(sur, trainer, runnable, pool, picks)
+        last = rounds.top(top_n, config.per_round)
+        rounds.random(random_n, config.seed, round_=last + 1)
     finally:
         if own:
             runner.close()
@@ -94,50 +96,50 @@ def _features(
     return runnable, base, feature_seconds
 
 
-def _train_top(
-    config: ScreenConfig,
-    sur: Surrogate,
-    trainer: Trainings,
-    picks: Picks,
-    pool: list[str],
-    runnable: list[str],
-    top_n: int,
-) -> int:
-    """Train the ``top_n`` functions predicted best, ``per_round`` at a time, the surrogate fit
-    again before each round; each prediction kept before its training. Returns the rounds."""
-    rounds = 0
-    while (done := sum(p["role"] == "top" for p in picks.values())) < top_n:
-        rounds += 1
-        rest = [c for c in pool if c not in picks]
-        mean, std = trainer.fit(sur, list(picks), runnable).predict(rest)
-        chosen = sorted(range(len(rest)), key=lambda i: (-mean[i], i))[: min(config.per_round, top_n - done)]
-        for i in chosen:
-            picks[rest[i]] = {
-                "role": "top",
-                "round": rounds,
-                "predicted": float(mean[i]),
-                "predicted_std": float(std[i]),
-            }
-        trainer.train([rest[i] for i in chosen])
-    return rounds
+@dataclass
+class _Rounds:
+    """The picks after the usual functions: the surrogate, the trainings, the candidates that run
+    in the model, those that may be picked (``pool``) and the picks so far."""
 
+    sur: Surrogate
+    trainer: Trainings
+    runnable: list[str]
+    pool: list[str]
+    picks: Picks
 
-def _train_random(
-    config: ScreenConfig,
-    sur: Surrogate,
-    trainer: Trainings,
-    picks: Picks,
-    pool: list[str],
-    runnable: list[str],
-    n: int,
-    round_: int,
-) -> None:
-    """Predict, then train, ``n`` functions drawn at random (seeded) among those not picked."""
-    rest = [c for c in pool if c not in picks]
-    drawn = [rest[i] for i in np.random.default_rng(config.seed).permutation(len(rest))[:n]]
-    if not drawn:
-        return
-    mean, std = trainer.fit(sur, list(picks), runnable).predict(drawn)
-    for s, m, sd in zip(drawn, mean, std, strict=True):
-        picks[s] = {"role": "random", "round": round_, "predicted": float(m), "predicted_std": float(sd)}
-    trainer.train(drawn)
+    def rest(self) -> list[str]:
+        return [c for c in self.pool if c not in self.picks]
+
+    def predict(self, specs: list[str]):
+        """Predictions for ``specs`` by the surrogate fit on every pick trained so far."""
+        return self.trainer.fit(self.sur, list(self.picks), self.runnable).predict(specs)
+
+    def top(self, n: int, per_round: int) -> int:
+        """Train the ``n`` functions predicted best, ``per_round`` at a time, the surrogate fit
+        again before each round; each prediction kept before its training. Returns the rounds."""
+        rounds = 0
+        while (done := sum(p["role"] == "top" for p in self.picks.values())) < n:
+            rounds += 1
+            rest = self.rest()
+            mean, std = self.predict(rest)
+            chosen = sorted(range(len(rest)), key=lambda i: (-mean[i], i))[: min(per_round, n - done)]
+            for i in chosen:
+                self.picks[rest[i]] = {
+                    "role": "top",
+                    "round": rounds,
+                    "predicted": float(mean[i]),
+                    "predicted_std": float(std[i]),
+                }
+            self.trainer.train([rest[i] for i in chosen])
+        return rounds
+
+    def random(self, n: int, seed: int, round_: int) -> None:
+        """Predict, then train, ``n`` functions drawn at random (``seed``) among those not picked."""
+        rest = self.rest()
+        drawn = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))[:n]]
+        if not drawn:
+            return
+        mean, std = self.predict(drawn)
+        for s, m, sd in zip(drawn, mean, std, strict=True):
+            self.picks[s] = {"role": "random", "round": round_, "predicted": float(m), "predicted_std": float(sd)}
+        self.trainer.train(drawn)

@@ -66,15 +66,7 @@ def run_search(
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
     given, surrogate = config, None
     if config.surrogate:  # search only the candidates a surrogate predicts best (the same list on every rerun)
-        task = Task(
-            dataset=config.dataset,
-            model=config.model,
-            data_seed=config.data_seed,
-            model_options=config.model_options,
-            data_options=config.data_options,
-            loss=config.train.loss,
-            seed=config.seed,
-        )
+        task = Task.of(config, seed=config.seed)
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
             kept, surrogate = prune(
                 config.candidates,
