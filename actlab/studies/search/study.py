@@ -176,11 +176,6 @@ def open_study(storage, name: str, space: dict, sampler, direction: str = "maxim
     return study
 
 
-def trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
-    """The storage's id of trial ``number`` of ``study`` (what the storage's trial methods take)."""
-    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
-
-
 class Heartbeat:
     """Stamps a running trial (``trial_id`` in ``storage``) every ``interval`` seconds from a daemon thread."""
 
@@ -229,12 +224,14 @@ def is_stale(trial: optuna.trial.FrozenTrial, grace: float, now: float | None = 
 def fail_stale_trials(storage: optuna.storages.BaseStorage, study: optuna.Study, grace: float) -> list[int]:
     """Mark trials of dead workers FAIL and enqueue their configuration again (``study`` kept in
     ``storage``). Returns their numbers."""
-    failed = []
+    failed, study_id = [], None
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not is_stale(t, grace):
             continue
         try:
-            won = storage.set_trial_state_values(trial_id(storage, study, t.number), TrialState.FAIL)
+            study_id = storage.get_study_id_from_name(study.study_name) if study_id is None else study_id
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            won = storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except Exception:  # another worker got there first
             continue
         if won is False:

@@ -42,13 +42,14 @@ def work(
         sampler=make_sampler(config, space, offset),
         pruner=make_pruner(config.pruner, config.train.epochs),
     )
+    study_id = storage.get_study_id_from_name(study_name)  # the storage's trial methods take its ids
     bar = Progress(config.trials, "trials", enabled=progress, done=S.counts(study)["done"])
     mine = 0
     while (n := _room(config, storage, study, bar)) is not None:
         if not n:
             time.sleep(min(config.heartbeat, 2.0))  # the rest is running elsewhere; watch for dead workers
             continue
-        batch = _ask(config, storage, study, n)
+        batch = _ask(config, storage, study, study_id, n)
         if batch:
             _train_batch(config, study, space, data, batch, bar, worker)
             mine += len(batch)
@@ -70,13 +71,15 @@ def _room(config: SearchConfig, storage, study: optuna.Study, bar: Progress) -> 
     return max(min(config.pack, config.trials - c["done"] - c["running"]), 1) if packable(config.model) else 1
 
 
-def _ask(config: SearchConfig, storage, study: optuna.Study, n: int) -> list[tuple[optuna.Trial, S.Heartbeat]]:
+def _ask(
+    config: SearchConfig, storage, study: optuna.Study, study_id: int, n: int
+) -> list[tuple[optuna.Trial, S.Heartbeat]]:
     """Up to ``n`` new trials, each with its heartbeat running; a trial beyond the budget is marked
     surplus and failed before any training, and ends the batch."""
     batch = []
     for _ in range(n):
         trial = study.ask()
-        trial_id = S.trial_id(storage, study, trial.number)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         if S.is_surplus(study, trial.number, config.trials):
             storage.set_trial_system_attr(trial_id, S.SURPLUS, True)
             study.tell(trial, state=TrialState.FAIL)
