@@ -1407,7 +1407,7 @@ CASES: list[Case] = [
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
     Case(
         "lib-dask-address-with-password",
-        call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
+        call=lambda ctx: __import__("actlab.execution.runner", fromlist=["Runner"]).Runner(
             dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5
         ),
         secret="hunter2secret",
