@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import io
 import json
 import math
@@ -351,7 +352,8 @@ def checkpoint_text() -> str:
     if "text" not in _CHECKPOINT:
         import tempfile
 
-        from actlab.studies.evolve.run import EvolveConfig, run_evolution
+        from actlab.studies.evolve.config import EvolveConfig
+        from actlab.studies.evolve.run import run_evolution
 
         cfg = EvolveConfig(dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
         with tempfile.TemporaryDirectory() as d:
@@ -1374,21 +1376,21 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-read-checkpoint-garbage",
-        call=lambda ctx: __import__("actlab.studies.evolve.run", fromlist=["read_checkpoint"]).read_checkpoint(
+        call=lambda ctx: importlib.import_module("actlab.studies.evolve.checkpoint").read_checkpoint(
             ctx.files / "c.json"
         ),
         setup=files("c.json", b"\x00\x01garbage"),
     ),
     Case(
         "lib-storage-password",
-        call=lambda ctx: __import__("actlab.studies.search.study", fromlist=["make_storage"]).make_storage(
+        call=lambda ctx: importlib.import_module("actlab.studies.search.study").make_storage(
             "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
         ),
         secret="hunter2secret",
     ),
     Case(
         "lib-compare-config-seeds-huge",
-        call=lambda ctx: __import__("actlab.studies.compare", fromlist=["CompareConfig"]).CompareConfig(
+        call=lambda ctx: importlib.import_module("actlab.studies.compare").CompareConfig(
             dataset="iris", activations=["relu"], seeds=10**30
         ),
     ),
@@ -1407,7 +1409,7 @@ CASES: list[Case] = [
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
     Case(
         "lib-dask-address-with-password",
-        call=lambda ctx: __import__("actlab.execution.runner", fromlist=["Runner"]).Runner(
+        call=lambda ctx: importlib.import_module("actlab.execution.runner").Runner(
             dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5
         ),
         secret="hunter2secret",
