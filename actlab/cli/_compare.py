@@ -295,7 +295,7 @@ def cmd_compare(args) -> int:
             config, out, data=data, progress=not args.quiet, runner=runner, data_location=location, force=args.force
         )
     if args.map:
-        from actlab.surrogate.features import Task, feature_points
+        from actlab.surrogate import Task, feature_points
 
         results["feature_map"] = feature_points(
             Task(

@@ -10,7 +10,7 @@ from actlab.cli._catalogue import HelpFormatter
 from actlab.cli._data_help import dataset_help, limit_help
 from actlab.cli._settings import defaults, given, layered
 from actlab.execution.runner import DEFAULT_PACK
-from actlab.surrogate.features import REGRESSORS
+from actlab.surrogate import REGRESSORS
 from actlab.training import OPTIMIZERS, TrainConfig
 
 # Option name -> path in ScreenConfig's dict: the defaults are ScreenConfig's own.

@@ -13,7 +13,7 @@ from actlab.cli._settings import defaults
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
 from actlab.studies.search import SearchConfig
-from actlab.surrogate.features import KEEP
+from actlab.surrogate import KEEP
 from actlab.training import OPTIMIZERS, TrainConfig
 
 OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-mnist")
