@@ -35,7 +35,7 @@ from actlab.execution.runner import Runner, load_data
 from actlab.models import build
 from actlab.stats import rank_correlation
 from actlab.studies.screen import ScreenConfig, Trainings, catalogue_names, usual
-from actlab.surrogate.features import BLOCKS, DEFAULT_REGRESSOR, REGRESSORS, Surrogate, compute_features
+from actlab.surrogate import BLOCKS, DEFAULT_REGRESSOR, REGRESSORS, Surrogate, compute_features
 from actlab.training import TrainConfig, train
 
 DATASETS = ("mnist1d", "digits")
@@ -61,7 +61,7 @@ def cost(config: ScreenConfig, specs: list[str], data) -> list[tuple[str, float,
         t0 = time.perf_counter()
         compute_features(s, task, data)
         t1 = time.perf_counter()
-        train(lambda: build(config.model, data.input_shape, data.n_classes, s, **config.model_options), data, cfg)
+        train(lambda s=s: build(config.model, data.input_shape, data.n_classes, s, **config.model_options), data, cfg)
         out.append((s, t1 - t0, time.perf_counter() - t1))
     return out
 

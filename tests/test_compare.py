@@ -144,11 +144,11 @@ def test_runs_cut_off_before_they_converge_get_no_verdict(tmp_path):
     rows = {row["activation"]: row for row in res["summary"]}
     assert rows["relu"]["unconverged"] == rows["tanh"]["unconverged"] == 3
     assert not rows["relu"]["converged"] and rows["tanh"]["outcome"] == NOT_CONVERGED
-    line = next(l for l in r.stdout.splitlines() if l.startswith("tanh"))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("tanh"))
     assert "not converged" in line and "* " not in line
     assert "not converged = " in r.stdout and "last 2 of 2 epochs" in r.stdout and "--epochs" in r.stdout
     assert "not converged" in (out / "report.html").read_text()
-    warning = [l for l in r.stderr.splitlines() if "warning" in l]
+    warning = [ln for ln in r.stderr.splitlines() if "warning" in ln]
     assert len(warning) == 1 and warning[0].startswith(
         "actlab: warning: batch size 128 on 105 training examples is 1 optimizer step per epoch, 2 in 2 epochs"
     )
@@ -378,7 +378,7 @@ def test_csv_dataset_compares_for_real(tmp_path):
     csv.write_text(
         "\n".join(
             [",".join([f"f{i}" for i in range(x.shape[1])] + ["cultivar"])]
-            + [",".join([*map(str, row), f"c{label}"]) for row, label in zip(x, y)]
+            + [",".join([*map(str, row), f"c{label}"]) for row, label in zip(x, y, strict=True)]
         )
     )
     out = tmp_path / "o"

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import importlib
+import io
 import json
 import math
 import os
@@ -121,8 +121,8 @@ class TrainingStarted(BaseException):
 @pytest.fixture
 def no_training(monkeypatch):
     import actlab.execution.runner
-    import actlab.studies.compare
-    import actlab.studies.search
+    import actlab.studies.compare.run
+    import actlab.studies.search.trials
 
     def tripwire(*args, **kwargs):
         raise TrainingStarted("a hostile case got as far as training")
@@ -130,9 +130,9 @@ def no_training(monkeypatch):
     for mod, name in (
         (actlab.execution.runner, "train"),
         (actlab.execution.runner, "train_population"),
-        (actlab.studies.search, "train"),
-        (actlab.studies.search, "train_population"),
-        (actlab.studies.compare, "train"),
+        (actlab.studies.search.trials, "train"),
+        (actlab.studies.search.trials, "train_population"),
+        (actlab.studies.compare.run, "train"),
     ):
         monkeypatch.setattr(mod, name, tripwire)
 
@@ -400,7 +400,7 @@ def best_learned(*values):
     return best(
         functions={"all": "x * tanh(1.5 * x)"},
         learn_constants=True,
-        learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values)},
+        learned={layer: {"constants": [v]} for layer, v in zip(("input", "hidden_1"), values, strict=True)},
     )
 
 
@@ -1376,21 +1376,21 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-read-checkpoint-garbage",
-        call=lambda ctx: __import__("actlab.studies.evolve.checkpoint").studies.evolve.checkpoint.read_checkpoint(
+        call=lambda ctx: importlib.import_module("actlab.studies.evolve.checkpoint").read_checkpoint(
             ctx.files / "c.json"
         ),
         setup=files("c.json", b"\x00\x01garbage"),
     ),
     Case(
         "lib-storage-password",
-        call=lambda ctx: importlib.import_module("actlab.studies.search._study").make_storage(
+        call=lambda ctx: importlib.import_module("actlab.studies.search.study").make_storage(
             "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
         ),
         secret="hunter2secret",
     ),
     Case(
         "lib-compare-config-seeds-huge",
-        call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
+        call=lambda ctx: importlib.import_module("actlab.studies.compare").CompareConfig(
             dataset="iris", activations=["relu"], seeds=10**30
         ),
     ),
@@ -1409,7 +1409,7 @@ CASES: list[Case] = [
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
     Case(
         "lib-dask-address-with-password",
-        call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
+        call=lambda ctx: importlib.import_module("actlab.execution.runner").Runner(
             dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5
         ),
         secret="hunter2secret",
@@ -1617,7 +1617,8 @@ def test_compare_trains_again_a_run_whose_accuracy_is_impossible(finished_run, c
 
 
 def test_damaged_feature_files_are_computed_again(tmp_path):
-    from actlab.surrogate.features import BLOCKS, Surrogate, Task, _block
+    from actlab.surrogate import BLOCKS, Surrogate, Task
+    from actlab.surrogate.features import block_values
 
     task = Task(dataset="iris")
     Surrogate(task, folder=tmp_path).features("tanh")
@@ -1642,7 +1643,7 @@ def test_damaged_feature_files_are_computed_again(tmp_path):
         f = Surrogate(task, folder=tmp_path).features("tanh")
         assert isinstance(f["seconds"], float) and 0 <= f["seconds"] < 1e6, where
         assert f["note"] is None or isinstance(f["note"], str) and len(f["note"]) < 1000, where
-        assert all(isinstance(v, float) and math.isfinite(v) for b in BLOCKS for v in _block(f, b)), where
+        assert all(isinstance(v, float) and math.isfinite(v) for b in BLOCKS for v in block_values(f, b)), where
         assert json.loads(path.read_text())["seconds"] == f["seconds"]  # the file was written again
 
 

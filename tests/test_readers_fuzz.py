@@ -406,21 +406,21 @@ def test_fuzz_run_file_numbers(data):
 @functools.cache
 def _features() -> tuple:
     """A real features file (tanh on iris) as JSON text, its task and data."""
-    from actlab.surrogate.features import Surrogate, Task
+    from actlab.surrogate import Surrogate, Task
 
     sur = Surrogate(Task(dataset="iris"))
     return json.dumps(sur.features("tanh")), sur.task, sur.data
 
 
 def _read_feature_file(content: bytes) -> None:
-    from actlab.surrogate.features import BLOCKS, _block, _read_features
+    from actlab.surrogate.features import BLOCKS, _read_features, block_values
 
     text, task, data = _features()
     d = _read_features(_write("features.json", content), "tanh", task, data)
     if d is None:  # damaged: computed again
         return
     _readable(d)
-    assert all(type(v) is float and math.isfinite(v) for b in BLOCKS for v in _block(d, b))
+    assert all(type(v) is float and math.isfinite(v) for b in BLOCKS for v in block_values(d, b))
     assert type(d["seconds"]) is float and d["seconds"] >= 0 and isinstance(d["ok"], bool)
     assert d["note"] is None or isinstance(d["note"], str)
 

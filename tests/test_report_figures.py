@@ -31,7 +31,7 @@ from actlab.studies.evolve.run import run_evolution
 from actlab.studies.screen import ScreenConfig, run_screen
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
-from actlab.surrogate.features import Task, feature_points
+from actlab.surrogate import Task, feature_points
 from actlab.training import TrainConfig
 
 TWELVE = [
@@ -260,7 +260,7 @@ def test_twelve_activations_get_twelve_different_looks(reports):
 def test_series_styles_repeat_only_after_126():
     looks = [(s["color"], s["marker"], s["linestyle"]) for s in map(style, range(200))]
     assert len(set(looks[: len(PALETTE) * len(MARKERS)])) == len(PALETTE) * len(MARKERS) == 126
-    assert len(set(s["color"] for s in map(style, range(len(PALETTE))))) == len(PALETTE) == 18
+    assert len({s["color"] for s in map(style, range(len(PALETTE)))}) == len(PALETTE) == 18
     assert {s["linestyle"] for s in map(style, range(18, 36))} == {"--"}  # lines past 18 colours: dashed
 
 

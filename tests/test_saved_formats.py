@@ -119,6 +119,7 @@ def test_results_json_makes_its_report(name, tmp_path):
 
 def test_a_screen_feature_file_is_read_not_computed_again(tmp_path, monkeypatch):
     import actlab.surrogate.features as S
+    from actlab.surrogate import Surrogate
 
     folder = _copy("screen", tmp_path) / "features"
     path = next(folder.glob("*.json"))
@@ -129,5 +130,5 @@ def test_a_screen_feature_file_is_read_not_computed_again(tmp_path, monkeypatch)
         raise AssertionError("the features were computed again instead of read")
 
     monkeypatch.setattr(S, "compute_features", computed)
-    got = S.Surrogate(S.Task(**task), folder=folder).features(stored["spec"])
+    got = Surrogate(S.Task(**task), folder=folder).features(stored["spec"])
     assert got["outputs"] == stored["outputs"] and got["ok"] == stored["ok"]

@@ -19,8 +19,8 @@ from actlab import SIPPER48
 from actlab.data import load
 from actlab.models import build
 from actlab.stats import NOT_CONVERGED, OUTCOMES, converged, result_converged
-from actlab.studies.search import SearchConfig, _study, candidates, plan_of, work
-from actlab.studies.search._study import HEARTBEAT, RETRY_OF, SURPLUS, make_storage
+from actlab.studies.search import SearchConfig, candidates, plan_of, work
+from actlab.studies.search.study import DONE, HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.training import TrainConfig, train
 from tests.conftest import wait_until
 
@@ -90,7 +90,7 @@ def test_objective_is_the_best_validation_accuracy_and_reproducible(tmp_path):
     space = cfg.space(data.input_shape, data.n_classes)
     for t in trials_of(f"sqlite:///{tmp_path / 'study.db'}", "s"):
         again = train(
-            lambda: build("mlp", data.input_shape, data.n_classes, plan_of(t.params, space), width=64, depth=3),
+            lambda t=t: build("mlp", data.input_shape, data.n_classes, plan_of(t.params, space), width=64, depth=3),
             data,
             TrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.seed, "diagnostics": False}),
         )
@@ -144,7 +144,7 @@ def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(t
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     after = {t.number: t for t in trials_of(url, "actlab-digits-mlp")}
-    for n, (state, value, params) in before.items():
+    for n, (state, value, _params) in before.items():
         if state == TrialState.COMPLETE:
             assert after[n].state == TrialState.COMPLETE and after[n].value == value  # kept, not rerun
     interrupted = after[running[0]]
@@ -188,7 +188,7 @@ def _hold_the_first_worker(url: str, study: str, journal: Path) -> None:
     finally:
         lock.release()
     try:
-        assert wait_until(lambda: _worker_pids(_trials_or_none(url, study), _study.DONE) - {pid}), (
+        assert wait_until(lambda: _worker_pids(_trials_or_none(url, study), DONE) - {pid}), (
             "no other worker finished a trial"
         )
     finally:
@@ -421,7 +421,7 @@ def test_offline_suite_prints_a_win_tie_loss_table(tmp_path):
     )
     table = r.stdout.split("outcome", 1)[1]
     for name in expected:
-        line = next(l for l in table.splitlines() if l.startswith(name))
+        line = next(ln for ln in table.splitlines() if ln.startswith(name))
         assert line.endswith(OUTCOMES)  # 3 epochs, doubled up to 12: some may still be "not converged"
         assert (tmp_path / name / "report.html").exists()
     tally = [int(v) for v in r.stdout.split("win / tie / loss against the baseline:")[1].split()[0:5:2]]
@@ -444,7 +444,9 @@ def test_a_pack_of_trials_trains_together_each_as_if_alone(tmp_path):
     )
     for t in ts[:4]:  # the value Optuna got is what the plan gives trained alone (the command's settings)
         plan = t.user_attrs["plan"]
-        alone = train(lambda: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg)
+        alone = train(
+            lambda plan=plan: build("mlp", data.input_shape, data.n_classes, plan, width=64, depth=3), data, cfg
+        )
         assert t.value == max(e["val_accuracy"] for e in alone.epochs)
 
 
@@ -452,11 +454,11 @@ RACER = """
 import sys
 from pathlib import Path
 import optuna
-from actlab.studies.search import _study
+from actlab.studies.search.study import make_storage, open_study
 print("ready", flush=True)
 for line in sys.stdin:
-    storage = _study.make_storage(None, Path(line.strip()))
-    _study.open_study(storage, "race", {"a": 1}, optuna.samplers.RandomSampler())
+    storage = make_storage(None, Path(line.strip()))
+    open_study(storage, "race", {"a": 1}, optuna.samplers.RandomSampler())
     print("ok", flush=True)
 """
 
@@ -622,5 +624,5 @@ def test_a_final_evaluation_that_has_not_converged_trains_everyone_longer_then_g
     verdicts_follow_the_convergence_rule(final, records[12])
     assert "not converged" in r.stdout and "train longer with --epochs" in r.stdout and "doubled from 3" in r.stdout
     assert "not converged" in (out / "report.html").read_text()
-    warning = [l for l in r.stderr.splitlines() if l.startswith("actlab: warning:")]
-    assert warning == [next(l for l in r.stderr.splitlines() if "optimizer step per epoch, 3 in 3 epochs" in l)]
+    warning = [ln for ln in r.stderr.splitlines() if ln.startswith("actlab: warning:")]
+    assert warning == [next(ln for ln in r.stderr.splitlines() if "optimizer step per epoch, 3 in 3 epochs" in ln)]

@@ -21,7 +21,7 @@ from actlab.stats import rank_correlation
 from actlab.studies.screen import ScreenConfig, Trainings, candidates, run_screen
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
-from actlab.surrogate.features import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
+from actlab.surrogate import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
 from actlab.training import TrainConfig
 from tests.conftest import wait_until
 

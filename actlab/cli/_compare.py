@@ -181,7 +181,7 @@ def cmd_compare(args) -> int:
 
 def _map(config: CompareConfig, results: dict[str, Any], data) -> dict[str, Any]:
     """The compared functions in the surrogate's features, coloured by their mean test accuracy."""
-    from actlab.surrogate.features import Task, feature_points
+    from actlab.surrogate import Task, feature_points
 
     task = Task(
         dataset=config.dataset,

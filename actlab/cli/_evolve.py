@@ -210,7 +210,7 @@ def cmd_evolve(args) -> int:
 
 def _map(config, results) -> dict:
     """The final evaluation's contenders in the surrogate's features (single mode: one function each)."""
-    from actlab.surrogate.features import Task, feature_points
+    from actlab.surrogate import Task, feature_points
 
     final = results.get("final")
     if not final or config.mode != "single":

@@ -7,7 +7,7 @@ from pathlib import Path
 from actlab._io import check_out
 from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
 from actlab.studies.screen import ScreenConfig, candidates
-from actlab.surrogate.features import REGRESSORS
+from actlab.surrogate import REGRESSORS
 
 OWN = (
     Option(

@@ -11,7 +11,7 @@ from actlab.cli._options import SHARED, Option, Study, add_options, build, check
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
 from actlab.studies.search import PRUNERS, SAMPLERS, SearchConfig, candidates
-from actlab.surrogate.features import KEEP
+from actlab.surrogate import KEEP
 
 OFFLINE_SUITE = ("iris", "wine", "breast_cancer", "digits", "mnist1d", "fashion-mnist")
 SUITE_LIMITS = {"fashion-mnist": 2000}  # a subset unless --limit says otherwise: the suite stays an afternoon's work

@@ -3,7 +3,6 @@ self-contained ``report.html`` (images embedded), all drawn from ``results.json`
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
@@ -13,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from actlab._io import finite, write_file_atomic, write_text_atomic
-from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from actlab.report.plots import draw_feature_map
-from actlab.stats import CI_NOTE, NOT_CONVERGED, format_p
+from actlab._io import finite, write_text_atomic
+from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
+from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
     ("dead", "dead units (fraction)"),
@@ -24,30 +23,6 @@ DIAG_PANELS = (
     ("std", "activation std"),
     ("grad_norm_last", "weight-gradient norm, last epoch"),
 )
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Lay out (unless the figure has its own layout engine), write at ``DPI`` (atomically:
-    processes sharing an --out may write it at once) and close a figure."""
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI))
-    _plt().close(fig)
-    return path
-
-
-def _n(count: int, word: str) -> str:
-    """``1 seed``, ``3 seeds``."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _by_activation(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -81,7 +56,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(
         rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True, layout="constrained"
     )
-    for ax, (act, runs) in zip(axes.flat, groups.items()):
+    for ax, (act, runs) in zip(axes.flat, groups.items(), strict=False):  # more axes than groups: the rest off
         for key, colour, ls, label in (
             ("train_accuracy", PALETTE[0], "-", "train"),
             ("val_accuracy", PALETTE[1], "--", "validation"),
@@ -189,7 +164,7 @@ def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(
         rows, cols, figsize=(cols * panel_w, rows * (0.3 * len(acts) + 1.4) + 0.4), squeeze=False, layout="constrained"
     )
-    for ax, (key, title) in zip(axes.flat, DIAG_PANELS):
+    for ax, (key, title) in zip(axes.flat, DIAG_PANELS, strict=False):  # an odd panel count leaves one axis
         m = mats[key]
         bounded = key in ("dead", "saturated")
         im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0 if bounded else None, vmax=1 if bounded else None)
@@ -213,46 +188,39 @@ def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:0 24px 40px;color:#222}
-h1{margin:18px 0 4px}p.sub{color:#556;margin:0 0 14px}table{border-collapse:collapse;font-size:13px;margin:8px 0 18px}
-th,td{padding:4px 10px;border-bottom:1px solid #dde;text-align:right}th{background:#eef1f4}td{white-space:nowrap}
-.scroll{overflow-x:auto;max-width:100%;margin:8px 0 18px}.scroll table{margin:0}
-td:first-child,th:first-child{text-align:left;font-family:monospace}.better{color:#070;font-weight:bold}
-.worse{color:#a00;font-weight:bold}img{max-width:100%;border:1px solid #eee;margin:6px 0 18px}
-pre{background:#f5f5f7;padding:10px;font-size:12px;overflow:auto}details{margin:10px 0}
-"""
-
-
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _f(v: float, fmt: str = ".3f") -> str:
-    return format(float(v), fmt) if finite(v) else "n/a"
-
-
-_pv = format_p  # the report's short name
-
-
-def convergence_note(note: str | None, outcomes) -> str:
-    """The footer's sentence on the verdict ``not converged`` (HTML), where one of ``outcomes`` is."""
-    return f" {html.escape(note)}." if note and NOT_CONVERGED in outcomes else ""
-
-
-def feature_map_section(fmap: dict[str, Any] | None, path: Path, label: str) -> str:
-    """The map of the functions in the surrogate's features (``--map``), or nothing."""
-    if not fmap:
-        return ""
-    if not fmap["points"]:
-        return f"<h2>Map of the functions</h2><p>{html.escape(fmap['note'])}</p>"
-    img = draw_feature_map(fmap["points"], path, label)
-    return (
-        f"<h2>Map of the functions</h2><p class='sub'>Each function at its place in the {html.escape(fmap['note'])}, "
-        f"coloured by {html.escape(label)}: functions close together behave alike at initialisation.</p>"
-        f"{_img(img, 'functions in the feature embedding')}"
+def _summary_row(r: dict[str, Any], base: str, seeds: int) -> str:
+    """One activation's row of the test-accuracy table."""
+    cls = {"win": "better", "loss": "worse"}.get(r["outcome"], "")
+    p = (
+        "baseline"
+        if r["activation"] == base
+        else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}"
+        + (f" {NOT_CONVERGED}" if r["outcome"] == NOT_CONVERGED else " *" if r["significant"] else "")
     )
+    return (
+        f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td>"
+        f"<td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
+        f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"
+        f"<td>{_f(r['test_loss'])}</td><td>{_f(r['epoch_seconds'])}</td><td>{_f(r['epochs_run'], '.1f')}</td>"
+        f"<td>{_f(r['train_test_gap'], '+.3f')}</td><td>{r['diverged']}/{seeds}</td><td>{p}</td></tr>"
+    )
+
+
+def _diagnostics_html(results: dict[str, Any]) -> str:
+    """The diagnostics table: per activation and slot, dead / saturated / std."""
+    acts, slots, mats = diagnostics_table(results)
+    rows = "".join(
+        f"<tr><td>{html.escape(a)}</td>"
+        + "".join(
+            f"<td>{_f(mats['dead'][i, j], '.2f')} / {_f(mats['saturated'][i, j], '.2f')} / "
+            f"{_f(mats['std'][i, j], '.2f')}</td>"
+            for j in range(len(slots))
+        )
+        + "</tr>"
+        for i, a in enumerate(acts)
+    )
+    head = "".join(f"<th>{html.escape(s)}</th>" for s in slots)
+    return f'<div class="scroll"><table><tr><th>activation</th>{head}</tr>{rows}</table></div>'
 
 
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
@@ -265,51 +233,30 @@ def write_report(results: dict[str, Any], out: str | Path) -> Path:
     }
     cfg = results["config"]
     base = cfg["baseline"]
-    rows = []
-    for r in results["summary"]:
-        cls = {"win": "better", "loss": "worse"}.get(r["outcome"], "")
-        p = (
-            "baseline"
-            if r["activation"] == base
-            else f"{_pv(r['p_value'])} / {_pv(r['p_holm'])}"
-            + (f" {NOT_CONVERGED}" if r["outcome"] == NOT_CONVERGED else " *" if r["significant"] else "")
-        )
-        rows.append(
-            f"<tr class='{cls}'><td>{html.escape(r['activation'])}</td><td class='{cls}'>{_f(r['mean'])} ± {_f(r['std'])}</td>"
-            f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{_f(r['test_f1'])}</td><td>{_f(r['test_auc'])}</td>"
-            f"<td>{_f(r['test_loss'])}</td><td>{_f(r['epoch_seconds'])}</td><td>{_f(r['epochs_run'], '.1f')}</td>"
-            f"<td>{_f(r['train_test_gap'], '+.3f')}</td><td>{r['diverged']}/{cfg['seeds']}</td><td>{p}</td></tr>"
-        )
-    acts, slots, mats = diagnostics_table(results)
-    diag_rows = "".join(
-        f"<tr><td>{html.escape(a)}</td>"
-        + "".join(
-            f"<td>{_f(mats['dead'][i, j], '.2f')} / {_f(mats['saturated'][i, j], '.2f')} / {_f(mats['std'][i, j], '.2f')}</td>"
-            for j in range(len(slots))
-        )
-        + "</tr>"
-        for i, a in enumerate(acts)
-    )
-    ds = results["dataset"]
-    t = cfg["train"]
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab compare: {html.escape(ds["name"])}</title>
+    rows = "".join(_summary_row(r, base, cfg["seeds"]) for r in results["summary"])
+    ds, t, sizes = results["dataset"], cfg["train"], results["dataset"]["sizes"]
+    converging = convergence_note(results.get("convergence"), [r["outcome"] for r in results["summary"]])
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>actlab compare: {html.escape(ds["name"])}</title>
 <style>{_CSS}</style></head><body>
 <h1>Activation comparison on {html.escape(ds["name"])} with {html.escape(cfg["model"])}</h1>
-<p class="sub">{_n(cfg["seeds"], "seed")} per activation; {ds["sizes"]["train"]} train / {ds["sizes"]["val"]} validation /
-{ds["sizes"]["test"]} test examples; {html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to {_n(t["epochs"], "epoch")},
-early stopping on {html.escape(t["monitor"])} (patience {t["patience"]}), weights of the best validation epoch tested.</p>
+<p class="sub">{_n(cfg["seeds"], "seed")} per activation; {sizes["train"]} train / {sizes["val"]} validation /
+{sizes["test"]} test examples; {html.escape(t["optimizer"])}, batch {t["batch_size"]},
+up to {_n(t["epochs"], "epoch")}, early stopping on {html.escape(t["monitor"])} (patience {t["patience"]}),
+weights of the best validation epoch tested.</p>
 <h2>Test accuracy</h2>
-<div class="scroll"><table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th><th>F1</th><th>AUC</th><th>loss</th>
-<th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th><th>p raw / Holm vs {html.escape(base)}</th></tr>
-{"".join(rows)}</table></div>
-<p>{html.escape(results["test"])}; * marks p &lt; {results["alpha"]} after correction. Green: significantly better than the
-baseline, red: significantly worse.{convergence_note(results.get("convergence"), [r["outcome"] for r in results["summary"]])}
+<div class="scroll"><table id="summary"><tr><th>activation</th><th>accuracy mean ± std</th><th>95% CI</th>
+<th>F1</th><th>AUC</th><th>loss</th><th>s/epoch</th><th>epochs</th><th>train−test gap</th><th>diverged</th>
+<th>p raw / Holm vs {html.escape(base)}</th></tr>
+{rows}</table></div>
+<p>{html.escape(results["test"])}; * marks p &lt; {results["alpha"]} after correction. Green: significantly better
+than the baseline, red: significantly worse.{converging}
 {html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs["curves"], "train vs validation accuracy per epoch")}
 <h2>Time and accuracy</h2>{_img(figs["time_accuracy"], "seconds per epoch vs test accuracy")}
 <h2>Why: diagnostics per slot</h2>{_img(figs["diagnostics"], "diagnostics per slot")}
 {feature_map_section(results.get("feature_map"), out / "map.png", "mean test accuracy")}
-<div class="scroll"><table><tr><th>activation</th>{"".join(f"<th>{html.escape(s)}</th>" for s in slots)}</tr>{diag_rows}</table></div>
+{_diagnostics_html(results)}
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from actlab._io import finite, write_text_atomic
+from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 from actlab.report._math import drawn, formula_html
 from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
-from actlab.report.compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 from actlab.stats import CI_NOTE
 
 CURVE_RANGE = (-5.0, 5.0)

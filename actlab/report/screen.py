@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
+from actlab.report._html import _CSS, _f, _img, _n, _plt, _save
 from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
-from actlab.report.compare import _CSS, _f, _img, _n, _plt, _save
 from actlab.report.plots import place_labels
 
 ROLE_STYLE = {
@@ -113,7 +113,7 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     norm = plt.Normalize(vmin, vmax if vmax > vmin else vmin + 1e-6)
     inset_x, inset_y = 0.03 * (x1 - x0), 0.03 * (y1 - y0)  # the far-out ones, drawn just inside the frame
     named = []
-    for r, v in zip(rows, values):
+    for r, v in zip(rows, values, strict=True):
         trained = finite(r["val_accuracy"])
         x, y = min(max(r["map"][0], x0 + inset_x), x1 - inset_x), min(max(r["map"][1], y0 + inset_y), y1 - inset_y)
         outside = (x, y) != tuple(r["map"])
@@ -166,18 +166,21 @@ def write_screen_report(results: dict[str, Any], out: str | Path) -> Path:
         )
         rows.append(
             f"<tr><td>{html.escape(r['spec'])}</td><td>{r['rank']}</td><td>{final}</td>"
-            f"<td>{_blank(r['predicted_before'])}</td><td>{_blank(r['val_accuracy'])}</td><td>{_blank(r['test_accuracy'])}</td>"
+            f"<td>{_blank(r['predicted_before'])}</td><td>{_blank(r['val_accuracy'])}</td>"
+            f"<td>{_blank(r['test_accuracy'])}</td>"
             f"<td>{html.escape(r['role'] or '')}</td><td style='text-align:left;white-space:normal'>{why}</td></tr>"
         )
     t = cfg["train"]
     trained = sum(r["role"] is not None for r in results["candidates"])
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab screen: {html.escape(ds["name"])}</title>
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>actlab screen: {html.escape(ds["name"])}</title>
 <style>{_CSS}</style></head><body>
 <h1>Screening activation functions on {html.escape(ds["name"])} with {html.escape(cfg["model"])}</h1>
 <p class="sub">{len(results["candidates"])} functions ranked by a surrogate ({html.escape(results["regressor"])} on
-features at initialisation); {trained} trained with {_n(cfg["seeds"], "seed")} each: the 8 usual functions, {cfg["train_top"]}
-predicted best, {cfg["train_random"]} drawn at random. Training: {html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to
-{t["epochs"]} epochs, early stopping on {html.escape(t["monitor"])} (patience {t["patience"]}). Score:
+features at initialisation); {trained} trained with {_n(cfg["seeds"], "seed")} each: the 8 usual functions,
+{cfg["train_top"]} predicted best, {cfg["train_random"]} drawn at random. Training: {html.escape(t["optimizer"])},
+batch {t["batch_size"]}, up to {t["epochs"]} epochs, early stopping on {html.escape(t["monitor"])}
+(patience {t["patience"]}). Score:
 {html.escape(results["score"])}.</p>
 <h2>Predicted vs real</h2>
 <table><tr><th>Spearman rank correlation</th><th>value</th></tr>
@@ -187,8 +190,8 @@ predicted best, {cfg["train_random"]} drawn at random. Training: {html.escape(t[
 {_img(figs["predicted"], "predicted vs real validation accuracy")}
 <h2>Map of the functions</h2>{_img(figs["map"], "feature embedding coloured by accuracy")}
 <h2>Ranking</h2>
-<p>Trained functions are ranked by their real validation accuracy, the others by the final surrogate's prediction (fit on
-every trained function); functions that cannot run in the model come last, with the reason.</p>
+<p>Trained functions are ranked by their real validation accuracy, the others by the final surrogate's prediction
+(fit on every trained function); functions that cannot run in the model come last, with the reason.</p>
 <div class="scroll"><table><tr><th>function</th><th>rank</th><th>predicted ± std</th><th>predicted before training</th>
 <th>val acc</th><th>test acc</th><th>trained as</th><th>note</th></tr>
 {"".join(rows)}</table></div>

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import write_text_atomic
+from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
 from actlab.report._style import PALETTE, TEXT, TITLE
-from actlab.report.compare import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
 from actlab.stats import CI_NOTE
 
 
@@ -125,6 +125,38 @@ def _epochs(v) -> str:
     return str(v[len(v) // 2]) if v else "—"
 
 
+_PLAN_CSS = (
+    "th.plan,td.plan{text-align:left}td.plan{font-family:monospace;white-space:normal;min-width:16em}"
+    "td.plan span{white-space:nowrap}"
+)
+
+
+def _final_row(c: dict[str, Any]) -> str:
+    """One contender's row of the final table."""
+    cls = {"win": "better", "loss": "worse"}.get(c["outcome"], "")
+    p = "baseline" if c["outcome"] == "baseline" else f"{_pv(c['p_value'])} / {_pv(c['p_holm'])}"
+    return (
+        f"<tr class='{cls}'><td>{html.escape(c['name'])}</td><td class='left plan'>{_plan_cell(c['plan'])}</td>"
+        f"<td>{_f(c['val_accuracy'])}</td><td>{_epochs(c['epochs'])}</td><td>{html.escape(score_text(c))}</td>"
+        f"<td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td><td>{p}</td><td>{c['outcome']}</td></tr>"
+    )
+
+
+def _winner_diagnostics(final: dict[str, Any]) -> str:
+    """The diagnostics table of the winner (top-1, seed 0), per slot."""
+    diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
+    rows = "".join(
+        f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
+        f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
+        f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>"
+        for s, d in diag.items()
+    )
+    return (
+        '<div class="scroll"><table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th>'
+        f"<th>grad norm first</th><th>grad norm last</th></tr>{rows}</table></div>"
+    )
+
+
 def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
     out = Path(out)
     figs = {
@@ -133,42 +165,37 @@ def write_search_report(results: dict[str, Any], out: str | Path) -> Path:
         "importances": plot_importances(results, out / "importances.png"),
     }
     cfg, final = results["config"], results.get("final") or {"configs": []}
-    rows = "".join(
-        f"<tr class='{'better' if c['outcome'] == 'win' else 'worse' if c['outcome'] == 'loss' else ''}'>"
-        f"<td>{html.escape(c['name'])}</td><td class='left plan'>{_plan_cell(c['plan'])}</td><td>{_f(c['val_accuracy'])}</td>"
-        f"<td>{_epochs(c['epochs'])}</td><td>{html.escape(score_text(c))}</td><td>[{_f(c['ci_low'])}, {_f(c['ci_high'])}]</td>"
-        f"<td>{'baseline' if c['outcome'] == 'baseline' else _pv(c['p_value']) + ' / ' + _pv(c['p_holm'])}</td>"
-        f"<td>{c['outcome']}</td></tr>"
-        for c in final["configs"]
-    )
-    diag = next((c.get("diagnostics") for c in final["configs"] if c["name"] == "top-1"), None) or {}
-    diag_rows = "".join(
-        f"<tr><td>{html.escape(s)}</td><td>{_f(d['dead'], '.2f')}</td><td>{_f(d['saturated'], '.2f')}</td>"
-        f"<td>{_f(d['mean'], '.2f')}</td><td>{_f(d['std'], '.2f')}</td><td>{_f(d['grad_norm_first'], '.3g')}</td>"
-        f"<td>{_f(d['grad_norm_last'], '.3g')}</td></tr>"
-        for s, d in diag.items()
-    )
-    c = results["counts"]
+    rows = "".join(_final_row(c) for c in final["configs"])
+    c, space = results["counts"], results["space"]
     training = final.get("training", "")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab search: {html.escape(cfg["dataset"])}</title>
+    converging = convergence_note(final.get("convergence"), [c["outcome"] for c in final["configs"]])
+    importances = (
+        _img(figs["importances"], "importances")
+        if figs["importances"]
+        else "<p>" + html.escape(results.get("importance_note", "not enough trials")) + "</p>"
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>actlab search: {html.escape(cfg["dataset"])}</title>
 <style>{_CSS}
-th.plan,td.plan{{text-align:left}}td.plan{{font-family:monospace;white-space:normal;min-width:16em}}td.plan span{{white-space:nowrap}}
+{_PLAN_CSS}
 </style></head><body>
 <h1>À-la-carte activation search on {html.escape(cfg["dataset"])} ({html.escape(cfg["model"])})</h1>
-<p class="sub">Study <code>{html.escape(results["study"])}</code>: {_n(c["done"], "finished trial")} ({c.get("pruned", 0)} pruned),
-{c["failed"]} failed; sampler {cfg["sampler"]}, pruner {cfg["pruner"]}; {len(results["space"]["candidates"])} candidates per
-slot over slots {html.escape(", ".join(results["space"]["slots"]))}. Objective: best validation accuracy.</p>
+<p class="sub">Study <code>{html.escape(results["study"])}</code>: {_n(c["done"], "finished trial")}
+({c.get("pruned", 0)} pruned), {c["failed"]} failed; sampler {cfg["sampler"]}, pruner {cfg["pruner"]};
+{len(space["candidates"])} candidates per slot over slots {html.escape(", ".join(space["slots"]))}.
+Objective: best validation accuracy.</p>
 <h2>Final evaluation on test</h2>
-<div class="scroll"><table id="final"><tr><th>config</th><th class="plan">activations</th><th>val acc (search)</th><th>best epoch (median)</th><th>test acc mean ± std</th>
+<div class="scroll"><table id="final"><tr><th>config</th><th class="plan">activations</th><th>val acc (search)</th>
+<th>best epoch (median)</th><th>test acc mean ± std</th>
 <th>95% CI</th><th>p raw / Holm</th><th>vs baseline</th></tr>{rows}</table></div>
 <p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg["final_seeds"], "seed")};
-{html.escape(final.get("test", ""))}; win/loss = p &lt; {final.get("alpha", 0.05)} after correction.{convergence_note(final.get("convergence"), [c["outcome"] for c in final["configs"]])}
+{html.escape(final.get("test", ""))}; win/loss = p &lt; {final.get("alpha", 0.05)} after correction.{converging}
 {html.escape(CI_NOTE)}.</p>
 <h2>Optimisation history</h2>{_img(figs["history"], "optimisation history")}
 <h2>Which activation wins at which layer</h2>{_img(figs["winners"], "winners per layer")}
-<h2>Parameter importances</h2>{_img(figs["importances"], "importances") if figs["importances"] else "<p>" + html.escape(results.get("importance_note", "not enough trials")) + "</p>"}
+<h2>Parameter importances</h2>{importances}
 <h2>Why: diagnostics of the winner (top-1, seed 0)</h2>
-<div class="scroll"><table><tr><th>slot</th><th>dead</th><th>saturated</th><th>mean</th><th>std</th><th>grad norm first</th><th>grad norm last</th></tr>{diag_rows}</table></div>
+{_winner_diagnostics(final)}
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 </body></html>"""
     return write_text_atomic(out / "report.html", page)

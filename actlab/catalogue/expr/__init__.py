@@ -44,7 +44,7 @@ from actlab.catalogue.expr.compile import (
     compile_learnable,
     compile_torch,
 )
-from actlab.catalogue.expr.module import LEARN_PREFIX, PREFIX, Expression, entry, learnable_entry, module
+from actlab.catalogue.expr.module import LEARN_PREFIX, PREFIX, Expression, entry, learnable_entry, module, template
 from actlab.catalogue.expr.parse import canonical, parse, to_text
 from actlab.catalogue.expr.sympy import (
     EXACT_CONSTANT_NODES,
@@ -113,6 +113,7 @@ __all__ = [
     "primitive_name",
     "simplified",
     "size",
+    "template",
     "to_sympy",
     "to_text",
 ]

@@ -7,6 +7,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -112,6 +113,27 @@ class Expression(nn.Module):
 
 def module(text: str) -> Expression:
     return Expression(text)
+
+
+def template(spec: Any) -> Any:
+    """A spec as a model takes it: an ``"expr:"`` or ``"pexpr:"`` spec becomes its
+    :class:`Expression` directly, anything else stays as it is. No catalogue entry is built (no
+    property measurement, LaTeX or sympy, which ``get`` would make), so callers check their specs
+    first. One module per spec, as a template: a model gives each slot it fills its own copy
+    (:func:`actlab.models.slot_modules`).
+
+    Example::
+
+        >>> template("expr:x * tanh(x)")
+        Expression('x * tanh(x)')
+        >>> template("relu")
+        'relu'
+    """
+    text = spec.strip() if isinstance(spec, str) else ""
+    for prefix, learnable in ((PREFIX, False), (LEARN_PREFIX, True)):
+        if text.startswith(prefix):
+            return Expression(text[len(prefix) :], learnable=learnable)
+    return spec
 
 
 @functools.lru_cache(maxsize=512)

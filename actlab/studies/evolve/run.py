@@ -29,7 +29,7 @@ from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.results import best_json, collect
-from actlab.surrogate.features import Surrogate
+from actlab.surrogate import Surrogate
 from actlab.training import few_steps
 
 

@@ -41,7 +41,8 @@ from actlab.stats import (
     until_converged,
     versus,
 )
-from actlab.studies.search import SearchConfig, baseline_plan, plan_of
+from actlab.studies.search.config import SearchConfig
+from actlab.studies.search.space import baseline_plan, plan_of
 from actlab.training import RunResult
 
 
@@ -101,7 +102,10 @@ def final_evaluation(
             runner.close()
     for c in configs:
         c["plan"] = {k: v or "linear" for k, v in c.pop("raw_plan").items()}
-    doubled = f"; the budget doubled for every contender while a comparison had not converged ({', '.join(map(str, budgets))} epochs)"
+    doubled = (
+        "; the budget doubled for every contender while a comparison had not converged "
+        f"({', '.join(map(str, budgets))} epochs)"
+    )
     return {
         "configs": configs,
         "alpha": ALPHA,
@@ -172,7 +176,7 @@ def _train(
 def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Each contender's statistics over its seeds and its test against the baseline."""
     out = []
-    for c, recs in zip(contenders, records):
+    for c, recs in zip(contenders, records, strict=True):
         results = [RunResult.from_dict(r["result"]) if "result" in r else None for r in recs]
         settled = [result_converged(r["result"]) for r in recs if "result" in r]
         row = {

@@ -14,6 +14,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+import actlab.studies.search.study as S
 from actlab import _validate as V
 from actlab._errors import ActlabError, first_line
 from actlab._io import own_out, prepare_out, read_json, strict_json
@@ -22,9 +23,11 @@ from actlab._progress import Progress
 from actlab.data import load
 from actlab.execution.runner import Runner
 from actlab.models import build
-from actlab.studies.search import SearchConfig, _study, baseline_plan, best_so_far, describe, make_sampler, work
+from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.final import final_evaluation
-from actlab.surrogate.features import Task, prune
+from actlab.studies.search.space import baseline_plan, make_sampler
+from actlab.studies.search.trials import best_so_far, describe, work
+from actlab.surrogate import Task, prune
 from actlab.training import TrainConfig, few_steps, train
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -35,7 +38,7 @@ def _worker_main(config: dict[str, Any], storage_url: str | None, study_name: st
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = _config_from_dict(config)
     data = load(cfg.dataset, seed=cfg.data_seed, **cfg.data_options)
-    storage = _study.make_storage(storage_url, Path(out))
+    storage = S.make_storage(storage_url, Path(out))
     work(cfg, storage, study_name, data, worker=worker, progress=False)
 
 
@@ -63,15 +66,7 @@ def run_search(
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
     given, surrogate = config, None
     if config.surrogate:  # search only the candidates a surrogate predicts best (the same list on every rerun)
-        task = Task(
-            dataset=config.dataset,
-            model=config.model,
-            data_seed=config.data_seed,
-            model_options=config.model_options,
-            data_options=config.data_options,
-            loss=config.train.loss,
-            seed=config.seed,
-        )
+        task = Task.of(config, seed=config.seed)
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
             kept, surrogate = prune(
                 config.candidates,
@@ -84,9 +79,9 @@ def run_search(
                 progress,
             )
         config = replace(config, candidates=kept)
-    storage = _study.make_storage(storage_url, out)
+    storage = S.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
-    _study.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
+    S.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
     make_sampler(config, space)  # one that cannot be made (a grid too large): one line here, not in each worker
     if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
         print(few, file=sys.stderr, flush=True)
@@ -121,12 +116,12 @@ def run_search(
 def _watch(procs, storage, study_name, budget, progress: bool) -> None:
     """Wait for the worker processes; a progress line for every trial they finish."""
     study = optuna.load_study(study_name=study_name, storage=storage)
-    seen = {t.number for t in study.get_trials(deepcopy=False, states=_study.DONE)}
+    seen = {t.number for t in study.get_trials(deepcopy=False, states=S.DONE)}
     bar = Progress(budget, "trials", enabled=progress, done=len(seen))
 
     def report() -> None:
         new = sorted(
-            (t for t in study.get_trials(deepcopy=False, states=_study.DONE) if t.number not in seen),
+            (t for t in study.get_trials(deepcopy=False, states=S.DONE) if t.number not in seen),
             key=lambda t: t.number,
         )
         best = best_so_far(study) if new else ""
@@ -159,14 +154,14 @@ def collect(config: SearchConfig, study: optuna.Study, space: dict) -> dict[str,
                 "best_epoch": t.user_attrs.get("best_epoch"),
                 "status": t.user_attrs.get("status"),
                 "seconds": t.user_attrs.get("seconds"),
-                "retry_of": t.user_attrs.get(_study.RETRY_OF),
-                "surplus": bool(t.system_attrs.get(_study.SURPLUS)),
+                "retry_of": t.user_attrs.get(S.RETRY_OF),
+                "surplus": bool(t.system_attrs.get(S.SURPLUS)),
             }
         )
     counts = {
         "complete": sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)),
         "pruned": sum(t.state == TrialState.PRUNED for t in study.get_trials(deepcopy=False)),
-        **_study.counts(study),
+        **S.counts(study),
     }
     results: dict[str, Any] = {
         "study": study.study_name,

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -35,7 +36,7 @@ ALIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage | str:
+def make_storage(url: str | None, out: Path) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url`` (default: ``sqlite:///OUT/study.db``); one-line errors."""
     if not url:
         url = f"sqlite:///{(out / 'study.db').resolve()}"
@@ -176,10 +177,10 @@ def open_study(storage, name: str, space: dict, sampler, direction: str = "maxim
 
 
 class Heartbeat:
-    """Stamps a running trial every ``interval`` seconds from a daemon thread."""
+    """Stamps a running trial (``trial_id`` in ``storage``) every ``interval`` seconds from a daemon thread."""
 
-    def __init__(self, study: optuna.Study, trial_id: int, interval: float):
-        self.storage, self.trial_id, self.interval = study._storage, trial_id, interval
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, interval: float):
+        self.storage, self.trial_id, self.interval = storage, trial_id, interval
         self._stop = threading.Event()
         self._beat()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -187,10 +188,8 @@ class Heartbeat:
 
     def _beat(self) -> None:
         stamp = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
-        try:
+        with contextlib.suppress(Exception):  # the trial finished meanwhile, or the storage hiccuped: next beat retries
             self.storage.set_trial_system_attr(self.trial_id, HEARTBEAT, stamp)
-        except Exception:  # the trial finished meanwhile, or the storage hiccuped: next beat retries
-            pass
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -222,14 +221,17 @@ def is_stale(trial: optuna.trial.FrozenTrial, grace: float, now: float | None = 
     return now - float(beat.get("time", 0)) > grace
 
 
-def fail_stale_trials(study: optuna.Study, grace: float) -> list[int]:
-    """Mark trials of dead workers FAIL and enqueue their configuration again. Returns their numbers."""
-    failed = []
+def fail_stale_trials(storage: optuna.storages.BaseStorage, study: optuna.Study, grace: float) -> list[int]:
+    """Mark trials of dead workers FAIL and enqueue their configuration again (``study`` kept in
+    ``storage``). Returns their numbers."""
+    failed, study_id = [], None
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not is_stale(t, grace):
             continue
         try:
-            won = study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            study_id = storage.get_study_id_from_name(study.study_name) if study_id is None else study_id
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            won = storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except Exception:  # another worker got there first
             continue
         if won is False:
