@@ -20,9 +20,9 @@ import re
 import pytest
 
 from actlab.catalogue import expr as E
-from actlab.cli import _compare, _evolve, _search, build_parser, main
-from actlab.cli._settings import defaults
-from actlab.studies.evolve.config import EvolveConfig
+from actlab.cli import _compare, _evolve, _screen, _search, build_parser, main
+from actlab.cli._options import read_default
+from actlab.studies.evolve import EvolveConfig
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig
@@ -55,16 +55,17 @@ def test_no_help_text_splits_a_name_across_lines(width, monkeypatch):
 
 
 def test_every_option_with_a_default_says_it():
-    config_defaults = {
-        "compare": _compare.DEFAULTS,
-        "search": _search._D,
-        "evolve": defaults(EvolveConfig(), _evolve.NAMES),
-    }
+    studies = {m.STUDY.name: m.STUDY for m in (_compare, _search, _evolve, _screen)}
     for name, parser in subcommands().items():
         for action in options(parser):
             if isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction, argparse._VersionAction)):
                 continue
-            has = action.default is not None or config_defaults.get(name, {}).get(action.dest) is not None
+            if action.nargs == 0:  # a flag (store_const): on or off
+                continue
+            path = studies[name].paths.get(action.dest) if name in studies else None
+            has = action.default is not None or (
+                path is not None and read_default(studies[name].config, path) is not None
+            )
             assert not has or "default" in action.help, (name, action.option_strings, action.help)
 
 
@@ -130,8 +131,8 @@ def tiny_search(train: dict | None = None, **kw) -> SearchConfig:
 def test_two_worker_processes_show_a_bar_an_eta_and_the_best_for_every_trial(tmp_path, capsys):
     config = tiny_search(candidates=["relu", "tanh", DIVERGES], sampler="random", trials=4)
     run_search(config, tmp_path / "s", n_jobs=2)
-    lines = [l for l in capsys.readouterr().err.splitlines() if " trials" in l]
-    matches = [TRIAL.match(l) for l in lines]
+    lines = [line for line in capsys.readouterr().err.splitlines() if " trials" in line]
+    matches = [TRIAL.match(line) for line in lines]
     assert len(lines) == 4 and all(matches), lines
     assert sorted(int(m.group(5)) for m in matches) == [0, 1, 2, 3]  # every trial once
     assert [int(m.group(1)) for m in matches] == [1, 2, 3, 4] and all(m.group(2) == "4" for m in matches)
@@ -150,9 +151,9 @@ def test_pruned_and_diverged_trials_say_so_in_words(tmp_path, capsys):
         trials=7,
     )
     run_search(config, tmp_path / "s")
-    lines = [l for l in capsys.readouterr().err.splitlines() if " trials" in l]
-    assert len(lines) == 7 and all(TRIAL.match(l) for l in lines), lines
-    outcomes = [TRIAL.match(l).group(6) for l in lines]
+    lines = [line for line in capsys.readouterr().err.splitlines() if " trials" in line]
+    assert len(lines) == 7 and all(TRIAL.match(line) for line in lines), lines
+    outcomes = [TRIAL.match(line).group(6) for line in lines]
     assert (
         sum(
             bool(re.fullmatch(r"diverged in epoch \d, scored (0|0\.\d{3}, its best val_acc before)", o))
@@ -210,8 +211,8 @@ def test_the_suite_says_how_long_it_may_take_and_a_rerun_reads_what_it_finished(
     assert main([*SUITE, "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "searching wine" in captured.out and "iris finished before" in captured.out
-    finals = [l for l in captured.err.splitlines() if "final runs" in l]
+    finals = [line for line in captured.err.splitlines() if "final runs" in line]
     assert len(finals) == len(list((out / "wine" / "final").glob("*.json"))) >= 2, captured.err
-    assert all(l.endswith("already done, skipped") for l in finals), captured.err
+    assert all(line.endswith("already done, skipped") for line in finals), captured.err
     assert " trials" not in captured.err  # its study was finished too: no trial trained again
     assert json.loads((out / "wine" / "results.json").read_text()) == json.loads(kept[out / "wine" / "results.json"])

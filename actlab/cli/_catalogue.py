@@ -1,13 +1,11 @@
-"""Catalogue sub-commands: ``list``, ``show``, ``plot``, ``gallery``."""
+"""Catalogue sub-commands: ``list``, ``show``, ``plot``, ``gallery`` (``add_NAME`` declares each one's options)."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,49 +21,32 @@ from actlab.report.gallery import fmt_range, property_rows, yes_no
 SHOW_POINTS = (-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0)
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """How every sub-command's ``--help`` is laid out: the description as written (examples keep
-    their lines), option help wrapped between words only, so that a name (``fashion-mnist``,
-    ``leaky_relu``, ``--final-seeds``) is never split across two lines."""
-
-    def __init__(self, prog: str):
-        super().__init__(prog, max_help_position=30)
-
-    def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
-
-
-def add(sub) -> None:
-    p = sub.add_parser(
-        "list",
-        help="list the activation functions",
-        formatter_class=HelpFormatter,
-        description="List the catalogue.\n\nExamples:\n  actlab list\n  actlab list --kind math\n"
-        "  actlab list --format json > catalogue.json",
+def add_list(p) -> None:
+    p.description = (
+        "List the catalogue.\n\nExamples:\n  actlab list\n  actlab list --kind math\n"
+        "  actlab list --format json > catalogue.json"
     )
     p.add_argument("--kind", choices=KINDS, help="only entries of this kind")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser(
-        "show",
-        help="formula, properties, values and a plot of one function",
-        formatter_class=HelpFormatter,
-        description="Show one activation function: formula, properties, f and f' at a few points,\n"
+
+def add_show(p) -> None:
+    p.description = (
+        "Show one activation function: formula, properties, f and f' at a few points,\n"
         "and a PNG of f and f' on [-5, 5].\n\nExamples:\n  actlab show selu\n"
-        "  actlab show 'leaky_relu(negative_slope=0.2)' --out leaky.png",
+        "  actlab show 'leaky_relu(negative_slope=0.2)' --out leaky.png"
     )
     p.add_argument("spec", help="a name or spec string, e.g. selu or 'elu(alpha=0.5)'")
     p.add_argument("--out", help="PNG to write (default: NAME.png in the current folder)")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser(
-        "plot",
-        help="plot several functions on one figure",
-        formatter_class=HelpFormatter,
-        description="Plot several activation functions (left: f, right: f') on one figure.\n\n"
-        "Example:\n  actlab plot relu selu swish mish --out shapes.png",
+
+def add_plot(p) -> None:
+    p.description = (
+        "Plot several activation functions (left: f, right: f') on one figure.\n\n"
+        "Example:\n  actlab plot relu selu swish mish --out shapes.png"
     )
     p.add_argument("specs", nargs="+", help="names or spec strings")
     p.add_argument("--out", required=True, help="PNG file to write")
@@ -75,12 +56,11 @@ def add(sub) -> None:
     p.add_argument("--no-derivative", action="store_true", help="plot f only")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser(
-        "gallery",
-        help="an HTML page with every function",
-        formatter_class=HelpFormatter,
-        description="Write an HTML gallery: every entry's plot, formula and properties.\n\n"
-        "Example:\n  actlab gallery --out gallery/   # then open gallery/index.html",
+
+def add_gallery(p) -> None:
+    p.description = (
+        "Write an HTML gallery: every entry's plot, formula and properties.\n\n"
+        "Example:\n  actlab gallery --out gallery/   # then open gallery/index.html"
     )
     p.add_argument("--out", default="actlab-out/gallery", help="output folder (default: actlab-out/gallery)")
     p.add_argument("--kind", action="append", choices=KINDS, help="only these kinds (repeatable)")
@@ -223,7 +203,7 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
     print(f"\n  {'x':>6}  {'f(x)':>12}  {'df/dx':>12}")
     x = torch.tensor(SHOW_POINTS, dtype=torch.float64)
     y, dy = value_and_derivative(entry, x, **kwargs)
-    for xi, yi, di in zip(x.tolist(), y.tolist(), dy.tolist()):
+    for xi, yi, di in zip(x.tolist(), y.tolist(), dy.tolist(), strict=True):
         print(f"  {xi:>6.2f}  {_num(yi):>12}  {_num(di):>12}")
     if entry.axis == "dim":
         print("  (a function along a dimension: values are f([x, 0])[0])")
@@ -239,7 +219,7 @@ def _show(spec: str, out: str | None, no_plot: bool) -> int:
 def cmd_plot(args) -> int:
     from actlab.report.plots import curve_data, draw_many
 
-    lo, hi = (V.number(f"--range {which}", v, -1e6, 1e6) for which, v in zip(("LO", "HI"), args.range))
+    lo, hi = (V.number(f"--range {which}", v, -1e6, 1e6) for which, v in zip(("LO", "HI"), args.range, strict=True))
     if not lo < hi:
         raise ActlabError(f"--range needs LO < HI, got {lo} {hi}")
     for s in args.specs:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import inspect
 import os
@@ -46,13 +45,8 @@ Examples:
 """
 
 
-def add(sub) -> None:
-    p = sub.add_parser(
-        "export",
-        help="use a function in Keras, transformers, timm, ONNX or plain PyTorch",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add(p) -> None:
+    p.description = DESCRIPTION
     p.add_argument(
         "source", metavar="SPEC_OR_BEST_JSON", help="a spec, an expr: spec, or the best.json of actlab evolve"
     )

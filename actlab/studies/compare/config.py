@@ -18,7 +18,8 @@ class CompareConfig:
     activations: list[str] = field(default_factory=lambda: ["relu", "selu", "tanh", "sigmoid", "swish", "mish"])
     seeds: int = 3
     baseline: str | None = None  # default: relu where it is compared, else the first activation
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # one torch thread per run: small models train fastest so, and timings stay steady on a busy machine
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(threads=1))
     model_options: dict[str, Any] = field(default_factory=dict)  # e.g. width, depth
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to actlab.data.load
     data_seed: int = 0

@@ -58,7 +58,7 @@ class ScreenConfig:
     regressor: str = DEFAULT_REGRESSOR
     seed: int = 0  # the random picks
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(epochs=20, patience=5, monitor="val_accuracy", diagnostics=False)
+        default_factory=lambda: TrainConfig(epochs=20, patience=5, monitor="val_accuracy", diagnostics=False, threads=1)
     )
     model_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
