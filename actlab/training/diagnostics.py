@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from actlab.models.plan import SlotModel
+
 DEAD = 1e-8
 SATURATED = 1e-2
 
@@ -34,7 +36,7 @@ class GradientMonitor:
     """Accumulates, batch by batch, the gradient norm of each slot's layer weight."""
 
     def __init__(self, model: nn.Module):
-        layers = model.slot_layers() if hasattr(model, "slot_layers") else {}
+        layers = model.slot_layers() if isinstance(model, SlotModel) else {}
         self.weights = {s: m.weight for s, m in layers.items() if getattr(m, "weight", None) is not None}
         self._sum: torch.Tensor | None = None
         self._n = 0
@@ -50,7 +52,7 @@ class GradientMonitor:
 
     def epoch_means(self) -> dict[str, float]:
         sums = self._sum.tolist() if self._sum is not None else [math.nan] * len(self.weights)
-        out = {s: v / self._n if self._n else math.nan for s, v in zip(self.weights, sums)}
+        out = {s: v / self._n if self._n else math.nan for s, v in zip(self.weights, sums, strict=True)}
         self._sum, self._n = None, 0
         return out
 
@@ -59,7 +61,7 @@ class GradientMonitor:
 
 
 def slot_diagnostics(
-    model: nn.Module, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024
+    model: SlotModel, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024
 ) -> dict[str, dict[str, float]]:
     """Diagnostics of every slot of ``model`` on inputs ``x`` (see the module docstring)."""
     inputs: dict[str, list[torch.Tensor]] = {s: [] for s in model.acts}
