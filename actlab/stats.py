@@ -221,7 +221,7 @@ def versus(
     means = {name: mean_std_ci(v)[0] for name, v in samples.items()}
     ps = [permutation_test(samples[a], samples[b]) for a, b in pairs]
     out = []
-    for (a, b), p, ph in zip(pairs, ps, holm(ps)):
+    for (a, b), p, ph in zip(pairs, ps, holm(ps), strict=True):
         significant = bool(math.isfinite(ph) and ph < alpha)
         diff = means[a] - means[b]
         outcome = ("win" if diff > 0 else "loss") if significant else "tie"
@@ -245,7 +245,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     """Spearman's rank correlation of paired values: ``{"n", "spearman", "p_value", "note"}``;
     ``spearman`` and ``p_value`` are None (``note`` says why) with fewer than 3 pairs or when
     either side is constant."""
-    pairs = [(float(a), float(b)) for a, b in zip(x, y) if finite(a) and finite(b)]
+    pairs = [(float(a), float(b)) for a, b in zip(x, y, strict=True) if finite(a) and finite(b)]
     out: dict[str, Any] = {"n": len(pairs), "spearman": None, "p_value": None, "note": ""}
     if len(pairs) < 3:
         out["note"] = f"{len(pairs)} pair(s): a rank correlation needs at least 3"
