@@ -119,7 +119,7 @@ class TrainingStarted(BaseException):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import actlab.execution.runner
+    import actlab.execution.worker
     import actlab.studies.compare
     import actlab.studies.search
 
@@ -127,8 +127,8 @@ def no_training(monkeypatch):
         raise TrainingStarted("a hostile case got as far as training")
 
     for mod, name in (
-        (actlab.execution.runner, "train"),
-        (actlab.execution.runner, "train_population"),
+        (actlab.execution.worker, "train"),
+        (actlab.execution.worker, "train_population"),
         (actlab.studies.search, "train"),
         (actlab.studies.search, "train_population"),
         (actlab.studies.compare, "train"),
@@ -1405,7 +1405,7 @@ CASES: list[Case] = [
     Case("lib-swap-example-input-wrong-shape", call=swap_with_a_wrong_example_input),
     Case(
         "lib-dask-address-with-password",
-        call=lambda ctx: __import__("actlab.execution.runner").runner.Runner(
+        call=lambda ctx: __import__("actlab.execution").execution.Runner(
             dask="tcp://me:hunter2secret@127.0.0.1:8786", dask_timeout=0.5
         ),
         secret="hunter2secret",
@@ -1567,7 +1567,7 @@ IMPOSSIBLE = [  # where in a run record, the value a run file cannot hold
 
 @pytest.mark.parametrize("where, value", IMPOSSIBLE, ids=lambda v: str(v)[:30])
 def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_path, where, value):
-    from actlab.execution.runner import read_unit
+    from actlab.execution import read_unit
 
     _, good = finished_run
     runs = tmp_path / "runs"
@@ -1579,7 +1579,7 @@ def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_pat
 
 
 def _unit_of(record: dict):
-    from actlab.execution.runner import Unit
+    from actlab.execution import Unit
 
     unit = Unit.from_dict(record["unit"])
     assert unit.key() == record["key"]
@@ -1588,7 +1588,7 @@ def _unit_of(record: dict):
 
 def test_a_diverged_run_keeps_its_null_accuracy(finished_run, tmp_path):
     """null where a diverged epoch has no accuracy is a value actlab writes: it is read back."""
-    from actlab.execution.runner import read_unit
+    from actlab.execution import read_unit
 
     _, good = finished_run
     d = _changed(good, ("result", "status"), "diverged")

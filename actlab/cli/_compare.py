@@ -13,7 +13,7 @@ from actlab.catalogue import split_specs
 from actlab.cli._catalogue import HelpFormatter
 from actlab.cli._data_help import dataset_help, limit_help
 from actlab.cli._settings import defaults, given, merge, show
-from actlab.execution.runner import DEFAULT_PACK
+from actlab.execution import DEFAULT_PACK
 from actlab.studies.compare import CompareConfig
 from actlab.training import OPTIMIZERS, TrainConfig
 
@@ -235,7 +235,7 @@ def _choose_dataset(choice, data_dir) -> str:
 
 def cmd_compare(args) -> int:
     from actlab.data import load
-    from actlab.execution.runner import Runner
+    from actlab.execution import Runner
     from actlab.report.compare import write_report
     from actlab.studies.compare import CompareConfig, format_table, run_compare
 

@@ -9,7 +9,7 @@ from actlab._io import check_out
 from actlab.cli._catalogue import HelpFormatter
 from actlab.cli._data_help import dataset_help, limit_help
 from actlab.cli._settings import defaults, given, layered
-from actlab.execution.runner import DEFAULT_PACK
+from actlab.execution import DEFAULT_PACK
 from actlab.surrogate.features import REGRESSORS
 from actlab.training import OPTIMIZERS, TrainConfig
 
@@ -149,7 +149,7 @@ def _config(args):
 
 
 def cmd_screen(args) -> int:
-    from actlab.execution.runner import Runner
+    from actlab.execution import Runner
     from actlab.report.screen import write_screen_report
     from actlab.studies.screen import format_table, run_screen
 

@@ -71,18 +71,17 @@ from actlab._progress import Progress
 from actlab.catalogue import REGISTRY
 from actlab.catalogue.expr import PREFIX, Expression, canonical
 from actlab.catalogue.properties import value_and_derivative
-from actlab.execution.runner import (
+from actlab.execution import (
     BAD_UNIT,
     WHERE_ONLY,
     Runner,
     Unit,
-    best_val_accuracy,
     finished_text,
     load_data,
     provide_data,
 )
 from actlab.models import build
-from actlab.training import TrainConfig, get_loss
+from actlab.training import TrainConfig, best_val_accuracy, get_loss
 
 FORMAT_FEATURES = "actlab-surrogate-features"
 FEATURES_VERSION = 1  # raised whenever a feature's definition changes: cached files of another version are recomputed

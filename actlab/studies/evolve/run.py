@@ -38,7 +38,7 @@ from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab._io import finite_float, oversized, own_out, prepare_out, read_json, write_json_atomic
 from actlab.catalogue import expr as E
-from actlab.execution.runner import WHERE_ONLY, Runner
+from actlab.execution import WHERE_ONLY, Runner
 from actlab.stats import rank_correlation
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.final import final_evaluation

@@ -38,11 +38,11 @@ from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
 from actlab.catalogue import REGISTRY, entries, expr, split_specs
-from actlab.execution.runner import Runner, Unit, best_val_accuracy, load_data, provide_data, slug
+from actlab.execution import Runner, Unit, load_data, provide_data, slug
 from actlab.models import build
 from actlab.stats import rank_correlation
 from actlab.surrogate.features import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Surrogate, Task, function_key
-from actlab.training import TrainConfig
+from actlab.training import TrainConfig, best_val_accuracy
 
 FORMAT_RESULTS = "actlab-screen-results"
 ROLES = ("usual", "top", "random")

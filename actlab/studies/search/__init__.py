@@ -29,7 +29,7 @@ from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.catalogue import SIPPER48, entries, get, split_specs
-from actlab.execution.runner import WHERE_ONLY
+from actlab.execution import WHERE_ONLY
 from actlab.models import build, slot_names
 from actlab.studies.search import _study
 from actlab.training import TrainConfig, train
@@ -310,7 +310,7 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
 def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
     finite = [a for a in accs if math.isfinite(a)]
-    best = max(finite) if finite else 0.0  # a run that diverged before any validation scores 0
+    best = result.best_val_accuracy  # a run that diverged before any validation scores 0
     trial.set_user_attr("status", result.status)
     trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
     trial.set_user_attr("epochs_run", len(result.epochs))

@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
+from actlab.execution import Runner, Unit, finished_text, provide_data
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -42,7 +42,7 @@ from actlab.stats import (
     versus,
 )
 from actlab.studies.search import SearchConfig, baseline_plan, plan_of
-from actlab.training import RunResult
+from actlab.training import RunResult, best_val_accuracy
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
