@@ -75,14 +75,15 @@ class ResNet(SlotModel):
         c = input_shape[0]
         self.slots = ("input", *(f"hidden_{i}" for i in range(1, 2 * len(widths) + 1)), "output")
         self.stem = nn.Sequential(nn.Conv2d(c, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]))
-        blocks, cin = [], widths[0]
+        blocks: list[_Block] = []
+        cin = widths[0]
         for i, w in enumerate(widths):
             blocks.append(_Block(cin, w, 1 if i == 0 else 2))
             cin = w
         self.blocks = nn.ModuleList(blocks)
         self.fc = nn.Linear(cin, n_classes)
         layers = {"input": self.stem[0], "output": self.fc}
-        for i, b in enumerate(self.blocks):
+        for i, b in enumerate(blocks):
             layers[f"hidden_{2 * i + 1}"] = b.conv1
             layers[f"hidden_{2 * i + 2}"] = b.conv2
         self._init_acts(activations, layers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from torch import nn
 
@@ -13,6 +14,8 @@ from actlab.models.convnets import CNN1D, ResNet, SeedCNN
 from actlab.models.mlp import MLP
 from actlab.models.plan import Plan, SlotModel
 from actlab.models.transformer import Transformer
+
+Shape = tuple[int, ...]  # one example's shape
 
 
 def _prod(shape: Sequence[int]) -> int:
@@ -27,26 +30,26 @@ def _need(shape: Sequence[int], dims: int, model: str, hint: str) -> None:
         raise ActlabError(f"model '{model}' needs {hint} input, but the data has examples of shape {tuple(shape)}")
 
 
-def _mlp(shape, k, acts, width: int = 64, depth: int = 3):
+def _mlp(shape: Shape, k: int, acts: Plan, width: int = 64, depth: int = 3) -> MLP:
     return MLP(_prod(shape), k, acts, width=width, depth=depth)
 
 
-def _seed_cnn(shape, k, acts):
+def _seed_cnn(shape: Shape, k: int, acts: Plan) -> SeedCNN:
     _need(shape, 3, "seed-cnn", "image (C, H, W)")
     return SeedCNN(shape, k, acts)
 
 
-def _resnet(shape, k, acts):
+def _resnet(shape: Shape, k: int, acts: Plan) -> ResNet:
     _need(shape, 3, "resnet", "image (C, H, W)")
     return ResNet(shape, k, acts)
 
 
-def _cnn1d(shape, k, acts, channels: int = 32):
+def _cnn1d(shape: Shape, k: int, acts: Plan, channels: int = 32) -> CNN1D:
     _need(shape, 2, "cnn1d", "signal (C, L)")
     return CNN1D(shape, k, acts, channels=channels)
 
 
-def _transformer(shape, k, acts, **options):
+def _transformer(shape: Shape, k: int, acts: Plan, **options: Any) -> Transformer:
     if len(shape) not in (1, 2):
         raise ActlabError(
             f"model 'transformer' needs signal (C, L) or vector (d,) input, but the data has examples of "
@@ -68,7 +71,9 @@ def names() -> list[str]:
     return list(MODELS)
 
 
-def build(name: str, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", **options) -> SlotModel:
+def build(
+    name: str, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", **options: Any
+) -> SlotModel:
     """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``, ``transformer``)."""
     make = MODELS.get(name)
     if make is None:
@@ -81,7 +86,7 @@ def build(name: str, input_shape: Sequence[int], n_classes: int, activations: Pl
         raise ActlabError(f"model {name!r}: {e}") from None
 
 
-def slot_names(name: str, input_shape: Sequence[int], n_classes: int, **options) -> tuple[str, ...]:
+def slot_names(name: str, input_shape: Sequence[int], n_classes: int, **options: Any) -> tuple[str, ...]:
     """The activation slots of a model, without building its activations."""
     return build(name, input_shape, n_classes, "linear", **options).slots
 

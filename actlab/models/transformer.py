@@ -80,15 +80,20 @@ class Transformer(SlotModel):
         hidden = mlp_ratio * width
         self.embed = nn.Linear(c * self.patch, width)
         self.pos = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
-        blocks, layers = [], {}
+        blocks: list[_EncoderBlock] = []
+        layers: dict[str, nn.Module] = {}
         for slot in self.slots[:-1]:
             act = acts[slot]
-            gated = isinstance(act, GatedUnit)
-            if gated and act.in_features is None:  # from a spec: sized here, as the MLP's first layer
-                act = acts[slot] = GatedUnit(act.gate, width, max(1, round(2 * hidden / 3)))
-            block = _EncoderBlock(width, heads, act.out_features if gated else hidden, gated)
+            if isinstance(act, GatedUnit):
+                if act.in_features is None:  # from a spec: sized here, as the MLP's first layer
+                    act = acts[slot] = GatedUnit(act.gate, width, max(1, round(2 * hidden / 3)))
+                assert act.out_features is not None  # sized: given with its input width, or just now
+                block = _EncoderBlock(width, heads, act.out_features, gated=True)
+                layers[slot] = act
+            else:
+                block = _EncoderBlock(width, heads, hidden, gated=False)
+                layers[slot] = block.fc1
             blocks.append(block)
-            layers[slot] = act if gated else block.fc1
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(width)
         self.fc = nn.Linear(width, n_classes)

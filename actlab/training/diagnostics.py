@@ -21,6 +21,7 @@ functions; for functions along a dimension (softmax) it is the column sum of the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -37,7 +38,8 @@ class GradientMonitor:
 
     def __init__(self, model: nn.Module):
         layers = model.slot_layers() if isinstance(model, SlotModel) else {}
-        self.weights = {s: m.weight for s, m in layers.items() if getattr(m, "weight", None) is not None}
+        weights = {s: getattr(m, "weight", None) for s, m in layers.items()}
+        self.weights = {s: w for s, w in weights.items() if isinstance(w, torch.Tensor)}
         self._sum: torch.Tensor | None = None
         self._n = 0
 
@@ -88,8 +90,8 @@ def slot_diagnostics(
     return out
 
 
-def _keep_input(store: list[torch.Tensor]):
-    def hook(module, args, output):
+def _keep_input(store: list[torch.Tensor]) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         store.append(args[0].detach())
 
     return hook

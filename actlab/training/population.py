@@ -43,14 +43,16 @@ from torch.nn.modules.lazy import LazyModuleMixin
 
 from actlab._errors import ActlabError
 from actlab.catalogue import REGISTRY, Activation, Entry, expr, get
+from actlab.data import Dataset
 from actlab.models import MLP, build, copy_activation
 from actlab.training.diagnostics import slot_diagnostics
-from actlab.training.losses import cross_entropy, get_loss
+from actlab.training.losses import LossFn, cross_entropy, get_loss
 from actlab.training.metrics import batched_classification_metrics
 from actlab.training.result import RunResult
 from actlab.training.trainer import (
     EVAL_BATCH,
     GRAD_SAMPLES,
+    XY,
     Stopper,
     TrainConfig,
     _make_optimizer,
@@ -59,7 +61,6 @@ from actlab.training.trainer import (
 )
 
 OnEpoch = Callable[[int, int, Mapping[str, Any]], bool | None]  # (member, epoch, record) -> prune?
-Split = tuple[torch.Tensor, torch.Tensor]
 
 
 def packable(model: str, plan: Any = None) -> bool:
@@ -143,7 +144,7 @@ def _keys(acts: Sequence[nn.Module]) -> list[tuple[str, str, int]]:
     arguments, or an expression's text) and, for a wrapped callable, which callable (two of a
     user's functions may share a name): the rank of its first appearance, so that the order of
     a pack never depends on where objects lie in memory."""
-    fns: list[Callable] = []
+    fns: list[Callable | None] = []
     out = []
     for act in acts:
         fn = act.fn if isinstance(act, Activation) else None
@@ -155,6 +156,11 @@ def _keys(acts: Sequence[nn.Module]) -> list[tuple[str, str, int]]:
     return out
 
 
+def _linears(m: MLP) -> list[nn.Linear]:
+    """An MLP's linear layers, in order."""
+    return [lin for lin in m.linears if isinstance(lin, nn.Linear)]
+
+
 class PackedMLP(nn.Module):
     """K :class:`~actlab.models.MLP` members of one shape in one module; ``forward(x)`` gives
     logits of shape ``(K, batch, classes)``, member k in row ``order.index(k)``."""
@@ -162,9 +168,9 @@ class PackedMLP(nn.Module):
     def __init__(self, members: Sequence[MLP]):
         super().__init__()
         first = members[0]
-        shapes = [tuple(lin.weight.shape) for lin in first.linears]
+        shapes = [tuple(lin.weight.shape) for lin in _linears(first)]
         for m in members:
-            if [tuple(lin.weight.shape) for lin in m.linears] != shapes or m.slots != first.slots:
+            if [tuple(lin.weight.shape) for lin in _linears(m)] != shapes or m.slots != first.slots:
                 raise ActlabError("packed members must have the same layers; train them one by one instead")
         self.slots = first.slots
         slot_keys = {s: _keys([m.acts[s] for m in members]) for s in self.slots}
@@ -172,11 +178,11 @@ class PackedMLP(nn.Module):
         self.order = sorted(range(len(members)), key=lambda i: (keys[i], i))  # equal functions side by side
         ms = [members[i] for i in self.order]
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m.linears[j].weight.detach().t() for m in ms]).contiguous())
+            nn.Parameter(torch.stack([_linears(m)[j].weight.detach().t() for m in ms]).contiguous())
             for j in range(len(shapes))
         )
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m.linears[j].bias.detach() for m in ms]).unsqueeze(1).contiguous())
+            nn.Parameter(torch.stack([_linears(m)[j].bias.detach() for m in ms]).unsqueeze(1).contiguous())
             for j in range(len(shapes))
         )
         self.acts = nn.ModuleList()
@@ -253,7 +259,7 @@ def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
         pack.train(was)
 
 
-def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str, float]]:
+def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, k: int) -> list[dict[str, float]]:
     """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
     trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
     step = max(1, 2**23 // max(1, z.shape[1] * k))
@@ -264,7 +270,7 @@ def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str,
 
 def train_population(
     plans: Sequence[Any],
-    data,
+    data: Dataset,
     config: TrainConfig | None = None,
     model_options: dict | None = None,
     on_epoch: OnEpoch | None = None,
@@ -302,7 +308,7 @@ def train_population(
     return runs.results(members, (train_, val, test), loss_fn, data.n_classes, start)
 
 
-def _members(plans: Sequence[Any], data, config: TrainConfig, options: dict[str, Any]) -> list[MLP]:
+def _members(plans: Sequence[Any], data: Dataset, config: TrainConfig, options: dict[str, Any]) -> list[MLP]:
     """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it;
     a module given to several members is copied for each."""
     members: list[MLP] = []
@@ -370,7 +376,7 @@ class _MemberRuns:
                 self.active[r] = False
 
     def results(
-        self, members: Sequence[MLP], splits: Sequence[Split], loss_fn, n_classes: int, start: float
+        self, members: Sequence[MLP], splits: Sequence[XY], loss_fn: LossFn, n_classes: int, start: float
     ) -> list[RunResult]:
         """Every member scored with the weights of its best epoch: test and train scores,
         diagnostics (on its own MLP) and learned parameters."""
@@ -407,9 +413,9 @@ class _MemberRuns:
 
 def _train_epoch(
     pack: PackedMLP,
-    optimizer,
-    loss_fn,
-    split,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    split: XY,
     nc: int,
     batch_size: int,
     gen: torch.Generator,
@@ -464,7 +470,7 @@ def _train_epoch(
     return stats, [bool(v) for v in live], norms
 
 
-def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _member_losses(loss_fn: LossFn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Each member's own mean loss, shape (K,): cross-entropy directly, other losses through vmap."""
     if loss_fn is cross_entropy:
         k, b, c = z.shape
@@ -472,7 +478,7 @@ def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.vmap(loss_fn, in_dims=(0, None))(z, y)
 
 
-def _step(optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
+def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
     """``optimizer.step()`` that leaves the members no longer learning exactly as they are (their
     momentum would move them; a NaN gradient of theirs stays in their own rows)."""
     dead = ~live

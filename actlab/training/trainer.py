@@ -41,9 +41,10 @@ from torch import nn
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
+from actlab.data import Dataset, Split
 from actlab.models.plan import SlotModel
 from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
-from actlab.training.losses import get_loss
+from actlab.training.losses import LossFn, get_loss
 from actlab.training.metrics import classification_metrics, prediction_metrics
 from actlab.training.result import RunResult
 
@@ -63,6 +64,7 @@ GRAD_SAMPLES = 32  # diagnostics: gradient norms of about this many batches per 
 EVAL_BATCH = 2048
 CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
 FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
+XY = tuple[torch.Tensor, torch.Tensor]  # a split's inputs and labels, on the training's device
 MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
 
@@ -87,7 +89,7 @@ class TrainConfig:
     diagnostics: bool = True
     fused: bool = True  # the optimizer's fused kernel where PyTorch has one; False: the per-parameter loop
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.optimizer = self.optimizer.lower()
         if self.optimizer not in OPTIMIZERS:
             close = difflib.get_close_matches(self.optimizer, OPTIMIZERS, n=1)
@@ -141,7 +143,8 @@ class Stopper:
     def __init__(self, config: TrainConfig):
         self.monitor, self.min_delta, self.patience = config.monitor, config.min_delta, config.patience
         self.sign = 1.0 if config.monitor == "val_loss" else -1.0
-        self.best, self.best_epoch, self.waited = math.inf, None, 0
+        self.best, self.waited = math.inf, 0
+        self.best_epoch: int | None = None
 
     def update(
         self,
@@ -213,7 +216,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch
         model.train(was)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_classes: int) -> dict[str, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, n_classes: int) -> dict[str, float]:
     z = predict(model, x)
     loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
     return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
@@ -221,7 +224,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_clas
 
 def train(
     build: Callable[[], nn.Module] | nn.Module,
-    data,
+    data: Dataset,
     config: TrainConfig | None = None,
     on_epoch: Callable[[int, Mapping[str, Any]], bool | None] | None = None,
 ) -> RunResult:
@@ -256,26 +259,23 @@ def train(
     )
 
 
-Split = tuple[torch.Tensor, torch.Tensor]
-
-
 @dataclass
 class _Run:
     """One model's training: the model, its optimizer and loss, the splits on its device."""
 
     model: nn.Module
     config: TrainConfig
-    train_split: Split
-    val_split: Split
-    test_split: Split
+    train_split: XY
+    val_split: XY
+    test_split: XY
     n_classes: int
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    loss_fn: LossFn
     optimizer: torch.optim.Optimizer
     grads: GradientMonitor | None
     gen: torch.Generator
 
     @classmethod
-    def start(cls, build: Callable[[], nn.Module] | nn.Module, data, config: TrainConfig) -> _Run:
+    def start(cls, build: Callable[[], nn.Module] | nn.Module, data: Dataset, config: TrainConfig) -> _Run:
         """Seed every generator, build the model (after seeding) and put it and the data on the
         device; then the optimizer, for parameters sized at the first call too."""
         if config.threads:
@@ -371,11 +371,20 @@ def _materialise(model: nn.Module, x: torch.Tensor) -> None:
         model.train(was)
 
 
-def _on(split, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _on(split: Split, device: torch.device) -> XY:
     return split.x.to(device), split.y.to(device)
 
 
-def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) -> tuple[dict[str, float], bool]:
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    split: XY,
+    k: int,
+    batch_size: int,
+    gen: torch.Generator,
+    grads: GradientMonitor | None,
+) -> tuple[dict[str, float], bool]:
     """One pass over the shuffled training split. Returns running metrics and whether every
     batch loss was finite (no update is made from the first that is not; the pass stops there or
     a few batches later, see the module docstring)."""
@@ -392,7 +401,8 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
         if getattr(optimizer, "defaults", {}).get("fused")
         else None
     )
-    optimizer.found_inf = found
+    # found_inf is not declared on Optimizer: the fused step reads it where AMP's scaler sets it
+    optimizer.found_inf = found  # type: ignore[attr-defined]
     try:
         for b, i in enumerate(range(0, n, batch_size)):
             idx = order[i : i + batch_size]
@@ -413,7 +423,7 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
             if found is not None and b % CHECK_EVERY == CHECK_EVERY - 1 and found.item():
                 return {"loss": math.nan, "accuracy": math.nan}, False
     finally:
-        optimizer.found_inf = None
+        optimizer.found_inf = None  # type: ignore[attr-defined]
     if found is not None and found.item():
         return {"loss": math.nan, "accuracy": math.nan}, False
     metrics = prediction_metrics(pred, y[order], k)
