@@ -15,6 +15,7 @@ import pytest
 import torch
 from conftest import wait_until
 
+from actlab import register
 from actlab.execution import Runner, Unit, claim, packs, read_unit, release
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -277,3 +278,30 @@ def test_map_trains_each_part_once(monkeypatch):
         recs = runner.map(us)
     assert calls == [3, 1]  # one pack of three, softmax alone: each unit trained once
     assert [r["unit"]["name"] for r in recs] == ["u0", "u1", "u2", "u3"] and all("result" in r for r in recs)
+
+
+def test_a_function_that_cannot_run_in_the_model_is_a_recorded_failure_and_a_bug_is_raised(registry, tmp_path):
+    """What a function in a model raises when it cannot run there is that run's error (and, not
+    being finished, no file); any other exception is a bug and reaches the caller."""
+
+    def buggy(x):  # fine on the catalogue's probes, a bug in the model
+        if x.dim() == 2 and x.shape[1] == 64:
+            raise TypeError("a bug in the function")
+        return torch.relu(x)
+
+    register("buggy_act", buggy)
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0, "diagnostics": False}}
+    cannot = {  # spec -> what torch or actlab says
+        "frelu": "needs (N, C, H, W) input",  # ActlabError
+        "glu": "cannot be multiplied",  # RuntimeError: halves the width the next layer expects
+        "softmax(dim=3)": "Dimension out of range",  # IndexError: a dim the MLP's tensors lack
+    }
+    us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", *cannot])]
+    with Runner(pack=8) as runner:
+        recs = runner.run(us, tmp_path)
+    assert "result" in recs["u0"] and (tmp_path / "u0.json").exists()
+    for i, words in enumerate(cannot.values(), 1):
+        assert words in recs[f"u{i}"]["error"] and not (tmp_path / f"u{i}.json").exists()
+    assert not list(tmp_path.glob("*.claim"))
+    with Runner() as runner, pytest.raises(TypeError, match="a bug in the function"):
+        runner.map([Unit(name="bug", plan="buggy_act", **base)])
