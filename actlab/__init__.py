@@ -15,7 +15,7 @@ from actlab.catalogue import (
     lookup,
     register,
 )
-from actlab.interop.export import to_code, to_keras, to_onnx, to_timm, to_transformers
+from actlab.interop import to_code, to_keras, to_onnx, to_timm, to_transformers
 from actlab.interop.swap import swap_activations
 from actlab.studies.evolve import load
 

@@ -28,7 +28,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import OtherLoad, machine_line  # noqa: E402
 
-from actlab.studies.evolve.run import EvolveConfig, run_evolution  # noqa: E402
+from actlab.studies.evolve.config import EvolveConfig  # noqa: E402
+from actlab.studies.evolve.run import run_evolution  # noqa: E402
 from actlab.studies.search import SearchConfig  # noqa: E402
 from actlab.studies.search.run import run_search  # noqa: E402
 from actlab.training import TrainConfig  # noqa: E402

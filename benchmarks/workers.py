@@ -2,7 +2,7 @@
 
 A batch of ``--tasks`` identical short trainings, each ``evaluate_task`` below (one unit through
 ``actlab.execution.train_units``, scored as evolve scores it)
-on a task from ``actlab.studies.evolve.run.make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})``
+on a task from ``actlab.studies.evolve.fitness.make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})``
 (the evolution's own fitness training: mnist1d, 2,000 training examples, MLP, 4 epochs of
 batch 32, one torch thread), runs on a ``ProcessPoolExecutor`` (spawn context) of 1 and of 2
 workers whose initializer sets ``torch.set_num_threads(1)`` and loads the data.
@@ -34,8 +34,8 @@ from concurrent.futures import ProcessPoolExecutor
 from _common import OtherLoad, machine_line
 
 from actlab.execution import init_worker, load_data, train_units
-from actlab.studies.evolve.fitness import from_record, unit_of
-from actlab.studies.evolve.run import EvolveConfig, make_task
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.fitness import from_record, make_task, unit_of
 
 
 def evaluate_task(task: dict) -> dict:

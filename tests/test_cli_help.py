@@ -22,7 +22,7 @@ import pytest
 from actlab.catalogue import expr as E
 from actlab.cli import _compare, _evolve, _search, build_parser, main
 from actlab.cli._settings import defaults
-from actlab.studies.evolve.run import EvolveConfig
+from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig

@@ -22,28 +22,30 @@ from actlab.catalogue import expr as E
 from actlab.execution import Runner
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import gp as G
-from actlab.studies.evolve.fitness import Fitness, sanitise
-from actlab.studies.evolve.run import Evolution, EvolveConfig, make_task, run_evolution
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.fitness import Fitness, make_task, sanitise
+from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.run import run_evolution
 from actlab.training import TrainConfig
 from tests.conftest import wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 # Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate, 10 per final run (long
 # enough for the final comparisons to converge, see actlab.stats.converged).
-SMALL = dict(
-    dataset="mnist1d",
-    data_options={"limit": 400},
-    model_options={"width": 32},
-    population=6,
-    generations=3,
-    final_seeds=2,
-    final_epochs=10,
-    catalogue=["elu", "tanh"],
-    hall_of_fame=2,
-    train=TrainConfig(
+SMALL = {
+    "dataset": "mnist1d",
+    "data_options": {"limit": 400},
+    "model_options": {"width": 32},
+    "population": 6,
+    "generations": 3,
+    "final_seeds": 2,
+    "final_epochs": 10,
+    "catalogue": ["elu", "tanh"],
+    "hall_of_fame": 2,
+    "train": TrainConfig(
         epochs=3, batch_size=32, lr=3e-3, patience=None, monitor="val_accuracy", diagnostics=False, threads=1
     ),
-)
+}
 SMALL_CLI = [
     "--dataset",
     "mnist1d",
@@ -172,7 +174,7 @@ def test_selection_maximises_fitness(tmp_path):
     res = run_evolution(cfg, tmp_path / "sel", progress=False, evaluator=_closeness_to_relu)
     best = [h["best"] for h in res["history"]]
     mean = [h["mean"] for h in res["history"]]
-    assert all(b2 >= b1 for b1, b2 in zip(best, best[1:])), best  # elitism keeps the best
+    assert all(b2 >= b1 for b1, b2 in zip(best, best[1:], strict=False)), best  # elitism keeps the best
     assert best[-1] > best[0] and np.mean(mean[-3:]) > mean[0], (best, mean)  # it climbs, it does not descend
     # the winner is the fittest candidate, judged afresh
     task = {"plan": {"hidden": E.PREFIX + res["best"]["functions"]["all"]}}
@@ -198,10 +200,10 @@ def test_tournament_picks_the_fitter():
     nxt = G.vary(tb, pop, elite=2, cxpb=0.5, mutpb=0.5)
     assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[29]), G.tree_text(pop[28])]  # the two best kept
     # a candidate promoted to a higher fidelity ranks above every one that was not, whatever their fitness
-    G.set_fitness(pop[3], 0.05, rung=1)
+    G.set_fitness(pop[3], 0.05, fidelity=1)
     nxt = G.vary(tb, pop, elite=2, cxpb=0.5, mutpb=0.5)
     assert [G.tree_text(t) for t in nxt[:2]] == [G.tree_text(pop[3]), G.tree_text(pop[29])]
-    assert G.rung(pop[3]) == 1 and G.score(pop[3]) == 0.05
+    assert G.fidelity(pop[3]) == 1 and G.score(pop[3]) == 0.05
     hof = G.HallOfFame(2)
     hof.update(
         [
@@ -680,7 +682,7 @@ DAMAGES = [
 @pytest.mark.parametrize("how", DAMAGES)
 @pytest.mark.parametrize("mode", ["single", "coevolution"])
 def test_a_damaged_checkpoint_is_one_line_in_the_library(checkpoints, tmp_path, mode, how):
-    from actlab.studies.evolve.run import check_checkpoint, read_checkpoint
+    from actlab.studies.evolve.checkpoint import check_checkpoint, read_checkpoint
 
     good = checkpoints[mode]
     assert check_checkpoint(good).mode == mode
@@ -807,7 +809,7 @@ def test_show_of_a_best_json_with_path_slot_names_writes_nothing_outside(tmp_pat
 
 def test_mode_slots_agree_with_the_evolution():
     from actlab.studies.evolve import MODE_SLOTS, SLOT_NAMES
-    from actlab.studies.evolve.run import MODES, SLOTS
+    from actlab.studies.evolve.modes import MODES, SLOTS
 
     assert set(MODE_SLOTS) == set(MODES) and MODE_SLOTS["triple"] == MODE_SLOTS["coevolution"] == SLOTS
     assert set(SLOT_NAMES) == {"all", *SLOTS} and EvolveConfig().slots == MODE_SLOTS["single"]
@@ -826,7 +828,7 @@ def test_every_generation_trains_new_behaviours(tmp_path):
         assert h["evaluations"] >= 0.7 * cfg.population, h
         assert h["distinct"] >= 0.7 * cfg.population, h
     assert sum(h["replaced"] for h in hist[1:]) > 0  # without renewal, copies and repeats would have filled slots
-    keys = [k for k in json.loads((tmp_path / "new" / "checkpoint.json").read_text())["cache"]]
+    keys = list(json.loads((tmp_path / "new" / "checkpoint.json").read_text())["cache"])
     assert len(keys) == len(set(keys)) >= sum(h["evaluations"] for h in hist)  # every training a new behaviour
 
 
@@ -868,14 +870,16 @@ def test_a_budget_counts_the_generations_of_every_session(tmp_path):
     (after the third, 3 s spent and one more would overrun), and a resumed run with 5.5 s goes on
     from the checkpoint to 5, its first two kept as they were."""
     ticks = iter(range(10**6))  # each generation reads the clock twice: it takes exactly 1 s
-    cfg = dict(
-        dataset="iris",
-        population=4,
-        generations=500,
-        final_seeds=0,
-        catalogue=["elu"],
-        train=TrainConfig(epochs=1, batch_size=32, patience=None, monitor="val_accuracy", diagnostics=False, threads=1),
-    )
+    cfg = {
+        "dataset": "iris",
+        "population": 4,
+        "generations": 500,
+        "final_seeds": 0,
+        "catalogue": ["elu"],
+        "train": TrainConfig(
+            epochs=1, batch_size=32, patience=None, monitor="val_accuracy", diagnostics=False, threads=1
+        ),
+    }
     out = tmp_path / "counted"
     res = run_evolution(EvolveConfig(**cfg, budget=3.5), out, progress=False, clock=lambda: next(ticks))
     assert res["ended_by"] == "budget" and [h["seconds"] for h in res["history"]] == [1, 1, 1]
@@ -896,7 +900,7 @@ def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
     """Bingham & Miikkulainen's parametric functions: each layer trains its own constants with the
     weights; best.json keeps the values of the final run best on validation, actlab.load rebuilds them."""
     from actlab.studies.evolve.final import final_evaluation
-    from actlab.studies.evolve.run import best_json
+    from actlab.studies.evolve.results import best_json
 
     text = "max(x, 0.3 * x) + 0.5 * tanh(1.5 * x)"
     cfg = EvolveConfig(**{**SMALL, "final_seeds": 2, "final_epochs": 3, "catalogue": ["elu"], "learn_constants": True})
@@ -922,7 +926,9 @@ def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
     for x in learned:
         for layer in ("input", "hidden_1"):
             assert len(x[layer]["constants"]) == 3
-            assert any(abs(a - b) > 1e-4 for a, b in zip(x[layer]["constants"], [0.3, 0.5, 1.5]))  # they trained
+            assert any(
+                abs(a - b) > 1e-4 for a, b in zip(x[layer]["constants"], [0.3, 0.5, 1.5], strict=True)
+            )  # they trained
     assert learned[0]["input"] != learned[0]["hidden_1"]  # each layer its own
     best = best_json({"config": cfg.to_dict(), "best": hof[0], "final": final})
     i = max(range(2), key=lambda i: evolved["val_accuracy"][i])

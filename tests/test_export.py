@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -25,9 +26,12 @@ from torch import nn
 
 import actlab
 from actlab import ActlabError
+from actlab import interop as X
+from actlab.catalogue import _table as table
 from actlab.catalogue import expr as E
+from actlab.catalogue.ops import TORCH_OPS, TORCH_SPELLING
 from actlab.cli import main
-from actlab.interop import export as X
+from actlab.interop import _forms
 from tests.conftest import require_real
 
 pytestmark = [  # raised inside Keras (numpy 2's copy keyword) and torch.export, not by actlab
@@ -40,8 +44,9 @@ COMPOSITE = "expr:x * sigmoid(1.5 * x) + 0.1 * tanh(x)"
 
 # every catalogue entry with Keras and PyTorch forms, some with arguments, and every primitive of
 # the expression language (binary ones against a tensor, a constant on either side)
+PORTABLE = [e.name for e in actlab.entries() if e.portable is not None]
 SPECS = [
-    *X._NATIVE,
+    *PORTABLE,
     "leaky_relu(negative_slope=0.1)",
     "elu(alpha=0.5)",
     "celu(alpha=2.0)",
@@ -117,8 +122,72 @@ def iris():
 
 # ------------------------------------------------------------------------------------ forms
 def test_every_primitive_has_forms():
-    assert set(X._UNARY) == {n for n, p in E.PRIMITIVES.items() if p.arity == 1}
-    assert {n for n, p in E.PRIMITIVES.items() if p.arity == 2} == {"div", *X._MAXMIN, *X._OPERATORS}
+    assert set(_forms.UNARY) == {n for n, p in E.PRIMITIVES.items() if p.arity == 1}
+    assert set(_forms.BINARY) == {n for n, p in E.PRIMITIVES.items() if p.arity == 2}
+
+
+def test_every_keras_name_has_its_torch_spelling():
+    """The names PyTorch spells differently are keras.ops names, and each spelling is a torch function."""
+    keras = need("keras")
+    for op, spelling in TORCH_SPELLING.items():
+        assert callable(getattr(keras.ops, op, None)), op
+        module, name = spelling.split(".")
+        assert getattr(TORCH_OPS, op) is getattr({"torch": torch, "F": nn.functional}[module], name), op
+    with pytest.raises(AttributeError, match="no PyTorch spelling"):
+        TORCH_OPS.sparse_plus  # noqa: B018 (keras.ops has it, torch does not)
+
+
+def wave(x, alpha=1.0, ops=TORCH_OPS):
+    """A function the catalogue does not have, written as a row of its table writes one."""
+    return x * ops.sigmoid(alpha * x) + 0.1 * ops.sin(x)
+
+
+def test_a_new_table_row_exports_to_code_keras_and_onnx(registry, tmp_path):
+    """One row added with the table's own helper, and nothing else: the function exports to
+    PyTorch code, Keras (function and module) and ONNX, each giving actlab's values."""
+    need("keras")
+    need("onnxscript")
+    ort = need("onnxruntime")
+    table._add(
+        "test_wave",
+        wave,
+        lambda x, alpha=1.0: x / (1 + np.exp(-alpha * x)) + 0.1 * np.sin(x),
+        r"x \, \sigma(\alpha x) + 0.1 \sin(x)",
+        "A sigmoid-weighted identity with a ripple.",
+        "tests/test_export.py",
+        "literature",
+        (-math.inf, math.inf),
+        None,
+        True,
+        True,
+        params={"alpha": 1.0},
+        portable=wave,
+    )
+    spec = "test_wave(alpha=1.5)"
+    x = torch.linspace(-6.0, 6.0, 97)
+    want = reference(spec, x)
+    close(want, actlab.lookup("test_wave").numpy(x.double().numpy(), alpha=1.5), "the row's NumPy reference")
+    f = X.functions(spec)[0]
+    for target in ("torch", "keras"):
+        (tmp_path / f"wave_{target}.py").write_text(X.to_code(spec, target))
+        module = load_module(tmp_path / f"wave_{target}.py", f"wave_{target}")
+        close(getattr(module, f.name)(x), want, f"{target} code of the new row")
+    close(X.to_keras(spec)(x), want, "to_keras of the new row")
+    X.to_onnx(spec, tmp_path / "wave.onnx")
+    got = ort.InferenceSession(str(tmp_path / "wave.onnx")).run(None, {"x": x[None].numpy()})[0]
+    close(got[0], want, "ONNX of the new row")
+
+
+def test_a_registered_function_exports_with_its_portable_form(registry, tmp_path):
+    """actlab.register takes portable= as the table does; without it, export says what is missing."""
+    actlab.register("test_xtanh", lambda x: x * torch.tanh(x), portable=lambda x, ops: x * ops.tanh(x))
+    x = torch.linspace(-6.0, 6.0, 97)
+    want = (x * torch.tanh(x)).numpy()
+    (tmp_path / "xtanh.py").write_text(X.to_code("test_xtanh"))
+    close(load_module(tmp_path / "xtanh.py", "xtanh").test_xtanh(x), want, "code of a registered function")
+    actlab.register("test_plain", lambda x: x * torch.tanh(x))
+    with pytest.raises(ActlabError, match="portable="):
+        X.to_code("test_plain")
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -274,7 +343,14 @@ def test_transformers_config_names_the_function(tmp_path):
         actlab.to_transformers("frelu")
 
 
-TIMM_SITE = Path(__file__).resolve().parents[1] / ".venv" / "timm-site"  # see the Makefile
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timm_site() -> Path:
+    """The Makefile's timm-site: in this checkout's .venv, else in the environment that runs the
+    tests (a second checkout of the repository may use the first one's)."""
+    sites = [ROOT / ".venv" / "timm-site", Path(sys.prefix) / "timm-site"]
+    return next((s for s in sites if (s / "timm").is_dir()), sites[0])
 
 
 def test_timm_model_takes_the_function_as_act_layer(tmp_path):
@@ -283,13 +359,14 @@ def test_timm_model_takes_the_function_as_act_layer(tmp_path):
     try:
         import timm  # noqa: F401
     except Exception as e:
-        if not (TIMM_SITE / "timm").is_dir():
+        site = timm_site()
+        if not (site / "timm").is_dir():
             require_real(
                 False,
                 f"timm cannot be imported ({type(e).__name__}: {str(e).splitlines()[0][:120]}) and "
-                f"{TIMM_SITE} is missing; run make test",
+                f"{site} is missing; run make test",
             )
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TIMM_SITE), str(Path(__file__).resolve().parents[1])])}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
         r = subprocess.run(
             [
                 sys.executable,

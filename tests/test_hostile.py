@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import importlib
 import json
 import math
 import os
@@ -351,7 +352,8 @@ def checkpoint_text() -> str:
     if "text" not in _CHECKPOINT:
         import tempfile
 
-        from actlab.studies.evolve.run import EvolveConfig, run_evolution
+        from actlab.studies.evolve.config import EvolveConfig
+        from actlab.studies.evolve.run import run_evolution
 
         cfg = EvolveConfig(dataset="iris", data_options={}, population=4, generations=3, final_seeds=0)
         with tempfile.TemporaryDirectory() as d:
@@ -1374,19 +1376,21 @@ CASES: list[Case] = [
     ),
     Case(
         "lib-read-checkpoint-garbage",
-        call=lambda ctx: __import__("actlab.studies.evolve.run").evolve.run.read_checkpoint(ctx.files / "c.json"),
+        call=lambda ctx: __import__("actlab.studies.evolve.checkpoint").studies.evolve.checkpoint.read_checkpoint(
+            ctx.files / "c.json"
+        ),
         setup=files("c.json", b"\x00\x01garbage"),
     ),
     Case(
         "lib-storage-password",
-        call=lambda ctx: __import__("actlab.studies.search._study").search._study.make_storage(
+        call=lambda ctx: importlib.import_module("actlab.studies.search._study").make_storage(
             "postgresql://me:hunter2secret@127.0.0.1:1/x", ctx.out
         ),
         secret="hunter2secret",
     ),
     Case(
         "lib-compare-config-seeds-huge",
-        call=lambda ctx: __import__("actlab.studies.compare").compare.CompareConfig(
+        call=lambda ctx: __import__("actlab.studies.compare").studies.compare.CompareConfig(
             dataset="iris", activations=["relu"], seeds=10**30
         ),
     ),

@@ -23,8 +23,11 @@ import actlab
 from actlab import ActlabError
 from actlab.execution import FORMAT_UNIT, Unit, read_unit
 from actlab.studies.evolve import read_best
+from actlab.studies.evolve.checkpoint import check_checkpoint, read_checkpoint
+from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import Fitness
-from actlab.studies.evolve.run import Evolution, EvolveConfig, check_checkpoint, read_checkpoint, run_evolution
+from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.run import run_evolution
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -118,9 +121,11 @@ NUMBER_JUNK = st.one_of(
     st.integers(),
     st.floats(allow_nan=True, allow_infinity=True),
     st.none() | st.booleans() | st.text(max_size=6),
+    # a copy of each: a drawn container is mutated by the next change, and sampled_from hands out
+    # the same object every time (the next test case would then draw a changed one)
     st.sampled_from(
         [-1, 0, 1, 5.0, -0.5, 1e308, "0.5", "nan", "Infinity", "", {}, [], {"value": 0.5}, [0.5], "x" * 100_000]
-    ),
+    ).map(copy.deepcopy),
 )
 
 
@@ -135,7 +140,8 @@ def _mutate_numbers(data, doc, skip: tuple = ()):
         if place is None:
             break
         parent, key = place
-        parent[key] = data.draw(NUMBER_JUNK, label="junk")
+        # a copy: a later change must not alter a table of the strategy itself
+        parent[key] = copy.deepcopy(data.draw(NUMBER_JUNK, label="junk"))
     return doc
 
 

@@ -26,7 +26,8 @@ from actlab.report.gallery import build_gallery
 from actlab.report.screen import write_screen_report
 from actlab.report.search import write_search_report
 from actlab.studies.compare import CompareConfig, run_compare
-from actlab.studies.evolve.run import EvolveConfig, run_evolution
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.run import run_evolution
 from actlab.studies.screen import ScreenConfig, run_screen
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search

@@ -23,7 +23,8 @@ from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.search import write_search_report
 from actlab.studies.compare import CompareConfig, run_compare
-from actlab.studies.evolve.run import EvolveConfig, run_evolution
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.run import run_evolution
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.training import TrainConfig

@@ -42,6 +42,11 @@ class Entry:
     for element-wise entries, ``f([x, 0])[0]`` along ``dim`` for the others (``f([x, x])[0]``
     where ``view_pair == "same"``), and they are checked numerically against ``fn`` in the
     test suite.
+
+    ``portable(x, ops=NAMESPACE, **params)`` is the function written in keras.ops names
+    (:mod:`actlab.catalogue.ops`): export runs it in Keras and writes PyTorch and Keras source
+    from it. For a composite entry it is ``fn`` itself, run on torch with ``ops=TORCH_OPS``.
+    ``None``: the function has no such form (it acts along a dimension, learns or draws).
     """
 
     name: str
@@ -70,6 +75,7 @@ class Entry:
     limits: Mapping[str, tuple[int, int]] = field(
         default_factory=dict
     )  # whole-number parameters' ranges, where narrower than -16384..16384
+    portable: Callable[..., Any] | None = None  # the function in keras.ops names, for export
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -1,8 +1,10 @@
 r"""The catalogue: one table of named activation functions.
 
 Each entry gives the torch function, its NumPy reference (used by the tests), a LaTeX
-formula, a plain-language note, a reference, a kind and the properties of its curve. In
-formulas ``[P]`` is the Iverson bracket: 1 where P holds, else 0.
+formula, a plain-language note, a reference, a kind and the properties of its curve, and where
+it has one its ``portable`` form: the function in keras.ops names, from which actlab.interop
+exports it to Keras and writes its source. In formulas ``[P]`` is the Iverson bracket: 1 where
+P holds, else 0.
 
 Where libraries disagree the table keeps both under clear names:
 
@@ -18,6 +20,7 @@ Functions applied along a dimension (softmax and friends) use ``dim=1``, the fea
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,6 +32,7 @@ from torch import nn
 from actlab.catalogue import learnable as LN
 from actlab.catalogue._registry import REGISTRY, Entry
 from actlab.catalogue.frelu import FReLU, frelu, frelu_numpy
+from actlab.catalogue.ops import TORCH_OPS
 
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772
@@ -90,70 +94,66 @@ def _nan_keep(x, y):
 
 
 # --------------------------------------------------------------------------- torch functions
-# Native torch ops wherever one exists; small compositions otherwise.
+# Native torch ops wherever one exists (the row's ``portable=`` says how it reads in keras.ops
+# names); small compositions otherwise, written once in keras.ops names and given as their row's
+# ``portable=`` too: ``ops`` is torch here (TORCH_OPS: ``ops.clip`` is ``torch.clamp``), keras.ops
+# in Keras, and placeholders that write source in actlab.interop. The NumPy references are written
+# apart: they check the formula.
 
 
-def identity(x):
+def identity(x, ops=TORCH_OPS):
     return x
 
 
-def step(x, threshold=0.0):
+def step(x, threshold=0.0, ops=TORCH_OPS):
     # 1 at or above the threshold, else 0; built from clamp and ceil so that autograd gives a
     # (zero) gradient instead of refusing, and NaN stays NaN.
-    return 1.0 - torch.ceil(torch.clamp(threshold - x, 0.0, 1.0))
+    return 1.0 - ops.ceil(ops.clip(threshold - x, 0.0, 1.0))
 
 
-def hard_sigmoid(x):
-    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+def hard_sigmoid(x, ops=TORCH_OPS):
+    return ops.clip(0.2 * x + 0.5, 0.0, 1.0)
 
 
 def prelu(x, init=0.25, num_parameters=1):
     return F.prelu(x, x.new_full((num_parameters,), init))
 
 
-def rrelu(x, lower=1.0 / 8, upper=1.0 / 3):
-    return F.rrelu(x, lower, upper, training=False)
-
-
 def gumbel_softmax(x, tau=1.0, dim=1):
     return F.gumbel_softmax(x, tau=tau, hard=False, dim=dim)
 
 
-def generalized_swish(x):
-    return x * torch.sigmoid(torch.exp(-x))
+def generalized_swish(x, ops=TORCH_OPS):
+    return x * ops.sigmoid(ops.exp(-x))
 
 
-def sigmoid_derivative(x):
+def sigmoid_derivative(x, ops=TORCH_OPS):
     # exp(-x) * sigmoid(x)^2 == sigmoid(x) * sigmoid(-x); this form never computes inf * 0.
-    return torch.sigmoid(x) * torch.sigmoid(-x)
+    return ops.sigmoid(x) * ops.sigmoid(-x)
 
 
-def cloglogm(x):
-    return 1 - 2 * torch.exp(-0.7 * torch.exp(x))
+def cloglogm(x, ops=TORCH_OPS):
+    return 1 - 2 * ops.exp(-0.7 * ops.exp(x))
 
 
-def gelu_tanh(x):
-    return F.gelu(x, approximate="tanh")
+def quick_gelu(x, ops=TORCH_OPS):
+    return x * ops.sigmoid(1.702 * x)
 
 
-def quick_gelu(x):
-    return x * torch.sigmoid(1.702 * x)
+def hard_mish(x, ops=TORCH_OPS):
+    return 0.5 * x * ops.clip(x + 2, 0, 2)
 
 
-def hard_mish(x):
-    return 0.5 * x * torch.clamp(x + 2, 0, 2)
+def squareplus(x, b=4.0, ops=TORCH_OPS):
+    return 0.5 * (x + ops.sqrt(x * x + b))
 
 
-def squareplus(x, b=4.0):
-    return 0.5 * (x + torch.sqrt(x * x + b))
+def sparse_plus(x, ops=TORCH_OPS):
+    return ops.where(x <= -1, ops.zeros_like(x), ops.where(x >= 1, x, 0.25 * (x + 1) ** 2))
 
 
-def sparse_plus(x):
-    return torch.where(x <= -1, torch.zeros_like(x), torch.where(x >= 1, x, 0.25 * (x + 1) ** 2))
-
-
-def sparse_sigmoid(x):
-    return torch.clamp(0.5 * (x + 1), 0.0, 1.0)
+def sparse_sigmoid(x, ops=TORCH_OPS):
+    return ops.clip(0.5 * (x + 1), 0.0, 1.0)
 
 
 def sparsemax(x, dim=1):
@@ -166,81 +166,95 @@ def sparsemax(x, dim=1):
     return torch.clamp(z - tau, min=0).transpose(dim, -1)
 
 
-def bent_identity(x):
-    return (torch.sqrt(x * x + 1) - 1) / 2 + x
+def bent_identity(x, ops=TORCH_OPS):
+    return (ops.sqrt(x * x + 1) - 1) / 2 + x
 
 
-def gaussian(x):
-    return torch.exp(-x * x)
+def gaussian(x, ops=TORCH_OPS):
+    return ops.exp(-x * x)
 
 
-def isru(x, alpha=1.0):
-    return x * torch.rsqrt(1 + alpha * x * x)
+def isru(x, alpha=1.0, ops=TORCH_OPS):
+    return x * ops.rsqrt(1 + alpha * x * x)
 
 
-def isrlu(x, alpha=1.0):
-    return torch.where(x >= 0, x, x * torch.rsqrt(1 + alpha * x * x))
+def isrlu(x, alpha=1.0, ops=TORCH_OPS):
+    return ops.where(x >= 0, x, x * ops.rsqrt(1 + alpha * x * x))
 
 
-def serf(x):
-    return x * torch.erf(F.softplus(x))
+def serf(x, ops=TORCH_OPS):
+    return x * ops.erf(ops.softplus(x))
 
 
-def tanh_exp(x):
-    return x * torch.tanh(torch.exp(x))
+def tanh_exp(x, ops=TORCH_OPS):
+    return x * ops.tanh(ops.exp(x))
 
 
-def elish(x):
-    return torch.where(x >= 0, x, torch.expm1(x)) * torch.sigmoid(x)
+def elish(x, ops=TORCH_OPS):
+    return ops.where(x >= 0, x, ops.expm1(x)) * ops.sigmoid(x)
 
 
-def snake(x, alpha=1.0):
-    return x + torch.sin(alpha * x) ** 2 / alpha
+def snake(x, alpha=1.0, ops=TORCH_OPS):
+    return x + ops.sin(alpha * x) ** 2 / alpha
 
 
-def relu_squared(x):
-    return torch.relu(x) ** 2
+def relu_squared(x, ops=TORCH_OPS):
+    return ops.relu(x) ** 2
 
 
-def square(x):
+def square(x, ops=TORCH_OPS):
     return x * x
 
 
-def star_relu(x, scale=0.8944, bias=-0.4472):
-    return scale * torch.relu(x) ** 2 + bias
+def star_relu(x, scale=0.8944, bias=-0.4472, ops=TORCH_OPS):
+    return scale * ops.relu(x) ** 2 + bias
 
 
-def penalized_tanh(x):
-    t = torch.tanh(x)
-    return torch.where(x > 0, t, 0.25 * t)
+def penalized_tanh(x, ops=TORCH_OPS):
+    t = ops.tanh(x)
+    return ops.where(x > 0, t, 0.25 * t)
 
 
-def shifted_softplus(x):
-    return F.softplus(x) - math.log(2.0)
+def shifted_softplus(x, ops=TORCH_OPS):
+    return ops.softplus(x) - math.log(2.0)
 
 
-def gcu(x):
-    return x * torch.cos(x)
+def gcu(x, ops=TORCH_OPS):
+    return x * ops.cos(x)
 
 
-def lisht(x):
-    return x * torch.tanh(x)
+def lisht(x, ops=TORCH_OPS):
+    return x * ops.tanh(x)
 
 
-def cloglog(x):
-    return -torch.expm1(-torch.exp(x))
+def cloglog(x, ops=TORCH_OPS):
+    return -ops.expm1(-ops.exp(x))
 
 
-def smish(x):
-    return x * torch.tanh(torch.log1p(torch.sigmoid(x)))
+def smish(x, ops=TORCH_OPS):
+    return x * ops.tanh(ops.log1p(ops.sigmoid(x)))
 
 
-def logish(x):
-    return x * torch.log1p(torch.sigmoid(x))
+def logish(x, ops=TORCH_OPS):
+    return x * ops.log1p(ops.sigmoid(x))
 
 
-def threshold(x, threshold=1.0, value=0.0):
-    return F.threshold(x, threshold, value)
+# keras.ops forms of native torch functions (the portable= of their rows)
+
+
+def _softplus_ops(x, ops, beta, threshold):
+    if (beta, threshold) == (1.0, 20.0):
+        return ops.softplus(x)
+    return ops.where(x * beta > threshold, x, ops.softplus(x * beta) / beta)
+
+
+def _leaky_relu_ops(x, ops, negative_slope):
+    return ops.leaky_relu(x, negative_slope=negative_slope)
+
+
+def _op(name):
+    """The portable form of a torch function that keras.ops has under ``name``: ``x -> ops.NAME(x)``."""
+    return lambda x, ops: getattr(ops, name)(x)
 
 
 # --------------------------------------------------------------------------- the table
@@ -280,7 +294,8 @@ _add(
     step,
     lambda x, threshold=0.0: _nan_keep(x, (x >= threshold).astype(float)),
     r"[x \geq \theta]",
-    "Fires 1 at or above the threshold, else 0; its gradient is zero, so it cannot be trained by backpropagation and only separates linearly separable problems.",
+    "Fires 1 at or above the threshold, else 0; its gradient is zero, so it cannot be trained by backpropagation and "
+    "only separates linearly separable problems.",
     "McCulloch & Pitts (1943); Rosenblatt (1958)",
     S,
     (0, 1),
@@ -290,6 +305,7 @@ _add(
     params={"threshold": 0.0},
     differentiable=False,
     aliases=("heaviside", "binary_step"),
+    portable=step,
 )
 _add(
     "sigmoid",
@@ -304,13 +320,15 @@ _add(
     T,
     N,
     aliases=("logistic",),
+    portable=_op("sigmoid"),
 )
 _add(
     "hard_sigmoid",
     hard_sigmoid,
     lambda x: np.clip(0.2 * x + 0.5, 0, 1),
     r"\max(0, \min(1, 0.2x + 0.5))",
-    "Keras 2's piecewise-linear sigmoid: 0 below -2.5, linear in [-2.5, 2.5], 1 above; cheaper than sigmoid, an approximation.",
+    "Keras 2's piecewise-linear sigmoid: 0 below -2.5, linear in [-2.5, 2.5], 1 above; cheaper than sigmoid, an "
+    "approximation.",
     "Keras 2 keras.activations.hard_sigmoid (the definition of the source articles)",
     S,
     (0, 1),
@@ -318,6 +336,7 @@ _add(
     N,
     N,
     aliases=("hard_sigmoid_keras2",),
+    portable=hard_sigmoid,
 )
 _add(
     "hard_sigmoid_torch",
@@ -333,6 +352,7 @@ _add(
     N,
     module=_mod(nn.Hardsigmoid),
     aliases=("hard_sigmoid_keras3",),
+    portable=_op("hard_sigmoid"),
 )
 _add(
     "tanh",
@@ -347,6 +367,7 @@ _add(
     T,
     T,
     module=_mod(nn.Tanh),
+    portable=_op("tanh"),
 )
 _add(
     "softsign",
@@ -361,6 +382,7 @@ _add(
     T,
     T,
     module=_mod(nn.Softsign),
+    portable=_op("softsign"),
 )
 _add(
     "softplus",
@@ -376,13 +398,15 @@ _add(
     N,
     params={"beta": 1.0, "threshold": 20.0},
     module=_mod(nn.Softplus),
+    portable=_softplus_ops,
 )
 _add(
     "relu",
     F.relu,
     lambda x: _nan_keep(x, np.maximum(x, 0)),
     r"\max(0, x)",
-    "Zero for negative inputs, identity otherwise; sparse and cheap, but units pushed far negative stop learning (dying ReLU).",
+    "Zero for negative inputs, identity otherwise; sparse and cheap, but units pushed far negative stop learning "
+    "(dying ReLU).",
     "Nair & Hinton (2010); torch.nn.ReLU",
     S,
     (0, INF),
@@ -390,6 +414,7 @@ _add(
     N,
     N,
     module=_mod(nn.ReLU),
+    portable=_op("relu"),
 )
 _add(
     "linear",
@@ -405,13 +430,15 @@ _add(
     T,
     module=lambda: nn.Identity(),
     aliases=("identity", "none"),
+    portable=identity,
 )
 _add(
     "softmax",
     F.softmax,
     lambda x, dim=1: _along(x, dim, _softmax_last),
     r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
-    "Turns a vector into class probabilities; for output layers (a cross-entropy loss takes logits and applies it itself).",
+    "Turns a vector into class probabilities; for output layers (a cross-entropy loss takes logits and applies it "
+    "itself).",
     "torch.nn.Softmax; keras.activations.softmax",
     S,
     (0, 1),
@@ -437,6 +464,7 @@ _add(
     params={"negative_slope": 0.01},
     module=_mod(nn.LeakyReLU),
     aliases=("leaky_relu_torch",),
+    portable=_leaky_relu_ops,
 )
 _add(
     "leaky_relu_keras",
@@ -452,6 +480,7 @@ _add(
     T,
     params={"negative_slope": 0.2},
     module=_mod(nn.LeakyReLU),
+    portable=_leaky_relu_ops,
 )
 _add(
     "prelu",
@@ -482,13 +511,15 @@ _add(
     T,
     params={"alpha": 1.0},
     module=_mod(nn.ELU),
+    portable=lambda x, ops, alpha: ops.elu(x, alpha=alpha),
 )
 _add(
     "selu",
     F.selu,
     lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
     r"\lambda (\max(0, x) + \alpha (e^{\min(0, x)} - 1))",
-    "Scaled ELU (lambda 1.0507, alpha 1.6733) that keeps activations self-normalising (mean 0, variance 1) in deep MLPs; no dying units.",
+    "Scaled ELU (lambda 1.0507, alpha 1.6733) that keeps activations self-normalising (mean 0, variance 1) in deep "
+    "MLPs; no dying units.",
     "Klambauer et al. (2017), arXiv 1706.02515; torch.nn.SELU",
     S,
     (-SELU_SCALE * SELU_ALPHA, INF),
@@ -496,6 +527,7 @@ _add(
     N,
     T,
     module=_mod(nn.SELU),
+    portable=_op("selu"),
 )
 _add(
     "silu",
@@ -511,6 +543,7 @@ _add(
     T,
     module=_mod(nn.SiLU),
     aliases=("swish",),
+    portable=_op("silu"),
 )
 _add(
     "mish",
@@ -525,6 +558,7 @@ _add(
     T,
     T,
     module=_mod(nn.Mish),
+    portable=lambda x, ops: x * ops.tanh(ops.softplus(x)),
 )
 REGISTRY.add(
     Entry(
@@ -532,7 +566,8 @@ REGISTRY.add(
         fn=frelu,
         numpy=frelu_numpy,
         formula=r"\max(x, T(x)),\ T = \mathrm{BN}(\mathrm{DWConv}_{k \times k}(x))",
-        note="Funnel activation: each pixel is compared with a learned depthwise k x k view of its neighbourhood; ReLU extended to images.",
+        note="Funnel activation: each pixel is compared with a learned depthwise k x k view of its neighbourhood; "
+        "ReLU extended to images.",
         reference="Ma, Zhang & Sun (2020), Funnel Activation for Visual Recognition, arXiv 2007.11824",
         kind="spatial",
         range=(-INF, INF),
@@ -561,6 +596,7 @@ _add(
     T,
     params={"lambd": 0.5},
     module=_mod(nn.Hardshrink),
+    portable=lambda x, ops, lambd: ops.hard_shrink(x, lambd),
 )
 _add(
     "hardtanh",
@@ -577,6 +613,7 @@ _add(
     params={"min_val": -1.0, "max_val": 1.0},
     module=_mod(nn.Hardtanh),
     aliases=("hard_tanh",),
+    portable=lambda x, ops, min_val, max_val: ops.clip(x, min_val, max_val),
 )
 _add(
     "log_sigmoid",
@@ -591,6 +628,7 @@ _add(
     T,
     N,
     module=_mod(nn.LogSigmoid),
+    portable=_op("log_sigmoid"),
 )
 _add(
     "relu6",
@@ -605,10 +643,11 @@ _add(
     N,
     N,
     module=_mod(nn.ReLU6),
+    portable=_op("relu6"),
 )
 _add(
     "rrelu",
-    rrelu,
+    F.rrelu,
     lambda x, lower=1 / 8, upper=1 / 3: np.where(x >= 0, x, 0.5 * (lower + upper) * x),
     r"\max(0, x) + a \min(0, x),\ a \sim U(l, u)",
     "Leaky ReLU with a random slope in [lower, upper] during training and their mean in evaluation.",
@@ -620,6 +659,7 @@ _add(
     T,
     params={"lower": 1 / 8, "upper": 1 / 3},
     module=_mod(nn.RReLU),
+    portable=lambda x, ops, lower, upper: ops.leaky_relu(x, negative_slope=(lower + upper) / 2),
 )
 _add(
     "celu",
@@ -635,6 +675,7 @@ _add(
     T,
     params={"alpha": 1.0},
     module=_mod(nn.CELU),
+    portable=lambda x, ops, alpha: ops.celu(x, alpha=alpha),
 )
 _add(
     "gelu",
@@ -649,6 +690,7 @@ _add(
     T,
     T,
     module=_mod(nn.GELU),
+    portable=lambda x, ops: ops.gelu(x, approximate=False),
 )
 _add(
     "softshrink",
@@ -664,6 +706,7 @@ _add(
     T,
     params={"lambd": 0.5},
     module=_mod(nn.Softshrink),
+    portable=lambda x, ops, lambd: ops.soft_shrink(x, lambd),
 )
 _add(
     "tanhshrink",
@@ -678,6 +721,7 @@ _add(
     T,
     T,
     module=_mod(nn.Tanhshrink),
+    portable=_op("tanh_shrink"),
 )
 _add(
     "softmin",
@@ -713,11 +757,12 @@ _add(
 )
 
 # ---- tensor math functions the à-la-carte paper uses as activations (its exact definitions)
-_M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-centred, extra
-    ("abs", torch.abs, np.abs, r"|x|", (0, INF), N, N, N, {}),
+_M = [  # name, torch fn, keras.ops name (or form), numpy ref, formula, range, monotonic, smooth, zero-centred, extra
+    ("abs", torch.abs, "abs", np.abs, r"|x|", (0, INF), N, N, N, {}),
     (
         "acos",
         torch.acos,
+        "arccos",
         np.arccos,
         r"\arccos(x)",
         (0, math.pi),
@@ -726,10 +771,11 @@ _M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-cen
         N,
         {"domain": (-1.0, 1.0), "probe": (-0.99, 0.99)},
     ),
-    ("angle", torch.angle, np.angle, r"\pi \, [x < 0]", (0, math.pi), T, N, N, {"differentiable": False}),
+    ("angle", torch.angle, None, np.angle, r"\pi \, [x < 0]", (0, math.pi), T, N, N, {"differentiable": False}),
     (
         "asin",
         torch.asin,
+        "arcsin",
         np.arcsin,
         r"\arcsin(x)",
         (-math.pi / 2, math.pi / 2),
@@ -738,13 +784,14 @@ _M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-cen
         T,
         {"domain": (-1.0, 1.0), "probe": (-0.99, 0.99)},
     ),
-    ("atan", torch.atan, np.arctan, r"\arctan(x)", (-math.pi / 2, math.pi / 2), T, T, T, {}),
-    ("ceil", torch.ceil, np.ceil, r"\lceil x \rceil", (-INF, INF), T, N, T, {"differentiable": False}),
-    ("cos", torch.cos, np.cos, r"\cos(x)", (-1, 1), N, T, N, {}),
-    ("cosh", torch.cosh, np.cosh, r"\cosh(x)", (1, INF), N, T, N, {}),
+    ("atan", torch.atan, "arctan", np.arctan, r"\arctan(x)", (-math.pi / 2, math.pi / 2), T, T, T, {}),
+    ("ceil", torch.ceil, "ceil", np.ceil, r"\lceil x \rceil", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("cos", torch.cos, "cos", np.cos, r"\cos(x)", (-1, 1), N, T, N, {}),
+    ("cosh", torch.cosh, "cosh", np.cosh, r"\cosh(x)", (1, INF), N, T, N, {}),
     (
         "digamma",
         torch.digamma,
+        None,
         special.digamma,
         r"\psi(x) = \frac{d}{dx} \log \Gamma(x)",
         (-INF, INF),
@@ -753,15 +800,27 @@ _M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-cen
         N,
         {"domain": (0.0, INF), "probe": (0.2, 6.0)},
     ),
-    ("erf", torch.erf, special.erf, r"\frac{2}{\sqrt{\pi}} \int_0^x e^{-t^2} dt", (-1, 1), T, T, T, {}),
-    ("erfc", torch.erfc, special.erfc, r"1 - \mathrm{erf}(x)", (0, 2), T, T, N, {}),
-    ("exp", torch.exp, np.exp, r"e^x", (0, INF), T, T, N, {"aliases": ("exponential",)}),
-    ("floor", torch.floor, np.floor, r"\lfloor x \rfloor", (-INF, INF), T, N, T, {"differentiable": False}),
-    ("frac", torch.frac, lambda x: x - np.trunc(x), r"x - \mathrm{trunc}(x)", (-1, 1), N, N, T, {}),
-    ("log", torch.log, np.log, r"\ln(x)", (-INF, INF), T, T, N, {"domain": (0.0, INF), "probe": (0.05, 6.0)}),
+    ("erf", torch.erf, "erf", special.erf, r"\frac{2}{\sqrt{\pi}} \int_0^x e^{-t^2} dt", (-1, 1), T, T, T, {}),
+    ("erfc", torch.erfc, "erfc", special.erfc, r"1 - \mathrm{erf}(x)", (0, 2), T, T, N, {}),
+    ("exp", torch.exp, "exp", np.exp, r"e^x", (0, INF), T, T, N, {"aliases": ("exponential",)}),
+    ("floor", torch.floor, "floor", np.floor, r"\lfloor x \rfloor", (-INF, INF), T, N, T, {"differentiable": False}),
+    (
+        "frac",
+        torch.frac,
+        lambda x, ops: x - ops.trunc(x),
+        lambda x: x - np.trunc(x),
+        r"x - \mathrm{trunc}(x)",
+        (-1, 1),
+        N,
+        N,
+        T,
+        {},
+    ),
+    ("log", torch.log, "log", np.log, r"\ln(x)", (-INF, INF), T, T, N, {"domain": (0.0, INF), "probe": (0.05, 6.0)}),
     (
         "log10",
         torch.log10,
+        "log10",
         np.log10,
         r"\log_{10}(x)",
         (-INF, INF),
@@ -770,13 +829,14 @@ _M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-cen
         N,
         {"domain": (0.0, INF), "probe": (0.05, 6.0)},
     ),
-    ("neg", torch.neg, np.negative, r"-x", (-INF, INF), T, T, T, {}),
-    ("round", torch.round, np.round, r"\mathrm{round}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
-    ("sin", torch.sin, np.sin, r"\sin(x)", (-1, 1), N, T, T, {}),
-    ("sinh", torch.sinh, np.sinh, r"\sinh(x)", (-INF, INF), T, T, T, {}),
+    ("neg", torch.neg, "negative", np.negative, r"-x", (-INF, INF), T, T, T, {}),
+    ("round", torch.round, "round", np.round, r"\mathrm{round}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("sin", torch.sin, "sin", np.sin, r"\sin(x)", (-1, 1), N, T, T, {}),
+    ("sinh", torch.sinh, "sinh", np.sinh, r"\sinh(x)", (-INF, INF), T, T, T, {}),
     (
         "tan",
         torch.tan,
+        "tan",
         np.tan,
         r"\tan(x)",
         (-INF, INF),
@@ -785,9 +845,9 @@ _M = [  # name, torch fn, numpy ref, formula, range, monotonic, smooth, zero-cen
         T,
         {"domain": (-math.pi / 2, math.pi / 2), "probe": (-1.4, 1.4)},
     ),
-    ("trunc", torch.trunc, np.trunc, r"\mathrm{trunc}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
+    ("trunc", torch.trunc, "trunc", np.trunc, r"\mathrm{trunc}(x)", (-INF, INF), T, N, T, {"differentiable": False}),
 ]
-for _name, _fn, _ref, _formula, _range, _mono, _smooth, _zc, _extra in _M:
+for _name, _fn, _portable, _ref, _formula, _range, _mono, _smooth, _zc, _extra in _M:
     _add(
         _name,
         _fn,
@@ -800,6 +860,7 @@ for _name, _fn, _ref, _formula, _range, _mono, _smooth, _zc, _extra in _M:
         _mono,
         _smooth,
         _zc,
+        portable=_op(_portable) if isinstance(_portable, str) else _portable,
         **_extra,
     )
 
@@ -834,6 +895,7 @@ _add(
     T,
     T,
     aliases=("gen_swish",),
+    portable=generalized_swish,
 )
 _add(
     "sigmoid_derivative",
@@ -847,6 +909,7 @@ _add(
     N,
     T,
     N,
+    portable=sigmoid_derivative,
 )
 _add(
     "cloglogm",
@@ -860,12 +923,13 @@ _add(
     T,
     T,
     N,
+    portable=cloglogm,
 )
 
 # ---- the rest of PyTorch, timm and Keras
 _add(
     "threshold",
-    threshold,
+    F.threshold,
     lambda x, threshold=1.0, value=0.0: _nan_keep(x, np.where(x > threshold, x, value)),
     r"x \, [x > \theta] + v \, [x \leq \theta]",
     "Passes x above the threshold, replaces it with a constant below.",
@@ -877,10 +941,11 @@ _add(
     N,
     params={"threshold": 1.0, "value": 0.0},
     module=_mod(nn.Threshold),
+    portable=lambda x, ops, threshold, value: ops.threshold(x, threshold, value),
 )
 _add(
     "gelu_tanh",
-    gelu_tanh,
+    functools.partial(F.gelu, approximate="tanh"),
     lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
     r"\frac{x}{2} (1 + \tanh(\sqrt{2/\pi} (x + 0.044715 x^3)))",
     "The tanh approximation of GELU (BERT, GPT-2).",
@@ -892,6 +957,7 @@ _add(
     T,
     module=lambda: nn.GELU(approximate="tanh"),
     aliases=("gelu_new", "gelu_approximate"),
+    portable=lambda x, ops: ops.gelu(x, approximate=True),
 )
 _add(
     "quick_gelu",
@@ -905,6 +971,7 @@ _add(
     N,
     T,
     T,
+    portable=quick_gelu,
 )
 _add(
     "hard_swish",
@@ -920,6 +987,7 @@ _add(
     T,
     module=_mod(nn.Hardswish),
     aliases=("hard_silu",),
+    portable=_op("hard_silu"),
 )
 _add(
     "hard_mish",
@@ -933,6 +1001,7 @@ _add(
     N,
     N,
     T,
+    portable=hard_mish,
 )
 _add(
     "squareplus",
@@ -947,6 +1016,7 @@ _add(
     T,
     N,
     params={"b": 4.0},
+    portable=squareplus,
 )
 _add(
     "sparse_plus",
@@ -960,6 +1030,7 @@ _add(
     T,
     T,
     N,
+    portable=sparse_plus,
 )
 _add(
     "sparse_sigmoid",
@@ -973,6 +1044,7 @@ _add(
     T,
     N,
     N,
+    portable=sparse_sigmoid,
 )
 _add(
     "glu",
@@ -1020,6 +1092,7 @@ _add(
     T,
     T,
     T,
+    portable=bent_identity,
 )
 _add(
     "gaussian",
@@ -1033,6 +1106,7 @@ _add(
     N,
     T,
     N,
+    portable=gaussian,
 )
 _add(
     "isru",
@@ -1047,6 +1121,7 @@ _add(
     T,
     T,
     params={"alpha": 1.0},
+    portable=isru,
 )
 _add(
     "isrlu",
@@ -1061,6 +1136,7 @@ _add(
     T,
     T,
     params={"alpha": 1.0},
+    portable=isrlu,
 )
 _add(
     "serf",
@@ -1074,6 +1150,7 @@ _add(
     N,
     T,
     T,
+    portable=serf,
 )
 _add(
     "tanh_exp",
@@ -1087,6 +1164,7 @@ _add(
     N,
     T,
     T,
+    portable=tanh_exp,
 )
 _add(
     "elish",
@@ -1100,6 +1178,7 @@ _add(
     N,
     T,
     T,
+    portable=elish,
 )
 _add(
     "snake",
@@ -1114,6 +1193,7 @@ _add(
     T,
     T,
     params={"alpha": 1.0},
+    portable=snake,
 )
 _add(
     "relu_squared",
@@ -1128,6 +1208,7 @@ _add(
     T,
     N,
     aliases=("squared_relu",),
+    portable=relu_squared,
 )
 _add(
     "square",
@@ -1141,6 +1222,7 @@ _add(
     N,
     T,
     N,
+    portable=square,
 )
 _add(
     "star_relu",
@@ -1155,6 +1237,7 @@ _add(
     T,
     N,
     params={"scale": 0.8944, "bias": -0.4472},
+    portable=star_relu,
 )
 _add(
     "penalized_tanh",
@@ -1168,6 +1251,7 @@ _add(
     T,
     N,
     T,
+    portable=penalized_tanh,
 )
 _add(
     "shifted_softplus",
@@ -1181,6 +1265,7 @@ _add(
     T,
     T,
     T,
+    portable=shifted_softplus,
 )
 _add(
     "gcu",
@@ -1194,6 +1279,7 @@ _add(
     N,
     T,
     T,
+    portable=gcu,
 )
 _add(
     "lisht",
@@ -1207,6 +1293,7 @@ _add(
     N,
     T,
     N,
+    portable=lisht,
 )
 _add(
     "cloglog",
@@ -1220,6 +1307,7 @@ _add(
     T,
     T,
     N,
+    portable=cloglog,
 )
 _add(
     "smish",
@@ -1233,6 +1321,7 @@ _add(
     N,
     T,
     T,
+    portable=smish,
 )
 _add(
     "logish",
@@ -1246,6 +1335,7 @@ _add(
     N,
     T,
     T,
+    portable=logish,
 )
 
 # ---- learnable and gated (2014-2025): the function is the module at its initial parameters
@@ -1256,7 +1346,8 @@ _add(
     lambda x: x * x * _sigmoid(x),
     r"\mathrm{Swish}(xW + b) \odot (xV + c)",
     "Gated linear unit with a Swish gate; the unit owns its projection and keeps the width (d features in and out). "
-    "It starts from the projection [I; I], as x Swish(x) per feature, and learns to mix features; in a transformer it is the MLP's first layer.",
+    "It starts from the projection [I; I], as x Swish(x) per feature, and learns to mix features; in a transformer it "
+    "is the MLP's first layer.",
     "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202",
     LR,
     (0, INF),
@@ -1333,7 +1424,8 @@ _add(
     LN.meta_acon,
     lambda x, p1=1.0, p2=0.0: LN.acon_c_numpy(x, p1, p2, 0.5),
     r"(p_1 - p_2) x \, \sigma(\beta (p_1 - p_2) x) + p_2 x,\ \beta = \sigma(W_2 W_1 \bar{x})",
-    "ACON-C whose switching factor is computed from the input by a small network per example; starts as x sigmoid(x / 2).",
+    "ACON-C whose switching factor is computed from the input by a small network per example; starts as x sigmoid(x / "
+    "2).",
     "Ma et al. (2021), Activate or Not: Learning Customized Activation, CVPR 2021, arXiv 2009.04759",
     LR,
     (-0.556929, INF),
@@ -1349,7 +1441,8 @@ _add(
     LN.apl,
     lambda x, hinges=2: np.maximum(x, 0),
     r"\max(0, x) + \sum_{s=1}^{S} a_s \max(0, b_s - x)",
-    "Adaptive piecewise linear unit: ReLU plus S hinges whose slopes and positions are learned per channel; starts as ReLU.",
+    "Adaptive piecewise linear unit: ReLU plus S hinges whose slopes and positions are learned per channel; starts as "
+    "ReLU.",
     "Agostinelli et al. (2015), Learning Activation Functions to Improve Deep Neural Networks, arXiv 1412.6830",
     LR,
     (0, INF),
@@ -1365,7 +1458,8 @@ _add(
     LN.smu,
     LN.smu_numpy,
     r"\frac{(1 + \alpha) x + (1 - \alpha) x \, \mathrm{erf}(\mu (1 - \alpha) x)}{2}",
-    "Smooth maximum unit: a smooth max(x, alpha x) whose sharpness mu is learned per layer (starts at mu = 1; the authors' code at 1e6).",
+    "Smooth maximum unit: a smooth max(x, alpha x) whose sharpness mu is learned per layer (starts at mu = 1; the "
+    "authors' code at 1e6).",
     "Biswas et al. (2022), Smooth Maximum Unit, CVPR 2022, arXiv 2111.04682",
     LR,
     (-INF, INF),
@@ -1380,7 +1474,8 @@ _add(
     star_relu,
     lambda x, scale=0.8944, bias=-0.4472: scale * np.maximum(x, 0) ** 2 + bias,
     r"s \max(0, x)^2 + b",
-    "StarReLU with its scale and bias learned (one each per layer), as MetaFormer trains it; star_relu keeps them fixed.",
+    "StarReLU with its scale and bias learned (one each per layer), as MetaFormer trains it; star_relu keeps them "
+    "fixed.",
     "Yu et al. (2022), MetaFormer Baselines for Vision, arXiv 2210.13452; timm StarReLU",
     LR,
     (-0.4472, INF),

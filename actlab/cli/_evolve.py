@@ -80,7 +80,7 @@ def fidelities(text: str) -> list[list[float]]:
 
 
 def _default(name: str) -> str:
-    from actlab.studies.evolve.run import EvolveConfig
+    from actlab.studies.evolve.config import EvolveConfig
 
     value = defaults(EvolveConfig(), NAMES)[name]
     return ", ".join(map(str, value)) if isinstance(value, list) else show(value)  # a list wraps between its names
@@ -253,7 +253,7 @@ def _list(text: str | None) -> list[str] | None:
 def config_from_args(args, base: dict | None = None):
     """An :class:`EvolveConfig`: its defaults (or ``base``, a checkpoint's config) with the options
     given on the command line written over them."""
-    from actlab.studies.evolve.run import EvolveConfig
+    from actlab.studies.evolve.config import EvolveConfig
 
     typed = given(args, NAMES)
     for key in LISTS:
@@ -278,7 +278,8 @@ def config_from_args(args, base: dict | None = None):
 
 
 def cmd_evolve(args) -> int:
-    from actlab.studies.evolve.run import CHECKPOINT, read_checkpoint, run_evolution
+    from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint
+    from actlab.studies.evolve.run import run_evolution
 
     if not args.out.strip():  # Path("") is the current folder
         raise ActlabError("--out is empty; give the folder for the results, e.g. --out results")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from actlab._errors import ActlabError
 from actlab._io import write_text_atomic
-from actlab.interop.export import functions, to_code, to_onnx
+from actlab.interop import functions, to_code, to_onnx
 from actlab.studies.evolve import SLOT_NAMES
 
 TARGETS = ("code", "keras", "transformers", "timm", "onnx")

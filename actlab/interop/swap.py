@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,29 +157,8 @@ def swap_activations(
     """
     if not isinstance(model, nn.Module):
         raise ActlabError(f"swap_activations changes a torch.nn.Module in place; got {type(model).__name__}")
-    if isinstance(spec, Mapping):
-        patterns = list(spec.items())
-        odd = next((p for p, _ in patterns if not isinstance(p, str)), None)
-        if odd is not None:
-            raise ActlabError(
-                f"module name pattern {odd!r} is not text; map names or patterns such as 'layer1.*' to specs"
-            )
-
-        def choose(name: str) -> tuple[bool, Any]:
-            for pattern, s in patterns:
-                if fnmatch.fnmatchcase(name, pattern):
-                    return True, s
-            return False, None
-    else:
-
-        def choose(name: str) -> tuple[bool, Any]:
-            return True, spec
-
-    # remove_duplicate=False: a module registered in two places is two slots, both swapped
-    targets: list[tuple[str, nn.Module]] = []
-    for name, m in model.named_modules(remove_duplicate=False):  # parents first: an activation's parts stay its own
-        if name and is_activation(m) and not any(name.startswith(t + ".") for t, _ in targets):
-            targets.append((name, m))
+    choose = _chooser(spec)
+    targets = _activation_modules(model)
     if isinstance(spec, Mapping):
         unused = [p for p, _ in spec.items() if not any(fnmatch.fnmatchcase(n, p) for n, _ in targets)]
         if unused:
@@ -195,27 +174,60 @@ def swap_activations(
         if ref is not None:
             new = new.to(device=ref.device, dtype=ref.dtype) if not _is_lazy(new) else new.to(device=ref.device)
         swaps.append(Swap(name, old, new))
-    if not targets:
-        warnings.warn(
-            f"swap_activations found no activation modules in {type(model).__name__}, so nothing was "
-            f"swapped; {_unswappable(model)}",
-            UserWarning,
-            stacklevel=2,
-        )
-    else:
-        calls = _functional_activations(model)
-        if calls:
-            warnings.warn(
-                f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
-                f"swap_activations cannot replace; {_HOW}",
-                UserWarning,
-                stacklevel=2,
-            )
+    _warn_unswapped(model, targets)
     for swap in swaps:
         _put(model, swap.name, swap.new)
     if example_input is not None:
         _first_call(model, example_input, swaps)
     return swaps
+
+
+def _chooser(spec: Any) -> Callable[[str], tuple[bool, Any]]:
+    """``choose(module_name) -> (matched, spec)``: one spec for all, or the first matching pattern's."""
+    if not isinstance(spec, Mapping):
+        return lambda name: (True, spec)
+    patterns = list(spec.items())
+    odd = next((p for p, _ in patterns if not isinstance(p, str)), None)
+    if odd is not None:
+        raise ActlabError(f"module name pattern {odd!r} is not text; map names or patterns such as 'layer1.*' to specs")
+
+    def choose(name: str) -> tuple[bool, Any]:
+        for pattern, s in patterns:
+            if fnmatch.fnmatchcase(name, pattern):
+                return True, s
+        return False, None
+
+    return choose
+
+
+def _activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The activation modules of ``model`` with their qualified names, each whole (parents first: an
+    activation's parts stay its own); a module registered in two places is two slots."""
+    found: list[tuple[str, nn.Module]] = []
+    for name, m in model.named_modules(remove_duplicate=False):
+        if name and is_activation(m) and not any(name.startswith(t + ".") for t, _ in found):
+            found.append((name, m))
+    return found
+
+
+def _warn_unswapped(model: nn.Module, targets: list[tuple[str, nn.Module]]) -> None:
+    """A UserWarning where nothing could be swapped, or where forward() also calls activations as functions."""
+    if not targets:
+        warnings.warn(
+            f"swap_activations found no activation modules in {type(model).__name__}, so nothing was "
+            f"swapped; {_unswappable(model)}",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    calls = _functional_activations(model)
+    if calls:
+        warnings.warn(
+            f"{type(model).__name__}'s forward() also calls {_listed(calls)} directly, which "
+            f"swap_activations cannot replace; {_HOW}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _put(model: nn.Module, name: str, module: nn.Module) -> None:

@@ -51,15 +51,34 @@ def curve(text: str, lo: float = CURVE_RANGE[0], hi: float = CURVE_RANGE[1], n: 
     return {"x": x.detach().tolist(), "y": y.detach().tolist(), "dy": g.detach().tolist()}
 
 
-def function_curves(results: dict[str, Any], top: int = TOP) -> dict[str, list[dict[str, Any]]]:
-    """slot -> curves of the top hall-of-fame entries (label, fitness, x, y, dy)."""
+def member_curves(members: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """slot -> curves (label, text, x, y, dy) of hall-of-fame members, in their order."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for item in results["hall_of_fame"][:top]:
+    for item in members:
         for slot, text in item["functions"].items():
             out.setdefault(slot, []).append(
                 {"label": f"#{item['rank']} {_short(text)} ({item['fitness']:.3f})", "text": text, **curve(text)}
             )
     return out
+
+
+def function_curves(results: dict[str, Any], top: int = TOP) -> dict[str, list[dict[str, Any]]]:
+    """slot -> curves of the top hall-of-fame entries (label, fitness, x, y, dy)."""
+    return member_curves(results["hall_of_fame"][:top])
+
+
+def report_info(results: dict[str, Any]) -> dict[str, Any]:
+    """What the page draws, computed once: the best member (after a final evaluation, the one it
+    chose), the fitness per generation, the curves of the best and of the hall of fame's top."""
+    hof = results["hall_of_fame"]
+    best = results.get("best") or (hof[0] if hof else None)
+    return {
+        "best": best,
+        "fitness": fitness_series(results),
+        "best_curves": member_curves([best]) if best else {},
+        "hof_curves": function_curves(results),
+        "top": min(TOP, len(hof)),
+    }
 
 
 def _short(text: str, n: int = 40) -> str:
@@ -76,9 +95,10 @@ def _ylim(*series, cap: float = 6.0):
     return lo - pad, hi + pad
 
 
-def plot_fitness(results: dict[str, Any], path: Path) -> Path:
+def plot_fitness(results: dict[str, Any], path: Path, series: dict[str, Any] | None = None) -> Path:
+    """Best and mean fitness per generation, the hall of fame's best, each population's best."""
     plt = _plt()
-    s = fitness_series(results)
+    s = series or fitness_series(results)
     fig, ax = plt.subplots(figsize=(8.4, 3.8), layout="constrained")
     ax.plot(s["generation"], s["best"], "o-", color=PALETTE[3], label="best in population")
     ax.plot(s["generation"], s["mean"], "s--", color=PALETTE[0], label="population mean")
@@ -105,9 +125,9 @@ def plot_functions(curves: dict[str, list[dict[str, Any]]], path: Path, title: s
     legend_in = [0.22 * math.ceil((len(cs) + 1) / 2) + 0.2 for _, cs in rows]
     fig = plt.figure(figsize=(MAX_WIDTH, sum(3.0 + h for h in legend_in) + 0.3), layout="constrained")
     subfigs = fig.subfigures(len(rows), 1, squeeze=False, height_ratios=[3.0 + h for h in legend_in])[:, 0]
-    for sub, (slot, cs) in zip(subfigs, rows):
+    for sub, (slot, cs) in zip(subfigs, rows, strict=True):
         axes = sub.subplots(1, 2)
-        for ax, key, name in zip(axes, ("y", "dy"), ("f(x)", "f'(x)")):
+        for ax, key, name in zip(axes, ("y", "dy"), ("f(x)", "f'(x)"), strict=True):
             ax.axhline(0, color="0.8", lw=0.8)
             ax.axvline(0, color="0.8", lw=0.8)
             ax.plot(relu["x"], relu[key], color="0.45", lw=1.2, ls=(0, (4, 3)), label="relu")
@@ -208,7 +228,8 @@ def _chosen(final: dict[str, Any]) -> str:
         return ""
     n = len(final.get("catalogue_finalists") or [])
     return (
-        f"All contenders were trained alike. The evolved function is hall of fame #{final['chosen']['hall_of_fame_rank']}, "
+        "All contenders were trained alike. The evolved function is hall of fame "
+        f"#{final['chosen']['hall_of_fame_rank']}, "
         f"chosen by its {final['chosen']['by']} among the hall of fame; the catalogue function likewise among the "
         f"catalogue's {n} finalist(s), the best at the evolution's highest fidelity."
     )
@@ -236,141 +257,193 @@ def _correlation_table(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
-    out = Path(out)
-    figs = out / "figures"
-    figs.mkdir(exist_ok=True)
-    cfg = results["config"]
-    ds = results["dataset"]
-    hof = results["hall_of_fame"]
-    fit_png = plot_fitness(results, figs / "fitness.png")
-    curves = function_curves(results)
-    best = results.get("best") or (hof[0] if hof else None)  # after a final evaluation: the member it chose
-    best_curves = (
-        {
-            s: [{"label": f"#{best['rank']} {_short(t)} ({best['fitness']:.3f})", "text": t, **curve(t)}]
-            for s, t in best["functions"].items()
-        }
-        if best
-        else {}
-    )
-    best_png = (
-        plot_functions(best_curves, figs / "best_vs_relu.png", "The best evolved function(s) next to ReLU")
-        if best
-        else None
-    )
-    hof_png = (
-        plot_functions(curves, figs / "hall_of_fame.png", f"Top {min(TOP, len(hof))} of the hall of fame")
-        if hof
-        else None
+# ------------------------------------------------------------------------------ the sections
+STYLE = (
+    "td.left{text-align:left;white-space:normal}code.expr{font-weight:bold}.slot{margin:4px 0 8px}"
+    "#hof td{vertical-align:top}\n"
+    ".formula{overflow-x:auto;margin:4px 0}.formula img{display:block;border:0;margin:0;max-width:none}\n"
+)
+HISTORY_HEAD = (
+    "<tr><th>generation</th><th>best</th><th>mean</th><th>candidates</th><th>trained</th><th>replaced</th>"
+    "<th>distinct</th><th>promoted</th><th>cache hits</th>\n"
+    "<th>rejected</th><th>failed</th><th>seconds</th><th>run (resumed)</th></tr>"
+)
+HOF_HEAD = (
+    "<tr><th>rank</th><th>fitness</th><th>fidelity</th><th>generation</th><th>nodes</th>"
+    "<th>function(s): expression, simplified by sympy</th></tr>"
+)
+FINAL_HEAD = (
+    "<tr><th>activation</th><th>validation accuracy</th><th>test accuracy mean ± std</th><th>95% CI</th>"
+    "<th>seeds</th>\n<th>p raw / Holm, evolved vs this</th><th>plan</th></tr>"
+)
+
+
+def _summary(results: dict[str, Any]) -> str:
+    """The heading and what was run: the genetic programming, the fitness, the data, the totals."""
+    cfg, ds, totals = results["config"], results["dataset"], results["totals"]
+    t, sizes = cfg["train"], ds["sizes"]
+    return (
+        f"<h1>Evolved activation functions on {html.escape(ds['name'])} with {html.escape(cfg['model'])} "
+        f"({html.escape(cfg['mode'])} mode)</h1>\n"
+        f'<p class="sub">Genetic programming (DEAP): population {cfg["population"]}, '
+        f"{_n(cfg['generations'], 'generation')}, tournament\n{cfg['tournament']}, elite {cfg['elite']}, "
+        f"crossover {cfg['cxpb']}, mutation {cfg['mutpb']}, height limit {cfg['max_height']}.\n"
+        f"Fitness: best validation accuracy over {_fidelities(cfg)} ({html.escape(t['optimizer'])}, lr {t['lr']}, "
+        f"batch {t['batch_size']},\nseed {t['seed']}); {sizes['train']} train / {sizes['val']} validation / "
+        f"{sizes['test']} test examples.\n{totals['candidates']} candidates: {totals['evaluations']} trained, "
+        f"{totals['cache_hits']} answered by the cache (equivalent\ncandidates are trained once), "
+        f"{totals['rejected']} rejected by the checks before training, {totals['failed']} failed in\n"
+        "training (fitness 0).</p>"
     )
 
-    hof_rows = []
-    for item in hof:
-        cells = []
-        for slot, text in item["functions"].items():
-            label = "" if slot == "all" else f"<b>{html.escape(slot)}</b> "
-            cells.append(
-                f"<div class='slot'><div>{label}<code class='expr'>{html.escape(text)}</code></div>"
-                f"{_formula_cell(item['formulas'][slot])}</div>"
-            )
-        hof_rows.append(
-            f"<tr><td>{item['rank']}</td><td>{_f(item['fitness'])}</td><td>{len(item.get('rungs') or [0])}</td>"
-            f"<td>{item['generation']}</td>"
-            f"<td>{item['nodes']}</td><td class='left'>{''.join(cells)}</td></tr>"
-        )
-    hist_rows = "".join(
+
+def _best_section(results: dict[str, Any], best: dict[str, Any] | None, png: Path | None) -> str:
+    """The best function(s): expression, simplified formula, how to use it, its plot next to ReLU."""
+    if not best:
+        return ""
+    spec = "pexpr" if results["config"].get("learn_constants") else "expr"
+    plural = "s" if len(best["functions"]) > 1 else ""
+    slots = "".join(
+        f"<div class='slot'>{'' if s == 'all' else '<b>' + html.escape(s) + '</b> '}"
+        f"<code class='expr'>{html.escape(v)}</code> = <code>{html.escape(best['formulas'][s]['text'])}</code>"
+        f"{_drawn(best['formulas'][s])}</div>"
+        for s, v in best["functions"].items()
+    )
+    return (
+        f"<h2>The best function{plural}</h2>{slots}"
+        f"<p>Hall of fame #{best['rank']}, validation fitness {_f(best['fitness'])}{_why(results)}. Use it: "
+        f'<code>actlab.load("best.json")</code>, <code>actlab show best.json</code>, or the spec '
+        f"<code>{spec}:{html.escape(next(iter(best['functions'].values())))}</code>.</p>"
+        f"<p class='sub'>The best evolved function{plural} (solid) "
+        f"next to ReLU (dashed): f on the left, its derivative f' on the right.</p>"
+        f"{_img(png, 'best evolved function next to relu')}"
+    )
+
+
+def _final_section(results: dict[str, Any], figs: Path) -> str:
+    """The final evaluation on test: the table, how it was done, its plot, the fitness correlations, the map."""
+    final = results.get("final")
+    if not final:
+        return "<p>No final evaluation was run (<code>--final-seeds 0</code>).</p>"
+    comps = {c["vs"]: c for c in final["comparisons"]}
+    rows = "".join(_final_row(r, comps.get(r["name"])) for r in final["contenders"])
+    sel = ", ".join(f"{s['activation']} {_f(s['val_accuracy'])}" for s in final["catalogue_selection"])
+    png = plot_final(final, figs / "final.png")
+    note = convergence_note(final.get("convergence"), [c["outcome"] for c in final["comparisons"]])
+    return (
+        f'<div class="scroll"><table id="final">{FINAL_HEAD}{rows}</table></div>\n'
+        f"<p>{html.escape(final['test'])}; outcome from the evolved function's side, p &lt; {final['alpha']}.{note} "
+        f"Each contender was\ntrained {_n(final['epochs'], 'epoch')} per seed on the training split"
+        f"{_doubled(final)}; the weights of its best validation epoch were scored\nonce on test. "
+        f"{html.escape(_chosen(final))} Catalogue functions at the evolution's highest fidelity (validation): "
+        f"{html.escape(sel)}.\n{html.escape(CI_NOTE)}.</p>\n"
+        f"{_img(png, 'final test accuracy')}\n"
+        f"{_correlation_table(final.get('fidelity_correlation') or [])}\n"
+        f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
+    )
+
+
+def _final_row(r: dict[str, Any], c: dict[str, Any] | None) -> str:
+    p = "—" if c is None else f"{_pv(c['p_value'])} / {_pv(c['p_holm'])} ({c['outcome']})"
+    plan = ", ".join(f"{k}={v}" for k, v in r["plan"].items())
+    return (
+        f"<tr><td>{html.escape(r['name'])}</td><td>{_f(r.get('val_mean'))}</td>"
+        f"<td>{_f(r['mean'])} ± {_f(r['std'])}</td>"
+        f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{len(r['test_accuracy'])}</td>"
+        f"<td>{html.escape(p)}</td><td class='left'><code>{html.escape(plan)}</code></td></tr>"
+    )
+
+
+def _history_section(history: list[dict[str, Any]], png: Path) -> str:
+    """Fitness per generation: the plot, a table row per generation, what its columns mean."""
+    rows = "".join(
         f"<tr><td>{h['generation']}</td><td>{_f(h['best'])}</td><td>{_f(h['mean'])}</td><td>{h['candidates']}</td>"
         f"<td>{h['evaluations']}</td><td>{h.get('replaced', 0)}</td><td>{h.get('distinct', '')}</td>"
         f"<td>{'/'.join(str(n) for n in h.get('promoted', [])) or '—'}</td>"
         f"<td>{h['cache_hits']}</td><td>{h['rejected']}</td><td>{h['failed']}</td>"
         f"<td>{_f(h['seconds'], '.1f')}</td><td>{h.get('session', 0)}</td></tr>"
-        for h in results["history"]
+        for h in history
+    )
+    return (
+        f"<h2>Fitness per generation</h2>{_img(png, 'fitness per generation')}\n"
+        f'<div class="scroll"><table id="history">{HISTORY_HEAD}{rows}</table></div>\n'
+        '<p class="sub"><i>trained</i>: new behaviours trained at the first fidelity; <i>replaced</i>: offspring '
+        "that repeated a\nbehaviour already trained (or another offspring's), varied again before training; "
+        "<i>distinct</i>: behaviours in the\npopulation; <i>promoted</i>: candidates trained at each higher "
+        "fidelity (successive halving).</p>"
     )
 
-    final_html = "<p>No final evaluation was run (<code>--final-seeds 0</code>).</p>"
-    final = results.get("final")
-    if final:
-        comps = {c["vs"]: c for c in final["comparisons"]}
-        rows = []
-        for r in final["contenders"]:
-            c = comps.get(r["name"])
-            p = "—" if c is None else f"{_pv(c['p_value'])} / {_pv(c['p_holm'])} ({c['outcome']})"
-            plan = ", ".join(f"{k}={v}" for k, v in r["plan"].items())
-            rows.append(
-                f"<tr><td>{html.escape(r['name'])}</td><td>{_f(r.get('val_mean'))}</td><td>{_f(r['mean'])} ± {_f(r['std'])}</td>"
-                f"<td>[{_f(r['ci_low'])}, {_f(r['ci_high'])}]</td><td>{len(r['test_accuracy'])}</td>"
-                f"<td>{html.escape(p)}</td><td class='left'><code>{html.escape(plan)}</code></td></tr>"
-            )
-        sel = ", ".join(f"{s['activation']} {_f(s['val_accuracy'])}" for s in final["catalogue_selection"])
-        final_png = plot_final(final, figs / "final.png")
-        final_html = f"""<div class="scroll"><table id="final"><tr><th>activation</th><th>validation accuracy</th><th>test accuracy mean ± std</th><th>95% CI</th><th>seeds</th>
-<th>p raw / Holm, evolved vs this</th><th>plan</th></tr>{"".join(rows)}</table></div>
-<p>{html.escape(final["test"])}; outcome from the evolved function's side, p &lt; {final["alpha"]}.{convergence_note(final.get("convergence"), [c["outcome"] for c in final["comparisons"]])} Each contender was
-trained {_n(final["epochs"], "epoch")} per seed on the training split{_doubled(final)}; the weights of its best validation epoch were scored
-once on test. {html.escape(_chosen(final))} Catalogue functions at the evolution's highest fidelity (validation): {html.escape(sel)}.
-{html.escape(CI_NOTE)}.</p>
-{_img(final_png, "final test accuracy")}
-{_correlation_table(final.get("fidelity_correlation") or [])}
-{feature_map_section(results.get("feature_map"), figs / "map.png", "mean test accuracy")}"""
 
-    t = cfg["train"]
-    totals = results["totals"]
-    best_html = ""
-    if best:
-        slots = "".join(
-            f"<div class='slot'>{'' if s == 'all' else '<b>' + html.escape(s) + '</b> '}"
-            f"<code class='expr'>{html.escape(v)}</code> = <code>{html.escape(best['formulas'][s]['text'])}</code>"
-            f"{_drawn(best['formulas'][s])}</div>"
-            for s, v in best["functions"].items()
+def _hof_section(hof: list[dict[str, Any]], png: Path | None) -> str:
+    """The hall of fame: a row per member with its functions and their formulas, the top's plot."""
+    rows = []
+    for item in hof:
+        cells = "".join(
+            f"<div class='slot'><div>{'' if slot == 'all' else f'<b>{html.escape(slot)}</b> '}"
+            f"<code class='expr'>{html.escape(text)}</code></div>{_formula_cell(item['formulas'][slot])}</div>"
+            for slot, text in item["functions"].items()
         )
-        best_html = (
-            f"<h2>The best function{'s' if len(best['functions']) > 1 else ''}</h2>{slots}"
-            f"<p>Hall of fame #{best['rank']}, validation fitness {_f(best['fitness'])}{_why(results)}. Use it: "
-            f'<code>actlab.load("best.json")</code>, <code>actlab show best.json</code>, or the spec '
-            f"<code>{'pexpr' if cfg.get('learn_constants') else 'expr'}:{html.escape(next(iter(best['functions'].values())))}</code>.</p>"
-            f"<p class='sub'>The best evolved function{'s' if len(best['functions']) > 1 else ''} (solid) "
-            f"next to ReLU (dashed): f on the left, its derivative f' on the right.</p>"
-            f"{_img(best_png, 'best evolved function next to relu')}"
+        rows.append(
+            f"<tr><td>{item['rank']}</td><td>{_f(item['fitness'])}</td><td>{len(item.get('rungs') or [0])}</td>"
+            f"<td>{item['generation']}</td>"
+            f"<td>{item['nodes']}</td><td class='left'>{cells}</td></tr>"
         )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>actlab evolve: {html.escape(ds["name"])}</title>
-<style>{_CSS}
-td.left{{text-align:left;white-space:normal}}code.expr{{font-weight:bold}}.slot{{margin:4px 0 8px}}#hof td{{vertical-align:top}}
-.formula{{overflow-x:auto;margin:4px 0}}.formula img{{display:block;border:0;margin:0;max-width:none}}
-</style></head><body>
-<h1>Evolved activation functions on {html.escape(ds["name"])} with {html.escape(cfg["model"])} ({html.escape(cfg["mode"])} mode)</h1>
-<p class="sub">Genetic programming (DEAP): population {cfg["population"]}, {_n(cfg["generations"], "generation")}, tournament
-{cfg["tournament"]}, elite {cfg["elite"]}, crossover {cfg["cxpb"]}, mutation {cfg["mutpb"]}, height limit {cfg["max_height"]}.
-Fitness: best validation accuracy over {_fidelities(cfg)} ({html.escape(t["optimizer"])}, lr {t["lr"]}, batch {t["batch_size"]},
-seed {t["seed"]}); {ds["sizes"]["train"]} train / {ds["sizes"]["val"]} validation / {ds["sizes"]["test"]} test examples.
-{totals["candidates"]} candidates: {totals["evaluations"]} trained, {totals["cache_hits"]} answered by the cache (equivalent
-candidates are trained once), {totals["rejected"]} rejected by the checks before training, {totals["failed"]} failed in
-training (fitness 0).</p>
-{best_html}
-<h2>Final evaluation on test</h2>{final_html}
-<h2>Fitness per generation</h2>{_img(fit_png, "fitness per generation")}
-<div class="scroll"><table id="history"><tr><th>generation</th><th>best</th><th>mean</th><th>candidates</th><th>trained</th><th>replaced</th><th>distinct</th><th>promoted</th><th>cache hits</th>
-<th>rejected</th><th>failed</th><th>seconds</th><th>run (resumed)</th></tr>{hist_rows}</table></div>
-<p class="sub"><i>trained</i>: new behaviours trained at the first fidelity; <i>replaced</i>: offspring that repeated a
-behaviour already trained (or another offspring's), varied again before training; <i>distinct</i>: behaviours in the
-population; <i>promoted</i>: candidates trained at each higher fidelity (successive halving).</p>
-<h2>Hall of fame</h2>
-<div class="scroll"><table id="hof"><tr><th>rank</th><th>fitness</th><th>fidelity</th><th>generation</th><th>nodes</th><th>function(s): expression, simplified by sympy</th></tr>
-{"".join(hof_rows)}</table></div>
-{_img(hof_png, "hall of fame functions and derivatives") if hof_png else ""}
-<p>Formulas show <code>a/b</code> for the protected division (|b| raised to at least 1e-6); <code>log</code> is
-log(|x| + 1e-6) and <code>sqrt</code> is sqrt(|x|).</p>
-<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
-</body></html>"""
+    return (
+        f'<h2>Hall of fame</h2>\n<div class="scroll"><table id="hof">{HOF_HEAD}\n{"".join(rows)}</table></div>\n'
+        f"{_img(png, 'hall of fame functions and derivatives') if png else ''}\n"
+        "<p>Formulas show <code>a/b</code> for the protected division (|b| raised to at least 1e-6); "
+        "<code>log</code> is\nlog(|x| + 1e-6) and <code>sqrt</code> is sqrt(|x|).</p>"
+    )
+
+
+# -------------------------------------------------------------------------------- the report
+def draw_figures(results: dict[str, Any], info: dict[str, Any], figs: Path) -> dict[str, Path | None]:
+    """The figures of the page, drawn from :func:`report_info`'s numbers into ``figs``."""
+    top = info["top"]
+    return {
+        "fitness": plot_fitness(results, figs / "fitness.png", info["fitness"]),
+        "best": plot_functions(
+            info["best_curves"], figs / "best_vs_relu.png", "The best evolved function(s) next to ReLU"
+        )
+        if info["best"]
+        else None,
+        "hof": plot_functions(info["hof_curves"], figs / "hall_of_fame.png", f"Top {top} of the hall of fame")
+        if top
+        else None,
+    }
+
+
+def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
+    """``report.html`` (with ``figures/``) in ``out``, drawn from an evolution's results alone."""
+    out = Path(out)
+    figs = out / "figures"
+    figs.mkdir(exist_ok=True)
+    info = report_info(results)
+    png = draw_figures(results, info, figs)
+    name = html.escape(results["dataset"]["name"])
+    page = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>actlab evolve: {name}</title>\n'
+        f"<style>{_CSS}\n{STYLE}</style></head><body>\n"
+        f"{_summary(results)}\n"
+        f"{_best_section(results, info['best'], png['best'])}\n"
+        f"<h2>Final evaluation on test</h2>{_final_section(results, figs)}\n"
+        f"{_history_section(results['history'], png['fitness'])}\n"
+        f"{_hof_section(results['hall_of_fame'], png['hof'])}\n"
+        "<details><summary>Configuration</summary>"
+        f"<pre>{html.escape(json.dumps(results['config'], indent=1))}</pre></details>\n</body></html>"
+    )
     return write_text_atomic(out / "report.html", page)
 
 
 __all__ = [
     "curve",
+    "draw_figures",
     "fitness_series",
     "function_curves",
+    "member_curves",
     "plot_final",
     "plot_fitness",
     "plot_functions",
+    "report_info",
     "write_evolve_report",
 ]

@@ -43,16 +43,21 @@ from actlab.stats import (
     until_converged,
     versus,
 )
+from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
 
 
 def final_evaluation(
-    config: Any, hall_of_fame: Sequence[Mapping[str, Any]], executor, progress: bool = True, folder: Path | None = None
+    config: EvolveConfig,
+    hall_of_fame: Sequence[Mapping[str, Any]],
+    executor,
+    progress: bool = True,
+    folder: Path | None = None,
 ) -> dict[str, Any]:
-    """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, best
-    first). ``executor.map(tasks, folder, prefix)`` trains (see
+    """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, their
+    fitness at each fidelity reached; best first). ``executor.map(tasks, folder, prefix)`` trains (see
     :class:`~actlab.studies.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
     so a killed final evaluation resumes."""
     selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder)
@@ -70,7 +75,7 @@ def final_evaluation(
 
     def evaluate(epochs: int) -> dict[str, Any]:
         rows = _train(config, contenders, seeds, epochs, executor, progress, folder)
-        return _compare(rows, len(hall_of_fame), config.rungs)
+        return _compare(rows, len(hall_of_fame), config.fidelity_levels())
 
     def longer(final: Mapping[str, Any], epochs: int) -> None:
         if progress:
@@ -100,23 +105,23 @@ def _unsettled(final: Mapping[str, Any]) -> bool:
 
 
 def _catalogue(
-    config: Any, n: int, executor, progress: bool, folder: Path | None
+    config: EvolveConfig, n: int, executor, progress: bool, folder: Path | None
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
     """Step 1: the catalogue trained as candidates are at every fidelity; the ``n`` best at the
     highest are its finalists. Returns the selection table, the fitness records and the finalists."""
-    rungs = config.rungs
+    n_fidelities = len(config.fidelity_levels())
     cands = list(dict.fromkeys(c for c in config.catalogue if c.strip().lower() != "relu"))
     names = ["relu", *cands]
-    tasks = [make_task(config, catalogue_plan(c), rung=r) for r in range(len(rungs)) for c in names]
+    tasks = [make_task(config, catalogue_plan(c), fidelity=f) for f in range(n_fidelities) for c in names]
     if progress:
         print(
-            f"catalogue at the fitness training: {len(names)} functions x {len(rungs)} fidelit"
-            f"{'y' if len(rungs) == 1 else 'ies'}",
+            f"catalogue at the fitness training: {len(names)} functions x {n_fidelities} fidelit"
+            f"{'y' if n_fidelities == 1 else 'ies'}",
             file=sys.stderr,
             flush=True,
         )
     res = executor.map(tasks, folder, "select")
-    fit = {c: [res[r * len(names) + i] for r in range(len(rungs))] for i, c in enumerate(names)}
+    fit = {c: [res[f * len(names) + i] for f in range(n_fidelities)] for i, c in enumerate(names)}
     selection = [
         {
             "activation": c,
@@ -136,7 +141,7 @@ def _catalogue(
 
 
 def _train(
-    config: Any,
+    config: EvolveConfig,
     contenders: Sequence[tuple[str, dict, list]],
     seeds: Sequence[int],
     epochs: int,
@@ -147,7 +152,7 @@ def _train(
     """Step 2: every contender trained ``epochs`` epochs with each seed; one row per contender."""
     train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
     tasks = [
-        make_task(config, plan, rung=None, score_test=True, **{**train, "seed": s})
+        make_task(config, plan, fidelity=None, score_test=True, **{**train, "seed": s})
         for _, plan, _ in contenders
         for s in seeds
     ]
@@ -197,7 +202,7 @@ def _train(
     return rows
 
 
-def _compare(rows: list[dict[str, Any]], n: int, rungs: Sequence[tuple[int, float]]) -> dict[str, Any]:
+def _compare(rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int, float]]) -> dict[str, Any]:
     """Step 3 and 4: the evolved function (of the first ``n`` rows, the hall of fame) and the best
     catalogue function chosen on validation, their tests, and the fitness correlations."""
     evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1 :]
@@ -218,7 +223,7 @@ def _compare(rows: list[dict[str, Any]], n: int, rungs: Sequence[tuple[int, floa
         "contenders": rows,
         "comparisons": comps,
         "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY},
-        "fidelity_correlation": correlations(rows, rungs),
+        "fidelity_correlation": correlations(rows, fidelities),
     }
 
 
@@ -227,15 +232,15 @@ def _best(rows: Sequence[Mapping[str, Any]]) -> int:
     return max(range(len(rows)), key=lambda i: rows[i]["val_mean"])
 
 
-def correlations(rows: Sequence[Mapping[str, Any]], rungs: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
-    """Per fidelity (and for the final training's validation): Spearman's rank correlation with the
-    mean test accuracy, over the contenders that have a fitness there."""
+def correlations(rows: Sequence[Mapping[str, Any]], fidelities: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
+    """Per fidelity (``(epochs, share)``, and for the final training's validation): Spearman's rank
+    correlation with the mean test accuracy, over the contenders that have a fitness there."""
     out = []
-    for r, (epochs, share) in enumerate(rungs):
-        pts = [(row["fitness"][r], row["mean"]) for row in rows if len(row["fitness"]) > r]
+    for f, (epochs, share) in enumerate(fidelities):
+        pts = [(row["fitness"][f], row["mean"]) for row in rows if len(row["fitness"]) > f]
         out.append(
             {
-                "fidelity": r + 1,
+                "fidelity": f + 1,
                 "epochs": epochs,
                 "train_fraction": share,
                 **rank_correlation([a for a, _ in pts], [b for _, b in pts]),

@@ -19,6 +19,7 @@ from typing import Any
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
 from actlab.execution import Runner, Unit
 from actlab.stats import run_converged
+from actlab.studies.evolve.config import EvolveConfig
 from actlab.training import RunResult
 
 
@@ -38,12 +39,16 @@ def catalogue_plan(spec: str) -> dict[str, str]:
 
 
 def make_task(
-    config: Any, plan: Mapping[str, str], *, rung: int | None = 0, score_test: bool = False, **train
+    config: EvolveConfig, plan: Mapping[str, str], *, fidelity: int | None = 0, score_test: bool = False, **train
 ) -> dict[str, Any]:
-    """A fitness task of an evolution's ``config`` (an ``EvolveConfig``) for ``plan`` at fidelity
-    ``rung`` (its epochs and share of the training split; None: the whole split); ``train``
-    overrides training settings (the final evaluation's epochs and seeds)."""
-    epochs, share = config.rungs[rung] if rung is not None else (config.train.epochs, 1.0)
+    """A fitness task of an evolution's ``config`` for ``plan`` at the fidelity of that index (its
+    epochs and share of the training split, :meth:`EvolveConfig.fidelity_levels`); None: the whole
+    split, for the ``epochs`` given in ``train`` (the final evaluation's). ``train`` overrides
+    training settings (the final evaluation's seeds too)."""
+    if fidelity is None:
+        epochs, share = train.pop("epochs"), 1.0
+    else:
+        epochs, share = config.fidelity_levels()[fidelity]
     t = {**config.train.to_dict(), "seed": config.seed, "epochs": epochs, **train}
     data_options = dict(config.data_options)
     if share < 1:
@@ -114,7 +119,7 @@ class Fitness:
             folder,
             on_done=None if on_done is None else lambda u, rec, cached: on_done(index[u.name], rec, cached),
         )
-        return [from_record(by_name[u.name], t) for u, t in zip(units, tasks)]
+        return [from_record(by_name[u.name], t) for u, t in zip(units, tasks, strict=True)]
 
 
 def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:

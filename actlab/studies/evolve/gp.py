@@ -50,9 +50,9 @@ if not hasattr(creator, "ActlabTriple"):
     creator.create("ActlabTriple", list, fitness=creator.ActlabFitness)
 
 
-def set_fitness(ind, fitness: float, rung: int = 0) -> None:
-    """Give ``ind`` its validation accuracy ``fitness``, reached at fidelity ``rung``."""
-    ind.fitness.values = (int(rung), float(fitness))
+def set_fitness(ind, fitness: float, fidelity: int = 0) -> None:
+    """Give ``ind`` its validation accuracy ``fitness``, reached at fidelity ``fidelity`` (0: the first)."""
+    ind.fitness.values = (int(fidelity), float(fitness))
 
 
 def score(ind) -> float:
@@ -60,7 +60,7 @@ def score(ind) -> float:
     return ind.fitness.values[-1]
 
 
-def rung(ind) -> int:
+def fidelity(ind) -> int:
     """The highest fidelity ``ind`` was trained at (0: the first)."""
     return int(ind.fitness.values[0]) if len(ind.fitness.values) > 1 else 0
 
@@ -110,6 +110,13 @@ def tree_to_node(tree: Sequence) -> E.Node:
 
 def tree_text(tree: Sequence) -> str:
     return E.to_text(tree_to_node(tree))
+
+
+def nodes(ind) -> list[E.Node]:
+    """The expression trees of an individual, one per slot (three in triple mode, else one)."""
+    if isinstance(ind, creator.ActlabTriple):
+        return [tree_to_node(t) for t in ind]
+    return [tree_to_node(ind)]
 
 
 def node_to_tree(node: E.Node, pset: gp.PrimitiveSet, cls=None) -> gp.PrimitiveTree:
@@ -323,7 +330,8 @@ def check(node: E.Node) -> Check:
 @dataclass
 class HallOfFame:
     """The best distinct candidates seen (distinct by behaviour key), best first: the highest
-    fidelity reached, then higher fitness at it, then fewer nodes, then found earlier."""
+    fidelity reached, then higher fitness at it, then fewer nodes, then found earlier. A record's
+    ``rungs`` is its fitness at each fidelity it was trained at, lowest first (absent: one)."""
 
     size: int
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -369,11 +377,12 @@ __all__ = [
     "check",
     "clone",
     "ephemeral_constant",
+    "fidelity",
     "make_pset",
     "make_toolbox",
     "node_to_tree",
+    "nodes",
     "ramped_population",
-    "rung",
     "score",
     "set_fitness",
     "text_to_tree",

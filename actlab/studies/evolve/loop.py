@@ -1,0 +1,347 @@
+"""The generation loop: one :class:`Evolution` holds the populations, the hall of fame, the cache
+of trained candidates and the history, and steps from one generation to the next.
+
+* ``single`` and ``triple`` mode: one population; generation 0 is random (ramped half-and-half),
+  every later one is varied from the last (tournament, crossover, mutation, elite kept).
+* ``coevolution``: three populations, one per slot; each individual is scored together with the
+  current best (the *representative*) of the other two populations. In generation 0 the
+  representatives are random members; after every generation each population's best becomes its
+  representative. Since the partners change, every individual is scored again each generation
+  (the cache answers for combinations already trained).
+* Offspring that repeat a behaviour already trained are varied again (:func:`~actlab.studies.evolve.gp.renew`).
+* With a surrogate (single mode), the population is varied several times and the offspring it
+  predicts best are trained (:meth:`Evolution._screen`).
+* Successive halving over the config's fidelities: every new behaviour trains at the first, the
+  best ``1 / reduction_factor`` of those trained at a fidelity go on to the next (:meth:`Evolution.evaluate`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from actlab.catalogue import expr as E
+from actlab.stats import rank_correlation
+from actlab.studies.evolve import checkpoint
+from actlab.studies.evolve import gp as G
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.fitness import make_task, plan_for, sanitise
+from actlab.studies.evolve.modes import SLOTS
+
+COUNTS = ("candidates", "evaluations", "cache_hits", "rejected", "failed")  # per generation, summed in the totals
+KEPT = ("fitness", "status", "val_accuracy", "seconds")  # of a fitness record, in the cache
+
+
+class Evolution:
+    """The state of one evolution and its generation step."""
+
+    def __init__(
+        self, config: EvolveConfig, executor, progress: bool = True, clock: Callable[[], float] = time.perf_counter
+    ):
+        self.config = config
+        self.fidelities = config.fidelity_levels()
+        self.executor = executor
+        self.progress = progress
+        self.clock = clock  # seconds; what a generation's "seconds" and the budget count
+        self.pset = G.make_pset(config.unary, config.binary, config.constants)
+        self.tb = G.make_toolbox(
+            self.pset,
+            init=(config.init_min, config.init_max),
+            max_height=config.max_height,
+            tournament=config.tournament,
+            mutations=config.mutations,
+        )
+        self.generation = -1
+        self.pops: list[list] = []
+        self.reps: list | None = None
+        self.hof = G.HallOfFame(config.hall_of_fame)
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.history: list[dict[str, Any]] = []
+        self.sessions: list[dict[str, Any]] = []
+        self.surrogate = None  # a actlab.surrogate.features.Surrogate for the task, when config.surrogate
+
+    # -- checkpoints
+    def state(self) -> dict[str, Any]:
+        """The checkpoint after the last generation (:mod:`~actlab.studies.evolve.checkpoint`)."""
+        return checkpoint.state(self)
+
+    def restore(self, d: Mapping[str, Any]) -> None:
+        """Continue from a checkpoint's content (checked first: a damaged one is one line)."""
+        checkpoint.restore(self, d)
+
+    def totals(self) -> dict[str, int]:
+        return {k: int(sum(h.get(k, 0) for h in self.history)) for k in COUNTS}
+
+    # -- evaluation
+    @staticmethod
+    def _behaviour(nodes: list[E.Node]) -> str | None:
+        """The behaviour key of a candidate (its outputs on the probe inputs, slot by slot), or None
+        if it fails the checks before training."""
+        checks = [G.check(n) for n in nodes]
+        return "|".join(c.key for c in checks) if all(c.ok for c in checks) else None
+
+    def _key(self, ind) -> str | None:
+        return self._behaviour(G.nodes(ind))
+
+    def evaluate(self, candidates: list[list[E.Node]], generation: int) -> tuple[list[dict], dict[str, int]]:
+        """Records for candidates (node lists, one per slot): cache, checks, then one training per
+        distinct behaviour, on the executor; with several fidelities, successive halving: every new
+        behaviour at the first, the best ``1 / reduction_factor`` of those trained at a fidelity
+        promoted to the next."""
+        counts = dict.fromkeys(COUNTS, 0)
+        counts["candidates"] = len(candidates)
+        records: list[dict | None] = [None] * len(candidates)
+        bases, todo = self._triage(candidates, generation, records, counts)
+        done = self._halving(todo, counts)
+        for key, (_, idx) in todo.items():
+            res = done[key]
+            if self.config.surrogate:  # what the surrogate learns from
+                res["slots"] = bases[idx[0]]["slots"]
+            self.cache[key] = res
+            counts["failed"] += res["status"] != "ok"
+            for i in idx:
+                records[i] = {**bases[i], **res}
+        return records, counts  # type: ignore[return-value]
+
+    def _triage(
+        self, candidates: list[list[E.Node]], generation: int, records: list, counts: dict[str, int]
+    ) -> tuple[list[dict[str, Any]], dict[str, tuple[dict[str, str], list[int]]]]:
+        """Each candidate answered by the cache (``records``), rejected by the checks before
+        training, or to train. Returns every candidate's base record and the behaviours to train:
+        key -> (plan, the candidates that share it)."""
+        bases, todo = [], {}
+        for i, nodes in enumerate(candidates):
+            checks = [G.check(n) for n in nodes]
+            key = "|".join(c.key for c in checks)
+            texts = [E.to_text(n) for n in nodes]
+            bases.append({"key": key, "slots": texts, "nodes": sum(E.size(n) for n in nodes), "generation": generation})
+            bad = next(((s, c) for s, c in zip(self.config.slots, checks, strict=True) if not c.ok), None)
+            if key in todo:  # another candidate of this generation behaves alike
+                todo[key][1].append(i)
+                counts["cache_hits"] += 1
+                continue
+            if key in self.cache:
+                counts["cache_hits"] += 1
+            elif bad is not None:
+                where = f" ({bad[0]})" if len(nodes) > 1 else ""
+                self.cache[key] = {"fitness": 0.0, "status": f"rejected: {bad[1].reason}{where}"}
+                counts["rejected"] += 1
+            else:
+                functions = dict(zip(self.config.slots, texts, strict=True))
+                todo[key] = (plan_for(self.config.mode, functions, self.config.learn_constants), [i])
+                continue
+            records[i] = {**bases[i], **self.cache[key]}
+        return bases, todo
+
+    def _halving(self, todo: Mapping[str, tuple[dict[str, str], list[int]]], counts: dict) -> dict[str, dict]:
+        """Successive halving of the behaviours ``todo``: key -> fitness record, ``rungs`` its
+        fitness at each fidelity reached. ``counts`` gets the behaviours trained and (with several
+        fidelities) the number promoted to each higher fidelity."""
+        done: dict[str, dict[str, Any]] = {}
+        promoted = list(todo)
+        counts["evaluations"] = len(promoted)  # new behaviours (promotions are counted apart)
+        if len(self.fidelities) > 1:
+            counts["promoted"] = []
+        for fidelity in range(len(self.fidelities)):
+            if fidelity:  # the best of those trained at the last fidelity (ties: the first met), the failed never
+                ok = [k for k in promoted if done[k]["status"] == "ok"]
+                n = math.ceil(len(ok) / self.config.reduction_factor)
+                promoted = sorted(ok, key=lambda k: -done[k]["fitness"])[:n]
+                counts["promoted"].append(len(promoted))
+            if not promoted:
+                break
+            tasks = [make_task(self.config, todo[key][0], fidelity=fidelity) for key in promoted]
+            for key, res in zip(promoted, self._train(tasks), strict=True):
+                _climb(done, key, res, fidelity)
+        return done
+
+    def _train(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        state = random.getstate()  # the evolution's random stream must not depend on where candidates train
+        try:  # (the trainer reseeds Python's random; Dask's client draws from it)
+            return [sanitise(r) for r in self.executor.map(tasks)] if tasks else []
+        finally:
+            random.setstate(state)
+
+    def _score(self, individuals: Sequence, candidates: list[list[E.Node]], g: int) -> tuple[list[dict], dict]:
+        """Train (or look up) ``candidates``, one per individual; the individuals get their fitness
+        and the hall of fame the records."""
+        records, counts = self.evaluate(candidates, g)
+        for ind, r in zip(individuals, records, strict=True):
+            G.set_fitness(ind, r["fitness"], _fidelity_reached(r))
+        self.hof.update(records)
+        return records, counts
+
+    # -- one generation
+    def step(self, g: int) -> dict[str, Any]:
+        t0 = self.clock()
+        stats = self._step_coevolution(g) if self.config.mode == "coevolution" else self._step_population(g)
+        best = self.hof.best()
+        stats.update(
+            {
+                "generation": g,
+                "seconds": self.clock() - t0,
+                "session": len(self.sessions) - 1,
+                "hof_best": best["fitness"] if best else None,
+            }
+        )
+        self.history.append(stats)
+        self.generation = g
+        return stats
+
+    def _step_population(self, g: int) -> dict[str, Any]:
+        """A generation of single or triple mode: one population."""
+        c = self.config
+        if g == 0:
+            pop = G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)
+        else:
+            pop = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
+        pop, renewed = G.renew(self.tb, pop, self._key, self.cache, elite=c.elite if g else 0)
+        screened = self._screen(pop) if c.surrogate and g else None
+        if screened is not None:
+            pop, screen = screened
+            renewed["screened"] = screen["pool"]
+        self.pops = [pop]
+        invalid = [ind for ind in pop if not ind.fitness.valid]
+        records, counts = self._score(invalid, [G.nodes(ind) for ind in invalid], g)
+        stats = {
+            **counts,
+            **renewed,
+            "distinct": len({self._key(ind) for ind in pop}),
+            **_spread([G.score(ind) for ind in pop]),
+        }
+        if screened is not None:
+            stats["surrogate"] = _surrogate_stats(screen, records)
+        return stats
+
+    def _screen(self, pop: list) -> tuple[list, dict[str, Any]] | None:
+        """The population with its offspring chosen by the surrogate: ``surrogate`` - 1 more
+        rounds of variation fill a pool of new behaviours; of the ``population - elite`` offspring
+        trained, a quarter (at least one) are drawn at random from the pool, the others are the
+        pool's best predicted. None while fewer than 8 functions were trained (nothing to fit)."""
+        c = self.config
+        trained = [(v["slots"][0], v["rungs"][0]) for v in self.cache.values() if v.get("rungs") and v.get("slots")]
+        if len(trained) < 8:
+            return None
+        elite, pool = pop[: c.elite], self._pool(pop)
+        n = c.population - c.elite
+        specs = [E.PREFIX + G.tree_text(ind) for ind in pool]
+        self.surrogate.fit([E.PREFIX + t for t, _ in trained], [f for _, f in trained], pool=specs)
+        mean, _ = self.surrogate.predict(specs)
+        order = sorted(range(len(pool)), key=lambda i: (-mean[i], i))
+        k = max(1, round(n / 4)) if len(pool) > n else 0
+        chosen = sorted(order[: n - k] + random.sample(order[n - k :], k))
+        pick = [pool[i] for i in chosen]
+        while len(elite) + len(pick) < c.population:  # a pool smaller than the population: fill as renew would
+            pick.append(G.ramped_population(self.tb, 1)[0])
+        return elite + pick, {
+            "pool": len(pool),
+            "at_random": k,
+            "keys": [self._key(pool[i]) for i in chosen],
+            "predicted": [float(mean[i]) for i in chosen],
+        }
+
+    def _pool(self, pop: list) -> list:
+        """The offspring of ``pop`` and of ``surrogate`` - 1 more rounds of variation, one per new behaviour."""
+        c = self.config
+        pool, keys = [], set(self.cache)
+        for round_ in range(c.surrogate):
+            if round_:
+                more = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
+                pop, _ = G.renew(self.tb, more, self._key, self.cache, elite=c.elite)
+            for ind in pop[c.elite :]:
+                key = self._key(ind)
+                if key is not None and key not in keys:
+                    keys.add(key)
+                    pool.append(ind)
+        return pool
+
+    def _step_coevolution(self, g: int) -> dict[str, Any]:
+        """A generation of coevolution: each population's individuals scored with the others' representatives."""
+        renewed = self._next_populations(g)
+        rep_nodes = [G.tree_to_node(r) for r in self.reps]
+        cands, owners = [], []
+        for s, pop in enumerate(self.pops):
+            for ind in pop:
+                nodes = list(rep_nodes)
+                nodes[s] = G.tree_to_node(ind)
+                cands.append(nodes)
+                owners.append(ind)
+        _, counts = self._score(owners, cands, g)
+        per_slot = {}
+        for s, pop in zip(SLOTS, self.pops, strict=True):
+            spread = _spread([G.score(ind) for ind in pop])
+            per_slot[s] = {"best": spread["best"], "mean": spread["mean"]}
+        self.reps = [G.clone(max(p, key=lambda ind: ind.fitness)) for p in self.pops]
+        return {
+            **counts,
+            **renewed,
+            "distinct": len({self._behaviour(n) for n in cands}),
+            **_spread([G.score(ind) for p in self.pops for ind in p]),
+            "slots": per_slot,
+            "representatives": [G.tree_text(r) for r in self.reps],
+        }
+
+    def _next_populations(self, g: int) -> dict[str, int]:
+        """Coevolution's populations of generation ``g``, each without repeated behaviours; in
+        generation 0 the representatives drawn at random, later every fitness cleared (the partners
+        changed). Returns how many offspring were replaced and kept."""
+        c = self.config
+        if g == 0:
+            self.pops = [G.ramped_population(self.tb, c.population) for _ in SLOTS]
+        else:
+            self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]
+        renewed = {"replaced": 0, "kept": 0}
+        for i, p in enumerate(self.pops):  # within a population, every offspring behaves differently
+            self.pops[i], r = G.renew(self.tb, p, self._key, (), elite=c.elite if g else 0)
+            renewed = {k: renewed[k] + r[k] for k in renewed}
+        if g == 0:
+            self.reps = [G.clone(random.choice(p)) for p in self.pops]
+        else:
+            for p in self.pops:
+                for ind in p:
+                    del ind.fitness.values
+        return renewed
+
+
+def _climb(done: dict[str, dict[str, Any]], key: str, result: Mapping[str, Any], fidelity: int) -> None:
+    """Record ``result``, the training of behaviour ``key`` at ``fidelity``, in ``done``: its fitness
+    appended to ``rungs``; a failure at a higher fidelity keeps the lower one's fitness, noted."""
+    res = {k: result[k] for k in KEPT if k in result}
+    res.setdefault("seconds", 0.0)
+    old = done.get(key)
+    if old is not None and res["status"] != "ok":
+        old["note"] = f"{res['status']} at fidelity {fidelity + 1}"
+        old["seconds"] += res["seconds"]
+        return
+    res["rungs"] = (old["rungs"] if old else []) + [res["fitness"]]
+    res["seconds"] += old["seconds"] if old else 0.0
+    done[key] = res
+
+
+def _fidelity_reached(record: Mapping[str, Any]) -> int:
+    """The highest fidelity a record's candidate was trained at (0 when not trained)."""
+    return max(len(record.get("rungs") or ()) - 1, 0)
+
+
+def _spread(fitness: Sequence[float]) -> dict[str, float]:
+    return {"best": max(fitness), "mean": float(np.mean(fitness)), "median": float(np.median(fitness))}
+
+
+def _surrogate_stats(screen: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Did the surrogate rank the offspring it chose as their training (at the first fidelity) did?"""
+    first = {r["key"]: (r.get("rungs") or [r["fitness"]])[0] for r in records}
+    got = [first.get(k) for k in screen["keys"]]
+    return {
+        **rank_correlation(screen["predicted"], got),
+        "pool": screen["pool"],
+        "trained": len(screen["keys"]),
+        "at_random": screen["at_random"],
+    }
+
+
+__all__ = ["Evolution"]
