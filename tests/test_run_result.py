@@ -112,7 +112,11 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize("where, value", BROKEN, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    "where, value",
+    BROKEN,
+    ids=[f"{'.'.join(map(str, w))}={'removed' if v is GONE else str(v)[:20]}" for w, v in BROKEN],
+)
 def test_a_record_the_reports_cannot_read_fails_the_check_in_one_line(finished, where, value):
     good = _read_back(finished)
     bad = _apply(good, where, value)
