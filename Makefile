@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 # code without its compiled operators (which timm's models do not use), kept apart from the venv.
 TIMM_SITE := $(VENV)/timm-site
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
 # Each step says what it does and about how long it takes (pip stays quiet for minutes otherwise).
 $(STAMP): pyproject.toml Makefile
@@ -53,6 +53,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	@echo "running the test suite on 2 pytest workers (about 9 min on 2 cores)"
 	$(BIN)/python -m pytest -q -n 2  # two pytest workers: 7 min instead of 11 on 2 cores
+
+# What a machine checks on every commit (also as pre-commit hooks, .pre-commit-config.yaml): ruff's
+# lint rules and format over the tree, and mypy over the typed core ([tool.mypy] in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -3,6 +3,12 @@
 Library code raises :class:`ActlabError` (a ``ValueError``) with a one-line message that
 says what to do; the command line prints it as ``actlab: error: ...`` and exits with 2.
 Anything else that escapes is a bug and keeps its traceback.
+
+One exception is caught on purpose: a training that fails because its activation function
+cannot run in the model (torch's shape errors: a ``RuntimeError``, or an ``IndexError`` for a
+``dim`` the model's tensors lack; a ``ValueError``; an ``ArithmeticError``) is that run's
+recorded failure, not the study's (``actlab.execution.BAD_UNIT``). A ``TypeError``, a
+``KeyError`` or an ``AttributeError`` there is still a bug.
 """
 
 import re

@@ -1,6 +1,7 @@
 """Files shared by processes: atomic writes (a reader, or a rerun after a kill, sees the old file
-or the complete new one, never a half-written one), claims (several processes on one folder
-split the work, a dead one's share is taken over), and which command's results a folder holds.
+or the complete new one, never a half-written one), whether a process is alive (a dead one's
+temporaries are removed), and which command's results a folder holds. The claims with which
+several processes on one folder split the work are the runner's (:mod:`actlab.execution.claims`).
 
 Every JSON file actlab writes is strict JSON (RFC 8259), which any parser reads: a number that is
 not finite (NaN, infinity) is written as ``null``, and a file that holds such a ``null`` says so
@@ -18,7 +19,6 @@ import math
 import numbers
 import os
 import re
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,16 +193,7 @@ def write_file_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
-# ------------------------------------------------------------------------------------ claims
-# A claim is a small JSON file created with O_CREAT | O_EXCL (exactly one process can create it)
-# holding the claimant's pid, host, process start time and the time. Whoever creates it does the
-# work, writes the result atomically, then releases (removes) the claim. A claim whose process is
-# dead (same host; pid gone, a zombie, or reused by a process started later) is taken over. A claim
-# from another host is respected: only its own machine can tell whether it is alive.
-CLAIM_FORMAT = "actlab-claim"
-UNREADABLE_CLAIM_AGE = 10.0  # seconds: an empty or garbled claim older than this is stale
-
-
+# ---------------------------------------------------------------------------------- processes
 def _proc_stat(pid: int) -> list[str] | None:
     """Fields 3.. of /proc/PID/stat (state first, start time at index 19), or None off Linux."""
     try:
@@ -211,7 +202,10 @@ def _proc_stat(pid: int) -> list[str] | None:
         return None
 
 
-def _start_time(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` of this machine started (clock ticks since boot, as text), or None
+    where it cannot be told: with :func:`pid_alive`, it tells a process from a later one that
+    was given the same pid."""
     st = _proc_stat(pid)
     return st[19] if st and len(st) > 19 else None
 
@@ -237,105 +231,17 @@ def pid_alive(pid: int, start: str | None = None) -> bool:
     return True
 
 
-def _read_bytes(path: Path) -> bytes | None:
+def read_json_table(path: str | Path) -> dict[str, Any] | None:
+    """What a small JSON file holds if it is a table (a claim, a folder's owner mark), or None if
+    it is absent, unreadable or something else."""
     try:
-        return path.read_bytes()
+        raw = Path(path).read_bytes()
+        d = json.loads(raw) if raw else None
     except FileNotFoundError:
         return None
-
-
-def claim_holder(path: str | Path) -> dict[str, Any] | None:
-    """What a claim file says (pid, host, start, time), or None if it is absent or unreadable."""
-    raw = _read_bytes(Path(path))
-    try:
-        d = json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         return None
     return d if isinstance(d, dict) else None
-
-
-def _stale(path: Path, raw: bytes) -> bool:
-    try:
-        d = json.loads(raw)
-        pid, host = int(d["pid"]), str(d["host"])
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        RecursionError,
-    ):  # being written this instant, or junk: junk once it has aged
-        try:
-            return time.time() - path.stat().st_mtime > UNREADABLE_CLAIM_AGE
-        except FileNotFoundError:
-            return False
-    if host != socket.gethostname():
-        return False
-    return not pid_alive(pid, d.get("start"))
-
-
-def _take_over(path: Path, raw: bytes) -> None:
-    """Remove the stale claim ``raw`` at ``path``, but never a new claim made meanwhile: move it
-    aside atomically, and if what was moved is not the stale claim, put it back."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.stale")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return  # another process moved it first
-    try:
-        if _read_bytes(aside) != raw:
-            try:
-                os.link(aside, path)  # fails if yet another claim exists: that one then holds it
-            except FileExistsError:
-                pass
-    finally:
-        try:
-            aside.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def claim(path: str | Path) -> bool:
-    """Try to claim the work that ``path`` stands for: True if this process created the claim
-    file (and must :func:`release` it when the work is written), False if a live process holds
-    it. A stale claim (see above) is taken over."""
-    path = Path(path)
-    me = json.dumps(
-        {
-            "format": CLAIM_FORMAT,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "start": _start_time(os.getpid()),
-            "time": time.time(),
-            "token": os.urandom(8).hex(),
-        }
-    )
-    for _ in range(5):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raw = _read_bytes(path)
-            if raw is None:
-                continue  # released meanwhile: try again
-            if not _stale(path, raw):
-                return False
-            _take_over(path, raw)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        return True
-    return False
-
-
-def release(path: str | Path) -> None:
-    """Remove this process's claim ``path`` (a claim of another process is left alone)."""
-    path = Path(path)
-    d = claim_holder(path)
-    if d is not None and (d.get("pid") != os.getpid() or d.get("host") != socket.gethostname()):
-        return
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 # ------------------------------------------------------------------- whose results a folder holds
@@ -376,7 +282,7 @@ def out_owner(out: str | Path) -> str | None:
         found.add("runs")
     if not found:
         return None
-    mark = claim_holder(out / OWNER_MARK)  # any small JSON file reads the same way
+    mark = read_json_table(out / OWNER_MARK)
     if mark and mark.get("command") in OUTPUTS:
         return mark["command"]
     if "checkpoint.json" in found or "best.json" in found:  # folders from before the mark
@@ -406,7 +312,7 @@ def own_out(out: str | Path, command: str, force: bool = False) -> None:
                 f"{str(out)!r} holds {', '.join(foreign)} that 'actlab {command}' would replace, and they "
                 "are not actlab's results; choose a new --out, or add --force to write there anyway"
             )
-    if claim_holder(out / OWNER_MARK) != {"command": command}:
+    if read_json_table(out / OWNER_MARK) != {"command": command}:
         write_json_atomic(out / OWNER_MARK, {"command": command})
 
 

@@ -10,7 +10,7 @@ for terabytes of memory.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, Literal, overload
 
 from actlab._errors import ActlabError
 from actlab._io import finite_float
@@ -32,6 +32,14 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+@overload
+def integer(
+    name: str, value: Any, lo: int | None = ..., hi: int | None = ..., *, none_ok: Literal[False] = ..., hint: str = ...
+) -> int: ...
+@overload
+def integer(
+    name: str, value: Any, lo: int | None = ..., hi: int | None = ..., *, none_ok: bool, hint: str = ...
+) -> int | None: ...
 def integer(
     name: str, value: Any, lo: int | None = None, hi: int | None = None, *, none_ok: bool = False, hint: str = ""
 ) -> int | None:
@@ -53,6 +61,28 @@ def integer(
     return value
 
 
+@overload
+def number(
+    name: str,
+    value: Any,
+    lo: float | None = ...,
+    hi: float | None = ...,
+    *,
+    lo_open: bool = ...,
+    none_ok: Literal[False] = ...,
+    hint: str = ...,
+) -> float: ...
+@overload
+def number(
+    name: str,
+    value: Any,
+    lo: float | None = ...,
+    hi: float | None = ...,
+    *,
+    lo_open: bool = ...,
+    none_ok: bool,
+    hint: str = ...,
+) -> float | None: ...
 def number(
     name: str,
     value: Any,

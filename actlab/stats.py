@@ -75,16 +75,16 @@ def mean_std_ci(
 def permutation_test(a: Sequence[float], b: Sequence[float], n_resamples: int = 20_000, seed: int = 0) -> float:
     """Two-sided p-value of mean(a) - mean(b) under random relabelling of the pooled values
     (NaN with fewer than two values on a side: one run per activation tests nothing)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    if len(x) < 2 or len(y) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
         return math.nan
-    pooled = np.concatenate([a, b])
-    n, total = len(a), pooled.sum()
-    observed = abs(a.mean() - b.mean())
+    pooled = np.concatenate([x, y])
+    n, total = len(x), pooled.sum()
+    observed = abs(x.mean() - y.mean())
     tol = 1e-12 * max(1.0, abs(observed))
 
     def diffs(sum_a: np.ndarray) -> np.ndarray:
-        return np.abs(sum_a / n - (total - sum_a) / len(b))
+        return np.abs(sum_a / n - (total - sum_a) / len(y))
 
     if math.comb(len(pooled), n) <= EXACT_LIMIT:
         idx = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(len(pooled)), n)), int)
@@ -221,7 +221,7 @@ def versus(
     means = {name: mean_std_ci(v)[0] for name, v in samples.items()}
     ps = [permutation_test(samples[a], samples[b]) for a, b in pairs]
     out = []
-    for (a, b), p, ph in zip(pairs, ps, holm(ps)):
+    for (a, b), p, ph in zip(pairs, ps, holm(ps), strict=True):
         significant = bool(math.isfinite(ph) and ph < alpha)
         diff = means[a] - means[b]
         outcome = ("win" if diff > 0 else "loss") if significant else "tie"
@@ -245,7 +245,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     """Spearman's rank correlation of paired values: ``{"n", "spearman", "p_value", "note"}``;
     ``spearman`` and ``p_value`` are None (``note`` says why) with fewer than 3 pairs or when
     either side is constant."""
-    pairs = [(float(a), float(b)) for a, b in zip(x, y) if finite(a) and finite(b)]
+    pairs = [(float(a), float(b)) for a, b in zip(x, y, strict=True) if finite(a) and finite(b)]
     out: dict[str, Any] = {"n": len(pairs), "spearman": None, "p_value": None, "note": ""}
     if len(pairs) < 3:
         out["note"] = f"{len(pairs)} pair(s): a rank correlation needs at least 3"

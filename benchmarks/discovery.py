@@ -127,7 +127,7 @@ def affine(out: Path, samples: int) -> None:
     """Fitness gaps within groups equal up to a positive scale and a shift, against seed noise."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from actlab.catalogue import expr as E
-    from actlab.execution.runner import Runner, Unit
+    from actlab.execution import Runner, Unit
     from actlab.studies.evolve.gp import PROBE
 
     units = [json.loads(f.read_text()) for f in (out / "units").glob("*.json")]

@@ -31,7 +31,7 @@ import torch
 from _common import OtherLoad, machine_line
 
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, load_data
+from actlab.execution import Runner, load_data
 from actlab.models import build
 from actlab.stats import rank_correlation
 from actlab.studies.screen import ScreenConfig, Trainings, catalogue_names, usual

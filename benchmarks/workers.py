@@ -1,7 +1,7 @@
 """Throughput of evolution fitness evaluations with 1 vs 2 single-thread worker processes.
 
 A batch of ``--tasks`` identical short trainings, each ``evaluate_task`` below (one unit through
-``actlab.execution.runner.train_units``, scored as evolve scores it)
+``actlab.execution.train_units``, scored as evolve scores it)
 on a task from ``actlab.studies.evolve.fitness.make_task(EvolveConfig(), {"input": "relu", "hidden": "relu"})``
 (the evolution's own fitness training: mnist1d, 2,000 training examples, MLP, 4 epochs of
 batch 32, one torch thread), runs on a ``ProcessPoolExecutor`` (spawn context) of 1 and of 2
@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from _common import OtherLoad, machine_line
 
-from actlab.execution.runner import init_worker, load_data, train_units
+from actlab.execution import init_worker, load_data, train_units
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import from_record, make_task, unit_of
 

@@ -533,7 +533,7 @@ def test_a_claim_of_a_killed_process_is_taken_over(tmp_path):
 
 CLAIMER = """
 import sys
-from actlab._io import claim
+from actlab.execution.claims import claim
 print("ready", flush=True)
 for line in sys.stdin:
     print(claim(line.strip()), flush=True)
@@ -541,7 +541,7 @@ for line in sys.stdin:
 
 
 def test_a_stale_claim_goes_to_exactly_one_of_several_processes(tmp_path):
-    from actlab._io import claim, claim_holder, release
+    from actlab.execution.claims import claim, claim_holder, release
 
     path = tmp_path / "unit.claim"
     assert claim(path) and not claim(path)  # held by a live process: this one

@@ -19,7 +19,7 @@ import torch
 import actlab
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
-from actlab.execution.runner import Runner
+from actlab.execution import Runner
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.config import EvolveConfig

@@ -120,7 +120,7 @@ class TrainingStarted(BaseException):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import actlab.execution.runner
+    import actlab.execution.worker
     import actlab.studies.compare.run
     import actlab.studies.search.trials
 
@@ -128,8 +128,8 @@ def no_training(monkeypatch):
         raise TrainingStarted("a hostile case got as far as training")
 
     for mod, name in (
-        (actlab.execution.runner, "train"),
-        (actlab.execution.runner, "train_population"),
+        (actlab.execution.worker, "train"),
+        (actlab.execution.worker, "train_population"),
         (actlab.studies.search.trials, "train"),
         (actlab.studies.search.trials, "train_population"),
         (actlab.studies.compare.run, "train"),
@@ -1571,7 +1571,7 @@ IMPOSSIBLE = [  # where in a run record, the value a run file cannot hold
 
 @pytest.mark.parametrize("where, value", IMPOSSIBLE, ids=lambda v: str(v)[:30])
 def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_path, where, value):
-    from actlab.execution.runner import read_unit
+    from actlab.execution import read_unit
 
     _, good = finished_run
     runs = tmp_path / "runs"
@@ -1583,7 +1583,7 @@ def test_a_run_file_with_an_impossible_number_is_set_aside(finished_run, tmp_pat
 
 
 def _unit_of(record: dict):
-    from actlab.execution.runner import Unit
+    from actlab.execution import Unit
 
     unit = Unit.from_dict(record["unit"])
     assert unit.key() == record["key"]
@@ -1592,7 +1592,7 @@ def _unit_of(record: dict):
 
 def test_a_diverged_run_keeps_its_null_accuracy(finished_run, tmp_path):
     """null where a diverged epoch has no accuracy is a value actlab writes: it is read back."""
-    from actlab.execution.runner import read_unit
+    from actlab.execution import read_unit
 
     _, good = finished_run
     d = _changed(good, ("result", "status"), "diverged")

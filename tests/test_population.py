@@ -44,7 +44,7 @@ def alone(plan, data, cfg, opts=OPTS):
 
 def _close_records(a, b, tol=1e-5):
     assert a.status == b.status and a.best_epoch == b.best_epoch and len(a.epochs) == len(b.epochs)
-    for ea, eb in zip(a.epochs, b.epochs):
+    for ea, eb in zip(a.epochs, b.epochs, strict=True):
         for key in ("train_loss", "val_loss", "val_accuracy", "train_accuracy"):
             va, vb = ea.get(key), eb.get(key)
             if va is None or vb is None or (isinstance(va, float) and math.isnan(va)):
@@ -95,7 +95,7 @@ def test_packed_members_train_as_if_alone(digits64, optimizer, fused):
         fused=fused,
     )
     packed = train_population(PLANS, digits64, cfg, OPTS)
-    for plan, p in zip(PLANS, packed):
+    for plan, p in zip(PLANS, packed, strict=True):
         one, model = alone(plan, digits64, cfg)
         _close_records(p, one, tol=1e-10)
         assert p.test["accuracy"] == one.test["accuracy"]
@@ -115,7 +115,7 @@ def test_packed_float32_members_agree_within_rounding(digits):
         epochs=4, batch_size=32, lr=3e-3, weight_decay=1e-4, patience=None, diagnostics=False, threads=1, fused=False
     )
     packed = train_population(PLANS, digits, cfg, OPTS)
-    for plan, p in zip(PLANS, packed):
+    for plan, p in zip(PLANS, packed, strict=True):
         one, _ = alone(plan, digits, cfg)
         _close_records(p, one, tol=5e-3)
 
@@ -167,7 +167,7 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
     statuses = [r.status for r in packed]
     assert statuses[1] == "diverged" and statuses[3] == "pruned" and len(packed[3].epochs) == 2
     assert len({len(r.epochs) for r in packed}) > 1  # they ended at different epochs
-    for k, (plan, p) in enumerate(zip(plans, packed)):
+    for k, (plan, p) in enumerate(zip(plans, packed, strict=True)):
         one = train(
             lambda plan=plan: build("mlp", digits.input_shape, digits.n_classes, plan, **OPTS),
             digits,
@@ -179,7 +179,7 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
     without = train_population(
         [p for i, p in enumerate(plans) if i != 1], digits, cfg, OPTS, on_epoch=lambda k, e, r: k == 2 and e == 2
     )
-    for a, b in zip([r for i, r in enumerate(packed) if i != 1], without):
+    for a, b in zip([r for i, r in enumerate(packed) if i != 1], without, strict=True):
         assert _trace(a) == _trace(b)  # bit for bit
 
 
@@ -284,13 +284,13 @@ def test_packed_members_get_the_diagnostics_they_get_alone(digits64):
     plans = ["relu", "tanh", "prelu", "expr:max(x, x*tanh(x))"]
     cfg = TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=None, diagnostics=True, threads=1, fused=False)
     packed = train_population(plans, digits64, cfg, OPTS)
-    for plan, p in zip(plans, packed):
+    for plan, p in zip(plans, packed, strict=True):
         one, _ = alone(plan, digits64, cfg)
         assert set(p.diagnostics) == set(one.diagnostics) == {"input", "hidden_1", "hidden_2", "output"}
         for slot, d in one.diagnostics.items():
             for name, v in d.items():
                 assert p.diagnostics[slot][name] == pytest.approx(v, rel=1e-9, abs=1e-12), (plan, slot, name)
-        for ep, eo in zip(p.epochs, one.epochs):
+        for ep, eo in zip(p.epochs, one.epochs, strict=True):
             assert ep["grad_norm"] == pytest.approx(eo["grad_norm"], rel=1e-9)
     assert (
         packed[0].diagnostics["input"]["dead"] != packed[1].diagnostics["input"]["dead"]

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import actlab
 from actlab import ActlabError
-from actlab.execution.runner import FORMAT_UNIT, Unit, read_unit
+from actlab.execution import FORMAT_UNIT, Unit, read_unit
 from actlab.studies.evolve import read_best
 from actlab.studies.evolve.checkpoint import check_checkpoint, read_checkpoint
 from actlab.studies.evolve.config import EvolveConfig

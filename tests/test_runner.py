@@ -15,7 +15,8 @@ import pytest
 import torch
 from conftest import wait_until
 
-from actlab.execution.runner import Runner, Unit, claim, packs, read_unit, release
+from actlab import register
+from actlab.execution import Runner, Unit, claim, packs, read_unit, release
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "3", "--threads", "1", "--patience", "0"]
@@ -152,7 +153,7 @@ def test_packed_compare_equals_one_by_one_in_float64(digits, tmp_path):
     finally:
         torch.set_default_dtype(was)
     assert {r["packed"] for r in results[8]["runs"]} == {3} and {r["packed"] for r in results[1]["runs"]} == {1}
-    for a, b in zip(results[1]["runs"], results[8]["runs"]):
+    for a, b in zip(results[1]["runs"], results[8]["runs"], strict=True):
         assert a["result"]["test"] == b["result"]["test"]
         da, db = a["result"]["diagnostics"], b["result"]["diagnostics"]
         assert da.keys() == db.keys()
@@ -172,7 +173,7 @@ def test_a_claim_of_a_dead_process_is_taken_over_and_a_live_one_is_not(tmp_path)
 
 
 def test_units_pack_by_everything_but_the_plan_and_names_stay_in_the_folder(tmp_path):
-    base = dict(dataset="iris", model="mlp", train={"epochs": 1, "seed": 0})
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0}}
     us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", "tanh", "elu"])]
     us.append(Unit(name="other-seed", plan="relu", dataset="iris", model="mlp", train={"epochs": 1, "seed": 1}))
     us.append(Unit(name="cnn", plan="relu", dataset="iris", model="cnn1d", train={"epochs": 1, "seed": 0}))
@@ -266,14 +267,41 @@ def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
 
 
 def test_map_trains_each_part_once(monkeypatch):
-    import actlab.execution.runner as R
+    import actlab.execution.executors as R
 
     calls = []
     real = R.train_units
     monkeypatch.setattr(R, "train_units", lambda part: calls.append(len(part)) or real(part))
-    base = dict(dataset="iris", model="mlp", train={"epochs": 1, "seed": 0, "diagnostics": False})
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0, "diagnostics": False}}
     us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", "tanh", "elu", "softmax"])]
     with Runner(pack=8) as runner:
         recs = runner.map(us)
     assert calls == [3, 1]  # one pack of three, softmax alone: each unit trained once
     assert [r["unit"]["name"] for r in recs] == ["u0", "u1", "u2", "u3"] and all("result" in r for r in recs)
+
+
+def test_a_function_that_cannot_run_in_the_model_is_a_recorded_failure_and_a_bug_is_raised(registry, tmp_path):
+    """What a function in a model raises when it cannot run there is that run's error (and, not
+    being finished, no file); any other exception is a bug and reaches the caller."""
+
+    def buggy(x):  # fine on the catalogue's probes, a bug in the model
+        if x.dim() == 2 and x.shape[1] == 64:
+            raise TypeError("a bug in the function")
+        return torch.relu(x)
+
+    register("buggy_act", buggy)
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0, "diagnostics": False}}
+    cannot = {  # spec -> what torch or actlab says
+        "frelu": "needs (N, C, H, W) input",  # ActlabError
+        "glu": "cannot be multiplied",  # RuntimeError: halves the width the next layer expects
+        "softmax(dim=3)": "Dimension out of range",  # IndexError: a dim the MLP's tensors lack
+    }
+    us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(["relu", *cannot])]
+    with Runner(pack=8) as runner:
+        recs = runner.run(us, tmp_path)
+    assert "result" in recs["u0"] and (tmp_path / "u0.json").exists()
+    for i, words in enumerate(cannot.values(), 1):
+        assert words in recs[f"u{i}"]["error"] and not (tmp_path / f"u{i}.json").exists()
+    assert not list(tmp_path.glob("*.claim"))
+    with Runner() as runner, pytest.raises(TypeError, match="a bug in the function"):
+        runner.map([Unit(name="bug", plan="buggy_act", **base)])

@@ -16,7 +16,7 @@ from torch import nn
 import actlab
 from actlab import ActlabError
 from actlab.catalogue import expr
-from actlab.execution.runner import _plan, train_units
+from actlab.execution import plan_templates, train_units
 from actlab.models import build
 from actlab.training import TrainConfig, train
 from actlab.training.population import train_population
@@ -33,9 +33,9 @@ SPECS = {  # kind -> (a fresh spec, learnable: every slot's module has parameter
     "learnable name": (lambda: "prelu", True),
     "name with arguments": (lambda: "leaky_relu(negative_slope=0.1)", False),
     "expr": (lambda: "expr:x*tanh(x)", False),
-    "expr as the runner makes it": (lambda: _plan("expr:x*tanh(x)"), False),
+    "expr as the runner makes it": (lambda: plan_templates("expr:x*tanh(x)"), False),
     "pexpr": (lambda: "pexpr:x*sigmoid(1.5*x)", True),
-    "pexpr as the runner makes it": (lambda: _plan("pexpr:x*sigmoid(1.5*x)"), True),
+    "pexpr as the runner makes it": (lambda: plan_templates("pexpr:x*sigmoid(1.5*x)"), True),
     "module": (lambda: nn.PReLU(), True),
     "callable": (lambda: lambda x: x * torch.sigmoid(x), False),
     "gated unit": (lambda: "swiglu", True),
@@ -126,7 +126,7 @@ def test_a_module_that_cannot_be_copied_is_refused_for_several_slots_in_one_line
 def test_the_runners_expressions_build_no_catalogue_entry():
     """The runner's ``expr:`` and ``pexpr:`` modules skip what ``get`` would make (properties, LaTeX)."""
     before = expr.entry.cache_info().misses, expr.learnable_entry.cache_info().misses
-    plan = _plan({"input": "expr:x * tanh(1.37 * x) + 0.011", "hidden": "pexpr:x * sigmoid(1.43 * x) - 0.013"})
+    plan = plan_templates({"input": "expr:x * tanh(1.37 * x) + 0.011", "hidden": "pexpr:x * sigmoid(1.43 * x) - 0.013"})
     model = _built("mlp", plan)
     assert (expr.entry.cache_info().misses, expr.learnable_entry.cache_info().misses) == before
     assert model.acts["hidden_1"].learnable and model.acts["hidden_1"] is not model.acts["hidden_2"]

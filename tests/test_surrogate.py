@@ -16,7 +16,7 @@ import pytest
 from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.catalogue import entries
-from actlab.execution.runner import Runner, load_data
+from actlab.execution import Runner, load_data
 from actlab.stats import rank_correlation
 from actlab.studies.screen import ScreenConfig, Trainings, candidates, run_screen
 from actlab.studies.search import SearchConfig

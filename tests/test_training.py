@@ -80,7 +80,7 @@ def test_fused_and_reference_optimizers_diverge_alike_and_keep_the_last_finite_w
     for fused in (True, False):
         model = {}
 
-        def make():
+        def make(model=model):
             model["m"] = build("mlp", digits.input_shape, digits.n_classes, "expr:exp(x)", width=32, depth=3)
             return model["m"]
 

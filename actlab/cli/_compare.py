@@ -148,7 +148,7 @@ def config_from_args(args) -> CompareConfig:
 
 
 def cmd_compare(args) -> int:
-    from actlab.execution.runner import Runner
+    from actlab.execution import Runner
     from actlab.report.compare import write_report
     from actlab.studies.compare import format_table, run_compare
 

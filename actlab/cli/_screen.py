@@ -69,7 +69,7 @@ def _config(args) -> ScreenConfig:
 
 
 def cmd_screen(args) -> int:
-    from actlab.execution.runner import Runner
+    from actlab.execution import Runner
     from actlab.report.screen import write_screen_report
     from actlab.studies.screen import format_table, run_screen
 

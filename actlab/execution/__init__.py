@@ -1,29 +1,38 @@
-"""Where and how trainings run: units of training work, packs, executors (this process, worker
-processes, Dask), claims and resumable run files. Studies hand their trainings to the
-:class:`Runner`; see :mod:`actlab.execution.runner`."""
+"""Where and how trainings run. Studies hand their trainings to the :class:`Runner` as
+:class:`Unit`\\ s (plain data: a plan, a dataset and a model by name, a training config).
 
-from actlab.execution.runner import (
-    BAD_UNIT,
-    DEFAULT_PACK,
-    FORMAT_UNIT,
-    Runner,
-    Unit,
-    load_data,
-    packs,
-    provide_data,
-    read_unit,
-    train_units,
-)
+Modules: :mod:`~actlab.execution.units` (a unit and its key), :mod:`~actlab.execution.runner`
+(the runner and its packs), :mod:`~actlab.execution.executors` (this process, worker processes,
+Dask), :mod:`~actlab.execution.worker` (what a worker runs), :mod:`~actlab.execution.records`
+(a finished unit's file), :mod:`~actlab.execution.claims` (how processes on one folder split the
+work).
+"""
+
+from actlab.execution.claims import claim, claim_holder, release
+from actlab.execution.executors import init_worker
+from actlab.execution.records import finished_text, read_unit, unit_record
+from actlab.execution.runner import DEFAULT_PACK, Runner, packs
+from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Unit, slug
+from actlab.execution.worker import BAD_UNIT, load_data, plan_templates, provide_data, train_units
 
 __all__ = [
     "BAD_UNIT",
     "DEFAULT_PACK",
     "FORMAT_UNIT",
+    "WHERE_ONLY",
     "Runner",
     "Unit",
+    "claim",
+    "claim_holder",
+    "finished_text",
+    "init_worker",
     "load_data",
     "packs",
+    "plan_templates",
     "provide_data",
     "read_unit",
+    "release",
+    "slug",
     "train_units",
+    "unit_record",
 ]

@@ -62,7 +62,7 @@ from actlab._io import finite_float, oversized, read_json, write_json_atomic
 from actlab.catalogue import REGISTRY
 from actlab.catalogue.expr import PREFIX, Expression, canonical, template
 from actlab.catalogue.properties import value_and_derivative
-from actlab.execution.runner import BAD_UNIT, WHERE_ONLY
+from actlab.execution import BAD_UNIT, WHERE_ONLY
 from actlab.models import build
 from actlab.training import get_loss
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from actlab._errors import ActlabError
 from actlab._io import finite
-from actlab.execution.runner import load_data
+from actlab.execution import load_data
 from actlab.surrogate.features import BLOCKS, Task, block_values, feature_path, load_or_compute, small_linear_algebra
 
 REGRESSORS = ("trees", "forest", "gp", "knn", "ridge")

@@ -9,7 +9,8 @@ from typing import Any
 
 from actlab._errors import ActlabError
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
+from actlab.execution import Runner, Unit, finished_text, provide_data
+from actlab.training import best_val_accuracy
 from actlab.surrogate.features import Task, function_key
 from actlab.surrogate.regressor import Surrogate
 from actlab.training import TrainConfig

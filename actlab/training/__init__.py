@@ -1,10 +1,11 @@
-"""The one trainer used by compare, search and evolve (see :mod:`actlab.training.trainer`)."""
+"""The one trainer used by compare, search and evolve (:mod:`actlab.training.trainer`), the packed
+trainer (:mod:`actlab.training.population`) and what a run produced (:mod:`actlab.training.result`)."""
 
 from actlab.training.losses import LOSSES, get_loss
 from actlab.training.metrics import METRICS, batched_classification_metrics, classification_metrics
+from actlab.training.result import RunResult, best_val_accuracy
 from actlab.training.trainer import (
     OPTIMIZERS,
-    RunResult,
     TrainConfig,
     evaluate,
     few_steps,
@@ -21,6 +22,7 @@ __all__ = [
     "RunResult",
     "TrainConfig",
     "batched_classification_metrics",
+    "best_val_accuracy",
     "classification_metrics",
     "evaluate",
     "few_steps",

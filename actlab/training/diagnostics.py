@@ -21,10 +21,13 @@ functions; for functions along a dimension (softmax) it is the column sum of the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+
+from actlab.models.plan import SlotModel
 
 DEAD = 1e-8
 SATURATED = 1e-2
@@ -34,8 +37,9 @@ class GradientMonitor:
     """Accumulates, batch by batch, the gradient norm of each slot's layer weight."""
 
     def __init__(self, model: nn.Module):
-        layers = model.slot_layers() if hasattr(model, "slot_layers") else {}
-        self.weights = {s: m.weight for s, m in layers.items() if getattr(m, "weight", None) is not None}
+        layers = model.slot_layers() if isinstance(model, SlotModel) else {}
+        weights = {s: getattr(m, "weight", None) for s, m in layers.items()}
+        self.weights = {s: w for s, w in weights.items() if isinstance(w, torch.Tensor)}
         self._sum: torch.Tensor | None = None
         self._n = 0
 
@@ -50,7 +54,7 @@ class GradientMonitor:
 
     def epoch_means(self) -> dict[str, float]:
         sums = self._sum.tolist() if self._sum is not None else [math.nan] * len(self.weights)
-        out = {s: v / self._n if self._n else math.nan for s, v in zip(self.weights, sums)}
+        out = {s: v / self._n if self._n else math.nan for s, v in zip(self.weights, sums, strict=True)}
         self._sum, self._n = None, 0
         return out
 
@@ -59,7 +63,7 @@ class GradientMonitor:
 
 
 def slot_diagnostics(
-    model: nn.Module, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024
+    model: SlotModel, x: torch.Tensor, epochs: list[dict[str, Any]], batch: int = 1024
 ) -> dict[str, dict[str, float]]:
     """Diagnostics of every slot of ``model`` on inputs ``x`` (see the module docstring)."""
     inputs: dict[str, list[torch.Tensor]] = {s: [] for s in model.acts}
@@ -86,8 +90,8 @@ def slot_diagnostics(
     return out
 
 
-def _keep_input(store: list[torch.Tensor]):
-    def hook(module, args, output):
+def _keep_input(store: list[torch.Tensor]) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         store.append(args[0].detach())
 
     return hook

@@ -23,44 +23,44 @@ def _onehot(y: torch.Tensor, k: int, dtype: torch.dtype) -> torch.Tensor:
     return F.one_hot(y, k).to(dtype)
 
 
-def cross_entropy(z, y):
+def cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(z, y)
 
 
-def binary_crossentropy(z, y):
+def binary_crossentropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """One sigmoid per class against the one-hot target (one-vs-rest)."""
     return F.binary_cross_entropy_with_logits(z, _onehot(y, z.shape[1], z.dtype))
 
 
-def hinge(z, y):
+def hinge(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Keras hinge with one-hot targets mapped to +-1: mean(max(0, 1 - t z))."""
     t = 2 * _onehot(y, z.shape[1], z.dtype) - 1
     return torch.relu(1 - t * z).mean()
 
 
-def squared_hinge(z, y):
+def squared_hinge(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     t = 2 * _onehot(y, z.shape[1], z.dtype) - 1
     return (torch.relu(1 - t * z) ** 2).mean()
 
 
-def mse(z, y):
+def mse(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(torch.softmax(z, 1), _onehot(y, z.shape[1], z.dtype))
 
 
-def mae(z, y):
+def mae(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(torch.softmax(z, 1), _onehot(y, z.shape[1], z.dtype))
 
 
-def kl_divergence(z, y):
+def kl_divergence(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.kl_div(torch.log_softmax(z, 1), _onehot(y, z.shape[1], z.dtype), reduction="batchmean")
 
 
-def poisson(z, y):
+def poisson(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     p = torch.softmax(z, 1)
     return (p - _onehot(y, z.shape[1], z.dtype) * torch.log(p + 1e-7)).mean()
 
 
-def cosine(z, y):
+def cosine(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Keras' cosine-similarity loss: minus the cosine between probabilities and the one-hot target."""
     return -F.cosine_similarity(torch.softmax(z, 1), _onehot(y, z.shape[1], z.dtype), dim=1).mean()
 

@@ -30,6 +30,7 @@ says whether a model can be packed (``mlp`` only; other models train one by one)
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,13 +43,16 @@ from torch.nn.modules.lazy import LazyModuleMixin
 
 from actlab._errors import ActlabError
 from actlab.catalogue import REGISTRY, Activation, Entry, expr, get
+from actlab.data import Dataset
+from actlab.models import MLP, build, copy_activation
 from actlab.training.diagnostics import slot_diagnostics
-from actlab.training.losses import cross_entropy, get_loss
+from actlab.training.losses import LossFn, cross_entropy, get_loss
 from actlab.training.metrics import batched_classification_metrics
+from actlab.training.result import RunResult
 from actlab.training.trainer import (
     EVAL_BATCH,
     GRAD_SAMPLES,
-    RunResult,
+    XY,
     Stopper,
     TrainConfig,
     _make_optimizer,
@@ -56,7 +60,7 @@ from actlab.training.trainer import (
     seed_everything,
 )
 
-OnEpoch = Callable[[int, int, dict[str, Any]], bool | None]  # (member, epoch, record) -> prune?
+OnEpoch = Callable[[int, int, Mapping[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
 
 def packable(model: str, plan: Any = None) -> bool:
@@ -140,7 +144,7 @@ def _keys(acts: Sequence[nn.Module]) -> list[tuple[str, str, int]]:
     arguments, or an expression's text) and, for a wrapped callable, which callable (two of a
     user's functions may share a name): the rank of its first appearance, so that the order of
     a pack never depends on where objects lie in memory."""
-    fns: list[Callable] = []
+    fns: list[Callable | None] = []
     out = []
     for act in acts:
         fn = act.fn if isinstance(act, Activation) else None
@@ -152,16 +156,21 @@ def _keys(acts: Sequence[nn.Module]) -> list[tuple[str, str, int]]:
     return out
 
 
+def _linears(m: MLP) -> list[nn.Linear]:
+    """An MLP's linear layers, in order."""
+    return [lin for lin in m.linears if isinstance(lin, nn.Linear)]
+
+
 class PackedMLP(nn.Module):
     """K :class:`~actlab.models.MLP` members of one shape in one module; ``forward(x)`` gives
     logits of shape ``(K, batch, classes)``, member k in row ``order.index(k)``."""
 
-    def __init__(self, members: Sequence[nn.Module]):
+    def __init__(self, members: Sequence[MLP]):
         super().__init__()
         first = members[0]
-        shapes = [tuple(lin.weight.shape) for lin in first.linears]
+        shapes = [tuple(lin.weight.shape) for lin in _linears(first)]
         for m in members:
-            if [tuple(lin.weight.shape) for lin in m.linears] != shapes or m.slots != first.slots:
+            if [tuple(lin.weight.shape) for lin in _linears(m)] != shapes or m.slots != first.slots:
                 raise ActlabError("packed members must have the same layers; train them one by one instead")
         self.slots = first.slots
         slot_keys = {s: _keys([m.acts[s] for m in members]) for s in self.slots}
@@ -169,28 +178,33 @@ class PackedMLP(nn.Module):
         self.order = sorted(range(len(members)), key=lambda i: (keys[i], i))  # equal functions side by side
         ms = [members[i] for i in self.order]
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m.linears[l].weight.detach().t() for m in ms]).contiguous())
-            for l in range(len(shapes))
+            nn.Parameter(torch.stack([_linears(m)[j].weight.detach().t() for m in ms]).contiguous())
+            for j in range(len(shapes))
         )
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m.linears[l].bias.detach() for m in ms]).unsqueeze(1).contiguous())
-            for l in range(len(shapes))
+            nn.Parameter(torch.stack([_linears(m)[j].bias.detach() for m in ms]).unsqueeze(1).contiguous())
+            for j in range(len(shapes))
         )
-        # per slot: (start, stop, module) runs of one function; functions with parameters: one per member
         self.acts = nn.ModuleList()
-        self.groups: list[list[tuple[int, int, int]]] = []
+        self.groups: list[list[tuple[int, int, int]]] = []  # per slot: (start, stop, module) runs
         for s in self.slots:
-            runs: list[tuple[int, int, int]] = []
-            key = [slot_keys[s][i] for i in self.order]
-            for j, m in enumerate(ms):
-                act = m.acts[s]
-                shared = not any(True for _ in act.parameters())
-                if runs and shared and key[runs[-1][0]] == key[j] and runs[-1][3]:
-                    runs[-1][1] = j + 1
-                else:
-                    self.acts.append(act)
-                    runs.append([j, j + 1, len(self.acts) - 1, shared])
-            self.groups.append([(a, b, i) for a, b, i, _ in runs])
+            self.groups.append(self._add_runs([slot_keys[s][i] for i in self.order], [m.acts[s] for m in ms]))
+
+    def _add_runs(self, key: Sequence[Any], acts: Sequence[nn.Module]) -> list[tuple[int, int, int]]:
+        """One slot's ``(start, stop, module)`` runs (rows in pack order): members side by side with
+        one function without parameters share one module, applied once; a function with parameters
+        keeps one module per member."""
+        runs: list[tuple[int, int, int]] = []
+        run_shared = False
+        for j, act in enumerate(acts):
+            shared = not any(True for _ in act.parameters())
+            if runs and shared and run_shared and key[runs[-1][0]] == key[j]:
+                runs[-1] = (runs[-1][0], j + 1, runs[-1][2])
+            else:
+                self.acts.append(act)
+                runs.append((j, j + 1, len(self.acts) - 1))
+                run_shared = shared
+        return runs
 
     @property
     def size(self) -> int:
@@ -199,23 +213,23 @@ class PackedMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1).unsqueeze(0).expand(self.size, -1, -1)
         acts = list(self.acts)  # once, not a ModuleList lookup per group
-        for w, b, groups in zip(self.weights, self.biases, self.groups):
+        for w, b, groups in zip(self.weights, self.biases, self.groups, strict=True):
             h = torch.baddbmm(b, h, w)
             if len(groups) == 1:
                 h = acts[groups[0][2]](h)
             else:
                 parts = h.split([z - a for a, z, _ in groups])  # backward: one cat (slices would zero-fill)
-                h = torch.cat([acts[i](p) for p, (_, _, i) in zip(parts, groups)])
+                h = torch.cat([acts[i](p) for p, (_, _, i) in zip(parts, groups, strict=True)])
         return h
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Member k's weights (a copy), keyed like its own MLP's ``state_dict``."""
         row = self.order.index(k)
         state = {}
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            state[f"linears.{l}.weight"] = w[row].detach().t().clone()
-            state[f"linears.{l}.bias"] = b[row, 0].detach().clone()
-        for s, groups in zip(self.slots, self.groups):
+        for j, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            state[f"linears.{j}.weight"] = w[row].detach().t().clone()
+            state[f"linears.{j}.bias"] = b[row, 0].detach().clone()
+        for s, groups in zip(self.slots, self.groups, strict=True):
             for a, z, i in groups:
                 if a <= row < z:
                     for name, t in self.acts[i].state_dict().items():
@@ -225,10 +239,10 @@ class PackedMLP(nn.Module):
     def load_member_state(self, k: int, state: dict[str, torch.Tensor]) -> None:
         row = self.order.index(k)
         with torch.no_grad():
-            for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-                w[row].copy_(state[f"linears.{l}.weight"].t())
-                b[row, 0].copy_(state[f"linears.{l}.bias"])
-            for s, groups in zip(self.slots, self.groups):
+            for j, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                w[row].copy_(state[f"linears.{j}.weight"].t())
+                b[row, 0].copy_(state[f"linears.{j}.bias"])
+            for s, groups in zip(self.slots, self.groups, strict=True):
                 for a, z, i in groups:
                     if a <= row < z:
                         for name, t in self.acts[i].state_dict().items():
@@ -245,18 +259,18 @@ def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
         pack.train(was)
 
 
-def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn, k: int) -> list[dict[str, float]]:
+def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, k: int) -> list[dict[str, float]]:
     """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
     trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
     step = max(1, 2**23 // max(1, z.shape[1] * k))
     metrics = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i : i + step], y, k)]
     losses = [float(loss_fn(z[r].float(), y)) if len(y) else math.nan for r in range(z.shape[0])]
-    return [{"loss": loss if math.isfinite(loss) else math.nan, **m} for loss, m in zip(losses, metrics)]
+    return [{"loss": loss if math.isfinite(loss) else math.nan, **m} for loss, m in zip(losses, metrics, strict=True)]
 
 
 def train_population(
     plans: Sequence[Any],
-    data,
+    data: Dataset,
     config: TrainConfig | None = None,
     model_options: dict | None = None,
     on_epoch: OnEpoch | None = None,
@@ -266,107 +280,142 @@ def train_population(
     Member k starts from the weights ``train`` would give it (the model is built after
     ``seed_everything(config.seed)``, as there). ``on_epoch(k, epoch, record)`` returning True
     prunes member k."""
-    from actlab.models import build, copy_activation
-
     config = config or TrainConfig()
     if not plans:
         return []
     if config.threads:
         torch.set_num_threads(config.threads)
-    opts = dict(model_options or {})
-    members, held = [], set()
-    for plan in plans:
-        seed_everything(config.seed)
-        members.append(build("mlp", data.input_shape, data.n_classes, plan, **opts))
-        for s, act in list(members[-1].acts.items()):  # one module given to several members: a copy each
-            if id(act) in held:
-                members[-1].acts[s] = act = copy_activation(act, "several members of a pack")
-            held.add(id(act))
-    n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
+    members = _members(plans, data, config, dict(model_options or {}))
     device = torch.device(config.device)
     pack = PackedMLP(members).to(device)
-    K = pack.size
-    rows = {k: pack.order.index(k) for k in range(K)}
-    (xt, yt), (xv, yv), (xs, ys) = ((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
-    nc = data.n_classes
+    train_, val, test = ((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
     loss_fn = get_loss(config.loss)
     optimizer = _make_optimizer(pack, config)
     gen = torch.Generator().manual_seed(config.seed)
     seed_everything(config.seed)  # as train() leaves the global generators (stochastic activations draw from them)
-
-    active = torch.ones(K, dtype=torch.bool, device=device)  # by row
-    epochs: list[list[dict[str, Any]]] = [[] for _ in range(K)]  # by member
-    status = ["finished"] * K
-    stops = [Stopper(config) for _ in range(K)]
-    best_state: list[dict | None] = [None] * K
+    runs = _MemberRuns(pack, config, on_epoch)
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
-        if not bool(active.any()):
+        if not bool(runs.active.any()):
             break
         t0 = time.perf_counter()
         train_stats, finite, grad_norms = _train_epoch(
-            pack, optimizer, loss_fn, (xt, yt), nc, config.batch_size, gen, active, config.diagnostics
+            pack, optimizer, loss_fn, train_, data.n_classes, config.batch_size, gen, runs.active, config.diagnostics
         )
         seconds = time.perf_counter() - t0
-        zv = _logits(pack, xv)
-        val = _scores(zv, yv, loss_fn, nc)
-        for k in range(K):
-            r = rows[k]
-            if not bool(active[r]):
+        val_scores = _scores(_logits(pack, val[0]), val[1], loss_fn, data.n_classes)
+        runs.record(epoch, seconds, train_stats, finite, grad_norms, val_scores)
+    return runs.results(members, (train_, val, test), loss_fn, data.n_classes, start)
+
+
+def _members(plans: Sequence[Any], data: Dataset, config: TrainConfig, options: dict[str, Any]) -> list[MLP]:
+    """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it;
+    a module given to several members is copied for each."""
+    members: list[MLP] = []
+    held: set[int] = set()
+    for plan in plans:
+        seed_everything(config.seed)
+        model = build("mlp", data.input_shape, data.n_classes, plan, **options)
+        assert isinstance(model, MLP)
+        for s, act in list(model.acts.items()):  # one module given to several members: a copy each
+            if id(act) in held:
+                model.acts[s] = act = copy_activation(act, "several members of a pack")
+            held.add(id(act))
+        members.append(model)
+    return members
+
+
+class _MemberRuns:
+    """Each member's own run inside a pack: its epochs' records, status, early stopping and best
+    weights; ``active`` (by row of the pack) says who still learns."""
+
+    def __init__(self, pack: PackedMLP, config: TrainConfig, on_epoch: OnEpoch | None):
+        K = pack.size
+        self.pack, self.config, self.on_epoch = pack, config, on_epoch
+        self.rows = {k: pack.order.index(k) for k in range(K)}
+        self.active = torch.ones(K, dtype=torch.bool, device=pack.weights[0].device)
+        self.epochs: list[list[dict[str, Any]]] = [[] for _ in range(K)]
+        self.status = ["finished"] * K
+        self.stops = [Stopper(config) for _ in range(K)]
+        self.best_state: list[dict[str, torch.Tensor] | None] = [None] * K
+
+    def record(
+        self,
+        epoch: int,
+        seconds: float,
+        train_stats: list[dict[str, float]],
+        finite: list[bool],
+        grad_norms: list[list[float]] | None,
+        val: list[dict[str, float]],
+    ) -> None:
+        """Each active member's record of this epoch, as the one-model trainer makes it; a member
+        that diverged, stopped or was pruned leaves the active ones."""
+        for k, r in self.rows.items():
+            if not bool(self.active[r]):
                 continue
-            record: dict[str, Any] = {
+            rec: dict[str, Any] = {
                 "epoch": epoch,
                 "seconds": seconds,
-                "packed": K,
+                "packed": self.pack.size,
                 **{f"train_{m}": v for m, v in train_stats[r].items()},
             }
             if grad_norms is not None:
-                record["grad_norm"] = {slot: grad_norms[l][r] for l, slot in enumerate(pack.slots)}
+                rec["grad_norm"] = {slot: grad_norms[j][r] for j, slot in enumerate(self.pack.slots)}
+            self.epochs[k].append(rec)
             if not finite[r]:
-                epochs[k].append(record)
-                status[k] = "diverged"
-                active[r] = False
+                self.status[k] = "diverged"
+                self.active[r] = False
                 continue
-            record.update({f"val_{m}": v for m, v in val[r].items()})
-            epochs[k].append(record)
-            prune = None if on_epoch is None else (lambda e, rec, k=k: on_epoch(k, e, rec))
-            ended, improved = stops[k].update(epoch, record, prune)
-            if improved and config.restore_best:
-                best_state[k] = pack.member_state(k)
+            rec.update({f"val_{m}": v for m, v in val[r].items()})
+            prune = None if self.on_epoch is None else functools.partial(self.on_epoch, k)
+            ended, improved = self.stops[k].update(epoch, rec, prune)
+            if improved and self.config.restore_best:
+                self.best_state[k] = self.pack.member_state(k)
             if ended:
-                status[k] = ended
-                active[r] = False
-    for k in range(K):
-        if best_state[k] is not None:
-            pack.load_member_state(k, best_state[k])
-    test, train_ = _scores(_logits(pack, xs), ys, loss_fn, nc), _scores(_logits(pack, xt), yt, loss_fn, nc)
-    diagnostics: list[dict] = [{} for _ in range(K)]
-    if config.diagnostics:  # measured on each member's own MLP, with the weights it was tested with
-        for k, m in enumerate(members):
-            m.load_state_dict(pack.member_state(k))
-            diagnostics[k] = slot_diagnostics(m.to(device), xv, epochs[k])
-    seconds = time.perf_counter() - start
-    return [
-        RunResult(
-            status[k],
-            epochs[k],
-            test[rows[k]],
-            train_[rows[k]],
-            stops[k].best_epoch,
-            n_params,
-            seconds,
-            diagnostics[k],
-            learned_parameters(pack.member_state(k)),
-        )
-        for k in range(K)
-    ]
+                self.status[k] = ended
+                self.active[r] = False
+
+    def results(
+        self, members: Sequence[MLP], splits: Sequence[XY], loss_fn: LossFn, n_classes: int, start: float
+    ) -> list[RunResult]:
+        """Every member scored with the weights of its best epoch: test and train scores,
+        diagnostics (on its own MLP) and learned parameters."""
+        pack, K = self.pack, self.pack.size
+        for k in range(K):
+            state = self.best_state[k]
+            if state is not None:
+                pack.load_member_state(k, state)
+        (xt, yt), (xv, _), (xs, ys) = splits
+        test = _scores(_logits(pack, xs), ys, loss_fn, n_classes)
+        train_ = _scores(_logits(pack, xt), yt, loss_fn, n_classes)
+        diagnostics: list[dict[str, dict[str, float]]] = [{} for _ in range(K)]
+        if self.config.diagnostics:  # measured on each member's own MLP, with the weights it was tested with
+            for k, m in enumerate(members):
+                m.load_state_dict(pack.member_state(k))
+                diagnostics[k] = slot_diagnostics(m.to(xv.device), xv, self.epochs[k])
+        n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
+        seconds = time.perf_counter() - start
+        return [
+            RunResult(
+                self.status[k],
+                self.epochs[k],
+                test[self.rows[k]],
+                train_[self.rows[k]],
+                self.stops[k].best_epoch,
+                n_params,
+                seconds,
+                diagnostics[k],
+                learned_parameters(pack.member_state(k)),
+            )
+            for k in range(K)
+        ]
 
 
 def _train_epoch(
     pack: PackedMLP,
-    optimizer,
-    loss_fn,
-    split,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    split: XY,
     nc: int,
     batch_size: int,
     gen: torch.Generator,
@@ -421,7 +470,7 @@ def _train_epoch(
     return stats, [bool(v) for v in live], norms
 
 
-def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _member_losses(loss_fn: LossFn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Each member's own mean loss, shape (K,): cross-entropy directly, other losses through vmap."""
     if loss_fn is cross_entropy:
         k, b, c = z.shape
@@ -429,7 +478,7 @@ def _member_losses(loss_fn, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.vmap(loss_fn, in_dims=(0, None))(z, y)
 
 
-def _step(optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
+def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
     """``optimizer.step()`` that leaves the members no longer learning exactly as they are (their
     momentum would move them; a NaN gradient of theirs stays in their own rows)."""
     dead = ~live

@@ -32,7 +32,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,12 @@ from torch import nn
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
+from actlab.data import Dataset, Split
+from actlab.models.plan import SlotModel
 from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
-from actlab.training.losses import get_loss
+from actlab.training.losses import LossFn, get_loss
 from actlab.training.metrics import classification_metrics, prediction_metrics
+from actlab.training.result import RunResult
 
 # name -> (torch class, default learning rate). Defaults are PyTorch's own, except SGD, which
 # has none in PyTorch and takes Keras' 0.01.
@@ -61,6 +64,7 @@ GRAD_SAMPLES = 32  # diagnostics: gradient norms of about this many batches per 
 EVAL_BATCH = 2048
 CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
 FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
+XY = tuple[torch.Tensor, torch.Tensor]  # a split's inputs and labels, on the training's device
 MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
 
@@ -85,7 +89,7 @@ class TrainConfig:
     diagnostics: bool = True
     fused: bool = True  # the optimizer's fused kernel where PyTorch has one; False: the per-parameter loop
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.optimizer = self.optimizer.lower()
         if self.optimizer not in OPTIMIZERS:
             close = difflib.get_close_matches(self.optimizer, OPTIMIZERS, n=1)
@@ -132,35 +136,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-@dataclass
-class RunResult:
-    """What one training run produced; ``to_dict()`` is JSON-ready."""
-
-    status: str  # finished | stopped | diverged | pruned
-    epochs: list[dict[str, Any]]  # one record per completed (or diverged) epoch
-    test: dict[str, float]
-    final_train: dict[str, float]  # train split scored in eval mode with the tested weights
-    best_epoch: int | None
-    n_params: int
-    seconds: float
-    diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
-    learned: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # see learned_parameters
-
-    @property
-    def epoch_seconds(self) -> float:
-        """Mean wall time of one training pass over the data."""
-        t = [e["seconds"] for e in self.epochs if e.get("seconds") is not None]
-        return float(np.mean(t)) if t else math.nan
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "epoch_seconds": self.epoch_seconds}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
 class Stopper:
     """Early stopping and the best epoch of one run: the one-model trainer keeps one, the packed
     trainer one per member."""
@@ -168,7 +143,8 @@ class Stopper:
     def __init__(self, config: TrainConfig):
         self.monitor, self.min_delta, self.patience = config.monitor, config.min_delta, config.patience
         self.sign = 1.0 if config.monitor == "val_loss" else -1.0
-        self.best, self.best_epoch, self.waited = math.inf, None, 0
+        self.best, self.waited = math.inf, 0
+        self.best_epoch: int | None = None
 
     def update(
         self,
@@ -240,7 +216,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch
         model.train(was)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_classes: int) -> dict[str, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, n_classes: int) -> dict[str, float]:
     z = predict(model, x)
     loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
     return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
@@ -248,9 +224,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, n_clas
 
 def train(
     build: Callable[[], nn.Module] | nn.Module,
-    data,
+    data: Dataset,
     config: TrainConfig | None = None,
-    on_epoch: Callable[[int, dict[str, Any]], bool | None] | None = None,
+    on_epoch: Callable[[int, Mapping[str, Any]], bool | None] | None = None,
 ) -> RunResult:
     """Train a model on ``data`` (an :class:`actlab.data.Dataset`) and score it.
 
@@ -259,57 +235,17 @@ def train(
     called after every epoch; returning ``True`` stops the run as ``"pruned"``.
     """
     config = config or TrainConfig()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    seed_everything(config.seed)
-    device = torch.device(config.device)
-    model = (build() if callable(build) and not isinstance(build, nn.Module) else build).to(device)
-    tr, va, te = (_on(s, device) for s in (data.train, data.val, data.test))
-    k = data.n_classes
-    loss_fn = get_loss(config.loss)
-    _materialise(model, tr[0][:2])
-    optimizer = _make_optimizer(model, config)
-    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    grads = GradientMonitor(model) if config.diagnostics else None
-    gen = torch.Generator().manual_seed(config.seed)
-
-    epochs: list[dict[str, Any]] = []
-    status, best_state, stop = "finished", None, Stopper(config)
+    run = _Run.start(build, data, config)
     start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        train_stats, finite = _train_epoch(model, optimizer, loss_fn, tr, k, config.batch_size, gen, grads)
-        seconds = time.perf_counter() - t0
-        record: dict[str, Any] = {
-            "epoch": epoch,
-            "seconds": seconds,
-            **{f"train_{m}": v for m, v in train_stats.items()},
-        }
-        if grads is not None:
-            record["grad_norm"] = grads.epoch_means()
-        if not finite:
-            epochs.append(record)
-            status = "diverged"
-            break
-        t1 = time.perf_counter()
-        record.update({f"val_{m}": v for m, v in evaluate(model, *va, loss_fn, k).items()})
-        record["eval_seconds"] = time.perf_counter() - t1
-        epochs.append(record)
-        ended, improved = stop.update(epoch, record, on_epoch)
-        if improved and config.restore_best:
-            best_state = copy.deepcopy(model.state_dict())
-        if ended:
-            status = ended
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    test = evaluate(model, *te, loss_fn, k)
-    final_train = evaluate(model, *tr, loss_fn, k)
+    status, epochs, stop = run.fit(on_epoch)
+    test = evaluate(run.model, *run.test_split, run.loss_fn, run.n_classes)
+    final_train = evaluate(run.model, *run.train_split, run.loss_fn, run.n_classes)
     diagnostics = {}
-    if config.diagnostics and hasattr(model, "acts"):
-        diagnostics = slot_diagnostics(model, va[0], epochs)
-    if grads is not None:
-        grads.remove()
+    if config.diagnostics and isinstance(run.model, SlotModel):
+        diagnostics = slot_diagnostics(run.model, run.val_split[0], epochs)
+    if run.grads is not None:
+        run.grads.remove()
+    n_params = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
     return RunResult(
         status,
         epochs,
@@ -319,8 +255,93 @@ def train(
         n_params,
         time.perf_counter() - start,
         diagnostics,
-        learned_parameters(model.state_dict()),
+        learned_parameters(run.model.state_dict()),
     )
+
+
+@dataclass
+class _Run:
+    """One model's training: the model, its optimizer and loss, the splits on its device."""
+
+    model: nn.Module
+    config: TrainConfig
+    train_split: XY
+    val_split: XY
+    test_split: XY
+    n_classes: int
+    loss_fn: LossFn
+    optimizer: torch.optim.Optimizer
+    grads: GradientMonitor | None
+    gen: torch.Generator
+
+    @classmethod
+    def start(cls, build: Callable[[], nn.Module] | nn.Module, data: Dataset, config: TrainConfig) -> _Run:
+        """Seed every generator, build the model (after seeding) and put it and the data on the
+        device; then the optimizer, for parameters sized at the first call too."""
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        device = torch.device(config.device)
+        model = (build() if callable(build) and not isinstance(build, nn.Module) else build).to(device)
+        tr, va, te = (_on(s, device) for s in (data.train, data.val, data.test))
+        loss_fn = get_loss(config.loss)
+        _materialise(model, tr[0][:2])
+        optimizer = _make_optimizer(model, config)
+        grads = GradientMonitor(model) if config.diagnostics else None
+        gen = torch.Generator().manual_seed(config.seed)
+        return cls(model, config, tr, va, te, data.n_classes, loss_fn, optimizer, grads, gen)
+
+    def fit(
+        self, on_epoch: Callable[[int, Mapping[str, Any]], bool | None] | None
+    ) -> tuple[str, list[dict[str, Any]], Stopper]:
+        """Train epoch by epoch until the last, divergence, early stopping or pruning; leave the
+        model with the weights of its best epoch (``restore_best``). Returns the status, the
+        epochs' records and the stopper (which knows the best epoch)."""
+        epochs: list[dict[str, Any]] = []
+        status, best_state, stop = "finished", None, Stopper(self.config)
+        for epoch in range(1, self.config.epochs + 1):
+            record, finite = self.epoch(epoch)
+            epochs.append(record)
+            if not finite:
+                status = "diverged"
+                break
+            ended, improved = stop.update(epoch, record, on_epoch)
+            if improved and self.config.restore_best:
+                best_state = copy.deepcopy(self.model.state_dict())
+            if ended:
+                status = ended
+                break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        return status, epochs, stop
+
+    def epoch(self, epoch: int) -> tuple[dict[str, Any], bool]:
+        """One training pass and its record (training scores, gradient norms, then the validation
+        scores if every loss was finite); and whether it was."""
+        t0 = time.perf_counter()
+        train_stats, finite = _train_epoch(
+            self.model,
+            self.optimizer,
+            self.loss_fn,
+            self.train_split,
+            self.n_classes,
+            self.config.batch_size,
+            self.gen,
+            self.grads,
+        )
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "seconds": time.perf_counter() - t0,
+            **{f"train_{m}": v for m, v in train_stats.items()},
+        }
+        if self.grads is not None:
+            record["grad_norm"] = self.grads.epoch_means()
+        if finite:
+            t1 = time.perf_counter()
+            val = evaluate(self.model, *self.val_split, self.loss_fn, self.n_classes)
+            record.update({f"val_{m}": v for m, v in val.items()})
+            record["eval_seconds"] = time.perf_counter() - t1
+        return record, finite
 
 
 MAX_LEARNED = 64  # values kept per parameter of an activation function
@@ -350,11 +371,20 @@ def _materialise(model: nn.Module, x: torch.Tensor) -> None:
         model.train(was)
 
 
-def _on(split, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _on(split: Split, device: torch.device) -> XY:
     return split.x.to(device), split.y.to(device)
 
 
-def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) -> tuple[dict[str, float], bool]:
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    split: XY,
+    k: int,
+    batch_size: int,
+    gen: torch.Generator,
+    grads: GradientMonitor | None,
+) -> tuple[dict[str, float], bool]:
     """One pass over the shuffled training split. Returns running metrics and whether every
     batch loss was finite (no update is made from the first that is not; the pass stops there or
     a few batches later, see the module docstring)."""
@@ -371,7 +401,8 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
         if getattr(optimizer, "defaults", {}).get("fused")
         else None
     )
-    optimizer.found_inf = found
+    # found_inf is not declared on Optimizer: the fused step reads it where AMP's scaler sets it
+    optimizer.found_inf = found  # type: ignore[attr-defined]
     try:
         for b, i in enumerate(range(0, n, batch_size)):
             idx = order[i : i + batch_size]
@@ -392,7 +423,7 @@ def _train_epoch(model, optimizer, loss_fn, split, k, batch_size, gen, grads) ->
             if found is not None and b % CHECK_EVERY == CHECK_EVERY - 1 and found.item():
                 return {"loss": math.nan, "accuracy": math.nan}, False
     finally:
-        optimizer.found_inf = None
+        optimizer.found_inf = None  # type: ignore[attr-defined]
     if found is not None and found.item():
         return {"loss": math.nan, "accuracy": math.nan}, False
     metrics = prediction_metrics(pred, y[order], k)

@@ -14,7 +14,7 @@ from actlab._io import own_out, write_json_atomic
 from actlab._io import prepare_out as _prepare_out
 from actlab._progress import Progress
 from actlab.catalogue import get
-from actlab.execution.runner import Runner, Unit, load_data, provide_data, slug
+from actlab.execution import Runner, Unit, load_data, provide_data, slug
 from actlab.models import build
 from actlab.studies.compare.config import CompareConfig
 from actlab.studies.compare.results import summarise

@@ -18,7 +18,7 @@ from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
 from actlab.catalogue import get
-from actlab.execution.runner import WHERE_ONLY
+from actlab.execution import WHERE_ONLY
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.modes import MODES, SLOTS
 from actlab.surrogate.features import Task

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab._progress import Progress
-from actlab.execution.runner import finished_text
+from actlab.execution import finished_text
 from actlab.stats import (
     ACCURACY,
     ALPHA,

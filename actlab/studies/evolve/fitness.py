@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
-from actlab.execution.runner import Runner, Unit
+from actlab.execution import Runner, Unit
 from actlab.stats import run_converged
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.training import RunResult
@@ -131,13 +131,13 @@ def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
 
 
 def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
-    """A training's result as a fitness record: the best validation accuracy, 0 if it diverged."""
+    """A training's result as a fitness record: its best validation accuracy (RunResult's rule);
+    a candidate that diverged fails, with fitness 0, whatever it reached before."""
     accs = [e.get("val_accuracy") for e in result.epochs]
-    finite = [a for a in accs if a is not None and math.isfinite(a)]
-    if result.status == "diverged" or not finite:
+    if result.status == "diverged" or not any(a is not None and math.isfinite(a) for a in accs):
         out = {"fitness": 0.0, "status": "diverged"}
     else:
-        out = {"fitness": float(max(finite)), "status": "ok"}
+        out = {"fitness": result.best_val_accuracy, "status": "ok"}
     out["val_accuracy"] = [a if a is not None and math.isfinite(a) else None for a in accs]
     out["seconds"] = seconds
     if task.get("score_test"):

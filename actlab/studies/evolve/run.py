@@ -20,7 +20,7 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab.data import load
-from actlab.execution.runner import Runner
+from actlab.execution import Runner
 from actlab.models import build
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from actlab.execution.runner import best_val_accuracy
+from actlab.training import best_val_accuracy
 from actlab.stats import rank_correlation
 from actlab.studies.screen.config import ScreenConfig
 from actlab.studies.screen.trainings import Trainings

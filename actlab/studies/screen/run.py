@@ -13,7 +13,7 @@ import numpy as np
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, load_data, provide_data
+from actlab.execution import Runner, load_data, provide_data
 from actlab.models import build
 from actlab.studies.screen.config import ScreenConfig, usual
 from actlab.studies.screen.results import summarise

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, slug
+from actlab.execution import Runner, Unit, finished_text, slug
+from actlab.training import best_val_accuracy
 from actlab.studies.screen.config import ScreenConfig
 from actlab.surrogate import Surrogate
 

@@ -9,7 +9,7 @@ from typing import Any
 from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab.catalogue import SIPPER48, entries, get, split_specs
-from actlab.execution.runner import WHERE_ONLY
+from actlab.execution import WHERE_ONLY
 from actlab.models import slot_names
 from actlab.training import TrainConfig
 

@@ -28,7 +28,8 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._progress import Progress
-from actlab.execution.runner import Runner, Unit, best_val_accuracy, finished_text, provide_data
+from actlab.execution import Runner, Unit, finished_text, provide_data
+from actlab.training import best_val_accuracy
 from actlab.stats import (
     ACCURACY,
     ALPHA,

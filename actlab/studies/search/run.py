@@ -21,7 +21,7 @@ from actlab._io import own_out, prepare_out, read_json, strict_json
 from actlab._io import write_json_atomic as _write_json
 from actlab._progress import Progress
 from actlab.data import load
-from actlab.execution.runner import Runner
+from actlab.execution import Runner
 from actlab.models import build
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.final import final_evaluation

@@ -177,7 +177,7 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
 def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
     finite = [a for a in accs if math.isfinite(a)]
-    best = max(finite) if finite else 0.0  # a run that diverged before any validation scores 0
+    best = result.best_val_accuracy  # RunResult's rule: 0 for a run that diverged before any validation
     trial.set_user_attr("status", result.status)
     trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
     trial.set_user_attr("epochs_run", len(result.epochs))

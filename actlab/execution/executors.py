@@ -1,0 +1,150 @@
+"""Where parts of units train: this process, spawned worker processes, or a Dask cluster. Each
+executor takes parts (lists of units as dicts) and returns futures of their records; its
+``capacity`` is how many parts may be in flight at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+import torch
+
+from actlab._errors import ActlabError, first_line
+from actlab.execution.worker import train_units
+
+Part = list[dict[str, Any]]  # units as dicts, trained together by one worker
+
+
+class Executor(Protocol):
+    name: str
+    capacity: int
+
+    def submit(self, part: Part) -> Any: ...  # a future (concurrent.futures or Dask) of train_units(part)
+
+    def next_done(self, futures: Iterable[Any]) -> Any: ...  # one of ``futures`` that is done
+
+    def close(self) -> None: ...
+
+
+def make_executor(workers: int, dask: str | None, threads: int | None, dask_timeout: float) -> Executor:
+    """A Dask cluster's client if ``dask`` is an address, ``workers`` processes if more than one,
+    else this process."""
+    if dask:
+        return _Dask(dask, dask_timeout)
+    if workers > 1:
+        return _Processes(workers, threads)
+    return _Serial()
+
+
+def init_worker(threads: int | None) -> None:
+    """Initialiser of local worker processes: ``threads`` torch threads each (default one: no
+    oversubscription)."""
+    torch.set_num_threads(int(threads or 1))
+
+
+class _Serial:
+    """Trains a part when it is submitted."""
+
+    name = "this process"
+    capacity = 1
+
+    def submit(self, part: Part) -> Future:
+        f: Future = Future()
+        f.set_result(train_units(part))
+        return f
+
+    def next_done(self, futures: Iterable[Future]) -> Future:
+        return next(iter(futures))
+
+    def close(self) -> None:
+        pass
+
+
+class _Processes:
+    """``n`` spawned worker processes; two parts queued per worker, so none waits for the next."""
+
+    def __init__(self, n: int, threads: int | None):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(threads,)
+        )
+        self.name, self.capacity = f"{n} worker processes", 2 * n
+
+    def submit(self, part: Part) -> Future:
+        return self.pool.submit(train_units, part)
+
+    def next_done(self, futures: Iterable[Future]) -> Future:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return next(iter(wait(list(futures), return_when=FIRST_COMPLETED).done))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Dask:
+    """A Dask distributed cluster: up to 64 parts in flight."""
+
+    capacity = 64
+
+    def __init__(self, address: str, timeout: float):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ActlabError("--dask needs the 'distributed' package: pip install 'actlab[dask]'") from None
+        shown = self._checked(address)
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except Exception as e:  # OSError, TimeoutError for a scheduler that does not answer...
+            raise ActlabError(
+                f"cannot reach the Dask scheduler at {shown!r} within {timeout:g} s "
+                f"({first_line(e)[:160]}); start one with 'dask scheduler' or check --dask"
+            ) from None
+        self.name = f"Dask at {shown}"
+
+    @staticmethod
+    def _checked(address: Any) -> str:
+        """``address`` as it may be printed, once Dask can read it as a scheduler's address: one
+        line otherwise, before a client is made (a client that fails half-built hangs for twice
+        the timeout when Python ends, and Dask's message would repeat a password)."""
+        from distributed.comm.addressing import get_address_host_port
+
+        if not isinstance(address, str):
+            raise ActlabError(
+                f"--dask takes a scheduler address such as tcp://127.0.0.1:8786, got {type(address).__name__}"
+            )
+        scheme, sep, location = address.rpartition("://")
+        if "@" in location:  # user:password@host: Dask addresses have none, and the password is never printed
+            host = location.rsplit("@", 1)[1][:100]
+            raise ActlabError(
+                f"--dask {scheme}{sep}***@{host}: a Dask scheduler address has no user or password; "
+                "give tcp://HOST:PORT (tls://HOST:PORT for a secured cluster)"
+            )
+        try:
+            get_address_host_port(address)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ActlabError(
+                f"--dask {address[:100]!r} is not a Dask scheduler address ({first_line(e)[:160]}); "
+                "give tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+            ) from None
+        return address
+
+    def submit(self, part: Part) -> Any:
+        return self.client.submit(train_units, part, pure=False)
+
+    def next_done(self, futures: Iterable[Any]) -> Any:
+        while True:
+            for f in futures:
+                if f.done():
+                    return f
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+__all__ = ["Executor", "init_worker", "make_executor"]

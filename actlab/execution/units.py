@@ -1,0 +1,73 @@
+"""A unit: one training described by plain data (the activation plan as spec strings, the dataset
+and model by name, the training config), so that it travels to worker processes and Dask workers
+as it is; no model or tensor is ever sent.
+
+The key of a unit (:meth:`Unit.key`) is the one rule for what makes two trainings the same:
+everything that decides the result, and nothing that only says where it runs (the training's
+``threads`` and ``device``, the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from actlab._errors import ActlabError
+
+FORMAT_UNIT = "actlab-unit"  # the "format" of a unit's record file
+WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
+
+
+def slug(spec: str) -> str:
+    """A file-name-safe, collision-free name for an activation spec (part of a unit's name)."""
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec).strip("_")[:60] or "act"
+    return s if s == spec else f"{s}-{hashlib.sha1(spec.encode()).hexdigest()[:6]}"
+
+
+@dataclass
+class Unit:
+    """One training: ``plan`` (a spec string or ``{slot: spec}``) in ``model`` on ``dataset``,
+    with ``train`` (a :class:`~actlab.training.TrainConfig` as a dict, its seed included).
+    ``name`` is unique within a study's folder and becomes a file name."""
+
+    name: str
+    plan: Any
+    dataset: str
+    model: str
+    train: dict[str, Any]
+    data_seed: int = 0
+    data_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name) or self.name in (".", ".."):
+            raise ActlabError(f"unit name {self.name!r} is not a plain file name (letters, digits, '_', '.', '-')")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Unit:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    def key(self) -> str:
+        """What decides the result, hashed: units with equal keys train to equal results."""
+        d = self.to_dict()
+        del d["name"]
+        for part, names in WHERE_ONLY.items():
+            d[part] = {k: v for k, v in d[part].items() if k not in names}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def pack_key(self) -> str:
+        """Units with equal pack keys can train in one packed model."""
+        d = self.to_dict()
+        del d["name"], d["plan"]
+        return json.dumps(d, sort_keys=True, default=str)
+
+
+__all__ = ["FORMAT_UNIT", "WHERE_ONLY", "Unit", "slug"]
