@@ -75,6 +75,27 @@ def wait_until(pred, timeout: float = 300.0, step: float = 0.1) -> bool:
     return False
 
 
+def stopped_when(group: int, pred, timeout: float = 300.0, step: float = 0.1) -> bool:
+    """Stop process group ``group`` (SIGSTOP) at a moment when ``pred()`` holds, and leave it
+    stopped (True); False if that does not happen within ``timeout`` seconds (it then runs on).
+    The state is judged while the processes stand still, so a kill that follows lands exactly in
+    that state, however slowly the machine runs."""
+    import signal
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.killpg(group, signal.SIGSTOP)
+        except ProcessLookupError:  # every process of the group has ended
+            return False
+        if pred():
+            return True
+        os.killpg(group, signal.SIGCONT)
+        time.sleep(step)
+    return False
+
+
 def require_real(condition: bool, why: str) -> None:
     """Skip (or fail under ACTLAB_REQUIRE_REAL=1) unless ``condition`` holds."""
     if condition:

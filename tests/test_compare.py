@@ -14,6 +14,7 @@ import pytest
 
 from actlab.catalogue import split_specs
 from actlab.stats import NOT_CONVERGED
+from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "4", "--threads", "1"]
@@ -212,9 +213,7 @@ def test_resume_after_sigkill_keeps_finished_runs_and_repeats_none(tmp_path):
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     runs = out / "runs"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(runs.glob("*.json")) if runs.exists() else []) < 2:
-        time.sleep(0.05)
+    assert stopped_when(proc.pid, lambda: len(list(runs.glob("*.json")) if runs.exists() else []) >= 2, timeout=240)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = {p.name: p.read_bytes() for p in runs.glob("*.json")}

@@ -27,7 +27,7 @@ from actlab.studies.evolve.fitness import Fitness, make_task, sanitise
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.run import run_evolution
 from actlab.training import TrainConfig
-from tests.conftest import wait_until
+from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 # Real but small: 400 MNIST-1D training examples, a 32-wide MLP, 3 epochs per candidate, 10 per final run (long
@@ -312,10 +312,8 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
         start_new_session=True,
     )
     try:
-        assert wait_until(lambda: _generation(killed / "checkpoint.json") >= 1 or proc.poll() is not None), (
-            "no checkpoint"
-        )
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        stopped = stopped_when(proc.pid, lambda: _generation(killed / "checkpoint.json") >= 1)
+        assert stopped, "no checkpoint: " + (proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "")
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import wait_until
 
 from actlab import register
 from actlab.execution import Runner, Unit, claim, packs, read_unit, release
+from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 SMALL = ["--dataset", "iris", "--model", "mlp", "--epochs", "3", "--threads", "1", "--patience", "0"]
@@ -73,7 +73,7 @@ def test_sigkill_with_workers_then_resume_loses_nothing_and_trains_nothing_twice
         start_new_session=True,
     )
     try:
-        assert wait_until(lambda: len(list((out / "runs").glob("*.json"))) >= 2, timeout=240, step=0.01)
+        assert stopped_when(p.pid, lambda: len(list((out / "runs").glob("*.json"))) >= 2, timeout=240, step=0.01)
     finally:
         os.killpg(p.pid, signal.SIGKILL)  # the command and its worker processes
         p.wait()
@@ -250,7 +250,7 @@ def test_search_final_evaluation_resumes_after_sigkill(tmp_path):
     ]
     p = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        assert wait_until(lambda: len(list((out / "final").glob("*.json"))) >= 1, timeout=240, step=0.02)
+        assert stopped_when(p.pid, lambda: len(list((out / "final").glob("*.json"))) >= 1, timeout=240, step=0.02)
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()

@@ -22,7 +22,7 @@ from actlab.stats import NOT_CONVERGED, OUTCOMES, converged, result_converged
 from actlab.studies.search import SearchConfig, candidates, plan_of, work
 from actlab.studies.search.study import DONE, HEARTBEAT, RETRY_OF, SURPLUS, make_storage
 from actlab.training import TrainConfig, train
-from tests.conftest import wait_until
+from tests.conftest import stopped_when, wait_until
 
 CLI = [sys.executable, "-m", "actlab.cli", "search"]
 FAST = [
@@ -47,6 +47,16 @@ def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def trials_of(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
     storage = make_storage(url, Path("."))
     return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+
+
+def trials_now(sqlite_url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    """The trials as they stand, read without waiting: a process stopped while it holds the
+    database's lock makes this raise at once instead of blocking (actlab's storages wait 120 s)."""
+    storage = optuna.storages.RDBStorage(sqlite_url, engine_kwargs={"connect_args": {"timeout": 0.5}})
+    try:
+        return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+    finally:
+        storage.engine.dispose()
 
 
 def test_a_real_study_writes_results_and_a_report(tmp_path, chromium):
@@ -130,12 +140,15 @@ def test_sigkill_then_resume_keeps_finished_trials_retries_the_interrupted_one(t
         if not (out / "study.db").exists():
             return False
         try:
-            ts = trials_of(url, "actlab-digits-mlp")
-        except Exception:
+            ts = trials_now(url, "actlab-digits-mlp")
+        except Exception:  # being created, or locked by the stopped process
             return False
-        return sum(t.state == TrialState.COMPLETE for t in ts) >= 2 and any(t.state == TrialState.RUNNING for t in ts)
+        # a running trial that has made a choice: the retry must keep it
+        return sum(t.state == TrialState.COMPLETE for t in ts) >= 2 and any(
+            t.state == TrialState.RUNNING and t.params for t in ts
+        )
 
-    assert wait_until(two_done_one_running), "the search did not get going"
+    assert stopped_when(proc.pid, two_done_one_running), "the search did not get going"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: (t.state, t.value, t.params) for t in trials_of(url, "actlab-digits-mlp")}

@@ -23,7 +23,7 @@ from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search
 from actlab.surrogate import BLOCKS, USUAL, Surrogate, Task, compute_features, feature_points
 from actlab.training import TrainConfig
-from tests.conftest import wait_until
+from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
 HOSTILE = [
@@ -187,7 +187,9 @@ def test_screen_killed_and_resumed_gives_the_results_of_an_uninterrupted_run(tmp
         start_new_session=True,
     )
     units = out / "units"
-    assert wait_until(lambda: len(list(units.glob("*.json")) if units.exists() else []) >= 18, timeout=240, step=0.01)
+    assert stopped_when(
+        proc.pid, lambda: len(list(units.glob("*.json")) if units.exists() else []) >= 18, timeout=240, step=0.01
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = {p.name: p.read_bytes() for p in units.glob("*.json")}
