@@ -1,19 +1,22 @@
 """Claims: how several processes on one folder split the work between them.
 
-A claim is a small JSON file created with ``O_CREAT | O_EXCL`` (exactly one process can create
-it) holding the claimant's pid, host, process start time and the time. Whoever creates it does the
-work, writes the result atomically, then releases (removes) the claim. A claim whose process is
-dead (same host; pid gone, a zombie, or reused by a process started later) is taken over. A claim
-from another host is respected: only its own machine can tell whether it is alive.
+A claim is a small JSON file holding the claimant's pid, host, process start time and the time. It
+is written beside its place and linked into it, so exactly one process can create it and nobody
+reads it half written. Whoever creates it does the work, writes the result atomically, then
+releases (removes) the claim. A claim whose process is dead (same host; pid gone, a zombie, or
+reused by a process started later) is taken over. A claim from another host is respected: only
+its own machine can tell whether it is alive.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +40,32 @@ def claim(path: str | Path) -> bool:
             "time": time.time(),
             "token": os.urandom(8).hex(),
         }
-    )
+    ).encode()
     for _ in range(5):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raw = _read_bytes(path)
-            if raw is None:
-                continue  # released meanwhile: try again
-            if not _stale(path, raw):
-                return False
-            _take_over(path, raw)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        return True
+        if _create(path, me):
+            return True
+        raw = _read_bytes(path)
+        if raw is None:
+            continue  # released meanwhile: try again
+        if not _stale(path, raw):
+            return False
+        _take_over(path, raw)
     return False
+
+
+def _create(path: Path, content: bytes) -> bool:
+    """Create ``path`` holding ``content`` if it does not exist, atomically: the claim is written
+    beside it and linked into place (a link never replaces a file), so nobody ever reads a claim
+    half written."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.draft")
+    try:
+        draft.write_bytes(content)
+        os.link(draft, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def release(path: str | Path) -> None:
@@ -91,19 +104,23 @@ def _stale(path: Path, raw: bytes) -> bool:
 
 
 def _take_over(path: Path, raw: bytes) -> None:
-    """Remove the stale claim ``raw`` at ``path``, but never a new claim made meanwhile: move it
-    aside atomically, and if what was moved is not the stale claim, put it back."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.stale")
+    """Remove the stale claim ``raw`` at ``path``, never a new claim made meanwhile. Take-overs in
+    one folder are serialised by an exclusive lock on its ``.claims.lock`` (the kernel drops the
+    lock of a process that dies), and the claim is read again under it: only the very claim
+    judged stale is removed. Whoever then creates the claim first holds it."""
+    with _folder_lock(path.parent):
+        if _read_bytes(path) == raw:
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    fd = os.open(folder / ".claims.lock", os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return  # another process moved it first
-    try:
-        if _read_bytes(aside) != raw:
-            with contextlib.suppress(FileExistsError):  # yet another claim exists: that one then holds it
-                os.link(aside, path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        aside.unlink(missing_ok=True)
+        os.close(fd)  # closing the file releases the lock
 
 
 __all__ = ["CLAIM_FORMAT", "claim", "claim_holder", "release"]
