@@ -147,7 +147,7 @@ def prepare(f, x, g) -> dict:
         row["saved"], row["other"] = saved_bytes(f, x)
     except Exception as e:  # hooks inside a compiled graph are not guaranteed to work
         row["saved"] = row["other"] = float("nan")
-        warnings.warn(f"saved_tensors_hooks failed: {type(e).__name__}: {e}")
+        warnings.warn(f"saved_tensors_hooks failed: {type(e).__name__}: {e}", stacklevel=2)
     return row
 
 
@@ -241,7 +241,8 @@ def main() -> None:
         s = r["s"]
         print(
             f"{name:<44} {mode:<9} {1e9 * s / n:6.2f} {s / ref['relu']:6.2f} {s / ref['silu']:6.2f} "
-            f"{MIN_BYTES * n / s / 1e9:6.1f} {r['saved']:10.1f} {r['other']:6.1f} {r['first']:10.2f} {r['faults'] / (args.rounds * args.repeats):11.0f}"
+            f"{MIN_BYTES * n / s / 1e9:6.1f} {r['saved']:10.1f} {r['other']:6.1f} {r['first']:10.2f} "
+            f"{r['faults'] / (args.rounds * args.repeats):11.0f}"
         )
 
     print(f"\nactlab.fast(spec) in mode 'auto' picks, measuring on ({n},) (fastest of 7 calls each):")

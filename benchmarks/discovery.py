@@ -84,7 +84,8 @@ def evolve(name: str, settings, out: Path, quick: bool) -> dict:
     gens = res["history"]
     spent = sum(h["seconds"] for h in gens)
     print(
-        f"{len(gens)} generations in {spent / 60:.1f} min of --budget {budget}; whole command {wall / 60:.1f} min wall, "
+        f"{len(gens)} generations in {spent / 60:.1f} min of --budget {budget}; "
+        f"whole command {wall / 60:.1f} min wall, "
         f"{cpu / 60:.1f} CPU-min (final evaluation included); {load.line()}"
     )
     print("| gen | new trainings | duplicates replaced | distinct | promoted | best | hall-of-fame best (fidelity) |")
@@ -172,7 +173,7 @@ def affine(out: Path, samples: int) -> None:
     finally:
         runner.close()
     noise = []
-    for (_, _, fit), rec in zip(pick, recs):
+    for (_, _, fit), rec in zip(pick, recs, strict=True):
         acc = [
             e.get("val_accuracy") for e in rec.get("result", {}).get("epochs", []) if e.get("val_accuracy") is not None
         ]

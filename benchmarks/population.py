@@ -93,9 +93,10 @@ def equivalence(seeds: int) -> None:
     for fn in fns:
         alone, pack = [], []
         for s in range(seeds):
-            base = dict(epochs=8, batch_size=32, lr=1e-3, patience=None, diagnostics=False, threads=1, seed=s)
+            base = {"epochs": 8, "batch_size": 32, "lr": 1e-3, "patience": None, "diagnostics": False, "threads": 1}
+            base["seed"] = s
             r = train(
-                lambda: build("mlp", data.input_shape, data.n_classes, fn, width=64),
+                lambda fn=fn: build("mlp", data.input_shape, data.n_classes, fn, width=64),
                 data,
                 TrainConfig(**base, fused=False),
             )
@@ -103,7 +104,7 @@ def equivalence(seeds: int) -> None:
             pack.append(
                 train_population([fn, "relu"], data, TrainConfig(**base, fused=True), {"width": 64})[0].test["accuracy"]
             )
-        diff = max(abs(a - b) for a, b in zip(alone, pack))
+        diff = max(abs(a - b) for a, b in zip(alone, pack, strict=True))
         print(
             f"{fn:<26} {mean_std_ci(alone)[0]:>10.4f} {mean_std_ci(pack)[0]:>11.4f} {diff:>10.4f} "
             f"{permutation_test(alone, pack):>6.3f}"

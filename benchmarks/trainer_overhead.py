@@ -24,7 +24,8 @@ with ReLU, batch 128, Adam lr 1e-3, cross-entropy on logits, float32 on the CPU.
 
 In each of ``--rounds`` rounds every loop runs in turn, one warm-up epoch and then ``--epochs``
 timed epochs (a fresh model each round); the table gives the median (and min-max) seconds per
-epoch over all timed epochs, so that a slow spell of the machine hits every loop alike. The machine's matmul peak is a square float32 matmul
+epoch over all timed epochs, so that a slow spell of the machine hits every loop alike. The
+machine's matmul peak is a square float32 matmul
 (``--matmul-n``, 2 n^3 FLOP) at the same thread count; the hand loop's share of it counts
 
     FLOP per example = 2*sum(a*b)    forward  (each Linear(a, b): a*b multiply-adds)
@@ -88,7 +89,7 @@ def gemm_epochs(n: int, epochs: int) -> list[float]:
         t0 = time.perf_counter()
         for _ in range(0, n, BATCH):
             h = x
-            for w, b in zip(ws, bs):
+            for w, b in zip(ws, bs, strict=True):
                 h = torch.addmm(b, h, w.t())
             for i in reversed(range(len(ws))):
                 g = acts[i + 1]

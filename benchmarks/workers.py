@@ -126,7 +126,8 @@ def main() -> None:
     for name, r in rates.items():
         med = statistics.median(r)
         print(
-            f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} {statistics.median(inner[name]):8.3f} {med / base:10.2f}"
+            f"{name:<36} {med:8.3f} {min(r):7.3f} {max(r):7.3f} {1 / med:7.3f} "
+            f"{statistics.median(inner[name]):8.3f} {med / base:10.2f}"
         )
     print(
         f"\nevery worker evaluation gave the same fitness: {'yes' if len(fitness) == 1 else f'NO ({sorted(fitness)})'}"

@@ -226,7 +226,7 @@ def _materialised(spec: str, x: torch.Tensor, seed: int = 0) -> nn.Module:
     m = actlab.get(spec).double()
     m(x)
     with torch.no_grad():
-        for name, p in m.named_parameters():
+        for p in m.parameters():
             p.add_(0.3 * torch.randn_like(p))
     return m
 
@@ -239,7 +239,7 @@ def test_gradcheck_of_input_and_parameters(spec):
     params = tuple(p.detach().clone().requires_grad_(True) for _, p in m.named_parameters())
 
     def f(x, *ps):
-        return torch.func.functional_call(m, dict(zip(names, ps)), (x,))
+        return torch.func.functional_call(m, dict(zip(names, ps, strict=True)), (x,))
 
     assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5, rtol=1e-3)
 
@@ -273,7 +273,7 @@ def test_modules_are_fresh_and_learnable():
         a(torch.zeros(2, 3))
         b(torch.zeros(2, 3))
         pa, pb = list(a.parameters()), list(b.parameters())
-        assert pa and all(p.requires_grad for p in pa) and all(p is not q for p, q in zip(pa, pb)), name
+        assert pa and all(p.requires_grad for p in pa) and all(p is not q for p, q in zip(pa, pb, strict=True)), name
         assert actlab.lookup(name).kind == "learnable"
         assert actlab.fast(name, mode="compiled").choice.startswith("eager: ")  # parameters: never compiled
 
@@ -310,7 +310,7 @@ def test_per_layer_entries_train_packed_as_if_alone(iris):
         cfg = TrainConfig(epochs=3, batch_size=16, lr=3e-3, patience=None, diagnostics=False, threads=1, fused=False)
         opts = {"width": 16, "depth": 3}
         packed = train_population(PER_LAYER, data, cfg, opts)
-        for plan, p in zip(PER_LAYER, packed):
+        for plan, p in zip(PER_LAYER, packed, strict=True):
             one = train(lambda plan=plan: build("mlp", data.input_shape, data.n_classes, plan, **opts), data, cfg)
             assert [e["train_loss"] for e in p.epochs] == pytest.approx(
                 [e["train_loss"] for e in one.epochs], rel=1e-10

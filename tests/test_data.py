@@ -88,7 +88,7 @@ def recover_ids(ds, split) -> np.ndarray:
 def write_usps(path: Path, x: np.ndarray, labels: np.ndarray) -> None:
     """libsvm text as on the LIBSVM site: 'label index:value ...', zero values left out, bzip2."""
     lines = []
-    for row, lab in zip(x, labels):
+    for row, lab in zip(x, labels, strict=True):
         items = " ".join(f"{i + 1}:{v:.6f}" for i, v in enumerate(row) if v != 0)
         lines.append(f"{lab} {items}")
     path.write_bytes(bz2.compress(("\n".join(lines) + "\n").encode()))
@@ -419,7 +419,7 @@ def test_csv_with_string_and_integer_labels(tmp_path):
     test_ids = np.rint(ds.test.x[:, 0].double().numpy() * st["std"][0] + st["mean"][0]).astype(int)
     assert sorted([*ids, *val_ids, *test_ids]) == list(range(100))
     names = ["setosa", "virginica", "versicolor", "zebra"]
-    assert all(ds.classes[c] == names[i % 4] for i, c in zip(test_ids, ds.test.y.tolist()))
+    assert all(ds.classes[c] == names[i % 4] for i, c in zip(test_ids, ds.test.y.tolist(), strict=True))
     assert st["mean"][0] == pytest.approx(ids.mean()) and st["method"] == "per-feature"
     write_csv(tmp_path / "i.csv", label_kind="int")
     di = data.load(str(tmp_path / "i.csv"), target="species")

@@ -189,7 +189,8 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
         # 'relu() or x' or 'elu(1)(2)': more than one call of the name
         raise ActlabError(
-            f"cannot read activation spec {_short(text)}; write one name with literal arguments such as 'leaky_relu(negative_slope=0.1)'"
+            f"cannot read activation spec {_short(text)}; "
+            "write one name with literal arguments such as 'leaky_relu(negative_slope=0.1)'"
         )
 
     def literal(node: ast.AST) -> Any:
@@ -205,9 +206,8 @@ def parse_spec(text: str) -> tuple[str, tuple, dict]:
         raise ActlabError(f"'*' and '**' are not allowed in activation spec {_short(text)}")
     keys = [k.arg for k in call.keywords]
     if len(set(keys)) < len(keys):  # ast.parse accepts f(a=1, a=2); only compile() refuses it
-        raise ActlabError(
-            f"argument {_short(next(k for k in keys if keys.count(k) > 1), 40)} given twice in activation spec {_short(text)}"
-        )
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise ActlabError(f"argument {_short(twice, 40)} given twice in activation spec {_short(text)}")
     return name, tuple(literal(a) for a in call.args), {k.arg: literal(k.value) for k in call.keywords}
 
 
@@ -339,7 +339,7 @@ class Registry:
                 f"activation '{entry.name}' takes at most {len(order)} argument(s) "
                 f"({', '.join(order) or 'none'}), got {len(args)}"
             )
-        merged = dict(zip(order, args))
+        merged = dict(zip(order, args, strict=False))
         for k, v in kwargs.items():
             if k in merged:
                 raise ActlabError(f"activation '{entry.name}': argument {_short(k, 40)} given twice")

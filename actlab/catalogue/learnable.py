@@ -380,7 +380,7 @@ class ACON(PerChannel):
 
     def reset_parameters(self) -> None:
         if not self.has_uninitialized_params():
-            for p, v in zip((self.p1, self.p2, self.beta), self.init):
+            for p, v in zip((self.p1, self.p2, self.beta), self.init, strict=True):
                 nn.init.constant_(p, v)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ class Resource:
 
 def _idx(base: str, md5s: tuple[str, str, str, str]) -> list[Resource]:
     files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    return [Resource(f"{f}.gz", f"{base}{f}.gz", m, (f,)) for f, m in zip(files, md5s)]
+    return [Resource(f"{f}.gz", f"{base}{f}.gz", m, (f,)) for f, m in zip(files, md5s, strict=True)]
 
 
 SOURCES: dict[str, list[Resource]] = {

@@ -174,7 +174,8 @@ def _idx_set(name: str) -> Callable[..., Raw]:
         xt, yt = _formats.read_idx_pair(paths["t10k-images-idx3-ubyte.gz"], paths["t10k-labels-idx1-ubyte.gz"], 10)
         if x.shape[1:] != xt.shape[1:]:
             raise ActlabError(
-                f"{name}: training images are {x.shape[2:]} but test images {xt.shape[2:]}; the files do not belong together"
+                f"{name}: training images are {x.shape[2:]} but test images {xt.shape[2:]}; "
+                "the files do not belong together"
             )
         return Raw(
             x=x,

@@ -32,7 +32,7 @@ def stratified_pick(
                 quota[c] += 1
                 short -= 1
     picked, rest = [], []
-    for c, q in zip(classes, quota):
+    for c, q in zip(classes, quota, strict=True):
         idx = rng.permutation(np.flatnonzero(y == c))
         picked.append(idx[:q])
         rest.append(idx[q:])

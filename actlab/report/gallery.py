@@ -103,7 +103,8 @@ def build_gallery(out_dir: str | Path, *, kinds: list[str] | None = None, progre
         print(file=sys.stderr)
     nav = " ".join(f'<a href="#{e.name}">{e.name}</a>' for e in chosen)
     sections = "".join(
-        f'<section id="kind-{k}"><h2>{html.escape(KIND_TITLES[k])} ({len(c)})</h2><div class="grid">{"".join(c)}</div></section>'
+        f'<section id="kind-{k}"><h2>{html.escape(KIND_TITLES[k])} ({len(c)})</h2>'
+        f'<div class="grid">{"".join(c)}</div></section>'
         for k, c in cards.items()
         if c
     )

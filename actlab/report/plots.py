@@ -85,7 +85,7 @@ def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = Tr
     fig, axes = plt.subplots(
         1, ncols, figsize=(5.2 * ncols, 3.8 + legend_in), dpi=dpi, squeeze=False, layout="constrained"
     )
-    for ax, key, ttl in zip(axes[0], ("y", "dy"), ("f(x)", "f'(x)")):
+    for ax, key, ttl in zip(axes[0], ("y", "dy"), ("f(x)", "f'(x)"), strict=False):
         ax.axhline(0, color="0.8", lw=0.8)
         ax.axvline(0, color="0.8", lw=0.8)
         for i, d in enumerate(datas):

@@ -10,10 +10,9 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._progress import Progress
 from actlab.execution import Runner, Unit, finished_text, provide_data
-from actlab.training import best_val_accuracy
 from actlab.surrogate.features import Task, function_key
 from actlab.surrogate.regressor import Surrogate
-from actlab.training import TrainConfig
+from actlab.training import TrainConfig, best_val_accuracy
 
 USUAL = ("elu", "relu", "selu", "sigmoid", "softplus", "softsign", "swish", "tanh")  # trained first (AQuaSurF)
 KEEP = 12  # candidates a search keeps by default when a surrogate prunes its list

@@ -20,6 +20,7 @@ processes), every request answers ``{"failed": why}`` at once and formulas stay 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -191,10 +192,8 @@ class SympyProcess:
 
 def _close(proc: subprocess.Popen) -> None:
     for pipe in (proc.stdin, proc.stdout):
-        try:
+        with contextlib.suppress(OSError):
             pipe.close()
-        except OSError:
-            pass
 
 
 _SYMPY = SympyProcess()

@@ -137,7 +137,7 @@ def _sp_pdiv():
 
         def _latex(self, printer):
             a, b = (printer._print(t) for t in self.args)
-            return r"\operatorname{pdiv}\left(%s, %s\right)" % (a, b)
+            return rf"\operatorname{{pdiv}}\left({a}, {b}\right)"
 
     return pdiv
 

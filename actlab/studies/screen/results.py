@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from actlab.training import best_val_accuracy
 from actlab.stats import rank_correlation
 from actlab.studies.screen.config import ScreenConfig
 from actlab.studies.screen.trainings import Trainings
 from actlab.surrogate import Surrogate
+from actlab.training import best_val_accuracy
 
 FORMAT_RESULTS = "actlab-screen-results"
 ROLES = ("usual", "top", "random")

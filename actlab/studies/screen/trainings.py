@@ -10,9 +10,9 @@ import numpy as np
 
 from actlab._progress import Progress
 from actlab.execution import Runner, Unit, finished_text, slug
-from actlab.training import best_val_accuracy
 from actlab.studies.screen.config import ScreenConfig
 from actlab.surrogate import Surrogate
+from actlab.training import best_val_accuracy
 
 
 class Trainings:

@@ -29,7 +29,6 @@ from optuna.trial import TrialState
 
 from actlab._progress import Progress
 from actlab.execution import Runner, Unit, finished_text, provide_data
-from actlab.training import best_val_accuracy
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -44,7 +43,7 @@ from actlab.stats import (
 )
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.space import baseline_plan, plan_of
-from actlab.training import RunResult
+from actlab.training import RunResult, best_val_accuracy
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
