@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "actlab"
 LAYERS: list[tuple[str, ...]] = [
     ("actlab._errors",),  # the small shared helpers, each on the ones before it
     ("actlab._io", "actlab._progress"),
-    ("actlab._validate",),
+    ("actlab._validate", "actlab._refs"),
     ("actlab.stats",),
     ("actlab.catalogue",),
     ("actlab.data", "actlab.models"),
