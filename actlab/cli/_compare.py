@@ -183,13 +183,8 @@ def _map(config: CompareConfig, results: dict[str, Any], data) -> dict[str, Any]
     """The compared functions in the surrogate's features, coloured by their mean test accuracy."""
     from actlab.surrogate import Task, feature_points
 
-    task = Task(
-        dataset=config.dataset,
-        model=config.model,
-        data_seed=config.data_seed,
-        model_options=config.model_options,
-        data_options=config.data_options,
-        loss=config.train.loss,
-        seed=config.train.seed,
+    return feature_points(
+        Task.of(config, config.train.seed),
+        [(r["activation"], r["activation"], r["mean"]) for r in results["summary"]],
+        data,
     )
-    return feature_points(task, [(r["activation"], r["activation"], r["mean"]) for r in results["summary"]], data)

@@ -210,21 +210,14 @@ def cmd_evolve(args) -> int:
 
 def _map(config, results) -> dict:
     """The final evaluation's contenders in the surrogate's features (single mode: one function each)."""
-    from actlab.surrogate import Task, feature_points
+    from actlab.surrogate import feature_points
 
     final = results.get("final")
     if not final or config.mode != "single":
         return {"points": [], "note": "a map needs the final evaluation of a single-mode evolution"}
-    task = Task(
-        dataset=config.dataset,
-        model=config.model,
-        data_seed=config.data_seed,
-        model_options=dict(config.model_options),
-        data_options=dict(config.data_options),
-        loss=config.train.loss,
-        seed=config.seed,
+    return feature_points(
+        config.surrogate_task(), [(r["name"], r["plan"]["hidden"], r["mean"]) for r in final["contenders"]]
     )
-    return feature_points(task, [(r["name"], r["plan"]["hidden"], r["mean"]) for r in final["contenders"]])
 
 
 def format_results(results) -> str:

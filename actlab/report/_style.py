@@ -48,4 +48,14 @@ def style(i: int) -> dict[str, str]:
     }
 
 
-__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "style"]
+def pyplot():
+    """matplotlib's pyplot, drawing off screen (Agg): how the reports get it, imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "pyplot", "style"]

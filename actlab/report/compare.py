@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
-from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
+from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, pyplot, style
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -46,7 +46,7 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     groups = _by_activation(results)
@@ -84,7 +84,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
 def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
     """Each activation's own colour and marker; the legend, outside the axes, lists them from the
     most accurate down (points that fall together stay told apart there)."""
-    plt = _plt()
+    plt = pyplot()
     rows = results["summary"]
     per_col = 22
     fig, ax = plt.subplots(
@@ -155,7 +155,7 @@ def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], di
 
 def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
     """One heatmap per measure, two per row (one per row for many slots), numbers in the cells."""
-    plt = _plt()
+    plt = pyplot()
     acts, slots, mats = diagnostics_table(results)
     label_in = 0.09 * max((len(a) for a in acts), default=4) + 0.5
     panel_w = label_in + 0.62 * max(len(slots), 2) + 0.9

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _save
-from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
+from actlab.report._html import _CSS, _f, _img, _n, _save
+from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, pyplot
 from actlab.report.plots import place_labels
 
 ROLE_STYLE = {
@@ -50,7 +50,7 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
 
 
 def plot_predicted(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     points = predicted_vs_real(results)
     fig, ax = plt.subplots(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
     every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
@@ -103,7 +103,7 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     """Every candidate at its place in the embedding (first two principal components): filled
     markers are trained (real accuracy), hollow ones predicted; the few far out are drawn at the
     frame's edge (dashed edge)."""
-    plt = _plt()
+    plt = pyplot()
     rows = [r for r in results["candidates"] if r["map"] is not None]
     (x0, x1), (y0, y1) = map_frame([r["map"] for r in rows])
     fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.8, 5.6), dpi=DPI, layout="constrained")

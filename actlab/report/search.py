@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from actlab._io import write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
-from actlab.report._style import PALETTE, TEXT, TITLE
+from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note
+from actlab.report._style import PALETTE, TEXT, TITLE, pyplot
 from actlab.stats import CI_NOTE
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
@@ -62,7 +62,7 @@ def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[st
 
 
 def plot_winners(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     used, slots, m, n = winners_matrix(results)
     label_in = 0.09 * max((len(u) for u in used), default=4) + 0.5
     fig, ax = plt.subplots(
@@ -92,7 +92,7 @@ def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     imp = results.get("importances") or {}
     if not imp:
         return None
-    plt = _plt()
+    plt = pyplot()
     names = list(imp)[::-1]
     fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(names) + 1.2))
     ax.barh(names, [imp[n] for n in names], color=PALETTE[4])

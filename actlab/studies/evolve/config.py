@@ -152,15 +152,7 @@ class EvolveConfig:
 
     def surrogate_task(self) -> Task:
         """What the surrogate ranks functions for: this run's data, model, loss and seed."""
-        return Task(
-            dataset=self.dataset,
-            model=self.model,
-            data_seed=self.data_seed,
-            model_options=dict(self.model_options),
-            data_options=dict(self.data_options),
-            loss=self.train.loss,
-            seed=self.seed,
-        )
+        return Task.of(self, self.seed)
 
     @property
     def slots(self) -> tuple[str, ...]:

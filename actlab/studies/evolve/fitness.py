@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
-from actlab.execution import Runner, Unit
+from actlab.execution import Runner, Task, Unit
 from actlab.stats import run_converged
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.training import RunResult
@@ -49,34 +49,13 @@ def make_task(
         epochs, share = train.pop("epochs"), 1.0
     else:
         epochs, share = config.fidelity_levels()[fidelity]
-    t = {**config.train.to_dict(), "seed": config.seed, "epochs": epochs, **train}
-    data_options = dict(config.data_options)
-    if share < 1:
-        data_options["train_fraction"] = share
-    return {
-        "plan": dict(plan),
-        "dataset": config.dataset,
-        "data_seed": config.data_seed,
-        "data_options": data_options,
-        "model": config.model,
-        "model_options": dict(config.model_options),
-        "train": t,
-        "score_test": score_test,
-    }
+    unit = Task.of(config).unit("task", plan, **{"seed": config.seed, "epochs": epochs, **train}, train_fraction=share)
+    return {**{k: v for k, v in unit.to_dict().items() if k != "name"}, "score_test": score_test}
 
 
 def unit_of(task: Mapping[str, Any], name: str) -> Unit:
     """A fitness task as the runner's unit (its training config already holds the seed)."""
-    return Unit(
-        name=name,
-        plan=dict(task["plan"]),
-        dataset=task["dataset"],
-        model=task["model"],
-        train=dict(task["train"]),
-        data_seed=int(task["data_seed"]),
-        data_options=dict(task.get("data_options") or {}),
-        model_options=dict(task.get("model_options") or {}),
-    )
+    return Unit.from_dict({**task, "name": name})
 
 
 class Fitness:

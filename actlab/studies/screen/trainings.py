@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from actlab._progress import Progress
-from actlab.execution import Runner, Unit, finished_text, slug
+from actlab.execution import Runner, Task, Unit, finished_text, slug
 from actlab.studies.screen.config import ScreenConfig
 from actlab.surrogate import Surrogate
 from actlab.training import best_val_accuracy
@@ -24,17 +24,7 @@ class Trainings:
         self.records: dict[str, list[dict[str, Any]]] = {}
 
     def unit(self, spec: str, seed: int) -> Unit:
-        c = self.config
-        return Unit(
-            name=f"{slug(spec)}__seed{seed}",
-            plan=spec,
-            dataset=c.dataset,
-            model=c.model,
-            train={**c.train.to_dict(), "seed": seed},
-            data_seed=c.data_seed,
-            data_options={**c.data_options, **self.location},
-            model_options=c.model_options,
-        )
+        return Task.of(self.config, self.location).unit(f"{slug(spec)}__seed{seed}", spec, seed=seed)
 
     def train(self, specs: list[str]) -> None:
         todo = [self.unit(s, k) for k in range(self.config.seeds) for s in specs]

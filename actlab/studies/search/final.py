@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._progress import Progress
-from actlab.execution import Runner, Unit, finished_text, provide_data
+from actlab.execution import Runner, Task, Unit, finished_text, provide_data
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -135,29 +135,14 @@ def _train(
 ) -> list[list[dict[str, Any]]]:
     """Every contender's runs of ``epochs`` epochs, one runner record per seed (a top-k
     configuration equal to the baseline trains once)."""
-    train = {
-        **config.train.to_dict(),
-        "epochs": epochs,
-        "patience": None,
-        "restore_best": True,
-        "monitor": "val_loss",
-        "diagnostics": True,
-    }
+    task = Task.of(config)
+    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_loss", "diagnostics": True}
     units: dict[str, Unit] = {}  # by name
     names, who = [], {}  # the unit name of each contender's seeds; the contenders of each unit
     for c in contenders:
         names.append([])
         for s in seeds:
-            u = Unit(
-                name="final",
-                plan=c["raw_plan"],
-                dataset=config.dataset,
-                model=config.model,
-                train={**train, "seed": s},
-                data_seed=config.data_seed,
-                data_options=dict(config.data_options),
-                model_options=config.model_options,
-            )
+            u = task.unit("final", c["raw_plan"], **train, seed=s)
             u.name = f"final-{u.key()}"  # by content: a resumed search whose top-k changed keeps what was trained
             units.setdefault(u.name, u)
             who.setdefault(u.name, []).append(c["name"])
