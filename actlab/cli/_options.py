@@ -21,6 +21,7 @@ torch's choice; evolve's ``--limit 0``: all examples) is written as None, here a
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import dataclasses
 import functools
@@ -50,6 +51,7 @@ class Option:
     nargs: str | None = None
     const: Any = None  # with nargs="?": the value of the bare option; a flag stores it (True unless given)
     flag: bool = False  # takes no value
+    pairs: bool = False  # repeatable KEY=VALUE, gathered in a dict
     dest: str = ""  # default: the name without its dashes
     none: str = "none"  # how a default of None reads
     zero: str | None = None  # what 0 means, where the command reads 0 as None
@@ -153,6 +155,32 @@ class _Spelled(argparse._StoreAction):
         vars(namespace).setdefault("spelled", {})[self.dest] = option_string
 
 
+class _Pairs(argparse.Action):
+    """Gathers repeated ``KEY=VALUE`` options (parsed by :func:`key_value`) in one dict."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        key, value = values
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), key: value})
+
+
+_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: the value a Python literal (``3``, ``0.5``, ``True``, ``[1, 2]``,
+    ``'x'``) where it reads as one, else the text itself."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE with KEY a Python name, e.g. n=500")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return key.strip(), raw
+    if not isinstance(value, _PLAIN):
+        raise argparse.ArgumentTypeError(f"{text!r}: use numbers, strings, True/False/None, lists or dicts")
+    return key.strip(), list(value) if isinstance(value, tuple) else value
+
+
 def spelled(args: argparse.Namespace, name: str) -> str:
     """The option ``name`` as the user typed it (its first name if not typed)."""
     return vars(args).get("spelled", {}).get(name) or "--" + name.replace("_", "-")
@@ -173,6 +201,8 @@ def _add(target, option: Option, study: Study) -> None:
     if option.flag:
         const = True if option.const is None else option.const
         kw.update(action="store_const", const=const, default=None if in_config else False)
+    elif option.pairs:
+        kw.update(action=_Pairs, type=key_value, metavar=option.metavar, default=None)
     else:
         kw.update(type=option.type, metavar=option.metavar, default=None if in_config else study.default(option))
         if option.nargs:
@@ -273,7 +303,8 @@ DATA = (
         ("--dataset",),
         "{names}; csv:PATH (a header row; --target names the label column) or npz:PATH (arrays named x and y, as "
         "numpy.savez(PATH, x=..., y=...) writes them: examples in x, one class label each in y; or x_train, "
-        "y_train, x_test, y_test) ({default})",
+        "y_train, x_test, y_test); or a loader of yours, path/to/file.py:FUNCTION or package.module:FUNCTION, "
+        "returning (x, y), (train, test) or (train, val, test) ({default})",
         type=str,
         words=_words(names=("actlab.data", "names")),
     ),
@@ -294,6 +325,13 @@ DATA = (
         path="data_options.data_dir",
     ),
     Option(("--target",), "target column of a csv: dataset", type=str, path="data_options.target"),
+    Option(
+        ("--data-arg",),
+        "KEY=VALUE, an argument of a --dataset loader of yours (repeat for more; VALUE a Python literal, else text)",
+        metavar="KEY=VALUE",
+        pairs=True,
+        path="data_options.data_args",
+    ),
     Option(
         ("--shape",),
         "the examples' shape: {shapes} ({default}: the dataset's own shape)",

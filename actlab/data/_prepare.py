@@ -20,7 +20,10 @@ IMAGE_SHAPES = ("image32x3", "image28")
 def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test_fraction: float, limit: int | None):
     """Indices into the training pool (train, val) and the test pool (test), and a description."""
     n = len(raw.y)
-    if raw.x_test is not None:
+    if raw.x_val is not None and raw.y_val is not None:
+        train, val, test = np.arange(n), np.arange(len(raw.y_val)), np.arange(len(raw.y_test))
+        rule = "train, validation and test kept as the loader gave them"
+    elif raw.x_test is not None:
         val, train = stratified_pick(raw.y, round(val_fraction * n), rng, keep_one=True)
         test = np.arange(len(raw.y_test))
         rule = (
@@ -46,7 +49,7 @@ def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test
         pick, _ = stratified_pick(raw.y[train], limit, rng)
         train = train[pick]
         cap = lambda idx, y: idx[stratified_pick(y[idx], max(1, round(len(idx) * ratio)), rng)[0]] if len(idx) else idx
-        val = cap(val, raw.y)
+        val = cap(val, raw.y_val if raw.y_val is not None else raw.y)
         test = cap(test, raw.y_test if raw.x_test is not None else raw.y)
         rule += (
             f"; limit={limit}: train subsampled (stratified, seeded) from {before['train']}, "
@@ -103,19 +106,20 @@ def prepare(
     rng = np.random.default_rng(seed)
     train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
     for part, idx, wanted in (
-        ("validation", val, val_fraction > 0),
+        ("validation", val, val_fraction > 0 or raw.x_val is not None),
         ("test", test, raw.x_test is not None or test_fraction > 0),
     ):
         if wanted and not len(idx):  # nothing to select epochs on, or to score
-            if part == "test" and raw.x_test is not None:
-                raise ActlabError(f"{name}: its test set has no examples; give a test set with examples")
+            given = raw.x_test if part == "test" else raw.x_val
+            if given is not None:
+                raise ActlabError(f"{name}: its {part} set has no examples; give a {part} set with examples")
             raise ActlabError(
                 f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
                 f"for training; give more examples"
             )
     pools = {
         "train": (raw.x, raw.y, train),
-        "val": (raw.x, raw.y, val),
+        "val": (raw.x_val, raw.y_val, val) if raw.x_val is not None else (raw.x, raw.y, val),
         "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
     }
     xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
@@ -157,7 +161,7 @@ def prepare(
         "seed": seed,
         "split": rule,
         "official_test": raw.x_test is not None,
-        "val_fraction": val_fraction,
+        "val_fraction": None if raw.x_val is not None else val_fraction,
         "test_fraction": None if raw.x_test is not None else test_fraction,
         "limit": limit,
         "sizes": {k: len(s) for k, s in splits.items()},
