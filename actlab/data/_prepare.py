@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,16 +101,13 @@ def _standardise(xs: dict[str, np.ndarray], per_channel: bool) -> dict:
     }
 
 
-def prepare(
-    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
-) -> Dataset:
-    rng = np.random.default_rng(seed)
-    train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
+def _check_not_empty(name: str, raw: Raw, val, test, val_fraction: float, test_fraction: float) -> None:
+    """Refuse a split that leaves nothing to select epochs on, or to score."""
     for part, idx, wanted in (
         ("validation", val, val_fraction > 0 or raw.x_val is not None),
         ("test", test, raw.x_test is not None or test_fraction > 0),
     ):
-        if wanted and not len(idx):  # nothing to select epochs on, or to score
+        if wanted and not len(idx):
             given = raw.x_test if part == "test" else raw.x_val
             if given is not None:
                 raise ActlabError(f"{name}: its {part} set has no examples; give a {part} set with examples")
@@ -117,15 +115,12 @@ def prepare(
                 f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
                 f"for training; give more examples"
             )
-    pools = {
-        "train": (raw.x, raw.y, train),
-        "val": (raw.x_val, raw.y_val, val) if raw.x_val is not None else (raw.x, raw.y, val),
-        "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
-    }
-    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
-    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
-    natural = raw.x.shape[1:]
 
+
+def _shaped(name: str, raw: Raw, xs: dict[str, np.ndarray], shape: str) -> tuple[dict[str, np.ndarray], Any]:
+    """The splits' examples as float arrays of ``shape``, pixels scaled to [0, 1]; and the pixel
+    range they were scaled from (None for other data)."""
+    natural = raw.x.shape[1:]
     pixel_range = raw.pixel_range
     if shape in IMAGE_SHAPES:
         if len(natural) != 3 and raw.image_view is not None:
@@ -144,6 +139,25 @@ def prepare(
     if shape in IMAGE_SHAPES:
         convert = _to_image32x3 if shape == "image32x3" else _to_image28
         xs = {k: convert(torch.from_numpy(np.ascontiguousarray(v, np.float32))).numpy() for k, v in xs.items()}
+
+    return xs, pixel_range
+
+
+def prepare(
+    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
+) -> Dataset:
+    rng = np.random.default_rng(seed)
+    train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
+    _check_not_empty(name, raw, val, test, val_fraction, test_fraction)
+    pools = {
+        "train": (raw.x, raw.y, train),
+        "val": (raw.x_val, raw.y_val, val) if raw.x_val is not None else (raw.x, raw.y, val),
+        "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
+    }
+    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
+    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
+    natural = raw.x.shape[1:]
+    xs, pixel_range = _shaped(name, raw, xs, shape)
 
     per_channel = xs["train"].ndim >= 3
     stats = _standardise(xs, per_channel)
