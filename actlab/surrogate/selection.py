@@ -12,7 +12,7 @@ from actlab._progress import Progress
 from actlab.execution import Runner, Unit, finished_text, provide_data
 from actlab.surrogate.features import Task, function_key
 from actlab.surrogate.regressor import Surrogate
-from actlab.training import TrainConfig, best_val_accuracy
+from actlab.training import TrainConfig, run_score
 
 USUAL = ("elu", "relu", "selu", "sigmoid", "softplus", "softsign", "swish", "tanh")  # trained first (AQuaSurF)
 KEEP = 12  # candidates a search keeps by default when a surrogate prunes its list
@@ -61,7 +61,7 @@ def prune(
         bar.finish(finished_text(rec, cached, "val"), skipped=cached)
 
     recs = runner.run(units, folder, on_done=done)
-    usual = {u.plan: best_val_accuracy(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    usual = {u.plan: run_score(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
     cands = [c for c in candidates if sur.ok(c)]
     if not cands:
         raise ActlabError(

@@ -68,7 +68,11 @@ def _room(config: SearchConfig, storage, study: optuna.Study, bar: Progress) -> 
         return None
     if c["done"] + c["running"] >= config.trials and not c["waiting"]:
         return 0
-    return max(min(config.pack, config.trials - c["done"] - c["running"]), 1) if packable(config.model) else 1
+    return (
+        max(min(config.pack, config.trials - c["done"] - c["running"]), 1)
+        if packable(config.model, fit=config.train.fit)
+        else 1
+    )
 
 
 def _ask(
@@ -142,7 +146,7 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
         trial.report(acc if math.isfinite(acc) else 0.0, epoch)
         return trial.should_prune()
 
-    together = [i for i, p in enumerate(plans) if packable(config.model, p)] if len(trials) > 1 else []
+    together = [i for i, p in enumerate(plans) if packable(config.model, p, cfg.fit)] if len(trials) > 1 else []
     results: dict[int, Any] = {}
     if len(together) > 1:
 
@@ -177,7 +181,7 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
 def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
     finite = [a for a in accs if math.isfinite(a)]
-    best = result.best_val_accuracy  # RunResult's rule: 0 for a run that diverged before any validation
+    best = result.score  # RunResult's rule: 0 for a run that diverged before any validation
     trial.set_user_attr("status", result.status)
     trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
     trial.set_user_attr("epochs_run", len(result.epochs))
