@@ -57,10 +57,11 @@ def reference(fit: Any) -> str:
         return ref
     if not callable(fit):
         raise ActlabError(f"fit must be a function or a reference such as train.py:fit, got {type(fit).__name__}")
-    ref = _importable(fit)
-    if ref is None:
-        ref = qualified_name(fit)
-        _LOCAL[ref] = fit
+    found = _importable(fit)
+    if found is not None:
+        return found
+    ref = qualified_name(fit)
+    _LOCAL[ref] = fit
     return ref
 
 
@@ -112,7 +113,7 @@ def train_fit(build: Callable[[], nn.Module] | nn.Module, data: Dataset, config:
     seconds = time.perf_counter() - start
     metrics = _metrics(returned, qualified_name(fn), config.fit_metric)
     value = metrics[config.fit_metric]
-    test = {k[len("test_") :]: v for k, v in metrics.items() if k.startswith("test_")}
+    test: dict[str, Any] = {k[len("test_") :]: v for k, v in metrics.items() if k.startswith("test_")}
     return RunResult(
         status="finished" if value is not None else "diverged",
         epochs=[],
