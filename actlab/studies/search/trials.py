@@ -19,7 +19,7 @@ from actlab._progress import Progress
 from actlab.models import build
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.space import make_pruner, make_sampler, suggest
-from actlab.training import TrainConfig, train
+from actlab.training import TrainConfig, score_line, train
 from actlab.training.population import packable, train_population
 
 
@@ -119,6 +119,8 @@ def describe(trial: optuna.trial.FrozenTrial) -> str:
     if trial.state == TrialState.PRUNED:
         last = trial.intermediate_values.get(trial.last_step) if trial.last_step is not None else None
         return f"pruned after epoch {trial.last_step}" + (f" (val_acc {last:.3f})" if last is not None else "")
+    if trial.state == TrialState.COMPLETE and "score" in trial.user_attrs:  # a training loop of the user's
+        return f"{trial.user_attrs.get('status')}, {trial.user_attrs['score']}"
     if trial.state == TrialState.COMPLETE and trial.user_attrs.get("status") == "diverged":
         before = f"{trial.value:.3f}, its best val_acc before" if trial.value else "0"
         return f"diverged in epoch {epochs}, scored {before}"
@@ -133,7 +135,7 @@ def best_so_far(study: optuna.Study) -> str:
         best = study.best_trial
     except ValueError:  # no complete trial yet
         return "no complete trial yet"
-    return f"best {best.value:.3f} (trial {best.number})"
+    return f"best {best.user_attrs.get('score') or format(best.value, '.3f')} (trial {best.number})"
 
 
 def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[TrialState, float | None]]:
@@ -188,6 +190,8 @@ def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     trial.set_user_attr("seconds", result.seconds)
     trial.set_user_attr("packed", result.epochs[0].get("packed", 1) if result.epochs else 1)
     trial.set_user_attr("plan", {k: (v or "linear") for k, v in plan.items()})
+    if result.fit is not None:  # the value told is signed (studies maximise): say the metric as returned
+        trial.set_user_attr("score", score_line(result.to_dict()))
     if result.status == "pruned":
         return TrialState.PRUNED, None
     return TrialState.COMPLETE, best
