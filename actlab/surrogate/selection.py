@@ -3,6 +3,7 @@ candidates predicted best."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def prune(
         bar.finish(finished_text(rec, cached, "val"), skipped=cached)
 
     recs = runner.run(units, folder, on_done=done)
-    usual = {u.plan: run_score(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    scores = {u.plan: run_score(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    usual = {plan: v for plan, v in scores.items() if math.isfinite(v)}  # a training loop's diverged run: no score
     cands = [c for c in candidates if sur.ok(c)]
     if not cands:
         raise ActlabError(
