@@ -427,8 +427,46 @@ OUTPUT = (
     Option(("--force",), "write into an --out that holds another command's results", flag=True, path=None),
     Option(("--quiet",), "no progress output", flag=True, path=None),
 )
+FIT = (
+    Option(
+        ("--fit",),
+        "your own training loop in place of actlab's trainer: path/to/file.py:fit or package.module:fit, a function "
+        "fit(model, data, config) returning a dict of metrics, e.g. {{'val_accuracy': ..., 'test_accuracy': ...}}",
+        type=str,
+        metavar="REF",
+        path="train.fit",
+    ),
+    Option(
+        ("--fit-version",),
+        "your version of the loop; part of each run's identity, so a new version trains anew ({default})",
+        type=str,
+        metavar="STR",
+        path="train.fit_version",
+    ),
+    Option(
+        ("--fit-metric",),
+        "the loop's metric the study selects on ({default})",
+        type=str,
+        metavar="NAME",
+        path="train.fit_metric",
+    ),
+    Option(
+        ("--fit-direction",),
+        "max or min: select on the highest or the lowest --fit-metric ({default})",
+        type=str,
+        choices=lambda: ("max", "min"),
+        path="train.fit_direction",
+    ),
+)
 # The shared groups, in the order every command's help lists them (after its own options).
-SHARED = (("data", DATA), ("model", MODEL), ("training", TRAINING), ("where it trains", WHERE), ("output", OUTPUT))
+SHARED = (
+    ("data", DATA),
+    ("model", MODEL),
+    ("training", TRAINING),
+    ("your training loop", FIT),
+    ("where it trains", WHERE),
+    ("output", OUTPUT),
+)
 
 __all__ = [
     "Option",

@@ -7,7 +7,8 @@ what all its trainings share; :meth:`Task.unit` makes each of them, the one plac
 
 The key of a unit (:meth:`Unit.key`) is the one rule for what makes two trainings the same:
 everything that decides the result, and nothing that only says where it runs (the training's
-``threads`` and ``device``, the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
+``threads`` and ``device``, the file a user's training loop is read from (its qualified name and
+version are in the key), the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from actlab._errors import ActlabError
 from actlab.training import TrainConfig
 
 FORMAT_UNIT = "actlab-unit"  # the "format" of a unit's record file
-WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key
+WHERE_ONLY = {"train": ("threads", "device", "fit"), "data_options": ("data_dir", "download")}  # not in a unit's key
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 

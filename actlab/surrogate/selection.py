@@ -3,6 +3,7 @@ candidates predicted best."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from actlab.execution import Runner, Task, Unit, finished_text, provide_data
 from actlab.surrogate.features import Task as FeatureTask
 from actlab.surrogate.features import function_key
 from actlab.surrogate.regressor import Surrogate
-from actlab.training import best_val_accuracy
+from actlab.training import run_score
 
 USUAL = ("elu", "relu", "selu", "sigmoid", "softplus", "softsign", "swish", "tanh")  # trained first (AQuaSurF)
 KEEP = 12  # candidates a search keeps by default when a surrogate prunes its list
@@ -49,7 +50,8 @@ def prune(
         bar.finish(finished_text(rec, cached, "val"), skipped=cached)
 
     recs = runner.run(units, folder, on_done=done)
-    usual = {u.plan: best_val_accuracy(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    scores = {u.plan: run_score(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    usual = {plan: v for plan, v in scores.items() if math.isfinite(v)}  # a training loop's diverged run: no score
     cands = [c for c in candidates if sur.ok(c)]
     if not cands:
         raise ActlabError(

@@ -3,6 +3,7 @@ time the activations alone where runs trained packed, then summarise into ``resu
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ def run_compare(
             "already done, skipped"
             if cached
             else (
-                f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
+                f"{r['status']}, test acc {r['test'].get('accuracy', math.nan):.3f}"
                 + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else "")
             )
         )

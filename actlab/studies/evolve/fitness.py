@@ -110,13 +110,15 @@ def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
 
 
 def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
-    """A training's result as a fitness record: its best validation accuracy (RunResult's rule);
+    """A training's result as a fitness record: its score (RunResult's rule: the best validation
+    accuracy, or the metric a training loop of the user's is selected on);
     a candidate that diverged fails, with fitness 0, whatever it reached before."""
     accs = [e.get("val_accuracy") for e in result.epochs]
-    if result.status == "diverged" or not any(a is not None and math.isfinite(a) for a in accs):
+    scored = result.fit is not None or any(a is not None and math.isfinite(a) for a in accs)
+    if result.status == "diverged" or not scored or not math.isfinite(result.score):
         out = {"fitness": 0.0, "status": "diverged"}
     else:
-        out = {"fitness": result.best_val_accuracy, "status": "ok"}
+        out = {"fitness": result.score, "status": "ok"}
     out["val_accuracy"] = [a if a is not None and math.isfinite(a) else None for a in accs]
     out["seconds"] = seconds
     if task.get("score_test"):

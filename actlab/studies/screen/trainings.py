@@ -12,7 +12,7 @@ from actlab._progress import Progress
 from actlab.execution import Runner, Task, Unit, finished_text, slug
 from actlab.studies.screen.config import ScreenConfig
 from actlab.surrogate import Surrogate
-from actlab.training import best_val_accuracy
+from actlab.training import run_score
 
 
 class Trainings:
@@ -38,11 +38,14 @@ class Trainings:
             self.records.setdefault(u.plan, []).append(recs[u.name])
 
     def score(self, spec: str) -> float | None:
-        """Mean best validation accuracy over the seeds; None if a training failed."""
+        """Mean score over the seeds (best validation accuracy, or the metric a training loop of the
+        user's is selected on: :func:`~actlab.training.run_score`); None if a training failed or
+        scored no finite value."""
         recs = self.records[spec]
         if any("error" in r for r in recs):
             return None
-        return float(np.mean([best_val_accuracy(r["result"]) for r in recs]))
+        value = float(np.mean([run_score(r["result"]) for r in recs]))
+        return value if np.isfinite(value) else None
 
     def fit(self, sur: Surrogate, specs: list[str], pool: list[str]) -> Surrogate:
         """``sur`` fit on the scores of ``specs`` (those whose trainings all finished), its

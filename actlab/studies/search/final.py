@@ -43,7 +43,7 @@ from actlab.stats import (
 )
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.space import baseline_plan, plan_of
-from actlab.training import RunResult, best_val_accuracy
+from actlab.training import RunResult, run_score
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
@@ -166,7 +166,9 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
         settled = [result_converged(r["result"]) for r in recs if "result" in r]
         row = {
             **c,
-            "test_accuracy": [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results],
+            "test_accuracy": [
+                r.test.get("accuracy", math.nan) if r is not None and r.status != "diverged" else 0.0 for r in results
+            ],
             "diverged": sum(r is not None and r.status == "diverged" for r in results),  # scored 0, as failed runs
             "failed": sum(r is None for r in results),
             "epochs": [r.best_epoch for r in results if r is not None],
@@ -175,7 +177,7 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
             "diagnostics": results[0].diagnostics if results and results[0] is not None else None,
         }
         if row.get("val_accuracy") is None:  # the baseline had no trial: its final runs' best validation accuracy
-            row["val_accuracy"] = mean_std_ci([best_val_accuracy(r["result"]) for r in recs if "result" in r])[0]
+            row["val_accuracy"] = mean_std_ci([run_score(r["result"]) for r in recs if "result" in r])[0]
         row["mean"], row["std"], row["ci_low"], row["ci_high"] = mean_std_ci(row["test_accuracy"], bounds=ACCURACY)
         out.append(row)
     samples = {c["name"]: c["test_accuracy"] for c in out}

@@ -29,6 +29,7 @@ from actlab.studies.search.space import baseline_plan, make_sampler
 from actlab.studies.search.trials import best_so_far, describe, work
 from actlab.surrogate import prune
 from actlab.training import TrainConfig, few_steps, train
+from actlab.training.fit import LOCAL_ONLY, local_only
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -60,6 +61,8 @@ def run_search(
     command's results is refused unless ``force``). Returns the results; the report is written by
     the caller (``actlab.report.search.write_search_report``)."""
     n_jobs = V.integer("--n-jobs", n_jobs, 1, V.MAX_WORKERS)
+    if n_jobs > 1 and local_only(config.train.fit):
+        raise ActlabError(LOCAL_ONLY.format(ref=config.train.fit))
     out = prepare_out(out)
     own_out(out, "search", force)
     study_name = study_name or f"actlab-{config.dataset}-{config.model}"
