@@ -8,7 +8,7 @@ from pathlib import Path
 
 from actlab._errors import ActlabError
 from actlab._io import write_json_atomic
-from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, add_options, build, check_where, settle
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actlab._io import check_out
-from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, add_options, build, check_where, settle
 from actlab.studies.screen import ScreenConfig, candidates
 from actlab.surrogate import REGRESSORS
 

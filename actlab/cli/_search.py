@@ -7,7 +7,7 @@ from pathlib import Path
 from actlab._errors import ActlabError
 from actlab._io import finite
 from actlab._progress import duration
-from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, add_options, build, check_where, settle
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
 from actlab.studies.search import PRUNERS, SAMPLERS, SearchConfig, candidates
