@@ -140,7 +140,7 @@ def config_from_args(args) -> CompareConfig:
 class CompareResult(Result):
     """The result of :func:`compare`; ``to_pandas()``: one row per (activation, seed) run."""
 
-    columns = (
+    COLUMNS = (
         "activation",
         "seed",
         "status",

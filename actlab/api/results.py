@@ -30,15 +30,19 @@ class Result:
 
     results: dict[str, Any]
     out: Path
-    columns: ClassVar[tuple[str, ...]] = ()  # the columns of to_pandas(), in order
+    COLUMNS: ClassVar[tuple[str, ...]] = ()  # the columns of to_pandas(), in order
 
     def table(self) -> str:
         """The text the command line prints at the end of the study."""
         raise NotImplementedError
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per run, with the keys of :attr:`columns`."""
+        """One dict per run, with the keys of :meth:`columns`."""
         raise NotImplementedError
+
+    def columns(self) -> list[str]:
+        """The columns of :meth:`to_pandas`, in order."""
+        return list(self.COLUMNS)
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -52,8 +56,8 @@ class Result:
         raise NotImplementedError
 
     def to_pandas(self):
-        """A pandas DataFrame, one row per run (columns: :attr:`columns`)."""
-        return pandas().DataFrame(self.rows(), columns=list(self.columns))
+        """A pandas DataFrame, one row per run (its columns: :meth:`columns`)."""
+        return pandas().DataFrame(self.rows(), columns=self.columns())
 
     def report(self, path: str | Path | None = None) -> Path:
         """Write the HTML report (``report.html`` and its figures) into folder ``path`` (default:
