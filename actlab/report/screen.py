@@ -50,9 +50,18 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
 
 
 def plot_predicted(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    return _save(predicted_figure(results), path)
+
+
+def predicted_figure(results: dict[str, Any]):
+    """The trained functions' predicted against their real validation accuracy (a matplotlib Figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     points = predicted_vs_real(results)
-    fig, ax = plt.subplots(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # drawn once below, to place the names
+    ax = fig.subplots()
     every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
     lo, hi = (min(every), max(every)) if every else (0.0, 1.0)
     pad = 0.05 * max(hi - lo, 0.05)
@@ -85,7 +94,7 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
     place_labels(
         ax, [(x, y, name[:24]) for name, x, _, y in best_first], marker_pt=7, fontsize=TEXT - 1, family="monospace"
     )
-    return _save(fig, path)
+    return fig
 
 
 def map_frame(points: list[list[float]], share: float = 0.03) -> tuple[tuple[float, float], tuple[float, float]]:
