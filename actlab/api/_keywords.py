@@ -4,13 +4,15 @@ study's declared options, so that an option the command line gains is a keyword 
 
 A keyword left out, or given as None, keeps the command's default (its config dataclass's). A
 flag is True or False. A string given where the option reads a number or a list is read as the
-command line reads it (``budget="60m"``, ``unary="tanh,sin"``); a list or number is taken as is.
+command line reads it (``budget="60m"``, ``unary="tanh,sin"``); a list or number is taken as is,
+and a path (``out=pathlib.Path(...)``) as its text.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +54,8 @@ def _value(option: Option, key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ActlabError(f"{key} is True or False, got {value!r}")
         return (True if option.const is None else option.const) if value else None
+    if isinstance(value, os.PathLike) and option.type is str:  # out=tmp_path / "run"
+        value = os.fspath(value)
     if isinstance(value, str) and option.type not in (None, str):
         try:
             value = option.type(value)
