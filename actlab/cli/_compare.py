@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from actlab.api._options import add_options
-from actlab.api.compare import ARTICLES, PRESETS, STUDY, config_from_args, run
+from actlab.api._compare import ARTICLES, PRESETS, STUDY, config_from_args, run
 
 DESCRIPTION = """\
 Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actlab.api._options import add_options
-from actlab.api.evolve import STUDY, config_from_args, run
+from actlab.api._evolve import STUDY, config_from_args, run
 
 DESCRIPTION = """\
 Genetic programming builds activation functions as expression trees over x from standard

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actlab.api._options import add_options
-from actlab.api.screen import STUDY, config_from_args, run
+from actlab.api._screen import STUDY, config_from_args, run
 
 _config = config_from_args  # its earlier name here
 

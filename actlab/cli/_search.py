@@ -7,7 +7,7 @@ from pathlib import Path
 from actlab._errors import ActlabError
 from actlab._progress import duration
 from actlab.api._options import add_options, check_where
-from actlab.api.search import OFFLINE_SUITE, STUDY, SUITE_LIMITS, config_from_args, format_final, run
+from actlab.api._search import OFFLINE_SUITE, STUDY, SUITE_LIMITS, config_from_args, format_final, run
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, OUTCOMES, format_p
 

@@ -1,13 +1,5 @@
 """``actlab.screen``: rank activation functions without training them, then train the
 promising ones, from Python.
-
-Example (a few seconds: iris, one epoch, one seed, three candidates):
-
->>> import actlab
->>> result = actlab.screen(dataset="iris", candidates="relu,gelu,expr:x*tanh(x)", train_top=1,
-...                        train_random=0, seeds=1, epochs=1, out=getfixture("tmp_path") / "screen", quiet=True)
->>> result.best["spec"] in result.to_pandas()["spec"].tolist()
-True
 """
 
 from __future__ import annotations
@@ -118,7 +110,7 @@ def run(args, say: Callable[[str], None] = print) -> ScreenResult:
         if runner.name != "this process":
             say(f"training on {runner.name}")
         results = run_screen(
-            config, out, progress=not args.quiet, runner=runner, data_location=location, force=args.force
+            config, out, progress=not args.quiet, runner=runner, data_location=location, force=args.force, say=say
         )
     write_screen_report(results, out)
     return ScreenResult(results, Path(out))
@@ -128,7 +120,16 @@ def screen(**options: Any) -> ScreenResult:
     """Rank activation functions by a surrogate and train the promising ones, as ``actlab
     screen`` does: the keywords are its long options with ``_`` (``train_top=12``), with its
     defaults; ``out`` (default ``screen-out``) trains nothing twice. Returns a
-    :class:`ScreenResult`; writes results.json and report.html to ``out``."""
+    :class:`ScreenResult`; writes results.json and report.html to ``out``.
+
+    Example (a few seconds: iris, one epoch, one seed, three candidates):
+
+    >>> import actlab
+    >>> result = actlab.screen(dataset="iris", candidates="relu,gelu,expr:x*tanh(x)", train_top=1,
+    ...                        train_random=0, seeds=1, epochs=1, out="iris-screen", quiet=True)
+    >>> result.best["spec"] in result.to_pandas()["spec"].tolist()
+    True
+    """
     args = arguments(STUDY, "screen", options)
     return run(args, say=(lambda text: None) if args.quiet else print)
 

@@ -1,16 +1,4 @@
-"""``actlab.compare``: train every (activation, seed) pair and compare them, from Python.
-
-Example (a second or two: iris, one epoch, one seed):
-
->>> import actlab
->>> result = actlab.compare(dataset="iris", activations="relu,tanh", epochs=1, seeds=1,
-...                         out=getfixture("tmp_path") / "cmp", quiet=True)  # doctest: +ELLIPSIS
-compare: 2 activations x 1 seeds on iris ...
->>> result.best["activation"] in ("relu", "tanh")
-True
->>> len(result.to_pandas())  # one row per run
-2
-"""
+"""``actlab.compare``: train every (activation, seed) pair and compare them, from Python."""
 
 from __future__ import annotations
 
@@ -229,7 +217,18 @@ def compare(**options: Any) -> CompareResult:
     """Compare activation functions on a dataset and model over several seeds, as ``actlab
     compare`` does: the keywords are its long options with ``_`` (``batch_size=32``), with its
     defaults; ``out`` (default ``compare-out``) resumes the runs found there. Returns a
-    :class:`CompareResult`; writes results.json and report.html to ``out``."""
+    :class:`CompareResult`; writes results.json and report.html to ``out``.
+
+    Example (a second or two: iris, one epoch, one seed):
+
+    >>> import actlab
+    >>> result = actlab.compare(dataset="iris", activations="relu,tanh", epochs=1, seeds=1,
+    ...                         out="iris-compare", quiet=True)
+    >>> result.best["activation"] in ("relu", "tanh")
+    True
+    >>> len(result.to_pandas())  # one row per run
+    2
+    """
     args = arguments(STUDY, "compare", options)
     return run(args, say=_say(args))
 

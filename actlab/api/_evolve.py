@@ -1,15 +1,4 @@
-"""``actlab.evolve``: evolve new activation functions with genetic programming, from Python.
-
-Example (a few seconds: iris, a population of 4 over 2 generations of 1 epoch, one final seed):
-
->>> import actlab
->>> result = actlab.evolve(dataset="iris", population=4, generations=2, epochs=1, final_seeds=1,
-...                        final_epochs=1, out=getfixture("tmp_path") / "evolve", quiet=True)
->>> 0 <= result.best["fitness"] <= 1
-True
->>> len(result.results["history"])  # one record per generation
-2
-"""
+"""``actlab.evolve``: evolve new activation functions with genetic programming, from Python."""
 
 from __future__ import annotations
 
@@ -261,7 +250,18 @@ def evolve(**options: Any) -> EvolveResult:
     keywords are its long options with ``_`` (``final_seeds=3``, ``budget="60m"``), with its
     defaults; ``resume=True`` continues the evolution checkpointed in ``out`` (default
     ``evolve-out``). Returns an :class:`EvolveResult`; writes results.json, best.json and
-    report.html to ``out``."""
+    report.html to ``out``.
+
+    Example (a few seconds: iris, a population of 4 over 2 generations of 1 epoch, one final seed):
+
+    >>> import actlab
+    >>> result = actlab.evolve(dataset="iris", population=4, generations=2, epochs=1, final_seeds=1,
+    ...                        final_epochs=1, out="iris-evolve", quiet=True)
+    >>> 0 <= result.best["fitness"] <= 1
+    True
+    >>> len(result.results["history"])  # one record per generation
+    2
+    """
     return run(arguments(STUDY, "evolve", options))
 
 
