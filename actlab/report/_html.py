@@ -34,6 +34,17 @@ def _plt():
     return plt
 
 
+def _figure(**kwargs):
+    """A matplotlib Figure drawn by Agg, outside pyplot: written by :func:`_save`, or returned to a
+    notebook (``plot()`` of a study's result), whatever backend pyplot uses there."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _save(fig, path: Path) -> Path:
     """Lay out (unless the figure has its own layout engine), write at ``DPI`` (atomically:
     processes sharing an --out may write it at once) and close a figure."""

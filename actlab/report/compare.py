@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
+from actlab.report._html import _CSS, _f, _figure, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, style
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
@@ -51,14 +51,13 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
 
 def curves_figure(results: dict[str, Any]):
     """Train and validation accuracy per epoch, one panel per activation (a matplotlib Figure)."""
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     groups = _by_activation(results)
     n = len(groups)
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), layout="constrained")
+    fig = _figure(figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     for ax, (act, runs) in zip(axes.flat, groups.items(), strict=False):  # more axes than groups: the rest off
         for key, colour, ls, label in (

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
+from actlab.report._html import _CSS, _f, _figure, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
 from actlab.report._math import drawn, formula_html
 from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
 from actlab.stats import CI_NOTE
@@ -102,10 +102,9 @@ def plot_fitness(results: dict[str, Any], path: Path, series: dict[str, Any] | N
 def fitness_figure(results: dict[str, Any], series: dict[str, Any] | None = None):
     """Best and mean fitness per generation, the hall of fame's best, each population's best (a
     matplotlib Figure)."""
-    from matplotlib.figure import Figure
 
     s = series or fitness_series(results)
-    fig = Figure(figsize=(8.4, 3.8), layout="constrained")
+    fig = _figure(figsize=(8.4, 3.8), layout="constrained")
     ax = fig.subplots()
     ax.plot(s["generation"], s["best"], "o-", color=PALETTE[3], label="best in population")
     ax.plot(s["generation"], s["mean"], "s--", color=PALETTE[0], label="population mean")

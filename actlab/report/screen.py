@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _save
+from actlab.report._html import _CSS, _f, _figure, _img, _n, _plt, _save
 from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
 from actlab.report.plots import place_labels
 
@@ -55,12 +55,8 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
 
 def predicted_figure(results: dict[str, Any]):
     """The trained functions' predicted against their real validation accuracy (a matplotlib Figure)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     points = predicted_vs_real(results)
-    fig = Figure(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)  # drawn once below, to place the names
+    fig = _figure(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
     ax = fig.subplots()
     every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
     lo, hi = (min(every), max(every)) if every else (0.0, 1.0)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from actlab._io import write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
+from actlab.report._html import _CSS, _f, _figure, _img, _n, _plt, _pv, _save, convergence_note
 from actlab.report._style import PALETTE, TEXT, TITLE
 from actlab.stats import CI_NOTE
 
@@ -67,11 +67,10 @@ def plot_winners(results: dict[str, Any], path: Path) -> Path:
 
 def winners_figure(results: dict[str, Any]):
     """How often each activation is chosen at each layer among the best trials (a matplotlib Figure)."""
-    from matplotlib.figure import Figure
 
     used, slots, m, n = winners_matrix(results)
     label_in = 0.09 * max((len(u) for u in used), default=4) + 0.5
-    fig = Figure(figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6), layout="constrained")
+    fig = _figure(figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6), layout="constrained")
     ax = fig.subplots()
     im = ax.imshow(m, aspect="auto", cmap="Blues", vmin=0)
     ax.set_xticks(range(len(slots)), slots, rotation=30, ha="right", rotation_mode="anchor", fontsize=TEXT)
