@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from actlab.api._options import add_options
 from actlab.api._compare import ARTICLES, PRESETS, STUDY, config_from_args, run
+from actlab.api._options import add_options
 
 DESCRIPTION = """\
 Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% CI, time per

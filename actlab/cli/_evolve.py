@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actlab.api._options import add_options
 from actlab.api._evolve import STUDY, config_from_args, run
+from actlab.api._options import add_options
 
 DESCRIPTION = """\
 Genetic programming builds activation functions as expression trees over x from standard
