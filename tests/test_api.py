@@ -187,3 +187,56 @@ def test_the_docstring_example_runs(name, tmp_path, monkeypatch):
         runner.run(t)
     assert runner.failures == 0 and runner.tries >= 3
     assert (tmp_path / f"iris-{name}" / "report.html").exists()
+
+
+class ZMQInteractiveShell:  # the class of a Jupyter kernel's shell, as IPython names it
+    pass
+
+
+@pytest.fixture
+def in_a_notebook(monkeypatch):
+    """This process as a Jupyter kernel looks to actlab (no kernel runs in the tests)."""
+    ipython = type(sys)("IPython")
+    ipython.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+
+
+def test_progress_in_a_notebook_is_a_tqdm_bar(in_a_notebook, capsys):
+    import io
+
+    from tqdm.auto import tqdm
+
+    from actlab._progress import Progress
+
+    stream = io.StringIO()
+    p = Progress(3, "runs", stream=stream, done=1)
+    assert isinstance(p.bar, tqdm) and p.bar.n == 1
+    p.begin("relu seed 0")
+    p.finish("finished, test acc 0.900")
+    assert p.bar.n == 2 and stream.getvalue() == ""  # the bar, not lines
+    p.finish("finished", skipped=True)
+    assert p.bar.n == 3 and p.bar.disable  # closed when every unit is done
+
+
+def test_progress_in_a_notebook_without_tqdm_is_lines(in_a_notebook, monkeypatch):
+    import io
+
+    from actlab._progress import Progress
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import tqdm.auto now fails
+    stream = io.StringIO()
+    p = Progress(2, "runs", stream=stream)
+    p.begin("relu seed 0")
+    p.finish("finished")
+    assert p.bar is None and "1/2 runs" in stream.getvalue()
+
+
+def test_progress_in_a_terminal_or_a_log_is_lines():
+    import io
+
+    from actlab._progress import Progress
+
+    stream = io.StringIO()
+    p = Progress(1, "runs", stream=stream)
+    p.finish("finished")
+    assert p.bar is None and stream.getvalue().startswith("[####################] 1/1 runs")
