@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from actlab import ActlabError
-from actlab.cli._options import SHARED, Study, add_options, key_value, settle
+from actlab.api._options import SHARED, Study, add_options, key_value, settle
 from actlab.data import available, load
 from actlab.execution.units import Unit
 

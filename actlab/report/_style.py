@@ -58,4 +58,15 @@ def pyplot():
     return plt
 
 
-__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "pyplot", "style"]
+def figure(**kwargs):
+    """A matplotlib Figure drawn by Agg, outside pyplot: written by a report, or returned to a
+    notebook (``plot()`` of a study's result), whatever backend pyplot uses there."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "figure", "pyplot", "style"]

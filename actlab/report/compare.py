@@ -14,7 +14,7 @@ import numpy as np
 
 from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
-from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, pyplot, style
+from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -46,16 +46,19 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> Path:
-    plt = pyplot()
+    return _save(curvesfigure(results), path)
+
+
+def curvesfigure(results: dict[str, Any]):
+    """Train and validation accuracy per epoch, one panel per activation (a matplotlib Figure)."""
     from matplotlib.ticker import MaxNLocator
 
     groups = _by_activation(results)
     n = len(groups)
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True, layout="constrained"
-    )
+    fig = figure(figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     for ax, (act, runs) in zip(axes.flat, groups.items(), strict=False):  # more axes than groups: the rest off
         for key, colour, ls, label in (
             ("train_accuracy", PALETTE[0], "-", "train"),
@@ -78,7 +81,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=TEXT, frameon=False
     )
     fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=TITLE)
-    return _save(fig, path)
+    return fig
 
 
 def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
