@@ -46,10 +46,10 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> Path:
-    return _save(curvesfigure(results), path)
+    return _save(curves_figure(results), path)
 
 
-def curvesfigure(results: dict[str, Any]):
+def curves_figure(results: dict[str, Any]):
     """Train and validation accuracy per epoch, one panel per activation (a matplotlib Figure)."""
     from matplotlib.ticker import MaxNLocator
 

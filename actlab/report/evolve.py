@@ -96,10 +96,10 @@ def _ylim(*series, cap: float = 6.0):
 
 
 def plot_fitness(results: dict[str, Any], path: Path, series: dict[str, Any] | None = None) -> Path:
-    return _save(fitnessfigure(results, series), path)
+    return _save(fitness_figure(results, series), path)
 
 
-def fitnessfigure(results: dict[str, Any], series: dict[str, Any] | None = None):
+def fitness_figure(results: dict[str, Any], series: dict[str, Any] | None = None):
     """Best and mean fitness per generation, the hall of fame's best, each population's best (a
     matplotlib Figure)."""
 

@@ -50,10 +50,10 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
 
 
 def plot_predicted(results: dict[str, Any], path: Path) -> Path:
-    return _save(predictedfigure(results), path)
+    return _save(predicted_figure(results), path)
 
 
-def predictedfigure(results: dict[str, Any]):
+def predicted_figure(results: dict[str, Any]):
     """The trained functions' predicted against their real validation accuracy (a matplotlib Figure)."""
     points = predicted_vs_real(results)
     fig = figure(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")

@@ -62,10 +62,10 @@ def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[st
 
 
 def plot_winners(results: dict[str, Any], path: Path) -> Path:
-    return _save(winnersfigure(results), path)
+    return _save(winners_figure(results), path)
 
 
-def winnersfigure(results: dict[str, Any]):
+def winners_figure(results: dict[str, Any]):
     """How often each activation is chosen at each layer among the best trials (a matplotlib Figure)."""
 
     used, slots, m, n = winners_matrix(results)
