@@ -21,6 +21,7 @@ torch's choice; evolve's ``--limit 0``: all examples) is written as None, here a
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import dataclasses
 import functools
@@ -32,6 +33,7 @@ from typing import Any
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
+from actlab._refs import is_ref
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Option:
     nargs: str | None = None
     const: Any = None  # with nargs="?": the value of the bare option; a flag stores it (True unless given)
     flag: bool = False  # takes no value
+    append: bool = False  # may be given several times: a list of its values
     dest: str = ""  # default: the name without its dashes
     none: str = "none"  # how a default of None reads
     zero: str | None = None  # what 0 means, where the command reads 0 as None
@@ -177,6 +180,8 @@ def _add(target, option: Option, study: Study) -> None:
         kw.update(type=option.type, metavar=option.metavar, default=None if in_config else study.default(option))
         if option.nargs:
             kw.update(nargs=option.nargs, const=option.const)
+        if option.append:
+            kw["action"] = "append"
         if option.choices:
             kw["choices"] = list(option.choices())
         if len(option.flags) > 1:
@@ -213,10 +218,44 @@ def settle(
     _write(d, study, preset or {}, nested)
     d.update(copy.deepcopy(dict(checkpoint or {})))
     typed = given(study, args)
-    _write(d, study, typed, nested)
+    _check_user_model(typed, checkpoint or {})
+    _write(d, study, {k: v for k, v in typed.items() if k != "model_arg"}, nested)
     if {"width", "layers"} & set(typed) and d.get("model", "mlp") != "mlp":
         raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
+    if {"model_arg", "slots"} & set(typed) and not is_ref(d.get("model")):
+        raise ActlabError("--model-arg and --slots apply to your own model (--model path/to/file.py:function) only")
+    for text in typed.get("model_arg") or ():
+        _write(d, study, {"model_arg": {**_at(d, study.paths["model_arg"]), **model_arg(text)}}, nested)
     return d
+
+
+def _check_user_model(typed: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> None:
+    """A user's model is imported only where the command line names it: a checkpoint naming one is
+    resumed with that --model given again, never another."""
+    saved = checkpoint.get("model")
+    if is_ref(saved) and typed.get("model") != saved:
+        raise ActlabError(
+            f"the saved run trains the model {saved!r}; resume it with --model {saved} (a model of your own "
+            "is imported only when the command line names it)"
+        )
+
+
+def model_arg(text: str) -> dict[str, Any]:
+    """``--model-arg width=128``: ``{"width": 128}`` (a Python literal, else the text)."""
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip().isidentifier():
+        raise ActlabError(f"--model-arg {text!r} is not NAME=VALUE; write e.g. --model-arg width=128")
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        parsed = value.strip()
+    return {name.strip(): parsed}
+
+
+def _at(d: Mapping[str, Any], path: str | None) -> dict[str, Any]:
+    for part in (path or "").split("."):
+        d = d.get(part) or {} if isinstance(d, Mapping) else {}
+    return dict(d)
 
 
 def _write(d: dict[str, Any], study: Study, layer: Mapping[str, Any], nested: set[str]) -> None:
@@ -307,9 +346,25 @@ DATA = (
 MODEL = (
     Option(
         ("--model",),
-        "{models}; seed-cnn is the CNN of 'SELU vs ReLU on CIFAR-10' ({default})",
+        "{models}; seed-cnn is the CNN of 'SELU vs ReLU on CIFAR-10'; or your own: path/to/file.py:function or "
+        "package.module:function, a function that returns a torch.nn.Module ({default})",
         type=str,
         words=_words(models=("actlab.models", "names")),
+    ),
+    Option(
+        ("--model-arg",),
+        "NAME=VALUE: an argument of your own model's function (a Python literal, else text); repeat it for more",
+        type=str,
+        metavar="NAME=VALUE",
+        append=True,
+        path="model_options",
+    ),
+    Option(
+        ("--slots",),
+        "your own model's activations grouped into slots: fnmatch patterns of their module names, each = a slot "
+        "name, e.g. 'features.*=conv,classifier.*=head' (default: one slot per activation)",
+        type=str,
+        path="model_options.slots",
     ),
     Option(
         ("--width",),
@@ -401,6 +456,7 @@ __all__ = [
     "check_where",
     "field_defaults",
     "given",
+    "model_arg",
     "read_default",
     "settle",
     "show",

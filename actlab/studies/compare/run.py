@@ -15,7 +15,7 @@ from actlab._io import prepare_out as _prepare_out
 from actlab._progress import Progress
 from actlab.catalogue import get
 from actlab.execution import Runner, Unit, load_data, provide_data, slug
-from actlab.models import build
+from actlab.models import build, model_summary
 from actlab.studies.compare.config import CompareConfig
 from actlab.studies.compare.results import summarise
 from actlab.training import TrainConfig, few_steps, train
@@ -78,6 +78,8 @@ def run_compare(
     if data is None:
         data = load_data(todo[0].to_dict())
     check_activations(config, data)  # before any file is made
+    if progress:
+        print(model_summary(config.model, data.input_shape, data.n_classes, **config.model_options), file=sys.stderr)
     out = prepare_out(out)
     own_out(out, "compare", force)
     provide_data(todo[0], data)
