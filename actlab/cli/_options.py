@@ -134,6 +134,8 @@ def show(value: Any) -> str:
         return ", ".join(map(str, value))
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, Mapping) and not value:
+        return "none"
     return str(value)
 
 
@@ -353,7 +355,8 @@ MODEL = (
     ),
     Option(
         ("--model-arg",),
-        "NAME=VALUE: an argument of your own model's function (a Python literal, else text); repeat it for more",
+        "NAME=VALUE: an argument of your own model's function (a Python literal, else text); repeat it for "
+        "more ({default})",
         type=str,
         metavar="NAME=VALUE",
         append=True,

@@ -163,17 +163,16 @@ def _slots(site_slot: Mapping[str, str]) -> list[str]:
 def _slot_specs(plan: Plan, slots: Sequence[str]) -> dict[str, Any]:
     """The plan on the model's slots. The built-in models' words (input, hidden, output): where the
     slots are grouped so, a word the model has no slot for is left out; where its slots are named
-    otherwise, one function for input and hidden is every slot's."""
+    otherwise, the hidden function (else the input's) is every slot's."""
     if isinstance(plan, Mapping) and plan and set(plan) <= _BUILTIN_WORDS:
         if set(plan) & set(slots) or "hidden" in plan and any(s.startswith("hidden") for s in slots):
             return resolve_plan({k: v for k, v in plan.items() if k in slots or k == "hidden"}, slots)
-        given = [plan[k] for k in ("input", "hidden") if k in plan]
-        if any(g is not given[0] and g != given[0] for g in given) or plan.get("output") is not None:
+        if plan.get("output") is not None:
             raise ActlabError(
                 f"this model's slots are {', '.join(slots)}; a function each for input, hidden and output needs "
                 "them grouped so, e.g. --slots 'features.0=input,*=hidden'"
             )
-        plan = given[0]
+        plan = plan.get("hidden", plan.get("input"))
     return resolve_plan(plan, slots)
 
 
