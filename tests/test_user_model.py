@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,9 +19,10 @@ from actlab import ActlabError
 from actlab.models import UserModel, build, slot_names
 from actlab.training.diagnostics import slot_diagnostics
 from actlab.training.population import packable
-from tests.conftest import stopped_when
+from tests.conftest import killed_mid_run
 
 CLI = [sys.executable, "-m", "actlab.cli"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's actlab
 DATA = ["--dataset", "digits", "--limit", "300", "--threads", "1"]
 
 # A small CNN over sklearn's 8x8 digits (loaded flat: 64 values), with its activations as modules.
@@ -90,8 +90,7 @@ def user_file(tmp_path_factory) -> Path:
 
 
 def actlab(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=ENV)
 
 
 def _compare(user_file: Path, out: Path, *more: str) -> list[str]:
@@ -246,15 +245,10 @@ def test_a_killed_compare_on_a_user_model_resumes_without_retraining(user_file, 
     out = tmp_path / "killed"
     args = [*CLI, *_compare(user_file, out)[:-8], "--activations", "relu,tanh,selu", "--seeds", "3"]
     args += ["--epochs", "4", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     runs = out / "runs"
-    assert stopped_when(proc.pid, lambda: len(list(runs.glob("*.json")) if runs.exists() else []) >= 2, timeout=240)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = {p.name: p.read_bytes() for p in runs.glob("*.json")}
+    done = killed_mid_run(args, runs, 2, env=ENV)
     assert 2 <= len(done) < 9, "the kill must land mid-comparison"
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stderr.count("already done, skipped") == len(done)
     after = {p.name: p.read_bytes() for p in runs.glob("*.json")}
@@ -263,9 +257,8 @@ def test_a_killed_compare_on_a_user_model_resumes_without_retraining(user_file, 
 
 def test_two_processes_on_one_out_train_each_run_once(user_file, tmp_path):
     out = tmp_path / "shared"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     cmd = [*CLI, *_compare(user_file, out)]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in "ab"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV) for _ in "ab"]
     errs = []
     for p in procs:
         _, err = p.communicate(timeout=600)
