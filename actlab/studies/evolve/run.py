@@ -64,11 +64,11 @@ def run_evolution(
     saved = _saved(out, config, resume)
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
-    if progress:
-        print(model, file=sys.stderr, flush=True)
     if config.mode != "single":  # a model whose slots cannot take one function each: one line, before any work
         plan = plan_for(config.mode, dict.fromkeys(SLOTS, "x"))
         build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
+    if progress:
+        print(model, file=sys.stderr, flush=True)
     runner = Runner(
         workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
     )

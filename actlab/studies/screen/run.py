@@ -47,10 +47,10 @@ def run_screen(
         )
     # a model that cannot be built for this data says so in one line, before any file is made
     model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
-    if progress:
-        print(model, file=sys.stderr, flush=True)
     out = prepare_out(out, "units", "features")
     own_out(out, "screen", force)
+    if progress:
+        print(model, file=sys.stderr, flush=True)
     sur = Surrogate(config.task(), data, folder=out / "features", regressor=config.regressor)
     runnable, base, feature_seconds = _features(config, sur, say)
     pool = [c for c in runnable if c not in base]

@@ -81,10 +81,10 @@ def run_search(
         config = replace(config, candidates=kept)
     storage = S.make_storage(storage_url, out)
     space = config.space(data.input_shape, data.n_classes)
-    if progress:
-        print(model_summary(config.model, data.input_shape, data.n_classes, **config.model_options), file=sys.stderr)
     S.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
     make_sampler(config, space)  # one that cannot be made (a grid too large): one line here, not in each worker
+    if progress:
+        print(model_summary(config.model, data.input_shape, data.n_classes, **config.model_options), file=sys.stderr)
     if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
         print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
