@@ -47,9 +47,10 @@ class UserModel(SlotModel):
         super().__init__()
         self.net = net
         self.slots = tuple(slots)
-        self.acts = dict(sites)  # a plain dict: no second registration of the modules in net
+        # a plain dict, read as the built-in models' ModuleDict is: the modules are registered once, in net
+        self.acts = dict(sites)  # type: ignore[assignment]
         self.specs = {s: _spec_text(specs[s]) for s in self.slots}
-        self._slot_layer_names = _feeding_layers(self, self.acts)
+        self._slot_layer_names = _feeding_layers(self, sites)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.net(*args, **kwargs)
