@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from actlab._errors import ActlabError
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads each on use
+    from actlab.api import compare, evolve, screen, search
     from actlab.catalogue import (
         SIPPER48,
         Activation,
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 
 # the module that defines them -> public names
 _FROM = {
+    "actlab.api": ("compare", "evolve", "screen", "search"),
     "actlab.catalogue": (
         "SIPPER48",
         "Activation",
@@ -55,6 +57,7 @@ _FROM = {
 }
 _WHERE = {name: module for module, names in _FROM.items() for name in names}
 _PACKAGES = (
+    "api",
     "catalogue",
     "cli",
     "data",
@@ -92,13 +95,17 @@ __all__ = [
     "FastActivation",
     "FReLU",
     "SIPPER48",
+    "compare",
     "entries",
+    "evolve",
     "fast",
     "functional",
     "get",
     "load",
     "lookup",
     "register",
+    "screen",
+    "search",
     "swap_activations",
     "to_code",
     "to_keras",

@@ -3,14 +3,16 @@
 A line is ``[bar] done/total what eta | label summary``. On a terminal it redraws one line;
 otherwise (logs, CI) it prints one line per finished unit. Units found already finished (a
 resumed run, or another process's work) are said as such and left out of the ETA, which counts
-only the work this process has seen done since it started.
+only the work this process has seen done since it started. In a Jupyter notebook (the studies
+called from Python) it is a tqdm.auto bar instead, where tqdm is installed.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def duration(seconds: float) -> str:
@@ -20,6 +22,18 @@ def duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def _notebook_bar(total: int, what: str, done: int) -> Any:
+    """A tqdm.auto bar when this runs in a Jupyter kernel and tqdm is installed, else None."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if type(shell).__name__ != "ZMQInteractiveShell":
+        return None
+    try:
+        auto = importlib.import_module("tqdm.auto")
+    except ImportError:
+        return None
+    return auto.tqdm(total=total, initial=done, unit=f" {what}", dynamic_ncols=True)
 
 
 class Progress:
@@ -36,6 +50,7 @@ class Progress:
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self.label = ""
+        self.bar = _notebook_bar(total, what, done) if enabled else None
 
     def _bar(self, width: int = 20) -> str:
         filled = min(width, int(width * self.done / max(self.total, 1)))
@@ -54,7 +69,9 @@ class Progress:
         self.update("")
 
     def update(self, detail: str) -> None:
-        if self.tty:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.label} {detail}".strip())
+        elif self.tty:
             line = f"[{self._bar()}] {self.done}/{self.total} {self.what} | {self.label} {detail}"
             self.stream.write("\r" + line[:150].ljust(150))
             self.stream.flush()
@@ -65,6 +82,12 @@ class Progress:
         if skipped:
             self.first += 1
         if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.label} {summary}")
+            self.bar.update(1)
+            if self.done >= self.total:
+                self.bar.close()
             return
         line = f"[{self._bar()}] {self.done}/{self.total} {self.what}{self._eta()} | {self.label} {summary}"
         self.stream.write(("\r" + line[:150].ljust(150) + "\n") if self.tty else line + "\n")

@@ -125,8 +125,19 @@ def call_user(fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> A
         raise ActlabError(f"the {what} {qualified_name(fn)} failed: {_where(e, _file_of(fn))}") from e
 
 
+def defined_at(fn: Any) -> str:
+    """``path/file.py:LINE`` where the user's function ``fn`` is defined (for errors about what it
+    returned); its qualified name where it has no code of its own."""
+    code = _code(fn)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else qualified_name(fn)
+
+
+def _code(fn: Any) -> Any:
+    return getattr(getattr(fn, "__func__", fn), "__code__", None)
+
+
 def _file_of(fn: Any) -> Path | None:
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    code = _code(fn)
     return Path(code.co_filename).resolve() if code is not None else None
 
 
@@ -154,4 +165,4 @@ def _library(filename: str) -> bool:
     )
 
 
-__all__ = ["call_user", "is_ref", "load_ref", "qualified_name"]
+__all__ = ["call_user", "defined_at", "is_ref", "load_ref", "qualified_name"]

@@ -19,9 +19,9 @@ import re
 
 import pytest
 
+from actlab.api._options import read_default
 from actlab.catalogue import expr as E
 from actlab.cli import _compare, _evolve, _screen, _search, build_parser, main
-from actlab.cli._options import read_default
 from actlab.studies.evolve import EvolveConfig
 from actlab.studies.search import SearchConfig
 from actlab.studies.search.run import run_search

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
+from actlab.api._options import SHARED, read_default, settle, show
 from actlab.cli import _compare, _evolve, _screen, _search, build_parser, main
-from actlab.cli._options import SHARED, read_default, settle, show
 
 STUDIES = {m.STUDY.name: m for m in (_compare, _search, _evolve, _screen)}
 SHARED_FLAGS = {o.name: o.flags for _, group in SHARED for o in group}

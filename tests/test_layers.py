@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("actlab.studies",),
     ("actlab.interop",),
     ("actlab.report",),
+    ("actlab.api",),  # the studies from Python: compare(), search(), evolve(), screen()
     ("actlab.cli",),
 ]
 # Packages whose sub-packages are siblings that must not import each other.

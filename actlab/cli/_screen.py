@@ -2,41 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from actlab.api._options import add_options
+from actlab.api._screen import STUDY, config_from_args, run
 
-from actlab._io import check_out
-from actlab.cli._options import SHARED, Option, Study, add_options, build, check_where, settle
-from actlab.studies.screen import ScreenConfig, candidates
-from actlab.surrogate import REGRESSORS
-
-OWN = (
-    Option(
-        ("--candidates",),
-        "all (default: every function of the catalogue), or specs separated by commas, names or expressions "
-        "(expr:x*tanh(x))",
-        type=str,
-    ),
-    Option(("--train-top",), "candidates predicted best that are trained ({default})"),
-    Option(("--train-random",), "candidates drawn at random that are trained, to check the ranking ({default})"),
-    Option(("--per-round",), "top candidates trained between two fits of the surrogate ({default})"),
-    Option(("--seeds",), "trainings per function ({default})"),
-    Option(
-        ("--regressor",),
-        "the surrogate's regressor: trees (extremely randomised trees), forest (random forest), gp (Gaussian "
-        "process), knn (3 nearest neighbours, as AQuaSurF), ridge (Bayesian ridge) ({default}: it ranked best in "
-        "actlab's measurements)",
-        type=str,
-        choices=lambda: REGRESSORS,
-    ),
-    Option(("--seed",), "seed of the random picks ({default})"),
-)
-STUDY = Study(
-    "screen",
-    ScreenConfig,
-    ((None, OWN), *SHARED),
-    without=("shape", "no_download", "loss", "device", "dask", "dask_timeout"),
-    moved={"data_dir": None},  # where the data is, not what it is
-)
+_config = config_from_args  # its earlier name here
 
 DESCRIPTION = """\
 Rank every candidate by a surrogate model in seconds: features of the function at the
@@ -60,30 +29,11 @@ def add(p) -> None:
     p.set_defaults(func=cmd_screen)
 
 
-def _config(args) -> ScreenConfig:
-    """The screen's config: ScreenConfig's defaults, then what the user typed."""
-    d = settle(STUDY, args)
-    if isinstance(d["candidates"], str):
-        d["candidates"] = candidates(d["candidates"])
-    return build(ScreenConfig, d)
-
-
 def cmd_screen(args) -> int:
-    from actlab.execution import Runner
-    from actlab.report.screen import write_screen_report
-    from actlab.studies.screen import format_table, run_screen
-
-    config = _config(args)  # every spec and number checked before any file is made or data loaded
-    check_where(args)
-    out = check_out(args.out)
-    location = {"data_dir": args.data_dir} if args.data_dir else {}
-    with Runner(workers=args.workers, pack=args.pack, threads=config.train.threads) as runner:
-        if runner.name != "this process":
-            print(f"training on {runner.name}")
-        results = run_screen(
-            config, out, progress=not args.quiet, runner=runner, data_location=location, force=args.force
-        )
-    write_screen_report(results, out)
-    print(format_table(results))
-    print(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.html'}")
+    result = run(args)
+    print(result.table())
+    print(f"results: {result.out / 'results.json'}\nreport:  {result.out / 'report.html'}")
     return 0
+
+
+__all__ = ["STUDY", "add", "cmd_screen", "config_from_args"]

@@ -26,15 +26,20 @@ Data sets (``names()``), their natural (``shape="auto"``) example shape and spli
 ``csv:PATH``       ``(d,)``         header row; ``target=COLUMN`` names the label column; the
                                     other columns must be numeric; ``.tsv`` is tab-separated
 ``npz:PATH``       ``x.shape[1:]``  arrays ``x, y`` or ``x_train, y_train, x_test, y_test``
+``FILE.py:FN``     ``x.shape[1:]``  a loader of yours (also ``package.module:FN``), called
+                                    with ``data_args``: ``(x, y)``, ``(train, test)`` or
+                                    ``(train, val, test)`` of arrays, tensors or torch
+                                    Datasets (see :mod:`actlab.data._user`)
 =================  ===============  =======================================================
 
 **Splits.** Sets with an official test set (mnist1d, mnist, fashion-mnist, kmnist, usps,
-cifar10, npz with ``x_test``) keep it as test; validation is a stratified ``val_fraction`` of the
-official training set. The others (scikit-learn, csv, npz with only ``x, y``) are split stratified
-into test (``test_fraction`` of all examples), validation (``val_fraction`` of all) and train (the
-rest). Carving never takes a class's last training example. ``limit`` subsamples train to
-``limit`` examples (stratified) and caps val and test to the same fraction of their size. Every
-random choice comes from ``numpy.random.default_rng(seed)``: same seed, identical tensors.
+cifar10, npz with ``x_test``, a loader's ``(train, test)``) keep it as test; validation is a
+stratified ``val_fraction`` of the official training set; a loader's ``(train, val, test)`` is kept
+as given. The others (scikit-learn, csv, npz with only ``x, y``, a loader's ``(x, y)``) are split
+stratified into test (``test_fraction`` of all examples), validation (``val_fraction`` of all)
+and train (the rest). Carving never takes a class's last training example. ``limit`` subsamples
+train to ``limit`` examples (stratified) and caps val and test to the same fraction of their size.
+Every random choice comes from ``numpy.random.default_rng(seed)``: same seed, identical tensors.
 
 **Standardisation**, always with statistics of the train split only (recorded in
 ``info["standardisation"]``): images are first scaled to [0, 1] (uint8 / 255; USPS (v + 1) / 2;

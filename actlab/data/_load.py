@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import difflib
 import numbers
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from actlab._errors import ActlabError
+from actlab._refs import is_ref
 from actlab.data import _fetch
 from actlab.data._dataset import Dataset, Split
 from actlab.data._prepare import SHAPES, prepare
-from actlab.data._sources import BUILTIN, csv_file, npz_file
+from actlab.data._sources import BUILTIN, Raw, csv_file, npz_file
 from actlab.data._split import stratified_pick
+from actlab.data._user import loader_raw
 
 _FILE_KINDS = ("csv", "npz")
+_OWN = "csv:PATH, npz:PATH, path/to/file.py:FUNCTION or package.module:FUNCTION (your loader)"
 
 
 def names() -> list[str]:
@@ -44,7 +49,7 @@ def _builtin_name(spec: str) -> str:
         return hit
     close = difflib.get_close_matches(_norm(spec), list(_BY_NORM), n=2, cutoff=0.5)
     hint = f"did you mean {' or '.join(repr(_BY_NORM[c]) for c in close)}? " if close else ""
-    raise ActlabError(f"unknown dataset {spec!r}; {hint}choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH")
+    raise ActlabError(f"unknown dataset {spec!r}; {hint}choose one of: {', '.join(BUILTIN)}, {_OWN}")
 
 
 def _file_spec(spec: str) -> tuple[str, Path] | None:
@@ -62,12 +67,16 @@ def _file_spec(spec: str) -> tuple[str, Path] | None:
 
 def available(name: str, data_dir: str | Path | None = None) -> bool:
     """Whether ``name`` loads without downloading: generated or bundled sets always; file sets
-    when their files are in one of the folders searched; ``csv:``/``npz:`` when the file exists."""
+    when their files are in one of the folders searched; ``csv:``/``npz:`` when the file exists; a
+    loader in a file when the file exists (one in a package: always, it is imported only to load)."""
     if not isinstance(name, str):
         raise ActlabError(f"a dataset name is a string, got {type(name).__name__}")
     file = _file_spec(name)
     if file is not None:
         return file[1].is_file()
+    if is_ref(name):
+        target = name.strip().rpartition(":")[0]
+        return not target.endswith(".py") or Path(target).expanduser().is_file()
     entry = _builtin_name(name)
     if BUILTIN[entry].local:
         return True
@@ -104,12 +113,14 @@ def load(
     shape: str = "auto",
     target: str | None = None,
     train_fraction: float | None = None,
+    data_args: Mapping[str, Any] | None = None,
 ) -> Dataset:
-    """Load a data set by name (see :func:`names`) or ``csv:PATH`` / ``npz:PATH``, split it
+    """Load a data set by name (see :func:`names`), ``csv:PATH`` / ``npz:PATH`` or a loader of
+    yours (``path/to/file.py:function``, ``package.module:function``; see :mod:`._user`), split it
     (seeded, stratified), standardise it with train statistics and return tensors.
 
     Args:
-        spec: a built-in name, ``csv:PATH`` (with ``target``) or ``npz:PATH``.
+        spec: a built-in name, ``csv:PATH`` (with ``target``), ``npz:PATH`` or a loader reference.
         seed: drives every random choice (validation carve, splits, ``limit``).
         data_dir: a folder to look in first and to download into (``data_dir/<name>``);
             default ``$ACTLAB_DATA`` or ``~/.cache/actlab``.
@@ -123,25 +134,14 @@ def load(
         train_fraction: train on this share of the training split only (stratified, seeded),
             after standardisation: validation, test and the standardisation stay those of the
             whole split, so scores at several training-set sizes compare on the same examples.
+        data_args: keyword arguments of a loader reference (plain values: they are part of the
+            run's key).
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ActlabError(
-            f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, csv:PATH, npz:PATH"
-        )
+        raise ActlabError(f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, {_OWN}")
     spec = spec.strip()
     _check_args(seed, val_fraction, test_fraction, limit, shape)
-    file = _file_spec(spec)
-    if file is not None:
-        kind, path = file
-        if kind == "npz" and target is not None:
-            raise ActlabError("target= is for csv files; an npz file's labels are its y array")
-        raw = csv_file(path, target) if kind == "csv" else npz_file(path)
-        name = spec
-    else:
-        name = _builtin_name(spec)
-        if target is not None:
-            raise ActlabError(f"target= is for csv files; {name} has its own labels")
-        raw = BUILTIN[name].load(data_dir, bool(download))
+    name, raw = _raw(spec, data_dir, download, target, _data_args(spec, data_args))
     if not len(raw.y):
         raise ActlabError(f"{name} has no examples; classification needs examples of at least two classes")
     if len(raw.classes) < 2:
@@ -165,6 +165,34 @@ def load(
     return (
         data if train_fraction is None or train_fraction == 1 else _train_share(data, float(train_fraction), int(seed))
     )
+
+
+def _data_args(spec: str, data_args: Any) -> dict[str, Any]:
+    if data_args is None:
+        return {}
+    if _file_spec(spec) is not None or not is_ref(spec):
+        raise ActlabError(f"data_args are for a loader of yours (file.py:function); {spec} takes none")
+    if not isinstance(data_args, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in data_args):
+        raise ActlabError(f"data_args must map argument names to values, got {data_args!r}")
+    return dict(data_args)
+
+
+def _raw(spec: str, data_dir, download, target: str | None, data_args: dict[str, Any]) -> tuple[str, Raw]:
+    """The data set's name and its arrays before splitting."""
+    file = _file_spec(spec)
+    if file is not None:
+        kind, path = file
+        if kind == "npz" and target is not None:
+            raise ActlabError("target= is for csv files; an npz file's labels are its y array")
+        return spec, csv_file(path, target) if kind == "csv" else npz_file(path)
+    if is_ref(spec):
+        if target is not None:
+            raise ActlabError(f"target= is for csv files; the loader {spec} returns its own labels")
+        return spec, loader_raw(spec, data_args)
+    name = _builtin_name(spec)
+    if target is not None:
+        raise ActlabError(f"target= is for csv files; {name} has its own labels")
+    return name, BUILTIN[name].load(data_dir, bool(download))
 
 
 def _train_share(data: Dataset, fraction: float, seed: int) -> Dataset:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,10 @@ IMAGE_SHAPES = ("image32x3", "image28")
 def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test_fraction: float, limit: int | None):
     """Indices into the training pool (train, val) and the test pool (test), and a description."""
     n = len(raw.y)
-    if raw.x_test is not None:
+    if raw.x_val is not None and raw.y_val is not None:
+        train, val, test = np.arange(n), np.arange(len(raw.y_val)), np.arange(len(raw.y_test))
+        rule = "train, validation and test kept as the loader gave them"
+    elif raw.x_test is not None:
         val, train = stratified_pick(raw.y, round(val_fraction * n), rng, keep_one=True)
         test = np.arange(len(raw.y_test))
         rule = (
@@ -46,7 +50,7 @@ def _split_indices(raw: Raw, rng: np.random.Generator, val_fraction: float, test
         pick, _ = stratified_pick(raw.y[train], limit, rng)
         train = train[pick]
         cap = lambda idx, y: idx[stratified_pick(y[idx], max(1, round(len(idx) * ratio)), rng)[0]] if len(idx) else idx
-        val = cap(val, raw.y)
+        val = cap(val, raw.y_val if raw.y_val is not None else raw.y)
         test = cap(test, raw.y_test if raw.x_test is not None else raw.y)
         rule += (
             f"; limit={limit}: train subsampled (stratified, seeded) from {before['train']}, "
@@ -97,31 +101,26 @@ def _standardise(xs: dict[str, np.ndarray], per_channel: bool) -> dict:
     }
 
 
-def prepare(
-    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
-) -> Dataset:
-    rng = np.random.default_rng(seed)
-    train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
+def _check_not_empty(name: str, raw: Raw, val, test, val_fraction: float, test_fraction: float) -> None:
+    """Refuse a split that leaves nothing to select epochs on, or to score."""
     for part, idx, wanted in (
-        ("validation", val, val_fraction > 0),
+        ("validation", val, val_fraction > 0 or raw.x_val is not None),
         ("test", test, raw.x_test is not None or test_fraction > 0),
     ):
-        if wanted and not len(idx):  # nothing to select epochs on, or to score
-            if part == "test" and raw.x_test is not None:
-                raise ActlabError(f"{name}: its test set has no examples; give a test set with examples")
+        if wanted and not len(idx):
+            given = raw.x_test if part == "test" else raw.x_val
+            if given is not None:
+                raise ActlabError(f"{name}: its {part} set has no examples; give a {part} set with examples")
             raise ActlabError(
                 f"{name}: its {len(raw.y)} examples leave no {part} examples once every class keeps one "
                 f"for training; give more examples"
             )
-    pools = {
-        "train": (raw.x, raw.y, train),
-        "val": (raw.x, raw.y, val),
-        "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
-    }
-    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
-    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
-    natural = raw.x.shape[1:]
 
+
+def _shaped(name: str, raw: Raw, xs: dict[str, np.ndarray], shape: str) -> tuple[dict[str, np.ndarray], Any]:
+    """The splits' examples as float arrays of ``shape``, pixels scaled to [0, 1]; and the pixel
+    range they were scaled from (None for other data)."""
+    natural = raw.x.shape[1:]
     pixel_range = raw.pixel_range
     if shape in IMAGE_SHAPES:
         if len(natural) != 3 and raw.image_view is not None:
@@ -141,6 +140,25 @@ def prepare(
         convert = _to_image32x3 if shape == "image32x3" else _to_image28
         xs = {k: convert(torch.from_numpy(np.ascontiguousarray(v, np.float32))).numpy() for k, v in xs.items()}
 
+    return xs, pixel_range
+
+
+def prepare(
+    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
+) -> Dataset:
+    rng = np.random.default_rng(seed)
+    train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
+    _check_not_empty(name, raw, val, test, val_fraction, test_fraction)
+    pools = {
+        "train": (raw.x, raw.y, train),
+        "val": (raw.x_val, raw.y_val, val) if raw.x_val is not None else (raw.x, raw.y, val),
+        "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
+    }
+    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
+    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
+    natural = raw.x.shape[1:]
+    xs, pixel_range = _shaped(name, raw, xs, shape)
+
     per_channel = xs["train"].ndim >= 3
     stats = _standardise(xs, per_channel)
     stats["scaled_from"] = list(pixel_range) if pixel_range is not None else None
@@ -157,7 +175,7 @@ def prepare(
         "seed": seed,
         "split": rule,
         "official_test": raw.x_test is not None,
-        "val_fraction": val_fraction,
+        "val_fraction": None if raw.x_val is not None else val_fraction,
         "test_fraction": None if raw.x_test is not None else test_fraction,
         "limit": limit,
         "sizes": {k: len(s) for k, s in splits.items()},

@@ -21,7 +21,8 @@ from actlab.data import _fetch, _formats
 
 @dataclass
 class Raw:
-    """Arrays before splitting. ``x_test``/``y_test`` are set when the publisher fixed a test set.
+    """Arrays before splitting. ``x_test``/``y_test`` are set when the publisher fixed a test set,
+    ``x_val``/``y_val`` when a user's loader fixed a validation set as well.
 
     ``pixel_range`` maps raw image values onto [0, 1]; ``per_channel`` standardises over axis 1
     (images, signals) instead of per feature; ``image_view`` lets a flat set (digits) be read as
@@ -33,6 +34,8 @@ class Raw:
     classes: list[str]
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    x_val: np.ndarray | None = None  # a validation set given with the data (only with a test set)
+    y_val: np.ndarray | None = None
     pixel_range: tuple[float, float] | None = None
     image_view: tuple[tuple[int, ...], tuple[float, float]] | None = None
     info: dict = field(default_factory=dict)
@@ -232,6 +235,32 @@ def csv_file(path: Path, target: str | None) -> Raw:
     return Raw(x=x, y=y, classes=classes, info={"source": str(path), "target": target, "features": features})
 
 
+def check_examples(x: np.ndarray, y: np.ndarray, where: str, what: str = "x/y") -> None:
+    """``x`` numeric ``(N, ...)`` and finite, ``y`` one label per example; ``where`` (``npz file
+    PATH``) and ``what`` (``x_test/y_test``) name them in the error."""
+    name = what.split("/")[0]
+    if x.dtype.kind not in "biuf" or x.ndim < 2:
+        raise ActlabError(f"{where}: {name} must be a numeric array (N, ...), got {x.dtype} {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ActlabError(f"{where}: {what} need one label per example, got x {x.shape} and y {y.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ActlabError(f"{where}: {name} has nan/inf values; fill them in or drop those examples")
+
+
+def encode_parts(ys: list[np.ndarray], where: str) -> tuple[list[np.ndarray], list[str]]:
+    """The label arrays of a set's parts (train, test, ...) as 0..k-1 codes over their classes
+    together, and the class names: integers or strings; whole-number floats count as integers."""
+    labels = np.concatenate(ys)
+    if labels.dtype.kind == "f":
+        if not np.all(labels == np.round(labels)):
+            raise ActlabError(f"{where}: y has non-integer values; actlab does classification, labels must be classes")
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "biuUS":
+        raise ActlabError(f"{where}: y has dtype {labels.dtype}; use integer or string labels")
+    codes, classes = _formats.encode_labels(labels, f"{where} y")
+    return np.split(codes, np.cumsum([len(y) for y in ys])[:-1]), classes
+
+
 def npz_file(path: Path) -> Raw:
     z = _formats.read_npz(path)
     if {"x_train", "y_train", "x_test", "y_test"} <= z.keys():
@@ -244,36 +273,17 @@ def npz_file(path: Path) -> Raw:
             "(or x_train, y_train, x_test, y_test)"
         )
     for xs, ys, what in ((x, y, "x/y"), (xt, yt, "x_test/y_test")):
-        if xs is None:
-            continue
-        if xs.dtype.kind not in "biuf" or xs.ndim < 2:
-            raise ActlabError(
-                f"npz file {path}: {what.split('/')[0]} must be a numeric array (N, ...), got {xs.dtype} {xs.shape}"
-            )
-        if ys.ndim != 1 or len(ys) != len(xs):
-            raise ActlabError(f"npz file {path}: {what} need one label per example, got x {xs.shape} and y {ys.shape}")
-        if xs.dtype.kind == "f" and not np.isfinite(xs).all():
-            raise ActlabError(
-                f"npz file {path}: {what.split('/')[0]} has nan/inf values; fill them in or drop those examples"
-            )
+        if xs is not None:
+            check_examples(xs, ys, f"npz file {path}", what)
     if xt is not None and xt.shape[1:] != x.shape[1:]:
         raise ActlabError(f"npz file {path}: x_train examples are {x.shape[1:]} but x_test examples {xt.shape[1:]}")
-    labels = np.concatenate([y, yt]) if yt is not None else y
-    if labels.dtype.kind == "f":
-        if not np.all(labels == np.round(labels)):
-            raise ActlabError(
-                f"npz file {path}: y has non-integer values; actlab does classification, labels must be classes"
-            )
-        labels = labels.astype(np.int64)
-    if labels.dtype.kind not in "biuUS":
-        raise ActlabError(f"npz file {path}: y has dtype {labels.dtype}; use integer or string labels")
-    codes, classes = _formats.encode_labels(labels, f"npz file {path} y")
+    codes, classes = encode_parts([y] if yt is None else [y, yt], f"npz file {path}")
     pixel = (0.0, 255.0) if x.dtype == np.uint8 and x.ndim >= 3 else None
     return Raw(
         x=x,
-        y=codes[: len(y)],
+        y=codes[0],
         x_test=xt,
-        y_test=codes[len(y) :] if yt is not None else None,
+        y_test=codes[1] if yt is not None else None,
         classes=classes,
         pixel_range=pixel,
         info={"source": str(path), "arrays": sorted(z)},

@@ -1,7 +1,7 @@
 """Where and how trainings run. Studies hand their trainings to the :class:`Runner` as
 :class:`Unit`\\ s (plain data: a plan, a dataset and a model by name, a training config).
 
-Modules: :mod:`~actlab.execution.units` (a unit and its key), :mod:`~actlab.execution.runner`
+Modules: :mod:`~actlab.execution.units` (a study's task, a unit and its key), :mod:`~actlab.execution.runner`
 (the runner and its packs), :mod:`~actlab.execution.executors` (this process, worker processes,
 Dask), :mod:`~actlab.execution.worker` (what a worker runs), :mod:`~actlab.execution.records`
 (a finished unit's file), :mod:`~actlab.execution.claims` (how processes on one folder split the
@@ -12,7 +12,7 @@ from actlab.execution.claims import claim, claim_holder, release
 from actlab.execution.executors import init_worker
 from actlab.execution.records import finished_text, read_unit, unit_record
 from actlab.execution.runner import DEFAULT_PACK, Runner, packs
-from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Unit, slug
+from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Task, Unit, slug
 from actlab.execution.worker import BAD_UNIT, load_data, plan_templates, provide_data, train_units
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "FORMAT_UNIT",
     "WHERE_ONLY",
     "Runner",
+    "Task",
     "Unit",
     "claim",
     "claim_holder",

@@ -49,6 +49,7 @@ class _Serial:
 
     name = "this process"
     capacity = 1
+    here = True  # trains in this process (a training loop only this process knows can run)
 
     def submit(self, part: Part) -> Future:
         f: Future = Future()

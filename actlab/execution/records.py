@@ -22,7 +22,7 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import oversized
 from actlab.execution.units import FORMAT_UNIT, Unit
-from actlab.training import RunResult, best_val_accuracy
+from actlab.training import RunResult, score_line
 
 
 def unit_record(u: Unit, trained: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,15 +83,17 @@ def _set_aside(path: Path) -> None:
 
 def finished_text(record: Mapping[str, Any], cached: bool, score: str = "test") -> str:
     """How a finished unit reads in a progress line: skipped, its error, or its status and its
-    ``score`` (``"test"``: test accuracy; ``"val"``: best validation accuracy)."""
+    ``score`` (``"test"``: test accuracy; ``"val"``: the score the studies select on)."""
     if cached:
         return "already done, skipped"
     if "error" in record:
         return f"error: {record['error']}"
     r = record["result"]
-    acc = r["test"].get("accuracy") if score == "test" else best_val_accuracy(r)
+    if score != "test":
+        return f"{r['status']}, {score_line(r)}"
+    acc = r["test"].get("accuracy")
     shown = f"{acc:.3f}" if isinstance(acc, (int, float)) and math.isfinite(acc) else "n/a"
-    return f"{r['status']}, {score} acc {shown}"
+    return f"{r['status']}, test acc {shown}"
 
 
 __all__ = ["finished_text", "read_unit", "unit_record"]

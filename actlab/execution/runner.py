@@ -32,6 +32,7 @@ from actlab.execution.claims import claim, release
 from actlab.execution.executors import Executor, make_executor
 from actlab.execution.records import read_unit, unit_record
 from actlab.execution.units import Unit
+from actlab.training.fit import LOCAL_ONLY, local_only
 from actlab.training.population import packable
 
 DEFAULT_PACK = 32
@@ -44,7 +45,9 @@ def packs(units: Sequence[Unit], pack: int) -> list[list[Unit]]:
     and ``pack``."""
     groups: dict[str, list[Unit]] = {}
     for u in units:
-        groups.setdefault(u.pack_key() if pack > 1 and packable(u.model, u.plan) else f"alone:{u.name}", []).append(u)
+        groups.setdefault(
+            u.pack_key() if pack > 1 and packable(u.model, u.plan, u.train.get("fit")) else f"alone:{u.name}", []
+        ).append(u)
     parts = []
     for g in groups.values():
         n = max(1, math.ceil(len(g) / max(pack, 1)))
@@ -100,6 +103,9 @@ class Runner:
         names = [u.name for u in units]
         if len(set(names)) != len(names):
             raise ActlabError("two units share a name; every unit of a study needs its own")
+        local = next((u.train["fit"] for u in units if local_only(u.train.get("fit"))), None)
+        if local is not None and not getattr(self._ex, "here", False):
+            raise ActlabError(LOCAL_ONLY.format(ref=local))
         done = _Pass(self._ex, units, self.pack, None if folder is None else Path(folder), on_done, self.poll).run()
         return {n: done[n] for n in names}
 

@@ -2,9 +2,13 @@
 and model by name, the training config), so that it travels to worker processes and Dask workers
 as it is; no model or tensor is ever sent.
 
+A study's :class:`Task` (dataset, model, data seed, data and model options, training config) is
+what all its trainings share; :meth:`Task.unit` makes each of them, the one place a unit is made.
+
 The key of a unit (:meth:`Unit.key`) is the one rule for what makes two trainings the same:
 everything that decides the result, and nothing that only says where it runs (the training's
-``threads`` and ``device``, the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
+``threads`` and ``device``, the file a user's training loop is read from (its qualified name and
+version are in the key), the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from actlab._errors import ActlabError
+from actlab.training import TrainConfig
 
 FORMAT_UNIT = "actlab-unit"  # the "format" of a unit's record file
-WHERE_ONLY = {"train": ("threads", "device"), "data_options": ("data_dir", "download")}  # not in a unit's key
+WHERE_ONLY = {"train": ("threads", "device", "fit"), "data_options": ("data_dir", "download")}  # not in a unit's key
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 
@@ -70,4 +75,50 @@ class Unit:
         return json.dumps(d, sort_keys=True, default=str)
 
 
-__all__ = ["FORMAT_UNIT", "WHERE_ONLY", "Unit", "slug"]
+@dataclass(frozen=True)
+class Task:
+    """A study's task: ``model`` on ``dataset`` (split by ``data_seed``, loaded with
+    ``data_options``, built with ``model_options``) trained with ``train``. Every study, the
+    surrogate and the runner take it; :meth:`of` reads it from a study's config."""
+
+    dataset: str = "mnist1d"
+    model: str = "mlp"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data_seed: int = 0
+    data_options: Mapping[str, Any] = field(default_factory=dict)
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: Any, location: Mapping[str, Any] | None = None) -> Task:
+        """The task of a study's ``config`` (its dataset, model, data seed, options and training
+        config); ``location`` (``data_dir``, ``download``) says where the data is read from."""
+        return cls(
+            dataset=config.dataset,
+            model=config.model,
+            train=config.train,
+            data_seed=int(config.data_seed),
+            data_options={**config.data_options, **(location or {})},
+            model_options=dict(config.model_options),
+        )
+
+    def unit(self, name: str, plan: Any, **train: Any) -> Unit:
+        """The training of ``plan`` named ``name``; ``train`` overrides training settings (the
+        seed: every study says which seed a training has; ``train_fraction`` goes to the data)."""
+        data_options = dict(self.data_options)
+        if "train_fraction" in train:
+            share = train.pop("train_fraction")
+            if share is not None and share < 1:
+                data_options["train_fraction"] = share
+        return Unit(
+            name=name,
+            plan=dict(plan) if isinstance(plan, Mapping) else plan,
+            dataset=self.dataset,
+            model=self.model,
+            train={**self.train.to_dict(), **train},
+            data_seed=self.data_seed,
+            data_options=data_options,
+            model_options=dict(self.model_options),
+        )
+
+
+__all__ = ["FORMAT_UNIT", "WHERE_ONLY", "Task", "Unit", "slug"]

@@ -74,7 +74,7 @@ def train_units(units: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     groups: dict[str, list[int]] = {}
     for i, u in enumerate(units):
-        key = Unit.from_dict(u).pack_key() if packable(u["model"], u["plan"]) else f"alone:{i}"
+        key = Unit.from_dict(u).pack_key() if packable(u["model"], u["plan"], u["train"].get("fit")) else f"alone:{i}"
         groups.setdefault(key, []).append(i)
     for idx in groups.values():
         results = _train_pack([units[i] for i in idx]) if len(idx) > 1 else None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab._io import finite, write_file_atomic
-from actlab.report._style import DPI
+from actlab.report._style import DPI, pyplot
 from actlab.report.plots import draw_feature_map
 from actlab.stats import NOT_CONVERGED, format_p
 
@@ -25,22 +25,13 @@ pre{background:#f5f5f7;padding:10px;font-size:12px;overflow:auto}details{margin:
 """
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> Path:
     """Lay out (unless the figure has its own layout engine), write at ``DPI`` (atomically:
     processes sharing an --out may write it at once) and close a figure."""
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     write_file_atomic(path, lambda tmp: fig.savefig(tmp, dpi=DPI))
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 

@@ -48,4 +48,25 @@ def style(i: int) -> dict[str, str]:
     }
 
 
-__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "style"]
+def pyplot():
+    """matplotlib's pyplot, drawing off screen (Agg): how the reports get it, imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure(**kwargs):
+    """A matplotlib Figure drawn by Agg, outside pyplot: written by a report, or returned to a
+    notebook (``plot()`` of a study's result), whatever backend pyplot uses there."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "figure", "pyplot", "style"]

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
-from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
+from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -46,16 +46,19 @@ def _series(runs: list[dict[str, Any]], key: str) -> tuple[np.ndarray, list[np.n
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    return _save(curves_figure(results), path)
+
+
+def curves_figure(results: dict[str, Any]):
+    """Train and validation accuracy per epoch, one panel per activation (a matplotlib Figure)."""
     from matplotlib.ticker import MaxNLocator
 
     groups = _by_activation(results)
     n = len(groups)
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), squeeze=False, sharey=True, layout="constrained"
-    )
+    fig = figure(figsize=(max(3.2 * cols, 6.4), 2.5 * rows + 0.9), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     for ax, (act, runs) in zip(axes.flat, groups.items(), strict=False):  # more axes than groups: the rest off
         for key, colour, ls, label in (
             ("train_accuracy", PALETTE[0], "-", "train"),
@@ -78,13 +81,13 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=TEXT, frameon=False
     )
     fig.suptitle("Train vs validation accuracy per epoch (thin: each seed, thick: mean)", fontsize=TITLE)
-    return _save(fig, path)
+    return fig
 
 
 def plot_time_accuracy(results: dict[str, Any], path: Path) -> Path:
     """Each activation's own colour and marker; the legend, outside the axes, lists them from the
     most accurate down (points that fall together stay told apart there)."""
-    plt = _plt()
+    plt = pyplot()
     rows = results["summary"]
     per_col = 22
     fig, ax = plt.subplots(
@@ -155,7 +158,7 @@ def diagnostics_table(results: dict[str, Any]) -> tuple[list[str], list[str], di
 
 def plot_diagnostics(results: dict[str, Any], path: Path) -> Path:
     """One heatmap per measure, two per row (one per row for many slots), numbers in the cells."""
-    plt = _plt()
+    plt = pyplot()
     acts, slots, mats = diagnostics_table(results)
     label_in = 0.09 * max((len(a) for a in acts), default=4) + 0.5
     panel_w = label_in + 0.62 * max(len(slots), 2) + 0.9

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note, feature_map_section
+from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._math import drawn, formula_html
-from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, style
+from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
 from actlab.stats import CI_NOTE
 
 CURVE_RANGE = (-5.0, 5.0)
@@ -96,10 +96,16 @@ def _ylim(*series, cap: float = 6.0):
 
 
 def plot_fitness(results: dict[str, Any], path: Path, series: dict[str, Any] | None = None) -> Path:
-    """Best and mean fitness per generation, the hall of fame's best, each population's best."""
-    plt = _plt()
+    return _save(fitness_figure(results, series), path)
+
+
+def fitness_figure(results: dict[str, Any], series: dict[str, Any] | None = None):
+    """Best and mean fitness per generation, the hall of fame's best, each population's best (a
+    matplotlib Figure)."""
+
     s = series or fitness_series(results)
-    fig, ax = plt.subplots(figsize=(8.4, 3.8), layout="constrained")
+    fig = figure(figsize=(8.4, 3.8), layout="constrained")
+    ax = fig.subplots()
     ax.plot(s["generation"], s["best"], "o-", color=PALETTE[3], label="best in population")
     ax.plot(s["generation"], s["mean"], "s--", color=PALETTE[0], label="population mean")
     ax.step(s["generation"], s["hof_best"], where="post", color="0.3", lw=1, label="hall of fame best")
@@ -113,12 +119,12 @@ def plot_fitness(results: dict[str, Any], path: Path, series: dict[str, Any] | N
     ax.grid(alpha=0.3)
     fig.legend(loc="outside right upper", fontsize=TEXT, frameon=False)
     ax.set_title("Fitness per generation", fontsize=TITLE)
-    return _save(fig, path)
+    return fig
 
 
 def plot_functions(curves: dict[str, list[dict[str, Any]]], path: Path, title: str) -> Path:
     """Rows: slots, each with its legend below it; left f, right f'; ReLU dashed for reference."""
-    plt = _plt()
+    plt = pyplot()
     relu = {"x": np.linspace(*CURVE_RANGE, 601)}
     relu["y"], relu["dy"] = np.maximum(relu["x"], 0), (relu["x"] > 0).astype(float)
     rows = list(curves.items())
@@ -154,7 +160,7 @@ def plot_functions(curves: dict[str, list[dict[str, Any]]], path: Path, title: s
 
 
 def plot_final(final: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     rows = final["contenders"]
     fig, ax = plt.subplots(figsize=(min(MAX_WIDTH, max(6.4, 1.3 * len(rows) + 1.5)), 3.8), layout="constrained")
     for i, r in enumerate(rows):

@@ -11,7 +11,7 @@ import torch
 from actlab._io import finite, write_file_atomic
 from actlab.catalogue import REGISTRY, Entry, format_spec
 from actlab.catalogue.properties import interval, value_and_derivative
-from actlab.report._style import DPI, MAX_WIDTH, TEXT, TITLE, style
+from actlab.report._style import DPI, MAX_WIDTH, TEXT, TITLE, pyplot, style
 
 
 @dataclass
@@ -41,18 +41,9 @@ def _ylim(*series: list[float], cap: float = 6.0) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def draw_entry(data: CurveData, path: str | Path, *, title: bool = True, size=(4.2, 3.0), dpi: int = 110) -> Path:
     """One function and its derivative, with the formula as the title and the legend below."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size, dpi=dpi, layout="constrained")
     ax.axhline(0, color="0.8", lw=0.8)
     ax.axvline(0, color="0.8", lw=0.8)
@@ -78,7 +69,7 @@ def draw_entry(data: CurveData, path: str | Path, *, title: bool = True, size=(4
 def draw_many(datas: list[CurveData], path: str | Path, *, derivative: bool = True, dpi: int = 120) -> Path:
     """Several functions on one figure (left: f, right: f'); each its own colour (and, past 18,
     line style), the legend below the axes."""
-    plt = _pyplot()
+    plt = pyplot()
     ncols = 2 if derivative else 1
     legend_cols = 5 if derivative else 3
     legend_in = 0.2 * math.ceil(len(datas) / legend_cols) + 0.2
@@ -173,7 +164,7 @@ def place_labels(ax, points: list[tuple[float, float, str]], *, marker_pt: float
 def draw_feature_map(points: list[dict], path: str | Path, label: str) -> Path:
     """Functions at their place in the surrogate's feature embedding (``points``: ``name``,
     ``xy``, ``accuracy``), coloured by ``accuracy``: neighbours behave alike at initialisation."""
-    plt = _pyplot()
+    plt = pyplot()
     pts = [p for p in points if p.get("xy") is not None]
     fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.75, 5.0), dpi=DPI, layout="constrained")
     acc = [p["accuracy"] for p in pts]

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from actlab._io import finite, write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _save
-from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE
+from actlab.report._html import _CSS, _f, _img, _n, _save
+from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot
 from actlab.report.plots import place_labels
 
 ROLE_STYLE = {
@@ -50,9 +50,14 @@ def predicted_vs_real(results: dict[str, Any]) -> dict[str, list[tuple[str, floa
 
 
 def plot_predicted(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    return _save(predicted_figure(results), path)
+
+
+def predicted_figure(results: dict[str, Any]):
+    """The trained functions' predicted against their real validation accuracy (a matplotlib Figure)."""
     points = predicted_vs_real(results)
-    fig, ax = plt.subplots(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
+    fig = figure(figsize=(7.2, 5.0), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
     every = [v for pts in points.values() for p in pts for v in (p[1], p[3])]
     lo, hi = (min(every), max(every)) if every else (0.0, 1.0)
     pad = 0.05 * max(hi - lo, 0.05)
@@ -85,7 +90,7 @@ def plot_predicted(results: dict[str, Any], path: Path) -> Path:
     place_labels(
         ax, [(x, y, name[:24]) for name, x, _, y in best_first], marker_pt=7, fontsize=TEXT - 1, family="monospace"
     )
-    return _save(fig, path)
+    return fig
 
 
 def map_frame(points: list[list[float]], share: float = 0.03) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -103,7 +108,7 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     """Every candidate at its place in the embedding (first two principal components): filled
     markers are trained (real accuracy), hollow ones predicted; the few far out are drawn at the
     frame's edge (dashed edge)."""
-    plt = _plt()
+    plt = pyplot()
     rows = [r for r in results["candidates"] if r["map"] is not None]
     (x0, x1), (y0, y1) = map_frame([r["map"] for r in rows])
     fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.8, 5.6), dpi=DPI, layout="constrained")

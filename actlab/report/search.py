@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from actlab._io import write_text_atomic
-from actlab.report._html import _CSS, _f, _img, _n, _plt, _pv, _save, convergence_note
-from actlab.report._style import PALETTE, TEXT, TITLE
+from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note
+from actlab.report._style import PALETTE, TEXT, TITLE, figure, pyplot
 from actlab.stats import CI_NOTE
 
 
 def plot_history(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     trials = [t for t in results["trials"] if t["state"] == "COMPLETE"]
@@ -62,12 +62,16 @@ def winners_matrix(results: dict[str, Any], share: float = 0.2) -> tuple[list[st
 
 
 def plot_winners(results: dict[str, Any], path: Path) -> Path:
-    plt = _plt()
+    return _save(winners_figure(results), path)
+
+
+def winners_figure(results: dict[str, Any]):
+    """How often each activation is chosen at each layer among the best trials (a matplotlib Figure)."""
+
     used, slots, m, n = winners_matrix(results)
     label_in = 0.09 * max((len(u) for u in used), default=4) + 0.5
-    fig, ax = plt.subplots(
-        figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6), layout="constrained"
-    )
+    fig = figure(figsize=(max(5.0, label_in + 0.8 * len(slots) + 1.2), 0.32 * len(used) + 1.6), layout="constrained")
+    ax = fig.subplots()
     im = ax.imshow(m, aspect="auto", cmap="Blues", vmin=0)
     ax.set_xticks(range(len(slots)), slots, rotation=30, ha="right", rotation_mode="anchor", fontsize=TEXT)
     ax.set_yticks(range(len(used)), used, fontsize=TEXT, family="monospace")
@@ -85,14 +89,14 @@ def plot_winners(results: dict[str, Any], path: Path) -> Path:
                 )
     ax.set_title(f"Which activation wins at which layer (best {_n(n, 'trial')})", fontsize=TITLE)
     fig.colorbar(im, ax=ax, fraction=0.06).ax.tick_params(labelsize=TEXT)
-    return _save(fig, path)
+    return fig
 
 
 def plot_importances(results: dict[str, Any], path: Path) -> Path | None:
     imp = results.get("importances") or {}
     if not imp:
         return None
-    plt = _plt()
+    plt = pyplot()
     names = list(imp)[::-1]
     fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(names) + 1.2))
     ax.barh(names, [imp[n] for n in names], color=PALETTE[4])

@@ -3,16 +3,18 @@ candidates predicted best."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from actlab._errors import ActlabError
 from actlab._progress import Progress
-from actlab.execution import Runner, Unit, finished_text, provide_data
-from actlab.surrogate.features import Task, function_key
+from actlab.execution import Runner, Task, Unit, finished_text, provide_data
+from actlab.surrogate.features import Task as FeatureTask
+from actlab.surrogate.features import function_key
 from actlab.surrogate.regressor import Surrogate
-from actlab.training import TrainConfig, best_val_accuracy
+from actlab.training import run_score
 
 USUAL = ("elu", "relu", "selu", "sigmoid", "softplus", "softsign", "swish", "tanh")  # trained first (AQuaSurF)
 KEEP = 12  # candidates a search keeps by default when a surrogate prunes its list
@@ -22,7 +24,7 @@ def prune(
     candidates: Sequence[str],
     keep: int,
     task: Task,
-    train: TrainConfig,
+    seed: int,
     runner: Runner,
     folder: str | Path,
     data=None,
@@ -30,29 +32,16 @@ def prune(
 ) -> tuple[list[str], dict[str, Any]]:
     """The ``keep`` candidates predicted best, best first, and a record of how they were chosen.
 
-    The eight usual functions are trained on ``task`` with ``train`` (its seed; each function in
-    every slot but the output), as runner units in ``folder`` (a rerun trains none again), and a
+    The eight usual functions are trained on the study's ``task`` with training seed ``seed``
+    (each function in every slot but the output), as runner units in ``folder`` (a rerun trains none again), and a
     surrogate fit on their validation accuracy predicts the other candidates; a usual function
     among the candidates counts with its real score. A candidate that cannot run in the model is
     dropped. The choice depends only on the task, the trainings and the candidates, so it is the
     same on every rerun."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    sur = Surrogate(task, data, folder=folder / "features")
-    cfg = {**train.to_dict(), "diagnostics": False}
-    units = [
-        Unit(
-            name=f"usual-{s}",
-            plan=s,
-            dataset=task.dataset,
-            model=task.model,
-            train=cfg,
-            data_seed=task.data_seed,
-            data_options=dict(task.data_options),
-            model_options=dict(task.model_options),
-        )
-        for s in USUAL
-    ]
+    sur = Surrogate(FeatureTask.of(task, seed), data, folder=folder / "features")
+    units = [task.unit(f"usual-{s}", s, seed=seed, diagnostics=False) for s in USUAL]
     provide_data(units[0], sur.data)
     bar = Progress(len(units), "runs for the surrogate", enabled=progress)
 
@@ -61,7 +50,8 @@ def prune(
         bar.finish(finished_text(rec, cached, "val"), skipped=cached)
 
     recs = runner.run(units, folder, on_done=done)
-    usual = {u.plan: best_val_accuracy(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    scores = {u.plan: run_score(recs[u.name]["result"]) for u in units if "result" in recs[u.name]}
+    usual = {plan: v for plan, v in scores.items() if math.isfinite(v)}  # a training loop's diverged run: no score
     cands = [c for c in candidates if sur.ok(c)]
     if not cands:
         raise ActlabError(

@@ -3,7 +3,7 @@ trainer (:mod:`actlab.training.population`) and what a run produced (:mod:`actla
 
 from actlab.training.losses import LOSSES, get_loss
 from actlab.training.metrics import METRICS, batched_classification_metrics, classification_metrics
-from actlab.training.result import RunResult, best_val_accuracy
+from actlab.training.result import RunResult, best_val_accuracy, run_score, score_line
 from actlab.training.trainer import (
     OPTIMIZERS,
     TrainConfig,
@@ -29,6 +29,8 @@ __all__ = [
     "get_loss",
     "learned_parameters",
     "predict",
+    "run_score",
+    "score_line",
     "seed_everything",
     "train",
 ]

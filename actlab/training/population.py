@@ -63,7 +63,7 @@ from actlab.training.trainer import (
 OnEpoch = Callable[[int, int, Mapping[str, Any]], bool | None]  # (member, epoch, record) -> prune?
 
 
-def packable(model: str, plan: Any = None) -> bool:
+def packable(model: str, plan: Any = None, fit: Any = None) -> bool:
     """Whether the packed trainer reproduces a model with this activation plan: the MLP, with a
     function in every slot that acts on each element alone (a pack's activations see a
     ``(members, batch, features)`` tensor: softmax along a dimension, or a PReLU with one slope per
@@ -73,8 +73,9 @@ def packable(model: str, plan: Any = None) -> bool:
     what its table row declares (``axis``, ``mixes_features``, one parameter per channel) and its
     module's make (parts sized at the first call); only a function the catalogue does not
     describe (a user's module, or an entry registered as kind ``user``) is also measured, with a
-    tolerance far above rounding (:func:`_acts_on_elements`)."""
-    if model != "mlp":
+    tolerance far above rounding (:func:`_acts_on_elements`). A run of the user's own training loop
+    (``fit``) is never packed."""
+    if model != "mlp" or fit is not None:
         return False
     specs = plan.values() if isinstance(plan, Mapping) else [plan]
     return all(_layout_free(s) for s in specs)
@@ -281,6 +282,8 @@ def train_population(
     ``seed_everything(config.seed)``, as there). ``on_epoch(k, epoch, record)`` returning True
     prunes member k."""
     config = config or TrainConfig()
+    if config.fit is not None:
+        raise ActlabError("a run of a training loop of your own trains alone, never packed")
     if not plans:
         return []
     if config.threads:

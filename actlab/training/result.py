@@ -8,6 +8,11 @@ counts as no value, and a run with no value at all (it diverged in its first epo
 epoch) scores 0. Search scores its trials, screen and the surrogate their functions, and evolve
 its candidates by this rule; a study that fails a diverged run outright (evolve's fitness, the
 test accuracy of final runs) says so where it does.
+
+A run of the user's own training loop (:mod:`actlab.training.fit`) has no epochs: its record is
+what the loop returned (``fit``), and its score is the metric selected on, in its direction
+(:func:`run_score`: negated for a metric to minimise, so that every study maximises; minus infinity
+when it was not finite).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class RunResult:
     seconds: float
     diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
     learned: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # see learned_parameters
+    fit: dict[str, Any] | None = None  # a user's loop: name, version, metric, direction, metrics
 
     @property
     def epoch_seconds(self) -> float:
@@ -51,8 +57,16 @@ class RunResult:
         module docstring)."""
         return _best_val(self.epochs)
 
+    @property
+    def score(self) -> float:
+        """What the studies select on, higher better (:func:`run_score`)."""
+        return run_score(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "epoch_seconds": self.epoch_seconds}
+        d = {**asdict(self), "epoch_seconds": self.epoch_seconds}
+        if self.fit is None:
+            del d["fit"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunResult:
@@ -71,6 +85,8 @@ class RunResult:
         run; a string, NaN or 5.0 accuracy is not. The one rule for a run record read from a file."""
         if not isinstance(d, Mapping) or d.get("status") not in STATUSES:
             return False
+        if d.get("fit") is not None:
+            return _fit_ok(d)
         epochs = d.get("epochs")
         if not isinstance(epochs, list) or not all(isinstance(e, dict) and _numbers(e) for e in epochs):
             return False
@@ -85,6 +101,47 @@ def best_val_accuracy(result: Mapping[str, Any]) -> float:
     records hold it): the one scoring rule, for records read from files."""
     epochs = result.get("epochs")
     return _best_val(epochs if isinstance(epochs, list) else [])
+
+
+def run_score(result: Mapping[str, Any]) -> float:
+    """The one score the studies select on, higher better: a user's loop's selected metric
+    (negated where it is minimised, minus infinity where it was not finite), else
+    :func:`best_val_accuracy`."""
+    fit = result.get("fit")
+    if not isinstance(fit, Mapping):
+        return best_val_accuracy(result)
+    metrics = fit.get("metrics")
+    value = finite_float(metrics.get(fit.get("metric")) if isinstance(metrics, Mapping) else None)
+    if value is None:
+        return -math.inf
+    return -value if fit.get("direction") == "min" else value
+
+
+def score_line(result: Mapping[str, Any]) -> str:
+    """The score as progress lines say it: ``val acc 0.912``, ``val_loss 0.310`` (unsigned)."""
+    fit = result.get("fit")
+    if not isinstance(fit, Mapping):
+        return f"val acc {best_val_accuracy(result):.3f}"
+    v = run_score(result)
+    shown = f"{abs(v) if fit.get('direction') == 'min' else v:.3f}" if math.isfinite(v) else "n/a"
+    return f"{fit.get('metric')} {shown}"
+
+
+def _fit_ok(d: Mapping[str, Any]) -> bool:
+    """A user's loop's result: its metrics numbers, its test scores numbers with an accuracy from 0
+    to 1 where there is one, no epochs."""
+    fit, test = d["fit"], d.get("test")
+    return (
+        isinstance(fit, dict)
+        and isinstance(fit.get("metric"), str)
+        and isinstance(fit.get("metrics"), dict)
+        and _numbers(fit["metrics"])
+        and d.get("epochs") == []
+        and isinstance(test, dict)
+        and _numbers(test)
+        and ("accuracy" not in test or _accuracy(test["accuracy"]))
+        and _extras_ok(d)
+    )
 
 
 def _best_val(epochs: list[Any]) -> float:
@@ -144,4 +201,4 @@ def _extras_ok(d: Mapping[str, Any]) -> bool:
     )
 
 
-__all__ = ["STATUSES", "RunResult", "best_val_accuracy"]
+__all__ = ["STATUSES", "RunResult", "best_val_accuracy", "run_score", "score_line"]

@@ -41,9 +41,11 @@ from torch import nn
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
+from actlab._refs import qualified_name
 from actlab.data import Dataset, Split
 from actlab.models.plan import SlotModel
 from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
+from actlab.training.fit import DEFAULT_METRIC, check_settings, load_fit, reference, train_fit
 from actlab.training.losses import LossFn, get_loss
 from actlab.training.metrics import classification_metrics, prediction_metrics
 from actlab.training.result import RunResult
@@ -65,6 +67,7 @@ EVAL_BATCH = 2048
 CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
 FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
 XY = tuple[torch.Tensor, torch.Tensor]  # a split's inputs and labels, on the training's device
+FIT_FIELDS = ("fit", "fit_name", "fit_version", "fit_metric", "fit_direction")  # TrainConfig's fit settings
 MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
 
@@ -88,6 +91,11 @@ class TrainConfig:
     device: str = "cpu"
     diagnostics: bool = True
     fused: bool = True  # the optimizer's fused kernel where PyTorch has one; False: the per-parameter loop
+    fit: Any = None  # the user's training loop in place of this trainer: a reference or a callable (see training.fit)
+    fit_name: str | None = None  # the loop's qualified name (set from fit; in a run's key, where fit is not)
+    fit_version: str | None = None  # the user's version of the loop (in a run's key)
+    fit_metric: str = DEFAULT_METRIC  # the metric of the loop's results the studies select on
+    fit_direction: str = "max"  # max or min
 
     def __post_init__(self) -> None:
         self.optimizer = self.optimizer.lower()
@@ -122,13 +130,28 @@ class TrainConfig:
         )
         V.device(self.device)
         get_loss(self.loss)  # fail early on an unknown loss
+        self._check_fit()
+
+    def _check_fit(self) -> None:
+        check_settings(self.fit_version, self.fit_metric, self.fit_direction)
+        if self.fit is not None:
+            self.fit = reference(self.fit)
+            self.fit_name = qualified_name(load_fit(self.fit))
+        elif self.fit_version is not None or (self.fit_metric, self.fit_direction) != (DEFAULT_METRIC, "max"):
+            raise ActlabError("a fit version, metric or direction applies to a training loop of your own: give fit too")
 
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][1]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as plain data; the fit settings only where there is a loop of the user's (so
+        a run without one keeps the key it always had)."""
+        d = asdict(self)
+        if self.fit is None:
+            for k in FIT_FIELDS:
+                del d[k]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
@@ -175,7 +198,9 @@ def few_steps(n_train: int, config: TrainConfig) -> str | None:
     per epoch on ``n_train`` training examples (iris: 105 examples at batch 128 is one step per
     epoch, 30 in 30 epochs: the model stops long before it converges); else None."""
     steps = math.ceil(n_train / config.batch_size)
-    if steps >= min(MIN_STEPS, n_train):  # (a split of fewer examples: only batch 1 gives each its step)
+    if config.fit is not None or steps >= min(
+        MIN_STEPS, n_train
+    ):  # a loop of the user's batches as it likes  # (a split of fewer examples: only batch 1 gives each its step)
         return None
     smaller = 2 ** max(0, (n_train // MIN_STEPS).bit_length() - 1)  # a power of two giving at least MIN_STEPS
     return (
@@ -232,9 +257,16 @@ def train(
 
     ``build`` is a zero-argument function returning the model (called after seeding, so the
     initial weights depend only on ``config.seed``) or a model. ``on_epoch(epoch, record)`` is
-    called after every epoch; returning ``True`` stops the run as ``"pruned"``.
+    called after every epoch; returning ``True`` stops the run as ``"pruned"``. With
+    ``config.fit`` the user's loop trains the model instead (:mod:`actlab.training.fit`; no
+    ``on_epoch``).
     """
     config = config or TrainConfig()
+    if config.fit is not None:
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        return train_fit(build, data, config)
     run = _Run.start(build, data, config)
     start = time.perf_counter()
     status, epochs, stop = run.fit(on_epoch)

@@ -211,42 +211,54 @@ def compile_dual(node: Node, inductor: bool = False) -> DualFn:
     ca, cb = _fold(a), _fold(b)
     name = node.name
     if cb is not None:  # tensor op scalar
-        fa = compile_dual(a, inductor)
-        if name in ("max", "min"):
-            clamp = torch.clamp_min if name == "max" else torch.clamp_max
-            keep = torch.ge if name == "max" else torch.le  # a clamp passes the gradient at its bound
-
-            def clamped(x):
-                u, du = fa(x)
-                return clamp(u, cb), _mask(keep(u, cb), u) * du
-
-            return clamped
-        scale = {"add": 1.0, "sub": 1.0, "mul": cb, "div": 1.0 / _protect(cb)}[name]
-        op = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": lambda u, v: u / _protect(v)}[name]
-
-        def scalar_right(x):
-            u, du = fa(x)
-            return op(u, cb), _chain(du, scale)
-
-        return scalar_right
+        return _dual_scalar_right(name, compile_dual(a, inductor), cb)
     if ca is not None:  # scalar op tensor
-        fb = compile_dual(b, inductor)
         if name in ("max", "min"):
             return compile_dual(Call(name, (b, a)), inductor)
-        if name == "div":
+        return _dual_scalar_left(name, ca, compile_dual(b, inductor))
+    return _dual_binary(name, compile_dual(a, inductor), compile_dual(b, inductor))
 
-            def reciprocal(x):
-                v, dv = fb(x)
-                pv = _protect(v)
-                y = ca / pv
-                return y, -y * (dv * _mask(v.abs() >= DIV_EPS, v)) / pv
 
-            return reciprocal
-        if name == "sub":
-            return lambda x: (lambda v, dv: (ca - v, -dv))(*fb(x))
-        op, scale = (torch.add, 1.0) if name == "add" else (torch.mul, ca)
-        return lambda x: (lambda v, dv: (op(v, ca), _chain(dv, scale)))(*fb(x))
-    fa, fb = compile_dual(a, inductor), compile_dual(b, inductor)
+def _dual_scalar_right(name: str, fa: DualFn, cb: float) -> DualFn:
+    """``a op c`` for a constant ``c``."""
+    if name in ("max", "min"):
+        clamp = torch.clamp_min if name == "max" else torch.clamp_max
+        keep = torch.ge if name == "max" else torch.le  # a clamp passes the gradient at its bound
+
+        def clamped(x):
+            u, du = fa(x)
+            return clamp(u, cb), _mask(keep(u, cb), u) * du
+
+        return clamped
+    scale = {"add": 1.0, "sub": 1.0, "mul": cb, "div": 1.0 / _protect(cb)}[name]
+    op = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": lambda u, v: u / _protect(v)}[name]
+
+    def scalar_right(x):
+        u, du = fa(x)
+        return op(u, cb), _chain(du, scale)
+
+    return scalar_right
+
+
+def _dual_scalar_left(name: str, ca: float, fb: DualFn) -> DualFn:
+    """``c op b`` for a constant ``c`` (``max``/``min`` are turned around by the caller)."""
+    if name == "div":
+
+        def reciprocal(x):
+            v, dv = fb(x)
+            pv = _protect(v)
+            y = ca / pv
+            return y, -y * (dv * _mask(v.abs() >= DIV_EPS, v)) / pv
+
+        return reciprocal
+    if name == "sub":
+        return lambda x: (lambda v, dv: (ca - v, -dv))(*fb(x))
+    op, scale = (torch.add, 1.0) if name == "add" else (torch.mul, ca)
+    return lambda x: (lambda v, dv: (op(v, ca), _chain(dv, scale)))(*fb(x))
+
+
+def _dual_binary(name: str, fa: DualFn, fb: DualFn) -> DualFn:
+    """``a op b`` of two tensors."""
 
     def binary(x):
         (u, du), (v, dv) = fa(x), fb(x)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from actlab._errors import ActlabError
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -26,13 +27,19 @@ def summarise(
 ) -> dict[str, Any]:
     """Per-activation statistics over seeds and the test against the baseline; ``timing``, when
     given, replaces the runs' own seconds per epoch (see :func:`time_alone`)."""
+    if any("accuracy" not in r["result"]["test"] for r in runs.values()):
+        name = next(r["result"]["fit"]["name"] for r in runs.values() if "accuracy" not in r["result"]["test"])
+        raise ActlabError(
+            f"compare compares test accuracy, and the training loop {name} returned none: "
+            "return test_accuracy (scored on data.test) from it"
+        )
     acc = {a: [runs[a, s]["result"]["test"]["accuracy"] for s in range(config.seeds)] for a in config.activations}
     rows = []
     for a in config.activations:
         rs = [RunResult.from_dict(runs[a, s]["result"]) for s in range(config.seeds)]
         settled = [result_converged(runs[a, s]["result"]) for s in range(config.seeds)]
         m, sd, lo, hi = mean_std_ci(acc[a], bounds=ACCURACY)
-        gap = [r.final_train["accuracy"] - r.test["accuracy"] for r in rs]
+        gap = [r.final_train.get("accuracy", math.nan) - r.test["accuracy"] for r in rs]
         rows.append(
             {
                 "activation": a,
@@ -41,8 +48,8 @@ def summarise(
                 "std": sd,
                 "ci_low": lo,
                 "ci_high": hi,
-                "test_loss": mean_std_ci([r.test["loss"] for r in rs])[0],
-                "test_f1": mean_std_ci([r.test["f1"] for r in rs])[0],
+                "test_loss": mean_std_ci([r.test.get("loss", math.nan) for r in rs])[0],
+                "test_f1": mean_std_ci([r.test.get("f1", math.nan) for r in rs])[0],
                 "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
                 "epoch_seconds": timing[a] if timing else mean_std_ci([r.epoch_seconds for r in rs])[0],
                 "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],

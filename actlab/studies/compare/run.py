@@ -3,6 +3,7 @@ time the activations alone where runs trained packed, then summarise into ``resu
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from actlab._io import own_out, write_json_atomic
 from actlab._io import prepare_out as _prepare_out
 from actlab._progress import Progress
 from actlab.catalogue import get
-from actlab.execution import Runner, Unit, load_data, provide_data, read_unit, slug
+from actlab.execution import Runner, Task, Unit, load_data, provide_data, read_unit, slug
 from actlab.models import build, model_summary
 from actlab.studies.compare.config import CompareConfig
 from actlab.studies.compare.results import summarise
@@ -46,17 +47,9 @@ def check_activations(config: CompareConfig, data) -> None:
 def units(config: CompareConfig, data_location: dict[str, Any] | None = None) -> list[Unit]:
     """The comparison's trainings, seed-major (a machine that slows down meanwhile slows every
     activation alike). ``data_location`` (``data_dir``, ``download``) says where the data is."""
+    task = Task.of(config, data_location)
     return [
-        Unit(
-            name=f"{slug(act)}__seed{seed}",
-            plan=act,
-            dataset=config.dataset,
-            model=config.model,
-            train={**config.train.to_dict(), "seed": seed},
-            data_seed=config.data_seed,
-            data_options={**config.data_options, **(data_location or {})},
-            model_options=config.model_options,
-        )
+        task.unit(f"{slug(act)}__seed{seed}", act, seed=seed)
         for seed in range(config.seeds)
         for act in config.activations
     ]
@@ -100,7 +93,7 @@ def run_compare(
             "already done, skipped"
             if cached
             else (
-                f"{r['status']}, test acc {r['test']['accuracy']:.3f}"
+                f"{r['status']}, test acc {r['test'].get('accuracy', math.nan):.3f}"
                 + (f", packed {rec.get('packed')}" if rec.get("packed", 1) > 1 else "")
             )
         )

@@ -132,6 +132,11 @@ class EvolveConfig:
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if isinstance(self.train, Mapping):
             self.train = TrainConfig.from_dict({**_fitness_training().to_dict(), **self.train})
+        if self.train.fit is not None and self.train.fit_direction != "max":
+            raise ActlabError(
+                "evolve maximises a fitness of at least 0 (a failed candidate scores 0): select on a metric "
+                "to maximise from 0 up, e.g. --fit-metric val_accuracy --fit-direction max"
+            )
 
     def _check_primitives(self) -> None:
         self.unary = [E.primitive_name(n, what="unary primitive") for n in self.unary]
@@ -152,15 +157,7 @@ class EvolveConfig:
 
     def surrogate_task(self) -> Task:
         """What the surrogate ranks functions for: this run's data, model, loss and seed."""
-        return Task(
-            dataset=self.dataset,
-            model=self.model,
-            data_seed=self.data_seed,
-            model_options=dict(self.model_options),
-            data_options=dict(self.data_options),
-            loss=self.train.loss,
-            seed=self.seed,
-        )
+        return Task.of(self, self.seed)
 
     @property
     def slots(self) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX
-from actlab.execution import Runner, Unit
+from actlab.execution import Runner, Task, Unit
 from actlab.stats import run_converged
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.training import RunResult
@@ -49,34 +49,13 @@ def make_task(
         epochs, share = train.pop("epochs"), 1.0
     else:
         epochs, share = config.fidelity_levels()[fidelity]
-    t = {**config.train.to_dict(), "seed": config.seed, "epochs": epochs, **train}
-    data_options = dict(config.data_options)
-    if share < 1:
-        data_options["train_fraction"] = share
-    return {
-        "plan": dict(plan),
-        "dataset": config.dataset,
-        "data_seed": config.data_seed,
-        "data_options": data_options,
-        "model": config.model,
-        "model_options": dict(config.model_options),
-        "train": t,
-        "score_test": score_test,
-    }
+    unit = Task.of(config).unit("task", plan, **{"seed": config.seed, "epochs": epochs, **train}, train_fraction=share)
+    return {**{k: v for k, v in unit.to_dict().items() if k != "name"}, "score_test": score_test}
 
 
 def unit_of(task: Mapping[str, Any], name: str) -> Unit:
     """A fitness task as the runner's unit (its training config already holds the seed)."""
-    return Unit(
-        name=name,
-        plan=dict(task["plan"]),
-        dataset=task["dataset"],
-        model=task["model"],
-        train=dict(task["train"]),
-        data_seed=int(task["data_seed"]),
-        data_options=dict(task.get("data_options") or {}),
-        model_options=dict(task.get("model_options") or {}),
-    )
+    return Unit.from_dict({**task, "name": name})
 
 
 class Fitness:
@@ -131,13 +110,15 @@ def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str,
 
 
 def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
-    """A training's result as a fitness record: its best validation accuracy (RunResult's rule);
+    """A training's result as a fitness record: its score (RunResult's rule: the best validation
+    accuracy, or the metric a training loop of the user's is selected on);
     a candidate that diverged fails, with fitness 0, whatever it reached before."""
     accs = [e.get("val_accuracy") for e in result.epochs]
-    if result.status == "diverged" or not any(a is not None and math.isfinite(a) for a in accs):
+    scored = result.fit is not None or any(a is not None and math.isfinite(a) for a in accs)
+    if result.status == "diverged" or not scored or not math.isfinite(result.score):
         out = {"fitness": 0.0, "status": "diverged"}
     else:
-        out = {"fitness": result.best_val_accuracy, "status": "ok"}
+        out = {"fitness": result.score, "status": "ok"}
     out["val_accuracy"] = [a if a is not None and math.isfinite(a) else None for a in accs]
     out["seconds"] = seconds
     if task.get("score_test"):

@@ -12,7 +12,7 @@ from actlab.stats import rank_correlation
 from actlab.studies.screen.config import ScreenConfig
 from actlab.studies.screen.trainings import Trainings
 from actlab.surrogate import Surrogate
-from actlab.training import best_val_accuracy
+from actlab.training import run_score
 
 FORMAT_RESULTS = "actlab-screen-results"
 ROLES = ("usual", "top", "random")
@@ -72,7 +72,7 @@ def _rows(sur: Surrogate, trainer: Trainings, picks: dict[str, dict[str, Any]], 
         f, p = sur.features(s), picks.get(s, {})
         recs = trainer.records.get(s, [])
         good = [r["result"] for r in recs if "error" not in r]
-        test = [r["test"]["accuracy"] for r in good]
+        test = [r["test"]["accuracy"] for r in good if "accuracy" in r["test"]]  # a training loop may test nothing
         rows.append(
             {
                 "spec": s,
@@ -87,7 +87,7 @@ def _rows(sur: Surrogate, trainer: Trainings, picks: dict[str, dict[str, Any]], 
                 "predicted_std": float(std[i]) if f["ok"] else None,
                 "leave_one_out": float(loo[s]) if s in loo else None,
                 "val_accuracy": trainer.score(s) if recs else None,
-                "val_accuracy_seeds": [best_val_accuracy(r) for r in good],
+                "val_accuracy_seeds": [run_score(r) for r in good],
                 "test_accuracy": float(np.mean(test)) if test else None,
                 "error": next((r["error"] for r in recs if "error" in r), None),
                 "map": [float(v) for v in xy[i]] if f["ok"] else None,

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from actlab._progress import Progress
-from actlab.execution import Runner, Unit, finished_text, slug
+from actlab.execution import Runner, Task, Unit, finished_text, slug
 from actlab.studies.screen.config import ScreenConfig
 from actlab.surrogate import Surrogate
-from actlab.training import best_val_accuracy
+from actlab.training import run_score
 
 
 class Trainings:
@@ -24,17 +24,7 @@ class Trainings:
         self.records: dict[str, list[dict[str, Any]]] = {}
 
     def unit(self, spec: str, seed: int) -> Unit:
-        c = self.config
-        return Unit(
-            name=f"{slug(spec)}__seed{seed}",
-            plan=spec,
-            dataset=c.dataset,
-            model=c.model,
-            train={**c.train.to_dict(), "seed": seed},
-            data_seed=c.data_seed,
-            data_options={**c.data_options, **self.location},
-            model_options=c.model_options,
-        )
+        return Task.of(self.config, self.location).unit(f"{slug(spec)}__seed{seed}", spec, seed=seed)
 
     def train(self, specs: list[str]) -> None:
         todo = [self.unit(s, k) for k in range(self.config.seeds) for s in specs]
@@ -48,11 +38,14 @@ class Trainings:
             self.records.setdefault(u.plan, []).append(recs[u.name])
 
     def score(self, spec: str) -> float | None:
-        """Mean best validation accuracy over the seeds; None if a training failed."""
+        """Mean score over the seeds (best validation accuracy, or the metric a training loop of the
+        user's is selected on: :func:`~actlab.training.run_score`); None if a training failed or
+        scored no finite value."""
         recs = self.records[spec]
         if any("error" in r for r in recs):
             return None
-        return float(np.mean([best_val_accuracy(r["result"]) for r in recs]))
+        value = float(np.mean([run_score(r["result"]) for r in recs]))
+        return value if np.isfinite(value) else None
 
     def fit(self, sur: Surrogate, specs: list[str], pool: list[str]) -> Surrogate:
         """``sur`` fit on the scores of ``specs`` (those whose trainings all finished), its

@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._progress import Progress
-from actlab.execution import Runner, Unit, finished_text, provide_data
+from actlab.execution import Runner, Task, Unit, finished_text, provide_data
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -43,7 +43,7 @@ from actlab.stats import (
 )
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.space import baseline_plan, plan_of
-from actlab.training import RunResult, best_val_accuracy
+from actlab.training import RunResult, run_score
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
@@ -135,29 +135,14 @@ def _train(
 ) -> list[list[dict[str, Any]]]:
     """Every contender's runs of ``epochs`` epochs, one runner record per seed (a top-k
     configuration equal to the baseline trains once)."""
-    train = {
-        **config.train.to_dict(),
-        "epochs": epochs,
-        "patience": None,
-        "restore_best": True,
-        "monitor": "val_loss",
-        "diagnostics": True,
-    }
+    task = Task.of(config)
+    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_loss", "diagnostics": True}
     units: dict[str, Unit] = {}  # by name
     names, who = [], {}  # the unit name of each contender's seeds; the contenders of each unit
     for c in contenders:
         names.append([])
         for s in seeds:
-            u = Unit(
-                name="final",
-                plan=c["raw_plan"],
-                dataset=config.dataset,
-                model=config.model,
-                train={**train, "seed": s},
-                data_seed=config.data_seed,
-                data_options=dict(config.data_options),
-                model_options=config.model_options,
-            )
+            u = task.unit("final", c["raw_plan"], **train, seed=s)
             u.name = f"final-{u.key()}"  # by content: a resumed search whose top-k changed keeps what was trained
             units.setdefault(u.name, u)
             who.setdefault(u.name, []).append(c["name"])
@@ -181,7 +166,9 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
         settled = [result_converged(r["result"]) for r in recs if "result" in r]
         row = {
             **c,
-            "test_accuracy": [r.test["accuracy"] if r is not None and r.status != "diverged" else 0.0 for r in results],
+            "test_accuracy": [
+                r.test.get("accuracy", math.nan) if r is not None and r.status != "diverged" else 0.0 for r in results
+            ],
             "diverged": sum(r is not None and r.status == "diverged" for r in results),  # scored 0, as failed runs
             "failed": sum(r is None for r in results),
             "epochs": [r.best_epoch for r in results if r is not None],
@@ -190,7 +177,7 @@ def _score(contenders: list[dict[str, Any]], records: list[list[dict[str, Any]]]
             "diagnostics": results[0].diagnostics if results and results[0] is not None else None,
         }
         if row.get("val_accuracy") is None:  # the baseline had no trial: its final runs' best validation accuracy
-            row["val_accuracy"] = mean_std_ci([best_val_accuracy(r["result"]) for r in recs if "result" in r])[0]
+            row["val_accuracy"] = mean_std_ci([run_score(r["result"]) for r in recs if "result" in r])[0]
         row["mean"], row["std"], row["ci_low"], row["ci_high"] = mean_std_ci(row["test_accuracy"], bounds=ACCURACY)
         out.append(row)
     samples = {c["name"]: c["test_accuracy"] for c in out}

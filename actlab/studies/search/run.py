@@ -21,14 +21,15 @@ from actlab._io import own_out, prepare_out, read_json, strict_json
 from actlab._io import write_json_atomic as _write_json
 from actlab._progress import Progress
 from actlab.data import load
-from actlab.execution import Runner
+from actlab.execution import Runner, Task
 from actlab.models import build, model_summary
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.final import final_evaluation
 from actlab.studies.search.space import baseline_plan, make_sampler
 from actlab.studies.search.trials import best_so_far, describe, work
-from actlab.surrogate import Task, prune
+from actlab.surrogate import prune
 from actlab.training import TrainConfig, few_steps, train
+from actlab.training.fit import LOCAL_ONLY, local_only
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -60,19 +61,20 @@ def run_search(
     command's results is refused unless ``force``). Returns the results; the report is written by
     the caller (``actlab.report.search.write_search_report``)."""
     n_jobs = V.integer("--n-jobs", n_jobs, 1, V.MAX_WORKERS)
+    if n_jobs > 1 and local_only(config.train.fit):
+        raise ActlabError(LOCAL_ONLY.format(ref=config.train.fit))
     out = prepare_out(out)
     own_out(out, "search", force)
     study_name = study_name or f"actlab-{config.dataset}-{config.model}"
     data = load(config.dataset, seed=config.data_seed, **config.data_options)
     given, surrogate = config, None
     if config.surrogate:  # search only the candidates a surrogate predicts best (the same list on every rerun)
-        task = Task.of(config, seed=config.seed)
         with Runner(workers=n_jobs, threads=config.train.threads) as runner:
             kept, surrogate = prune(
                 config.candidates,
                 config.surrogate,
-                task,
-                TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed}),
+                Task.of(config),
+                config.seed,
                 runner,
                 out / "surrogate",
                 data,

@@ -27,6 +27,7 @@ import optuna
 from optuna.trial import TrialState
 
 from actlab._errors import ActlabError, first_line, redact
+from actlab._io import pid_alive
 
 HEARTBEAT = "actlab:heartbeat"
 RETRY_OF = "actlab:retry_of"
@@ -200,23 +201,13 @@ class Heartbeat:
         self._thread.join()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale(trial: optuna.trial.FrozenTrial, grace: float, now: float | None = None) -> bool:
     beat = trial.system_attrs.get(HEARTBEAT)
     now = time.time() if now is None else now
     if beat is None:  # started but never stamped: judge by its start time
         start = trial.datetime_start.timestamp() if trial.datetime_start else now
         return now - start > grace
-    if beat.get("host") == socket.gethostname() and not _pid_alive(int(beat.get("pid", -1))):
+    if beat.get("host") == socket.gethostname() and not pid_alive(int(beat.get("pid", -1))):
         return True
     return now - float(beat.get("time", 0)) > grace
 

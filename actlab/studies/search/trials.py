@@ -19,7 +19,7 @@ from actlab._progress import Progress
 from actlab.models import build
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.space import make_pruner, make_sampler, suggest
-from actlab.training import TrainConfig, train
+from actlab.training import TrainConfig, score_line, train
 from actlab.training.population import packable, train_population
 
 
@@ -68,7 +68,11 @@ def _room(config: SearchConfig, storage, study: optuna.Study, bar: Progress) -> 
         return None
     if c["done"] + c["running"] >= config.trials and not c["waiting"]:
         return 0
-    return max(min(config.pack, config.trials - c["done"] - c["running"]), 1) if packable(config.model) else 1
+    return (
+        max(min(config.pack, config.trials - c["done"] - c["running"]), 1)
+        if packable(config.model, fit=config.train.fit)
+        else 1
+    )
 
 
 def _ask(
@@ -115,6 +119,8 @@ def describe(trial: optuna.trial.FrozenTrial) -> str:
     if trial.state == TrialState.PRUNED:
         last = trial.intermediate_values.get(trial.last_step) if trial.last_step is not None else None
         return f"pruned after epoch {trial.last_step}" + (f" (val_acc {last:.3f})" if last is not None else "")
+    if trial.state == TrialState.COMPLETE and "score" in trial.user_attrs:  # a training loop of the user's
+        return f"{trial.user_attrs.get('status')}, {trial.user_attrs['score']}"
     if trial.state == TrialState.COMPLETE and trial.user_attrs.get("status") == "diverged":
         before = f"{trial.value:.3f}, its best val_acc before" if trial.value else "0"
         return f"diverged in epoch {epochs}, scored {before}"
@@ -129,7 +135,7 @@ def best_so_far(study: optuna.Study) -> str:
         best = study.best_trial
     except ValueError:  # no complete trial yet
         return "no complete trial yet"
-    return f"best {best.value:.3f} (trial {best.number})"
+    return f"best {best.user_attrs.get('score') or format(best.value, '.3f')} (trial {best.number})"
 
 
 def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[TrialState, float | None]]:
@@ -142,7 +148,7 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
         trial.report(acc if math.isfinite(acc) else 0.0, epoch)
         return trial.should_prune()
 
-    together = [i for i, p in enumerate(plans) if packable(config.model, p)] if len(trials) > 1 else []
+    together = [i for i, p in enumerate(plans) if packable(config.model, p, cfg.fit)] if len(trials) > 1 else []
     results: dict[int, Any] = {}
     if len(together) > 1:
 
@@ -177,13 +183,15 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
 def _finish(trial, plan, result) -> tuple[TrialState, float | None]:
     accs = [e.get("val_accuracy", math.nan) for e in result.epochs]
     finite = [a for a in accs if math.isfinite(a)]
-    best = result.best_val_accuracy  # RunResult's rule: 0 for a run that diverged before any validation
+    best = result.score  # RunResult's rule: 0 for a run that diverged before any validation
     trial.set_user_attr("status", result.status)
     trial.set_user_attr("best_epoch", (accs.index(best) + 1) if finite else 1)
     trial.set_user_attr("epochs_run", len(result.epochs))
     trial.set_user_attr("seconds", result.seconds)
     trial.set_user_attr("packed", result.epochs[0].get("packed", 1) if result.epochs else 1)
     trial.set_user_attr("plan", {k: (v or "linear") for k, v in plan.items()})
+    if result.fit is not None:  # the value told is signed (studies maximise): say the metric as returned
+        trial.set_user_attr("score", score_line(result.to_dict()))
     if result.status == "pruned":
         return TrialState.PRUNED, None
     return TrialState.COMPLETE, best

@@ -52,7 +52,7 @@ class Option:
     nargs: str | None = None
     const: Any = None  # with nargs="?": the value of the bare option; a flag stores it (True unless given)
     flag: bool = False  # takes no value
-    append: bool = False  # may be given several times: a list of its values
+    pairs: bool = False  # repeatable KEY=VALUE, gathered in a dict
     dest: str = ""  # default: the name without its dashes
     none: str = "none"  # how a default of None reads
     zero: str | None = None  # what 0 means, where the command reads 0 as None
@@ -158,6 +158,32 @@ class _Spelled(argparse._StoreAction):
         vars(namespace).setdefault("spelled", {})[self.dest] = option_string
 
 
+class _Pairs(argparse.Action):
+    """Gathers repeated ``KEY=VALUE`` options (parsed by :func:`key_value`) in one dict."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        key, value = values
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), key: value})
+
+
+_PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``: the value a Python literal (``3``, ``0.5``, ``True``, ``[1, 2]``,
+    ``'x'``) where it reads as one, else the text itself."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE with KEY a Python name, e.g. n=500")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return key.strip(), raw
+    if not isinstance(value, _PLAIN):
+        raise argparse.ArgumentTypeError(f"{text!r}: use numbers, strings, True/False/None, lists or dicts")
+    return key.strip(), list(value) if isinstance(value, tuple) else value
+
+
 def spelled(args: argparse.Namespace, name: str) -> str:
     """The option ``name`` as the user typed it (its first name if not typed)."""
     return vars(args).get("spelled", {}).get(name) or "--" + name.replace("_", "-")
@@ -178,12 +204,12 @@ def _add(target, option: Option, study: Study) -> None:
     if option.flag:
         const = True if option.const is None else option.const
         kw.update(action="store_const", const=const, default=None if in_config else False)
+    elif option.pairs:
+        kw.update(action=_Pairs, type=key_value, metavar=option.metavar, default=None)
     else:
         kw.update(type=option.type, metavar=option.metavar, default=None if in_config else study.default(option))
         if option.nargs:
             kw.update(nargs=option.nargs, const=option.const)
-        if option.append:
-            kw["action"] = "append"
         if option.choices:
             kw["choices"] = list(option.choices())
         if len(option.flags) > 1:
@@ -221,43 +247,12 @@ def settle(
     d.update(copy.deepcopy(dict(checkpoint or {})))
     typed = given(study, args)
     _check_user_model(typed, checkpoint or {})
-    _write(d, study, {k: v for k, v in typed.items() if k != "model_arg"}, nested)
+    _write(d, study, typed, nested)
     if {"width", "layers"} & set(typed) and d.get("model", "mlp") != "mlp":
         raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
     if {"model_arg", "slots"} & set(typed) and not is_ref(d.get("model")):
         raise ActlabError("--model-arg and --slots apply to your own model (--model path/to/file.py:function) only")
-    for text in typed.get("model_arg") or ():
-        _write(d, study, {"model_arg": {**_at(d, study.paths["model_arg"]), **model_arg(text)}}, nested)
     return d
-
-
-def _check_user_model(typed: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> None:
-    """A user's model is imported only where the command line names it: a checkpoint naming one is
-    resumed with that --model given again, never another."""
-    saved = checkpoint.get("model")
-    if is_ref(saved) and typed.get("model") != saved:
-        raise ActlabError(
-            f"the saved run trains the model {saved!r}; resume it with --model {saved} (a model of your own "
-            "is imported only when the command line names it)"
-        )
-
-
-def model_arg(text: str) -> dict[str, Any]:
-    """``--model-arg width=128``: ``{"width": 128}`` (a Python literal, else the text)."""
-    name, eq, value = text.partition("=")
-    if not eq or not name.strip().isidentifier():
-        raise ActlabError(f"--model-arg {text!r} is not NAME=VALUE; write e.g. --model-arg width=128")
-    try:
-        parsed = ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        parsed = value.strip()
-    return {name.strip(): parsed}
-
-
-def _at(d: Mapping[str, Any], path: str | None) -> dict[str, Any]:
-    for part in (path or "").split("."):
-        d = d.get(part) or {} if isinstance(d, Mapping) else {}
-    return dict(d)
 
 
 def _write(d: dict[str, Any], study: Study, layer: Mapping[str, Any], nested: set[str]) -> None:
@@ -292,6 +287,17 @@ def check_where(args: argparse.Namespace) -> None:
         V.number("--dask-timeout", args.dask_timeout, 0, 3600, lo_open=True)
 
 
+def _check_user_model(typed: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> None:
+    """A user's model is imported only where the command line names it: a checkpoint naming one is
+    resumed with that --model given again, never another."""
+    saved = checkpoint.get("model")
+    if is_ref(saved) and typed.get("model") != saved:
+        raise ActlabError(
+            f"the saved run trains the model {saved!r}; resume it with --model {saved} (a model of your own "
+            "is imported only when the command line names it)"
+        )
+
+
 # ------------------------------------------------------------------------------ the shared options
 def _listed(module: str, attribute: str) -> list[str]:
     """The names of ``module.attribute``: a list, a dict's keys, or what a function of no arguments gives."""
@@ -314,7 +320,8 @@ DATA = (
         ("--dataset",),
         "{names}; csv:PATH (a header row; --target names the label column) or npz:PATH (arrays named x and y, as "
         "numpy.savez(PATH, x=..., y=...) writes them: examples in x, one class label each in y; or x_train, "
-        "y_train, x_test, y_test) ({default})",
+        "y_train, x_test, y_test); or a loader of yours, path/to/file.py:FUNCTION or package.module:FUNCTION, "
+        "returning (x, y), (train, test) or (train, val, test) ({default})",
         type=str,
         words=_words(names=("actlab.data", "names")),
     ),
@@ -335,6 +342,13 @@ DATA = (
         path="data_options.data_dir",
     ),
     Option(("--target",), "target column of a csv: dataset", type=str, path="data_options.target"),
+    Option(
+        ("--data-arg",),
+        "KEY=VALUE, an argument of a --dataset loader of yours (repeat for more; VALUE a Python literal, else text)",
+        metavar="KEY=VALUE",
+        pairs=True,
+        path="data_options.data_args",
+    ),
     Option(
         ("--shape",),
         "the examples' shape: {shapes} ({default}: the dataset's own shape)",
@@ -357,9 +371,8 @@ MODEL = (
         ("--model-arg",),
         "NAME=VALUE: an argument of your own model's function (a Python literal, else text); repeat it for "
         "more ({default})",
-        type=str,
         metavar="NAME=VALUE",
-        append=True,
+        pairs=True,
         path="model_options",
     ),
     Option(
@@ -447,8 +460,46 @@ OUTPUT = (
     Option(("--force",), "write into an --out that holds another command's results", flag=True, path=None),
     Option(("--quiet",), "no progress output", flag=True, path=None),
 )
+FIT = (
+    Option(
+        ("--fit",),
+        "your own training loop in place of actlab's trainer: path/to/file.py:fit or package.module:fit, a function "
+        "fit(model, data, config) returning a dict of metrics, e.g. {{'val_accuracy': ..., 'test_accuracy': ...}}",
+        type=str,
+        metavar="REF",
+        path="train.fit",
+    ),
+    Option(
+        ("--fit-version",),
+        "your version of the loop; part of each run's identity, so a new version trains anew ({default})",
+        type=str,
+        metavar="STR",
+        path="train.fit_version",
+    ),
+    Option(
+        ("--fit-metric",),
+        "the loop's metric the study selects on ({default})",
+        type=str,
+        metavar="NAME",
+        path="train.fit_metric",
+    ),
+    Option(
+        ("--fit-direction",),
+        "max or min: select on the highest or the lowest --fit-metric ({default})",
+        type=str,
+        choices=lambda: ("max", "min"),
+        path="train.fit_direction",
+    ),
+)
 # The shared groups, in the order every command's help lists them (after its own options).
-SHARED = (("data", DATA), ("model", MODEL), ("training", TRAINING), ("where it trains", WHERE), ("output", OUTPUT))
+SHARED = (
+    ("data", DATA),
+    ("model", MODEL),
+    ("training", TRAINING),
+    ("your training loop", FIT),
+    ("where it trains", WHERE),
+    ("output", OUTPUT),
+)
 
 __all__ = [
     "Option",
@@ -459,7 +510,6 @@ __all__ = [
     "check_where",
     "field_defaults",
     "given",
-    "model_arg",
     "read_default",
     "settle",
     "show",
