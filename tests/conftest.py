@@ -96,6 +96,19 @@ def stopped_when(group: int, pred, timeout: float = 300.0, step: float = 0.1) ->
     return False
 
 
+def killed_mid_run(args: list[str], folder: Path, at_least: int, env: dict | None = None) -> dict[str, bytes]:
+    """Start command ``args`` in its own process group, SIGKILL it once ``folder`` holds at least
+    ``at_least`` finished ``*.json`` files, and return those files (name -> content)."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    assert stopped_when(proc.pid, lambda: folder.exists() and len(list(folder.glob("*.json"))) >= at_least, 240)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return {p.name: p.read_bytes() for p in folder.glob("*.json")}
+
+
 def require_real(condition: bool, why: str) -> None:
     """Skip (or fail under ACTLAB_REQUIRE_REAL=1) unless ``condition`` holds."""
     if condition:

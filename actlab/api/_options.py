@@ -33,6 +33,7 @@ from typing import Any
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
+from actlab._refs import is_ref
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def show(value: Any) -> str:
         return ", ".join(map(str, value))
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, Mapping) and not value:
+        return "none"
     return str(value)
 
 
@@ -243,9 +246,12 @@ def settle(
     _write(d, study, preset or {}, nested)
     d.update(copy.deepcopy(dict(checkpoint or {})))
     typed = given(study, args)
+    _check_user_model(typed, checkpoint or {})
     _write(d, study, typed, nested)
     if {"width", "layers"} & set(typed) and d.get("model", "mlp") != "mlp":
         raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
+    if {"model_arg", "slots"} & set(typed) and not is_ref(d.get("model")):
+        raise ActlabError("--model-arg and --slots apply to your own model (--model path/to/file.py:function) only")
     return d
 
 
@@ -279,6 +285,17 @@ def check_where(args: argparse.Namespace) -> None:
     V.integer(spelled(args, "workers"), args.workers, 1, V.MAX_WORKERS)
     if getattr(args, "dask_timeout", None) is not None:
         V.number("--dask-timeout", args.dask_timeout, 0, 3600, lo_open=True)
+
+
+def _check_user_model(typed: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> None:
+    """A user's model is imported only where the command line names it: a checkpoint naming one is
+    resumed with that --model given again, never another."""
+    saved = checkpoint.get("model")
+    if is_ref(saved) and typed.get("model") != saved:
+        raise ActlabError(
+            f"the saved run trains the model {saved!r}; resume it with --model {saved} (a model of your own "
+            "is imported only when the command line names it)"
+        )
 
 
 # ------------------------------------------------------------------------------ the shared options
@@ -345,9 +362,25 @@ DATA = (
 MODEL = (
     Option(
         ("--model",),
-        "{models}; seed-cnn is the CNN of 'SELU vs ReLU on CIFAR-10' ({default})",
+        "{models}; seed-cnn is the CNN of 'SELU vs ReLU on CIFAR-10'; or your own: path/to/file.py:function or "
+        "package.module:function, a function that returns a torch.nn.Module ({default})",
         type=str,
         words=_words(models=("actlab.models", "names")),
+    ),
+    Option(
+        ("--model-arg",),
+        "NAME=VALUE: an argument of your own model's function (a Python literal, else text); repeat it for "
+        "more ({default})",
+        metavar="NAME=VALUE",
+        pairs=True,
+        path="model_options",
+    ),
+    Option(
+        ("--slots",),
+        "your own model's activations grouped into slots: fnmatch patterns of their module names, each = a slot "
+        "name, e.g. 'features.*=conv,classifier.*=head' (default: one slot per activation)",
+        type=str,
+        path="model_options.slots",
     ),
     Option(
         ("--width",),

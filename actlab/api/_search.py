@@ -77,7 +77,13 @@ STUDY = Study(
     SearchConfig,
     ((None, OWN), *SHARED),
     without=("shape", "no_download", "loss", "device", "dask", "dask_timeout"),
-    moved={"width": "width", "layers": "layers", "pack": "pack"},
+    moved={
+        "width": "width",
+        "layers": "layers",
+        "pack": "pack",
+        "model_arg": "model_args",
+        "slots": "model_args.slots",
+    },
 )
 
 

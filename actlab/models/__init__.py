@@ -18,7 +18,8 @@ so no two slots ever share a module, its parameters or its diagnostics.
 ``build(name, input_shape, n_classes, activations, **options)`` makes any model by name.
 Models that need a kind of input say so in one line: ``seed-cnn`` and ``resnet`` images
 ``(C, H, W)``, ``cnn1d`` signals ``(C, L)``, ``transformer`` signals ``(C, L)`` or vectors ``(d,)``;
-``mlp`` takes anything (flattened).
+``mlp`` takes anything (flattened). ``path/to/file.py:build`` or ``package.module:build`` names a
+user's own model (:mod:`~actlab.models.user`).
 
 Modules: :mod:`~actlab.models.plan` (plans, slots, the base class), :mod:`~actlab.models.mlp`,
 :mod:`~actlab.models.convnets`, :mod:`~actlab.models.transformer`, :mod:`~actlab.models.registry`
@@ -28,8 +29,9 @@ Modules: :mod:`~actlab.models.plan` (plans, slots, the base class), :mod:`~actla
 from actlab.models.convnets import CNN1D, ResNet, SeedCNN
 from actlab.models.mlp import MLP
 from actlab.models.plan import SlotModel, copy_activation, resolve_plan, slot_modules
-from actlab.models.registry import MODELS, build, count_parameters, names, slot_names
+from actlab.models.registry import MODELS, build, count_parameters, lookup, model_summary, names, slot_names
 from actlab.models.transformer import Transformer
+from actlab.models.user import UserModel
 
 __all__ = [
     "CNN1D",
@@ -39,9 +41,12 @@ __all__ = [
     "SeedCNN",
     "SlotModel",
     "Transformer",
+    "UserModel",
     "build",
     "copy_activation",
     "count_parameters",
+    "lookup",
+    "model_summary",
     "names",
     "resolve_plan",
     "slot_modules",

@@ -1,19 +1,24 @@
 """Models by name: ``build(name, input_shape, n_classes, activations, **options)``; each model's
-builder checks the kind of input it needs and says so in one line."""
+builder checks the kind of input it needs and says so in one line. A name of the form
+``path/to/file.py:build`` or ``package.module:build`` is a user's model (:mod:`actlab.models.user`),
+found by the same lookup as the built-in ones."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import nn
 
 from actlab._errors import ActlabError
+from actlab._refs import is_ref
 from actlab.models.convnets import CNN1D, ResNet, SeedCNN
 from actlab.models.mlp import MLP
 from actlab.models.plan import Plan, SlotModel
 from actlab.models.transformer import Transformer
+from actlab.models.user import build_user
 
 Shape = tuple[int, ...]  # one example's shape
 
@@ -71,15 +76,28 @@ def names() -> list[str]:
     return list(MODELS)
 
 
+def lookup(name: str) -> Callable[..., SlotModel]:
+    """The builder of a model: a built-in one by name, or a user's named ``file.py:build`` or
+    ``package.module:build`` (its module imported when the model is built)."""
+    if is_ref(name):
+        return functools.partial(build_user, name)
+    make = MODELS.get(name) if isinstance(name, str) else None
+    if make is None:
+        close = difflib.get_close_matches(str(name), MODELS, n=2)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise ActlabError(
+            f"unknown model {name!r}; {hint}choose one of: {', '.join(MODELS)}, or your own as "
+            "path/to/file.py:function or package.module:function"
+        )
+    return make
+
+
 def build(
     name: str, input_shape: Sequence[int], n_classes: int, activations: Plan = "relu", **options: Any
 ) -> SlotModel:
-    """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``, ``transformer``)."""
-    make = MODELS.get(name)
-    if make is None:
-        close = difflib.get_close_matches(name, MODELS, n=2)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise ActlabError(f"unknown model {name!r}; {hint}choose one of: {', '.join(MODELS)}")
+    """Build a model by name (``mlp``, ``seed-cnn``, ``resnet``, ``cnn1d``, ``transformer``, or a
+    user's ``file.py:build``)."""
+    make = lookup(name)
     try:
         return make(tuple(input_shape), n_classes, activations, **options)
     except TypeError as e:
@@ -93,3 +111,11 @@ def slot_names(name: str, input_shape: Sequence[int], n_classes: int, **options:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def model_summary(name: str, input_shape: Sequence[int], n_classes: int, **options: Any) -> str:
+    """``model NAME: N parameters; slots a, b, c``: the model built once (with ReLU), so that a
+    model that cannot be built for this data says so in one line before any training."""
+    model = build(name, input_shape, n_classes, "relu", **options)
+    slots = ", ".join(model.slots)
+    return f"model {name}: {count_parameters(model):,} parameters; slots {slots}"

@@ -15,8 +15,8 @@ from actlab._io import own_out, write_json_atomic
 from actlab._io import prepare_out as _prepare_out
 from actlab._progress import Progress
 from actlab.catalogue import get
-from actlab.execution import Runner, Task, Unit, load_data, provide_data, slug
-from actlab.models import build
+from actlab.execution import Runner, Task, Unit, load_data, provide_data, read_unit, slug
+from actlab.models import build, model_summary
 from actlab.studies.compare.config import CompareConfig
 from actlab.studies.compare.results import summarise
 from actlab.training import TrainConfig, few_steps, train
@@ -73,6 +73,10 @@ def run_compare(
     check_activations(config, data)  # before any file is made
     out = prepare_out(out)
     own_out(out, "compare", force)
+    for u in todo:  # a folder of other runs is refused in one line, before anything is said
+        read_unit(out / "runs", u)
+    if progress:
+        print(model_summary(config.model, data.input_shape, data.n_classes, **config.model_options), file=sys.stderr)
     provide_data(todo[0], data)
     by_name = {u.name: (u.plan, u.train["seed"]) for u in todo}
     bar = Progress(len(todo), "runs", enabled=progress)

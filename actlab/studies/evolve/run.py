@@ -21,13 +21,14 @@ from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab.data import load
 from actlab.execution import Runner
-from actlab.models import build
+from actlab.models import build, model_summary
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.final import final_evaluation
-from actlab.studies.evolve.fitness import Fitness
+from actlab.studies.evolve.fitness import Fitness, plan_for
 from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.modes import SLOTS
 from actlab.studies.evolve.results import best_json, collect
 from actlab.surrogate import Surrogate
 from actlab.training import few_steps
@@ -62,7 +63,12 @@ def run_evolution(
     own_out(out, "evolve", force)
     saved = _saved(out, config, resume)
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
-    build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
+    model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
+    if config.mode != "single":  # a model whose slots cannot take one function each: one line, before any work
+        plan = plan_for(config.mode, dict.fromkeys(SLOTS, "x"))
+        build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
+    if progress:
+        print(model, file=sys.stderr, flush=True)
     runner = Runner(
         workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
     )

@@ -3,6 +3,7 @@ functions trained, then the top predicted and the random picks, round by round."
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
 from actlab.execution import Runner, load_data, provide_data
-from actlab.models import build
+from actlab.models import model_summary
 from actlab.studies.screen.config import ScreenConfig, usual
 from actlab.studies.screen.results import summarise
 from actlab.studies.screen.trainings import Trainings
@@ -45,9 +46,11 @@ def run_screen(
             }
         )
     # a model that cannot be built for this data says so in one line, before any file is made
-    build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options)
+    model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
     out = prepare_out(out, "units", "features")
     own_out(out, "screen", force)
+    if progress:
+        print(model, file=sys.stderr, flush=True)
     sur = Surrogate(config.task(), data, folder=out / "features", regressor=config.regressor)
     runnable, base, feature_seconds = _features(config, sur, say)
     pool = [c for c in runnable if c not in base]

@@ -43,6 +43,7 @@ class SearchConfig:
     model: str = "mlp"
     layers: int = 5  # mlp depth
     width: int = 64
+    model_args: dict[str, Any] = field(default_factory=dict)  # a user's model: its builder's arguments, slots
     candidates: list[str] = field(default_factory=lambda: list(SIPPER48))
     search_output: bool = False
     trials: int = 50
@@ -82,7 +83,7 @@ class SearchConfig:
 
     @property
     def model_options(self) -> dict[str, Any]:
-        return {"width": self.width, "depth": self.layers} if self.model == "mlp" else {}
+        return {"width": self.width, "depth": self.layers} if self.model == "mlp" else dict(self.model_args)
 
     def space(self, input_shape, n_classes) -> dict[str, Any]:
         """Everything that defines what a trial means; stored in the study and checked on reuse."""

@@ -22,7 +22,7 @@ from actlab._io import write_json_atomic as _write_json
 from actlab._progress import Progress
 from actlab.data import load
 from actlab.execution import Runner, Task
-from actlab.models import build
+from actlab.models import build, model_summary
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.final import final_evaluation
 from actlab.studies.search.space import baseline_plan, make_sampler
@@ -85,6 +85,8 @@ def run_search(
     space = config.space(data.input_shape, data.n_classes)
     S.open_study(storage, study_name, space, optuna.samplers.RandomSampler())  # create it, or check its space
     make_sampler(config, space)  # one that cannot be made (a grid too large): one line here, not in each worker
+    if progress:
+        print(model_summary(config.model, data.input_shape, data.n_classes, **config.model_options), file=sys.stderr)
     if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
         print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
