@@ -67,11 +67,11 @@ def run_evolution(
     if config.mode != "single":  # a model whose slots cannot take one function each: one line, before any work
         plan = plan_for(config.mode, dict.fromkeys(SLOTS, "x"))
         build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
-    if progress:
-        print(model, file=sys.stderr, flush=True)
-    runner = Runner(
+    runner = Runner(  # a bad --dask: one line, before the model is described
         workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
     )
+    if progress:
+        print(model, file=sys.stderr, flush=True)
     try:
         executor = Fitness(runner, evaluator, folder=out / "units")
         evo = Evolution(config, executor, progress, clock)
