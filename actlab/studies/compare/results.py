@@ -34,31 +34,10 @@ def summarise(
             "return test_accuracy (scored on data.test) from it"
         )
     acc = {a: [runs[a, s]["result"]["test"]["accuracy"] for s in range(config.seeds)] for a in config.activations}
-    rows = []
-    for a in config.activations:
-        rs = [RunResult.from_dict(runs[a, s]["result"]) for s in range(config.seeds)]
-        settled = [result_converged(runs[a, s]["result"]) for s in range(config.seeds)]
-        m, sd, lo, hi = mean_std_ci(acc[a], bounds=ACCURACY)
-        gap = [r.final_train.get("accuracy", math.nan) - r.test["accuracy"] for r in rs]
-        rows.append(
-            {
-                "activation": a,
-                "test_accuracy": acc[a],
-                "mean": m,
-                "std": sd,
-                "ci_low": lo,
-                "ci_high": hi,
-                "test_loss": mean_std_ci([r.test.get("loss", math.nan) for r in rs])[0],
-                "test_f1": mean_std_ci([r.test.get("f1", math.nan) for r in rs])[0],
-                "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
-                "epoch_seconds": timing[a] if timing else mean_std_ci([r.epoch_seconds for r in rs])[0],
-                "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
-                "train_test_gap": mean_std_ci(gap)[0],
-                "diverged": sum(r.status == "diverged" for r in rs),
-                "unconverged": settled.count(False),
-                "converged": converged(settled),
-            }
-        )
+    rows = [
+        _row(a, acc[a], [runs[a, s]["result"] for s in range(config.seeds)], timing[a] if timing else None)
+        for a in config.activations
+    ]
     pairs = [(a, config.baseline) for a in config.activations if a != config.baseline]
     tests = {
         t["contender"]: t for t in versus(acc, pairs, unconverged=[r["activation"] for r in rows if not r["converged"]])
@@ -90,6 +69,32 @@ def summarise(
         ),
         "summary": rows,
         "runs": [runs[a, s] for a in config.activations for s in range(config.seeds)],
+    }
+
+
+def _row(activation: str, acc: list[float], results: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
+    """One activation's statistics over its seeds' run records; ``seconds`` per epoch measured
+    alone replaces the runs' own."""
+    rs = [RunResult.from_dict(r) for r in results]
+    settled = [result_converged(r) for r in results]
+    m, sd, lo, hi = mean_std_ci(acc, bounds=ACCURACY)
+    gap = [r.final_train.get("accuracy", math.nan) - r.test["accuracy"] for r in rs]
+    return {
+        "activation": activation,
+        "test_accuracy": acc,
+        "mean": m,
+        "std": sd,
+        "ci_low": lo,
+        "ci_high": hi,
+        "test_loss": mean_std_ci([r.test.get("loss", math.nan) for r in rs])[0],
+        "test_f1": mean_std_ci([r.test.get("f1", math.nan) for r in rs])[0],
+        "test_auc": mean_std_ci([r.test.get("auc", math.nan) for r in rs])[0],
+        "epoch_seconds": seconds if seconds is not None else mean_std_ci([r.epoch_seconds for r in rs])[0],
+        "epochs_run": mean_std_ci([len(r.epochs) for r in rs])[0],
+        "train_test_gap": mean_std_ci(gap)[0],
+        "diverged": sum(r.status == "diverged" for r in rs),
+        "unconverged": settled.count(False),
+        "converged": converged(settled),
     }
 
 
