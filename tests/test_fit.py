@@ -213,6 +213,10 @@ def test_search_selects_the_lowest_loss_when_told_to_minimise(loops, tmp_path):
     assert len(done) == 3 and all(t.value < 0 for t in done)  # -val_loss: every study maximises
     assert study.best_trial.value == max(t.value for t in done)
     assert res["final"]
+    from actlab.api._search import format_final
+
+    table = format_final(res)  # the loss as the loop returned it, named as the user named it
+    assert "val_loss" in table and " val_loss -" not in table and "  val " not in table, table
 
 
 def test_evolve_and_screen_score_with_the_users_loop(loops, tmp_path):

@@ -123,10 +123,13 @@ def format_final(results) -> str:
     c = results["counts"]
     lines = [f"study {results['study']}: {c['done']} finished trials ({c['pruned']} pruned), {c['failed']} failed"]
     final = results.get("final") or {}
+    train = (results.get("config") or {}).get("train") or {}
+    sign, label = (-1, train["fit_metric"]) if train.get("fit_direction") == "min" else (1, "val")  # as returned
     for cfg in final.get("configs", []):
         plan = ", ".join(f"{k}={v}" for k, v in cfg["plan"].items())
         p = "" if cfg["name"] == "baseline" else f"  p={format_p(cfg['p_holm'])} {cfg['outcome']}"
-        lines.append(f"{cfg['name']:<9} test {score_text(cfg)}  val {_num(cfg['val_accuracy'])}  [{plan}]{p}")
+        val = _num(sign * cfg["val_accuracy"] if finite(cfg["val_accuracy"]) else None)
+        lines.append(f"{cfg['name']:<9} test {score_text(cfg)}  {label} {val}  [{plan}]{p}")
     if len(final.get("budgets") or ()) > 1:
         lines.append(
             f"final runs: {final['epochs']} epochs each (the budget doubled from {final['budgets'][0]} for "

@@ -123,7 +123,7 @@ def score_line(result: Mapping[str, Any]) -> str:
     if not isinstance(fit, Mapping):
         return f"val acc {best_val_accuracy(result):.3f}"
     v = run_score(result)
-    shown = f"{abs(v) if fit.get('direction') == 'min' else v:.3f}" if math.isfinite(v) else "n/a"
+    shown = f"{-v if fit.get('direction') == 'min' else v:.3f}" if math.isfinite(v) else "n/a"
     return f"{fit.get('metric')} {shown}"
 
 
