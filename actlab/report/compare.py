@@ -15,6 +15,7 @@ import numpy as np
 from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
+from actlab.report._why import explain
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -226,6 +227,28 @@ def _diagnostics_html(results: dict[str, Any]) -> str:
     return f'<div class="scroll"><table><tr><th>activation</th>{head}</tr>{rows}</table></div>'
 
 
+def why_text(results: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The best activation (by mean test accuracy) other than the baseline against the baseline:
+    the heading and the sentences of :func:`actlab.report._why.explain`; None with one activation."""
+    base = results["config"]["baseline"]
+    others = [r for r in results["summary"] if r["activation"] != base]
+    if not others:
+        return None
+    best = max(others, key=lambda r: r["mean"])["activation"]
+    groups = _by_activation(results)
+    diag = {a: [r.get("diagnostics", {}) for r in groups[a]] for a in (best, base)}
+    return f"{best} against {base}", explain(diag[best], diag[base], best, base)
+
+
+def _why_html(results: dict[str, Any]) -> str:
+    why = why_text(results)
+    if why is None:
+        return ""
+    head, lines = why
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+    return f"<p>What differs most, {html.escape(head)} (the same seeds; a description, not a test):</p><ul>{items}</ul>"
+
+
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
     """Draw the three figures and write ``report.html`` into ``out``; return the page."""
     out = Path(out)
@@ -257,7 +280,7 @@ than the baseline, red: significantly worse.{converging}
 {html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs["curves"], "train vs validation accuracy per epoch")}
 <h2>Time and accuracy</h2>{_img(figs["time_accuracy"], "seconds per epoch vs test accuracy")}
-<h2>Why: diagnostics per slot</h2>{_img(figs["diagnostics"], "diagnostics per slot")}
+<h2>Why: diagnostics per slot</h2>{_why_html(results)}{_img(figs["diagnostics"], "diagnostics per slot")}
 {feature_map_section(results.get("feature_map"), out / "map.png", "mean test accuracy")}
 {_diagnostics_html(results)}
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
