@@ -93,11 +93,16 @@ def _standardise(xs: dict[str, np.ndarray], per_channel: bool) -> dict:
         xs[k] = ((xs[k] - mean.reshape(shape).astype(dt)) / std.reshape(shape).astype(dt)).astype(
             np.float32, copy=False
         )
+    return standardisation_record(per_channel, mean.ravel().tolist(), std.ravel().tolist())
+
+
+def standardisation_record(per_channel: bool, mean: list[float], std: list[float]) -> dict:
+    """How a data set was standardised, for its ``info``."""
     return {
         "method": "per-channel" if per_channel else "per-feature",
         "statistics_from": "train",
-        "mean": mean.ravel().tolist(),
-        "std": std.ravel().tolist(),
+        "mean": mean,
+        "std": std,
     }
 
 
@@ -202,13 +207,18 @@ def prepare(
 
     splits = {k: Split(torch.from_numpy(np.ascontiguousarray(xs[k])), torch.from_numpy(ys[k])) for k in xs}
     info.update({"shape": shape, "natural_shape": tuple(int(s) for s in natural), "standardisation": stats})
+    return assemble(name, raw, splits, xs["train"].shape[1:], info)
+
+
+def assemble(name: str, raw: Raw, splits: dict[str, Any], input_shape: Any, info: dict) -> Dataset:
+    """The :class:`Dataset` of ``splits`` (train, val, test) with the classes of ``raw``."""
     return Dataset(
         name=name,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
         n_classes=len(raw.classes),
-        input_shape=tuple(int(s) for s in xs["train"].shape[1:]),
+        input_shape=tuple(int(s) for s in input_shape),
         classes=list(raw.classes),
         info=info,
     )

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from actlab.data._dataset import Dataset, StreamedSplit
-from actlab.data._prepare import IMAGE_SHAPES, check_image, split_plan, to_image
+from actlab.data._prepare import IMAGE_SHAPES, assemble, check_image, split_plan, standardisation_record, to_image
 from actlab.data._sources import Raw
 from actlab.data._user import Lazy
 
@@ -129,24 +129,10 @@ def prepare_streamed(
         std=std.reshape(view).float(),
     )
     splits = {k: StreamedSplit(it, torch.from_numpy(it.labels), transform) for k, it in items.items()}
-    stats = {
-        "method": "per-channel" if per_channel else "per-feature",
-        "statistics_from": "train",
-        "mean": moments.mean.tolist(),
-        "std": std.tolist(),
-        "scaled_from": list(raw.pixel_range) if raw.pixel_range is not None else None,
-    }
+    stats = standardisation_record(per_channel, moments.mean.tolist(), std.tolist())
+    stats["scaled_from"] = list(raw.pixel_range) if raw.pixel_range is not None else None
     info.update({"shape": shape, "natural_shape": natural, "standardisation": stats, "streamed": True})
-    return Dataset(
-        name=name,
-        train=splits["train"],
-        val=splits["val"],
-        test=splits["test"],
-        n_classes=len(raw.classes),
-        input_shape=tuple(int(s) for s in transform(torch.zeros(1, *natural)).shape[1:]),
-        classes=list(raw.classes),
-        info=info,
-    )
+    return assemble(name, raw, splits, transform(torch.zeros(1, *natural)).shape[1:], info)
 
 
 __all__ = ["STATS_BATCH", "Moments", "prepare_streamed"]
