@@ -191,13 +191,13 @@ def _fisher_cdf(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, n: int) -> n
 
 def _batch(data, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``task.batch`` examples of the training split in the order of a seeded permutation."""
-    key = (task.key(), id(data.train.x))
+    key = (task.key(), id(data.train))
     if key not in _BATCHES:
         gen = torch.Generator().manual_seed(task.seed)
         idx = torch.randperm(len(data.train), generator=gen)[: task.batch]
         if len(_BATCHES) >= 8:
             _BATCHES.pop(next(iter(_BATCHES)))
-        _BATCHES[key] = (data.train.x[idx], data.train.y[idx])
+        _BATCHES[key] = data.train.take(idx)
     return _BATCHES[key]
 
 
