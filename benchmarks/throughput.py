@@ -21,9 +21,12 @@ of a list, up to `--pack`: `actlab.execution.runner.SPREAD = 1`) and packed as n
 cut into packs of at most max(MIN_PART, ceil(n / SPREAD)), today max(4, ceil(n / 2)); `--spreads
 2,4` adds a line with SPREAD 4), on 1 and 2 workers. A training is one unit the
 runner trained (every fidelity counts; cache hits and rejected candidates are free) or one
-search trial. CPU is user + system time of this process and its finished children (resource
-usage of SELF + CHILDREN): the worker processes' start-up (about 2-3 CPU-seconds each) and the
-study's own work (data, the GP, the surrogate, TPE) are in it. Cores busy = CPU / wall.
+search trial. CPU is user + system time of this process and its children (resource usage of
+SELF + CHILDREN, and with psutil installed the children still running): the study's own work
+(the GP, the surrogate, TPE) is in it. Cores busy = CPU / wall. With psutil, evolve and screen
+train on worker processes started once per worker count (as in a long study, which starts them
+once), and their start-up is shown apart; without it, and always for the search (its `--n-jobs`
+processes are its own), each run starts its workers and their start-up is in its numbers.
 """
 
 from __future__ import annotations
@@ -38,14 +41,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+
+try:
+    import psutil
+except ImportError:  # the CPU of running worker processes is not seen: every run starts its own
+    psutil = None
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import OtherLoad, machine_line  # noqa: E402
 
 import actlab.execution.runner as R  # noqa: E402
-from actlab.execution import Runner  # noqa: E402
+import actlab.studies.evolve.run as evolve_run  # noqa: E402
+from actlab.execution import Runner, Unit  # noqa: E402
 from actlab.studies.evolve.config import EvolveConfig  # noqa: E402
 from actlab.studies.evolve.run import run_evolution  # noqa: E402
 from actlab.studies.screen import ScreenConfig  # noqa: E402
@@ -108,10 +118,49 @@ def spread(n: int) -> Iterator[None]:
 
 
 def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its children that ended."""
-    return sum(
+    """User + system CPU seconds of this process and its children, ended (and, with psutil, running)."""
+    own = sum(
         u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     )
+    if psutil is None:
+        return own
+    running = 0.0
+    for c in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = c.cpu_times()
+            running += t.user + t.system
+    return own + running
+
+
+class Kept:
+    """A started runner lent to one study run: its ``pack`` set for the run, ``close`` left to its owner."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+
+    def __call__(self, *, pack: int = R.DEFAULT_PACK, **_: Any) -> Kept:
+        self.runner.pack = pack
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runner, name)
+
+    def close(self) -> None:
+        pass
+
+
+def started(workers: int) -> tuple[Runner, float, float]:
+    """A runner whose ``workers`` processes are started and hold the MNIST-1D split; its start-up's
+    wall and CPU seconds."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    runner = Runner(workers=workers, pack=1, threads=1)
+    train = {"epochs": 1, "seed": 0, "threads": 1, "diagnostics": False, "train_fraction": 0.05}
+    warm = [
+        Unit(name=f"w{i}", plan="relu", dataset="mnist1d", model="mlp", data_options={"limit": 2000}, train=train)
+        for i in range(2 * workers)
+    ]
+    runner.map(warm)
+    return runner, time.perf_counter() - t0, cpu_seconds() - c0
 
 
 def fidelities(text: str) -> list[list[float]]:
@@ -122,7 +171,7 @@ def units_in(folder: Path) -> int:
     return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
 
 
-def evolve(size: Size, mode: Mode, workers: int, out: Path, halving: bool) -> int:
+def evolve(size: Size, mode: Mode, workers: int, out: Path, halving: bool, kept: Kept | None = None) -> int:
     levels = fidelities(size.fidelities)
     cfg = EvolveConfig(
         dataset="mnist1d",
@@ -132,11 +181,16 @@ def evolve(size: Size, mode: Mode, workers: int, out: Path, halving: bool) -> in
         final_seeds=0,
         pack=mode.pack,
     )
-    run_evolution(cfg, out, workers=workers, progress=False, final=False)
+    own = evolve_run.Runner
+    evolve_run.Runner = kept or own  # the study trains on the started workers
+    try:
+        run_evolution(cfg, out, workers=workers, progress=False, final=False)
+    finally:
+        evolve_run.Runner = own
     return units_in(out / "units")
 
 
-def search(size: Size, mode: Mode, workers: int, out: Path) -> int:
+def search(size: Size, mode: Mode, workers: int, out: Path, kept: Kept | None = None) -> int:
     cfg = SearchConfig(
         dataset="digits",
         layers=5,
@@ -151,7 +205,7 @@ def search(size: Size, mode: Mode, workers: int, out: Path) -> int:
     return res["counts"]["complete"]
 
 
-def screen(size: Size, mode: Mode, workers: int, out: Path) -> int:
+def screen(size: Size, mode: Mode, workers: int, out: Path, kept: Kept | None = None) -> int:
     cfg = ScreenConfig(
         dataset="mnist1d",
         candidates=SCREENED.split(","),
@@ -163,14 +217,17 @@ def screen(size: Size, mode: Mode, workers: int, out: Path) -> int:
             epochs=size.screen_epochs, patience=None, monitor="val_accuracy", diagnostics=False, threads=1
         ),
     )
-    with Runner(workers=workers, pack=mode.pack, threads=1) as runner:
+    runner = kept(pack=mode.pack) if kept else Runner(workers=workers, pack=mode.pack, threads=1)
+    try:
         run_screen(cfg, out, progress=False, runner=runner, say=lambda _: None)
+    finally:
+        runner.close()
     return units_in(out / "units")
 
 
-STUDIES: dict[str, Callable[[Size, Mode, int, Path], int]] = {
-    "evolve-1": lambda s, m, w, o: evolve(s, m, w, o, halving=False),
-    "evolve-sh": lambda s, m, w, o: evolve(s, m, w, o, halving=True),
+STUDIES: dict[str, Callable[..., int]] = {  # (size, mode, workers, out, kept runner or None) -> trainings
+    "evolve-1": lambda s, m, w, o, k: evolve(s, m, w, o, halving=False, kept=k),
+    "evolve-sh": lambda s, m, w, o, k: evolve(s, m, w, o, halving=True, kept=k),
     "search": search,
     "screen": screen,
 }
@@ -199,11 +256,11 @@ HEADER = (
 )
 
 
-def measure(study: str, size: Size, mode: Mode, workers: int, out: Path) -> Row:
+def measure(study: str, size: Size, mode: Mode, workers: int, out: Path, kept: Kept | None = None) -> Row:
     shutil.rmtree(out, ignore_errors=True)
     c0, t0 = cpu_seconds(), time.perf_counter()
     with spread(mode.spread):
-        n = STUDIES[study](size, mode, workers, out)
+        n = STUDIES[study](size, mode, workers, out, None if study == "search" else kept)
     return Row(study, mode.name, workers, n, time.perf_counter() - t0, cpu_seconds() - c0)
 
 
@@ -238,21 +295,39 @@ def main() -> int:
     print(f"sizes: {size}")
     load = OtherLoad()
     tmp = Path(tempfile.mkdtemp(prefix="actlab-throughput-"))
-    rows = []
-    print(HEADER, flush=True)
+    rows: list[Row] = []
     try:
-        for study in studies:
-            for workers in (int(w) for w in a.workers.split(",")):
-                for mode in modes_of(study, [R.SPREAD, *(n for n in spreads if n != R.SPREAD)]):
-                    runs = [measure(study, size, mode, workers, tmp / "out") for _ in range(a.repeat)]
-                    rows.append(median_row(runs))
-                    spread_note = f"  (walls {', '.join(f'{r.wall:.1f}' for r in runs)})" if a.repeat > 1 else ""
-                    print(rows[-1].line() + spread_note, flush=True)
+        for workers in (int(w) for w in a.workers.split(",")):
+            rows += _rows(studies, size, workers, [R.SPREAD, *(n for n in spreads if n != R.SPREAD)], a.repeat, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(load.line())
     _headline(rows)
     return 0
+
+
+def _rows(studies: list[str], size: Size, workers: int, spreads: list[int], repeat: int, tmp: Path) -> list[Row]:
+    """The lines of ``studies`` on ``workers`` (started once, with psutil), printed as they come."""
+    runner = None
+    if psutil is not None:
+        runner, wall, cpu = started(workers)
+        if workers > 1:
+            print(f"\n{runner.name}: started in {wall:.1f} s, {cpu:.1f} CPU-s (not in the lines below but search's)")
+    print(HEADER, flush=True)
+    rows = []
+    try:
+        for study in studies:
+            for mode in modes_of(study, spreads):
+                runs = [
+                    measure(study, size, mode, workers, tmp / "out", runner and Kept(runner)) for _ in range(repeat)
+                ]
+                rows.append(median_row(runs))
+                walls = f"  (walls {', '.join(f'{r.wall:.1f}' for r in runs)})" if repeat > 1 else ""
+                print(rows[-1].line() + walls, flush=True)
+    finally:
+        if runner is not None:
+            runner.close()
+    return rows
 
 
 def _headline(rows: list[Row]) -> None:
