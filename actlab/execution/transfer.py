@@ -66,13 +66,19 @@ def split_task(text: str) -> tuple[str, str | None]:
 
 def parse_tasks(text: str | Sequence[str], model: str) -> list[tuple[str, str]]:
     """The tasks of a comma list (or a list of texts) as ``(dataset, model)``, ``model`` where a
-    task names none; each task once."""
+    task names none; each task once. A name that is no dataset is one line now, before any training
+    (whether a dataset loads is the loader's question, when its task trains)."""
     items = text.split(",") if isinstance(text, str) else list(text)
     tasks = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise ActlabError(f"a task is DATASET or DATASET/MODEL, e.g. iris or wine/mlp; got {item!r} in {text!r}")
         dataset, own = split_task(item)
+        if not _is_dataset(dataset):
+            raise ActlabError(
+                f"task {item.strip()!r}: {dataset!r} is no dataset ({', '.join(dataset_names())}, csv:PATH, npz:PATH "
+                "or a loader of yours, path/to/file.py:FUNCTION); a task is DATASET or DATASET/MODEL"
+            )
         task = (dataset, own or model)
         if task in tasks:
             raise ActlabError(f"task {label(*task)!r} is listed twice; list each once")
@@ -122,6 +128,8 @@ def transfer(
                 units[t, name, s] = u
     where = {u.name: f"{label(tasks[t].dataset, tasks[t].model)} {n} seed {s}" for (t, n, s), u in units.items()}
     done = None if on_done is None else lambda u, rec, cached: on_done(where[u.name], rec, cached)
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
     records = runner.run(list(units.values()), folder, on_done=done)
     failed = next((n for n, r in records.items() if "error" in r), None)
     if failed is not None:
