@@ -352,12 +352,15 @@ def ranking(
     out["cd"] = critical_difference(k, n, alpha)
     out["groups"] = [[names[i] for i in g] for g in same_groups(average, out["cd"])]
     if reference is not None:
-        out["versus_reference"] = _versus_rank(list(names), average, reference, n, alpha)
+        out["versus_reference"] = rank_post_hoc(list(names), average, reference, n, alpha)
     return out
 
 
-def _versus_rank(names: list[str], average: list[float], reference: str, n: int, alpha: float) -> list[dict[str, Any]]:
-    """Holm's post-hoc of each function's average rank against ``reference``'s (see :func:`ranking`)."""
+def rank_post_hoc(
+    names: list[str], average: list[float], reference: str, n: int, alpha: float = ALPHA
+) -> list[dict[str, Any]]:
+    """Holm's post-hoc of each function's average rank (over ``n`` tasks) against ``reference``'s
+    (see :func:`ranking`)."""
     k, ref = len(names), names.index(reference)
     se = math.sqrt(k * (k + 1) / (6 * n))
     others = [i for i in range(k) if i != ref]
