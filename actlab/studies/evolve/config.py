@@ -72,7 +72,7 @@ class EvolveConfig:
     final_seeds: int = 5
     final_epochs: int = 15
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
-    transfer_to: list[str] = field(default_factory=list)  # tasks the final contenders also train on, "dataset/model"
+    transfer_to: list[str] | None = None  # tasks the final contenders also train on, "dataset/model"; None: none
     pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
     budget: float | None = None  # wall-clock seconds for the generations, all sessions together; None: no limit
     # Successive halving: [[epochs, share of the training split], ...], rising; None: one fidelity,
@@ -131,7 +131,7 @@ class EvolveConfig:
             self.fidelities = check_fidelities(self.fidelities)
         self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
-        self.transfer_to = [label(*t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else []
+        self.transfer_to = [label(*t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else None
         self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if isinstance(self.train, Mapping):
