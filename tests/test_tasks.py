@@ -71,7 +71,11 @@ def test_a_task_is_cut_where_a_dataset_ends_and_a_model_begins():
     assert split_task("csv:data/x.csv/cnn1d") == ("csv:data/x.csv", "cnn1d")
     assert split_task("data/load.py:load/nets/net.py:build") == ("data/load.py:load", "nets/net.py:build")
     assert split_task("data/load.py:load") == ("data/load.py:load", None)  # 'data' is no dataset
-    assert parse_tasks("iris, wine/cnn1d", "mlp") == [("iris", "mlp"), ("wine", "cnn1d")]
+    assert parse_tasks("iris, wine/cnn1d,breast_cancer", "mlp") == [
+        ("iris", "mlp"),
+        ("wine", "cnn1d"),
+        ("breast_cancer", "mlp"),
+    ]
     for bad, words in (("iris,iris/mlp", "twice"), ("iris,,wine", "DATASET/MODEL"), ("irs/mlp", "no dataset")):
         with pytest.raises(ActlabError, match=words):
             parse_tasks(bad, "mlp")

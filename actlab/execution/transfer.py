@@ -43,8 +43,12 @@ TASKS_HELP = (
 )
 
 
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
 def _is_dataset(text: str) -> bool:
-    return ":" in text or text.strip().lower().replace("_", "-") in {n.lower() for n in dataset_names()}
+    return ":" in text or _norm(text) in {_norm(n) for n in dataset_names()}
 
 
 def _is_model(text: str) -> bool:
