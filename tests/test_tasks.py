@@ -81,10 +81,14 @@ def test_a_task_is_cut_where_a_dataset_ends_and_a_model_begins():
             parse_tasks(bad, "mlp")
 
 
-def test_a_bad_task_is_one_line_on_the_command_line(tmp_path, capsys):
-    assert main(["compare", "--tasks", "iris,wine,iris", "--out", str(tmp_path / "o")]) == 2
+@pytest.mark.parametrize(
+    "extra, words", [(["--tasks", "iris,wine,iris"], "twice"), (["--tasks", "iris", "--dataset", "wine"], "--dataset")]
+)
+def test_a_bad_task_is_one_line_on_the_command_line(tmp_path, capsys, extra, words):
+    assert main(["compare", *extra, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("actlab: error:") and "twice" in err[0]
+    assert len(err) == 1 and err[0].startswith("actlab: error:") and words in err[0]
+    assert not (tmp_path / "o").exists()
 
 
 # ----------------------------------------------------------------- compare --tasks

@@ -252,6 +252,8 @@ def _run_tasks(args, config: CompareConfig, location: dict[str, Any], out, say: 
 
     if args.map:
         raise ActlabError("--map draws one task's functions; leave it out with --tasks")
+    if args.dataset is not None:
+        raise ActlabError("--tasks names the datasets: list yours there, not in --dataset")
     tasks = parse_tasks(args.tasks, config.model)
     say(
         f"compare: {len(config.activations)} activations x {config.seeds} seeds on {len(tasks)} tasks "
