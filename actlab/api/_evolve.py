@@ -12,6 +12,7 @@ from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle
 from actlab.api.results import Result
+from actlab.execution.transfer import TASKS_HELP
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 
@@ -133,6 +134,14 @@ FINAL = (
         "catalogue functions to pick the best from, on validation, to compare the evolved function with (default: "
         "{value})",
         type=_list,
+    ),
+    Option(
+        ("--transfer-to",),
+        "train the evolved function, ReLU and the best catalogue function on these tasks too, with the final seeds "
+        "and epochs, nothing searched again; each task tested against ReLU, all ranked across tasks: {tasks}",
+        type=str,
+        metavar="TASKS",
+        words=lambda: {"tasks": TASKS_HELP},
     ),
 )
 # The defaults are EvolveConfig's own (a new run); a resumed run starts from the checkpoint's config.

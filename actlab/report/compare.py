@@ -16,6 +16,7 @@ from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
 from actlab.report._why import explain
+from actlab.report.ranking import cd_figure, ranking_html
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -250,8 +251,11 @@ def _why_html(results: dict[str, Any]) -> str:
 
 
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
-    """Draw the three figures and write ``report.html`` into ``out``; return the page."""
+    """Draw the three figures and write ``report.html`` into ``out``; return the page. A comparison
+    over several tasks gets its cross-task page (:func:`write_tasks_report`)."""
     out = Path(out)
+    if "cross_task" in results:
+        return write_tasks_report(results, out)
     figs = {
         "curves": plot_curves(results, out / "curves.png"),
         "time_accuracy": plot_time_accuracy(results, out / "time_accuracy.png"),
@@ -286,5 +290,33 @@ than the baseline, red: significantly worse.{converging}
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>
+</body></html>"""
+    return write_text_atomic(out / "report.html", page)
+
+
+def write_tasks_report(results: dict[str, Any], out: Path) -> Path:
+    """The page of a comparison over several tasks: the cross-task table, the critical-difference
+    diagram and a link to each task's own report (in its sub-folder)."""
+    cfg, cross = results["config"], results["cross_task"]
+    cd = _save(cd_figure(cross), out / "critical_difference.png")
+    t = cfg["train"]
+    links = "".join(
+        f"<li><a href='{html.escape(task['folder'])}/report.html'>{html.escape(task['task'])}</a>: "
+        f"{html.escape(task['results']['dataset']['name'])}</li>"
+        for task in results["tasks"]
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>actlab compare: {len(results["tasks"])} tasks</title>
+<style>{_CSS}</style></head><body>
+<h1>Activation comparison across {_n(len(results["tasks"]), "task")}</h1>
+<p class="sub">{_n(cfg["seeds"], "seed")} per activation and task, the same on every task;
+{html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to {_n(t["epochs"], "epoch")};
+weights of the best validation epoch tested.</p>
+<h2>Ranks across tasks</h2>
+{ranking_html(cross["tasks"], cross["means"], cross)}
+<h2>Critical-difference diagram</h2>{_img(cd, "average ranks and the critical difference")}
+<p>Functions joined by a bar do not differ significantly (Nemenyi, alpha {cross["alpha"]}; Demšar 2006).</p>
+<h2>Each task</h2><ul>{links}</ul>
+<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 </body></html>"""
     return write_text_atomic(out / "report.html", page)

@@ -17,6 +17,7 @@ from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._math import drawn, formula_html
 from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
+from actlab.report.ranking import transfer_html
 from actlab.stats import CI_NOTE
 
 CURVE_RANGE = (-5.0, 5.0)
@@ -345,7 +346,8 @@ def _final_section(results: dict[str, Any], figs: Path) -> str:
         f"{html.escape(sel)}.\n{html.escape(CI_NOTE)}.</p>\n"
         f"{_img(png, 'final test accuracy')}\n"
         f"{_correlation_table(final.get('fidelity_correlation') or [])}\n"
-        f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
+        + ("<h3>Transfer to other tasks</h3>" + transfer_html(final["transfer"]) if final.get("transfer") else "")
+        + f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
     )
 
 

@@ -19,13 +19,15 @@ from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
 from actlab.catalogue import get
 from actlab.execution import WHERE_ONLY
+from actlab.execution.transfer import label, parse_tasks
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.modes import MODES, SLOTS
 from actlab.surrogate.features import Task
 from actlab.training import TrainConfig
 
 CATALOGUE = ("leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "softplus")
-NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue")  # may change on --resume
+# may change on --resume
+NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue", "transfer_to")
 MAX_POPULATION = 100_000
 MAX_FIDELITIES = 8
 # The tallest tree whose every shape fits the expression language's node limit (a full binary tree
@@ -70,6 +72,7 @@ class EvolveConfig:
     final_seeds: int = 5
     final_epochs: int = 15
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
+    transfer_to: list[str] | None = None  # tasks the final contenders also train on, "dataset/model"; None: none
     pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
     budget: float | None = None  # wall-clock seconds for the generations, all sessions together; None: no limit
     # Successive halving: [[epochs, share of the training split], ...], rising; None: one fidelity,
@@ -128,6 +131,7 @@ class EvolveConfig:
             self.fidelities = check_fidelities(self.fidelities)
         self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
+        self.transfer_to = [label(*t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else None
         self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if isinstance(self.train, Mapping):
