@@ -111,7 +111,27 @@ GP = (
         metavar="TIME",
         none="no limit",
     ),
+    Option(
+        ("--stagnation",),
+        "restart when the hall of fame's best has not risen for G generations: the next generation is the hall of "
+        "fame's --elite best (at least one) and new random individuals ({default})",
+        metavar="G",
+        none="never",
+    ),
     Option(("--seed",), "seed of the evolution and of the fitness training ({default})"),
+)
+TASKS = (
+    Option(
+        ("--tasks",),
+        "evolve for several tasks, DATASET[:LIMIT][/MODEL] separated by commas, e.g. "
+        "mnist1d,digits,fashion-mnist:10000/cnn (LIMIT: training examples, default --limit; MODEL default --model); "
+        "a candidate trains on each, and its fitness is its mean standing against ReLU there: (score - ReLU's mean) / "
+        "ReLU's seed spread, at the same fidelity. The final evaluation is on the first task ({default})",
+        type=_list,
+        metavar="TASKS",
+        none="--dataset alone",
+    ),
+    Option(("--reference-seeds",), "ReLU's trainings per task and fidelity, for its mean and spread ({default})"),
 )
 FIDELITIES = (
     Option(
@@ -143,6 +163,7 @@ STUDY = Study(
         (None, OWN),
         ("genetic programming", GP),
         ("successive halving", FIDELITIES),
+        ("several tasks", TASKS),
         ("final evaluation", FINAL),
         *SHARED,
     ),
