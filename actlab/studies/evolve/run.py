@@ -212,9 +212,13 @@ def progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame
         sg = stats["surrogate"]
         rho = f"{sg['spearman']:+.2f}" if sg["spearman"] is not None else "n/a"
         kept += f"  surrogate: {sg['trained']} of {sg['pool']} offspring (rank corr. {rho})"
+    if stats.get("restart"):
+        kept += "  restarted (stagnation)"
     left = ""
+    if stats.get("hof_tasks"):
+        left += "  | per task " + ", ".join(f"{n} {v:.3f}" for n, v in stats["hof_tasks"].items())
     if config.budget is not None and history:
-        left = f"  | budget left {max(0.0, config.budget - _spent(history)) / 60:.1f} min"
+        left += f"  | budget left {max(0.0, config.budget - _spent(history)) / 60:.1f} min"
     return (
         f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
         f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "
