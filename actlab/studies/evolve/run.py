@@ -114,7 +114,11 @@ def _on_first_task(config: EvolveConfig, hall_of_fame: list[dict[str, Any]]) -> 
     if config.tasks is None:
         return hall_of_fame
     first = config.task_names()[0]
-    return [{**item, "rungs": item["tasks"][first], "fitness": item["tasks"][first][-1]} for item in hall_of_fame]
+    out = []
+    for item in hall_of_fame:  # a member rejected before training has no scores: 0, as a failed training
+        scores = (item.get("tasks") or {}).get(first) or [0.0]
+        out.append({**item, "rungs": scores, "fitness": scores[-1]})
+    return out
 
 
 def _saved(out: Path, config: EvolveConfig, resume: bool) -> dict[str, Any] | None:

@@ -14,9 +14,12 @@ task with wide score differences from outweighing the others, but a rank depends
 the generation, so the same function would score differently from one generation to the next,
 the cache of trained behaviours, the hall of fame and successive halving across generations
 would compare numbers of different scales, and a resumed or restarted run could not reuse a
-fitness. The standing against ReLU is a property of the function alone. Measured on a small run
-(benchmarks/discovery.py ``--tasks``), both orders agree closely
-(see RESULTS.md, "discovery.py").
+fitness. The standing against ReLU is a property of the function alone. Measured with
+``benchmarks/discovery.py --quick --only tasks`` (iris, wine, digits:300; 776 candidates at the
+first fidelity): the two orders agree (Spearman +0.99), each follows every task about alike
+(Spearman with the task's own score +0.87 to +0.96 for the standing, +0.90 to +0.95 for the
+rank), and a candidate's mean rank moves with the generation it lands in by 0.09 on average (up
+to 0.17) on its 0-1 scale, over 20 random draws of generations of 12.
 """
 
 from __future__ import annotations
