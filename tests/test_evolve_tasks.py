@@ -54,6 +54,11 @@ def _strip(generation):
     return {k: v for k, v in generation.items() if k not in ("seconds", "session")}
 
 
+def _members(results):
+    """The hall of fame without its simplified formulas (sympy gives up after a time limit)."""
+    return [{k: v for k, v in item.items() if k != "formulas"} for item in results["hall_of_fame"]]
+
+
 def test_the_fitness_over_tasks_is_the_mean_standing_against_relu_and_resumes_exactly(tmp_path):
     """Recomputed from the trainings' own records; and a run stopped after its first generation
     and resumed ends as an uninterrupted one."""
@@ -62,7 +67,7 @@ def test_the_fitness_over_tasks_is_the_mean_standing_against_relu_and_resumes_ex
     a = run_evolution(cfg, tmp_path / "killed", progress=False, resume=True)
     res = run_evolution(cfg, tmp_path / "whole", progress=False)
     assert [_strip(h) for h in a["history"]] == [_strip(h) for h in res["history"]]
-    assert a["hall_of_fame"] == res["hall_of_fame"] and a["tasks"] == res["tasks"] and len(a["sessions"]) == 2
+    assert _members(a) == _members(res) and a["tasks"] == res["tasks"] and len(a["sessions"]) == 2
 
     units = _units(tmp_path / "whole" / "units")
     configs, names = cfg.task_configs(), ["iris/mlp", "wine/mlp"]
@@ -102,7 +107,7 @@ def test_restarts_fire_after_the_stagnant_generations_and_keep_the_best(tmp_path
     run_evolution(cfg, tmp_path / "cut", evaluator=_flat, progress=False, stop_after=4)  # between two restarts
     again = run_evolution(cfg, tmp_path / "cut", evaluator=_flat, progress=False, final=False, resume=True)
     assert [_strip(h) for h in again["history"]] == [_strip(h) for h in res["history"]]
-    assert again["hall_of_fame"] == res["hall_of_fame"] and len(again["sessions"]) == 2
+    assert _members(again) == _members(res) and len(again["sessions"]) == 2
     off = EvolveConfig(dataset="iris", data_options={}, population=4, generations=5)
     res = run_evolution(off, tmp_path / "off", evaluator=_flat, progress=False, final=False)
     assert not any(h.get("restart") for h in res["history"])
