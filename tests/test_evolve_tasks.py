@@ -134,8 +134,8 @@ def test_a_rising_hall_of_fame_never_restarts():
 
 
 def test_tasks_are_read_as_dataset_limit_and_model():
-    got = parse_tasks("mnist1d, digits/cnn ,fashion-mnist:10000", "mlp")
-    assert [task_name(t) for t in got] == ["mnist1d/mlp", "digits/cnn", "fashion-mnist:10000/mlp"]
+    got = parse_tasks("mnist1d, digits/cnn1d ,fashion-mnist:10000", "mlp")
+    assert [task_name(t) for t in got] == ["mnist1d/mlp", "digits/cnn1d", "fashion-mnist:10000/mlp"]
     assert got[2]["limit"] == 10000
     assert [t["dataset"] for t in parse_tasks(["csv:data/x.csv", "a.py:load/mlp"], "cnn")] == [
         "csv:data/x.csv",
@@ -152,7 +152,8 @@ def test_tasks_are_read_as_dataset_limit_and_model():
     [
         ("iris,iris", "twice"),
         ("", "1 to 32"),
-        ("nosuch,iris", "unknown dataset"),
+        (",".join(["iris"] * 33), "1 to 32"),
+        ("nosuch,iris", "no dataset"),
         (["iris", 3], "DATASET[:LIMIT][/MODEL]"),
     ],
 )

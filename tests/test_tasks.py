@@ -13,7 +13,7 @@ from scipy import stats
 from actlab._errors import ActlabError
 from actlab.api._compare import CompareResult
 from actlab.cli._main import main
-from actlab.execution.transfer import parse_tasks, split_task
+from actlab.execution.tasks import parse_tasks, split_task
 from actlab.report.compare import write_report
 from actlab.stats import OUTCOMES, critical_difference, friedman, rank_post_hoc, ranking, ranks, same_groups
 from actlab.studies.compare import CompareConfig, run_tasks
@@ -72,11 +72,18 @@ def test_a_task_is_cut_where_a_dataset_ends_and_a_model_begins():
     assert split_task("data/load.py:load/nets/net.py:build") == ("data/load.py:load", "nets/net.py:build")
     assert split_task("data/load.py:load") == ("data/load.py:load", None)  # 'data' is no dataset
     assert parse_tasks("iris, wine/cnn1d,breast_cancer", "mlp") == [
-        ("iris", "mlp"),
-        ("wine", "cnn1d"),
-        ("breast_cancer", "mlp"),
+        {"dataset": "iris", "model": "mlp", "limit": None},
+        {"dataset": "wine", "model": "cnn1d", "limit": None},
+        {"dataset": "breast_cancer", "model": "mlp", "limit": None},
     ]
-    for bad, words in (("iris,iris/mlp", "twice"), ("iris,,wine", "DATASET/MODEL"), ("irs/mlp", "no dataset")):
+    bad_cases = (
+        ("iris,iris/mlp", "twice"),
+        ("iris,,wine", "a task is DATASET"),
+        ("irs/mlp", "no dataset"),
+        ("digits/cnn", "no dataset"),  # 'cnn' is no model, so 'digits/cnn' is read as one name
+        ("digits:0", "limit is a whole number"),
+    )
+    for bad, words in bad_cases:
         with pytest.raises(ActlabError, match=words):
             parse_tasks(bad, "mlp")
 

@@ -14,7 +14,7 @@ from actlab.api._options import SHARED, Option, Study, build, check_where, settl
 from actlab.api.results import Result
 from actlab.catalogue import split_specs
 from actlab.data import available, load
-from actlab.execution.transfer import TASKS_HELP, parse_tasks
+from actlab.execution.tasks import TASKS_HELP, parse_tasks, task_name
 from actlab.studies.compare import CompareConfig
 from actlab.training.result import RunResult
 
@@ -257,7 +257,7 @@ def _run_tasks(args, config: CompareConfig, location: dict[str, Any], out, say: 
     tasks = parse_tasks(args.tasks, config.model)
     say(
         f"compare: {len(config.activations)} activations x {config.seeds} seeds on {len(tasks)} tasks "
-        f"({', '.join(f'{d}/{m}' for d, m in tasks)}); baseline {config.baseline}"
+        f"({', '.join(task_name(t) for t in tasks)}); baseline {config.baseline}"
     )
     where = {"workers": args.workers, "dask": args.dask, "pack": args.pack, "dask_timeout": args.dask_timeout}
     with Runner(**where, threads=config.train.threads) as runner:

@@ -12,7 +12,7 @@ from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle
 from actlab.api.results import Result
-from actlab.execution.transfer import TASKS_HELP
+from actlab.execution.tasks import TASKS_HELP
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 
@@ -125,7 +125,8 @@ TASKS = (
     Option(
         ("--tasks",),
         "evolve for several tasks, DATASET[:LIMIT][/MODEL] separated by commas, e.g. "
-        "mnist1d,digits,fashion-mnist:10000/cnn (LIMIT: training examples, default --limit; MODEL default --model); "
+        "mnist1d,digits,fashion-mnist:10000/seed-cnn (LIMIT: training examples, default --limit; MODEL default "
+        "--model); "
         "a candidate trains on each, and its fitness is its mean standing against ReLU there: (score - ReLU's mean) / "
         "ReLU's seed spread, at the same fidelity. The final evaluation is on the first task ({default})",
         type=_list,
@@ -282,7 +283,7 @@ def evolve(**options: Any) -> EvolveResult:
     ``evolve-out``). Returns an :class:`EvolveResult`; writes results.json, best.json and
     report.html to ``out``.
 
-    ``tasks=["mnist1d", "digits/cnn", "fashion-mnist:10000"]`` (or the text ``"mnist1d,digits/cnn"``)
+    ``tasks=["mnist1d", "mnist1d/cnn1d", "fashion-mnist:10000"]`` (or the text ``"mnist1d,digits"``)
     evolves for several tasks: a candidate's fitness is then its mean standing against ReLU,
     ``(score - ReLU's mean) / ReLU's seed spread`` per task, a property of the function alone
     (a rank within the generation would change from one generation to the next; see

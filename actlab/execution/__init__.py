@@ -1,7 +1,8 @@
 """Where and how trainings run. Studies hand their trainings to the :class:`Runner` as
 :class:`Unit`\\ s (plain data: a plan, a dataset and a model by name, a training config).
 
-Modules: :mod:`~actlab.execution.units` (a study's task, a unit and its key), :mod:`~actlab.execution.runner`
+Modules: :mod:`~actlab.execution.units` (a study's task, a unit and its key), :mod:`~actlab.execution.tasks`
+(how several tasks are named), :mod:`~actlab.execution.runner`
 (the runner and its packs), :mod:`~actlab.execution.executors` (this process, worker processes,
 Dask), :mod:`~actlab.execution.worker` (what a worker runs), :mod:`~actlab.execution.records`
 (a finished unit's file), :mod:`~actlab.execution.claims` (how processes on one folder split the
@@ -12,7 +13,8 @@ from actlab.execution.claims import claim, claim_holder, release
 from actlab.execution.executors import init_worker
 from actlab.execution.records import finished_text, read_unit, unit_record
 from actlab.execution.runner import DEFAULT_PACK, Runner, packs
-from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Task, Unit, parse_tasks, slug, task_name
+from actlab.execution.tasks import parse_tasks, task_name
+from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Task, Unit, slug
 from actlab.execution.worker import BAD_UNIT, load_data, plan_templates, provide_data, train_units
 
 __all__ = [

@@ -4,29 +4,19 @@ import each other, so the shared part lives here): compare's ``--tasks`` ranks i
 evolve's ``--transfer-to`` takes its evolved function, ReLU and the best catalogue function to
 other tasks.
 
-A task is written ``DATASET`` or ``DATASET/MODEL`` (:func:`parse_tasks`, a comma list). A dataset
-may itself hold ``/`` (``csv:data/x.csv``, ``data/loader.py:load``) and so may a model of yours
-(``nets/net.py:build``), so the text is cut at the first ``/`` that has a dataset before it (a
-built-in name, or a name with ``:``: ``csv:PATH``, ``npz:PATH``, a loader of yours) and a model
-after it (a built-in name, or ``path/to/file.py:function`` / ``package.module:function``). Without
-a model, the study's own model trains. Every other setting (``--limit``, ``--epochs``, the model's
-options where the model is the study's) is the study's, the same for every task.
+How a task is written: :mod:`actlab.execution.tasks`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from actlab._errors import ActlabError
-from actlab._refs import is_ref
-from actlab.data import names as dataset_names
 from actlab.execution.runner import Runner
-from actlab.execution.units import Task, Unit, slug
-from actlab.models import names as model_names
+from actlab.execution.units import Task, Unit
 from actlab.stats import (
     ACCURACY,
     converged,
@@ -37,79 +27,10 @@ from actlab.stats import (
     versus,
 )
 
-TASKS_HELP = (
-    "DATASET or DATASET/MODEL, separated by commas; a model of yours is path/to/file.py:function, cut from the "
-    "dataset at the first '/' that has a dataset before it and a model after it; without a model, --model trains"
-)
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def _is_dataset(text: str) -> bool:
-    return ":" in text or _norm(text) in {_norm(n) for n in dataset_names()}
-
-
-def _is_model(text: str) -> bool:
-    return text in model_names() or is_ref(text)
-
-
-def split_task(text: str) -> tuple[str, str | None]:
-    """``(dataset, model)`` of one task, ``model`` None where it names none (see the module docstring).
-
-    >>> split_task("wine/mlp"), split_task("csv:data/x.csv"), split_task("data/load.py:load/nets/n.py:build")
-    (('wine', 'mlp'), ('csv:data/x.csv', None), ('data/load.py:load', 'nets/n.py:build'))
-    """
-    text = text.strip()
-    for i, c in enumerate(text):
-        if c == "/" and _is_dataset(text[:i]) and _is_model(text[i + 1 :]):
-            return text[:i], text[i + 1 :]
-    return text, None
-
-
-def parse_tasks(text: str | Sequence[str], model: str) -> list[tuple[str, str]]:
-    """The tasks of a comma list (or a list of texts) as ``(dataset, model)``, ``model`` where a
-    task names none; each task once. A name that is no dataset is one line now, before any training
-    (whether a dataset loads is the loader's question, when its task trains)."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    tasks = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ActlabError(f"a task is DATASET or DATASET/MODEL, e.g. iris or wine/mlp; got {item!r} in {text!r}")
-        dataset, own = split_task(item)
-        if not _is_dataset(dataset):
-            raise ActlabError(
-                f"task {item.strip()!r}: {dataset!r} is no dataset ({', '.join(dataset_names())}, csv:PATH, npz:PATH "
-                "or a loader of yours, path/to/file.py:FUNCTION); a task is DATASET or DATASET/MODEL"
-            )
-        task = (dataset, own or model)
-        if task in tasks:
-            raise ActlabError(f"task {label(*task)!r} is listed twice; list each once")
-        tasks.append(task)
-    return tasks
-
-
-def label(dataset: str, model: str) -> str:
-    """A task as tables print it: ``dataset/model``."""
-    return f"{dataset}/{model}"
-
-
-def folder_name(dataset: str, model: str) -> str:
-    """A task's own sub-folder: a file-name-safe, collision-free name."""
-    return slug(f"{dataset}__{model}")
-
-
-def retarget(task: Task, dataset: str, model: str) -> Task:
-    """``task`` with another dataset and model: the same training, data seed and data options; the
-    model's options only where the model is the same."""
-    options = task.model_options if model == task.model else {}
-    return dataclasses.replace(task, dataset=dataset, model=model, model_options=dict(options))
-
 
 def transfer(
     contenders: Mapping[str, Any],
-    tasks: Sequence[Task],
+    tasks: Mapping[str, Task],
     seeds: Sequence[int],
     runner: Runner,
     folder: str | Path | None = None,
@@ -117,20 +38,22 @@ def transfer(
     on_done: Callable[[str, dict[str, Any], bool], None] | None = None,
     **train: Any,
 ) -> dict[str, Any]:
-    """Train every contender (name -> plan: a spec string or ``{slot: spec}``) on every task with
+    """Train every contender (name -> plan: a spec string or ``{slot: spec}``) on every task (its
+    name -> the study's :class:`Task` there, :func:`actlab.execution.tasks.retarget`) with
     each seed, ``train`` overriding the tasks' training settings alike (epochs, patience, ...);
     with a ``folder``, every finished run is kept there and a rerun trains only what is missing.
     Returns :func:`transfer_table` of the runs; ``on_done(text, record, cached)`` after each."""
     if reference not in contenders:
         raise ActlabError(f"the reference {reference!r} is not among the functions: {', '.join(contenders)}")
     units: dict[tuple[int, str, int], Unit] = {}
-    for t, task in enumerate(tasks):
+    names = list(tasks)
+    for t, task in enumerate(tasks.values()):
         for name, plan in contenders.items():
             for s in seeds:
                 u = task.unit("transfer", plan, **{**train, "seed": s})
                 u.name = f"transfer-{u.key()}"
                 units[t, name, s] = u
-    where = {u.name: f"{label(tasks[t].dataset, tasks[t].model)} {n} seed {s}" for (t, n, s), u in units.items()}
+    where = {u.name: f"{names[t]} {n} seed {s}" for (t, n, s), u in units.items()}
     done = None if on_done is None else lambda u, rec, cached: on_done(where[u.name], rec, cached)
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -139,7 +62,7 @@ def transfer(
     if failed is not None:
         raise ActlabError(f"transfer run {where[failed]} failed ({records[failed]['error']}); fix it and rerun")
     runs = {key: records[u.name]["result"] for key, u in units.items()}
-    return transfer_table(list(contenders), [label(t.dataset, t.model) for t in tasks], list(seeds), runs, reference)
+    return transfer_table(list(contenders), names, list(seeds), runs, reference)
 
 
 def transfer_table(
@@ -227,16 +150,4 @@ def transfer_text(table: Mapping[str, Any]) -> str:
     return format_ranking([t["task"] for t in table["tasks"]], means, table["ranking"])
 
 
-__all__ = [
-    "TASKS_HELP",
-    "folder_name",
-    "format_ranking",
-    "label",
-    "parse_tasks",
-    "ranking_note",
-    "retarget",
-    "split_task",
-    "transfer",
-    "transfer_table",
-    "transfer_text",
-]
+__all__ = ["format_ranking", "ranking_note", "transfer", "transfer_table", "transfer_text"]

@@ -22,7 +22,7 @@ Modules: :mod:`.config` (:class:`CompareConfig`), :mod:`.run` (:func:`run_compar
 from actlab.studies.compare.config import CompareConfig, default_baseline
 from actlab.studies.compare.results import format_table, summarise
 from actlab.studies.compare.run import check_activations, prepare_out, run_compare, time_alone, units
-from actlab.studies.compare.tasks import cross_task, format_cross_task, run_tasks, task_config
+from actlab.studies.compare.tasks import cross_task, format_cross_task, run_tasks
 
 __all__ = [
     "CompareConfig",
@@ -35,7 +35,6 @@ __all__ = [
     "run_compare",
     "run_tasks",
     "summarise",
-    "task_config",
     "time_alone",
     "units",
 ]

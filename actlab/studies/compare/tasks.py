@@ -3,11 +3,10 @@ comparison on each task, in its own sub-folder ``out/<dataset>__<model>/`` (same
 seeds and training budget; resumed run by run like any comparison), then the ranking of the
 activations across the tasks (:func:`actlab.stats.ranking`: average ranks of the mean test
 accuracies, Friedman's test, Nemenyi's critical difference, Holm's post-hoc against the baseline).
-How a task is written: :mod:`actlab.execution.transfer`."""
+How a task is written: :mod:`actlab.execution.tasks`."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,42 +14,37 @@ from typing import Any
 
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab.execution import Runner
-from actlab.execution.transfer import folder_name, format_ranking, label
+from actlab.execution.tasks import folder_name, retarget, task_name
+from actlab.execution.transfer import format_ranking
 from actlab.stats import ranking
 from actlab.studies.compare.config import CompareConfig
 from actlab.studies.compare.run import run_compare
 
 
-def task_config(config: CompareConfig, dataset: str, model: str) -> CompareConfig:
-    """``config`` on another dataset and model; the model's options only where the model is the same."""
-    options = config.model_options if model == config.model else {}
-    return dataclasses.replace(config, dataset=dataset, model=model, model_options=dict(options))
-
-
 def run_tasks(
     config: CompareConfig,
-    tasks: Sequence[tuple[str, str]],
+    tasks: Sequence[dict[str, Any]],
     out: str | Path,
     progress: bool = True,
     runner: Runner | None = None,
     data_location: dict[str, Any] | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Compare ``config``'s activations on each of ``tasks`` (``(dataset, model)``), each in its
+    """Compare ``config``'s activations on each of ``tasks`` (:func:`actlab.execution.parse_tasks`), each in its
     sub-folder of ``out``, then rank them across the tasks. Returns the ``results.json`` content
     (written to ``out``); the caller writes the reports."""
     out = prepare_out(out)
     own_out(out, "compare", force)
     per_task = []
-    for dataset, model in tasks:
+    for task in tasks:
         if progress:
-            print(f"task {label(dataset, model)}", file=sys.stderr, flush=True)
-        cfg = task_config(config, dataset, model)
-        sub = folder_name(dataset, model)
+            print(f"task {task_name(task)}", file=sys.stderr, flush=True)
+        cfg = retarget(config, task)
+        sub = folder_name(task)
         results = run_compare(
             cfg, out / sub, progress=progress, runner=runner, data_location=data_location, force=force
         )
-        per_task.append({"task": label(dataset, model), "folder": sub, "results": results})
+        per_task.append({"task": task_name(task), "folder": sub, "results": results})
     results = cross_task(config, per_task)
     write_json_atomic(out / "results.json", results)
     return results
@@ -78,4 +72,4 @@ def format_cross_task(results: dict[str, Any]) -> str:
     return format_ranking(cross["tasks"], cross["means"], cross)
 
 
-__all__ = ["cross_task", "format_cross_task", "run_tasks", "task_config"]
+__all__ = ["cross_task", "format_cross_task", "run_tasks"]

@@ -19,8 +19,7 @@ from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
 from actlab.catalogue import get
 from actlab.execution import WHERE_ONLY, parse_tasks, task_name
-from actlab.execution.transfer import label
-from actlab.execution.transfer import parse_tasks as parse_transfer_tasks
+from actlab.execution.tasks import retarget
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.modes import MODES, SLOTS
 from actlab.surrogate.features import Task
@@ -89,7 +88,7 @@ class EvolveConfig:
     # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and
     # trains the offspring predicted best (a quarter of them at random, so the surrogate keeps learning).
     surrogate: int = 0
-    # Several tasks ("digits,wine/cnn,fashion-mnist:10000", see actlab.execution.parse_tasks): each
+    # Several tasks ("digits,mnist1d/cnn1d,fashion-mnist:10000", see actlab.execution.parse_tasks): each
     # candidate trains on every one and its fitness is its mean standing against ReLU there
     # (actlab.studies.evolve.tasks); dataset and model are then the first task's. None: one task.
     tasks: list[dict[str, Any]] | None = None
@@ -115,17 +114,12 @@ class EvolveConfig:
             self.dataset, self.model = self.tasks[0]["dataset"], self.tasks[0]["model"]
 
     def task_configs(self) -> list[EvolveConfig]:
-        """One config per task, each without tasks (its dataset, model and limit); without
-        tasks, this config alone."""
+        """One config per task, each without tasks (its dataset, model and limit, the model's
+        options where it is --model: :func:`actlab.execution.tasks.retarget`); without tasks, this
+        config alone."""
         if self.tasks is None:
             return [self]
-        out = []
-        for t in self.tasks:
-            data = dict(self.data_options)
-            if t["limit"] is not None:
-                data["limit"] = t["limit"]
-            out.append(replace(self, tasks=None, dataset=t["dataset"], model=t["model"], data_options=data))
-        return out
+        return [retarget(replace(self, tasks=None), t) for t in self.tasks]
 
     def task_names(self) -> list[str]:
         """The names of the tasks (``DATASET[:LIMIT]/MODEL``); without tasks, the one of this config."""
@@ -171,7 +165,7 @@ class EvolveConfig:
         self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
         self.transfer_to = (
-            [label(*t) for t in parse_transfer_tasks(self.transfer_to, self.model)] if self.transfer_to else None
+            [task_name(t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else None
         )
         self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)

@@ -34,7 +34,8 @@ from typing import Any
 
 from actlab._progress import Progress
 from actlab.execution import Task, finished_text
-from actlab.execution.transfer import parse_tasks, retarget, transfer, transfer_text
+from actlab.execution.tasks import parse_tasks, retarget, task_name
+from actlab.execution.transfer import transfer, transfer_text
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -119,7 +120,7 @@ def _transfer(
     trained as in the final evaluation (``seeds``, ``epochs``)."""
     plans = {r["name"]: r["plan"] for r in final["contenders"]}
     names = ["evolved", "relu", *([final["best_catalogue"]] if final["best_catalogue"] else [])]
-    tasks = [retarget(Task.of(config), d, m) for d, m in parse_tasks(config.transfer_to, config.model)]
+    tasks = {task_name(t): retarget(Task.of(config), t) for t in parse_tasks(config.transfer_to, config.model)}
     if progress:
         print(
             f"transfer: {', '.join(names)} on {', '.join(config.transfer_to)}, {len(seeds)} seeds, {epochs} epochs",
