@@ -33,10 +33,12 @@ import copy
 import dataclasses
 import functools
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -272,7 +274,7 @@ class PackedMLP(nn.Module):
         return pack
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
     was = pack.training
     pack.eval()
@@ -344,12 +346,17 @@ def train_population(
 
 
 def _members(plans: Sequence[Any], data: Dataset, config: TrainConfig, options: dict[str, Any]) -> list[MLP]:
-    """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it;
-    a module given to several members is copied for each."""
+    """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it
+    (from the generators' state that seeding leaves, taken once and put back for each member:
+    seeding costs more than building); a module given to several members is copied for each."""
     members: list[MLP] = []
     held: set[int] = set()
+    seed_everything(config.seed)
+    seeded = random.getstate(), np.random.get_state(), torch.get_rng_state()
     for plan in plans:
-        seed_everything(config.seed)
+        random.setstate(seeded[0])
+        np.random.set_state(seeded[1])
+        torch.set_rng_state(seeded[2])
         model = build("mlp", data.input_shape, data.n_classes, plan, **options)
         assert isinstance(model, MLP)
         for s, act in list(model.acts.items()):  # one module given to several members: a copy each
