@@ -18,9 +18,13 @@ PyTorch's per-parameter optimizer loop). The default fused kernel adds its own: 
 element by its position in the tensor (vector body or scalar tail), which differs inside a pack,
 and a long training can grow that to about 1e-3 in a loss.
 
-Each member keeps its own early stopping, best epoch, divergence and pruning. A finished
-member is scored when the pack ends, with the weights of its best epoch; until then it rides
-along without effect on the others (batches are independent in a batched matmul).
+Each member keeps its own early stopping, best epoch, divergence and pruning. A member that
+stops is scored with the weights of its best epoch in a pack of its own, and after the epoch the
+pack goes on with the others only: their slices of the packed weights and of the optimizer's
+state (moments, momentum buffers, sums of squares; step counts are shared), so the stopped no
+longer cost matmuls, activations or optimizer work. Inside an epoch (a loss that turns non-
+finite) a stopped member rides along, masked, without effect on the others (batches are
+independent in a batched matmul).
 
 ``train_population(plans, data, config, model_options)`` returns one
 :class:`~actlab.training.RunResult` per plan, in the order given. ``packable(model)``
