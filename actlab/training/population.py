@@ -529,14 +529,18 @@ def _sliced_optimizer(
     optimizer = _make_optimizer(pack, config)
     for p_old, p_new in zip(_packed_parameters(old_pack), _packed_parameters(pack), strict=True):
         if p_old in old.state:
-            optimizer.state[p_new] = {
-                name: v.index_select(0, index) if isinstance(v, torch.Tensor) and v.dim() > 0 else copy.copy(v)
-                for name, v in old.state[p_old].items()
-            }
+            optimizer.state[p_new] = {name: _rows_of(v, index) for name, v in old.state[p_old].items()}
     for p in pack.acts.parameters():
         if p in old.state:
             optimizer.state[p] = old.state[p]
     return optimizer
+
+
+def _rows_of(v: Any, index: torch.Tensor) -> Any:
+    """A state entry's rows ``index`` (a tensor per element), a copy of a shared one (a step)."""
+    if not isinstance(v, torch.Tensor):
+        return v
+    return v.index_select(0, index) if v.dim() > 0 else v.clone()
 
 
 def _train_epoch(
