@@ -564,6 +564,7 @@ def _train_epoch(
     order = torch.randperm(len(x), generator=gen).to(x.device)
     every = max(1, math.ceil(len(x) / batch_size) // GRAD_SAMPLES)
     live = active.clone()
+    all_live = bool(live.all())
     total = torch.zeros(K, dtype=torch.float64, device=x.device)
     gsum = torch.zeros(len(pack.weights), K, dtype=torch.float64, device=x.device) if diagnostics else None
     sampled = 0
@@ -575,17 +576,19 @@ def _train_epoch(
         z = pack(xb)  # (K, B, C)
         per = _member_losses(loss_fn, z, yb)
         bad = live & ~torch.isfinite(per)
-        if bool(bad.any()):
+        if bool(bad.any()):  # one read of the device per batch; the rest only when a member stops
             live &= ~bad
             total[bad] = math.nan
-        if not bool(live.any()):
-            break
-        torch.where(live, per, torch.zeros_like(per)).sum().backward()
+            all_live = False
+            if not bool(live.any()):
+                break
+        (per if all_live else torch.where(live, per, torch.zeros_like(per))).sum().backward()
         if gsum is not None and b % every == 0:
             gsum += torch.stack([w.grad.flatten(1).norm(dim=1) for w in pack.weights]).double()
             sampled += 1
-        _step(optimizer, pack, live)
-        total += torch.where(live, per.detach().double() * len(idx), torch.zeros_like(total))
+        _step(optimizer, pack, None if all_live else live)
+        batch_total = per.detach().double() * len(idx)
+        total += batch_total if all_live else torch.where(live, batch_total, torch.zeros_like(total))
         seen += len(idx)
         logits.append(z.detach())
         labels.append(yb)
@@ -610,13 +613,14 @@ def _member_losses(loss_fn: LossFn, z: torch.Tensor, y: torch.Tensor) -> torch.T
     return torch.vmap(loss_fn, in_dims=(0, None))(z, y)
 
 
-def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
-    """``optimizer.step()`` that leaves the members no longer learning exactly as they are (their
-    momentum would move them; a NaN gradient of theirs stays in their own rows)."""
-    dead = ~live
-    if not bool(dead.any()):
+def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor | None) -> None:
+    """``optimizer.step()`` that leaves the members no longer learning (not ``live``; None: all
+    learn) exactly as they are (their momentum would move them; a NaN gradient of theirs stays in
+    their own rows)."""
+    if live is None:
         optimizer.step()
         return
+    dead = ~live
     rows = set(dead.nonzero().flatten().tolist())
     packed = [(p, p.detach()[dead].clone()) for p in (*pack.weights, *pack.biases)]
     own = [
