@@ -9,8 +9,10 @@ packed model (actlab.training.population) vs one after another with actlab's tra
 Each cell trains K models (3-layer MLP, the given width, Adam, batch 128 on Fashion-MNIST and 32
 on MNIST-1D, 2 epochs, one thread) whose activations cycle through catalogue functions and
 evolved expressions, so that almost every member has a different function. "one by one" is
-measured on the first min(K, --sample) members and scaled to K (every member costs the same
-training; the scaling is printed). The packed run trains all K. Both include per-epoch
+measured on min(K, --sample) members spread evenly over the K (catalogue functions and
+expressions alike) and scaled to K (the scaling is printed). The packed run trains all K. A
+warm-up first runs every function once (a first call of an expression compiles it, a first call
+of an operator initialises it: a cost of the process, not of a run). Both include per-epoch
 validation and the final test scoring. The ratio is one-by-one time / packed time. "same fn"
 packs K members that all use ReLU and compares them with the same one-by-one time: what packing
 gives when each slot applies one function instead of up to 24 (the cost of distinct functions).
@@ -167,13 +169,13 @@ def main() -> int:
         cfg = TrainConfig(
             epochs=a.epochs, batch_size=batch, lr=1e-3, patience=None, diagnostics=False, threads=a.threads
         )
-        packed(plans(2), data, cfg, {"width": 16})  # warm-up: imports, allocator
+        packed(plans(len(FUNCTIONS)), data, cfg, {"width": 16})  # warm-up: imports, allocator, every function
         for w in map(int, a.widths.split(",")):
             opts = {"width": w}
             for k in map(int, a.ks.split(",")):
                 ps = plans(k)
                 n = min(k, a.sample)
-                single = one_by_one(ps[:n], data, cfg, opts) * k / n
+                single = one_by_one(ps[:: k // n][:n], data, cfg, opts) * k / n  # spread over the functions
                 pack = packed(ps, data, cfg, opts)
                 same = packed(["relu"] * k, data, cfg, opts)
                 loop = packed(ps, data, dataclasses.replace(cfg, fused=False), opts)
