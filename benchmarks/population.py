@@ -4,12 +4,15 @@ packed model (actlab.training.population) vs one after another with actlab's tra
     .venv/bin/python benchmarks/population.py                # the table of RESULTS.md
     .venv/bin/python benchmarks/population.py --quick        # a smoke run, ~30 s
     .venv/bin/python benchmarks/population.py --ks 32 --widths 64 --datasets mnist1d --equivalence 10
+    .venv/bin/python benchmarks/population.py --stops         # re-packing after early stops
 
 Each cell trains K models (3-layer MLP, the given width, Adam, batch 128 on Fashion-MNIST and 32
 on MNIST-1D, 2 epochs, one thread) whose activations cycle through catalogue functions and
 evolved expressions, so that almost every member has a different function. "one by one" is
-measured on the first min(K, --sample) members and scaled to K (every member costs the same
-training; the scaling is printed). The packed run trains all K. Both include per-epoch
+measured on min(K, --sample) members spread evenly over the K (catalogue functions and
+expressions alike) and scaled to K (the scaling is printed). The packed run trains all K. A
+warm-up first runs every function once (a first call of an expression compiles it, a first call
+of an operator initialises it: a cost of the process, not of a run). Both include per-epoch
 validation and the final test scoring. The ratio is one-by-one time / packed time. "same fn"
 packs K members that all use ReLU and compares them with the same one-by-one time: what packing
 gives when each slot applies one function instead of up to 24 (the cost of distinct functions).
@@ -33,7 +36,7 @@ from _common import OtherLoad, machine_line  # noqa: E402
 
 from actlab.data import load  # noqa: E402
 from actlab.models import build  # noqa: E402
-from actlab.training import TrainConfig, train  # noqa: E402
+from actlab.training import TrainConfig, population, train  # noqa: E402
 from actlab.training.population import train_population  # noqa: E402
 
 FUNCTIONS = [
@@ -111,6 +114,27 @@ def equivalence(seeds: int) -> None:
         )
 
 
+def stops(threads: int) -> None:
+    """Members that stop early (patience 1): re-packing the survivors as soon as any member stops,
+    once a quarter has, or never (the stopped ones ride along to the end), twice in turns."""
+    data = load("mnist1d", seed=0)
+    cfg = TrainConfig(
+        epochs=8, batch_size=32, lr=3e-3, patience=1, monitor="val_accuracy", diagnostics=False, threads=threads
+    )
+    shares = {"any": 0.0, "a quarter": 0.25, "never": 2.0}
+    times: dict[str, list[float]] = {name: [] for name in shares}
+    packed(plans(4), data, cfg, {"width": 16})  # warm-up: imports, allocator
+    for _ in range(2):
+        for name, share in shares.items():
+            population.REPACK_SHARE = share
+            times[name].append(packed(plans(32), data, cfg, {"width": 64}))
+    population.REPACK_SHARE = 0.0
+    epochs = sorted(len(r.epochs) for r in train_population(plans(32), data, cfg, {"width": 64}))
+    print(f"\nre-packing, mnist1d, K 32, width 64, patience 1, 8 epochs; members' epochs: {epochs}")
+    for name, ts in times.items():
+        print(f"re-pack when {name:<9} stopped: " + ", ".join(f"{t:.2f} s" for t in ts))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ks", default="8,32,128")
@@ -128,7 +152,11 @@ def main() -> int:
         metavar="SEEDS",
         help="also compare packed (fused) with alone (loop) test accuracies over SEEDS seeds",
     )
+    ap.add_argument("--stops", action="store_true", help="only time re-packing the members that did not stop")
     a = ap.parse_args()
+    if a.stops:
+        stops(a.threads)
+        return 0
     if a.quick:
         a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000
     torch.set_num_threads(a.threads)
@@ -141,13 +169,13 @@ def main() -> int:
         cfg = TrainConfig(
             epochs=a.epochs, batch_size=batch, lr=1e-3, patience=None, diagnostics=False, threads=a.threads
         )
-        packed(plans(2), data, cfg, {"width": 16})  # warm-up: imports, allocator
+        packed(plans(len(FUNCTIONS)), data, cfg, {"width": 16})  # warm-up: imports, allocator, every function
         for w in map(int, a.widths.split(",")):
             opts = {"width": w}
             for k in map(int, a.ks.split(",")):
                 ps = plans(k)
                 n = min(k, a.sample)
-                single = one_by_one(ps[:n], data, cfg, opts) * k / n
+                single = one_by_one(ps[:: k // n][:n], data, cfg, opts) * k / n  # spread over the functions
                 pack = packed(ps, data, cfg, opts)
                 same = packed(["relu"] * k, data, cfg, opts)
                 loop = packed(ps, data, dataclasses.replace(cfg, fused=False), opts)

@@ -183,6 +183,60 @@ def test_each_member_stops_diverges_and_is_pruned_on_its_own(digits64):
         assert _trace(a) == _trace(b)  # bit for bit
 
 
+STOP_PLANS = ["relu", "tanh", "expr:max(x, x*tanh(x))", "prelu", "sigmoid", "elu"]
+
+
+@pytest.mark.parametrize(
+    "optimizer,lr,momentum,fused",
+    [
+        ("adam", 1e-2, 0.0, True),
+        ("sgd", 0.1, 0.9, True),
+        ("rmsprop", 1e-2, 0.5, True),
+        ("nadam", 1e-2, 0.0, True),
+    ],
+)
+def test_members_that_stop_leave_the_pack_and_the_others_train_as_if_alone(
+    digits64, monkeypatch, optimizer, lr, momentum, fused
+):
+    """Members stop at different epochs (patience 1); the pack goes on with the others only, each
+    with its slice of the optimizer's state (moments, momentum, sums of squares, NAdam's shared
+    product): every member's records, scores and tested weights are those of its training alone
+    (float64)."""
+    cfg = TrainConfig(
+        epochs=6,
+        batch_size=64,
+        optimizer=optimizer,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=1e-4,
+        patience=1,
+        monitor="val_accuracy",
+        diagnostics=False,
+        threads=1,
+        fused=fused,
+    )
+    opts = {"width": 16, "depth": 2}
+    tested = {}
+    real_state = PackedMLP.member_state
+
+    def spy(self, k):  # the last state read of member k is the one it is tested with
+        tested[k] = real_state(self, k)
+        return tested[k]
+
+    monkeypatch.setattr(PackedMLP, "member_state", spy)
+    packed = train_population(STOP_PLANS, digits64, cfg, opts)
+    sizes = [e["packed"] for r in packed for e in r.epochs]
+    assert max(sizes) == len(STOP_PLANS) and min(sizes) < len(STOP_PLANS)  # the pack shrank
+    assert len({len(r.epochs) for r in packed}) > 1  # members stopped at different epochs
+    for k, (plan, p) in enumerate(zip(STOP_PLANS, packed, strict=True)):
+        one, model = alone(plan, digits64, cfg, opts)
+        _close_records(p, one, tol=1e-10)
+        for split in ("test", "final_train"):
+            assert getattr(p, split) == pytest.approx(getattr(one, split), rel=1e-10, abs=1e-12), (plan, split)
+        for name, t in model.state_dict().items():
+            torch.testing.assert_close(tested[k][name], t, rtol=1e-10, atol=1e-12, msg=f"{plan}: {name}")
+
+
 def test_pack_groups_equal_functions_in_contiguous_slices(digits):
     members = [build("mlp", digits.input_shape, 10, p, **OPTS) for p in PLANS]
     pack = PackedMLP(members)

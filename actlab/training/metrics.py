@@ -70,22 +70,38 @@ def _auc_ovr(logits: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
     finite = torch.isfinite(logits).flatten(1).all(1)  # (K,)
     logits = torch.where(finite[:, None, None], logits, torch.zeros_like(logits))
     s = torch.softmax(logits.double(), 2).transpose(1, 2).contiguous()  # (K, k, N)
-    v, order = s.sort(dim=2)
+    # probabilities are non-negative doubles: their bits sort as integers in the same order, faster
+    v, order = s.view(torch.int64).flatten(0, 1).sort(dim=1)
     n = s.shape[2]
-    at = torch.arange(n, device=s.device).expand_as(v)
-    first = torch.ones_like(v, dtype=torch.bool)
-    first[..., 1:] = v[..., 1:] != v[..., :-1]  # a run of equal scores starts here
-    last = torch.ones_like(first)
-    last[..., :-1] = first[..., 1:]
-    start = torch.where(first, at, torch.zeros_like(at)).cummax(2).values
-    end = torch.where(last, at, torch.full_like(at, n)).flip(2).cummin(2).values.flip(2)
-    rank = torch.empty_like(v).scatter_(2, order, (start + end).double() / 2 + 1)  # 1-based, ties averaged
     pos = y.unsqueeze(0) == torch.arange(k, device=y.device).unsqueeze(1)  # (k, N)
+    hits = pos.expand(s.shape[0], k, n).flatten(0, 1).gather(1, order)  # positives in sorted order
     n1 = pos.sum(1).double()
     n0 = n - n1
     valid = (n1 > 0) & (n0 > 0)
     if not bool(valid.any()):
         return torch.full((logits.shape[0],), math.nan, dtype=torch.float64)
-    auc = ((rank * pos).sum(2) - n1 * (n1 + 1) / 2) / (n1 * n0).clamp(min=1)  # (K, k)
+    rank_sum = _rank_sums(v, hits).view(s.shape[0], k)  # (K, k)
+    auc = (rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0).clamp(min=1)
     out = auc[:, valid].mean(1)
     return torch.where(finite, out, torch.full_like(out, math.nan))
+
+
+def _rank_sums(v: torch.Tensor, hits: torch.Tensor) -> torch.Tensor:
+    """Per row of sorted values ``v`` ``(R, N)``: the sum of the 1-based ranks at the ``hits``,
+    tied values given their average rank (worked out only for the rows with ties)."""
+    n = v.shape[1]
+    at = torch.arange(n, device=v.device)
+    out = torch.where(hits, at + 1, torch.zeros_like(at)).sum(1).double()
+    tied = (v[:, 1:] == v[:, :-1]).any(1)
+    if bool(tied.any()):
+        rows = tied.nonzero().flatten()
+        v, hits = v[rows], hits[rows]
+        at = at.expand_as(v)
+        first = torch.ones_like(v, dtype=torch.bool)
+        first[:, 1:] = v[:, 1:] != v[:, :-1]  # a run of equal values starts here
+        last = torch.ones_like(first)
+        last[:, :-1] = first[:, 1:]
+        start = torch.where(first, at, torch.zeros_like(at)).cummax(1).values
+        end = torch.where(last, at, torch.full_like(at, n)).flip(1).cummin(1).values.flip(1)
+        out[rows] = torch.where(hits, start + end, torch.zeros_like(at)).sum(1).double() / 2 + hits.sum(1)
+    return out

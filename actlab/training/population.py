@@ -18,9 +18,13 @@ PyTorch's per-parameter optimizer loop). The default fused kernel adds its own: 
 element by its position in the tensor (vector body or scalar tail), which differs inside a pack,
 and a long training can grow that to about 1e-3 in a loss.
 
-Each member keeps its own early stopping, best epoch, divergence and pruning. A finished
-member is scored when the pack ends, with the weights of its best epoch; until then it rides
-along without effect on the others (batches are independent in a batched matmul).
+Each member keeps its own early stopping, best epoch, divergence and pruning. A member that
+stops is scored with the weights of its best epoch in a pack of its own, and after the epoch the
+pack goes on with the others only: their slices of the packed weights and of the optimizer's
+state (moments, momentum buffers, sums of squares; step counts are shared), so the stopped no
+longer cost matmuls, activations or optimizer work. Inside an epoch (a loss that turns non-
+finite) a stopped member rides along, masked, without effect on the others (batches are
+independent in a batched matmul).
 
 ``train_population(plans, data, config, model_options)`` returns one
 :class:`~actlab.training.RunResult` per plan, in the order given. ``packable(model)``
@@ -30,12 +34,15 @@ says whether a model can be packed (``mlp`` only; other models train one by one)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -249,8 +256,29 @@ class PackedMLP(nn.Module):
                         for name, t in self.acts[i].state_dict().items():
                             t.copy_(state[f"acts.{s}.{name}"])
 
+    def subset(self, rows: Sequence[int]) -> PackedMLP:
+        """A pack of these rows (ascending) only: copies of their weights, the same activation
+        modules (a shared run keeps its module while one of its rows stays)."""
+        pack = PackedMLP.__new__(PackedMLP)
+        nn.Module.__init__(pack)
+        pack.slots, pack.order = self.slots, [self.order[r] for r in rows]
+        index = torch.tensor(rows, dtype=torch.long, device=self.weights[0].device)
+        pack.weights = nn.ParameterList(nn.Parameter(w.detach().index_select(0, index)) for w in self.weights)
+        pack.biases = nn.ParameterList(nn.Parameter(b.detach().index_select(0, index)) for b in self.biases)
+        pack.acts, pack.groups = nn.ModuleList(), []
+        new_row = {r: j for j, r in enumerate(rows)}
+        for groups in self.groups:
+            runs = []
+            for a, z, i in groups:
+                kept = [new_row[r] for r in range(a, z) if r in new_row]
+                if kept:
+                    pack.acts.append(self.acts[i])
+                    runs.append((kept[0], kept[-1] + 1, len(pack.acts) - 1))
+            pack.groups.append(runs)
+        return pack
 
-@torch.no_grad()
+
+@torch.inference_mode()
 def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
     was = pack.training
     pack.eval()
@@ -291,33 +319,48 @@ def train_population(
     members = _members(plans, data, config, dict(model_options or {}))
     device = torch.device(config.device)
     pack = PackedMLP(members).to(device)
-    train_, val, test = ((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
+    splits = tuple((s.x.to(device), s.y.to(device)) for s in (data.train, data.val, data.test))
     loss_fn = get_loss(config.loss)
     optimizer = _make_optimizer(pack, config)
     gen = torch.Generator().manual_seed(config.seed)
     seed_everything(config.seed)  # as train() leaves the global generators (stochastic activations draw from them)
-    runs = _MemberRuns(pack, config, on_epoch)
-    start = time.perf_counter()
+    scoring = _Scoring(members, splits, loss_fn, data.n_classes, time.perf_counter())
+    runs = _MemberRuns(pack, config, on_epoch, scoring)
     for epoch in range(1, config.epochs + 1):
         if not bool(runs.active.any()):
             break
         t0 = time.perf_counter()
         train_stats, finite, grad_norms = _train_epoch(
-            pack, optimizer, loss_fn, train_, data.n_classes, config.batch_size, gen, runs.active, config.diagnostics
+            runs.pack,
+            optimizer,
+            loss_fn,
+            splits[0],
+            data.n_classes,
+            config.batch_size,
+            gen,
+            runs.active,
+            config.diagnostics,
         )
         seconds = time.perf_counter() - t0
-        val_scores = _scores(_logits(pack, val[0]), val[1], loss_fn, data.n_classes)
+        val_scores = _scores(_logits(runs.pack, splits[1][0]), splits[1][1], loss_fn, data.n_classes)
         runs.record(epoch, seconds, train_stats, finite, grad_norms, val_scores)
-    return runs.results(members, (train_, val, test), loss_fn, data.n_classes, start)
+        if epoch < config.epochs:
+            optimizer = runs.repack(optimizer)
+    return runs.results()
 
 
 def _members(plans: Sequence[Any], data: Dataset, config: TrainConfig, options: dict[str, Any]) -> list[MLP]:
-    """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it;
-    a module given to several members is copied for each."""
+    """One MLP per plan, each built after ``seed_everything(config.seed)`` as ``train`` builds it
+    (from the generators' state that seeding leaves, taken once and put back for each member:
+    seeding costs more than building); a module given to several members is copied for each."""
     members: list[MLP] = []
     held: set[int] = set()
+    seed_everything(config.seed)
+    seeded = random.getstate(), np.random.get_state(), torch.get_rng_state()
     for plan in plans:
-        seed_everything(config.seed)
+        random.setstate(seeded[0])
+        np.random.set_state(seeded[1])
+        torch.set_rng_state(seeded[2])
         model = build("mlp", data.input_shape, data.n_classes, plan, **options)
         assert isinstance(model, MLP)
         for s, act in list(model.acts.items()):  # one module given to several members: a copy each
@@ -328,19 +371,46 @@ def _members(plans: Sequence[Any], data: Dataset, config: TrainConfig, options: 
     return members
 
 
+#: Re-pack the members still learning once this share of a pack has stopped (see
+#: :meth:`_MemberRuns.repack`): as soon as one has. Measured with benchmarks/population.py
+#: --stops (K 32, patience 1, 8 epochs, a busy machine): as fast as waiting for a quarter (16.5 s
+#: vs 15.8-17.3 s), 1.3x faster than letting the stopped ride along (20.8-22.0 s); a re-pack costs
+#: a copy of the survivors' weights and optimizer state, and each member is scored once anyway.
+REPACK_SHARE = 0.0
+
+
+@dataclasses.dataclass
+class _Scoring:
+    """What scoring a finished member needs: the members' own MLPs (diagnostics), the splits on
+    the device, the loss, the classes and when the training started."""
+
+    members: Sequence[MLP]
+    splits: tuple[XY, XY, XY]
+    loss_fn: LossFn
+    n_classes: int
+    start: float
+
+
 class _MemberRuns:
     """Each member's own run inside a pack: its epochs' records, status, early stopping and best
-    weights; ``active`` (by row of the pack) says who still learns."""
+    weights; ``pack`` holds the members still in training, ``active`` (by row) those of them that
+    still learn. Members that stopped leave the pack when it is re-packed (:meth:`repack`) or
+    when the training ends, scored with the weights of their best epoch."""
 
-    def __init__(self, pack: PackedMLP, config: TrainConfig, on_epoch: OnEpoch | None):
+    def __init__(self, pack: PackedMLP, config: TrainConfig, on_epoch: OnEpoch | None, scoring: _Scoring):
         K = pack.size
-        self.pack, self.config, self.on_epoch = pack, config, on_epoch
-        self.rows = {k: pack.order.index(k) for k in range(K)}
-        self.active = torch.ones(K, dtype=torch.bool, device=pack.weights[0].device)
+        self.config, self.on_epoch, self.scoring = config, on_epoch, scoring
+        self._use(pack)
         self.epochs: list[list[dict[str, Any]]] = [[] for _ in range(K)]
         self.status = ["finished"] * K
         self.stops = [Stopper(config) for _ in range(K)]
         self.best_state: list[dict[str, torch.Tensor] | None] = [None] * K
+        self.done: list[RunResult | None] = [None] * K
+
+    def _use(self, pack: PackedMLP) -> None:
+        self.pack = pack
+        self.rows = {k: r for r, k in enumerate(pack.order)}
+        self.active = torch.ones(pack.size, dtype=torch.bool, device=pack.weights[0].device)
 
     def record(
         self,
@@ -378,40 +448,102 @@ class _MemberRuns:
                 self.status[k] = ended
                 self.active[r] = False
 
-    def results(
-        self, members: Sequence[MLP], splits: Sequence[XY], loss_fn: LossFn, n_classes: int, start: float
-    ) -> list[RunResult]:
-        """Every member scored with the weights of its best epoch: test and train scores,
-        diagnostics (on its own MLP) and learned parameters."""
-        pack, K = self.pack, self.pack.size
-        for k in range(K):
+    def repack(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """Once at least :data:`REPACK_SHARE` of the pack (and one member) has stopped, score the
+        stopped members and go on with a pack of the others and their slices of the optimizer's
+        state: the batched matmuls, activations and optimizer steps then no longer carry them.
+        Each survivor's numbers are unchanged (every operation acts on each member alone).
+        Returns the optimizer to go on with (``optimizer`` itself where nothing changed)."""
+        live = self.active.tolist()
+        stopped = [r for r, a in enumerate(live) if not a]
+        keep = [r for r, a in enumerate(live) if a]
+        if not stopped or not keep or len(stopped) < REPACK_SHARE * len(live):
+            return optimizer
+        if not _sliceable(optimizer, self.pack):
+            return optimizer  # a state that is not per element: the stopped members ride along
+        self._finish(stopped)
+        pack = self.pack.subset(keep)
+        optimizer = _sliced_optimizer(optimizer, self.pack, pack, keep, self.config)
+        self._use(pack)
+        return optimizer
+
+    def results(self) -> list[RunResult]:
+        """Every member's result (those still in the pack are scored now)."""
+        self._finish(range(self.pack.size))
+        return [r for r in self.done if r is not None]
+
+    def _finish(self, rows: Sequence[int]) -> None:
+        """Score the members in these rows of the pack, in a pack of their own with the weights of
+        their best epoch: test and train scores, diagnostics (on each member's own MLP) and
+        learned parameters."""
+        sc = self.scoring
+        pack = self.pack.subset(list(rows))
+        for k in pack.order:
             state = self.best_state[k]
             if state is not None:
                 pack.load_member_state(k, state)
-        (xt, yt), (xv, _), (xs, ys) = splits
-        test = _scores(_logits(pack, xs), ys, loss_fn, n_classes)
-        train_ = _scores(_logits(pack, xt), yt, loss_fn, n_classes)
-        diagnostics: list[dict[str, dict[str, float]]] = [{} for _ in range(K)]
-        if self.config.diagnostics:  # measured on each member's own MLP, with the weights it was tested with
-            for k, m in enumerate(members):
-                m.load_state_dict(pack.member_state(k))
-                diagnostics[k] = slot_diagnostics(m.to(xv.device), xv, self.epochs[k])
-        n_params = sum(p.numel() for p in members[0].parameters() if p.requires_grad)
-        seconds = time.perf_counter() - start
-        return [
-            RunResult(
+        (xt, yt), (xv, _), (xs, ys) = sc.splits
+        test = _scores(_logits(pack, xs), ys, sc.loss_fn, sc.n_classes)
+        train_ = _scores(_logits(pack, xt), yt, sc.loss_fn, sc.n_classes)
+        n_params = sum(p.numel() for p in sc.members[0].parameters() if p.requires_grad)
+        seconds = time.perf_counter() - sc.start
+        for r, k in enumerate(pack.order):
+            state = pack.member_state(k)
+            diagnostics: dict[str, dict[str, float]] = {}
+            if self.config.diagnostics:  # measured on the member's own MLP, with the weights it was tested with
+                m = sc.members[k]
+                m.load_state_dict(state)
+                diagnostics = slot_diagnostics(m.to(xv.device), xv, self.epochs[k])
+            self.done[k] = RunResult(
                 self.status[k],
                 self.epochs[k],
-                test[self.rows[k]],
-                train_[self.rows[k]],
+                test[r],
+                train_[r],
                 self.stops[k].best_epoch,
                 n_params,
                 seconds,
-                diagnostics[k],
-                learned_parameters(pack.member_state(k)),
+                diagnostics,
+                learned_parameters(state),
             )
-            for k in range(K)
-        ]
+
+
+def _packed_parameters(pack: PackedMLP) -> list[nn.Parameter]:
+    return [*pack.weights, *pack.biases]
+
+
+def _sliceable(optimizer: torch.optim.Optimizer, pack: PackedMLP) -> bool:
+    """Whether the optimizer's state of the packed tensors is per element (shaped like its
+    tensor) or shared by every member (a step count): then each member's slice is its state.
+    True of every optimizer actlab offers."""
+    for p in _packed_parameters(pack):
+        for v in optimizer.state.get(p, {}).values():
+            if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
+                return False
+    return True
+
+
+def _sliced_optimizer(
+    old: torch.optim.Optimizer, old_pack: PackedMLP, pack: PackedMLP, keep: Sequence[int], config: TrainConfig
+) -> torch.optim.Optimizer:
+    """The configured optimizer over ``pack`` (rows ``keep`` of ``old_pack``), its state the kept
+    rows of ``old``'s: Adam's moments, momentum buffers, sums of squares; step counts as they
+    are. An activation's own parameters keep their state."""
+    index = torch.tensor(keep, dtype=torch.long, device=pack.weights[0].device)
+    optimizer = _make_optimizer(pack, config)
+    for p_old, p_new in zip(_packed_parameters(old_pack), _packed_parameters(pack), strict=True):
+        if p_old in old.state:
+            optimizer.state[p_new] = {name: _rows_of(v, index) for name, v in old.state[p_old].items()}
+    for p in pack.acts.parameters():
+        if p in old.state:
+            optimizer.state[p] = old.state[p]
+    return optimizer
+
+
+def _rows_of(v: Any, index: torch.Tensor) -> Any:
+    """A state entry's rows ``index`` (a tensor per element), a copy of a shared one (a step)."""
+    if not isinstance(v, torch.Tensor):
+        return v
+    return v.index_select(0, index) if v.dim() > 0 else v.clone()
 
 
 def _train_epoch(
@@ -435,6 +567,7 @@ def _train_epoch(
     order = torch.randperm(len(x), generator=gen).to(x.device)
     every = max(1, math.ceil(len(x) / batch_size) // GRAD_SAMPLES)
     live = active.clone()
+    all_live = bool(live.all())
     total = torch.zeros(K, dtype=torch.float64, device=x.device)
     gsum = torch.zeros(len(pack.weights), K, dtype=torch.float64, device=x.device) if diagnostics else None
     sampled = 0
@@ -446,17 +579,19 @@ def _train_epoch(
         z = pack(xb)  # (K, B, C)
         per = _member_losses(loss_fn, z, yb)
         bad = live & ~torch.isfinite(per)
-        if bool(bad.any()):
+        if bool(bad.any()):  # one read of the device per batch; the rest only when a member stops
             live &= ~bad
             total[bad] = math.nan
-        if not bool(live.any()):
-            break
-        torch.where(live, per, torch.zeros_like(per)).sum().backward()
+            all_live = False
+            if not bool(live.any()):
+                break
+        (per if all_live else torch.where(live, per, torch.zeros_like(per))).sum().backward()
         if gsum is not None and b % every == 0:
             gsum += torch.stack([w.grad.flatten(1).norm(dim=1) for w in pack.weights]).double()
             sampled += 1
-        _step(optimizer, pack, live)
-        total += torch.where(live, per.detach().double() * len(idx), torch.zeros_like(total))
+        _step(optimizer, pack, None if all_live else live)
+        batch_total = per.detach().double() * len(idx)
+        total += batch_total if all_live else torch.where(live, batch_total, torch.zeros_like(total))
         seen += len(idx)
         logits.append(z.detach())
         labels.append(yb)
@@ -481,13 +616,14 @@ def _member_losses(loss_fn: LossFn, z: torch.Tensor, y: torch.Tensor) -> torch.T
     return torch.vmap(loss_fn, in_dims=(0, None))(z, y)
 
 
-def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor) -> None:
-    """``optimizer.step()`` that leaves the members no longer learning exactly as they are (their
-    momentum would move them; a NaN gradient of theirs stays in their own rows)."""
-    dead = ~live
-    if not bool(dead.any()):
+def _step(optimizer: torch.optim.Optimizer, pack: PackedMLP, live: torch.Tensor | None) -> None:
+    """``optimizer.step()`` that leaves the members no longer learning (not ``live``; None: all
+    learn) exactly as they are (their momentum would move them; a NaN gradient of theirs stays in
+    their own rows)."""
+    if live is None:
         optimizer.step()
         return
+    dead = ~live
     rows = set(dead.nonzero().flatten().tolist())
     packed = [(p, p.detach()[dead].clone()) for p in (*pack.weights, *pack.biases)]
     own = [
