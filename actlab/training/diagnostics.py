@@ -13,7 +13,8 @@ after training:
 * ``effective_rank``: how many directions the slot's outputs use, as a share of the units:
   exp(entropy of the normalised singular values) of the centred outputs (rows: examples and
   positions, at most ``RANK_ROWS`` evenly spaced ones; columns: units), divided by the largest
-  rank possible (Roy & Vetterli 2007). A layer whose units copy one another scores low.
+  rank possible (Roy & Vetterli 2007); singular values under ``RANK_FLOOR`` of the largest count
+  as 0. A layer whose units copy one another scores low.
 * ``grad_norm_first`` and ``grad_norm_last``: mean L2 norm of the loss gradient with respect to
   the weight of the layer feeding the slot, over the batches of the first and the last epoch
   (vanishing or exploding gradients); in epochs of more than 63 batches, over evenly spaced
@@ -37,6 +38,7 @@ from actlab.models.plan import SlotModel
 DEAD = 1e-8
 SATURATED = 1e-2
 RANK_ROWS = 4096  # the effective rank is taken over at most this many rows of outputs
+RANK_FLOOR = 1e-6  # singular values below this share of the largest count as 0
 
 
 class GradientMonitor:
@@ -108,6 +110,9 @@ def effective_rank(m: torch.Tensor) -> float:
     c = m - m.mean(0)
     c = c.T @ c if c.shape[0] >= c.shape[1] else c @ c.T  # the smaller Gram matrix: its eigenvalues are s^2
     s = torch.linalg.eigvalsh((c + c.T) / 2).clamp_min(0).sqrt()
+    # directions under RANK_FLOOR of the largest are rounding, not signal: left out, so that the
+    # rank does not move with the last bits of the eigenvalues (their square roots magnify them)
+    s = torch.where(s > RANK_FLOOR * s.max(), s, torch.zeros_like(s))
     total = float(s.sum())
     if not total > 0 or not math.isfinite(total):
         return 0.0
