@@ -4,6 +4,7 @@ the result of a serial run, the final test evaluation, best.json, and bad input.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from actlab.studies.evolve.fitness import Fitness, make_task, sanitise
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.run import run_evolution
 from actlab.training import TrainConfig
+from actlab.training.why import explain
 from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -145,6 +147,12 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     corr = final["fidelity_correlation"]
     assert [c["fidelity"] for c in corr] == [1, "final"] and corr[0]["n"] == len(names)
     assert all(c["spearman"] is None or -1 <= c["spearman"] <= 1 for c in corr)
+    # why: the final runs' diagnostics per seed and slot, and the sentences drawn from them
+    assert all(len(r["diagnostics"]) == 2 and set(r["diagnostics"][0]) == {"input", "hidden_1", "output"}
+               for r in final["contenders"])  # fmt: skip
+    assert final["why"] == explain(rows["evolved"]["diagnostics"], rows["relu"]["diagnostics"], "evolved", "relu")
+    page = (out / "report.html").read_text()
+    assert "Why: the evolved function against ReLU" in page and all(html.escape(x) in page for x in final["why"])
 
 
 def test_report_shows_the_found_function_next_to_relu_in_chromium(tmp_path, chromium):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actlab.report._why import differences, explain
+from actlab.training.why import differences, explain
 
 
 def _runs(dead, rank, grad, saturated=0.1):

@@ -15,9 +15,9 @@ import numpy as np
 from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
-from actlab.report._why import explain
 from actlab.report.ranking import cd_figure, ranking_html
 from actlab.stats import CI_NOTE, NOT_CONVERGED
+from actlab.training.why import explain
 
 DIAG_PANELS = (
     ("dead", "dead units (fraction)"),
@@ -230,7 +230,7 @@ def _diagnostics_html(results: dict[str, Any]) -> str:
 
 def why_text(results: dict[str, Any]) -> tuple[str, list[str]] | None:
     """The best activation (by mean test accuracy) other than the baseline against the baseline:
-    the heading and the sentences of :func:`actlab.report._why.explain`; None with one activation."""
+    the heading and the sentences of :func:`actlab.training.why.explain`; None with one activation."""
     base = results["config"]["baseline"]
     others = [r for r in results["summary"] if r["activation"] != base]
     if not others:

@@ -347,8 +347,21 @@ def _final_section(results: dict[str, Any], figs: Path) -> str:
         f"{html.escape(sel)}.\n{html.escape(CI_NOTE)}.</p>\n"
         f"{_img(png, 'final test accuracy')}\n"
         f"{_correlation_table(final.get('fidelity_correlation') or [])}\n"
+        + _why_it_wins(final)
         + ("<h3>Transfer to other tasks</h3>" + transfer_html(final["transfer"]) if final.get("transfer") else "")
         + f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
+    )
+
+
+def _why_it_wins(final: dict[str, Any]) -> str:
+    """What the per-slot diagnostics of the evolved function and ReLU say, in sentences."""
+    if not final.get("why"):
+        return ""
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in final["why"])
+    return (
+        "<h3>Why: the evolved function against ReLU</h3><p>The per-slot diagnostics that differ most (dead units, "
+        "saturation, effective rank, gradient norms; the final runs, the same seeds; a description, not a test):"
+        f"</p><ul>{items}</ul>\n"
     )
 
 

@@ -22,6 +22,9 @@ on test, over several seeds. Both sides are chosen alike.
 5. *Is the fitness honest?* For every fidelity, Spearman's rank correlation between the fitness
    at that fidelity and the mean test accuracy, over the contenders trained at it; and the same
    for the final training's own validation accuracy.
+6. *Why?* The final runs measure per-slot diagnostics (dead units, saturation, effective rank,
+   gradient norms); :func:`actlab.training.why.explain` says in sentences which differ most
+   between the evolved function and ReLU, seed by seed.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from actlab.stats import (
 )
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
+from actlab.training.why import explain
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
 
@@ -188,7 +192,7 @@ def _train(
     folder: Path | None,
 ) -> list[dict[str, Any]]:
     """Step 2: every contender trained ``epochs`` epochs with each seed; one row per contender."""
-    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
+    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy", "diagnostics": True}
     tasks = [
         make_task(config, plan, fidelity=None, score_test=True, **{**train, "seed": s})
         for _, plan, _ in contenders
@@ -233,6 +237,7 @@ def _train(
                 "best_epoch": [r.get("best_epoch") for r in rs],
                 "unconverged": settled.count(False),
                 "converged": converged(settled),
+                "diagnostics": [r.get("diagnostics") or {} for r in rs],
             }
         )
         if any(r.get("learned") for r in rs):  # learnable constants: their trained values, per seed and layer
@@ -262,6 +267,7 @@ def _compare(rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int,
         "comparisons": comps,
         "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY},
         "fidelity_correlation": correlations(rows, fidelities),
+        "why": explain(evolved[chosen]["diagnostics"], relu["diagnostics"], "evolved", "relu"),
     }
 
 
@@ -324,6 +330,9 @@ def format_final(final: Mapping[str, Any]) -> str:
         lines.append(final["convergence"])
     if final.get("fidelity_correlation"):
         lines.append(format_correlations(final["fidelity_correlation"]))
+    if final.get("why"):
+        lines.append("why evolved and relu differ (per-slot diagnostics on validation, the same seeds; no test):")
+        lines.extend(f"  {x}" for x in final["why"])
     if final.get("transfer"):
         lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs relu):")
         lines.append(transfer_text(final["transfer"]))

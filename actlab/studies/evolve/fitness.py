@@ -128,6 +128,8 @@ def score(result, task: Mapping[str, Any], seconds: float) -> dict[str, Any]:
         out["converged"] = run_converged([e.get("val_loss") for e in result.epochs], result.status)
         if result.learned:
             out["learned"] = result.learned
+        if result.diagnostics:
+            out["diagnostics"] = result.diagnostics
     return out
 
 
