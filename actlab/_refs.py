@@ -118,48 +118,41 @@ def _import_module(name: str, what: str) -> Any:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name and name.startswith(e.name):
-            raise _no_module(e.name, what) from None
+            raise ActlabError(
+                f"no module named {e.name!r} for the {what}; run from the folder that holds it or give a file path"
+            ) from None
         raise ActlabError(f"importing {name} failed: {_where(e)}") from None
     except Exception as e:
         raise ActlabError(f"importing {name} failed: {_where(e)}") from None
 
 
-def _no_module(name: str, what: str) -> ActlabError:
-    return ActlabError(
-        f"no module named {name!r} for the {what}; run from the folder that holds it or give a file path"
-    )
-
-
 def source_hash(text: str, what: str) -> str | None:
     """The first 12 hex digits of the sha256 of the file that defines what ``text`` names: the
-    ``file.py`` itself, or the source file of ``package.module``, found without importing it (None
-    where the module has no file, e.g. a namespace package). Part of a run's key: editing the
-    file makes its runs new ones."""
+    ``file.py`` itself, or the source file of ``package.module``, found without importing it. None
+    where there is no such file (a namespace package; a file or module not found: importing it
+    says so in one line). Part of a run's key: editing the file makes its runs new ones."""
     target = _parts(text, what)[0]
-    path = Path(target) if target.endswith(".py") else _module_file(target, what)
-    if path is None:
-        return None
-    return _digest(_existing(path, what))
+    path = Path(target).expanduser() if target.endswith(".py") else _module_file(target)
+    return _digest(path) if path is not None and path.is_file() else None
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def _module_file(name: str, what: str) -> Path | None:
+def _module_file(name: str) -> Path | None:
     """The file of module ``name``, looked up package by package from the current folder and
     ``sys.path`` (as :func:`_import_module` imports it) without running any package's code."""
     module = sys.modules.get(name)
     if module is not None:
         file = getattr(module, "__file__", None)
         return Path(file) if file else None
-    search: list[str] | None = [os.getcwd(), *sys.path]
-    spec = None
+    search, spec = [os.getcwd(), *sys.path], None
     parts = name.split(".")
     for i in range(len(parts)):
         spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
         if spec is None:
-            raise _no_module(".".join(parts[: i + 1]), what)
+            return None
         search = list(spec.submodule_search_locations or [])
     return Path(spec.origin) if spec is not None and spec.has_location and spec.origin else None
 
