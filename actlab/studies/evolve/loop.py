@@ -3,10 +3,10 @@ of trained candidates and the history, and steps from one generation to the next
 
 * ``single`` and ``triple`` mode: one population; generation 0 is random (ramped half-and-half),
   every later one is varied from the last (tournament, crossover, mutation, elite kept).
-* ``coevolution``: three populations, one per slot; each individual is scored together with the
-  current best (the *representative*) of the other two populations. In generation 0 the
-  representatives are random members; after every generation each population's best becomes its
-  representative. Since the partners change, every individual is scored again each generation
+* ``coevolution``: one population per slot (three, or a user's model's groups); each individual is
+  scored together with the current best (the *representative*) of the other populations. In
+  generation 0 the representatives are random members; after every generation each population's
+  best becomes its representative. Since the partners change, every individual is scored again each generation
   (the cache answers for combinations already trained).
 * Offspring that repeat a behaviour already trained are varied again (:func:`~actlab.studies.evolve.gp.renew`).
 * With a surrogate (single mode), the population is varied several times and the offspring it
@@ -31,7 +31,6 @@ from actlab.studies.evolve import checkpoint
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import make_task, plan_for, sanitise
-from actlab.studies.evolve.modes import SLOTS
 
 COUNTS = ("candidates", "evaluations", "cache_hits", "rejected", "failed")  # per generation, summed in the totals
 KEPT = ("fitness", "status", "val_accuracy", "seconds")  # of a fitness record, in the cache
@@ -197,7 +196,7 @@ class Evolution:
         """A generation of single or triple mode: one population."""
         c = self.config
         if g == 0:
-            pop = G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)
+            pop = G.ramped_population(self.tb, c.population, slots=len(c.slots))
         else:
             pop = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
         pop, renewed = G.renew(self.tb, pop, self._key, self.cache, elite=c.elite if g else 0)
@@ -273,7 +272,7 @@ class Evolution:
                 owners.append(ind)
         _, counts = self._score(owners, cands, g)
         per_slot = {}
-        for s, pop in zip(SLOTS, self.pops, strict=True):
+        for s, pop in zip(self.config.slots, self.pops, strict=True):
             spread = _spread([G.score(ind) for ind in pop])
             per_slot[s] = {"best": spread["best"], "mean": spread["mean"]}
         self.reps = [G.clone(max(p, key=lambda ind: ind.fitness)) for p in self.pops]
@@ -292,7 +291,7 @@ class Evolution:
         changed). Returns how many offspring were replaced and kept."""
         c = self.config
         if g == 0:
-            self.pops = [G.ramped_population(self.tb, c.population) for _ in SLOTS]
+            self.pops = [G.ramped_population(self.tb, c.population) for _ in c.slots]
         else:
             self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]
         renewed = {"replaced": 0, "kept": 0}

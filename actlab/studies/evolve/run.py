@@ -19,16 +19,18 @@ from typing import Any
 
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
+from actlab._refs import is_ref
 from actlab.data import load
 from actlab.execution import Runner
 from actlab.models import build, model_summary
 from actlab.studies.evolve import gp as G
+from actlab.studies.evolve.best import slots_text
 from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness, plan_for
 from actlab.studies.evolve.loop import Evolution
-from actlab.studies.evolve.modes import SLOTS
+from actlab.studies.evolve.modes import MAX_GROUPS, check_groups
 from actlab.studies.evolve.results import best_json, collect
 from actlab.surrogate import Surrogate
 from actlab.training import few_steps
@@ -65,8 +67,7 @@ def run_evolution(
     data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
     model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
     if config.mode != "single":  # a model whose slots cannot take one function each: one line, before any work
-        plan = plan_for(config.mode, dict.fromkeys(SLOTS, "x"))
-        build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
+        _fill_slots(config, data)
     runner = Runner(  # a bad --dask: one line, before the model is described
         workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
     )
@@ -91,6 +92,29 @@ def run_evolution(
     write_json_atomic(out / "results.json", results)
     write_json_atomic(out / "best.json", best_json(results))
     return results
+
+
+def _fill_slots(config: EvolveConfig, data) -> None:
+    """Triple and coevolution: a model of the user's gets a function per slot group (``config.groups``,
+    read from the model built); a built-in model is built with a function per slot."""
+    if not is_ref(config.model):
+        plan = plan_for(config.mode, dict.fromkeys(config.slots, "x"))
+        build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
+        return
+    slots = build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options).slots
+    if not 2 <= len(slots) <= MAX_GROUPS:
+        raise ActlabError(
+            f"{config.mode} mode evolves a function for each slot of {config.model}, which has {len(slots)} "
+            f"({slots_text(list(slots))}); "
+            + (
+                "evolve one function with --mode single"
+                if len(slots) < 2
+                else f"group them into 2 to {MAX_GROUPS} with --slots, e.g. 'features.*=conv,classifier.*=head'"
+            )
+        )
+    if config.learn_constants:
+        raise ActlabError(f"--learn-constants in {config.mode} mode on a model of your own: use --mode single")
+    config.groups = list(check_groups(slots, config.model))
 
 
 def _saved(out: Path, config: EvolveConfig, resume: bool) -> dict[str, Any] | None:
