@@ -204,9 +204,9 @@ def test_evolve_and_screen_on_a_user_model(user_file, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads((tmp_path / "evo" / "results.json").read_text())
     assert len(results["history"]) == 2 and results["totals"]["failed"] == 0 and results["totals"]["evaluations"] > 0
-    # coevolution needs the slots grouped as input and hidden: one line, else it runs
-    r = actlab("evolve", *evolve[1:], "--mode", "coevolution", "--out", str(tmp_path / "co"))
-    assert r.returncode == 2 and "grouped so" in r.stderr
+    # coevolution evolves a function per slot group: one group is one line, before any training
+    r = actlab("evolve", *evolve[1:], "--mode", "coevolution", "--slots", "*=all", "--out", str(tmp_path / "co"))
+    assert r.returncode == 2 and "evolve one function with --mode single" in r.stderr
     screen = ["screen", *DATA, "--model", ref, "--train-top", "1", "--train-random", "0", "--seeds", "1"]
     r = actlab(*screen, "--epochs", "1", "--out", str(tmp_path / "screen"))
     assert r.returncode == 0, r.stderr[-3000:]
