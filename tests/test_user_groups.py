@@ -5,7 +5,6 @@ user named them, and a resumed run ends as an uninterrupted one."""
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 
 import pytest
@@ -32,10 +31,8 @@ GROUPS = "1=first,*=rest"
 
 
 @pytest.fixture
-def net(tmp_path, monkeypatch):
-    (tmp_path / "net.py").write_text(NET)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
+def net(workdir):
+    (workdir / "net.py").write_text(NET)
     return "net.py:build"
 
 
@@ -49,6 +46,7 @@ def _config(model: str, mode: str = "coevolution", **options) -> EvolveConfig:
         population=4,
         generations=2,
         train={"epochs": 1, "batch_size": 16},
+        hall_of_fame=2,
         final_seeds=0,
         pack=1,
     )

@@ -38,12 +38,10 @@ LOADER = textwrap.dedent(
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "mine.py").write_text(MODEL)
-    (tmp_path / "loaders.py").write_text(LOADER)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    return tmp_path
+def project(workdir):
+    (workdir / "mine.py").write_text(MODEL)
+    (workdir / "loaders.py").write_text(LOADER)
+    return workdir
 
 
 def _compare(out: str, **options) -> dict:
