@@ -4,6 +4,7 @@ processes, kill and resume, and every failure of the user's code as one line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -176,7 +177,9 @@ def test_compare_on_a_user_cnn_trains_every_pair_with_diagnostics_per_slot(user_
     results = json.loads((out / "results.json").read_text())
     assert len(results["runs"]) == 6
     record = json.loads(next((out / "runs").glob("tanh__seed1.json")).read_text())
-    assert record["unit"]["model"] == f"{user_file}:build" and record["unit"]["model_options"] == {"width": 12}
+    source = {"sha256": hashlib.sha256(user_file.read_bytes()).hexdigest()[:12]}  # the file, in the run's key
+    assert record["unit"]["model"] == f"{user_file}:build"
+    assert record["unit"]["model_options"] == {"width": 12, "source": source}
     diag = record["result"]["diagnostics"]
     assert set(diag) == set(SITES)
     assert all(d["grad_norm_last"] > 0 for d in diag.values())  # the layer feeding each site is known
