@@ -15,6 +15,9 @@
 * :func:`versus`: each (contender, reference) pair with its p-values and one outcome word from
   the contender's side, ``win`` / ``tie`` / ``loss`` (significant after Holm at ``ALPHA``), or
   ``not converged`` when either side had not converged: the words every study prints.
+* across tasks (:func:`ranking`, Demšar 2006): each function's rank on each task (1 = best, ties
+  share their average rank), the average ranks, Friedman's test of "all functions rank alike",
+  the Nemenyi critical difference and Holm's post-hoc of each function against a reference.
 """
 
 from __future__ import annotations
@@ -254,6 +257,130 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     else:
         r = _st.spearmanr([a for a, _ in pairs], [b for _, b in pairs])
         out["spearman"], out["p_value"] = float(r.statistic), float(r.pvalue)
+    return out
+
+
+def ranks(scores: Sequence[Sequence[float]], higher_better: bool = True) -> list[list[float]]:
+    """Each row's values ranked, 1 the best; ties share the average of their ranks; a value that is
+    not finite ranks last.
+
+    >>> ranks([[0.9, 0.8, 0.9], [0.7, 0.7, 0.7]])
+    [[1.5, 3.0, 1.5], [2.0, 2.0, 2.0]]
+    """
+    worst = -math.inf if higher_better else math.inf
+    x = np.array([[float(v) if finite(v) else worst for v in row] for row in scores], float)
+    return _st.rankdata(-x if higher_better else x, axis=1).tolist() if x.size else []
+
+
+def critical_difference(k: int, n: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of average ranks for ``k`` functions over ``n`` tasks:
+    q_alpha * sqrt(k(k + 1) / (6n)), q_alpha the studentized range's quantile over sqrt(2)
+    (Demšar 2006, Table 5: q_0.05 = 2.569 for k = 4)."""
+    q = float(_st.studentized_range.ppf(1 - alpha, k, math.inf)) / math.sqrt(2)
+    return q * math.sqrt(k * (k + 1) / (6 * n))
+
+
+def friedman(rank_rows: Sequence[Sequence[float]]) -> dict[str, float]:
+    """Friedman's chi-square of a tasks x functions table of ranks (corrected for ties, as SciPy's
+    ``friedmanchisquare``) with its p-value, and Iman and Davenport's F (Demšar's choice: less
+    conservative) with its p-value (None where every task ranks the functions alike). Needs at
+    least 2 tasks and 2 functions."""
+    r = np.asarray(rank_rows, float)
+    n, k = r.shape
+    ties = sum(float((c**3 - c).sum()) for c in (np.unique(row, return_counts=True)[1] for row in r))
+    spread = 1 - ties / (n * k * (k * k - 1))
+    if spread <= 0:  # every task ties every function: no difference at all
+        return {"statistic": 0.0, "df": k - 1, "p_value": 1.0, "f_statistic": 0.0, "f_p_value": 1.0}
+    chi2 = (12 / (n * k * (k + 1)) * float((r.sum(0) ** 2).sum()) - 3 * n * (k + 1)) / spread
+    rest = n * (k - 1) - chi2  # 0 where every task ranks alike: F is infinite, and says nothing more
+    f = (n - 1) * chi2 / rest if rest > 1e-9 else None
+    return {
+        "statistic": chi2,
+        "df": k - 1,
+        "p_value": float(_st.chi2.sf(chi2, k - 1)),
+        "f_statistic": f,
+        "f_p_value": None if f is None else float(_st.f.sf(f, k - 1, (k - 1) * (n - 1))),
+    }
+
+
+def same_groups(average: Sequence[float], cd: float) -> list[list[int]]:
+    """The maximal groups (indices, in order of rank) of functions whose average ranks lie within
+    ``cd`` of each other: no difference among them is significant (the bars of a critical-difference
+    diagram). Groups of one are left out."""
+    order = sorted(range(len(average)), key=lambda i: average[i])
+    groups: list[list[int]] = []
+    for a, i in enumerate(order):
+        group = [j for j in order[a:] if average[j] - average[i] < cd]
+        if len(group) > 1 and not (groups and set(group) <= set(groups[-1])):
+            groups.append(group)
+    return groups
+
+
+def ranking(
+    names: Sequence[str],
+    scores: Sequence[Sequence[float]],
+    reference: str | None = None,
+    alpha: float = ALPHA,
+    higher_better: bool = True,
+) -> dict[str, Any]:
+    """The cross-task ranking of functions ``names`` from ``scores`` (one row per task, one value
+    per function: its mean over seeds), after Demšar (2006): ``ranks`` per task, ``average_rank``
+    per function, Friedman's test (None with fewer than 2 tasks or functions), Nemenyi's critical
+    difference ``cd`` at ``alpha`` with the ``groups`` it cannot tell apart, and, against
+    ``reference``, Holm's post-hoc: z = (R_i - R_ref) / sqrt(k(k + 1) / (6n)), two-sided normal
+    p-values, Holm-corrected, outcome ``win`` (a significantly better, i.e. lower, rank) / ``tie`` /
+    ``loss`` from each function's side."""
+    k, n = len(names), len(scores)
+    rk = ranks(scores, higher_better)
+    average = np.asarray(rk, float).mean(0).tolist() if n else [math.nan] * k
+    out: dict[str, Any] = {
+        "functions": list(names),
+        "ranks": rk,
+        "average_rank": average,
+        "alpha": alpha,
+        "reference": reference,
+        "friedman": None,
+        "cd": None,
+        "groups": [],
+        "versus_reference": [],
+        "note": "",
+    }
+    if n < 2 or k < 2:
+        out["note"] = f"{n} task(s) and {k} function(s): a test across tasks needs at least 2 of each"
+        return out
+    out["friedman"] = friedman(rk)
+    out["cd"] = critical_difference(k, n, alpha)
+    out["groups"] = [[names[i] for i in g] for g in same_groups(average, out["cd"])]
+    if reference is not None:
+        out["versus_reference"] = rank_post_hoc(list(names), average, reference, n, alpha)
+    return out
+
+
+def rank_post_hoc(
+    names: list[str], average: list[float], reference: str, n: int, alpha: float = ALPHA
+) -> list[dict[str, Any]]:
+    """Holm's post-hoc of each function's average rank (over ``n`` tasks) against ``reference``'s
+    (see :func:`ranking`)."""
+    k, ref = len(names), names.index(reference)
+    se = math.sqrt(k * (k + 1) / (6 * n))
+    others = [i for i in range(k) if i != ref]
+    z = [(average[i] - average[ref]) / se for i in others]
+    ps = [float(2 * _st.norm.sf(abs(v))) for v in z]
+    out = []
+    for i, zi, p, ph in zip(others, z, ps, holm(ps), strict=True):
+        significant = ph < alpha
+        outcome = ("win" if zi < 0 else "loss") if significant else "tie"
+        out.append(
+            {
+                "function": names[i],
+                "rank_difference": average[i] - average[ref],
+                "z": zi,
+                "p_value": p,
+                "p_holm": ph,
+                "significant": significant,
+                "outcome": outcome,
+            }
+        )
     return out
 
 

@@ -15,9 +15,19 @@ function on test; and the per-layer search's verdicts on the offline suite.
    function (the noise of the fitness itself, measured here on a few functions).
 3. ``actlab search --suite offline``: the top configuration against the ReLU baseline per
    dataset, win / tie / loss.
+4. ``--only tasks``: one evolution for three tasks (``--tasks mnist1d,digits,fashion-mnist:10000``),
+   and the fitness over tasks measured: the mean standing against ReLU that evolve uses, against
+   the mean rank within a generation (generations drawn as random groups of the population's size
+   from the run's candidates, 20 times) and the plain mean accuracy: how each ranks with every
+   task's own score (does a task dominate?), and how much a candidate's rank fitness moves with
+   the generation it lands in.
+
+``--stagnation G`` passes ``--stagnation G`` to every evolution (restart after G generations
+without a better hall of fame): run a part with and without it to compare.
 
     .venv/bin/python benchmarks/discovery.py                 # ~2 h on 2 cores
     .venv/bin/python benchmarks/discovery.py --only mnist1d  # one part
+    .venv/bin/python benchmarks/discovery.py --only mnist1d --stagnation 10 --out /tmp/d-stag
     .venv/bin/python benchmarks/discovery.py --quick         # ~5 min smoke run
 """
 
@@ -43,9 +53,12 @@ EVOLUTIONS = {
     "fashion-mnist": (10000, "15m", "2:0.25,6:0.5,20", 20),
 }
 QUICK = {"mnist1d": (1000, "40s", "1:0.5,3", 3), "fashion-mnist": (1000, "30s", "1:0.5,3", 3)}
+# --only tasks: (tasks, limit of those without one, budget, fidelities, final epochs (on the first task))
+TASKS = ("mnist1d,digits,fashion-mnist:10000", None, "20m", "2:0.25,6:0.5,20", 20)
+QUICK_TASKS = ("iris,wine,digits:300", None, "150s", "1:0.5,2", 2)
 
 
-def evolve(name: str, settings, out: Path, quick: bool) -> dict:
+def evolve(name: str, settings, out: Path, quick: bool, extra: tuple[str, ...] = ()) -> dict:
     limit, budget, fidelities, final_epochs = settings
     cmd = [
         *ACTLAB,
@@ -72,6 +85,7 @@ def evolve(name: str, settings, out: Path, quick: bool) -> dict:
         str(final_epochs),
         "--out",
         str(out),
+        *extra,
     ]
     print("$ " + " ".join(cmd[2:]), flush=True)
     t0, c0 = time.perf_counter(), _children_cpu()
@@ -94,7 +108,10 @@ def evolve(name: str, settings, out: Path, quick: bool) -> dict:
         print(
             f"| {h['generation']} | {h['evaluations']} | {h.get('replaced', 0)} | {h.get('distinct', '?')} | "
             f"{'/'.join(map(str, h.get('promoted', [])))} | {h['best']:.3f} | {h['hof_best']:.3f} |"
+            + (" restart |" if h.get("restart") else "")
         )
+    if res.get("tasks"):
+        print("hall of fame's best per task: " + ", ".join(f"{n} {v:.3f}" for n, v in gens[-1]["hof_tasks"].items()))
     final = res["final"]
     comps = {c["vs"]: c for c in final["comparisons"]}
     print(
@@ -185,6 +202,46 @@ def affine(out: Path, samples: int) -> None:
     )
 
 
+def aggregation(out: Path, population: int, draws: int = 20) -> None:
+    """The fitness over tasks, measured on the run's trainings at the first fidelity: the standing
+    against ReLU (evolve's), the mean rank within a generation, the plain mean score."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from actlab.stats import rank_correlation
+    from actlab.studies.evolve.tasks import standing
+
+    res = json.loads((out / "results.json").read_text())
+    cache = json.loads((out / "checkpoint.json").read_text())["cache"].values()
+    names, relu = res["tasks"]["names"], res["tasks"]["relu"]
+    runs = [v for v in cache if v.get("status") == "ok" and v.get("tasks")]
+    scores = np.array([[v["tasks"][n][0] for n in names] for v in runs])  # candidates x tasks
+    z = np.mean([[standing(x, relu[n][0]) for x, n in zip(row, names, strict=True)] for row in scores], axis=1)
+    from scipy.stats import rankdata
+
+    size = min(population, max(3, len(runs) // 2))  # a short run: smaller generations, so that they differ
+    rng = np.random.default_rng(0)
+    ranks = np.full((draws, len(runs)), np.nan)
+    for d in range(draws):  # each candidate's mean rank (0 worst, 1 best; ties share) in a random generation
+        order = rng.permutation(len(runs))
+        for group in np.array_split(order, max(1, len(runs) // size)):
+            within = (rankdata(scores[group], axis=0) - 1) / max(len(group) - 1, 1)
+            ranks[d, group] = within.mean(axis=1)
+    rank = ranks.mean(axis=0)
+    plain = scores.mean(axis=1)
+    print(f"\nfitness over {len(names)} tasks, {len(runs)} candidates at the first fidelity:")
+    print("| fitness | " + " | ".join(f"Spearman with {n}" for n in names) + " | Spearman with the standing |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for what, f in (("standing vs ReLU (evolve's)", z), ("mean rank in a generation", rank), ("mean score", plain)):
+        cells = [rank_correlation(f, scores[:, t])["spearman"] for t in range(len(names))]
+        cells.append(rank_correlation(f, z)["spearman"])
+        print(f"| {what} | " + " | ".join("n/a" if c is None else f"{c:+.2f}" for c in cells) + " |")
+    moved = ranks.std(axis=0)
+    print(
+        f"a candidate's mean rank moves with its generation: std {np.mean(moved):.3f} on average "
+        f"(max {np.max(moved):.3f}) over {draws} draws of generations of {size}, on a 0-1 scale; "
+        "the standing is the same in any generation"
+    )
+
+
 def search_suite(out: Path, quick: bool) -> None:
     trials = "4" if quick else "100"
     cmd = [
@@ -215,17 +272,25 @@ def search_suite(out: Path, quick: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run of the script")
-    ap.add_argument("--only", choices=("mnist1d", "fashion-mnist", "search"))
+    ap.add_argument("--only", choices=("mnist1d", "fashion-mnist", "search", "tasks"))
     ap.add_argument("--out", help="keep the outputs here (default: a temporary folder)")
+    ap.add_argument("--stagnation", type=int, metavar="G", help="restart each evolution after G stagnant generations")
     args = ap.parse_args()
     print(machine_line("2 worker processes, 1 thread each"))
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="actlab-discovery-"))
+    extra = ("--stagnation", str(args.stagnation)) if args.stagnation else ()
     for name, settings in (QUICK if args.quick else EVOLUTIONS).items():
         if args.only in (None, name):
             print(f"\n## {name}")
-            evolve(name, settings, root / name, args.quick)
+            evolve(name, settings, root / name, args.quick, extra)
             if name == "mnist1d":
                 affine(root / name, 4 if args.quick else 12)
+    if args.only in (None, "tasks"):
+        tasks, *settings = QUICK_TASKS if args.quick else TASKS
+        print(f"\n## tasks: {tasks}")
+        first = tasks.split(",")[0].partition(":")[0]
+        evolve(first, settings, root / "tasks", args.quick, ("--tasks", tasks, *extra))
+        aggregation(root / "tasks", 12 if args.quick else 32)
     if args.only in (None, "search"):
         search_suite(root / "search", args.quick)
     print(f"\noutputs: {root}")

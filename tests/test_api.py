@@ -143,6 +143,9 @@ def test_every_long_option_of_the_command_is_a_keyword():
         ({"optimizer": "adamm"}, "did you mean 'adam'?"),
         ({"seeds": 0}, "--seeds"),
         ({"quiet": "yes"}, "quiet is True or False"),
+        ({"data_arg": 5}, 'data_arg is a dict or "NAME=VALUE" strings'),
+        ({"data_arg": ["n"]}, "data_arg: 'n' is not KEY=VALUE"),
+        ({"data_arg": {"not a name": 1}}, "data_arg: the names must be Python names"),
     ],
 )
 def test_a_bad_keyword_is_one_line_naming_the_closest_option(options, message, tmp_path):
@@ -158,6 +161,8 @@ def test_a_keyword_string_is_read_as_the_command_line_reads_it():
 
     config = config_from_args(arguments(STUDY, "evolve", {"budget": "2m", "unary": "tanh,sin", "no_constants": True}))
     assert (config.budget, config.unary, config.constants) == (120.0, ["tanh", "sin"], False)
+    for given in ({"n": 5, "name": "x"}, ["n=5", "name=x"]):  # a dict, or the command line's NAME=VALUE
+        assert arguments(STUDY, "evolve", {"data_arg": given}).data_arg == {"n": 5, "name": "x"}
     with pytest.raises(ActlabError, match="^budget: a duration like 90s"):
         arguments(STUDY, "evolve", {"budget": "soon"})
 

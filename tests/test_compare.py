@@ -3,6 +3,7 @@ bad input, and the report opened in headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from actlab.catalogue import split_specs
+from actlab.report.compare import why_text
 from actlab.stats import NOT_CONVERGED
 from tests.conftest import stopped_when
 
@@ -53,6 +55,11 @@ def test_compare_prints_the_table_and_writes_every_output(compared):
     assert rows["tanh"]["mean"] == pytest.approx(sum(accs) / 3)
     assert rows["relu"]["ci_low"] <= rows["relu"]["mean"] <= rows["relu"]["ci_high"]
     assert 0 < rows["tanh"]["p_value"] <= 1 and rows["tanh"]["p_holm"] >= rows["tanh"]["p_value"]
+    best = max(("tanh", "exponential"), key=lambda a: rows[a]["mean"])
+    head, sentences = why_text(res)  # the best other function explained against the baseline
+    assert head == f"{best} against relu" and sentences
+    page = (out / "report.html").read_text()
+    assert f"What differs most, {head}" in page and all(html.escape(x) in page for x in sentences)
 
 
 def test_rerun_skips_every_finished_run(compared):

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -278,6 +279,43 @@ def test_map_trains_each_part_once(monkeypatch):
         recs = runner.map(us)
     assert calls == [3, 1]  # one pack of three, softmax alone: each unit trained once
     assert [r["unit"]["name"] for r in recs] == ["u0", "u1", "u2", "u3"] and all("result" in r for r in recs)
+
+
+def test_a_list_is_cut_into_several_packs_from_the_units_alone():
+    """Packs are cut from the list (so workers have parts to share), never from the worker count."""
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0}}
+
+    def sizes(n: int, pack: int = 32) -> list[int]:
+        return [len(p) for p in packs([Unit(name=f"u{i}", plan="relu", **base) for i in range(n)], pack)]
+
+    assert sizes(8) == [4, 4] and sizes(24) == [12, 12] and sizes(9) == [5, 4] and sizes(4) == [4]
+    assert sizes(24, pack=5) == [5, 5, 5, 5, 4] and sizes(8, pack=1) == [1] * 8
+
+
+def test_a_runner_hands_out_the_same_packs_for_any_number_of_workers(monkeypatch):
+    """A group of 8 trains as two packs of 4, whatever the executor (worker processes train what
+    they are handed as this process does: see the compare tests above)."""
+    import actlab.execution.executors as X
+
+    handed: list[list[str]] = []
+
+    def here(executor, part):  # the pool's processes are never started: the part trains here
+        handed.append([u["name"] for u in part])
+        f: Future = Future()
+        f.set_result(X.train_units(part))
+        return f
+
+    monkeypatch.setattr(X._Serial, "submit", here)
+    monkeypatch.setattr(X._Processes, "submit", here)
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": 1, "seed": 0, "diagnostics": False}}
+    plans = ["relu", "tanh", "elu", "softsign", "sigmoid", "silu", "gelu", "selu"]
+    us = [Unit(name=f"u{i}", plan=p, **base) for i, p in enumerate(plans)]
+    for workers in (1, 2, 3):
+        handed.clear()
+        with Runner(workers=workers) as runner:
+            recs = runner.map(us)
+        assert handed == [[f"u{i}" for i in range(4)], [f"u{i}" for i in range(4, 8)]], workers
+        assert [r["packed"] for r in recs] == [4] * 8
 
 
 def test_a_function_that_cannot_run_in_the_model_is_a_recorded_failure_and_a_bug_is_raised(registry, tmp_path):

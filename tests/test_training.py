@@ -20,7 +20,7 @@ from actlab.training import (
     classification_metrics,
     train,
 )
-from actlab.training.diagnostics import slot_diagnostics
+from actlab.training.diagnostics import effective_rank, slot_diagnostics
 
 TIMING = ("seconds", "eval_seconds")
 
@@ -321,6 +321,18 @@ def test_saturation_and_self_normalisation_are_measured(digits):
         torch.nn.init.zeros_(lin.bias)
     d = slot_diagnostics(selu, torch.randn(2000, 256), [])
     assert abs(d["hidden_4"]["mean"]) < 0.15 and abs(d["hidden_4"]["std"] - 1) < 0.15
+
+
+def test_effective_rank_counts_the_directions_a_slot_uses(digits):
+    model = build("mlp", digits.input_shape, digits.n_classes, "relu", width=64)
+    with torch.no_grad():  # every unit of the first layer a copy of unit 0 (weights and bias)
+        model.linears[0].weight[:] = model.linears[0].weight[0]
+        model.linears[0].bias[:] = model.linears[0].bias[0]
+    d = slot_diagnostics(model, digits.val.x, [])
+    assert d["input"]["effective_rank"] <= 1.01 / 64  # one direction of 64
+    rows = torch.randn(4000, 16, generator=torch.Generator().manual_seed(0))
+    assert effective_rank(rows) > 0.9  # independent columns use (nearly) every direction
+    assert effective_rank(rows[:, :1].repeat(1, 16) * torch.arange(1.0, 17.0)) <= 1.01 / 16
 
 
 def test_gradient_norms_are_recorded_per_slot(digits):

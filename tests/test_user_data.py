@@ -106,14 +106,17 @@ HOSTILE = textwrap.dedent(
     class Huge(torch.utils.data.Dataset):
         reads = 0
 
+        def __init__(self):
+            self.targets = np.arange(3000) % 10
+
         def __len__(self):
-            return 1_000_000
+            return 3000
 
         def __getitem__(self, i):
             Huge.reads += 1
-            if Huge.reads > 1:
-                raise AssertionError("read past the first item")
-            return torch.zeros(3, 32, 32), i % 10
+            if Huge.reads > 3:
+                raise AssertionError("read on past a malformed item")
+            return torch.zeros(3, 256 if i == 0 else 255, 256), i % 10
 
     def huge():
         return Huge()
@@ -261,8 +264,11 @@ def test_data_args_reach_data_options_and_the_units_key_only_when_given():
         ("bad.py:one_class", r"bad\.py:one_class has only one class \(0\)"),
         ("bad.py:words", r"bad\.py:words .*: x must be a numeric array"),
         ("bad.py:nan", r"bad\.py:nan .*: x has nan/inf values; fill them in or drop those examples"),
-        ("bad.py:huge", r"1000000 examples .* would take 11\.4 GiB as tensors, over actlab's limit of 2 GiB"),
-        ("bad.py:broken_item", r"the data set bad\.py:Broken\.__getitem__ failed: ZeroDivisionError.*bad\.py:45"),
+        (
+            "bad.py:huge",
+            r"bad\.py:huge .*: item \d+ has x of shape \(3, 255, 256\) but item 0 of shape \(3, 256, 256\)",
+        ),
+        ("bad.py:broken_item", r"the data set bad\.py:Broken\.__getitem__ failed: ZeroDivisionError.*bad\.py:48"),
         ("bad.py:not_pairs", r"item 0 of the list|returned a list of 10"),
         ("bad.py:dict_keys", r"returned a dict with keys .*; return \(x, y\)"),
         ("bad.py:nothing", r"bad\.py has no 'nothing'"),

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from actlab._errors import ActlabError
 from actlab._io import check_out, write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, signature_default
 from actlab.api.results import Result
 from actlab.catalogue import split_specs
 from actlab.data import available, load
+from actlab.execution.transfer import TASKS_HELP, parse_tasks
 from actlab.studies.compare import CompareConfig
 from actlab.training.result import RunResult
 
@@ -85,6 +87,15 @@ OWN = (
     ),
     Option(("--seeds",), "runs per activation ({default})"),
     Option(
+        ("--tasks",),
+        "compare on several tasks and rank the activations across them (Friedman test, critical-difference "
+        "diagram): {tasks}; each task's runs go to its own sub-folder of --out",
+        type=str,
+        metavar="TASKS",
+        words=lambda: {"tasks": TASKS_HELP},
+        path=None,
+    ),
+    Option(
         ("--map",),
         "add to the report where each function sits in the features of actlab's surrogate (a 2-D map coloured "
         "by accuracy)",
@@ -141,17 +152,32 @@ class CompareResult(Result):
     )
 
     def table(self) -> str:
-        from actlab.studies.compare import format_table
+        from actlab.studies.compare import format_cross_task, format_table
 
+        if "cross_task" in self.results:
+            return format_cross_task(self.results)
         return format_table(self.results)
 
+    def columns(self) -> list[str]:
+        return (["task"] if "cross_task" in self.results else []) + list(self.COLUMNS)
+
     def rows(self) -> list[dict[str, Any]]:
+        if "cross_task" in self.results:
+            return [{"task": t["task"], **_row(run)} for t in self.results["tasks"] for run in t["results"]["runs"]]
         return [_row(run) for run in self.results["runs"]]
 
     @property
     def best(self) -> dict[str, Any]:
         """The activation of the highest mean test accuracy: ``activation``, ``mean``, ``std``,
-        ``outcome`` against the baseline."""
+        ``outcome`` against the baseline. Over several tasks: the best average rank,
+        ``activation``, ``average_rank`` and ``outcome`` of Holm's post-hoc against the baseline."""
+        if "cross_task" in self.results:
+            cross = self.results["cross_task"]
+            j = min(range(len(cross["functions"])), key=lambda i: cross["average_rank"][i])
+            name = cross["functions"][j]
+            post = {v["function"]: v["outcome"] for v in cross["versus_reference"]}
+            outcome = "baseline" if name == cross["reference"] else post.get(name)
+            return {"activation": name, "average_rank": cross["average_rank"][j], "outcome": outcome}
         top = max(self.results["summary"], key=lambda r: r["mean"])
         return {k: top[k] for k in ("activation", "mean", "std", "outcome")}
 
@@ -162,7 +188,10 @@ class CompareResult(Result):
 
     def figure(self):
         from actlab.report.compare import curves_figure
+        from actlab.report.ranking import cd_figure
 
+        if "cross_task" in self.results:
+            return cd_figure(self.results["cross_task"])
         return curves_figure(self.results)
 
 
@@ -192,6 +221,8 @@ def run(args, say: Callable[[str], None] = print) -> CompareResult:
     check_where(args)
     location = {"download": not args.no_download, **({"data_dir": args.data_dir} if args.data_dir else {})}
     out = check_out(args.out)  # before loading: an unusable --out fails at once (run_compare creates it)
+    if args.tasks:
+        return _run_tasks(args, config, location, out, say)
     data = load(config.dataset, seed=config.data_seed, **config.data_options, **location)
     say(
         f"compare: {len(config.activations)} activations x {config.seeds} seeds on {data.name} "
@@ -209,6 +240,34 @@ def run(args, say: Callable[[str], None] = print) -> CompareResult:
     if args.map:
         results["feature_map"] = _map(config, results, data)
         write_json_atomic(Path(out) / "results.json", results)
+    write_report(results, out)
+    return CompareResult(results, Path(out))
+
+
+def _run_tasks(args, config: CompareConfig, location: dict[str, Any], out, say: Callable[[str], None]) -> CompareResult:
+    """Compare on each of ``--tasks`` and rank across them; each task's report in its sub-folder."""
+    from actlab.execution import Runner
+    from actlab.report.compare import write_report
+    from actlab.studies.compare import run_tasks
+
+    if args.map:
+        raise ActlabError("--map draws one task's functions; leave it out with --tasks")
+    if args.dataset is not None:
+        raise ActlabError("--tasks names the datasets: list yours there, not in --dataset")
+    tasks = parse_tasks(args.tasks, config.model)
+    say(
+        f"compare: {len(config.activations)} activations x {config.seeds} seeds on {len(tasks)} tasks "
+        f"({', '.join(f'{d}/{m}' for d, m in tasks)}); baseline {config.baseline}"
+    )
+    where = {"workers": args.workers, "dask": args.dask, "pack": args.pack, "dask_timeout": args.dask_timeout}
+    with Runner(**where, threads=config.train.threads) as runner:
+        if runner.name != "this process":
+            say(f"training on {runner.name}")
+        results = run_tasks(
+            config, tasks, out, progress=not args.quiet, runner=runner, data_location=location, force=args.force
+        )
+    for task in results["tasks"]:
+        write_report(task["results"], Path(out) / task["folder"])
     write_report(results, out)
     return CompareResult(results, Path(out))
 

@@ -12,6 +12,7 @@ from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle
 from actlab.api.results import Result
+from actlab.execution.transfer import TASKS_HELP
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 
@@ -111,7 +112,27 @@ GP = (
         metavar="TIME",
         none="no limit",
     ),
+    Option(
+        ("--stagnation",),
+        "restart when the hall of fame's best has not risen for G generations: the next generation is the hall of "
+        "fame's --elite best (at least one) and new random individuals ({default})",
+        metavar="G",
+        none="never",
+    ),
     Option(("--seed",), "seed of the evolution and of the fitness training ({default})"),
+)
+TASKS = (
+    Option(
+        ("--tasks",),
+        "evolve for several tasks, DATASET[:LIMIT][/MODEL] separated by commas, e.g. "
+        "mnist1d,digits,fashion-mnist:10000/cnn (LIMIT: training examples, default --limit; MODEL default --model); "
+        "a candidate trains on each, and its fitness is its mean standing against ReLU there: (score - ReLU's mean) / "
+        "ReLU's seed spread, at the same fidelity. The final evaluation is on the first task ({default})",
+        type=_list,
+        metavar="TASKS",
+        none="--dataset alone",
+    ),
+    Option(("--reference-seeds",), "ReLU's trainings per task and fidelity, for its mean and spread ({default})"),
 )
 FIDELITIES = (
     Option(
@@ -134,6 +155,14 @@ FINAL = (
         "{value})",
         type=_list,
     ),
+    Option(
+        ("--transfer-to",),
+        "train the evolved function, ReLU and the best catalogue function on these tasks too, with the final seeds "
+        "and epochs, nothing searched again; each task tested against ReLU, all ranked across tasks: {tasks}",
+        type=str,
+        metavar="TASKS",
+        words=lambda: {"tasks": TASKS_HELP},
+    ),
 )
 # The defaults are EvolveConfig's own (a new run); a resumed run starts from the checkpoint's config.
 STUDY = Study(
@@ -143,6 +172,7 @@ STUDY = Study(
         (None, OWN),
         ("genetic programming", GP),
         ("successive halving", FIDELITIES),
+        ("several tasks", TASKS),
         ("final evaluation", FINAL),
         *SHARED,
     ),
@@ -252,6 +282,13 @@ def evolve(**options: Any) -> EvolveResult:
     ``evolve-out``). Returns an :class:`EvolveResult`; writes results.json, best.json and
     report.html to ``out``.
 
+    ``tasks=["mnist1d", "digits/cnn", "fashion-mnist:10000"]`` (or the text ``"mnist1d,digits/cnn"``)
+    evolves for several tasks: a candidate's fitness is then its mean standing against ReLU,
+    ``(score - ReLU's mean) / ReLU's seed spread`` per task, a property of the function alone
+    (a rank within the generation would change from one generation to the next; see
+    :mod:`actlab.studies.evolve.tasks`). ``stagnation=G`` restarts the population around the
+    hall of fame's best after G generations without a better one.
+
     Example (a few seconds: iris, a population of 4 over 2 generations of 1 epoch, one final seed):
 
     >>> import actlab
@@ -281,12 +318,14 @@ def format_results(results) -> str:
     from actlab.studies.evolve.final import format_final
 
     t = results["totals"]
+    tasks = results.get("tasks")
+    on = ", ".join(tasks["names"]) if tasks else results["dataset"]["name"]
     lines = [
-        f"evolution ({results['config']['mode']} mode) on {results['dataset']['name']}: "
+        f"evolution ({results['config']['mode']} mode) on {on}: "
         f"{len(results['history'])} generations, "
         f"{t['candidates']} candidates, {t['evaluations']} trained, {t['cache_hits']} from the cache, "
         f"{t['rejected']} rejected, {t['failed']} failed",
-        "hall of fame (validation fitness, function, simplified):",
+        f"hall of fame ({'mean standing against ReLU' if tasks else 'validation fitness'}, function, simplified):",
     ]
     for item in results["hall_of_fame"]:
         for i, (slot, text) in enumerate(item["functions"].items()):

@@ -481,7 +481,9 @@ WHERE = (
     ),
     Option(
         ("--pack",),
-        "MLP trainings run together in one packed model, each as if alone ({default}; 1 = one by one)",
+        "at most this many MLP trainings run together in one packed model, each as if alone ({default}; "
+        "1 = one by one); N trainings handed over at once are cut into packs of at most max(4, N/2), "
+        "so that two workers share them, the same packs for any --workers",
         fallback=_from("actlab.execution.runner", "Runner", "pack"),
         path=None,
     ),

@@ -12,13 +12,16 @@ Train every (activation, seed) pair and compare: test accuracy mean ± std, 95% 
 epoch, over-fitting (train - test gap), a permutation test against the baseline. Writes
 results.json, curves.png, time_accuracy.png, diagnostics.png and report.html to --out.
 Rerunning the same command on the same --out skips the runs already finished; several
-processes on one --out split the runs between them.
+processes on one --out split the runs between them. With --tasks, each task's comparison goes
+to its own sub-folder of --out, and the top folder ranks the activations across the tasks
+(average ranks, Friedman test, critical-difference diagram critical_difference.png).
 
 Examples:
   actlab compare --dataset mnist1d --model mlp --activations relu,selu,tanh,sigmoid,swish,mish --seeds 5
   actlab compare --preset selu-vs-relu --epochs 10
   actlab compare --dataset csv:my.csv --target label --activations relu,gelu
   actlab compare --preset selu-vs-relu --workers 2
+  actlab compare --tasks iris,wine,breast_cancer,digits --activations relu,tanh,elu,selu --seeds 3
 
 Presets (experiments of the articles actlab started from):
 """

@@ -47,6 +47,17 @@ digits v / 16 when read as images), then images and signals (examples ``(C, ...)
 normalised per channel; tabular data (examples ``(d,)``) per feature. A constant channel or
 feature is only centred.
 
+**Too big for memory.** A loader's torch Datasets whose examples would take more than 2 GiB as
+tensors (:data:`actlab.data._user.MAX_MATERIALISED_BYTES`) stream: the splits are
+:class:`StreamedSplit`\\ s that hold the Dataset, the split's indices and the labels (read in
+one pass, or taken from a ``targets`` / ``labels`` attribute), and yield standardised batches
+from ``split.batches(batch_size)``, a ``torch.utils.data.DataLoader``. The split, ``limit``,
+``train_fraction``, pixel scaling, the shapes and the train-only standardisation are as above
+(the statistics accumulated in float64 in one pass over the train split); examples are float32
+before they are standardised, each is checked as it is read, and ``split.x`` does not exist:
+the trainer reads batches, the packed trainer is not used (each run trains alone), diagnostics
+use the first 1024 validation examples (see :mod:`actlab.data._stream`).
+
 **Shapes** (``shape=``):
 
 * ``"auto"``: the natural shape above.
@@ -64,8 +75,8 @@ downloaded (``download=True``) from the publishers' URLs and checked against tor
 Everything a user can get wrong raises :class:`~actlab.ActlabError` with a one-line message.
 """
 
-from actlab.data._dataset import Dataset, Split
+from actlab.data._dataset import Dataset, Split, StreamedSplit
 from actlab.data._load import available, describe, load, names
 from actlab.data._prepare import SHAPES
 
-__all__ = ["Dataset", "Split", "SHAPES", "available", "describe", "load", "names"]
+__all__ = ["Dataset", "Split", "StreamedSplit", "SHAPES", "available", "describe", "load", "names"]

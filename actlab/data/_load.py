@@ -16,11 +16,12 @@ import torch
 from actlab._errors import ActlabError
 from actlab._refs import DATA_FILES, is_ref
 from actlab.data import _fetch
-from actlab.data._dataset import Dataset, Split
+from actlab.data._dataset import Dataset
 from actlab.data._prepare import SHAPES, prepare
 from actlab.data._sources import BUILTIN, Raw, csv_file, npz_file
 from actlab.data._split import stratified_pick
-from actlab.data._user import loader_raw
+from actlab.data._stream import prepare_streamed
+from actlab.data._user import Lazy, loader_raw
 
 _FILE_KINDS = DATA_FILES
 _OWN = "csv:PATH, npz:PATH, path/to/file.py:FUNCTION or package.module:FUNCTION (your loader)"
@@ -118,7 +119,8 @@ def load(
 ) -> Dataset:
     """Load a data set by name (see :func:`names`), ``csv:PATH`` / ``npz:PATH`` or a loader of
     yours (``path/to/file.py:function``, ``package.module:function``; see :mod:`._user`), split it
-    (seeded, stratified), standardise it with train statistics and return tensors.
+    (seeded, stratified), standardise it with train statistics and return tensors (or, for a
+    loader's torch Datasets too big for memory, splits read batch by batch: see :mod:`._stream`).
 
     Args:
         spec: a built-in name, ``csv:PATH`` (with ``target``), ``npz:PATH`` or a loader reference.
@@ -156,7 +158,7 @@ def load(
         isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real) or not 0 < train_fraction <= 1
     ):
         raise ActlabError(f"train_fraction must be a number in (0, 1], got {train_fraction!r}")
-    data = prepare(
+    data = (prepare_streamed if isinstance(raw.x, Lazy) else prepare)(
         name,
         raw,
         seed=int(seed),
@@ -203,8 +205,7 @@ def _train_share(data: Dataset, fraction: float, seed: int) -> Dataset:
     y = data.train.y.numpy()
     n = max(int(round(fraction * len(y))), len(np.unique(y)))
     pick, _ = stratified_pick(y, n, np.random.default_rng([seed, 1]))
-    idx = torch.from_numpy(np.sort(pick))
-    train = Split(data.train.x.index_select(0, idx).contiguous(), data.train.y.index_select(0, idx).contiguous())
+    train = data.train.subset(torch.from_numpy(np.sort(pick)))
     info = {**data.info, "train_fraction": fraction, "sizes": {**data.info.get("sizes", {}), "train": len(train)}}
     return replace(data, train=train, info=info)
 

@@ -93,11 +93,16 @@ def _standardise(xs: dict[str, np.ndarray], per_channel: bool) -> dict:
         xs[k] = ((xs[k] - mean.reshape(shape).astype(dt)) / std.reshape(shape).astype(dt)).astype(
             np.float32, copy=False
         )
+    return standardisation_record(per_channel, mean.ravel().tolist(), std.ravel().tolist())
+
+
+def standardisation_record(per_channel: bool, mean: list[float], std: list[float]) -> dict:
+    """How a data set was standardised, for its ``info``."""
     return {
         "method": "per-channel" if per_channel else "per-feature",
         "statistics_from": "train",
-        "mean": mean.ravel().tolist(),
-        "std": std.ravel().tolist(),
+        "mean": mean,
+        "std": std,
     }
 
 
@@ -117,6 +122,20 @@ def _check_not_empty(name: str, raw: Raw, val, test, val_fraction: float, test_f
             )
 
 
+def check_image(name: str, natural: tuple[int, ...], shape: str) -> None:
+    """Refuse an image ``shape`` for examples that are not images ``(C, H, W)``."""
+    if shape in IMAGE_SHAPES and len(natural) != 3:
+        raise ActlabError(
+            f"shape {shape!r} needs an image data set (examples (C, H, W)); {name} has examples of "
+            f"shape {tuple(natural)}; use shape='auto' or 'flat'"
+        )
+
+
+def to_image(x: torch.Tensor, shape: str) -> torch.Tensor:
+    """A batch of images ``(N, C, H, W)`` as ``shape`` (one of :data:`IMAGE_SHAPES`) asks."""
+    return _to_image32x3(x) if shape == "image32x3" else _to_image28(x)
+
+
 def _shaped(name: str, raw: Raw, xs: dict[str, np.ndarray], shape: str) -> tuple[dict[str, np.ndarray], Any]:
     """The splits' examples as float arrays of ``shape``, pixels scaled to [0, 1]; and the pixel
     range they were scaled from (None for other data)."""
@@ -126,26 +145,24 @@ def _shaped(name: str, raw: Raw, xs: dict[str, np.ndarray], shape: str) -> tuple
         if len(natural) != 3 and raw.image_view is not None:
             view, pixel_range = raw.image_view
             xs = {k: v.reshape(-1, *view) for k, v in xs.items()}
-        elif len(natural) != 3:
-            raise ActlabError(
-                f"shape {shape!r} needs an image data set (examples (C, H, W)); {name} has examples of "
-                f"shape {tuple(natural)}; use shape='auto' or 'flat'"
-            )
+        else:
+            check_image(name, natural, shape)
     if pixel_range is not None:
         lo, hi = pixel_range
         xs = {k: (v.astype(np.float32) - np.float32(lo)) / np.float32(hi - lo) for k, v in xs.items()}
     else:
         xs = {k: v.astype(np.float64 if v.dtype == np.float64 else np.float32) for k, v in xs.items()}
     if shape in IMAGE_SHAPES:
-        convert = _to_image32x3 if shape == "image32x3" else _to_image28
-        xs = {k: convert(torch.from_numpy(np.ascontiguousarray(v, np.float32))).numpy() for k, v in xs.items()}
+        xs = {k: to_image(torch.from_numpy(np.ascontiguousarray(v, np.float32)), shape).numpy() for k, v in xs.items()}
 
     return xs, pixel_range
 
 
-def prepare(
-    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
-) -> Dataset:
+def split_plan(
+    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None
+) -> tuple[dict[str, tuple[Any, np.ndarray, np.ndarray]], dict]:
+    """Which examples go where: per split ``(examples, labels, indices into them)``, and the
+    ``info`` that records how (without shape and standardisation)."""
     rng = np.random.default_rng(seed)
     train, val, test, rule, before = _split_indices(raw, rng, val_fraction, test_fraction, limit)
     _check_not_empty(name, raw, val, test, val_fraction, test_fraction)
@@ -154,18 +171,6 @@ def prepare(
         "val": (raw.x_val, raw.y_val, val) if raw.x_val is not None else (raw.x, raw.y, val),
         "test": (raw.x_test, raw.y_test, test) if raw.x_test is not None else (raw.x, raw.y, test),
     }
-    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
-    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
-    natural = raw.x.shape[1:]
-    xs, pixel_range = _shaped(name, raw, xs, shape)
-
-    per_channel = xs["train"].ndim >= 3
-    stats = _standardise(xs, per_channel)
-    stats["scaled_from"] = list(pixel_range) if pixel_range is not None else None
-    if shape == "flat":
-        xs = {k: v.reshape(len(v), -1) for k, v in xs.items()}
-
-    splits = {k: Split(torch.from_numpy(np.ascontiguousarray(xs[k])), torch.from_numpy(ys[k])) for k in xs}
     fingerprint = hashlib.sha1(
         b"".join(np.asarray(i, np.int64).tobytes() + b"|" for i in (train, val, test))
     ).hexdigest()[:16]
@@ -178,20 +183,42 @@ def prepare(
         "val_fraction": None if raw.x_val is not None else val_fraction,
         "test_fraction": None if raw.x_test is not None else test_fraction,
         "limit": limit,
-        "sizes": {k: len(s) for k, s in splits.items()},
+        "sizes": {k: len(i) for k, (_, _, i) in pools.items()},
         "sizes_before_limit": before,
         "split_fingerprint": fingerprint,
-        "shape": shape,
-        "natural_shape": tuple(int(s) for s in natural),
-        "standardisation": stats,
     }
+    return pools, info
+
+
+def prepare(
+    name: str, raw: Raw, *, seed: int, val_fraction: float, test_fraction: float, limit: int | None, shape: str
+) -> Dataset:
+    pools, info = split_plan(name, raw, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, limit=limit)
+    xs = {k: np.asarray(x[i]) for k, (x, _, i) in pools.items()}
+    ys = {k: np.asarray(y[i], np.int64) for k, (_, y, i) in pools.items()}
+    natural = raw.x.shape[1:]
+    xs, pixel_range = _shaped(name, raw, xs, shape)
+
+    per_channel = xs["train"].ndim >= 3
+    stats = _standardise(xs, per_channel)
+    stats["scaled_from"] = list(pixel_range) if pixel_range is not None else None
+    if shape == "flat":
+        xs = {k: v.reshape(len(v), -1) for k, v in xs.items()}
+
+    splits = {k: Split(torch.from_numpy(np.ascontiguousarray(xs[k])), torch.from_numpy(ys[k])) for k in xs}
+    info.update({"shape": shape, "natural_shape": tuple(int(s) for s in natural), "standardisation": stats})
+    return assemble(name, raw, splits, xs["train"].shape[1:], info)
+
+
+def assemble(name: str, raw: Raw, splits: dict[str, Any], input_shape: Any, info: dict) -> Dataset:
+    """The :class:`Dataset` of ``splits`` (train, val, test) with the classes of ``raw``."""
     return Dataset(
         name=name,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
         n_classes=len(raw.classes),
-        input_shape=tuple(int(s) for s in xs["train"].shape[1:]),
+        input_shape=tuple(int(s) for s in input_shape),
         classes=list(raw.classes),
         info=info,
     )

@@ -12,7 +12,11 @@ It returns arrays (numpy, torch tensors, nested lists) or ``torch.utils.data.Dat
 
 where each part is a tuple ``(x, y)`` or a Dataset (so a ``(train, test)`` pair is told from an
 ``(x, y)`` pair by its parts being tuples or Datasets). A Dataset is read item by item into
-arrays, unless its tensors would take more than :data:`MAX_MATERIALISED_BYTES`.
+arrays, unless the Datasets' examples would take more than :data:`MAX_MATERIALISED_BYTES` as
+tensors: then every part stays where it is, a :class:`Lazy` part read an item at a time (the
+labels are read in one pass, or taken from the Dataset's ``targets`` or ``labels`` attribute when
+it has one of the right length, as torchvision's data sets do), and the data set is streamed
+(:mod:`actlab.data._stream`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from actlab._errors import ActlabError
 from actlab._refs import call_user, defined_at, load_ref, qualified_name
 from actlab.data._sources import Raw, check_examples, encode_parts
 
-#: The most a Dataset's examples may take as float32 tensors in memory (actlab trains on tensors).
+#: The most a loader's Datasets may take as float32 tensors to be read into memory; bigger, they stream.
 MAX_MATERIALISED_BYTES = 2 * 2**30
 
 _FORMS = (
@@ -43,7 +47,7 @@ def loader_raw(spec: str, data_args: Mapping[str, Any]) -> Raw:
     returned = call_user(fn, what="data loader", **data_args)
     who = f"the data loader {qualified_name(fn)} ({defined_at(fn)})"
     parts, form = _parts(returned, who)
-    arrays = {name: _arrays(part, f"{who}, {name}" if len(parts) > 1 else who) for name, part in parts.items()}
+    arrays = _read(parts, who)
     first = next(iter(arrays.values()))[0]
     for name, (x, _) in arrays.items():
         if x.shape[1:] != first.shape[1:]:
@@ -62,6 +66,49 @@ def loader_raw(spec: str, data_args: Mapping[str, Any]) -> Raw:
         pixel_range=(0.0, 255.0) if first.dtype == np.uint8 and first.ndim >= 3 else None,
         info={"source": spec, "loader": qualified_name(fn), "data_args": dict(data_args), "returned": form},
     )
+
+
+class Lazy:
+    """One part's examples left where the loader keeps them (a torch Dataset, or an array) and
+    read one at a time by :meth:`read`; ``shape``, ``ndim`` and ``dtype`` are those of the array
+    they would make, so the split reads them like one."""
+
+    def __init__(self, source: TorchDataset | np.ndarray, n: int, example: np.ndarray, who: str):
+        """``n`` examples in ``source``, of the shape and dtype of ``example``."""
+        self.source, self.who = source, who
+        self.shape = (n, *example.shape)
+        self.ndim, self.dtype = len(self.shape), example.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, i: int) -> np.ndarray:
+        """Example ``i``, checked like the first: same shape, numbers, finite."""
+        x = self.source[i] if isinstance(self.source, np.ndarray) else _item(self.source, i, self.who)[0]
+        _same_shape(x, self.shape[1:], i, self.who)
+        if x.dtype.kind not in "biuf":
+            raise ActlabError(f"{self.who}: item {i}'s x is {x.dtype}, not numbers")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ActlabError(f"{self.who}: item {i}'s x has nan/inf values; fill them in or drop that example")
+        return x
+
+
+def _read(parts: dict[str, Any], who: str) -> dict[str, tuple[Any, np.ndarray]]:
+    """Each part's examples and labels: arrays, or :class:`Lazy` examples (every part) when the
+    Datasets among them would take more than :data:`MAX_MATERIALISED_BYTES` as tensors."""
+    whos = {name: f"{who}, {name}" if len(parts) > 1 else who for name in parts}
+    probes = {name: _probe(p, whos[name]) for name, p in parts.items() if isinstance(p, TorchDataset)}
+    stream = sum(n * first[0].size * 4 for n, first in probes.values()) > MAX_MATERIALISED_BYTES
+    out: dict[str, tuple[Any, np.ndarray]] = {}
+    for name, part in parts.items():
+        w = whos[name]
+        if name in probes:
+            out[name] = (_lazy if stream else _materialise)(part, *probes[name], w)
+            continue
+        x, y = _array(part[0], w, "x"), _array(part[1], w, "y")
+        check_examples(x, y, w)
+        out[name] = (Lazy(x, len(x), np.empty(x.shape[1:], x.dtype), w), y) if stream else (x, y)
+    return out
 
 
 def _is_part(value: Any) -> bool:
@@ -101,19 +148,8 @@ def _array(value: Any, who: str, what: str) -> np.ndarray:
         raise ActlabError(f"{who}: {what} is not an array ({e}); give numbers of one shape per example") from None
 
 
-def _arrays(part: Any, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` arrays of one part, checked: numeric finite x, one label per example."""
-    if isinstance(part, TorchDataset):
-        x, y = _materialise(part, who)
-    else:
-        x, y = _array(part[0], who, "x"), _array(part[1], who, "y")
-    check_examples(x, y, who)
-    return x, y
-
-
-def _materialise(ds: TorchDataset, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """A map-style Dataset's items as two arrays, refused before reading past the first item when
-    they would not fit in :data:`MAX_MATERIALISED_BYTES`."""
+def _probe(ds: TorchDataset, who: str) -> tuple[int, tuple[np.ndarray, Any]]:
+    """A map-style Dataset's length and first item."""
     if not hasattr(ds, "__len__"):
         raise ActlabError(
             f"{who}: the {type(ds).__name__} has no length; give a map-style Dataset (__len__ and __getitem__)"
@@ -121,19 +157,40 @@ def _materialise(ds: TorchDataset, who: str) -> tuple[np.ndarray, np.ndarray]:
     n = call_user(type(ds).__len__, ds, what="data set")
     if n < 1:
         raise ActlabError(f"{who}: the {type(ds).__name__} has no examples")
-    first = _item(ds, 0, who)
-    size = n * first[0].size * 4
-    if size > MAX_MATERIALISED_BYTES:
-        raise ActlabError(
-            f"{who}: the {type(ds).__name__}'s {n} examples of shape {first[0].shape} would take "
-            f"{size / 2**30:.1f} GiB as tensors, over actlab's limit of {MAX_MATERIALISED_BYTES / 2**30:g} GiB "
-            "(it trains on tensors in memory); return a smaller subset, e.g. torch.utils.data.Subset"
-        )
+    return n, _item(ds, 0, who)
+
+
+def _materialise(ds: TorchDataset, n: int, first: tuple[np.ndarray, Any], who: str) -> tuple[np.ndarray, np.ndarray]:
+    """A map-style Dataset's items as two arrays, checked."""
     items = [first] + [_item(ds, i, who) for i in range(1, n)]
     for i, (x, _) in enumerate(items):
-        if x.shape != first[0].shape:
-            raise ActlabError(f"{who}: item {i} has x of shape {x.shape} but item 0 of shape {first[0].shape}")
-    return np.stack([x for x, _ in items]), np.asarray([y for _, y in items])
+        _same_shape(x, first[0].shape, i, who)
+    x, y = np.stack([x for x, _ in items]), np.asarray([y for _, y in items])
+    check_examples(x, y, who)
+    return x, y
+
+
+def _lazy(ds: TorchDataset, n: int, first: tuple[np.ndarray, Any], who: str) -> tuple[Lazy, np.ndarray]:
+    """A map-style Dataset left in place, its first item checked, and its labels."""
+    check_examples(first[0][None], np.zeros(1), who)
+    return Lazy(ds, n, first[0], who), _labels(ds, n, who)
+
+
+def _labels(ds: TorchDataset, n: int, who: str) -> np.ndarray:
+    """The labels of a Dataset's items: its ``targets`` or ``labels`` (one per item), else read in
+    one pass over the items (each item's x dropped as soon as it is read)."""
+    for attr in ("targets", "labels"):
+        given = getattr(ds, attr, None)
+        if given is not None and not callable(given):
+            labels = _array(given, who, f"the {type(ds).__name__}'s {attr}")
+            if labels.ndim == 1 and len(labels) == n:
+                return labels
+    return np.asarray([_item(ds, i, who)[1] for i in range(n)])
+
+
+def _same_shape(x: np.ndarray, shape: tuple[int, ...], i: int, who: str) -> None:
+    if x.shape != shape:
+        raise ActlabError(f"{who}: item {i} has x of shape {x.shape} but item 0 of shape {shape}")
 
 
 def _item(ds: TorchDataset, i: int, who: str) -> tuple[np.ndarray, Any]:
@@ -146,4 +203,4 @@ def _item(ds: TorchDataset, i: int, who: str) -> tuple[np.ndarray, Any]:
     return _array(item[0], who, f"item {i}'s x"), y.item()
 
 
-__all__ = ["MAX_MATERIALISED_BYTES", "loader_raw"]
+__all__ = ["MAX_MATERIALISED_BYTES", "Lazy", "loader_raw"]

@@ -12,7 +12,7 @@ from actlab.execution.claims import claim, claim_holder, release
 from actlab.execution.executors import init_worker
 from actlab.execution.records import finished_text, read_unit, unit_record
 from actlab.execution.runner import DEFAULT_PACK, Runner, packs
-from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Task, Unit, slug
+from actlab.execution.units import FORMAT_UNIT, WHERE_ONLY, Task, Unit, parse_tasks, slug, task_name
 from actlab.execution.worker import BAD_UNIT, load_data, plan_templates, provide_data, train_units
 
 __all__ = [
@@ -29,11 +29,13 @@ __all__ = [
     "init_worker",
     "load_data",
     "packs",
+    "parse_tasks",
     "plan_templates",
     "provide_data",
     "read_unit",
     "release",
     "slug",
+    "task_name",
     "train_units",
     "unit_record",
 ]

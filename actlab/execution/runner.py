@@ -3,9 +3,14 @@
 :class:`Runner` decides how and where units train:
 
 * **packs**: units that differ only in their activation plan, on a model the packed trainer
-  reproduces (the MLP), train together, at most ``pack`` at a time, each as if alone (see
-  :mod:`actlab.training.population`). The packs depend only on the units given and ``pack``,
-  never on where they run, so every executor gives the same numbers;
+  reproduces (the MLP), train together, each as if alone (see :mod:`actlab.training.population`).
+  A list of ``n`` units is cut into balanced packs of at most ``max(MIN_PART, ceil(n / SPREAD))``
+  units, and never more than ``pack``: 24 candidates give 2 packs of 12, 8 give 2 of 4, 3 one
+  pack. So two workers share a study's list, while each pack stays large enough to gain from
+  packing: a pack pays a share of each step of its own, about what 4 members cost on a small MLP
+  (MNIST-1D, width 64: two packs of 12 took 7-16% more CPU than one of 24, four of 6 30-39%), so
+  a split below 4 members gains little time for much CPU. The packs depend only on the units given and ``pack``,
+  never on the number of workers or where they run, so every executor gives the same numbers;
 * **where**: this process, ``workers`` spawned processes with ``threads`` torch threads each, or a
   Dask cluster (``dask="tcp://host:8786"``), see :mod:`actlab.execution.executors`;
 * **files**: with a ``folder``, each finished unit is written there atomically as
@@ -36,28 +41,38 @@ from actlab.training.fit import LOCAL_ONLY, local_only
 from actlab.training.population import packable
 
 DEFAULT_PACK = 32
+SPREAD = 2  # a list of units is cut into at least this many packs, where MIN_PART allows ...
+MIN_PART = 4  # ... but packs are not made smaller than this for it
 OnDone = Callable[[Unit, dict[str, Any], bool], None]  # (unit, record, cached)
 
 
 def packs(units: Sequence[Unit], pack: int) -> list[list[Unit]]:
     """Units cut into the parts that train together: packable groups (equal :meth:`Unit.pack_key`)
-    in balanced parts of at most ``pack``, in the order given; the parts depend only on the units
-    and ``pack``."""
+    in balanced parts of at most :func:`part_size` units, in the order given; the parts depend only
+    on the units and ``pack``."""
     groups: dict[str, list[Unit]] = {}
     for u in units:
         groups.setdefault(
             u.pack_key() if pack > 1 and packable(u.model, u.plan, u.train.get("fit")) else f"alone:{u.name}", []
         ).append(u)
+    size = part_size(len(units), pack)
     parts = []
     for g in groups.values():
-        n = max(1, math.ceil(len(g) / max(pack, 1)))
-        size, extra = divmod(len(g), n)
+        n = math.ceil(len(g) / size)
+        each, extra = divmod(len(g), n)
         i = 0
         for j in range(n):
-            m = size + (j < extra)
+            m = each + (j < extra)
             parts.append(g[i : i + m])
             i += m
     return parts
+
+
+def part_size(n: int, pack: int) -> int:
+    """The most units one part of a list of ``n`` units holds: ``pack``, or fewer so that the list
+    gives ``SPREAD`` parts for several workers, but not fewer than ``MIN_PART``; never the number
+    of workers, so that results do not depend on it."""
+    return max(1, min(pack, max(MIN_PART, math.ceil(n / SPREAD))))
 
 
 class Runner:
@@ -239,4 +254,4 @@ class _Pass:
         return self.folder / f"{u.name}.claim"
 
 
-__all__ = ["DEFAULT_PACK", "Runner", "packs"]
+__all__ = ["DEFAULT_PACK", "MIN_PART", "SPREAD", "Runner", "packs", "part_size"]

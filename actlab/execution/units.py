@@ -32,6 +32,9 @@ from actlab.training import TrainConfig
 FORMAT_UNIT = "actlab-unit"  # the "format" of a unit's record file
 WHERE_ONLY = {"train": ("threads", "device", "fit"), "data_options": ("data_dir", "download")}  # not in a unit's key
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
+MAX_TASKS = 32
+_MODEL_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # a model by name: no path, dot or colon
+_LIMIT_PART = re.compile(r"^(.+):([0-9]+)$")
 
 
 def slug(spec: str) -> str:
@@ -137,4 +140,47 @@ class Task:
         )
 
 
-__all__ = ["FORMAT_UNIT", "WHERE_ONLY", "Task", "Unit", "slug"]
+def parse_tasks(value: Any, model: str) -> list[dict[str, Any]]:
+    """Several tasks, ``"mnist1d,digits/cnn,fashion-mnist:10000"`` (or a list of such items, or of
+    tables ``{"dataset", "model", "limit"}``), as ``[{"dataset", "model", "limit"}, ...]``. An item
+    is ``DATASET[:LIMIT][/MODEL]``: ``LIMIT`` training examples (None: the study's ``--limit``),
+    ``MODEL`` a built-in model's name (default ``model``). A dataset that is a path or a loader
+    (``csv:data/x.csv``) keeps its slashes: only a plain name after the last ``/`` is a model."""
+    items = [t.strip() for t in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= MAX_TASKS:
+        raise ActlabError(f"--tasks takes 1 to {MAX_TASKS} tasks separated by commas, e.g. mnist1d,digits/cnn")
+    out = [_task_item(t, model) for t in items]
+    names = [task_name(t) for t in out]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise ActlabError(f"task {twice!r} is listed twice in --tasks")
+    return out
+
+
+def _task_item(item: Any, model: str) -> dict[str, Any]:
+    """One task of :func:`parse_tasks`."""
+    if isinstance(item, Mapping):
+        dataset, model, limit = item.get("dataset"), item.get("model") or model, item.get("limit")
+    elif isinstance(item, str) and item.strip():
+        dataset, _, tail = item.strip().rpartition("/")
+        if not dataset or not _MODEL_PART.match(tail):
+            dataset, tail = item.strip(), ""
+        model = tail or model
+        m = _LIMIT_PART.match(dataset)
+        dataset, limit = (m.group(1), int(m.group(2))) if m else (dataset, None)
+    else:
+        raise ActlabError(f"a task is DATASET[:LIMIT][/MODEL], e.g. digits or fashion-mnist:10000/cnn, got {item!r}")
+    if not isinstance(dataset, str) or not dataset.strip() or not isinstance(model, str) or not model.strip():
+        raise ActlabError(f"a task needs a dataset and a model, got {item!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ActlabError(f"a task's limit is a whole number of training examples from 1, got {limit!r}")
+    return {"dataset": dataset.strip(), "model": model.strip(), "limit": limit}
+
+
+def task_name(task: Mapping[str, Any]) -> str:
+    """A task of :func:`parse_tasks` as its text, ``DATASET[:LIMIT]/MODEL``."""
+    limit = f":{task['limit']}" if task.get("limit") is not None else ""
+    return f"{task['dataset']}{limit}/{task['model']}"
+
+
+__all__ = ["FORMAT_UNIT", "MAX_TASKS", "WHERE_ONLY", "Task", "Unit", "parse_tasks", "slug", "task_name"]

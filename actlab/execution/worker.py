@@ -91,6 +91,8 @@ def _train_pack(units: Sequence[Mapping[str, Any]]) -> list[RunResult] | None:
     first = units[0]
     try:
         data = load_data(first)
+        if data.streamed:  # the packed trainer holds the data in memory: each unit trains alone
+            return None
         cfg = TrainConfig.from_dict(first["train"])
         options = dict(first.get("model_options") or {})
         return train_population([plan_templates(u["plan"]) for u in units], data, cfg, options)

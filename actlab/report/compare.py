@@ -15,6 +15,8 @@ import numpy as np
 from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
+from actlab.report._why import explain
+from actlab.report.ranking import cd_figure, ranking_html
 from actlab.stats import CI_NOTE, NOT_CONVERGED
 
 DIAG_PANELS = (
@@ -226,9 +228,34 @@ def _diagnostics_html(results: dict[str, Any]) -> str:
     return f'<div class="scroll"><table><tr><th>activation</th>{head}</tr>{rows}</table></div>'
 
 
+def why_text(results: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The best activation (by mean test accuracy) other than the baseline against the baseline:
+    the heading and the sentences of :func:`actlab.report._why.explain`; None with one activation."""
+    base = results["config"]["baseline"]
+    others = [r for r in results["summary"] if r["activation"] != base]
+    if not others:
+        return None
+    best = max(others, key=lambda r: r["mean"])["activation"]
+    groups = _by_activation(results)
+    diag = {a: [r.get("diagnostics", {}) for r in groups[a]] for a in (best, base)}
+    return f"{best} against {base}", explain(diag[best], diag[base], best, base)
+
+
+def _why_html(results: dict[str, Any]) -> str:
+    why = why_text(results)
+    if why is None:
+        return ""
+    head, lines = why
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lines)
+    return f"<p>What differs most, {html.escape(head)} (the same seeds; a description, not a test):</p><ul>{items}</ul>"
+
+
 def write_report(results: dict[str, Any], out: str | Path) -> Path:
-    """Draw the three figures and write ``report.html`` into ``out``; return the page."""
+    """Draw the three figures and write ``report.html`` into ``out``; return the page. A comparison
+    over several tasks gets its cross-task page (:func:`write_tasks_report`)."""
     out = Path(out)
+    if "cross_task" in results:
+        return write_tasks_report(results, out)
     figs = {
         "curves": plot_curves(results, out / "curves.png"),
         "time_accuracy": plot_time_accuracy(results, out / "time_accuracy.png"),
@@ -257,11 +284,39 @@ than the baseline, red: significantly worse.{converging}
 {html.escape(CI_NOTE)}.</p>
 <h2>Learning curves</h2>{_img(figs["curves"], "train vs validation accuracy per epoch")}
 <h2>Time and accuracy</h2>{_img(figs["time_accuracy"], "seconds per epoch vs test accuracy")}
-<h2>Why: diagnostics per slot</h2>{_img(figs["diagnostics"], "diagnostics per slot")}
+<h2>Why: diagnostics per slot</h2>{_why_html(results)}{_img(figs["diagnostics"], "diagnostics per slot")}
 {feature_map_section(results.get("feature_map"), out / "map.png", "mean test accuracy")}
 {_diagnostics_html(results)}
 <p>Cells: dead-unit fraction / saturated fraction / activation std, on validation data after training.</p>
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Dataset</summary><pre>{html.escape(json.dumps(ds, indent=1, default=str))}</pre></details>
+</body></html>"""
+    return write_text_atomic(out / "report.html", page)
+
+
+def write_tasks_report(results: dict[str, Any], out: Path) -> Path:
+    """The page of a comparison over several tasks: the cross-task table, the critical-difference
+    diagram and a link to each task's own report (in its sub-folder)."""
+    cfg, cross = results["config"], results["cross_task"]
+    cd = _save(cd_figure(cross), out / "critical_difference.png")
+    t = cfg["train"]
+    links = "".join(
+        f"<li><a href='{html.escape(task['folder'])}/report.html'>{html.escape(task['task'])}</a>: "
+        f"{html.escape(task['results']['dataset']['name'])}</li>"
+        for task in results["tasks"]
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>actlab compare: {len(results["tasks"])} tasks</title>
+<style>{_CSS}</style></head><body>
+<h1>Activation comparison across {_n(len(results["tasks"]), "task")}</h1>
+<p class="sub">{_n(cfg["seeds"], "seed")} per activation and task, the same on every task;
+{html.escape(t["optimizer"])}, batch {t["batch_size"]}, up to {_n(t["epochs"], "epoch")};
+weights of the best validation epoch tested.</p>
+<h2>Ranks across tasks</h2>
+{ranking_html(cross["tasks"], cross["means"], cross)}
+<h2>Critical-difference diagram</h2>{_img(cd, "average ranks and the critical difference")}
+<p>Functions joined by a bar do not differ significantly (Nemenyi, alpha {cross["alpha"]}; Demšar 2006).</p>
+<h2>Each task</h2><ul>{links}</ul>
+<details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 </body></html>"""
     return write_text_atomic(out / "report.html", page)

@@ -17,6 +17,7 @@ from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note, feature_map_section
 from actlab.report._math import drawn, formula_html
 from actlab.report._style import LINESTYLES, MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
+from actlab.report.ranking import transfer_html
 from actlab.stats import CI_NOTE
 
 CURVE_RANGE = (-5.0, 5.0)
@@ -113,7 +114,8 @@ def fitness_figure(results: dict[str, Any], series: dict[str, Any] | None = None
         st = style(i + 4)
         ax.plot(s["generation"], v, ":", marker=st["marker"], color=st["color"], label=f"best, {slot} population")
     ax.set_xlabel("generation", fontsize=TEXT)
-    ax.set_ylabel("fitness (validation accuracy)", fontsize=TEXT)
+    what = "mean standing against ReLU over the tasks" if results.get("tasks") else "validation accuracy"
+    ax.set_ylabel(f"fitness ({what})", fontsize=TEXT)
     ax.set_xticks(s["generation"])
     ax.tick_params(labelsize=TEXT)
     ax.grid(alpha=0.3)
@@ -345,7 +347,8 @@ def _final_section(results: dict[str, Any], figs: Path) -> str:
         f"{html.escape(sel)}.\n{html.escape(CI_NOTE)}.</p>\n"
         f"{_img(png, 'final test accuracy')}\n"
         f"{_correlation_table(final.get('fidelity_correlation') or [])}\n"
-        f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
+        + ("<h3>Transfer to other tasks</h3>" + transfer_html(final["transfer"]) if final.get("transfer") else "")
+        + f"{feature_map_section(results.get('feature_map'), figs / 'map.png', 'mean test accuracy')}"
     )
 
 
@@ -377,6 +380,31 @@ def _history_section(history: list[dict[str, Any]], png: Path) -> str:
         "that repeated a\nbehaviour already trained (or another offspring's), varied again before training; "
         "<i>distinct</i>: behaviours in the\npopulation; <i>promoted</i>: candidates trained at each higher "
         "fidelity (successive halving).</p>"
+    )
+
+
+def _tasks_section(results: dict[str, Any]) -> str:
+    """Several tasks: how the fitness combines them, ReLU's reference and the best's score on each
+    (at the highest fidelity the best reached); and the generations that restarted."""
+    restarts = [str(h["generation"]) for h in results["history"] if h.get("restart")]
+    note = f"<p>Restarts after stagnant generations: generation {', '.join(restarts)}.</p>" if restarts else ""
+    tasks = results.get("tasks")
+    if not tasks:
+        return note
+    best = results["hall_of_fame"][0] if results["hall_of_fame"] else {}
+    rows = []
+    for name in tasks["names"]:
+        scores = (best.get("tasks") or {}).get(name) or []
+        ref = tasks["relu"][name][max(len(scores) - 1, 0)]
+        rows.append(
+            f"<tr><td class='left'>{html.escape(name)}</td><td>{_f(ref['mean'])} ± {_f(ref['spread'])}</td>"
+            f"<td>{_f(scores[-1]) if scores else '—'}</td></tr>"
+        )
+    return (
+        f"<h2>Tasks</h2><p>Fitness: {html.escape(tasks['aggregate'])}; ReLU trained "
+        f"{tasks['reference_seeds']} times per task and fidelity.</p>\n"
+        "<table id='tasks'><tr><th>task</th><th>ReLU mean ± spread</th><th>hall of fame #1</th></tr>"
+        f"{''.join(rows)}</table>{note}"
     )
 
 
@@ -434,6 +462,7 @@ def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
         f"{_best_section(results, info['best'], png['best'])}\n"
         f"<h2>Final evaluation on test</h2>{_final_section(results, figs)}\n"
         f"{_history_section(results['history'], png['fitness'])}\n"
+        f"{_tasks_section(results)}\n"
         f"{_hof_section(results['hall_of_fame'], png['hof'])}\n"
         "<details><summary>Configuration</summary>"
         f"<pre>{html.escape(json.dumps(results['config'], indent=1))}</pre></details>\n</body></html>"

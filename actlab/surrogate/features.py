@@ -65,6 +65,7 @@ from actlab.catalogue.properties import value_and_derivative
 from actlab.execution import BAD_UNIT, WHERE_ONLY
 from actlab.models import build
 from actlab.training import get_loss
+from actlab.training.diagnostics import as_rows, effective_rank
 
 FORMAT_FEATURES = "actlab-surrogate-features"
 FEATURES_VERSION = 1  # raised whenever a feature's definition changes: cached files of another version are recomputed
@@ -141,26 +142,6 @@ def _curve(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
     return value_and_derivative(entry, x, **kwargs)
 
 
-def _effective_rank(m: torch.Tensor) -> float:
-    """exp(entropy of the normalised singular values) / the largest possible rank."""
-    if m.numel() == 0 or min(m.shape) == 0:
-        return 0.0
-    c = m - m.mean(0)
-    c = c.T @ c if c.shape[0] >= c.shape[1] else c @ c.T  # the smaller Gram matrix: its eigenvalues are s^2
-    s = torch.linalg.eigvalsh((c + c.T) / 2).clamp_min(0).sqrt()
-    total = float(s.sum())
-    if not total > 0 or not math.isfinite(total):
-        return 0.0
-    p = s / total
-    p = p[p > 0]
-    return float(torch.exp(-(p * p.log()).sum())) / min(m.shape)
-
-
-def _as_rows(t: torch.Tensor) -> torch.Tensor:
-    """(N, C, ...) activations as rows of C features: (N * positions, C)."""
-    return t.reshape(t.shape[0], -1) if t.dim() <= 2 else t.transpose(1, -1).reshape(-1, t.shape[1])
-
-
 def _patches(layer: nn.Module, a: torch.Tensor) -> torch.Tensor:
     """A layer's input as the rows the K-FAC input factor is made of: examples for a dense
     layer, the patch at every output position for a convolution (Grosse & Martens 2016)."""
@@ -197,7 +178,7 @@ def _fisher_cdf(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, n: int) -> n
     rows = _patches(layer, _finite(a))
     if layer.bias is not None:
         rows = torch.cat([torch.ones(rows.shape[0], 1, dtype=rows.dtype), rows], 1)
-    grads = _as_rows(_finite(g))
+    grads = as_rows(_finite(g))
     la = _log_eigs(rows, n)  # input covariance, summed over positions, over examples
     lg = _log_eigs(grads, grads.shape[0])  # output-gradient covariance over examples and positions
     logs = (la[:, None] + lg[None, :]).flatten().numpy()
@@ -210,13 +191,13 @@ def _fisher_cdf(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, n: int) -> n
 
 def _batch(data, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``task.batch`` examples of the training split in the order of a seeded permutation."""
-    key = (task.key(), id(data.train.x))
+    key = (task.key(), id(data.train))
     if key not in _BATCHES:
         gen = torch.Generator().manual_seed(task.seed)
         idx = torch.randperm(len(data.train), generator=gen)[: task.batch]
         if len(_BATCHES) >= 8:
             _BATCHES.pop(next(iter(_BATCHES)))
-        _BATCHES[key] = (data.train.x[idx], data.train.y[idx])
+        _BATCHES[key] = data.train.take(idx)
     return _BATCHES[key]
 
 
@@ -273,9 +254,9 @@ def _model_features(spec: str, task: Task, data) -> dict[str, Any]:
         pre, post = acts[slot]
         bad += int((~torch.isfinite(post)).sum())
         total += post.numel()
-        pre, post = _as_rows(_finite(pre)), _as_rows(_finite(post))
-        init[f"rank_pre_{slot}"] = _effective_rank(pre)
-        init[f"rank_post_{slot}"] = _effective_rank(post)
+        pre, post = as_rows(_finite(pre)), as_rows(_finite(post))
+        init[f"rank_pre_{slot}"] = effective_rank(pre)
+        init[f"rank_post_{slot}"] = effective_rank(post)
         init[f"mean_{slot}"] = float(post.mean().clamp(-CLIP, CLIP))
         init[f"std_{slot}"] = float(post.std().clamp(0, CLIP)) if post.numel() > 1 else 0.0
         init[f"zero_{slot}"] = float((post == 0).double().mean())

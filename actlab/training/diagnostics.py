@@ -1,4 +1,5 @@
-"""Why an activation wins or loses: per-slot diagnostics (dead units, saturation, gradient flow).
+"""Why an activation wins or loses: per-slot diagnostics (dead units, saturation, effective rank,
+gradient flow).
 
 For every activation slot of a model (``model.acts[slot]``), measured on the validation inputs
 after training:
@@ -9,6 +10,10 @@ after training:
 * ``saturated``: fraction of all pre-activations z where |f'(z)| < 0.01: the unit passes
   (almost) no gradient there. Sigmoid and tanh far from 0 saturate; so does ReLU's negative side.
 * ``mean`` and ``std`` of the activation outputs (self-normalisation: SELU keeps them near 0, 1).
+* ``effective_rank``: how many directions the slot's outputs use, as a share of the units:
+  exp(entropy of the normalised singular values) of the centred outputs (rows: examples and
+  positions, at most ``RANK_ROWS`` evenly spaced ones; columns: units), divided by the largest
+  rank possible (Roy & Vetterli 2007). A layer whose units copy one another scores low.
 * ``grad_norm_first`` and ``grad_norm_last``: mean L2 norm of the loss gradient with respect to
   the weight of the layer feeding the slot, over the batches of the first and the last epoch
   (vanishing or exploding gradients); in epochs of more than 63 batches, over evenly spaced
@@ -31,6 +36,7 @@ from actlab.models.plan import SlotModel
 
 DEAD = 1e-8
 SATURATED = 1e-2
+RANK_ROWS = 4096  # the effective rank is taken over at most this many rows of outputs
 
 
 class GradientMonitor:
@@ -90,6 +96,32 @@ def slot_diagnostics(
     return out
 
 
+def as_rows(t: torch.Tensor) -> torch.Tensor:
+    """(N, C, ...) activations as rows of C features: (N * positions, C)."""
+    return t.reshape(t.shape[0], -1) if t.dim() <= 2 else t.transpose(1, -1).reshape(-1, t.shape[1])
+
+
+def effective_rank(m: torch.Tensor) -> float:
+    """exp(entropy of the normalised singular values of the centred ``m``) / the largest possible rank."""
+    if m.numel() == 0 or min(m.shape) == 0:
+        return 0.0
+    c = m - m.mean(0)
+    c = c.T @ c if c.shape[0] >= c.shape[1] else c @ c.T  # the smaller Gram matrix: its eigenvalues are s^2
+    s = torch.linalg.eigvalsh((c + c.T) / 2).clamp_min(0).sqrt()
+    total = float(s.sum())
+    if not total > 0 or not math.isfinite(total):
+        return 0.0
+    p = s / total
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum())) / min(m.shape)
+
+
+def _rank_of_outputs(a: torch.Tensor) -> float:
+    rows = as_rows(torch.nan_to_num(a.double(), nan=0.0, posinf=0.0, neginf=0.0))
+    step = max(1, -(-len(rows) // RANK_ROWS))
+    return effective_rank(rows[::step])
+
+
 def _keep_input(store: list[torch.Tensor]) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
     def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         store.append(args[0].detach())
@@ -118,4 +150,5 @@ def _measure(act: nn.Module, z: torch.Tensor) -> dict[str, float]:
         "saturated": float((flat < SATURATED).float().mean()),
         "mean": float(a[finite].mean()) if finite.any() else math.nan,
         "std": float(a[finite].std()) if finite.sum() > 1 else math.nan,
+        "effective_rank": _rank_of_outputs(a),
     }

@@ -2,7 +2,10 @@
 
 ``train(build, data, config)`` seeds every random number generator, builds the model, and
 trains it on tensors (no DataLoader: small data lives on the device, batches are index slices
-of a seeded permutation). It records, per epoch, the training loss and metrics (running means
+of a seeded permutation). A data set too big for memory (:class:`~actlab.data.StreamedSplit`\\ s)
+is read through a ``DataLoader`` instead, shuffled by the same seeded generator, in batches of
+``batch_size`` for training and evaluation alike; its diagnostics are measured on the first
+``DIAGNOSTIC_SAMPLE`` validation examples. It records, per epoch, the training loss and metrics (running means
 over the epoch's batches, as Keras reports them), the validation loss and metrics (eval mode,
 after the epoch) and the wall time of the training pass; at the end it restores the weights of
 the best validation epoch and scores the test split once.
@@ -28,10 +31,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -42,7 +46,7 @@ from torch import nn
 from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab._refs import qualified_name
-from actlab.data import Dataset, Split
+from actlab.data import Dataset, Split, StreamedSplit
 from actlab.models.plan import SlotModel
 from actlab.training.diagnostics import GradientMonitor, slot_diagnostics
 from actlab.training.fit import DEFAULT_METRIC, check_settings, load_fit, reference, train_fit
@@ -67,6 +71,8 @@ EVAL_BATCH = 2048
 CHECK_EVERY = 32  # fused optimizers: batches between two reads of the divergence flag
 FUSED = ("adam", "sgd", "adagrad")  # optimizers with a fused kernel in PyTorch (CPU and CUDA)
 XY = tuple[torch.Tensor, torch.Tensor]  # a split's inputs and labels, on the training's device
+OnDevice = XY | StreamedSplit  # a split as a run holds it: on its device, or read batch by batch
+DIAGNOSTIC_SAMPLE = 1024  # validation examples of a streamed split that diagnostics are measured on
 FIT_FIELDS = ("fit", "fit_name", "fit_version", "fit_metric", "fit_direction")  # TrainConfig's fit settings
 MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
@@ -231,18 +237,31 @@ def _make_optimizer(model: nn.Module, config: TrainConfig, fused: bool | None = 
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` in eval mode, in batches (under ``torch.inference_mode``)."""
+def predict(
+    model: nn.Module, x: torch.Tensor | StreamedSplit, batch: int = EVAL_BATCH, device: torch.device | None = None
+) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, in batches (under ``torch.inference_mode``); a
+    streamed split is read in batches of ``batch``, each moved to ``device``."""
     was = model.training
     model.eval()
     try:
+        if isinstance(x, StreamedSplit):
+            return torch.cat([model(xb.to(device)) for xb, _ in x.batches(batch)]) if len(x) else torch.zeros(0)
         return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else x.new_zeros(0)
     finally:
         model.train(was)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, n_classes: int) -> dict[str, float]:
-    z = predict(model, x)
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor | StreamedSplit,
+    y: torch.Tensor,
+    loss_fn: LossFn,
+    n_classes: int,
+    batch: int = EVAL_BATCH,
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    z = predict(model, x, batch, device)
     loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
     return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
 
@@ -270,11 +289,11 @@ def train(
     run = _Run.start(build, data, config)
     start = time.perf_counter()
     status, epochs, stop = run.fit(on_epoch)
-    test = evaluate(run.model, *run.test_split, run.loss_fn, run.n_classes)
-    final_train = evaluate(run.model, *run.train_split, run.loss_fn, run.n_classes)
+    test = run.score(run.test_split)
+    final_train = run.score(run.train_split)
     diagnostics = {}
     if config.diagnostics and isinstance(run.model, SlotModel):
-        diagnostics = slot_diagnostics(run.model, run.val_split[0], epochs)
+        diagnostics = slot_diagnostics(run.model, run.diagnostic_inputs(), epochs)
     if run.grads is not None:
         run.grads.remove()
     n_params = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
@@ -297,9 +316,9 @@ class _Run:
 
     model: nn.Module
     config: TrainConfig
-    train_split: XY
-    val_split: XY
-    test_split: XY
+    train_split: OnDevice
+    val_split: OnDevice
+    test_split: OnDevice
     n_classes: int
     loss_fn: LossFn
     optimizer: torch.optim.Optimizer
@@ -317,7 +336,7 @@ class _Run:
         model = (build() if callable(build) and not isinstance(build, nn.Module) else build).to(device)
         tr, va, te = (_on(s, device) for s in (data.train, data.val, data.test))
         loss_fn = get_loss(config.loss)
-        _materialise(model, tr[0][:2])
+        _materialise(model, data.train.head(2).to(device))
         optimizer = _make_optimizer(model, config)
         grads = GradientMonitor(model) if config.diagnostics else None
         gen = torch.Generator().manual_seed(config.seed)
@@ -351,7 +370,7 @@ class _Run:
         """One training pass and its record (training scores, gradient norms, then the validation
         scores if every loss was finite); and whether it was."""
         t0 = time.perf_counter()
-        train_stats, finite = _train_epoch(
+        train_stats, finite = (_train_epoch if isinstance(self.train_split, tuple) else _train_stream_epoch)(
             self.model,
             self.optimizer,
             self.loss_fn,
@@ -370,10 +389,25 @@ class _Run:
             record["grad_norm"] = self.grads.epoch_means()
         if finite:
             t1 = time.perf_counter()
-            val = evaluate(self.model, *self.val_split, self.loss_fn, self.n_classes)
+            val = self.score(self.val_split)
             record.update({f"val_{m}": v for m, v in val.items()})
             record["eval_seconds"] = time.perf_counter() - t1
         return record, finite
+
+    def score(self, split: OnDevice) -> dict[str, float]:
+        """Loss and metrics of the model on a split (a streamed one in batches of ``batch_size``)."""
+        if isinstance(split, tuple):
+            return evaluate(self.model, *split, self.loss_fn, self.n_classes)
+        y = split.y.to(self.config.device)
+        return evaluate(self.model, split, y, self.loss_fn, self.n_classes, self.config.batch_size, y.device)
+
+    def diagnostic_inputs(self) -> torch.Tensor:
+        """The validation inputs, or the first ``DIAGNOSTIC_SAMPLE`` of a streamed split."""
+        if isinstance(self.val_split, tuple):
+            return self.val_split[0]
+        size = self.config.batch_size
+        first = [x for x, _ in itertools.islice(self.val_split.batches(size), math.ceil(DIAGNOSTIC_SAMPLE / size))]
+        return torch.cat(first)[:DIAGNOSTIC_SAMPLE].to(self.config.device) if first else torch.zeros(0)
 
 
 MAX_LEARNED = 64  # values kept per parameter of an activation function
@@ -403,8 +437,8 @@ def _materialise(model: nn.Module, x: torch.Tensor) -> None:
         model.train(was)
 
 
-def _on(split: Split, device: torch.device) -> XY:
-    return split.x.to(device), split.y.to(device)
+def _on(split: Split | StreamedSplit, device: torch.device) -> OnDevice:
+    return split if isinstance(split, StreamedSplit) else (split.x.to(device), split.y.to(device))
 
 
 def _train_epoch(
@@ -424,39 +458,87 @@ def _train_epoch(
     n = len(x)
     model.train()
     order = torch.randperm(n, generator=gen).to(x.device)
+    # index_select: 2x faster than x[idx] on the CPU
+    batches = ((x.index_select(0, idx), y.index_select(0, idx)) for idx in order.split(batch_size))
+    done = _train_pass(model, optimizer, loss_fn, batches, n, batch_size, grads, x.device)
+    return _epoch_scores(done, lambda: y[order], k)
+
+
+def _train_stream_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    split: StreamedSplit,
+    k: int,
+    batch_size: int,
+    gen: torch.Generator,
+    grads: GradientMonitor | None,
+) -> tuple[dict[str, float], bool]:
+    """:func:`_train_epoch` on a streamed split: batches from its DataLoader, shuffled by ``gen``."""
+    device = next(model.parameters()).device
+    labels: list[torch.Tensor] = []
+
+    def batches():
+        for xb, yb in split.batches(batch_size, gen):
+            labels.append(yb)
+            yield xb.to(device), yb.to(device)
+
+    model.train()
+    done = _train_pass(model, optimizer, loss_fn, batches(), len(split), batch_size, grads, device)
+    return _epoch_scores(done, lambda: torch.cat(labels).to(device), k)
+
+
+def _epoch_scores(
+    done: tuple[float, torch.Tensor] | None, labels: Callable[[], torch.Tensor], k: int
+) -> tuple[dict[str, float], bool]:
+    if done is None:
+        return {"loss": math.nan, "accuracy": math.nan}, False
+    loss, pred = done
+    return {"loss": loss, **prediction_metrics(pred, labels(), k)}, True
+
+
+def _train_pass(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    batches: Iterable[XY],
+    n: int,
+    batch_size: int,
+    grads: GradientMonitor | None,
+    device: torch.device,
+) -> tuple[float, torch.Tensor] | None:
+    """The optimizer's steps over ``batches`` (``n`` examples): the mean loss and the predictions,
+    or None when a batch loss was not finite."""
     every = max(1, math.ceil(n / batch_size) // GRAD_SAMPLES)  # gradient norms of evenly spaced batches
-    total = torch.zeros((), dtype=torch.float64, device=x.device)  # sum of batch loss x batch size
-    pred = torch.empty(n, dtype=torch.long, device=x.device)
+    total = torch.zeros((), dtype=torch.float64, device=device)  # sum of batch loss x batch size
+    pred = torch.empty(n, dtype=torch.long, device=device)
     # A fused step skips its update while found_inf is 1: from the first non-finite loss on.
     found = (
-        torch.zeros((), dtype=torch.float32, device=x.device)
-        if getattr(optimizer, "defaults", {}).get("fused")
-        else None
+        torch.zeros((), dtype=torch.float32, device=device) if getattr(optimizer, "defaults", {}).get("fused") else None
     )
     # found_inf is not declared on Optimizer: the fused step reads it where AMP's scaler sets it
     optimizer.found_inf = found  # type: ignore[attr-defined]
+    i = 0
     try:
-        for b, i in enumerate(range(0, n, batch_size)):
-            idx = order[i : i + batch_size]
-            xb, yb = x.index_select(0, idx), y.index_select(0, idx)  # 2x faster than x[idx] on the CPU
+        for b, (xb, yb) in enumerate(batches):
             optimizer.zero_grad(set_to_none=True)
             z = model(xb)
             loss = loss_fn(z, yb)
             if found is None and not torch.isfinite(loss):
-                return {"loss": math.nan, "accuracy": math.nan}, False
+                return None
             loss.backward()
-            total.add_(loss.detach(), alpha=len(idx))
+            total.add_(loss.detach(), alpha=len(yb))
             if found is not None:
                 found.copy_(torch.isfinite(total).logical_not_())
             if grads is not None and b % every == 0:
                 grads.accumulate()
             optimizer.step()
-            torch.argmax(z.detach(), 1, out=pred[i : i + len(idx)])
+            torch.argmax(z.detach(), 1, out=pred[i : i + len(yb)])
+            i += len(yb)
             if found is not None and b % CHECK_EVERY == CHECK_EVERY - 1 and found.item():
-                return {"loss": math.nan, "accuracy": math.nan}, False
+                return None
     finally:
         optimizer.found_inf = None  # type: ignore[attr-defined]
     if found is not None and found.item():
-        return {"loss": math.nan, "accuracy": math.nan}, False
-    metrics = prediction_metrics(pred, y[order], k)
-    return {"loss": total.item() / max(n, 1), **metrics}, True
+        return None
+    return total.item() / max(n, 1), pred

@@ -15,21 +15,27 @@ split is scored once per run. Time per epoch is each run's own unless runs train
 pack's epoch is shared): then each activation is timed alone, on a short run in this process.
 
 Modules: :mod:`.config` (:class:`CompareConfig`), :mod:`.run` (:func:`run_compare`) and
-:mod:`.results` (the summary and its table). This file only re-exports.
+:mod:`.results` (the summary and its table), :mod:`.tasks` (a comparison over several tasks,
+:func:`run_tasks`, ranked across them). This file only re-exports.
 """
 
 from actlab.studies.compare.config import CompareConfig, default_baseline
 from actlab.studies.compare.results import format_table, summarise
 from actlab.studies.compare.run import check_activations, prepare_out, run_compare, time_alone, units
+from actlab.studies.compare.tasks import cross_task, format_cross_task, run_tasks, task_config
 
 __all__ = [
     "CompareConfig",
     "check_activations",
+    "cross_task",
     "default_baseline",
+    "format_cross_task",
     "format_table",
     "prepare_out",
     "run_compare",
+    "run_tasks",
     "summarise",
+    "task_config",
     "time_alone",
     "units",
 ]

@@ -29,7 +29,7 @@ def prepare_out(out: str | Path) -> Path:
 
 def check_activations(config: CompareConfig, data) -> None:
     """Resolve every activation and run one forward pass of the model with it, before any training."""
-    x = data.train.x[:2]
+    x = data.train.head(2)
     for spec in config.activations:
         get(spec)  # unknown names and bad arguments: one line from the catalogue
         model = build(config.model, data.input_shape, data.n_classes, spec, **config.model_options).eval()

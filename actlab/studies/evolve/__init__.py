@@ -6,6 +6,7 @@
 * :mod:`~actlab.studies.evolve.config`: :class:`EvolveConfig`, every default and check of a run.
 * :mod:`~actlab.studies.evolve.gp`: DEAP primitive set, operators, checks before training, hall of fame.
 * :mod:`~actlab.studies.evolve.fitness`: one candidate's short training (the fitness).
+* :mod:`~actlab.studies.evolve.tasks`: the fitness over several tasks (the mean standing against ReLU, and why).
 * :mod:`~actlab.studies.evolve.loop`: the generation step, coevolution, successive halving, the surrogate.
 * :mod:`~actlab.studies.evolve.checkpoint`: the checkpoint written after every generation, and its checks.
 * :mod:`~actlab.studies.evolve.run`: :func:`run_evolution`, a session with its budget and progress.

@@ -138,20 +138,37 @@ def _accuracies(v: Any) -> bool:
     return isinstance(v, list) and len(v) <= 10**6 and all(a is None or _any_num(a) for a in v)
 
 
+def _per_task(v: Any) -> bool:
+    """Several tasks: task name -> a score, or a list of scores (one per fidelity)."""
+    return isinstance(v, Mapping) and all(
+        isinstance(k, str) and (_is_num(x) or isinstance(x, list) and all(_is_num(a) for a in x)) for k, x in v.items()
+    )
+
+
 # field -> test, for each kind of record a checkpoint holds (fitness per fidelity apart: it
 # depends on the run's fidelities)
-HALL_OF_FAME_ENTRY = {"key": _text, "fitness": _is_num, "status": _text, "nodes": _is_int, "generation": _is_int}
+HALL_OF_FAME_ENTRY = {
+    "key": _text,
+    "fitness": _is_num,
+    "status": _text,
+    "nodes": _is_int,
+    "generation": _is_int,
+    "tasks": _optional(_per_task),
+}
 CACHE_ENTRY = {
     "fitness": _is_num,
     "status": _text,
     "seconds": _optional(_any_num),
     "val_accuracy": _optional(_accuracies),
+    "tasks": _optional(_per_task),
 }
 HISTORY_ENTRY = {
     "seconds": _any_num,
     "best": _any_num,
     "mean": _any_num,
     "hof_best": _optional(_any_num),
+    "hof_tasks": _optional(_per_task),
+    "restart": _optional(lambda v: v is True),
     **dict.fromkeys(("candidates", "evaluations", "cache_hits", "rejected", "failed"), _count),
 }
 SLOT_HISTORY = {"best": _any_num, "mean": _any_num}

@@ -11,23 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
 from actlab.catalogue import get
-from actlab.execution import WHERE_ONLY
+from actlab.execution import WHERE_ONLY, parse_tasks, task_name
+from actlab.execution.transfer import label
+from actlab.execution.transfer import parse_tasks as parse_transfer_tasks
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.modes import MODES, SLOTS, check_groups
 from actlab.surrogate.features import Task
 from actlab.training import TrainConfig
 
 CATALOGUE = ("leaky_relu", "elu", "selu", "gelu", "silu", "mish", "tanh", "softplus")
-NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue")  # may change on --resume
+# may change on --resume
+NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue", "transfer_to")
 MAX_POPULATION = 100_000
 MAX_FIDELITIES = 8
+MAX_REFERENCE_SEEDS = 20
+# Settings added after the first checkpoints were written: left out of the run key at these
+# defaults, so that those checkpoints keep their key and resume.
+LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None}
 # The tallest tree whose every shape fits the expression language's node limit (a full binary tree
 # of height h has 2^(h+1) - 1 nodes): checkpoints and best.json store individuals as text.
 MAX_HEIGHT = (E.MAX_NODES + 1).bit_length() - 2
@@ -70,6 +77,7 @@ class EvolveConfig:
     final_seeds: int = 5
     final_epochs: int = 15
     catalogue: list[str] = field(default_factory=lambda: list(CATALOGUE))
+    transfer_to: list[str] | None = None  # tasks the final contenders also train on, "dataset/model"; None: none
     pack: int = 32  # candidates trained together in one packed model (MLP only; 1 = one by one)
     budget: float | None = None  # wall-clock seconds for the generations, all sessions together; None: no limit
     # Successive halving: [[epochs, share of the training split], ...], rising; None: one fidelity,
@@ -81,6 +89,14 @@ class EvolveConfig:
     # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and
     # trains the offspring predicted best (a quarter of them at random, so the surrogate keeps learning).
     surrogate: int = 0
+    # Several tasks ("digits,wine/cnn,fashion-mnist:10000", see actlab.execution.parse_tasks): each
+    # candidate trains on every one and its fitness is its mean standing against ReLU there
+    # (actlab.studies.evolve.tasks); dataset and model are then the first task's. None: one task.
+    tasks: list[dict[str, Any]] | None = None
+    reference_seeds: int = 3  # ReLU's trainings per task and fidelity that give its mean and spread
+    # Restart when the hall of fame's best has not changed for this many generations: the
+    # population is drawn at random again around the hall of fame's best (None: never).
+    stagnation: int | None = None
     # Triple and coevolution on a model of the user's: its slot groups, a function each (found from
     # the model when the run starts; see modes). None: input, hidden and output.
     groups: list[str] | None = None
@@ -94,6 +110,32 @@ class EvolveConfig:
         self._check_trees()
         self._check_training()
         self._check_primitives()
+        self._check_tasks()
+
+    def _check_tasks(self) -> None:
+        self.reference_seeds = V.integer("--reference-seeds", self.reference_seeds, 2, MAX_REFERENCE_SEEDS)
+        self.stagnation = V.integer("--stagnation", self.stagnation, 1, V.MAX_COUNT, none_ok=True)
+        if self.tasks is not None:
+            self.tasks = parse_tasks(self.tasks, self.model)
+            self.dataset, self.model = self.tasks[0]["dataset"], self.tasks[0]["model"]
+
+    def task_configs(self) -> list[EvolveConfig]:
+        """One config per task, each without tasks (its dataset, model and limit); without
+        tasks, this config alone."""
+        if self.tasks is None:
+            return [self]
+        out = []
+        for t in self.tasks:
+            data = dict(self.data_options)
+            if t["limit"] is not None:
+                data["limit"] = t["limit"]
+            out.append(replace(self, tasks=None, dataset=t["dataset"], model=t["model"], data_options=data))
+        return out
+
+    def task_names(self) -> list[str]:
+        """The names of the tasks (``DATASET[:LIMIT]/MODEL``); without tasks, the one of this config."""
+        tasks = self.tasks or [{"dataset": self.dataset, "model": self.model, "limit": None}]
+        return [task_name(t) for t in tasks]
 
     def _check_population(self) -> None:
         self.population = V.integer("population", self.population, 2, MAX_POPULATION)
@@ -133,6 +175,9 @@ class EvolveConfig:
             self.fidelities = check_fidelities(self.fidelities)
         self.final_seeds = V.integer("final seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.final_epochs = V.integer("final epochs", self.final_epochs, 1, V.MAX_EPOCHS)
+        self.transfer_to = (
+            [label(*t) for t in parse_transfer_tasks(self.transfer_to, self.model)] if self.transfer_to else None
+        )
         self.seed = V.integer("seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         if isinstance(self.train, Mapping):
@@ -162,7 +207,7 @@ class EvolveConfig:
 
     def surrogate_task(self) -> Task:
         """What the surrogate ranks functions for: this run's data, model, loss and seed."""
-        return Task.of(self, self.seed)
+        return Task.of(self.task_configs()[0], self.seed)
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -188,7 +233,7 @@ class EvolveConfig:
     def run_key(self) -> str:
         """What a resumed run must share with the checkpoint (all but how long it runs and the final
         evaluation)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY}
+        d = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY and not (k in LATER and v == LATER[k])}
         d.pop("groups", None)  # read from the model, whose reference, options and file are in the key
         for part, names in WHERE_ONLY.items():  # where the data is and where it runs: not what it is
             d[part] = {k: v for k, v in d[part].items() if k not in names}
@@ -222,4 +267,4 @@ def check_fidelities(value: Any) -> list[list[float]]:
     return out
 
 
-__all__ = ["CATALOGUE", "MAX_FIDELITIES", "MAX_HEIGHT", "NOT_IN_KEY", "EvolveConfig", "check_fidelities"]
+__all__ = ["CATALOGUE", "LATER", "MAX_FIDELITIES", "MAX_HEIGHT", "NOT_IN_KEY", "EvolveConfig", "check_fidelities"]

@@ -16,7 +16,10 @@ on test, over several seeds. Both sides are chosen alike.
    (its validation loss still falling at the end, :func:`actlab.stats.converged`), step 2 and 3
    are done again for every contender with the epochs doubled, up to ``actlab.stats.EXTEND``
    times ``final_epochs``; a test still not converged then is reported as ``not converged``.
-4. *Is the fitness honest?* For every fidelity, Spearman's rank correlation between the fitness
+4. *Does it transfer?* With ``transfer_to``, the evolved function, ReLU and the best catalogue
+   function train on those tasks too (:func:`actlab.execution.transfer.transfer`: the final seeds
+   and epochs, nothing searched again), each task tested against ReLU and all ranked across tasks.
+5. *Is the fitness honest?* For every fidelity, Spearman's rank correlation between the fitness
    at that fidelity and the mean test accuracy, over the contenders trained at it; and the same
    for the final training's own validation accuracy.
 """
@@ -30,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from actlab._progress import Progress
-from actlab.execution import finished_text
+from actlab.execution import Task, finished_text
+from actlab.execution.transfer import parse_tasks, retarget, transfer, transfer_text
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -87,6 +91,8 @@ def final_evaluation(
             )
 
     final, budgets = until_converged(evaluate, config.final_epochs, _unsettled, longer)
+    if config.transfer_to:
+        final["transfer"] = _transfer(config, final, seeds, budgets[-1], executor, progress, folder)
     return {
         "catalogue_selection": selection,
         "relu_fitness": [x.get("fitness", 0.0) for x in fit["relu"]],
@@ -98,6 +104,37 @@ def final_evaluation(
         "test": "two-sample permutation test of mean test accuracy, evolved vs each, Holm-corrected",
         "convergence": convergence_note(budgets[-1], "--final-epochs"),
     }
+
+
+def _transfer(
+    config: EvolveConfig,
+    final: Mapping[str, Any],
+    seeds: Sequence[int],
+    epochs: int,
+    executor,
+    progress: bool,
+    folder: Path | None,
+) -> dict[str, Any]:
+    """Step 4: the evolved function, ReLU and the best catalogue function on ``config.transfer_to``,
+    trained as in the final evaluation (``seeds``, ``epochs``)."""
+    plans = {r["name"]: r["plan"] for r in final["contenders"]}
+    names = ["evolved", "relu", *([final["best_catalogue"]] if final["best_catalogue"] else [])]
+    tasks = [retarget(Task.of(config), d, m) for d, m in parse_tasks(config.transfer_to, config.model)]
+    if progress:
+        print(
+            f"transfer: {', '.join(names)} on {', '.join(config.transfer_to)}, {len(seeds)} seeds, {epochs} epochs",
+            file=sys.stderr,
+            flush=True,
+        )
+    bar = Progress(len(names) * len(tasks) * len(seeds), "transfer runs", enabled=progress)
+
+    def done(what: str, rec: Mapping[str, Any], cached: bool) -> None:
+        bar.begin(what)
+        bar.finish(finished_text(rec, cached), skipped=cached)
+
+    train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
+    where = None if folder is None else folder / "transfer"
+    return transfer({n: plans[n] for n in names}, tasks, seeds, executor.runner, where, "relu", done, **train)
 
 
 def _unsettled(final: Mapping[str, Any]) -> bool:
@@ -286,6 +323,9 @@ def format_final(final: Mapping[str, Any]) -> str:
         lines.append(final["convergence"])
     if final.get("fidelity_correlation"):
         lines.append(format_correlations(final["fidelity_correlation"]))
+    if final.get("transfer"):
+        lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs relu):")
+        lines.append(transfer_text(final["transfer"]))
     return "\n".join(lines)
 
 

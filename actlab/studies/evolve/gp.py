@@ -331,7 +331,8 @@ def check(node: E.Node) -> Check:
 class HallOfFame:
     """The best distinct candidates seen (distinct by behaviour key), best first: the highest
     fidelity reached, then higher fitness at it, then fewer nodes, then found earlier. A record's
-    ``rungs`` is its fitness at each fidelity it was trained at, lowest first (absent: one)."""
+    ``rungs`` is its fitness at each fidelity it was trained at, lowest first (absent: one);
+    with several tasks, ``tasks`` each task's score at those fidelities."""
 
     size: int
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -346,6 +347,8 @@ class HallOfFame:
                 by_key[r["key"]] = {k: r[k] for k in ("key", "slots", "fitness", "status", "nodes", "generation")}
                 if r.get("rungs"):
                     by_key[r["key"]]["rungs"] = list(r["rungs"])
+                if r.get("tasks"):  # several tasks: each one's score at every fidelity reached
+                    by_key[r["key"]]["tasks"] = {n: list(v) for n, v in r["tasks"].items()}
         ranked = sorted(
             by_key.values(),
             key=lambda r: (-len(r.get("rungs") or [0]), -r["fitness"], r["nodes"], r["generation"], r["slots"]),

@@ -13,6 +13,12 @@ of trained candidates and the history, and steps from one generation to the next
   predicts best are trained (:meth:`Evolution._screen`).
 * Successive halving over the config's fidelities: every new behaviour trains at the first, the
   best ``1 / reduction_factor`` of those trained at a fidelity go on to the next (:meth:`Evolution.evaluate`).
+* With several tasks, a candidate trains on each, and its fitness is its mean standing against
+  ReLU there (:mod:`~actlab.studies.evolve.tasks`).
+* With ``stagnation`` G: when the hall of fame's best fitness has not risen for G generations, the
+  next generation restarts: the hall of fame's best (``elite`` of them, at least one) and fresh
+  random individuals (:meth:`Evolution.stagnant`). Read from the history alone, so a resumed run
+  restarts where an uninterrupted one does.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from actlab.studies.evolve import checkpoint
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import make_task, plan_for, sanitise
+from actlab.studies.evolve.tasks import WORST, Standing
 
 COUNTS = ("candidates", "evaluations", "cache_hits", "rejected", "failed")  # per generation, summed in the totals
-KEPT = ("fitness", "status", "val_accuracy", "seconds")  # of a fitness record, in the cache
+KEPT = ("fitness", "status", "val_accuracy", "seconds", "tasks")  # of a fitness record, in the cache
 
 
 class Evolution:
@@ -63,6 +70,8 @@ class Evolution:
         self.history: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
         self.surrogate = None  # a actlab.surrogate.features.Surrogate for the task, when config.surrogate
+        self.standing = Standing(config, self._train) if config.tasks else None  # several tasks
+        self.failed = WORST if config.tasks else 0.0  # the fitness of a failed or rejected candidate
 
     # -- checkpoints
     def state(self) -> dict[str, Any]:
@@ -128,7 +137,7 @@ class Evolution:
                 counts["cache_hits"] += 1
             elif bad is not None:
                 where = f" ({bad[0]})" if len(nodes) > 1 else ""
-                self.cache[key] = {"fitness": 0.0, "status": f"rejected: {bad[1].reason}{where}"}
+                self.cache[key] = {"fitness": self.failed, "status": f"rejected: {bad[1].reason}{where}"}
                 counts["rejected"] += 1
             else:
                 functions = dict(zip(self.config.slots, texts, strict=True))
@@ -154,10 +163,18 @@ class Evolution:
                 counts["promoted"].append(len(promoted))
             if not promoted:
                 break
-            tasks = [make_task(self.config, todo[key][0], fidelity=fidelity) for key in promoted]
-            for key, res in zip(promoted, self._train(tasks), strict=True):
+            for key, res in zip(promoted, self._fitness([todo[key][0] for key in promoted], fidelity), strict=True):
                 _climb(done, key, res, fidelity)
         return done
+
+    def _fitness(self, plans: list[dict[str, str]], fidelity: int) -> list[dict[str, Any]]:
+        """The fitness records of ``plans`` at ``fidelity``: trained on the task, or on every task
+        and combined."""
+        if self.standing is None:
+            return self._train([make_task(self.config, plan, fidelity=fidelity) for plan in plans])
+        n = len(self.standing.names)
+        records = self._train([t for plan in plans for t in self.standing.tasks(plan, fidelity)])
+        return [self.standing.combine(records[i * n : (i + 1) * n], fidelity) for i in range(len(plans))]
 
     def _train(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         state = random.getstate()  # the evolution's random stream must not depend on where candidates train
@@ -178,7 +195,11 @@ class Evolution:
     # -- one generation
     def step(self, g: int) -> dict[str, Any]:
         t0 = self.clock()
-        stats = self._step_coevolution(g) if self.config.mode == "coevolution" else self._step_population(g)
+        restart = self.stagnant()
+        if self.config.mode == "coevolution":
+            stats = self._step_coevolution(g, restart)
+        else:
+            stats = self._step_population(g, restart)
         best = self.hof.best()
         stats.update(
             {
@@ -188,19 +209,55 @@ class Evolution:
                 "hof_best": best["fitness"] if best else None,
             }
         )
+        if restart:
+            stats["restart"] = True
+        if best and best.get("tasks"):  # the hall of fame's best on each task, at its highest fidelity
+            stats["hof_tasks"] = {n: v[-1] for n, v in best["tasks"].items()}
         self.history.append(stats)
         self.generation = g
         return stats
 
-    def _step_population(self, g: int) -> dict[str, Any]:
+    def stagnant(self) -> bool:
+        """Should the next generation restart? With ``stagnation`` G: the hall of fame's best
+        fitness has not risen over the last G generations, none of which restarted."""
+        n = self.config.stagnation
+        if not n or len(self.history) <= n:
+            return False
+        before, *last = self.history[-(n + 1) :]
+        if before.get("hof_best") is None or any(h.get("restart") for h in last):
+            return False
+        return all(h.get("hof_best") is not None and h["hof_best"] <= before["hof_best"] for h in last)
+
+    def _kept(self) -> list[dict[str, Any]]:
+        """The hall-of-fame members a restart keeps: the ``elite`` best, at least one."""
+        return self.hof.items[: max(self.config.elite, 1)]
+
+    def _restarted(self) -> list:
+        """A restarted population: the hall of fame's best (with their fitness), then random individuals."""
+        c = self.config
+        keep = [
+            checkpoint.individual_from_json(
+                {"slots": item["slots"], "fitness": item["fitness"], "rung": len(item.get("rungs") or [0]) - 1},
+                self.pset,
+                c.mode,
+            )
+            for item in self._kept()
+        ]
+        return keep + G.ramped_population(self.tb, c.population - len(keep), slots=len(c.slots))
+
+    def _step_population(self, g: int, restart: bool = False) -> dict[str, Any]:
         """A generation of single or triple mode: one population."""
         c = self.config
+        elite = c.elite if g else 0
         if g == 0:
             pop = G.ramped_population(self.tb, c.population, slots=len(c.slots))
+        elif restart:
+            pop = self._restarted()
+            elite = len(self._kept())
         else:
             pop = G.vary(self.tb, self.pops[0], elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb)
-        pop, renewed = G.renew(self.tb, pop, self._key, self.cache, elite=c.elite if g else 0)
-        screened = self._screen(pop) if c.surrogate and g else None
+        pop, renewed = G.renew(self.tb, pop, self._key, self.cache, elite=elite)
+        screened = self._screen(pop) if c.surrogate and g and not restart else None
         if screened is not None:
             pop, screen = screened
             renewed["screened"] = screen["pool"]
@@ -259,9 +316,9 @@ class Evolution:
                     pool.append(ind)
         return pool
 
-    def _step_coevolution(self, g: int) -> dict[str, Any]:
+    def _step_coevolution(self, g: int, restart: bool = False) -> dict[str, Any]:
         """A generation of coevolution: each population's individuals scored with the others' representatives."""
-        renewed = self._next_populations(g)
+        renewed = self._next_populations(g, restart)
         rep_nodes = [G.tree_to_node(r) for r in self.reps]
         cands, owners = [], []
         for s, pop in enumerate(self.pops):
@@ -285,13 +342,21 @@ class Evolution:
             "representatives": [G.tree_text(r) for r in self.reps],
         }
 
-    def _next_populations(self, g: int) -> dict[str, int]:
+    def _next_populations(self, g: int, restart: bool = False) -> dict[str, int]:
         """Coevolution's populations of generation ``g``, each without repeated behaviours; in
         generation 0 the representatives drawn at random, later every fitness cleared (the partners
-        changed). Returns how many offspring were replaced and kept."""
+        changed). A restart keeps each slot of the hall of fame's best in its population. Returns
+        how many offspring were replaced and kept."""
         c = self.config
         if g == 0:
             self.pops = [G.ramped_population(self.tb, c.population) for _ in c.slots]
+        elif restart:
+            kept = self._kept()
+            self.pops = [
+                [G.text_to_tree(k["slots"][s], self.pset) for k in kept]
+                + G.ramped_population(self.tb, c.population - len(kept))
+                for s in range(len(c.slots))
+            ]
         else:
             self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]
         renewed = {"replaced": 0, "kept": 0}
@@ -318,6 +383,8 @@ def _climb(done: dict[str, dict[str, Any]], key: str, result: Mapping[str, Any],
         old["seconds"] += res["seconds"]
         return
     res["rungs"] = (old["rungs"] if old else []) + [res["fitness"]]
+    if old and "tasks" in res:  # each task's score at every fidelity reached
+        res["tasks"] = {n: old["tasks"][n] + v for n, v in res["tasks"].items()}
     res["seconds"] += old["seconds"] if old else 0.0
     done[key] = res
 

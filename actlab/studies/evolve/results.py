@@ -3,7 +3,9 @@ added by the run) and ``best.json`` (:func:`best_json`; read back by :mod:`~actl
 
 A hall-of-fame entry holds ``rank``, ``key`` (its behaviour), ``slots`` (expression text),
 ``functions`` and sympy's ``formulas`` by slot, ``fitness``, ``rungs`` (its fitness at each
-fidelity reached, lowest first), ``status``, ``nodes`` and the ``generation`` it was found in.
+fidelity reached, lowest first), ``status``, ``nodes`` and the ``generation`` it was found in;
+with several tasks, ``tasks``: each task's score at each fidelity reached (``results["tasks"]``
+holds the task names, how their scores are combined, and ReLU's reference scores).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from actlab.studies.evolve.best import FORMAT_BEST, FORMAT_RESULTS
 from actlab.studies.evolve.fitness import plan_for
 
 FITNESS = "best validation accuracy over a short training (higher is better)"
+MULTI_TASK = "mean standing against ReLU over the tasks (see 'tasks'; higher is better)"
 BY_FIDELITY = (
     "; with several fidelities, candidates rank first by the highest fidelity they reached, then by the fitness there"
 )
@@ -44,7 +47,9 @@ def collect(evo, data) -> dict[str, Any]:
         "sessions": evo.sessions,
         "hall_of_fame": hof,
         "best": hof[0] if hof else None,
-        "fitness": FITNESS + (BY_FIDELITY if len(config.fidelity_levels()) > 1 else ""),
+        "fitness": (FITNESS if evo.standing is None else MULTI_TASK)
+        + (BY_FIDELITY if len(config.fidelity_levels()) > 1 else ""),
+        **({} if evo.standing is None else {"tasks": evo.standing.summary()}),
     }
 
 

@@ -30,7 +30,7 @@ from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness, plan_for
 from actlab.studies.evolve.loop import Evolution
-from actlab.studies.evolve.modes import MAX_GROUPS, check_groups
+from actlab.studies.evolve.modes import MAX_GROUPS, SLOTS, check_groups
 from actlab.studies.evolve.results import best_json, collect
 from actlab.surrogate import Surrogate
 from actlab.training import few_steps
@@ -64,10 +64,7 @@ def run_evolution(
     out = prepare_out(out)
     own_out(out, "evolve", force)
     saved = _saved(out, config, resume)
-    data = load(config.dataset, seed=config.data_seed, **config.data_options)  # bad dataset: one line, before any work
-    model = model_summary(config.model, data.input_shape, data.n_classes, **config.model_options)
-    if config.mode != "single":  # a model whose slots cannot take one function each: one line, before any work
-        _fill_slots(config, data)
+    data, model = _tasks(config)
     runner = Runner(  # a bad --dask: one line, before the model is described
         workers=workers, dask=dask, pack=config.pack, threads=config.train.threads, dask_timeout=dask_timeout
     )
@@ -84,7 +81,11 @@ def run_evolution(
         results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
             results["final"] = final_evaluation(
-                config, results["hall_of_fame"], executor, progress=progress, folder=out / "final"
+                config.task_configs()[0],
+                _on_first_task(config, results["hall_of_fame"]),
+                executor,
+                progress=progress,
+                folder=out / "final",
             )
             results["best"] = results["hall_of_fame"][results["final"]["chosen"]["hall_of_fame_rank"] - 1]
     finally:
@@ -94,13 +95,13 @@ def run_evolution(
     return results
 
 
-def _fill_slots(config: EvolveConfig, data) -> None:
-    """Triple and coevolution: a model of the user's gets a function per slot group (``config.groups``,
-    read from the model built); a built-in model is built with a function per slot."""
+def _slot_groups(config: EvolveConfig, data) -> list[str] | None:
+    """Triple and coevolution: a model of the user's gets a function per slot group (returned, read
+    from the model built); a built-in model is built with a function per slot (None)."""
     if not is_ref(config.model):
         plan = plan_for(config.mode, dict.fromkeys(config.slots, "x"))
         build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
-        return
+        return None
     slots = build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options).slots
     if not 2 <= len(slots) <= MAX_GROUPS:
         raise ActlabError(
@@ -114,7 +115,40 @@ def _fill_slots(config: EvolveConfig, data) -> None:
         )
     if config.learn_constants:
         raise ActlabError(f"--learn-constants in {config.mode} mode on a model of your own: use --mode single")
-    config.groups = list(check_groups(slots, config.model))
+    return list(check_groups(slots, config.model))
+
+
+def _tasks(config: EvolveConfig):
+    """The first task's data and the description of every task's model; a bad dataset or a model
+    whose slots cannot take one function each: one line, before any work."""
+    first, lines = None, []
+    for c, name in zip(config.task_configs(), config.task_names(), strict=True):
+        data = load(c.dataset, seed=c.data_seed, **c.data_options)
+        model = model_summary(c.model, data.input_shape, data.n_classes, **c.model_options)
+        if c.mode != "single":
+            groups = _slot_groups(c, data)
+            if first is not None and groups != config.groups:
+                raise ActlabError(
+                    f"{config.mode} mode evolves a function per slot, and the tasks' models have other slots "
+                    f"({name}: {slots_text(groups or list(SLOTS))}); give every task a model with the same slots"
+                )
+            config.groups = groups
+        first = data if first is None else first
+        lines.append(model if config.tasks is None else f"{name}: {model}")
+    return first, "\n".join(lines)
+
+
+def _on_first_task(config: EvolveConfig, hall_of_fame: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hall of fame as the final evaluation on the first task reads it: with several tasks,
+    each member's fitness is its score on that task (as the catalogue's will be)."""
+    if config.tasks is None:
+        return hall_of_fame
+    first = config.task_names()[0]
+    out = []
+    for item in hall_of_fame:  # a member rejected before training has no scores: 0, as a failed training
+        scores = (item.get("tasks") or {}).get(first) or [0.0]
+        out.append({**item, "rungs": scores, "fitness": scores[-1]})
+    return out
 
 
 def _saved(out: Path, config: EvolveConfig, resume: bool) -> dict[str, Any] | None:
@@ -212,9 +246,13 @@ def progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame
         sg = stats["surrogate"]
         rho = f"{sg['spearman']:+.2f}" if sg["spearman"] is not None else "n/a"
         kept += f"  surrogate: {sg['trained']} of {sg['pool']} offspring (rank corr. {rho})"
+    if stats.get("restart"):
+        kept += "  restarted (stagnation)"
     left = ""
+    if stats.get("hof_tasks"):
+        left += "  | per task " + ", ".join(f"{n} {v:.3f}" for n, v in stats["hof_tasks"].items())
     if config.budget is not None and history:
-        left = f"  | budget left {max(0.0, config.budget - _spent(history)) / 60:.1f} min"
+        left += f"  | budget left {max(0.0, config.budget - _spent(history)) / 60:.1f} min"
     return (
         f"gen {stats['generation']}/{config.generations - 1}: best {stats['best']:.3f}  mean {stats['mean']:.3f}  "
         f"trained {stats['evaluations']}  duplicates replaced {stats.get('replaced', 0)}  distinct "

@@ -148,7 +148,11 @@ def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[Tr
         trial.report(acc if math.isfinite(acc) else 0.0, epoch)
         return trial.should_prune()
 
-    together = [i for i, p in enumerate(plans) if packable(config.model, p, cfg.fit)] if len(trials) > 1 else []
+    together = (
+        [i for i, p in enumerate(plans) if packable(config.model, p, cfg.fit)]
+        if len(trials) > 1 and not data.streamed  # the packed trainer holds the data in memory
+        else []
+    )
     results: dict[int, Any] = {}
     if len(together) > 1:
 

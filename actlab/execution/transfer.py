@@ -1,0 +1,242 @@
+"""Transfer: the same functions trained on several tasks with the same seeds and budget, each task
+tested against a reference and all of them ranked across tasks. Any study uses it (studies do not
+import each other, so the shared part lives here): compare's ``--tasks`` ranks its functions so,
+evolve's ``--transfer-to`` takes its evolved function, ReLU and the best catalogue function to
+other tasks.
+
+A task is written ``DATASET`` or ``DATASET/MODEL`` (:func:`parse_tasks`, a comma list). A dataset
+may itself hold ``/`` (``csv:data/x.csv``, ``data/loader.py:load``) and so may a model of yours
+(``nets/net.py:build``), so the text is cut at the first ``/`` that has a dataset before it (a
+built-in name, or a name with ``:``: ``csv:PATH``, ``npz:PATH``, a loader of yours) and a model
+after it (a built-in name, or ``path/to/file.py:function`` / ``package.module:function``). Without
+a model, the study's own model trains. Every other setting (``--limit``, ``--epochs``, the model's
+options where the model is the study's) is the study's, the same for every task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from actlab._errors import ActlabError
+from actlab._refs import is_ref
+from actlab.data import names as dataset_names
+from actlab.execution.runner import Runner
+from actlab.execution.units import Task, Unit, slug
+from actlab.models import names as model_names
+from actlab.stats import (
+    ACCURACY,
+    converged,
+    format_p,
+    mean_std_ci,
+    ranking,
+    result_converged,
+    versus,
+)
+
+TASKS_HELP = (
+    "DATASET or DATASET/MODEL, separated by commas; a model of yours is path/to/file.py:function, cut from the "
+    "dataset at the first '/' that has a dataset before it and a model after it; without a model, --model trains"
+)
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def _is_dataset(text: str) -> bool:
+    return ":" in text or _norm(text) in {_norm(n) for n in dataset_names()}
+
+
+def _is_model(text: str) -> bool:
+    return text in model_names() or is_ref(text)
+
+
+def split_task(text: str) -> tuple[str, str | None]:
+    """``(dataset, model)`` of one task, ``model`` None where it names none (see the module docstring).
+
+    >>> split_task("wine/mlp"), split_task("csv:data/x.csv"), split_task("data/load.py:load/nets/n.py:build")
+    (('wine', 'mlp'), ('csv:data/x.csv', None), ('data/load.py:load', 'nets/n.py:build'))
+    """
+    text = text.strip()
+    for i, c in enumerate(text):
+        if c == "/" and _is_dataset(text[:i]) and _is_model(text[i + 1 :]):
+            return text[:i], text[i + 1 :]
+    return text, None
+
+
+def parse_tasks(text: str | Sequence[str], model: str) -> list[tuple[str, str]]:
+    """The tasks of a comma list (or a list of texts) as ``(dataset, model)``, ``model`` where a
+    task names none; each task once. A name that is no dataset is one line now, before any training
+    (whether a dataset loads is the loader's question, when its task trains)."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    tasks = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ActlabError(f"a task is DATASET or DATASET/MODEL, e.g. iris or wine/mlp; got {item!r} in {text!r}")
+        dataset, own = split_task(item)
+        if not _is_dataset(dataset):
+            raise ActlabError(
+                f"task {item.strip()!r}: {dataset!r} is no dataset ({', '.join(dataset_names())}, csv:PATH, npz:PATH "
+                "or a loader of yours, path/to/file.py:FUNCTION); a task is DATASET or DATASET/MODEL"
+            )
+        task = (dataset, own or model)
+        if task in tasks:
+            raise ActlabError(f"task {label(*task)!r} is listed twice; list each once")
+        tasks.append(task)
+    return tasks
+
+
+def label(dataset: str, model: str) -> str:
+    """A task as tables print it: ``dataset/model``."""
+    return f"{dataset}/{model}"
+
+
+def folder_name(dataset: str, model: str) -> str:
+    """A task's own sub-folder: a file-name-safe, collision-free name."""
+    return slug(f"{dataset}__{model}")
+
+
+def retarget(task: Task, dataset: str, model: str) -> Task:
+    """``task`` with another dataset and model: the same training, data seed and data options; the
+    model's options only where the model is the same."""
+    options = task.model_options if model == task.model else {}
+    return dataclasses.replace(task, dataset=dataset, model=model, model_options=dict(options))
+
+
+def transfer(
+    contenders: Mapping[str, Any],
+    tasks: Sequence[Task],
+    seeds: Sequence[int],
+    runner: Runner,
+    folder: str | Path | None = None,
+    reference: str = "relu",
+    on_done: Callable[[str, dict[str, Any], bool], None] | None = None,
+    **train: Any,
+) -> dict[str, Any]:
+    """Train every contender (name -> plan: a spec string or ``{slot: spec}``) on every task with
+    each seed, ``train`` overriding the tasks' training settings alike (epochs, patience, ...);
+    with a ``folder``, every finished run is kept there and a rerun trains only what is missing.
+    Returns :func:`transfer_table` of the runs; ``on_done(text, record, cached)`` after each."""
+    if reference not in contenders:
+        raise ActlabError(f"the reference {reference!r} is not among the functions: {', '.join(contenders)}")
+    units: dict[tuple[int, str, int], Unit] = {}
+    for t, task in enumerate(tasks):
+        for name, plan in contenders.items():
+            for s in seeds:
+                u = task.unit("transfer", plan, **{**train, "seed": s})
+                u.name = f"transfer-{u.key()}"
+                units[t, name, s] = u
+    where = {u.name: f"{label(tasks[t].dataset, tasks[t].model)} {n} seed {s}" for (t, n, s), u in units.items()}
+    done = None if on_done is None else lambda u, rec, cached: on_done(where[u.name], rec, cached)
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    records = runner.run(list(units.values()), folder, on_done=done)
+    failed = next((n for n, r in records.items() if "error" in r), None)
+    if failed is not None:
+        raise ActlabError(f"transfer run {where[failed]} failed ({records[failed]['error']}); fix it and rerun")
+    runs = {key: records[u.name]["result"] for key, u in units.items()}
+    return transfer_table(list(contenders), [label(t.dataset, t.model) for t in tasks], list(seeds), runs, reference)
+
+
+def transfer_table(
+    names: list[str],
+    tasks: list[str],
+    seeds: list[int],
+    runs: Mapping[tuple[int, str, int], Mapping[str, Any]],
+    reference: str,
+) -> dict[str, Any]:
+    """Per task, each function's test accuracy over the seeds tested against ``reference`` (the
+    two-sample permutation test, Holm-corrected within the task, :func:`~actlab.stats.versus`),
+    then the ranking across tasks of the mean test accuracies (:func:`~actlab.stats.ranking`).
+    ``runs[task index, name, seed]`` is a run's record (``RunResult.to_dict()``)."""
+    per_task = []
+    for t, task in enumerate(tasks):
+        acc = {n: [runs[t, n, s]["test"].get("accuracy", math.nan) for s in seeds] for n in names}
+        settled = {n: converged([result_converged(runs[t, n, s]) for s in seeds]) for n in names}
+        tests = versus(
+            acc, [(n, reference) for n in names if n != reference], unconverged=[n for n in names if not settled[n]]
+        )
+        by_name = {v["contender"]: v for v in tests}
+        rows = []
+        for n in names:
+            m, sd, lo, hi = mean_std_ci(acc[n], bounds=ACCURACY)
+            row = {"function": n, "test_accuracy": acc[n], "mean": m, "std": sd, "ci_low": lo, "ci_high": hi}
+            rows.append({**row, "converged": settled[n], **_verdict(by_name.get(n))})
+        per_task.append({"task": task, "rows": rows})
+    means = [[r["mean"] for r in t["rows"]] for t in per_task]
+    return {
+        "functions": names,
+        "reference": reference,
+        "seeds": seeds,
+        "tasks": per_task,
+        "ranking": ranking(names, means, reference),
+        "test": "per task: two-sample permutation test of mean test accuracy vs the reference, Holm-corrected "
+        "within the task; across tasks: Friedman test of the ranks, Holm post-hoc vs the reference",
+    }
+
+
+def _verdict(test: Mapping[str, Any] | None) -> dict[str, Any]:
+    if test is None:
+        return {"p_value": None, "p_holm": None, "outcome": "reference"}
+    return {"p_value": test["p_value"], "p_holm": test["p_holm"], "outcome": test["outcome"]}
+
+
+def format_ranking(tasks: Sequence[str], means: Sequence[Sequence[float]], rank: Mapping[str, Any]) -> str:
+    """The cross-task table as text: per task each function's mean and rank, then the average
+    rank, Holm's post-hoc against the reference, Friedman's p-value and the critical difference."""
+    names = rank["functions"]
+    width = max(12, *(len(n) for n in names))
+    cols = [t[:18] for t in tasks]
+    head = f"{'function':<{width}} " + " ".join(f"{c:>18}" for c in cols) + f" {'avg rank':>8} {'Holm p':>8}"
+    lines = [head, "-" * len(head)]
+    post = {v["function"]: v for v in rank["versus_reference"]}
+    for j, n in enumerate(names):
+        cells = " ".join(f"{_cell(means[t][j], rank['ranks'][t][j]):>18}" for t in range(len(tasks)))
+        v = post.get(n)
+        verdict = "ref" if n == rank["reference"] else format_p(v["p_holm"]) if v else ""
+        mark = f" {v['outcome']}" if v and v["significant"] else ""
+        lines.append(f"{n[:width]:<{width}} {cells} {rank['average_rank'][j]:>8.2f} {verdict:>8}{mark}")
+    lines.append(ranking_note(rank, len(tasks)))
+    return "\n".join(lines)
+
+
+def _cell(mean: float, rank: float) -> str:
+    return f"{mean:.3f} ({rank:g})" if math.isfinite(mean) else f"n/a ({rank:g})"
+
+
+def ranking_note(rank: Mapping[str, Any], n_tasks: int) -> str:
+    """One line under a cross-task table: what the cells are, Friedman's p and the critical difference."""
+    cells = "cells: mean test accuracy over the seeds (rank on the task, 1 = best, ties share the average rank)"
+    if rank["friedman"] is None:
+        return f"{cells}; {rank['note']}"
+    f = rank["friedman"]
+    return (
+        f"{cells}; Friedman chi2 = {f['statistic']:.2f}, p = {format_p(f['p_value'])} over {n_tasks} tasks; "
+        f"Nemenyi critical difference {rank['cd']:.2f} at "
+        f"alpha {rank['alpha']}; Holm p = post-hoc of the average rank vs {rank['reference']}"
+    )
+
+
+def transfer_text(table: Mapping[str, Any]) -> str:
+    """:func:`format_ranking` of a :func:`transfer_table`."""
+    means = [[r["mean"] for r in t["rows"]] for t in table["tasks"]]
+    return format_ranking([t["task"] for t in table["tasks"]], means, table["ranking"])
+
+
+__all__ = [
+    "TASKS_HELP",
+    "folder_name",
+    "format_ranking",
+    "label",
+    "parse_tasks",
+    "ranking_note",
+    "retarget",
+    "split_task",
+    "transfer",
+    "transfer_table",
+    "transfer_text",
+]
