@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -30,8 +31,11 @@ from actlab._errors import ActlabError, first_line
 
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _FILES: dict[str, str] = {}  # module name of an imported file -> the file's name
+_DIGESTS: dict[str, str] = {}  # module name of an imported file -> the hash of what was imported
 _PACKAGE = str(Path(__file__).resolve().parent) + "/"
 _ATTR = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+SOURCE = "source"  # the entry of a model's or data's options that holds its file's hash and the user's version
+DATA_FILES = ("csv", "npz")  # csv:PATH, npz:PATH: data files, which have the form of a reference
 
 
 def is_ref(text: Any) -> bool:
@@ -43,14 +47,15 @@ def is_ref(text: Any) -> bool:
     return bool(_ATTR.match(attr)) and (target.endswith(".py") or bool(_MODULE.match(target)))
 
 
+def is_data_file(text: Any) -> bool:
+    """Whether ``text`` names a data file (``csv:PATH``, ``npz:PATH``), not a loader."""
+    return isinstance(text, str) and text.partition(":")[0].strip().lower() in DATA_FILES
+
+
 def load_ref(text: str, what: str) -> Callable[..., Any]:
     """The callable that ``text`` names, its module imported now. ``what`` says what it is for in
     errors ("model builder", "data loader", "training loop")."""
-    if not is_ref(text):
-        raise ActlabError(
-            f"cannot read the {what} {text!r}; name it as path/to/file.py:function or package.module:function"
-        )
-    target, _, attr = text.strip().rpartition(":")
+    target, _, attr = _parts(text, what)
     module = _import_file(Path(target), what) if target.endswith(".py") else _import_module(target, what)
     obj: Any = module
     for part in attr.split("."):
@@ -62,18 +67,33 @@ def load_ref(text: str, what: str) -> Callable[..., Any]:
     return obj
 
 
-def _import_file(path: Path, what: str) -> Any:
+def _parts(text: str, what: str) -> tuple[str, str, str]:
+    """``(target, ":", attribute)`` of a reference; one line where ``text`` is none."""
+    if not is_ref(text):
+        raise ActlabError(
+            f"cannot read the {what} {text!r}; name it as path/to/file.py:function or package.module:function"
+        )
+    return text.strip().rpartition(":")
+
+
+def _existing(path: Path, what: str) -> Path:
     path = path.expanduser()
     if not path.is_file():
         raise ActlabError(
             f"{what} file {str(path)!r} not found; give the path of a .py file (relative to {os.getcwd()})"
         )
+    return path
+
+
+def _import_file(path: Path, what: str) -> Any:
+    path = _existing(path, what)
     full = path.resolve()
     stem = re.sub(r"\W", "_", full.stem)
     name = f"actlab_user_{stem}_{hashlib.sha1(str(full).encode()).hexdigest()[:8]}"
-    if name in sys.modules:
+    digest = _digest(full)
+    if name in sys.modules and _DIGESTS.get(name) == digest:
         return sys.modules[name]
-    _FILES[name] = full.name
+    _FILES[name], _DIGESTS[name] = full.name, digest  # a file changed since its import is imported anew
     spec = importlib.util.spec_from_file_location(name, full)
     if spec is None or spec.loader is None:
         raise ActlabError(f"cannot import {str(path)!r} as Python; the {what} must be in a .py file")
@@ -104,6 +124,37 @@ def _import_module(name: str, what: str) -> Any:
         raise ActlabError(f"importing {name} failed: {_where(e)}") from None
     except Exception as e:
         raise ActlabError(f"importing {name} failed: {_where(e)}") from None
+
+
+def source_hash(text: str, what: str) -> str | None:
+    """The first 12 hex digits of the sha256 of the file that defines what ``text`` names: the
+    ``file.py`` itself, or the source file of ``package.module``, found without importing it. None
+    where there is no such file (a namespace package; a file or module not found: importing it
+    says so in one line). Part of a run's key: editing the file makes its runs new ones."""
+    target = _parts(text, what)[0]
+    path = Path(target).expanduser() if target.endswith(".py") else _module_file(target)
+    return _digest(path) if path is not None and path.is_file() else None
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of module ``name``, looked up package by package from the current folder and
+    ``sys.path`` (as :func:`_import_module` imports it) without running any package's code."""
+    module = sys.modules.get(name)
+    if module is not None:
+        file = getattr(module, "__file__", None)
+        return Path(file) if file else None
+    search, spec = [os.getcwd(), *sys.path], None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    return Path(spec.origin) if spec is not None and spec.has_location and spec.origin else None
 
 
 def qualified_name(fn: Any) -> str:
@@ -165,4 +216,14 @@ def _library(filename: str) -> bool:
     )
 
 
-__all__ = ["call_user", "defined_at", "is_ref", "load_ref", "qualified_name"]
+__all__ = [
+    "DATA_FILES",
+    "SOURCE",
+    "call_user",
+    "defined_at",
+    "is_data_file",
+    "is_ref",
+    "load_ref",
+    "qualified_name",
+    "source_hash",
+]

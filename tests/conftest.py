@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,15 @@ def registry():
     """The catalogue's registry for a test that registers functions: no other test sees them."""
     with restored_registry() as r:
         yield r
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """The test's folder as the current one, for a user's code that imports from there (``sys.path``
+    as it was again after the test)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return tmp_path
 
 
 def wait_until(pred, timeout: float = 300.0, step: float = 0.1) -> bool:

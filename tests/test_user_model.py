@@ -4,6 +4,7 @@ processes, kill and resume, and every failure of the user's code as one line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -176,7 +177,9 @@ def test_compare_on_a_user_cnn_trains_every_pair_with_diagnostics_per_slot(user_
     results = json.loads((out / "results.json").read_text())
     assert len(results["runs"]) == 6
     record = json.loads(next((out / "runs").glob("tanh__seed1.json")).read_text())
-    assert record["unit"]["model"] == f"{user_file}:build" and record["unit"]["model_options"] == {"width": 12}
+    source = {"sha256": hashlib.sha256(user_file.read_bytes()).hexdigest()[:12]}  # the file, in the run's key
+    assert record["unit"]["model"] == f"{user_file}:build"
+    assert record["unit"]["model_options"] == {"width": 12, "source": source}
     diag = record["result"]["diagnostics"]
     assert set(diag) == set(SITES)
     assert all(d["grad_norm_last"] > 0 for d in diag.values())  # the layer feeding each site is known
@@ -204,9 +207,9 @@ def test_evolve_and_screen_on_a_user_model(user_file, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads((tmp_path / "evo" / "results.json").read_text())
     assert len(results["history"]) == 2 and results["totals"]["failed"] == 0 and results["totals"]["evaluations"] > 0
-    # coevolution needs the slots grouped as input and hidden: one line, else it runs
-    r = actlab("evolve", *evolve[1:], "--mode", "coevolution", "--out", str(tmp_path / "co"))
-    assert r.returncode == 2 and "grouped so" in r.stderr
+    # coevolution evolves a function per slot group: one group is one line, before any training
+    r = actlab("evolve", *evolve[1:], "--mode", "coevolution", "--slots", "*=all", "--out", str(tmp_path / "co"))
+    assert r.returncode == 2 and "evolve one function with --mode single" in r.stderr
     screen = ["screen", *DATA, "--model", ref, "--train-top", "1", "--train-random", "0", "--seeds", "1"]
     r = actlab(*screen, "--epochs", "1", "--out", str(tmp_path / "screen"))
     assert r.returncode == 0, r.stderr[-3000:]

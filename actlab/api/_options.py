@@ -33,7 +33,7 @@ from typing import Any
 
 from actlab import _validate as V
 from actlab._errors import ActlabError
-from actlab._refs import is_ref
+from actlab._refs import SOURCE, is_data_file, is_ref, source_hash
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,36 @@ def settle(
         raise ActlabError(f"--width and --layers apply to the mlp model only, not {d.get('model')!r}")
     if {"model_arg", "slots"} & set(typed) and not is_ref(d.get("model")):
         raise ActlabError("--model-arg and --slots apply to your own model (--model path/to/file.py:function) only")
+    _stamp_sources(d, study, args, typed)
     return d
+
+
+def _stamp_sources(d: dict[str, Any], study: Study, args: argparse.Namespace, typed: Mapping[str, Any]) -> None:
+    """A model builder or data loader of the user's that the command names: the hash of its file and
+    the user's version of it (``--model-version``, ``--data-version``; a checkpoint's where not typed)
+    written to its options as ``source``, and so into every run's key. A file is read only where the
+    command names it, never because a saved config does."""
+    if SOURCE in (typed.get("model_arg") or {}):
+        raise ActlabError(f"--model-arg {SOURCE}=... is taken: actlab keeps your model file's hash there")
+    data = study.paths["data_arg"].rpartition(".")[0]
+    for ref, flag, where, what in (
+        ("model", "model_version", study.paths["model_arg"], "model builder"),
+        ("dataset", "data_version", data, "data loader"),
+    ):
+        name, version = d.get(ref), getattr(args, flag, None)
+        if not is_ref(name) or is_data_file(name):
+            if version is not None:
+                raise ActlabError(f"--{flag.replace('_', '-')} applies to your own {ref} (path/to/file.py:function)")
+            continue
+        if ref not in typed:
+            continue
+        options = d.setdefault(where, {})
+        saved = options.get(SOURCE) if isinstance(options.get(SOURCE), Mapping) else {}
+        version = version if version is not None else saved.get("version")
+        if version is not None and (not isinstance(version, str) or not 0 < len(version) <= 100):
+            raise ActlabError(f"--{flag.replace('_', '-')} is text of 1 to 100 characters, got {version!r}")
+        source = {"sha256": source_hash(name, what), "version": version}
+        options[SOURCE] = {k: v for k, v in source.items() if v is not None}
 
 
 def _write(d: dict[str, Any], study: Study, layer: Mapping[str, Any], nested: set[str]) -> None:
@@ -350,6 +379,14 @@ DATA = (
         path="data_options.data_args",
     ),
     Option(
+        ("--data-version",),
+        "your version of a --dataset loader of yours; with the hash of its file, part of each run's identity, so a "
+        "changed file or a new version trains anew",
+        type=str,
+        metavar="STR",
+        path=None,
+    ),
+    Option(
         ("--shape",),
         "the examples' shape: {shapes} ({default}: the dataset's own shape)",
         type=str,
@@ -381,6 +418,14 @@ MODEL = (
         "name, e.g. 'features.*=conv,classifier.*=head' (default: one slot per activation)",
         type=str,
         path="model_options.slots",
+    ),
+    Option(
+        ("--model-version",),
+        "your version of your own model's code; with the hash of its file, part of each run's identity, so a "
+        "changed file or a new version trains anew",
+        type=str,
+        metavar="STR",
+        path=None,
     ),
     Option(
         ("--width",),

@@ -166,7 +166,8 @@ def cmd_show(args) -> int:
         for names, spec in groups:
             if not all(_SLOT.fullmatch(n) for n in names):  # never a path from the file: best_specs checks them
                 raise ActlabError(
-                    f"unknown slot {names[0][:20]!r} in {args.spec!r}; slots are all, input, hidden, hidden_N, output"
+                    f"unknown slot {names[0][:20]!r} in {args.spec!r}; slots are all, input, hidden, hidden_N, "
+                    "output or a model's slot names"
                 )
             out = folder / f"{stem}{'' if names == ['all'] else '-' + names[0]}{suffix}"
             if names != ["all"]:
@@ -177,7 +178,7 @@ def cmd_show(args) -> int:
     return _show(args.spec, args.out, args.no_plot)
 
 
-_SLOT = re.compile(r"all|input|hidden|hidden_[1-9][0-9]{0,3}|output")
+_SLOT = re.compile(r"\w[\w.-]{0,99}")  # all, input, hidden_N, output, a user's model's slot group: no path
 
 
 def _usable(spec: str) -> tuple:

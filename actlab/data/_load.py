@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from actlab._errors import ActlabError
-from actlab._refs import is_ref
+from actlab._refs import DATA_FILES, is_ref
 from actlab.data import _fetch
 from actlab.data._dataset import Dataset
 from actlab.data._prepare import SHAPES, prepare
@@ -23,7 +23,7 @@ from actlab.data._split import stratified_pick
 from actlab.data._stream import prepare_streamed
 from actlab.data._user import Lazy, loader_raw
 
-_FILE_KINDS = ("csv", "npz")
+_FILE_KINDS = DATA_FILES
 _OWN = "csv:PATH, npz:PATH, path/to/file.py:FUNCTION or package.module:FUNCTION (your loader)"
 
 
@@ -115,6 +115,7 @@ def load(
     target: str | None = None,
     train_fraction: float | None = None,
     data_args: Mapping[str, Any] | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> Dataset:
     """Load a data set by name (see :func:`names`), ``csv:PATH`` / ``npz:PATH`` or a loader of
     yours (``path/to/file.py:function``, ``package.module:function``; see :mod:`._user`), split it
@@ -138,6 +139,8 @@ def load(
             whole split, so scores at several training-set sizes compare on the same examples.
         data_args: keyword arguments of a loader reference (plain values: they are part of the
             run's key).
+        source: the loader's file hash and the user's version of it (``{"sha256": ..., "version":
+            ...}``): not read here, they are part of the run's key.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ActlabError(f"a dataset is named by a string, got {spec!r}; choose one of: {', '.join(BUILTIN)}, {_OWN}")

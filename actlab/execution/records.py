@@ -55,8 +55,9 @@ def read_unit(folder: Path, u: Unit) -> dict[str, Any] | None:
         _set_aside(path)
         return None
     if d.get("key") != u.key():
+        why = u.code_changed(d.get("unit"))
         raise ActlabError(
-            f"{str(folder)!r} holds a run {u.name!r} of a different configuration; "
+            f"{str(folder)!r} holds a run {u.name!r} of a different configuration{f' ({why})' if why else ''}; "
             f"use a new --out, or delete {str(folder)!r} to start over"
         )
     return d

@@ -9,6 +9,11 @@ The key of a unit (:meth:`Unit.key`) is the one rule for what makes two training
 everything that decides the result, and nothing that only says where it runs (the training's
 ``threads`` and ``device``, the file a user's training loop is read from (its qualified name and
 version are in the key), the data's ``data_dir`` and ``download``: :data:`WHERE_ONLY`).
+
+A user's model builder or data loader is in the key by its reference and by its ``source`` option:
+the hash of its file and the user's version of it, written where the command names it
+(:func:`actlab._refs.source_hash`), so that an edited file makes new units. The built-in models and
+data sets have no ``source``: their keys are those they always had.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from actlab._errors import ActlabError
+from actlab._refs import SOURCE
 from actlab.training import TrainConfig
 
 FORMAT_UNIT = "actlab-unit"  # the "format" of a unit's record file
@@ -67,6 +73,16 @@ class Unit:
         for part, names in WHERE_ONLY.items():
             d[part] = {k: v for k, v in d[part].items() if k not in names}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def code_changed(self, saved: Any) -> str | None:
+        """Which code of the user's (model builder, data loader) is another version in this unit than in
+        ``saved`` (a unit's dict): a clause for an error, or None."""
+        for part, ref in (("model_options", self.model), ("data_options", self.dataset)):
+            theirs = saved.get(part) if isinstance(saved, Mapping) else None
+            theirs = theirs.get(SOURCE) if isinstance(theirs, Mapping) else None
+            if getattr(self, part).get(SOURCE) != theirs:
+                return f"{ref} is another version: its file or version changed since"
+        return None
 
     def pack_key(self) -> str:
         """Units with equal pack keys can train in one packed model."""

@@ -85,6 +85,9 @@ def functions(source: str | Path, *, name: str | None = None, slot: str | None =
     return [_catalogue(spec, name)]
 
 
+_WORD = re.compile(r"\W")  # what a slot's name may hold that a Python name may not
+
+
 def _from_best(source: str | Path, name: str | None, slot: str | None) -> list[ExportedFunction]:
     d = read_best(source)
     best = learned_functions(d) or d["functions"]  # learned constants: a function per layer, with its values
@@ -97,7 +100,7 @@ def _from_best(source: str | Path, name: str | None, slot: str | None) -> list[E
     return [
         _expression(
             E.PREFIX + text,
-            f"{name}_{slots[0]}" if name and many else name,
+            f"{name}_{_WORD.sub('_', slots[0])}" if name and many else name,  # features.1: features_1
             slots_text(slots) if len(best) > 1 or slot else None,
         )
         for slots, text in groups

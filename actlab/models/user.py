@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from actlab._errors import ActlabError
-from actlab._refs import call_user, load_ref, qualified_name
+from actlab._refs import SOURCE, call_user, load_ref, qualified_name
 from actlab.models.plan import Plan, SlotModel, _spec_text, resolve_plan, slot_modules
 from actlab.models.sites import activation_modules, put_module, unswappable
 
@@ -78,6 +78,7 @@ def build_user(
 ) -> UserModel:
     """The model that the builder ``ref`` makes, with the activations of the plan in its slots."""
     groups = parse_groups(options.pop(SLOTS, None))
+    options.pop(SOURCE, None)  # the builder file's hash and version: in a run's key, not an argument
     builder = load_ref(ref, "model builder")
     kwargs = _arguments(builder, ref, tuple(input_shape), n_classes, options)
     if "act" in inspect.signature(builder).parameters:

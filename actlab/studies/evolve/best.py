@@ -19,7 +19,7 @@ from actlab._errors import ActlabError
 from actlab._io import finite_float, read_json
 from actlab.catalogue import fast as fast_module
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression, constants, depends_on_x, parse
-from actlab.studies.evolve.modes import MODE_SLOTS
+from actlab.studies.evolve.modes import MODE_SLOTS, check_groups
 
 FORMAT_BEST = "actlab-evolve-best"
 FORMAT_RESULTS = "actlab-evolve-results"
@@ -31,15 +31,18 @@ def _short(value: Any, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def check_functions(functions: Any, mode: Any, where: str) -> dict[str, str]:
+def check_functions(functions: Any, mode: Any, where: str, groups: Any = None) -> dict[str, str]:
     """``functions`` of a best.json (slot -> expression text), checked: the slots of ``mode``
-    (``all``, or ``input``, ``hidden``, ``output``), each an expression that reads and depends on
-    ``x``; in slot order. ``where`` names the file in the one-line error."""
+    (``all``, or ``input``, ``hidden``, ``output``; or the ``groups`` of a user's model in triple
+    and coevolution mode), each an expression that reads and depends on ``x``; in slot order.
+    ``where`` names the file in the one-line error."""
     if mode is not None and (not isinstance(mode, str) or mode not in MODE_SLOTS):
         raise ActlabError(f"{where} has the mode {_short(mode)}; an 'actlab evolve' run is {', '.join(MODE_SLOTS)}")
     if not isinstance(functions, dict) or not functions:
         raise ActlabError(f"{where} holds no evolved functions; give the best.json of a finished 'actlab evolve' run")
     slots = MODE_SLOTS[mode] if mode is not None else ("all",) if "all" in functions else MODE_SLOTS["triple"]
+    if groups is not None and mode != "single":
+        slots = check_groups(groups, where)
     if set(functions) != set(slots):
         have = ", ".join(_short(k, 20) for k in list(functions)[:4])
         raise ActlabError(
@@ -79,9 +82,11 @@ def read_best(path: str | Path) -> dict[str, Any]:
                 "best.json of a finished 'actlab evolve' run"
             )
         d = {"format": FORMAT_BEST, "mode": config.get("mode"), "functions": best.get("functions")}
+        if "groups" in config:
+            d["groups"] = config["groups"]
     if not isinstance(d, dict) or d.get("format") != FORMAT_BEST:
         raise ActlabError(f"{where} is not the best.json of an 'actlab evolve' run")
-    functions = check_functions(d.get("functions"), d.get("mode"), where)
+    functions = check_functions(d.get("functions"), d.get("mode"), where, d.get("groups"))
     return {**d, "functions": functions, "learned": check_learned(d.get("learned"), functions, where)}
 
 
@@ -159,11 +164,11 @@ def slots_text(slots: list[str]) -> str:
 def load(path: str | Path, fast: bool = False):
     """The evolved function(s) of ``best.json`` as ``nn.Module``\\ s: one module for a single-mode
     run; ``{"input": ..., "hidden": ..., "output": ...}`` for triple and coevolution runs (a plan
-    that ``actlab.models.build`` takes as it is). When the run learned its constants, one module
-    per layer (``{"input": ..., "hidden_1": ..., ...}``, also a plan) holding the trained values as
-    learnable constants. ``fast=True`` gives each as ``actlab.fast(spec)`` (learned constants
-    fixed at their values): a compiled kernel where it measures faster than eager (compiling
-    takes a few seconds; worth it for long trainings)."""
+    that ``actlab.models.build`` takes as it is; on a user's model, a module per slot group). When
+    the run learned its constants, one module per layer (``{"input": ..., "hidden_1": ..., ...}``,
+    also a plan) holding the trained values as learnable constants. ``fast=True`` gives each as
+    ``actlab.fast(spec)`` (learned constants fixed at their values): a compiled kernel where it
+    measures faster than eager (compiling takes a few seconds; worth it for long trainings)."""
     d = read_best(path)
     if d["learned"]:
         mods = {

@@ -25,7 +25,6 @@ from actlab._io import finite_float, oversized, read_json
 from actlab.catalogue import expr as E
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.config import EvolveConfig
-from actlab.studies.evolve.modes import SLOTS
 
 CHECKPOINT = "checkpoint.json"
 FORMAT_CHECKPOINT = "actlab-evolve-checkpoint"
@@ -218,7 +217,7 @@ class _Checks:
 
     def populations(self, pops: Any) -> None:
         c = self.config
-        n_pops = 3 if c.mode == "coevolution" else 1
+        n_pops = len(c.slots) if c.mode == "coevolution" else 1
         if not isinstance(pops, list) or len(pops) != n_pops:
             raise self.bad(f"not {n_pops} population(s)")
         for pop in pops:
@@ -230,7 +229,7 @@ class _Checks:
     def individual(self, ind: Any) -> None:
         if not isinstance(ind, Mapping):
             raise self.bad("an individual that is not a table")
-        self.slots(ind.get("slots"), "an individual", 3 if self.config.mode == "triple" else 1)
+        self.slots(ind.get("slots"), "an individual", len(self.config.slots) if self.config.mode == "triple" else 1)
         if ind.get("fitness") is not None and not _is_num(ind.get("fitness")):
             raise self.bad("an individual's fitness is not a finite number")
         fidelity = ind.get("rung")
@@ -242,8 +241,9 @@ class _Checks:
             if reps not in (None, []):
                 raise self.bad("representatives in a run without coevolution")
             return
-        if not isinstance(reps, list) or len(reps) != 3:
-            raise self.bad("not 3 representatives")
+        n = len(self.config.slots)
+        if not isinstance(reps, list) or len(reps) != n:
+            raise self.bad(f"not {n} representatives")
         for t in reps:
             self.expression(t, "a representative")
 
@@ -254,7 +254,7 @@ class _Checks:
         for item in hof:
             if not _fits(item, HALL_OF_FAME_ENTRY):
                 raise self.bad("a hall-of-fame entry without key, slots, fitness, status, nodes and generation")
-            self.slots(item.get("slots"), "a hall-of-fame entry", len(self.config.slots))  # coevolution: all three
+            self.slots(item.get("slots"), "a hall-of-fame entry", len(self.config.slots))  # coevolution: every slot
             if not self.fitness_per_fidelity(item.get("rungs")):
                 raise self.bad("a hall-of-fame entry whose fitness per fidelity is not a list of finite numbers")
 
@@ -273,7 +273,8 @@ class _Checks:
             if not (_fits(h, HISTORY_ENTRY) and h.get("generation") == i):
                 raise self.bad(f"the history of generation {i} is incomplete")
             if self.config.mode == "coevolution" and not (
-                isinstance(h.get("slots"), Mapping) and all(_fits(h["slots"].get(s), SLOT_HISTORY) for s in SLOTS)
+                isinstance(h.get("slots"), Mapping)
+                and all(_fits(h["slots"].get(s), SLOT_HISTORY) for s in self.config.slots)
             ):
                 raise self.bad(f"the history of generation {i} lacks the best of each population")
 

@@ -21,7 +21,7 @@ from actlab.catalogue import get
 from actlab.execution import WHERE_ONLY, parse_tasks, task_name
 from actlab.execution.tasks import retarget
 from actlab.studies.evolve import gp as G
-from actlab.studies.evolve.modes import MODES, SLOTS
+from actlab.studies.evolve.modes import MODES, SLOTS, check_groups
 from actlab.surrogate.features import Task
 from actlab.training import TrainConfig
 
@@ -96,10 +96,15 @@ class EvolveConfig:
     # Restart when the hall of fame's best has not changed for this many generations: the
     # population is drawn at random again around the hall of fame's best (None: never).
     stagnation: int | None = None
+    # Triple and coevolution on a model of the user's: its slot groups, a function each (found from
+    # the model when the run starts; see modes). None: input, hidden and output.
+    groups: list[str] | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ActlabError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
+        if self.groups is not None:
+            self.groups = list(check_groups(self.groups, "the evolution"))
         self._check_population()
         self._check_trees()
         self._check_training()
@@ -200,11 +205,18 @@ class EvolveConfig:
 
     @property
     def slots(self) -> tuple[str, ...]:
-        return ("all",) if self.mode == "single" else SLOTS
+        """The slots an individual fills: ``all``; input, hidden and output; or a user's model's groups."""
+        if self.mode == "single":
+            return ("all",)
+        return tuple(self.groups) if self.groups else SLOTS
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain data; ``groups`` only where a user's model has them (so that every
+        other run keeps the key and the files it always had)."""
         d = asdict(self)
         d["train"] = self.train.to_dict()
+        if self.groups is None:
+            del d["groups"]
         return d
 
     @classmethod
@@ -216,6 +228,7 @@ class EvolveConfig:
         """What a resumed run must share with the checkpoint (all but how long it runs and the final
         evaluation)."""
         d = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_KEY and not (k in LATER and v == LATER[k])}
+        d.pop("groups", None)  # read from the model, whose reference, options and file are in the key
         for part, names in WHERE_ONLY.items():  # where the data is and where it runs: not what it is
             d[part] = {k: v for k, v in d[part].items() if k not in names}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

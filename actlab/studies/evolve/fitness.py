@@ -25,12 +25,13 @@ from actlab.training import RunResult
 
 def plan_for(mode: str, functions: Mapping[str, str], learnable: bool = False) -> dict[str, str]:
     """The model's activation plan for evolved functions (spec strings ``expr:TEXT``, or
-    ``pexpr:TEXT`` when their constants are ``learnable``)."""
+    ``pexpr:TEXT`` when their constants are ``learnable``): one function everywhere but the output
+    (single mode), else each slot's own (input, hidden, output; or a user's model's groups)."""
     prefix = LEARN_PREFIX if learnable else PREFIX
     if mode == "single":
         t = prefix + functions["all"]
         return {"input": t, "hidden": t}
-    return {s: prefix + functions[s] for s in ("input", "hidden", "output")}
+    return {s: prefix + text for s, text in functions.items()}
 
 
 def catalogue_plan(spec: str) -> dict[str, str]:

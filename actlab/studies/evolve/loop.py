@@ -3,10 +3,10 @@ of trained candidates and the history, and steps from one generation to the next
 
 * ``single`` and ``triple`` mode: one population; generation 0 is random (ramped half-and-half),
   every later one is varied from the last (tournament, crossover, mutation, elite kept).
-* ``coevolution``: three populations, one per slot; each individual is scored together with the
-  current best (the *representative*) of the other two populations. In generation 0 the
-  representatives are random members; after every generation each population's best becomes its
-  representative. Since the partners change, every individual is scored again each generation
+* ``coevolution``: one population per slot (three, or a user's model's groups); each individual is
+  scored together with the current best (the *representative*) of the other populations. In
+  generation 0 the representatives are random members; after every generation each population's
+  best becomes its representative. Since the partners change, every individual is scored again each generation
   (the cache answers for combinations already trained).
 * Offspring that repeat a behaviour already trained are varied again (:func:`~actlab.studies.evolve.gp.renew`).
 * With a surrogate (single mode), the population is varied several times and the offspring it
@@ -37,7 +37,6 @@ from actlab.studies.evolve import checkpoint
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import make_task, plan_for, sanitise
-from actlab.studies.evolve.modes import SLOTS
 from actlab.studies.evolve.tasks import WORST, Standing
 
 COUNTS = ("candidates", "evaluations", "cache_hits", "rejected", "failed")  # per generation, summed in the totals
@@ -244,14 +243,14 @@ class Evolution:
             )
             for item in self._kept()
         ]
-        return keep + G.ramped_population(self.tb, c.population - len(keep), slots=1 if c.mode == "single" else 3)
+        return keep + G.ramped_population(self.tb, c.population - len(keep), slots=len(c.slots))
 
     def _step_population(self, g: int, restart: bool = False) -> dict[str, Any]:
         """A generation of single or triple mode: one population."""
         c = self.config
         elite = c.elite if g else 0
         if g == 0:
-            pop = G.ramped_population(self.tb, c.population, slots=1 if c.mode == "single" else 3)
+            pop = G.ramped_population(self.tb, c.population, slots=len(c.slots))
         elif restart:
             pop = self._restarted()
             elite = len(self._kept())
@@ -330,7 +329,7 @@ class Evolution:
                 owners.append(ind)
         _, counts = self._score(owners, cands, g)
         per_slot = {}
-        for s, pop in zip(SLOTS, self.pops, strict=True):
+        for s, pop in zip(self.config.slots, self.pops, strict=True):
             spread = _spread([G.score(ind) for ind in pop])
             per_slot[s] = {"best": spread["best"], "mean": spread["mean"]}
         self.reps = [G.clone(max(p, key=lambda ind: ind.fitness)) for p in self.pops]
@@ -350,13 +349,13 @@ class Evolution:
         how many offspring were replaced and kept."""
         c = self.config
         if g == 0:
-            self.pops = [G.ramped_population(self.tb, c.population) for _ in SLOTS]
+            self.pops = [G.ramped_population(self.tb, c.population) for _ in c.slots]
         elif restart:
             kept = self._kept()
             self.pops = [
                 [G.text_to_tree(k["slots"][s], self.pset) for k in kept]
                 + G.ramped_population(self.tb, c.population - len(kept))
-                for s in range(len(SLOTS))
+                for s in range(len(c.slots))
             ]
         else:
             self.pops = [G.vary(self.tb, p, elite=c.elite, cxpb=c.cxpb, mutpb=c.mutpb) for p in self.pops]

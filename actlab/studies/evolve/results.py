@@ -72,6 +72,8 @@ def best_json(results: Mapping[str, Any]) -> dict[str, Any]:
         "model": c["model"],
         "model_options": c["model_options"],
     }
+    if "groups" in c:  # a user's model, a function per slot group
+        d["groups"] = c["groups"]
     final = results.get("final")
     if final:
         d.update(_tested(final, learn))

@@ -19,16 +19,18 @@ from typing import Any
 
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
+from actlab._refs import is_ref
 from actlab.data import load
 from actlab.execution import Runner
 from actlab.models import build, model_summary
 from actlab.studies.evolve import gp as G
+from actlab.studies.evolve.best import slots_text
 from actlab.studies.evolve.checkpoint import CHECKPOINT, read_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness, plan_for
 from actlab.studies.evolve.loop import Evolution
-from actlab.studies.evolve.modes import SLOTS
+from actlab.studies.evolve.modes import MAX_GROUPS, SLOTS, check_groups
 from actlab.studies.evolve.results import best_json, collect
 from actlab.surrogate import Surrogate
 from actlab.training import few_steps
@@ -93,6 +95,29 @@ def run_evolution(
     return results
 
 
+def _slot_groups(config: EvolveConfig, data) -> list[str] | None:
+    """Triple and coevolution: a model of the user's gets a function per slot group (returned, read
+    from the model built); a built-in model is built with a function per slot (None)."""
+    if not is_ref(config.model):
+        plan = plan_for(config.mode, dict.fromkeys(config.slots, "x"))
+        build(config.model, data.input_shape, data.n_classes, plan, **config.model_options)
+        return None
+    slots = build(config.model, data.input_shape, data.n_classes, "relu", **config.model_options).slots
+    if not 2 <= len(slots) <= MAX_GROUPS:
+        raise ActlabError(
+            f"{config.mode} mode evolves a function for each slot of {config.model}, which has {len(slots)} "
+            f"({slots_text(list(slots))}); "
+            + (
+                "evolve one function with --mode single"
+                if len(slots) < 2
+                else f"group them into 2 to {MAX_GROUPS} with --slots, e.g. 'features.*=conv,classifier.*=head'"
+            )
+        )
+    if config.learn_constants:
+        raise ActlabError(f"--learn-constants in {config.mode} mode on a model of your own: use --mode single")
+    return list(check_groups(slots, config.model))
+
+
 def _tasks(config: EvolveConfig):
     """The first task's data and the description of every task's model; a bad dataset or a model
     whose slots cannot take one function each: one line, before any work."""
@@ -101,8 +126,13 @@ def _tasks(config: EvolveConfig):
         data = load(c.dataset, seed=c.data_seed, **c.data_options)
         model = model_summary(c.model, data.input_shape, data.n_classes, **c.model_options)
         if c.mode != "single":
-            plan = plan_for(c.mode, dict.fromkeys(SLOTS, "x"))
-            build(c.model, data.input_shape, data.n_classes, plan, **c.model_options)
+            groups = _slot_groups(c, data)
+            if first is not None and groups != config.groups:
+                raise ActlabError(
+                    f"{config.mode} mode evolves a function per slot, and the tasks' models have other slots "
+                    f"({name}: {slots_text(groups or list(SLOTS))}); give every task a model with the same slots"
+                )
+            config.groups = groups
         first = data if first is None else first
         lines.append(model if config.tasks is None else f"{name}: {model}")
     return first, "\n".join(lines)
