@@ -15,6 +15,7 @@ from actlab import ActlabError
 from actlab._refs import load_ref, source_hash
 from actlab.api._compare import STUDY, config_from_args
 from actlab.api._keywords import arguments
+from actlab.execution.tasks import parse_tasks, retarget
 from actlab.studies.compare import run_compare
 
 MODEL = textwrap.dedent(
@@ -108,3 +109,15 @@ def test_built_in_models_and_data_have_no_source_and_take_no_version(project):
         _compare("builtin", data_version="v1")
     with pytest.raises(ActlabError, match="--model-arg source=... is taken"):
         _compare("builtin", model_arg={"source": "x"})
+
+
+def test_a_model_or_loader_only_a_task_names_is_keyed_by_its_file(project):
+    base = config_from_args(arguments(STUDY, "compare", {"dataset": "loaders.py:blobs", "model": "mlp"}))
+    loader_source = base.data_options["source"]
+    own, same = parse_tasks("digits/mine.py:build,loaders.py:blobs", "mlp")
+    there = retarget(base, own)
+    assert there.model_options == {"source": {"sha256": source_hash("mine.py:build", "model builder")}}
+    assert "source" not in there.data_options  # the loader's hash does not follow to another dataset
+    assert retarget(base, same).data_options["source"] == loader_source
+    (project / "mine.py").write_text(MODEL + "# edited\n")
+    assert retarget(base, own).model_options != there.model_options

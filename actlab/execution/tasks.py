@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from actlab._errors import ActlabError
-from actlab._refs import is_ref
+from actlab._refs import SOURCE, is_data_file, is_ref, source_hash
 from actlab.data import names as dataset_names
 from actlab.execution.units import slug
 from actlab.models import names as model_names
@@ -107,6 +107,14 @@ def parse_tasks(value: Any, model: str) -> list[dict[str, Any]]:
     return tasks
 
 
+def _source(ref: str, what: str) -> dict[str, Any]:
+    """``{"source": {"sha256": ...}}`` for a model or loader of the user's, else nothing."""
+    if not is_ref(ref) or is_data_file(ref):
+        return {}
+    digest = source_hash(ref, what)
+    return {SOURCE: {"sha256": digest}} if digest is not None else {}
+
+
 def task_name(task: Mapping[str, Any]) -> str:
     """A task as tables print it, ``DATASET[:LIMIT]/MODEL``."""
     limit = f":{task['limit']}" if task.get("limit") is not None else ""
@@ -121,9 +129,15 @@ def folder_name(task: Mapping[str, Any]) -> str:
 def retarget(base: Any, task: Mapping[str, Any]) -> Any:
     """``base`` (a study's :class:`Task` or config: a dataclass with ``dataset``, ``model``,
     ``data_options``, ``model_options``) on ``task``: the same training and data seed; the limit
-    the task's where it gives one; the model's options only where the model is the same."""
-    options = base.model_options if task["model"] == base.model else {}
-    data = dict(base.data_options)
+    the task's where it gives one; the model's options only where the model is the same. A model or
+    loader of the user's that only the task names gets its file's hash (``source``), so that its
+    runs' keys change with the file, as the study's own do."""
+    options = dict(base.model_options) if task["model"] == base.model else _source(task["model"], "model builder")
+    data = {k: v for k, v in base.data_options.items() if k != SOURCE}
+    if task["dataset"] == base.dataset and SOURCE in base.data_options:
+        data[SOURCE] = base.data_options[SOURCE]
+    elif task["dataset"] != base.dataset:
+        data.update(_source(task["dataset"], "data loader"))
     if task.get("limit") is not None:
         data["limit"] = task["limit"]
     return dataclasses.replace(
