@@ -76,7 +76,7 @@ def transfer_table(
     two-sample permutation test, Holm-corrected within the task, :func:`~actlab.stats.versus`),
     then the ranking across tasks of the mean test accuracies (:func:`~actlab.stats.ranking`).
     ``runs[task index, name, seed]`` is a run's record (``RunResult.to_dict()``)."""
-    per_task = []
+    per_task: list[dict[str, Any]] = []
     for t, task in enumerate(tasks):
         acc = {n: [runs[t, n, s]["test"].get("accuracy", math.nan) for s in seeds] for n in names}
         settled = {n: converged([result_converged(runs[t, n, s]) for s in seeds]) for n in names}

@@ -35,7 +35,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -370,16 +370,13 @@ class _Run:
         """One training pass and its record (training scores, gradient norms, then the validation
         scores if every loss was finite); and whether it was."""
         t0 = time.perf_counter()
-        train_stats, finite = (_train_epoch if isinstance(self.train_split, tuple) else _train_stream_epoch)(
-            self.model,
-            self.optimizer,
-            self.loss_fn,
-            self.train_split,
-            self.n_classes,
-            self.config.batch_size,
-            self.gen,
-            self.grads,
-        )
+        common = (self.n_classes, self.config.batch_size, self.gen, self.grads)
+        if isinstance(self.train_split, tuple):
+            train_stats, finite = _train_epoch(self.model, self.optimizer, self.loss_fn, self.train_split, *common)
+        else:
+            train_stats, finite = _train_stream_epoch(
+                self.model, self.optimizer, self.loss_fn, self.train_split, *common
+            )
         record: dict[str, Any] = {
             "epoch": epoch,
             "seconds": time.perf_counter() - t0,
@@ -478,7 +475,7 @@ def _train_stream_epoch(
     device = next(model.parameters()).device
     labels: list[torch.Tensor] = []
 
-    def batches():
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for xb, yb in split.batches(batch_size, gen):
             labels.append(yb)
             yield xb.to(device), yb.to(device)
