@@ -343,3 +343,20 @@ def test_a_function_that_cannot_run_in_the_model_is_a_recorded_failure_and_a_bug
     assert not list(tmp_path.glob("*.claim"))
     with Runner() as runner, pytest.raises(TypeError, match="a bug in the function"):
         runner.map([Unit(name="bug", plan="buggy_act", **base)])
+
+
+def test_a_dataset_given_while_float64_is_the_default_is_kept_apart_from_the_float32_one(digits):
+    """The datasets a process keeps are keyed by torch's default dtype too: a study given float64
+    data (as the tests of packed = alone do) leaves no float64 set behind for later float32 trainings."""
+    from actlab.execution import Unit, load_data, provide_data
+
+    u = Unit(name="u", plan="relu", dataset="digits", model="mlp", train={}, data_seed=0, data_options={})
+    was = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        wide = dataclasses.replace(digits, train=dataclasses.replace(digits.train, x=digits.train.x.double()))
+        provide_data(u, wide)
+        assert load_data(u.to_dict()) is wide
+    finally:
+        torch.set_default_dtype(was)
+    assert load_data(u.to_dict()).train.x.dtype == torch.float32

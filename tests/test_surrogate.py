@@ -112,6 +112,8 @@ def test_leave_one_out_rank_correlation_on_real_trainings(tmp_path):
         trainings = Trainings(config, runner, tmp_path, Progress(len(specs), enabled=False), {})
         trainings.train(specs)
     real = [trainings.score(s) for s in specs]
+    errors = {s: r["error"] for s in specs for r in trainings.records[s] if "error" in r}
+    assert not errors and None not in real, errors
     assert max(real) > 0.6 and min(real) < 0.3  # good and bad functions, trained for real
     mean, std = Surrogate(config.task()).leave_one_out(specs, real)
     assert all(0 <= m <= 1 for m in mean) and all(s >= 0 for s in std)

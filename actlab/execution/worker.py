@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+
 from actlab._errors import ActlabError, first_line
 from actlab.catalogue.expr import LEARN_PREFIX, PREFIX, Expression
 from actlab.data import Dataset, load
@@ -47,7 +49,10 @@ def load_data(u: Mapping[str, Any]) -> Dataset:
 
 
 def _data_key(u: Mapping[str, Any]) -> str:
-    return json.dumps([u["dataset"], int(u["data_seed"]), u.get("data_options") or {}], sort_keys=True, default=str)
+    """The dataset of ``u`` as loaded now: its tensors take torch's default dtype, so that is in the key too
+    (a set loaded while float64 was the default is another set than the float32 one)."""
+    where = [u["dataset"], int(u["data_seed"]), u.get("data_options") or {}, str(torch.get_default_dtype())]
+    return json.dumps(where, sort_keys=True, default=str)
 
 
 def plan_templates(plan: Any) -> Any:

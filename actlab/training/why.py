@@ -26,7 +26,8 @@ MEASURES = ("dead", "saturated", "effective_rank", "grad_norm_first", "grad_norm
 
 
 def _values(runs: Sequence[Diagnostics], slot: str, key: str) -> list[float]:
-    return [float(r[slot][key]) if slot in r and key in r[slot] else math.nan for r in runs]
+    values = [r[slot].get(key) if slot in r else None for r in runs]
+    return [float(v) if isinstance(v, (int, float)) else math.nan for v in values]  # saved NaN reads as None
 
 
 def _scale(key: str, v: np.ndarray) -> np.ndarray:
