@@ -42,6 +42,31 @@ def _read(requests: queue.SimpleQueue) -> None:
     os._exit(0)  # the parent is gone (or let this process go): stop now, even in the middle of sympy's work
 
 
+class _OverBudget(BaseException):
+    """The request used its CPU seconds (a BaseException: sympy's own ``except Exception`` lets it pass)."""
+
+
+def _over_budget(signum, frame):
+    raise _OverBudget
+
+
+def _within(budget, work, request: dict) -> dict:
+    """``work(request)`` stopped after ``budget`` seconds of this process's CPU time (``{"timeout":
+    True}``), a limit that does not move with how busy the machine is, as a wall-clock one would;
+    where the platform has no CPU timer, no limit here (the parent's wall-clock limit holds)."""
+    timer = getattr(signal, "ITIMER_PROF", None)
+    if not budget or timer is None:
+        return work(request)
+    signal.signal(signal.SIGPROF, _over_budget)
+    try:
+        signal.setitimer(timer, float(budget), 0.05)  # then every 50 ms, should sympy swallow one
+        return work(request)
+    except _OverBudget:
+        return {"timeout": True}
+    finally:
+        signal.setitimer(timer, 0)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = os.fdopen(os.dup(1), "wb")
@@ -67,7 +92,10 @@ def main() -> None:
     while True:
         line = requests.get()
         try:
-            reply = work(json.loads(line))
+            request = json.loads(line)
+            reply = _within(request.pop("cpu_seconds", None), work, request)
+        except _OverBudget:  # the timer fired as the work returned
+            reply = {"timeout": True}
         except Exception as e:  # sympy refused or gave up: the parent shows the expression as built
             reply = {"error": first_line(e)}
         send(reply)

@@ -2,8 +2,10 @@
 
 sympy's simplify can run for minutes on a tree of five nodes, and pure-Python work cannot be
 stopped safely from outside within the same process. So sympy runs in a child process
-(:mod:`._child`): one per process that needs it, started on first use and reused, killed (and
-reaped) when a request runs past its limit; the next request starts a fresh one. The two speak
+(:mod:`._child`): one per process that needs it, started on first use and reused. A request may
+carry ``cpu_seconds``: the child stops its own work after that much CPU time and answers
+``{"timeout": True}``, staying up. Past the wall-clock limit of :func:`ask` the child is killed
+(and reaped); the next request starts a fresh one. The two speak
 JSON lines over the child's stdin and stdout: a request carries the expression as actlab's
 canonical text, which the child reads with actlab's own parser; a reply carries strings, numbers
 and flags. Nothing is pickled or evaluated.

@@ -87,12 +87,22 @@ def work(request: dict[str, Any]) -> dict[str, Any]:
 # sympy's simplify has no size that is safe: trees of 4-6 nodes were measured to take minutes
 # (e.g. hardshrink(relu(selu(tanh(hardswish(x)))))), and the median time grows with the size
 # (about 0.05 s at 6 nodes, 1 s at 15; 1,300 random trees of 2-16 nodes). So: no simplification
-# above SIMPLIFY_MAX_NODES nodes or SIMPLIFY_MAX_OPS operations, and a time limit for the rest
-# (the sympy process is killed when it runs over); the expression as built otherwise, with a note.
+# above SIMPLIFY_MAX_NODES nodes or SIMPLIFY_MAX_OPS operations, and a limit for the rest; the
+# expression as built otherwise, with a note. The limit is of the sympy process's CPU time, so that
+# a formula does not depend on how busy the machine is (a wall-clock limit gave another formula for
+# the same function under load); a wall-clock limit WALL_FACTOR times longer (plus WALL_EXTRA)
+# stops a request that hangs without using CPU, by killing the process.
 SIMPLIFY_MAX_OPS = 40
 SIMPLIFY_MAX_NODES = 20
-SIMPLIFY_SECONDS = 2.0
-LATEX_SECONDS = 5.0  # building and printing the expression as built (no simplification)
+SIMPLIFY_SECONDS = 2.0  # of CPU time
+LATEX_SECONDS = 5.0  # of CPU time: building and printing the expression as built (no simplification)
+WALL_FACTOR = 10
+WALL_EXTRA = 5.0
+
+
+def _ask(request: dict[str, Any], cpu_seconds: float) -> dict[str, Any]:
+    """The sympy process's reply within ``cpu_seconds`` of its CPU time (``{"timeout": True}`` past it)."""
+    return _process.ask({**request, "cpu_seconds": cpu_seconds}, cpu_seconds * WALL_FACTOR + WALL_EXTRA)
 
 
 def start_sympy() -> None:
@@ -107,7 +117,7 @@ def _formula(reply: dict[str, Any]) -> bool:
 
 def _built_formula(text: str, seconds: float) -> dict[str, Any]:
     """The sympy process's reply for the expression as built, or ``{"note": why not}``."""
-    reply = _process.ask({"op": "build", "expr": text}, seconds)
+    reply = _ask({"op": "build", "expr": text}, seconds)
     if _formula(reply) and isinstance(reply.get("ops"), int):
         return reply
     if "failed" in reply:
@@ -117,11 +127,11 @@ def _built_formula(text: str, seconds: float) -> dict[str, Any]:
 
 def _simplified_formula(text: str, seconds: float) -> dict[str, Any]:
     """``{"text", "latex"}`` simplified, or ``{"note": ...}`` (empty where the expression as built is shortest)."""
-    reply = _process.ask({"op": "simplify", "expr": text}, seconds)
+    reply = _ask({"op": "simplify", "expr": text}, seconds)
     if _formula(reply):
         return reply
     if reply.get("timeout"):
-        return {"note": f"not simplified: sympy took longer than {seconds:g} s"}
+        return {"note": f"not simplified: sympy took more than {seconds:g} s of CPU"}
     if "failed" in reply:
         return {"note": f"not simplified: sympy could not run ({reply['failed']})"}
     if reply.get("shorter") is False:
@@ -133,9 +143,9 @@ def simplified(
     node: Node, max_ops: int = SIMPLIFY_MAX_OPS, max_nodes: int = SIMPLIFY_MAX_NODES, seconds: float = SIMPLIFY_SECONDS
 ) -> dict[str, Any]:
     """``{"text", "latex", "simplified", "note"}``: sympy's simplification when the tree is small
-    (at most ``max_nodes`` nodes and ``max_ops`` operations) and sympy finishes within ``seconds``;
-    else the expression as built, with ``simplified`` False and ``note`` saying why (empty when
-    sympy found nothing shorter). sympy runs in its own process: this one's ``random`` state is
+    (at most ``max_nodes`` nodes and ``max_ops`` operations) and sympy finishes within ``seconds``
+    of CPU time; else the expression as built, with ``simplified`` False and ``note`` saying why
+    (empty when sympy found nothing shorter). sympy runs in its own process: this one's ``random`` state is
     never touched."""
     text = to_text(node)
     built = _built_formula(text, max(seconds, LATEX_SECONDS))
@@ -160,7 +170,7 @@ def _latex_of_text(text: str) -> str:
 
 def latex(node: Node, seconds: float = LATEX_SECONDS) -> str:
     """LaTeX of the expression as built (sympy's automatic evaluation, no simplify); the
-    expression's own text where sympy fails or takes longer than ``seconds``."""
+    expression's own text where sympy fails or takes more than ``seconds`` of CPU time."""
     text = to_text(node)
     built = _built_formula(text, seconds)
     return built["latex"] if "note" not in built else _latex_of_text(text)
