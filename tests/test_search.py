@@ -639,3 +639,23 @@ def test_a_final_evaluation_that_has_not_converged_trains_everyone_longer_then_g
     assert "not converged" in (out / "report.html").read_text()
     warning = [ln for ln in r.stderr.splitlines() if ln.startswith("actlab: warning:")]
     assert warning == [next(ln for ln in r.stderr.splitlines() if "optimizer step per epoch, 3 in 3 epochs" in ln)]
+
+
+def test_the_top_configuration_and_the_baseline_transfer_to_other_tasks(tmp_path):
+    """--transfer-to: the final contenders train on other tasks with the final seeds and epochs."""
+    import actlab
+
+    out = tmp_path / "t"
+    options = {"dataset": "iris", "layers": 3, "width": 8, "candidates": "relu,tanh", "trials": 2, "epochs": 2}
+    options |= {"batch_size": 16, "final_seeds": 2, "top_k": 1, "threads": 1, "quiet": True}
+    result = actlab.search(**options, transfer_to="wine", out=out)
+    final = result.results["final"]
+    table = final["transfer"]
+    assert [t["task"] for t in table["tasks"]] == ["wine/mlp"] and table["functions"] == ["baseline", "top-1"]
+    assert table["reference"] == "baseline" and table["seeds"] == final["seeds"]
+    runs = [json.loads(p.read_text()) for p in (out / "transfer").glob("*.json")]
+    assert len(runs) == 2 * 2 and {r["unit"]["dataset"] for r in runs} == {"wine"}
+    assert {r["unit"]["train"]["seed"] for r in runs} == set(final["seeds"])
+    assert {r["unit"]["train"]["epochs"] for r in runs} == {final["epochs"]}
+    assert "transfer to other tasks" in result.table()
+    assert "Transfer to other tasks" in (out / "report.html").read_text()

@@ -182,3 +182,16 @@ def test_evolve_transfers_its_final_contenders_with_the_final_seeds(tmp_path):
     seeds = sorted((u["unit"]["dataset"], u["unit"]["train"]["seed"], u["unit"]["train"]["epochs"]) for u in units)
     assert seeds == sorted((d, s, 2) for d in ("wine", "digits") for s in (1, 2) for _ in range(3))
     assert json.loads((tmp_path / "evo" / "results.json").read_text())["final"]["transfer"]["seeds"] == [1, 2]
+
+
+def test_two_contenders_with_one_plan_train_it_once_and_share_its_runs(tmp_path):
+    from actlab.execution import Runner, Task
+    from actlab.execution.transfer import transfer_to
+    from actlab.training import TrainConfig
+
+    base = Task(dataset="iris", train=TrainConfig(epochs=1, threads=1), data_options={"limit": 60})
+    with Runner() as runner:
+        table = transfer_to({"a": "relu", "b": "relu"}, base, ["wine"], [1], runner, tmp_path, "a", progress=False)
+    assert len(list(tmp_path.glob("*.json"))) == 1  # one training for both names
+    rows = {r["function"]: r for r in table["tasks"][0]["rows"]}
+    assert rows["a"]["test_accuracy"] == rows["b"]["test_accuracy"]

@@ -10,9 +10,8 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
-from actlab.api._options import SHARED, Option, Study, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
-from actlab.execution.tasks import TASKS_HELP
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 
@@ -156,14 +155,7 @@ FINAL = (
         "{value})",
         type=_list,
     ),
-    Option(
-        ("--transfer-to",),
-        "train the evolved function, ReLU and the best catalogue function on these tasks too, with the final seeds "
-        "and epochs, nothing searched again; each task tested against ReLU, all ranked across tasks: {tasks}",
-        type=str,
-        metavar="TASKS",
-        words=lambda: {"tasks": TASKS_HELP},
-    ),
+    transfer_option("the evolved function, ReLU and the best catalogue function", "ReLU"),
 )
 # The defaults are EvolveConfig's own (a new run); a resumed run starts from the checkpoint's config.
 STUDY = Study(

@@ -396,6 +396,20 @@ DATA = (
     ),
     Option(("--no-download",), "never download; fail if files are missing", flag=True, path=None),
 )
+
+
+def transfer_option(who: str, reference: str) -> Option:
+    """``--transfer-to TASKS`` of a study whose final contenders are ``who``."""
+    return Option(
+        ("--transfer-to",),
+        f"train {who} on these tasks too, with the final seeds and epochs, nothing searched again; each task tested "
+        f"against {reference}, all ranked across tasks: {{tasks}}",
+        type=str,
+        metavar="TASKS",
+        words=lambda: {"tasks": importlib.import_module("actlab.execution.tasks").TASKS_HELP},  # help: no torch
+    )
+
+
 MODEL = (
     Option(
         ("--model",),

@@ -8,8 +8,9 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import finite
 from actlab.api._keywords import arguments
-from actlab.api._options import SHARED, Option, Study, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
+from actlab.execution.transfer import transfer_text
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, format_p
 from actlab.studies.search import PRUNERS, SAMPLERS, SearchConfig, candidates
@@ -65,6 +66,9 @@ OWN = (
     Option(("--study",), "study name (default actlab-DATASET-MODEL)", type=str, path=None),
     Option(("--top-k",), "configurations trained again and scored on test ({default})"),
     Option(("--final-seeds",), "seeds of the final evaluation ({default})"),
+    transfer_option(
+        "the top configuration and the baseline (a per-slot plan: on models with the same slots)", "the baseline"
+    ),
     Option(
         ("--heartbeat",),
         "seconds between the marks a running trial leaves in the study, by which other processes tell a trial "
@@ -137,6 +141,9 @@ def format_final(results) -> str:
         )
     if any(c["outcome"] == NOT_CONVERGED for c in final.get("configs", [])):
         lines.append(final["convergence"])
+    if final.get("transfer"):
+        lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs the baseline):")
+        lines.append(transfer_text(final["transfer"]))
     return "\n".join(lines)
 
 

@@ -10,12 +10,16 @@ How a task is written: :mod:`actlab.execution.tasks`.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from actlab._errors import ActlabError
+from actlab._progress import Progress
+from actlab.execution.records import finished_text
 from actlab.execution.runner import Runner
+from actlab.execution.tasks import parse_tasks, retarget, task_name
 from actlab.execution.units import Task, Unit
 from actlab.stats import (
     ACCURACY,
@@ -51,18 +55,51 @@ def transfer(
         for name, plan in contenders.items():
             for s in seeds:
                 u = task.unit("transfer", plan, **{**train, "seed": s})
-                u.name = f"transfer-{u.key()}"
+                u.name = f"transfer-{u.key()}"  # by content: two contenders with one plan train it once
                 units[t, name, s] = u
-    where = {u.name: f"{names[t]} {n} seed {s}" for (t, n, s), u in units.items()}
+    where: dict[str, str] = {}
+    for (t, n, s), u in units.items():
+        where[u.name] = f"{where[u.name]} = {n}" if u.name in where else f"{names[t]} {n} seed {s}"
     done = None if on_done is None else lambda u, rec, cached: on_done(where[u.name], rec, cached)
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
-    records = runner.run(list(units.values()), folder, on_done=done)
+    records = runner.run(list({u.name: u for u in units.values()}.values()), folder, on_done=done)
     failed = next((n for n, r in records.items() if "error" in r), None)
     if failed is not None:
         raise ActlabError(f"transfer run {where[failed]} failed ({records[failed]['error']}); fix it and rerun")
     runs = {key: records[u.name]["result"] for key, u in units.items()}
     return transfer_table(list(contenders), names, list(seeds), runs, reference)
+
+
+def transfer_to(
+    contenders: Mapping[str, Any],
+    base: Task,
+    to: Sequence[str],
+    seeds: Sequence[int],
+    runner: Runner,
+    folder: Path | None,
+    reference: str,
+    progress: bool = True,
+    **train: Any,
+) -> dict[str, Any]:
+    """A study's ``--transfer-to``: the ``contenders`` (name -> plan) on the tasks ``to`` (texts of
+    :mod:`actlab.execution.tasks`), each the study's ``base`` task retargeted, with ``seeds`` and
+    ``train``; nothing searched again. A progress line per run; :func:`transfer` for the rest."""
+    tasks = {task_name(t): retarget(base, t) for t in parse_tasks(list(to), base.model)}
+    if progress:
+        print(
+            f"transfer: {', '.join(contenders)} on {', '.join(tasks)}, {len(seeds)} seeds, "
+            f"{train.get('epochs')} epochs",
+            file=sys.stderr,
+            flush=True,
+        )
+    bar = Progress(len(contenders) * len(tasks) * len(seeds), "transfer runs", enabled=progress)
+
+    def done(what: str, rec: Mapping[str, Any], cached: bool) -> None:
+        bar.begin(what)
+        bar.finish(finished_text(rec, cached), skipped=cached)
+
+    return transfer(contenders, tasks, seeds, runner, folder, reference, done, **train)
 
 
 def transfer_table(
@@ -150,4 +187,4 @@ def transfer_text(table: Mapping[str, Any]) -> str:
     return format_ranking([t["task"] for t in table["tasks"]], means, table["ranking"])
 
 
-__all__ = ["format_ranking", "ranking_note", "transfer", "transfer_table", "transfer_text"]
+__all__ = ["format_ranking", "ranking_note", "transfer", "transfer_table", "transfer_text", "transfer_to"]

@@ -14,6 +14,7 @@ import numpy as np
 from actlab._io import write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note
 from actlab.report._style import PALETTE, TEXT, TITLE, figure, pyplot
+from actlab.report.ranking import transfer_html
 from actlab.stats import CI_NOTE
 
 
@@ -195,6 +196,7 @@ Objective: best validation accuracy.</p>
 <p>{html.escape(training[:1].upper() + training[1:])}, {_n(cfg["final_seeds"], "seed")};
 {html.escape(final.get("test", ""))}; win/loss = p &lt; {final.get("alpha", 0.05)} after correction.{converging}
 {html.escape(CI_NOTE)}.</p>
+{"<h3>Transfer to other tasks</h3>" + transfer_html(final["transfer"]) if final.get("transfer") else ""}
 <h2>Optimisation history</h2>{_img(figs["history"], "optimisation history")}
 <h2>Which activation wins at which layer</h2>{_img(figs["winners"], "winners per layer")}
 <h2>Parameter importances</h2>{importances}

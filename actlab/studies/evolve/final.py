@@ -37,8 +37,7 @@ from typing import Any
 
 from actlab._progress import Progress
 from actlab.execution import Task, finished_text
-from actlab.execution.tasks import parse_tasks, retarget, task_name
-from actlab.execution.transfer import transfer, transfer_text
+from actlab.execution.transfer import transfer_text, transfer_to
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -124,22 +123,11 @@ def _transfer(
     trained as in the final evaluation (``seeds``, ``epochs``)."""
     plans = {r["name"]: r["plan"] for r in final["contenders"]}
     names = ["evolved", "relu", *([final["best_catalogue"]] if final["best_catalogue"] else [])]
-    tasks = {task_name(t): retarget(Task.of(config), t) for t in parse_tasks(config.transfer_to, config.model)}
-    if progress:
-        print(
-            f"transfer: {', '.join(names)} on {', '.join(config.transfer_to)}, {len(seeds)} seeds, {epochs} epochs",
-            file=sys.stderr,
-            flush=True,
-        )
-    bar = Progress(len(names) * len(tasks) * len(seeds), "transfer runs", enabled=progress)
-
-    def done(what: str, rec: Mapping[str, Any], cached: bool) -> None:
-        bar.begin(what)
-        bar.finish(finished_text(rec, cached), skipped=cached)
-
     train = {"epochs": epochs, "patience": None, "restore_best": True, "monitor": "val_accuracy"}
     where = None if folder is None else folder / "transfer"
-    return transfer({n: plans[n] for n in names}, tasks, seeds, executor.runner, where, "relu", done, **train)
+    to = config.transfer_to or []
+    base = Task.of(config)
+    return transfer_to({n: plans[n] for n in names}, base, to, seeds, executor.runner, where, "relu", progress, **train)
 
 
 def _unsettled(final: Mapping[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab.catalogue import SIPPER48, entries, get, split_specs
-from actlab.execution import WHERE_ONLY
+from actlab.execution import WHERE_ONLY, parse_tasks, task_name
 from actlab.models import slot_names
 from actlab.training import TrainConfig
 
@@ -58,6 +58,7 @@ class SearchConfig:
     heartbeat: float = 10.0  # seconds between stamps; a trial is stale after 6 missed ones
     pack: int = 1  # trials asked together and trained in one packed model (MLP only)
     surrogate: int = 0  # keep the N candidates a surrogate predicts best (actlab.surrogate.prune); 0: all
+    transfer_to: list[str] | None = None  # tasks the top configuration and the baseline also train on; None: none
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -69,6 +70,9 @@ class SearchConfig:
         self.final_seeds = V.integer("--final-seeds", self.final_seeds, 0, V.MAX_SEEDS)
         self.pack = V.integer("--pack", self.pack, 1, V.MAX_PACK)
         self.surrogate = V.integer("--surrogate", self.surrogate, 0, V.MAX_COUNT)
+        self.transfer_to = (
+            [task_name(t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else None
+        )
         self.seed = V.integer("--seed", self.seed, 0, V.MAX_SEED)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
         # a trial is stale after 6 missed stamps: below a second, a busy machine fails healthy trials

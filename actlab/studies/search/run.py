@@ -22,6 +22,7 @@ from actlab._io import write_json_atomic as _write_json
 from actlab._progress import Progress
 from actlab.data import load
 from actlab.execution import Runner, Task
+from actlab.execution.transfer import transfer_to
 from actlab.models import build, model_summary
 from actlab.studies.search.config import SearchConfig
 from actlab.studies.search.final import final_evaluation
@@ -113,8 +114,21 @@ def run_search(
             results["final"] = final_evaluation(
                 config, study, data, progress=progress, runner=runner, folder=out / "final"
             )
+            if config.transfer_to:
+                results["final"]["transfer"] = _transfer(config, results["final"], runner, out / "transfer", progress)
     _write_json(out / "results.json", results)
     return results
+
+
+def _transfer(config: SearchConfig, final: dict[str, Any], runner: Runner, folder: Path, progress: bool) -> dict:
+    """The top configuration and the baseline on ``config.transfer_to``, trained as in the final
+    evaluation (its seeds and epochs, the weights of the best validation-loss epoch); nothing
+    searched again (a per-slot plan transfers to models with the same slots)."""
+    plans = {c["name"]: c["plan"] for c in final["configs"] if c["name"] in ("top-1", "baseline")}
+    train = {"epochs": final["epochs"], "patience": None, "restore_best": True, "monitor": "val_loss"}
+    base = Task.of(config)
+    to = config.transfer_to or []
+    return transfer_to(plans, base, to, final["seeds"], runner, folder, "baseline", progress, **train)
 
 
 def _watch(procs, storage, study_name, budget, progress: bool) -> None:
