@@ -42,6 +42,20 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def no_user_modules_left(tmp_path_factory):
+    """A user's module that a test imported from its temporary folder (``mypkg.models``) is
+    forgotten after it: a later test's package of the same name, in its own folder, is found anew
+    rather than as the module an earlier test left in ``sys.modules``."""
+    before = set(sys.modules)
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None) or ""
+        if file.startswith(base):
+            del sys.modules[name]
+
+
 @contextlib.contextmanager
 def restored_registry():
     """The catalogue's registry, left as it was on leaving (names registered meanwhile gone)."""
