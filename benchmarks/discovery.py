@@ -16,6 +16,8 @@ function on test; and the per-layer search's verdicts on the offline suite.
 3. ``actlab search --suite offline``: the top configuration against the ReLU baseline per
    dataset, win / tie / loss.
 4. ``--only tasks``: one evolution for three tasks (``--tasks mnist1d,digits,fashion-mnist:10000``),
+   its transfer to the three held-out tasks of ``HELD_OUT`` (fixed beforehand) and to the training
+   tasks, 10 seeds, ranked across all six; the same with the single-task MNIST-1D function added;
    and the fitness over tasks measured: the mean standing against ReLU that evolve uses, against
    the mean rank within a generation (generations drawn as random groups of the population's size
    from the run's candidates, 20 times) and the plain mean accuracy: how each ranks with every
@@ -54,8 +56,14 @@ EVOLUTIONS = {
 }
 QUICK = {"mnist1d": (1000, "40s", "1:0.5,3", 3), "fashion-mnist": (1000, "30s", "1:0.5,3", 3)}
 # --only tasks: (tasks, limit of those without one, budget, fidelities, final epochs (on the first task))
-TASKS = ("mnist1d,digits,fashion-mnist:10000", None, "20m", "2:0.25,6:0.5,20", 20)
+TASKS = ("mnist1d,digits,fashion-mnist:10000", None, "30m", "2:0.25,6:0.5,20", 20)
 QUICK_TASKS = ("iris,wine,digits:300", None, "150s", "1:0.5,2", 2)
+# The held-out tasks, fixed before any run and never used to choose anything: the evolved function,
+# ReLU and the best catalogue function train there (and on the training tasks again) with the final
+# seeds and epochs, and so does the single-task MNIST-1D function of RESULTS.md.
+HELD_OUT = "breast_cancer,wine,mnist1d/cnn1d"
+QUICK_HELD_OUT = "breast_cancer:200"
+MNIST1D_FUNCTION = "hardshrink(x) * abs(x + x)"  # evolved on MNIST-1D alone (RESULTS.md)
 
 
 def evolve(name: str, settings, out: Path, quick: bool, extra: tuple[str, ...] = ()) -> dict:
@@ -242,6 +250,60 @@ def aggregation(out: Path, population: int, draws: int = 20) -> None:
     )
 
 
+def with_mnist1d_function(out: Path, held_out: list[str]) -> None:
+    """The evolution's transfer table (the evolved function, ReLU, the best catalogue function on
+    the training and held-out tasks), then the same with the single-task MNIST-1D function added,
+    trained with the same seeds, epochs and data (the runs already made are reused)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from actlab.catalogue import expr as E
+    from actlab.execution import Runner, Task
+    from actlab.execution.transfer import transfer_text, transfer_to
+    from actlab.studies.evolve.config import EvolveConfig
+
+    res = json.loads((out / "results.json").read_text())
+    final = res["final"]
+    table = final["transfer"]
+    print("\ntransfer (evolve --transfer-to; test accuracy, Holm p of the average rank vs relu):")
+    print(transfer_text(table))
+    _held_out_verdicts(table, held_out)
+    config = EvolveConfig.from_dict(res["config"])
+    plans = {r["name"]: r["plan"] for r in final["contenders"]}
+    contenders = {n: plans[n] for n in table["functions"]}
+    contenders["mnist1d-evolved"] = E.PREFIX + MNIST1D_FUNCTION
+    train = {"epochs": final["epochs"], "patience": None, "restore_best": True, "monitor": "val_accuracy"}
+    runner = Runner(workers=2)
+    try:
+        both = transfer_to(
+            contenders,
+            Task.of(config.task_configs()[0]),
+            [t["task"] for t in table["tasks"]],
+            table["seeds"],
+            runner,
+            out / "final" / "transfer",
+            "relu",
+            progress=False,
+            **train,
+        )
+    finally:
+        runner.close()
+    print(f"\nthe same with the MNIST-1D function ({MNIST1D_FUNCTION}) added:")
+    print(transfer_text(both))
+    _held_out_verdicts(both, held_out)
+
+
+def _held_out_verdicts(table: dict, held_out: list[str]) -> None:
+    """Per contender, win / tie / loss against ReLU on the held-out tasks (Holm p < 0.05)."""
+    rows = [r for t in table["tasks"] if _held(t["task"], held_out) for r in t["rows"] if r["function"] != "relu"]
+    for name in dict.fromkeys(r["function"] for r in rows):
+        outcome = [r["outcome"] for r in rows if r["function"] == name]
+        counts = ", ".join(f"{outcome.count(o)} {o}" for o in dict.fromkeys(outcome))
+        print(f"held out, {name} vs relu: {counts} (of {len(outcome)})")
+
+
+def _held(task: str, held_out: list[str]) -> bool:
+    return any(task == h or task.startswith(h + "/") for h in held_out)
+
+
 def search_suite(out: Path, quick: bool) -> None:
     trials = "4" if quick else "100"
     cmd = [
@@ -289,7 +351,11 @@ def main() -> None:
         tasks, *settings = QUICK_TASKS if args.quick else TASKS
         print(f"\n## tasks: {tasks}")
         first = tasks.split(",")[0].partition(":")[0]
-        evolve(first, settings, root / "tasks", args.quick, ("--tasks", tasks, *extra))
+        held_out = QUICK_HELD_OUT if args.quick else HELD_OUT
+        print(f"held-out tasks (fixed beforehand): {held_out}")
+        transfer = ("--transfer-to", f"{tasks},{held_out}")
+        evolve(first, settings, root / "tasks", args.quick, ("--tasks", tasks, *transfer, *extra))
+        with_mnist1d_function(root / "tasks", held_out.split(","))
         aggregation(root / "tasks", 12 if args.quick else 32)
     if args.only in (None, "search"):
         search_suite(root / "search", args.quick)
