@@ -215,6 +215,36 @@ def test_screen_killed_and_resumed_gives_the_results_of_an_uninterrupted_run(tmp
         assert (out / name).stat().st_size > 1000
 
 
+def test_the_screens_best_function_and_relu_transfer_to_other_tasks(tmp_path):
+    """--transfer-to: the best trained function other than ReLU, and ReLU, train on other tasks with
+    --final-seeds fresh seeds and the screen's training; a rerun trains nothing again."""
+    import actlab
+
+    options = {"dataset": "iris", "candidates": "relu,tanh,expr:x*tanh(x)", "train_top": 1, "train_random": 0}
+    options |= {"seeds": 1, "epochs": 2, "batch_size": 16, "threads": 1, "quiet": True, "out": tmp_path / "s"}
+    result = actlab.screen(**options, transfer_to="wine:60,breast_cancer:80", final_seeds=2)
+    table = result.results["transfer"]
+    best = max(
+        (r for r in result.results["candidates"] if r["val_accuracy"] is not None and r["spec"] != "relu"),
+        key=lambda r: r["val_accuracy"],
+    )["spec"]
+    assert table["functions"] == [best, "relu"] and table["reference"] == "relu" and table["seeds"] == [1, 2]
+    assert [t["task"] for t in table["tasks"]] == ["wine:60/mlp", "breast_cancer:80/mlp"]
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "s" / "transfer").glob("*.json")]
+    assert len(runs) == 2 * 2 * 2 and {r["unit"]["train"]["seed"] for r in runs} == {1, 2}
+    assert all(r["unit"]["train"]["restore_best"] and r["unit"]["train"]["epochs"] == 2 for r in runs)
+    assert {(r["unit"]["dataset"], r["unit"]["data_options"]["limit"]) for r in runs} == {
+        ("wine", 60),
+        ("breast_cancer", 80),
+    }
+    assert "transfer to other tasks" in result.table()
+    assert "Transfer to other tasks" in (tmp_path / "s" / "report.html").read_text()
+    files = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "s" / "transfer").glob("*.json")}
+    again = actlab.screen(**options, transfer_to="wine:60,breast_cancer:80", final_seeds=2)
+    assert again.results["transfer"] == table
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files} == files  # nothing trained again
+
+
 def search_config(trials: int) -> SearchConfig:
     return SearchConfig(
         dataset="iris",

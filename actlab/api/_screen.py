@@ -10,8 +10,9 @@ from typing import Any
 
 from actlab._io import check_out
 from actlab.api._keywords import arguments
-from actlab.api._options import SHARED, Option, Study, build, check_where, settle
+from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
+from actlab.execution.transfer import transfer_text
 from actlab.studies.screen import ScreenConfig, candidates
 from actlab.surrogate import REGRESSORS
 
@@ -35,6 +36,8 @@ OWN = (
         choices=lambda: REGRESSORS,
     ),
     Option(("--seed",), "seed of the random picks ({default})"),
+    transfer_option("the best trained function other than ReLU, and ReLU", "ReLU"),
+    Option(("--final-seeds",), "seeds of each function on each --transfer-to task ({default})"),
 )
 STUDY = Study(
     "screen",
@@ -71,7 +74,14 @@ class ScreenResult(Result):
     def table(self) -> str:
         from actlab.studies.screen import format_table
 
-        return format_table(self.results)
+        text = format_table(self.results)
+        moved = self.results.get("transfer")
+        if moved:
+            text += "\ntransfer to other tasks (test accuracy; Holm p of the average rank vs relu):\n"
+            text += transfer_text(moved)
+        elif self.results["config"].get("transfer_to"):
+            text += "\nno transfer: no function other than relu was trained"
+        return text
 
     def rows(self) -> list[dict[str, Any]]:
         return [{k: r.get(k) for k in self.COLUMNS} for r in self.results["candidates"]]

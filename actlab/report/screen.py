@@ -17,6 +17,7 @@ from actlab._io import finite, write_text_atomic
 from actlab.report._html import _CSS, _f, _img, _n, _save
 from actlab.report._style import DPI, MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot
 from actlab.report.plots import place_labels
+from actlab.report.ranking import transfer_html
 
 ROLE_STYLE = {
     "usual": (PALETTE[7], "s", "usual (trained first)"),
@@ -158,6 +159,20 @@ def plot_map(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _transfer(results: dict[str, Any]) -> str:
+    """The transfer of the best trained function and ReLU to other tasks, where one was asked."""
+    if results.get("transfer"):
+        t = results["transfer"]
+        return (
+            f"<h2>Transfer to other tasks</h2><p>{html.escape(t['functions'][0])} (the best trained function other "
+            f"than ReLU) and {html.escape(t['reference'])}, {_n(len(t['seeds']), 'seed')} each, weights of the best "
+            f"validation epoch; nothing screened again.</p>" + transfer_html(t)
+        )
+    if results["config"].get("transfer_to"):
+        return "<h2>Transfer to other tasks</h2><p>None: no function other than ReLU was trained.</p>"
+    return ""
+
+
 def write_screen_report(results: dict[str, Any], out: str | Path) -> Path:
     """Draw the two figures and write ``report.html`` into ``out``; return the page."""
     out = Path(out)
@@ -200,6 +215,7 @@ batch {t["batch_size"]}, up to {t["epochs"]} epochs, early stopping on {html.esc
 <div class="scroll"><table><tr><th>function</th><th>rank</th><th>predicted ± std</th><th>predicted before training</th>
 <th>val acc</th><th>test acc</th><th>trained as</th><th>note</th></tr>
 {"".join(rows)}</table></div>
+{_transfer(results)}
 <details><summary>Configuration</summary><pre>{html.escape(json.dumps(cfg, indent=1))}</pre></details>
 <details><summary>Timing</summary><pre>{html.escape(json.dumps(results["timing"], indent=1))}</pre></details>
 </body></html>"""

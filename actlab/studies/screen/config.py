@@ -9,6 +9,7 @@ from typing import Any
 from actlab import _validate as V
 from actlab._errors import ActlabError
 from actlab.catalogue import REGISTRY, entries, expr, split_specs
+from actlab.execution.tasks import parse_tasks, task_name
 from actlab.surrogate import DEFAULT_REGRESSOR, REGRESSORS, USUAL, Task, function_key
 from actlab.training import TrainConfig
 
@@ -63,11 +64,17 @@ class ScreenConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
     data_seed: int = 0
+    transfer_to: list[str] | None = None  # tasks the best trained function and ReLU also train on; None: none
+    final_seeds: int = 5  # seeds of each function on each of those tasks
 
     def __post_init__(self):
         if isinstance(self.train, dict):
             self.train = TrainConfig.from_dict(self.train)
         self.candidates = candidates(list(self.candidates))
+        self.final_seeds = V.integer("--final-seeds", self.final_seeds, 1, V.MAX_SEEDS)
+        self.transfer_to = (
+            [task_name(t) for t in parse_tasks(self.transfer_to, self.model)] if self.transfer_to else None
+        )
         self.seeds = V.integer("--seeds", self.seeds, 1, V.MAX_SEEDS)
         self.train_top = V.integer("--train-top", self.train_top, 0, V.MAX_COUNT)
         self.train_random = V.integer("--train-random", self.train_random, 0, V.MAX_COUNT)

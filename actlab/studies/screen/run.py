@@ -14,12 +14,14 @@ import numpy as np
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._progress import Progress
-from actlab.execution import Runner, load_data, provide_data
+from actlab.execution import Runner, Task, load_data, provide_data
+from actlab.execution.transfer import transfer_to
 from actlab.models import model_summary
+from actlab.stats import final_seeds
 from actlab.studies.screen.config import ScreenConfig, usual
 from actlab.studies.screen.results import summarise
 from actlab.studies.screen.trainings import Trainings
-from actlab.surrogate import Surrogate
+from actlab.surrogate import USUAL, Surrogate, function_key
 
 Picks = dict[str, dict[str, Any]]  # function -> how it was picked: role, round, prediction before training
 
@@ -67,12 +69,38 @@ def run_screen(
         rounds = _Rounds(sur, trainer, runnable, pool, picks)
         last = rounds.top(top_n, config.per_round)
         rounds.random(random_n, config.seed, round_=last + 1)
+        results = summarise(config, data, sur, trainer, picks, config.candidates, feature_seconds)
+        if config.transfer_to:
+            results["transfer"] = _transfer(config, results, runner, out / "transfer", location, progress)
     finally:
         if own:
             runner.close()
-    results = summarise(config, data, sur, trainer, picks, config.candidates, feature_seconds)
     write_json_atomic(out / "results.json", results)
     return results
+
+
+def _transfer(
+    config: ScreenConfig,
+    results: dict[str, Any],
+    runner: Runner,
+    folder: Path,
+    location: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any] | None:
+    """The best trained function other than ReLU, and ReLU, on ``config.transfer_to``: the screen's
+    training (epochs, early stopping) with the weights of the best validation epoch,
+    ``config.final_seeds`` fresh seeds; nothing screened again. None where no other function trained."""
+    relu = usual(config.candidates)[USUAL.index("relu")]
+    key = function_key(relu)
+    others = [r for r in results["candidates"] if r["val_accuracy"] is not None and function_key(r["spec"]) != key]
+    if not others:
+        return None
+    best = max(others, key=lambda r: r["val_accuracy"])["spec"]
+    train = {"restore_best": True}
+    seeds = final_seeds(config.seed, config.final_seeds)
+    base = Task.of(config, location)
+    to = config.transfer_to or []
+    return transfer_to({best: best, relu: relu}, base, to, seeds, runner, folder, relu, progress, **train)
 
 
 def _features(
