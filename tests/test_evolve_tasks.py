@@ -93,6 +93,31 @@ def test_the_fitness_over_tasks_is_the_mean_standing_against_relu_and_resumes_ex
     assert res["history"][-1]["hof_tasks"] == {n: best["tasks"][n][-1] for n in names}
 
 
+def test_with_tasks_and_transfer_a_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
+    """Stopped after its first generation and resumed, and again with half of its transfer runs
+    lost: the final evaluation and its transfer table equal those of an uninterrupted run."""
+    cfg = EvolveConfig(
+        **{**TINY, "generations": 1, "hall_of_fame": 1, "final_seeds": 2, "final_epochs": 1},
+        catalogue=["tanh"],
+        transfer_to="breast_cancer:80",
+    )
+    run_evolution(cfg, tmp_path / "killed", progress=False, stop_after=0)
+    a = run_evolution(cfg, tmp_path / "killed", progress=False, resume=True)
+    whole = run_evolution(cfg, tmp_path / "whole", progress=False)
+    table = whole["final"]["transfer"]
+    assert [t["task"] for t in table["tasks"]] == ["breast_cancer:80/mlp"] and table["seeds"] == [1, 2]
+    assert a["final"] == whole["final"] and _members(a) == _members(whole)
+    runs = sorted((tmp_path / "whole" / "final" / "transfer").glob("*.json"))
+    kept = {p: p.read_bytes() for p in runs[::2]}
+    for p in runs[1::2]:
+        p.unlink()
+    again = run_evolution(cfg, tmp_path / "whole", progress=False, resume=True)
+    assert again["final"]["transfer"] == table and sorted(p.name for p in runs) == sorted(
+        p.name for p in (tmp_path / "whole" / "final" / "transfer").glob("*.json")
+    )
+    assert all(p.read_bytes() == b for p, b in kept.items())  # those left were not trained again
+
+
 def _flat(task):
     """No training: every function scores alike, so the hall of fame never improves."""
     return {"fitness": 0.5, "status": "ok"}
