@@ -14,6 +14,7 @@ import torch
 import actlab
 from actlab._refs import load_ref
 from actlab.data import Split, StreamedSplit, load
+from actlab.surrogate.features import BATCH as FEATURES_BATCH
 
 LOADER = textwrap.dedent(
     """\
@@ -132,3 +133,33 @@ def test_a_streamed_set_trains_batch_by_batch_reproducibly(folder, monkeypatch):
     assert (table["test_accuracy"] > 0.5).all()  # 10 classes: chance is 0.1
     again = actlab.compare(**options, out=folder / "b", quiet=True).to_pandas()
     assert again[["test_accuracy", "test_loss"]].equals(table[["test_accuracy", "test_loss"]])
+
+
+def test_search_and_screen_train_on_a_streamed_set(folder):
+    """A search (its surrogate and packs asked for) and a screen on a set too big for memory: the
+    surrogate's features read one batch of their own, every training streams batch by batch."""
+    common = {"dataset": "big.py:digits", "epochs": 1, "batch_size": BATCH, "threads": 1, "quiet": True}
+    search = actlab.search(
+        **common,
+        layers=2,
+        width=8,
+        candidates="relu,tanh,elu",
+        surrogate=2,
+        pack=2,
+        trials=2,
+        final_seeds=1,
+        top_k=1,
+        out=folder / "search",
+    )
+    final = search.results["final"]
+    assert search.results["counts"]["complete"] == 2 and len(search.results["space"]["candidates"]) == 2
+    assert [c["name"] for c in final["configs"]] == ["baseline", "top-1"]
+    assert all(0.3 < c["mean"] <= 1 and c["failed"] == 0 for c in final["configs"])  # 10 classes: chance is 0.1
+    screen = actlab.screen(
+        **common, candidates="relu,tanh,expr:x*tanh(x)", train_top=1, train_random=0, seeds=1, out=folder / "screen"
+    )
+    trained = [r for r in screen.results["candidates"] if r["role"]]
+    assert len(trained) == 9 and all(r["val_accuracy"] is not None for r in trained)
+    assert 0.3 < screen.best["test_accuracy"] <= 1
+    digits = load_ref("big.py:digits", "data loader").__globals__["Digits"]
+    assert 0 < digits.most_alive <= FEATURES_BATCH < 500  # a training batch or the features' batch, never the set
