@@ -28,6 +28,7 @@ from actlab.studies.evolve.fitness import Fitness, make_task, sanitise
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.run import run_evolution
 from actlab.training import TrainConfig
+from actlab.surrogate.shape import shape_sentences
 from actlab.training.why import explain
 from tests.conftest import stopped_when
 
@@ -151,8 +152,10 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     assert all(len(r["diagnostics"]) == 2 and set(r["diagnostics"][0]) == {"input", "hidden_1", "output"}
                for r in final["contenders"])  # fmt: skip
     assert final["why"] == explain(rows["evolved"]["diagnostics"], rows["relu"]["diagnostics"], "evolved", "relu")
+    assert final["shape"] == shape_sentences(rows["evolved"]["plan"], rows["relu"]["plan"], "evolved", "relu")
     page = (out / "report.html").read_text()
     assert "Why: the evolved function against ReLU" in page and all(html.escape(x) in page for x in final["why"])
+    assert all(html.escape(x) in page for x in final["shape"])
 
 
 def test_report_shows_the_found_function_next_to_relu_in_chromium(tmp_path, chromium):

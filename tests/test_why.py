@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from actlab.surrogate.features import draws
+from actlab.surrogate.shape import MIN_FLAT_GAP, shape, shape_sentences
 from actlab.training.why import differences, explain
 
 
@@ -32,3 +36,29 @@ def test_small_or_noisy_gaps_are_not_called_differences():
         "gradient norms per slot)."
     ]
     assert explain([{}], b, "x", "y") == ["no diagnostics were measured for x."]
+
+
+def test_shapes_differ_where_the_functions_do_by_their_structure():
+    """The surrogate's curve features, read structurally: ReLU passes no gradient exactly where the
+    draws are negative, doubling a function doubles both RMS, tanh is flat only in its tails."""
+    x = draws()
+    relu, tanh = shape("relu"), shape("tanh")
+    assert relu["flat"] == float((x < 0).double().mean())
+    assert tanh["flat"] == float((x.abs() > 3).double().mean()) < MIN_FLAT_GAP  # |tanh'| < 0.01 beyond |x| = 3.8
+    twice = shape("expr:2 * tanh(x)")
+    assert twice["signal"] == pytest.approx(2 * tanh["signal"]) and twice["gradient"] == pytest.approx(
+        2 * tanh["gradient"]
+    )
+    said = shape_sentences("expr:2 * tanh(x)", "relu", "mine", "relu")
+    assert len(said) == 1 and said[0].startswith("on N(0, 1) inputs: mine passes on a signal of RMS")
+    assert f"at {tanh['flat']:.0%} of them, relu at {relu['flat']:.0%}" in said[0]
+    assert shape_sentences("gelu", "gelu", "a", "b") == [] and shape_sentences("expr:x * 1.1", "linear", "a", "b") == []
+
+
+def test_shape_sentences_name_the_slots_where_plans_differ():
+    a = {"input": "tanh", "hidden": "relu", "output": "linear"}
+    b = {"input": "relu", "hidden": "relu", "output": "softmax"}  # the output slot (logits) is left out
+    said = shape_sentences(a, b, "a", "b")
+    assert len(said) == 1 and said[0].startswith("on N(0, 1) inputs (input): a passes no gradient")
+    both = shape_sentences({"input": "tanh", "hidden": "tanh"}, {"input": "relu", "hidden": "relu"}, "a", "b")
+    assert both[0].startswith("on N(0, 1) inputs: ")  # the whole network's function: no slot named

@@ -17,6 +17,7 @@ from actlab.report._html import _CSS, _f, _img, _n, _pv, _save, convergence_note
 from actlab.report._style import MAX_WIDTH, PALETTE, TEXT, TITLE, figure, pyplot, style
 from actlab.report.ranking import cd_figure, ranking_html
 from actlab.stats import CI_NOTE, NOT_CONVERGED
+from actlab.surrogate.shape import shape_sentences
 from actlab.training.why import explain
 
 DIAG_PANELS = (
@@ -230,7 +231,8 @@ def _diagnostics_html(results: dict[str, Any]) -> str:
 
 def why_text(results: dict[str, Any]) -> tuple[str, list[str]] | None:
     """The best activation (by mean test accuracy) other than the baseline against the baseline:
-    the heading and the sentences of :func:`actlab.training.why.explain`; None with one activation."""
+    the heading, the sentences of :func:`actlab.training.why.explain` and those on their shapes
+    (:func:`actlab.surrogate.shape.shape_sentences`); None with one activation."""
     base = results["config"]["baseline"]
     others = [r for r in results["summary"] if r["activation"] != base]
     if not others:
@@ -238,7 +240,8 @@ def why_text(results: dict[str, Any]) -> tuple[str, list[str]] | None:
     best = max(others, key=lambda r: r["mean"])["activation"]
     groups = _by_activation(results)
     diag = {a: [r.get("diagnostics", {}) for r in groups[a]] for a in (best, base)}
-    return f"{best} against {base}", explain(diag[best], diag[base], best, base)
+    said = explain(diag[best], diag[base], best, base) + shape_sentences(best, base, best, base)
+    return f"{best} against {base}", said
 
 
 def _why_html(results: dict[str, Any]) -> str:

@@ -358,10 +358,12 @@ def _why_it_wins(final: dict[str, Any]) -> str:
     if not final.get("why"):
         return ""
     items = "".join(f"<li>{html.escape(x)}</li>" for x in final["why"])
+    shape = "".join(f"<li>{html.escape(x)}</li>" for x in final.get("shape") or ())
     return (
         "<h3>Why: the evolved function against ReLU</h3><p>The per-slot diagnostics that differ most (dead units, "
         "saturation, effective rank, gradient norms; the final runs, the same seeds; a description, not a test):"
         f"</p><ul>{items}</ul>\n"
+        + (f"<p>How their shapes differ (the surrogate's curve features):</p><ul>{shape}</ul>\n" if shape else "")
     )
 
 

@@ -142,6 +142,13 @@ def _curve(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
     return value_and_derivative(entry, x, **kwargs)
 
 
+def curve_at_draws(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``f`` and ``f'`` of ``spec`` at the :func:`draws` (float64), NaN as 0 and +-inf as +-``BIG``,
+    unclipped."""
+    y, dy = _curve(spec)
+    return _finite(y), _finite(dy)
+
+
 def _patches(layer: nn.Module, a: torch.Tensor) -> torch.Tensor:
     """A layer's input as the rows the K-FAC input factor is made of: examples for a dense
     layer, the patch at every output position for a convolution (Grosse & Martens 2016)."""

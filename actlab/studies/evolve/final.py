@@ -52,6 +52,7 @@ from actlab.stats import (
 )
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
+from actlab.surrogate.shape import shape_sentences
 from actlab.training.why import explain
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
@@ -256,6 +257,7 @@ def _compare(rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int,
         "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY},
         "fidelity_correlation": correlations(rows, fidelities),
         "why": explain(evolved[chosen]["diagnostics"], relu["diagnostics"], "evolved", "relu"),
+        "shape": shape_sentences(evolved[chosen]["plan"], relu["plan"], "evolved", "relu"),
     }
 
 
@@ -321,6 +323,9 @@ def format_final(final: Mapping[str, Any]) -> str:
     if final.get("why"):
         lines.append("why evolved and relu differ (per-slot diagnostics on validation, the same seeds; no test):")
         lines.extend(f"  {x}" for x in final["why"])
+    if final.get("shape"):
+        lines.append("how their shapes differ (the surrogate's curve features):")
+        lines.extend(f"  {x}" for x in final["shape"])
     if final.get("transfer"):
         lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs relu):")
         lines.append(transfer_text(final["transfer"]))
