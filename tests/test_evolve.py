@@ -27,8 +27,8 @@ from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import Fitness, make_task, sanitise
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.run import run_evolution
-from actlab.training import TrainConfig
 from actlab.surrogate.shape import shape_sentences
+from actlab.training import TrainConfig
 from actlab.training.why import explain
 from tests.conftest import stopped_when
 

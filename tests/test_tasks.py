@@ -14,6 +14,7 @@ from actlab._errors import ActlabError
 from actlab.api._compare import CompareResult
 from actlab.cli._main import main
 from actlab.execution.tasks import parse_tasks, split_task
+from actlab.execution.transfer import format_ranking
 from actlab.report.compare import write_report
 from actlab.stats import OUTCOMES, critical_difference, friedman, rank_post_hoc, ranking, ranks, same_groups
 from actlab.studies.compare import CompareConfig, run_tasks
@@ -62,6 +63,16 @@ def test_critical_difference_and_post_hoc_match_demsar_2006():
 def test_ranking_with_one_task_says_why_there_is_no_test():
     r = ranking(["relu", "tanh"], [[0.9, 0.8]], "relu")
     assert r["average_rank"] == [1.0, 2.0] and r["friedman"] is None and "at least 2" in r["note"]
+
+
+def test_the_cross_task_table_prints_every_task_name_whole():
+    tasks = ["fashion-mnist:10000/mlp", "wine/mlp", "my_models.py:tiny_resnet"]
+    means = [[0.85, 0.84], [0.97, 0.96], [0.70, 0.71]]
+    text = format_ranking(tasks, means, ranking(["relu", "tanh"], means, "relu"))
+    head, rule, *rows = text.splitlines()
+    assert all(f" {t} " in f" {head} " for t in tasks)  # not cut to a name that reads as another limit
+    assert len({len(head), len(rule), *(len(r) for r in rows[:2])}) == 1  # the columns line up
+    assert rows[0].startswith("relu") and "0.850 (1)" in rows[0] and "0.700 (2)" in rows[0]
 
 
 # ----------------------------------------------------------------- how a task is written

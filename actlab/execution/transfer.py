@@ -150,12 +150,13 @@ def format_ranking(tasks: Sequence[str], means: Sequence[Sequence[float]], rank:
     rank, Holm's post-hoc against the reference, Friedman's p-value and the critical difference."""
     names = rank["functions"]
     width = max(12, *(len(n) for n in names))
-    cols = [t[:18] for t in tasks]
-    head = f"{'function':<{width}} " + " ".join(f"{c:>18}" for c in cols) + f" {'avg rank':>8} {'Holm p':>8}"
+    cols = [max(14, len(t)) for t in tasks]  # a task's whole name: a cut one could read as another limit
+    head = f"{'function':<{width}} " + " ".join(f"{t:>{w}}" for t, w in zip(tasks, cols, strict=True))
+    head += f" {'avg rank':>8} {'Holm p':>8}"
     lines = [head, "-" * len(head)]
     post = {v["function"]: v for v in rank["versus_reference"]}
     for j, n in enumerate(names):
-        cells = " ".join(f"{_cell(means[t][j], rank['ranks'][t][j]):>18}" for t in range(len(tasks)))
+        cells = " ".join(f"{_cell(means[t][j], rank['ranks'][t][j]):>{cols[t]}}" for t in range(len(tasks)))
         v = post.get(n)
         verdict = "ref" if n == rank["reference"] else format_p(v["p_holm"]) if v else ""
         mark = f" {v['outcome']}" if v and v["significant"] else ""
