@@ -43,6 +43,17 @@ def one_torch_thread():
 
 
 @pytest.fixture(autouse=True)
+def torch_default_dtype_restored(one_torch_thread):
+    """Torch's default dtype as it was after every test, even one that failed before restoring it:
+    float64 left behind changes every later training's numbers and its data cache."""
+    import torch
+
+    before = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(before)
+
+
+@pytest.fixture(autouse=True)
 def no_user_modules_left(tmp_path_factory):
     """A user's module that a test imported from its temporary folder (``mypkg.models``) is
     forgotten after it: a later test's package of the same name, in its own folder, is found anew
