@@ -25,7 +25,8 @@ function on test; and the per-layer search's verdicts on the offline suite.
    the generation it lands in.
 
 ``--stagnation G`` passes ``--stagnation G`` to every evolution (restart after G generations
-without a better hall of fame): run a part with and without it to compare.
+without a better hall of fame): run a part with and without it to compare. ``--task-fitness
+worst`` passes it to the evolution over tasks (a candidate's lowest standing, not the mean).
 
     .venv/bin/python benchmarks/discovery.py                 # ~2 h on 2 cores
     .venv/bin/python benchmarks/discovery.py --only mnist1d  # one part
@@ -337,6 +338,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("mnist1d", "fashion-mnist", "search", "tasks"))
     ap.add_argument("--out", help="keep the outputs here (default: a temporary folder)")
     ap.add_argument("--stagnation", type=int, metavar="G", help="restart each evolution after G stagnant generations")
+    ap.add_argument("--task-fitness", choices=("mean", "worst"), help="--only tasks: how the standings combine")
     args = ap.parse_args()
     print(machine_line("2 worker processes, 1 thread each"))
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="actlab-discovery-"))
@@ -354,6 +356,8 @@ def main() -> None:
         held_out = QUICK_HELD_OUT if args.quick else HELD_OUT
         print(f"held-out tasks (fixed beforehand): {held_out}")
         transfer = ("--transfer-to", f"{tasks},{held_out}")
+        if args.task_fitness:
+            transfer += ("--task-fitness", args.task_fitness)
         evolve(first, settings, root / "tasks", args.quick, ("--tasks", tasks, *transfer, *extra))
         with_mnist1d_function(root / "tasks", held_out.split(","))
         aggregation(root / "tasks", 12 if args.quick else 32)

@@ -14,6 +14,7 @@ from actlab.api._options import SHARED, Option, Study, build, check_where, settl
 from actlab.api.results import Result
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
+from actlab.studies.evolve.config import TASK_FITNESS
 
 
 def duration(text: str) -> float:
@@ -133,6 +134,13 @@ TASKS = (
         none="--dataset alone",
     ),
     Option(("--reference-seeds",), "ReLU's trainings per task and fidelity, for its mean and spread ({default})"),
+    Option(
+        ("--task-fitness",),
+        "how a candidate's standings on the tasks combine: mean, or worst (its lowest: a large gain on one task "
+        "cannot buy a loss on another) ({default})",
+        type=str,
+        choices=lambda: TASK_FITNESS,
+    ),
 )
 FIDELITIES = (
     Option(

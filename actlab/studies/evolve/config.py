@@ -31,9 +31,10 @@ NOT_IN_KEY = ("generations", "budget", "final_seeds", "final_epochs", "catalogue
 MAX_POPULATION = 100_000
 MAX_FIDELITIES = 8
 MAX_REFERENCE_SEEDS = 20
+TASK_FITNESS = ("mean", "worst")  # a candidate's standings on several tasks: their mean, or the lowest
 # Settings added after the first checkpoints were written: left out of the run key at these
 # defaults, so that those checkpoints keep their key and resume.
-LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None}
+LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None, "task_fitness": "mean"}
 # The tallest tree whose every shape fits the expression language's node limit (a full binary tree
 # of height h has 2^(h+1) - 1 nodes): checkpoints and best.json store individuals as text.
 MAX_HEIGHT = (E.MAX_NODES + 1).bit_length() - 2
@@ -93,6 +94,7 @@ class EvolveConfig:
     # (actlab.studies.evolve.tasks); dataset and model are then the first task's. None: one task.
     tasks: list[dict[str, Any]] | None = None
     reference_seeds: int = 3  # ReLU's trainings per task and fidelity that give its mean and spread
+    task_fitness: str = "mean"  # how the standings on the tasks combine: their mean, or the worst of them
     # Restart when the hall of fame's best has not changed for this many generations: the
     # population is drawn at random again around the hall of fame's best (None: never).
     stagnation: int | None = None
@@ -114,6 +116,8 @@ class EvolveConfig:
     def _check_tasks(self) -> None:
         self.reference_seeds = V.integer("--reference-seeds", self.reference_seeds, 2, MAX_REFERENCE_SEEDS)
         self.stagnation = V.integer("--stagnation", self.stagnation, 1, V.MAX_COUNT, none_ok=True)
+        if self.task_fitness not in TASK_FITNESS:
+            raise ActlabError(f"unknown --task-fitness {self.task_fitness!r}; choose one of: {', '.join(TASK_FITNESS)}")
         if self.tasks is not None:
             self.tasks = parse_tasks(self.tasks, self.model)
             self.dataset, self.model = self.tasks[0]["dataset"], self.tasks[0]["model"]

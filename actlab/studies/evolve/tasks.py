@@ -1,11 +1,14 @@
 """Evolution on several tasks (``--tasks mnist1d,digits,fashion-mnist:10000``): each candidate's
-fitness at a fidelity is its mean standing against ReLU over the tasks.
+fitness at a fidelity is its mean standing against ReLU over the tasks, or (``--task-fitness
+worst``) its lowest.
 
 On each task ``t`` and fidelity, ReLU trains ``reference_seeds`` times (seeds ``seed``,
 ``seed + 1``, ...; units like any other, kept in the run's folder): their mean ``m_t`` and
 standard deviation ``s_t``. A candidate that scored ``x_t`` there stands at
 ``z_t = (x_t - m_t) / max(s_t, FLOOR)``, clipped to ``[WORST, -WORST]``; its fitness is the mean
-of ``z_t`` over the tasks: 0 is ReLU's level, +1 one ReLU seed spread better on average. A
+of ``z_t`` over the tasks: 0 is ReLU's level, +1 one ReLU seed spread better on average. With
+``worst`` it is the lowest ``z_t``: a candidate counts only as good as on the task where it does
+worst, so a large gain on one task cannot buy a loss on another. A
 candidate that fails (diverges, errors) on any task, or is rejected before training, scores
 ``WORST``.
 
@@ -33,10 +36,11 @@ from actlab.studies.evolve.fitness import catalogue_plan, make_task
 
 FLOOR = 0.01  # the smallest spread a task's standing is measured in (one point of accuracy)
 WORST = -100.0  # the standing of a failed candidate, and the lowest (and, negated, highest) of a task
-AGGREGATE = (
-    "mean over the tasks of (score - ReLU's mean score) / max(ReLU's seed spread, "
+AGGREGATE = {
+    how: f"{how} over the tasks of (score - ReLU's mean score) / max(ReLU's seed spread, "
     f"{FLOOR}), at the same fidelity; a failure on any task scores {WORST:g}"
-)
+    for how in ("mean", "worst")
+}
 
 
 class Standing:
@@ -70,13 +74,13 @@ class Standing:
 
     def combine(self, records: Sequence[Mapping[str, Any]], fidelity: int) -> dict[str, Any]:
         """One candidate's fitness record at ``fidelity`` from its ``records``, one per task:
-        ``fitness`` its mean standing, ``tasks`` each task's score (name -> [score])."""
+        ``fitness`` its mean standing (``task_fitness`` "worst": its lowest), ``tasks`` each
+        task's score (name -> [score])."""
         refs = self.reference(fidelity)
         bad = next(((n, r) for n, r in zip(self.names, records, strict=True) if r["status"] != "ok"), None)
+        z = [standing(r["fitness"], ref) for r, ref in zip(records, refs, strict=True)]
         out = {
-            "fitness": WORST
-            if bad
-            else sum(standing(r["fitness"], ref) for r, ref in zip(records, refs, strict=True)) / len(refs),
+            "fitness": WORST if bad else min(z) if self.config.task_fitness == "worst" else sum(z) / len(z),
             "status": f"{bad[1]['status']} on {bad[0]}" if bad else "ok",
             "seconds": sum(float(r.get("seconds") or 0.0) for r in records),
             "tasks": {n: [float(r["fitness"])] for n, r in zip(self.names, records, strict=True)},
@@ -88,7 +92,7 @@ class Standing:
         levels = range(len(self.config.fidelity_levels()))
         return {
             "names": self.names,
-            "aggregate": AGGREGATE,
+            "aggregate": AGGREGATE[self.config.task_fitness],
             "reference_seeds": self.config.reference_seeds,
             "relu": {n: [self.reference(f)[t] for f in levels] for t, n in enumerate(self.names)},
         }
