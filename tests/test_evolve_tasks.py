@@ -113,14 +113,25 @@ def test_with_tasks_and_transfer_a_resumed_run_ends_as_an_uninterrupted_one(tmp_
     """Stopped after its first generation and resumed, and again with half of its transfer runs
     lost: the final evaluation and its transfer table equal those of an uninterrupted run."""
     cfg = EvolveConfig(
-        **{**TINY, "generations": 1, "hall_of_fame": 1, "final_seeds": 2, "final_epochs": 1},
-        catalogue=["tanh"],
+        **{**TINY, "generations": 1, "hall_of_fame": 2, "final_seeds": 2, "final_epochs": 1},
+        catalogue=["tanh", "sigmoid", "elu"],
         transfer_to="breast_cancer:80",
     )
     run_evolution(cfg, tmp_path / "killed", progress=False, stop_after=0)
     a = run_evolution(cfg, tmp_path / "killed", progress=False, resume=True)
     whole = run_evolution(cfg, tmp_path / "whole", progress=False)
-    table = whole["final"]["transfer"]
+    final = whole["final"]
+    # chosen by the fitness over the tasks, as the evolution ranked: the final seeds see the first task alone
+    assert final["chosen"]["hall_of_fame_rank"] == 1 and "fitness over the tasks" in final["chosen"]["by"]
+    relu = {n: v[-1] for n, v in whole["tasks"]["relu"].items()}
+    for row in final["catalogue_selection"]:
+        z = [(row["tasks"][n] - relu[n]["mean"]) / max(relu[n]["spread"], FLOOR) for n in relu]
+        assert row["standing"] == pytest.approx(statistics.fmean(z), rel=1e-9, abs=1e-9)
+        assert row["tasks"]["iris/mlp"] == row["val_accuracy"]  # the records: the first task's
+    by_standing = sorted(final["catalogue_selection"], key=lambda r: -r["standing"])
+    assert final["catalogue_finalists"] == [r["activation"] for r in by_standing[:2]]
+    assert final["best_catalogue"] == final["catalogue_finalists"][0]
+    table = final["transfer"]
     assert [t["task"] for t in table["tasks"]] == ["breast_cancer:80/mlp"] and table["seeds"] == [1, 2]
     assert a["final"] == whole["final"] and _members(a) == _members(whole)
     runs = sorted((tmp_path / "whole" / "final" / "transfer").glob("*.json"))

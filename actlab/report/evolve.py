@@ -335,7 +335,11 @@ def _final_section(results: dict[str, Any], figs: Path) -> str:
         return "<p>No final evaluation was run (<code>--final-seeds 0</code>).</p>"
     comps = {c["vs"]: c for c in final["comparisons"]}
     rows = "".join(_final_row(r, comps.get(r["name"])) for r in final["contenders"])
-    sel = ", ".join(f"{s['activation']} {_f(s['val_accuracy'])}" for s in final["catalogue_selection"])
+    sel = ", ".join(
+        f"{s['activation']} {_f(s['val_accuracy'])}"
+        + (f" (standing over the tasks {s['standing']:+.2f})" if "standing" in s else "")
+        for s in final["catalogue_selection"]
+    )
     png = plot_final(final, figs / "final.png")
     note = convergence_note(final.get("convergence"), [c["outcome"] for c in final["comparisons"]])
     return (

@@ -11,8 +11,11 @@ on test, over several seeds. Both sides are chosen alike.
    training split; the weights of the best validation epoch are scored once on test.
 3. *The evolved function* is the hall-of-fame member with the best mean validation accuracy over
    those seeds, *the best catalogue function* the finalist with the best (ties: the better
-   ranked). Evolved vs ReLU and evolved vs the catalogue function: two-sample permutation tests
-   of mean test accuracy, Holm-corrected over the two. Where a side of a test had not converged
+   ranked). After an evolution over several tasks, the final seeds train on the first task alone,
+   so both are chosen by the evolution's fitness over the tasks instead (the catalogue trained on
+   every task in step 1): the hall of fame's first and the best finalist. Evolved vs ReLU and
+   evolved vs the catalogue function: two-sample permutation tests of mean test accuracy,
+   Holm-corrected over the two. Where a side of a test had not converged
    (its validation loss still falling at the end, :func:`actlab.stats.converged`), step 2 and 3
    are done again for every contender with the epochs doubled, up to ``actlab.stats.EXTEND``
    times ``final_epochs``; a test still not converged then is reported as ``not converged``.
@@ -52,10 +55,12 @@ from actlab.stats import (
 )
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import catalogue_plan, make_task, plan_for
+from actlab.studies.evolve.tasks import Standing
 from actlab.surrogate.shape import shape_sentences
 from actlab.training.why import explain
 
 CHOSEN_BY = "mean validation accuracy over the final seeds"
+CHOSEN_BY_TASKS = "fitness over the tasks (the final seeds train on the first task alone)"
 
 
 def final_evaluation(
@@ -64,12 +69,16 @@ def final_evaluation(
     executor,
     progress: bool = True,
     folder: Path | None = None,
+    standing: Standing | None = None,
 ) -> dict[str, Any]:
     """The final evaluation of ``hall_of_fame`` (items with ``functions`` and ``rungs``, their
     fitness at each fidelity reached; best first). ``executor.map(tasks, folder, prefix)`` trains (see
     :class:`~actlab.studies.evolve.fitness.Fitness`); with a ``folder``, every finished run is kept there,
-    so a killed final evaluation resumes."""
-    selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder)
+    so a killed final evaluation resumes. An evolution over several tasks passes its ``standing``
+    (``config`` is then its first task's): the catalogue is chosen by the same fitness over the tasks,
+    and the evolved function is the hall of fame's first, since the final seeds train on the first
+    task alone."""
+    selection, fit, finalists = _catalogue(config, len(hall_of_fame), executor, progress, folder, standing)
     learn = config.learn_constants
     contenders = [
         (
@@ -84,7 +93,7 @@ def final_evaluation(
 
     def evaluate(epochs: int) -> dict[str, Any]:
         rows = _train(config, contenders, seeds, epochs, executor, progress, folder)
-        return _compare(rows, len(hall_of_fame), config.fidelity_levels())
+        return _compare(rows, len(hall_of_fame), config.fidelity_levels(), by_fitness=standing is not None)
 
     def longer(final: Mapping[str, Any], epochs: int) -> None:
         if progress:
@@ -136,23 +145,33 @@ def _unsettled(final: Mapping[str, Any]) -> bool:
 
 
 def _catalogue(
-    config: EvolveConfig, n: int, executor, progress: bool, folder: Path | None
+    config: EvolveConfig, n: int, executor, progress: bool, folder: Path | None, standing: Standing | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], list[str]]:
     """Step 1: the catalogue trained as candidates are at every fidelity; the ``n`` best at the
-    highest are its finalists. Returns the selection table, the fitness records and the finalists."""
+    highest are its finalists. Returns the selection table, the fitness records and the finalists.
+    With several tasks (``standing``), each function trains on every task and is chosen by its
+    standing over them (``standing`` in the table); its records are its first task's."""
     n_fidelities = len(config.fidelity_levels())
     cands = list(dict.fromkeys(c for c in config.catalogue if c.strip().lower() != "relu"))
     names = ["relu", *cands]
-    tasks = [make_task(config, catalogue_plan(c), fidelity=f) for f in range(n_fidelities) for c in names]
+    per = 1 if standing is None else len(standing.names)  # trainings per function and fidelity
+
+    def tasks_of(c: str, f: int) -> list[dict[str, Any]]:
+        plan = catalogue_plan(c)
+        return [make_task(config, plan, fidelity=f)] if standing is None else standing.tasks(plan, f)
+
+    tasks = [t for f in range(n_fidelities) for c in names for t in tasks_of(c, f)]
     if progress:
         print(
             f"catalogue at the fitness training: {len(names)} functions x {n_fidelities} fidelit"
-            f"{'y' if n_fidelities == 1 else 'ies'}",
+            f"{'y' if n_fidelities == 1 else 'ies'}" + (f" x {per} tasks" if standing is not None else ""),
             file=sys.stderr,
             flush=True,
         )
     res = executor.map(tasks, folder, "select")
-    fit = {c: [res[f * len(names) + i] for f in range(n_fidelities)] for i, c in enumerate(names)}
+    at = {(c, f): res[(f * len(names) + i) * per : (f * len(names) + i + 1) * per] for i, c in enumerate(names)
+          for f in range(n_fidelities)}  # fmt: skip
+    fit = {c: [at[c, f][0] for f in range(n_fidelities)] for c in names}
     selection = [
         {
             "activation": c,
@@ -162,9 +181,12 @@ def _catalogue(
         }
         for c in cands
     ]
-    ranked = sorted(
-        range(len(cands)), key=lambda i: -selection[i]["val_accuracy"]
-    )  # stable: ties keep the listed order
+    if standing is not None:
+        for row in selection:
+            top = standing.combine(at[row["activation"], n_fidelities - 1], n_fidelities - 1)
+            row["standing"], row["tasks"] = top["fitness"], {n: v[0] for n, v in top["tasks"].items()}
+    key = "val_accuracy" if standing is None else "standing"
+    ranked = sorted(range(len(cands)), key=lambda i: -selection[i][key])  # stable: ties keep the listed order
     finalists = [cands[i] for i in ranked[:n]]
     if progress and finalists:
         print(f"catalogue finalists on validation: {', '.join(finalists)}", file=sys.stderr, flush=True)
@@ -234,13 +256,16 @@ def _train(
     return rows
 
 
-def _compare(rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int, float]]) -> dict[str, Any]:
+def _compare(
+    rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int, float]], by_fitness: bool = False
+) -> dict[str, Any]:
     """Step 3 and 4: the evolved function (of the first ``n`` rows, the hall of fame) and the best
-    catalogue function chosen on validation, their tests, and the fitness correlations."""
+    catalogue function chosen on validation (``by_fitness``: the first of each, as the fitness
+    over several tasks ranked them), their tests, and the fitness correlations."""
     evolved, relu, catalogue = rows[:n], rows[n], rows[n + 1 :]
-    chosen = _best(evolved)
+    chosen = 0 if by_fitness else _best(evolved)
     evolved[chosen]["name"] = "evolved"
-    best = _best(catalogue) if catalogue else None
+    best = (0 if by_fitness else _best(catalogue)) if catalogue else None
     best_cat = catalogue[best]["name"] if catalogue else None
     head = [evolved[chosen], relu] + ([catalogue[best]] if catalogue else [])
     rows = head + [r for i, r in enumerate(evolved) if i != chosen] + [r for i, r in enumerate(catalogue) if i != best]
@@ -254,7 +279,7 @@ def _compare(rows: list[dict[str, Any]], n: int, fidelities: Sequence[tuple[int,
         "best_catalogue": best_cat,
         "contenders": rows,
         "comparisons": comps,
-        "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY},
+        "chosen": {"hall_of_fame_rank": chosen + 1, "by": CHOSEN_BY_TASKS if by_fitness else CHOSEN_BY},
         "fidelity_correlation": correlations(rows, fidelities),
         "why": explain(evolved[chosen]["diagnostics"], relu["diagnostics"], "evolved", "relu"),
         "shape": shape_sentences(evolved[chosen]["plan"], relu["plan"], "evolved", "relu"),

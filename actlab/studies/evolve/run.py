@@ -86,6 +86,7 @@ def run_evolution(
                 executor,
                 progress=progress,
                 folder=out / "final",
+                standing=evo.standing,
             )
             results["best"] = results["hall_of_fame"][results["final"]["chosen"]["hall_of_fame_rank"] - 1]
     finally:
