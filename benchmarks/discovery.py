@@ -223,7 +223,8 @@ def aggregation(out: Path, population: int, draws: int = 20) -> None:
     names, relu = res["tasks"]["names"], res["tasks"]["relu"]
     runs = [v for v in cache if v.get("status") == "ok" and v.get("tasks")]
     scores = np.array([[v["tasks"][n][0] for n in names] for v in runs])  # candidates x tasks
-    z = np.mean([[standing(x, relu[n][0]) for x, n in zip(row, names, strict=True)] for row in scores], axis=1)
+    combine = np.min if res["config"].get("task_fitness") == "worst" else np.mean  # as the evolution did
+    z = combine([[standing(x, relu[n][0]) for x, n in zip(row, names, strict=True)] for row in scores], axis=1)
     from scipy.stats import rankdata
 
     size = min(population, max(3, len(runs) // 2))  # a short run: smaller generations, so that they differ
