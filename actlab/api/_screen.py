@@ -12,7 +12,7 @@ from actlab._io import check_out
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
-from actlab.execution.transfer import transfer_text
+from actlab.execution.transfer import transfer_section
 from actlab.studies.screen import ScreenConfig, candidates
 from actlab.surrogate import REGRESSORS
 
@@ -77,8 +77,7 @@ class ScreenResult(Result):
         text = format_table(self.results)
         moved = self.results.get("transfer")
         if moved:
-            text += "\ntransfer to other tasks (test accuracy; Holm p of the average rank vs relu):\n"
-            text += transfer_text(moved)
+            text += "\n" + transfer_section(moved)
         elif self.results["config"].get("transfer_to"):
             text += "\nno transfer: no function other than relu was trained"
         return text

@@ -10,7 +10,7 @@ from actlab._io import finite
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
-from actlab.execution.transfer import transfer_text
+from actlab.execution.transfer import transfer_section
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, format_p
 from actlab.studies.search import PRUNERS, SAMPLERS, SearchConfig, candidates
@@ -142,8 +142,7 @@ def format_final(results) -> str:
     if any(c["outcome"] == NOT_CONVERGED for c in final.get("configs", [])):
         lines.append(final["convergence"])
     if final.get("transfer"):
-        lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs the baseline):")
-        lines.append(transfer_text(final["transfer"]))
+        lines.append(transfer_section(final["transfer"]))
     return "\n".join(lines)
 
 

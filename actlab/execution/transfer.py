@@ -188,4 +188,20 @@ def transfer_text(table: Mapping[str, Any]) -> str:
     return format_ranking([t["task"] for t in table["tasks"]], means, table["ranking"])
 
 
-__all__ = ["format_ranking", "ranking_note", "transfer", "transfer_table", "transfer_text", "transfer_to"]
+def transfer_section(table: Mapping[str, Any]) -> str:
+    """A study's printed transfer: a heading line, then :func:`transfer_text`."""
+    return (
+        f"transfer to other tasks (test accuracy; Holm p of the average rank vs {table['reference']}):\n"
+        + transfer_text(table)
+    )
+
+
+__all__ = [
+    "format_ranking",
+    "ranking_note",
+    "transfer",
+    "transfer_section",
+    "transfer_table",
+    "transfer_text",
+    "transfer_to",
+]

@@ -40,7 +40,7 @@ from typing import Any
 
 from actlab._progress import Progress
 from actlab.execution import Task, finished_text
-from actlab.execution.transfer import transfer_text, transfer_to
+from actlab.execution.transfer import transfer_section, transfer_to
 from actlab.stats import (
     ACCURACY,
     ALPHA,
@@ -169,9 +169,12 @@ def _catalogue(
             flush=True,
         )
     res = executor.map(tasks, folder, "select")
-    at = {(c, f): res[(f * len(names) + i) * per : (f * len(names) + i + 1) * per] for i, c in enumerate(names)
-          for f in range(n_fidelities)}  # fmt: skip
-    fit = {c: [at[c, f][0] for f in range(n_fidelities)] for c in names}
+
+    def records(c: str, f: int) -> list[dict[str, Any]]:  # of function c at fidelity f, one per task
+        start = (f * len(names) + names.index(c)) * per
+        return res[start : start + per]
+
+    fit = {c: [records(c, f)[0] for f in range(n_fidelities)] for c in names}
     selection = [
         {
             "activation": c,
@@ -183,13 +186,14 @@ def _catalogue(
     ]
     if standing is not None:
         for row in selection:
-            top = standing.combine(at[row["activation"], n_fidelities - 1], n_fidelities - 1)
+            top = standing.combine(records(row["activation"], n_fidelities - 1), n_fidelities - 1)
             row["standing"], row["tasks"] = top["fitness"], {n: v[0] for n, v in top["tasks"].items()}
     key = "val_accuracy" if standing is None else "standing"
     ranked = sorted(range(len(cands)), key=lambda i: -selection[i][key])  # stable: ties keep the listed order
     finalists = [cands[i] for i in ranked[:n]]
     if progress and finalists:
-        print(f"catalogue finalists on validation: {', '.join(finalists)}", file=sys.stderr, flush=True)
+        by = "on validation" if standing is None else "by their standing over the tasks"
+        print(f"catalogue finalists {by}: {', '.join(finalists)}", file=sys.stderr, flush=True)
     return selection, fit, finalists
 
 
@@ -352,8 +356,7 @@ def format_final(final: Mapping[str, Any]) -> str:
         lines.append("how their shapes differ (the surrogate's curve features):")
         lines.extend(f"  {x}" for x in final["shape"])
     if final.get("transfer"):
-        lines.append("transfer to other tasks (test accuracy; Holm p of the average rank vs relu):")
-        lines.append(transfer_text(final["transfer"]))
+        lines.append(transfer_section(final["transfer"]))
     return "\n".join(lines)
 
 
