@@ -18,11 +18,12 @@ data sets have no ``source``: their keys are those they always had.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from actlab._errors import ActlabError
@@ -60,7 +61,8 @@ class Unit:
             raise ActlabError(f"unit name {self.name!r} is not a plain file name (letters, digits, '_', '.', '-')")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The unit as plain data, a copy (what :func:`dataclasses.asdict` gives, without its cost)."""
+        return {f: _copied(getattr(self, f)) for f in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Unit:
@@ -68,8 +70,7 @@ class Unit:
 
     def key(self) -> str:
         """What decides the result, hashed: units with equal keys train to equal results."""
-        d = self.to_dict()
-        del d["name"]
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "name"}
         for part, names in WHERE_ONLY.items():
             d[part] = {k: v for k, v in d[part].items() if k not in names}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -86,9 +87,20 @@ class Unit:
 
     def pack_key(self) -> str:
         """Units with equal pack keys can train in one packed model."""
-        d = self.to_dict()
-        del d["name"], d["plan"]
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("name", "plan")}
         return json.dumps(d, sort_keys=True, default=str)
+
+
+def _copied(v: Any) -> Any:
+    """A copy of plain data: dicts, lists and tuples copied through, anything else deep-copied
+    (numbers and strings are their own copies)."""
+    if isinstance(v, dict):
+        return {k: _copied(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_copied(x) for x in v)
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return copy.deepcopy(v)
 
 
 @dataclass(frozen=True)

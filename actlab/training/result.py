@@ -60,7 +60,7 @@ class RunResult:
     @property
     def score(self) -> float:
         """What the studies select on, higher better (:func:`run_score`)."""
-        return run_score(self.to_dict())
+        return run_score({"fit": self.fit, "epochs": self.epochs})
 
     def to_dict(self) -> dict[str, Any]:
         d = {**asdict(self), "epoch_seconds": self.epoch_seconds}
