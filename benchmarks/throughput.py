@@ -9,7 +9,8 @@ Studies (every one with one torch thread per process, final evaluations off):
 
 * evolve-1: `actlab evolve` on MNIST-1D (2,000 training examples), population 24, 4 generations,
   fidelity 1 alone (2 epochs on half the training split);
-* evolve-sh: the same with successive halving, `--fidelities 2:0.5,4,10` (reduction factor 3);
+* evolve-sh: the same with successive halving, `--fidelities 2:0.5,4,10` (reduction factor 3),
+  also with `--overlap` (each generation's last fidelity trained with the next one's first);
 * search: `actlab search` on digits, 5-layer MLP of width 64, sipper48, TPE, no pruning, 8 epochs;
   `--pack 8` asks 8 trials at once and trains them in one pack (the search packs its batches
   itself: the runner's cutting does not apply), `--n-jobs` search processes;
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import resource
 import shutil
 import sys
@@ -98,6 +100,7 @@ class Mode:
     name: str
     pack: int  # 1: one by one
     spread: int  # the runner's SPREAD: 1 cuts a packable group only where it exceeds --pack
+    overlap: bool = False  # evolve-sh: --overlap (a generation's last fidelity with the next one's first)
 
 
 def modes(spreads: list[int]) -> list[Mode]:
@@ -180,6 +183,7 @@ def evolve(size: Size, mode: Mode, workers: int, out: Path, halving: bool, kept:
         fidelities=levels if halving else levels[:1],
         final_seeds=0,
         pack=mode.pack,
+        overlap=mode.overlap,
     )
     own = evolve_run.Runner
     evolve_run.Runner = kept or own  # the study trains on the started workers
@@ -264,8 +268,13 @@ def measure(study: str, size: Size, mode: Mode, workers: int, out: Path, kept: K
     return Row(study, mode.name, workers, n, time.perf_counter() - t0, cpu_seconds() - c0)
 
 
+OVERLAPPED = Mode("packs cut, overlapped", 32, R.SPREAD, overlap=True)
+
+
 def modes_of(study: str, spreads: list[int]) -> list[Mode]:
     every = modes(spreads)
+    if study == "evolve-sh":
+        return [*every, OVERLAPPED]
     return every if study != "search" else [every[0], Mode("packed", 32, R.SPREAD)]  # it cuts no runner packs
 
 
@@ -280,11 +289,14 @@ def main() -> int:
     ap.add_argument("--studies", default=",".join(STUDIES), help=f"some of {', '.join(STUDIES)}")
     ap.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each line, the median's shown (default 1)")
+    ap.add_argument("--generations", type=int, help="generations of the evolutions (default 4)")
     ap.add_argument(
         "--spreads", default=str(R.SPREAD), help=f"the runner's SPREAD values to compare (default {R.SPREAD})"
     )
     a = ap.parse_args()
     size = QUICK if a.quick else Size()
+    if a.generations:
+        size = dataclasses.replace(size, generations=a.generations)
     studies = [s for s in a.studies.split(",") if s]
     spreads = [int(n) for n in a.spreads.split(",")]
     unknown = [s for s in studies if s not in STUDIES]
@@ -336,17 +348,17 @@ def _headline(rows: list[Row]) -> None:
     for study in dict.fromkeys(r.study for r in rows):
         for workers in dict.fromkeys(r.workers for r in rows if r.study == study):
             mine = {r.mode: r for r in rows if r.study == study and r.workers == workers}
-            new = mine.get("packs cut for workers") or mine.get("packed")
             old = mine.get("one pack per list") or mine.get("one by one")
-            if new is None or old is None or not (new.trainings and old.trainings):
-                continue
-            wall = (new.trainings / new.wall) / (old.trainings / old.wall)
-            cpu = (new.trainings / new.cpu) / (old.trainings / old.cpu)
-            print(
-                f"{study}, {workers} worker(s): {new.mode} vs {old.mode}: {wall:.2f}x the trainings "
-                f"per wall-minute, {cpu:.2f}x per CPU-minute; {new.cpu / new.wall:.2f} vs {old.cpu / old.wall:.2f} "
-                "cores busy"
-            )
+            for new in (mine.get("packs cut for workers") or mine.get("packed"), mine.get(OVERLAPPED.name)):
+                if new is None or old is None or not (new.trainings and old.trainings):
+                    continue
+                wall = (new.trainings / new.wall) / (old.trainings / old.wall)
+                cpu = (new.trainings / new.cpu) / (old.trainings / old.cpu)
+                print(
+                    f"{study}, {workers} worker(s): {new.mode} vs {old.mode}: {wall:.2f}x the trainings per "
+                    f"wall-minute, {cpu:.2f}x per CPU-minute; {new.cpu / new.wall:.2f} vs {old.cpu / old.wall:.2f} "
+                    "cores busy"
+                )
 
 
 if __name__ == "__main__":

@@ -153,6 +153,13 @@ FIDELITIES = (
         none="one fidelity, --epochs on the whole split",
     ),
     Option(("--reduction-factor",), "one in this many candidates is promoted to the next fidelity ({default})"),
+    Option(
+        ("--overlap",),
+        "train each generation's last fidelity together with the next generation's first, so that every worker has "
+        "work while the longest trainings run; the next generation is bred while those candidates still rank by "
+        "their fitness one fidelity below",
+        flag=True,
+    ),
 )
 FINAL = (
     Option(("--final-seeds",), "seeds per contender on test ({default}; 0 = skip)"),

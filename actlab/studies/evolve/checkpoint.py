@@ -5,7 +5,8 @@ It holds the config and its run key, the last generation done, the populations a
 text with their fitness (``rung``: the highest fidelity an individual was trained at), the
 coevolution's representatives, the hall of fame, the cache of trained candidates (behaviour key
 -> fitness record; ``rungs``: the fitness at each fidelity reached, lowest first), the history,
-the sessions (runs of the command) and Python's ``random`` state. A resumed run reads it back and
+the sessions (runs of the command), Python's ``random`` state and, with overlap, the behaviours
+promoted to the last fidelity that train with the next generation (``pending``). A resumed run reads it back and
 ends with exactly the result of an uninterrupted run.
 
 :func:`check_checkpoint` checks everything a resumed run reads, field by field, against the
@@ -83,6 +84,7 @@ def state(evo) -> dict[str, Any]:
         "history": evo.history,
         "sessions": evo.sessions,
         "random_state": random_state_to_json(random.getstate()),
+        **({"pending": list(evo.pending.values())} if evo.pending else {}),
     }
 
 
@@ -97,6 +99,7 @@ def restore(evo, d: Mapping[str, Any]) -> None:
     evo.cache = dict(d["cache"])
     evo.history = list(d["history"])
     evo.sessions = list(d.get("sessions") or [])
+    evo.pending = {b["key"]: dict(b) for b in d.get("pending") or []}
     random.setstate(random_state_from_json(d["random_state"]))
 
 
@@ -172,6 +175,7 @@ HISTORY_ENTRY = {
     **dict.fromkeys(("candidates", "evaluations", "cache_hits", "rejected", "failed"), _count),
 }
 SLOT_HISTORY = {"best": _any_num, "mean": _any_num}
+PENDING_ENTRY = {"key": _text, "nodes": _is_int, "generation": _is_int}
 
 
 def _fits(record: Any, table: Mapping[str, Callable[[Any], bool]]) -> bool:
@@ -278,6 +282,18 @@ class _Checks:
             ):
                 raise self.bad(f"the history of generation {i} lacks the best of each population")
 
+    def pending(self, pending: Any, cache: Any) -> None:
+        """With overlap: behaviours waiting for the last fidelity, each in the cache one fidelity below it."""
+        if pending is None:
+            return
+        if not self.config.overlap or not isinstance(pending, list) or len(pending) > self.config.population:
+            raise self.bad("pending candidates in a run without overlap, or more than a population")
+        below = len(self.config.fidelity_levels()) - 1
+        for b in pending:
+            if not (_fits(b, PENDING_ENTRY) and len((cache.get(b["key"]) or {}).get("rungs") or [0]) == below):
+                raise self.bad("a pending candidate that is not in the cache one fidelity below the last")
+            self.slots(b.get("slots"), "a pending candidate", len(self.config.slots))
+
     def sessions(self, sessions: Any) -> None:
         if sessions is not None and (
             not isinstance(sessions, list)
@@ -323,6 +339,7 @@ def check_checkpoint(d: Any, where: str = "the checkpoint") -> EvolveConfig:
     checks = _Checks(config, where, g)
     for name in FIELDS:
         getattr(checks, name)(d.get(name))
+    checks.pending(d.get("pending"), d["cache"])
     return config
 
 

@@ -34,7 +34,7 @@ MAX_REFERENCE_SEEDS = 20
 TASK_FITNESS = ("mean", "worst")  # a candidate's standings on several tasks: their mean, or the lowest
 # Settings added after the first checkpoints were written: left out of the run key at these
 # defaults, so that those checkpoints keep their key and resume.
-LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None, "task_fitness": "mean"}
+LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None, "task_fitness": "mean", "overlap": False}
 # The tallest tree whose every shape fits the expression language's node limit (a full binary tree
 # of height h has 2^(h+1) - 1 nodes): checkpoints and best.json store individuals as text.
 MAX_HEIGHT = (E.MAX_NODES + 1).bit_length() - 2
@@ -85,6 +85,9 @@ class EvolveConfig:
     # 1 / reduction_factor of those trained at one fidelity are promoted to the next.
     fidelities: list[list[float]] | None = None
     reduction_factor: int = 3
+    # With several fidelities: the last one of a generation trains with the next generation's first,
+    # which is bred meanwhile from the fitness below it (see actlab.studies.evolve.loop).
+    overlap: bool = False
     learn_constants: bool = False  # the constants of a candidate are trained per layer with the weights
     # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and
     # trains the offspring predicted best (a quarter of them at random, so the surrogate keeps learning).
@@ -116,6 +119,8 @@ class EvolveConfig:
     def _check_tasks(self) -> None:
         self.reference_seeds = V.integer("--reference-seeds", self.reference_seeds, 2, MAX_REFERENCE_SEEDS)
         self.stagnation = V.integer("--stagnation", self.stagnation, 1, V.MAX_COUNT, none_ok=True)
+        if not isinstance(self.overlap, bool):
+            raise ActlabError(f"overlap is true or false, not {self.overlap!r}")
         if self.task_fitness not in TASK_FITNESS:
             raise ActlabError(f"unknown --task-fitness {self.task_fitness!r}; choose one of: {', '.join(TASK_FITNESS)}")
         if self.tasks is not None:

@@ -287,14 +287,30 @@ def renew(
 
 
 # --------------------------------------------------------------------------- checks and keys
-@dataclass
+@dataclass(frozen=True)
 class Check:
     ok: bool
     reason: str | None
     key: str
 
 
+_CHECKED: dict[str, Check] = {}  # expression text -> its check (the text is exact: it reads back as the same tree)
+MAX_CHECKED = 200_000
+
+
 def check(node: E.Node) -> Check:
+    """:func:`check_now`, remembered by the expression's text: an evolution checks the same
+    expressions again and again (parents kept, duplicates renewed, each candidate before training)."""
+    text = E.to_text(node)
+    got = _CHECKED.get(text)
+    if got is None:
+        if len(_CHECKED) >= MAX_CHECKED:
+            _CHECKED.clear()
+        got = _CHECKED[text] = check_now(node)
+    return got
+
+
+def check_now(node: E.Node) -> Check:
     """Cheap checks on the fixed probe inputs, before any training:
 
     * the outputs are finite (float32, as in training);
@@ -338,17 +354,24 @@ class HallOfFame:
     items: list[dict[str, Any]] = field(default_factory=list)
 
     def update(self, records: Iterable[dict[str, Any]]) -> None:
+        """Take ``records`` in: a behaviour already held keeps the smallest (then earliest) of its
+        expressions, and the fitness of the highest fidelity it reached."""
         by_key = {r["key"]: r for r in self.items}
         for r in records:
             if r.get("fitness") is None:
                 continue
             old = by_key.get(r["key"])
-            if old is None or (r["nodes"], r["generation"]) < (old["nodes"], old["generation"]):
-                by_key[r["key"]] = {k: r[k] for k in ("key", "slots", "fitness", "status", "nodes", "generation")}
-                if r.get("rungs"):
-                    by_key[r["key"]]["rungs"] = list(r["rungs"])
-                if r.get("tasks"):  # several tasks: each one's score at every fidelity reached
-                    by_key[r["key"]]["tasks"] = {n: list(v) for n, v in r["tasks"].items()}
+            ident = r if old is None or (r["nodes"], r["generation"]) < (old["nodes"], old["generation"]) else old
+            score = r if old is None or len(r.get("rungs") or [0]) > len(old.get("rungs") or [0]) else old
+            if ident is old and score is old:
+                continue
+            item = {k: ident[k] for k in ("key", "slots", "nodes", "generation")}
+            item.update({k: score[k] for k in ("fitness", "status")})
+            if score.get("rungs"):
+                item["rungs"] = list(score["rungs"])
+            if score.get("tasks"):  # several tasks: each one's score at every fidelity reached
+                item["tasks"] = {n: list(v) for n, v in score["tasks"].items()}
+            by_key[r["key"]] = item
         ranked = sorted(
             by_key.values(),
             key=lambda r: (-len(r.get("rungs") or [0]), -r["fitness"], r["nodes"], r["generation"], r["slots"]),

@@ -13,6 +13,12 @@ of trained candidates and the history, and steps from one generation to the next
   predicts best are trained (:meth:`Evolution._screen`).
 * Successive halving over the config's fidelities: every new behaviour trains at the first, the
   best ``1 / reduction_factor`` of those trained at a fidelity go on to the next (:meth:`Evolution.evaluate`).
+* With ``overlap`` (and several fidelities), the behaviours promoted to the last fidelity train with
+  the next generation's first, in one list, so that several workers have work while the longest
+  trainings run: the next generation is bred while their fitness is still the one of the fidelity
+  below (:attr:`Evolution.pending`), and they climb when it ends; :meth:`Evolution.finish` trains
+  what is left after the last generation. Every generation waits for the one before, so the
+  result still never depends on the workers.
 * With several tasks, a candidate trains on each, and its fitness is its mean standing against
   ReLU there (:mod:`~actlab.studies.evolve.tasks`).
 * With ``stagnation`` G: when the hall of fame's best fitness has not risen for G generations, the
@@ -72,6 +78,11 @@ class Evolution:
         self.surrogate = None  # a actlab.surrogate.features.Surrogate for the task, when config.surrogate
         self.standing = Standing(config, self._train) if config.tasks else None  # several tasks
         self.failed = WORST if config.tasks else 0.0  # the fitness of a failed or rejected candidate
+        # With overlap: behaviours promoted to the last fidelity, not trained there yet (key -> base
+        # record: key, slots, nodes, generation), in the order promoted; they train with the next
+        # generation's first fidelity.
+        self.overlap = bool(config.overlap) and len(self.fidelities) > 1
+        self.pending: dict[str, dict[str, Any]] = {}
 
     # -- checkpoints
     def state(self) -> dict[str, Any]:
@@ -100,12 +111,15 @@ class Evolution:
         """Records for candidates (node lists, one per slot): cache, checks, then one training per
         distinct behaviour, on the executor; with several fidelities, successive halving: every new
         behaviour at the first, the best ``1 / reduction_factor`` of those trained at a fidelity
-        promoted to the next."""
+        promoted to the next. With overlap, the last fidelity of the behaviours promoted to it in the
+        generation before trains with this one's first (their records climb and join the returned
+        ones), and this generation's promoted wait in :attr:`pending`."""
         counts = dict.fromkeys(COUNTS, 0)
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
         bases, todo = self._triage(candidates, generation, records, counts)
-        done = self._halving(todo, counts)
+        carried, self.pending = self.pending, {}
+        done, finished, deferred = self._halving(todo, counts, carried)
         for key, (_, idx) in todo.items():
             res = done[key]
             if self.config.surrogate:  # what the surrogate learns from
@@ -114,7 +128,61 @@ class Evolution:
             counts["failed"] += res["status"] != "ok"
             for i in idx:
                 records[i] = {**bases[i], **res}
-        return records, counts  # type: ignore[return-value]
+        self.pending = {key: bases[todo[key][1][0]] for key in deferred}
+        climbed = self._climb_carried(carried, finished, counts)
+        for i, r in enumerate(records):  # a candidate answered by the cache while its behaviour was pending
+            if r is not None and r["key"] in finished:
+                records[i] = {**bases[i], **self.cache[r["key"]]}
+        return records + climbed, counts  # type: ignore[operator]
+
+    def _climb_carried(
+        self, carried: Mapping[str, dict[str, Any]], finished: Mapping[str, dict[str, Any]], counts: dict
+    ) -> list[dict[str, Any]]:
+        """The behaviours ``carried`` over from the generation before, trained at the last fidelity
+        (``finished``): their cache records climb; returns them as records of their own generation."""
+        last = len(self.fidelities) - 1
+        out = []
+        for key, base in carried.items():
+            old = self.cache[key]
+            _climb(self.cache, key, finished[key], last)
+            if "slots" in old:
+                self.cache[key]["slots"] = old["slots"]
+            counts["failed"] += finished[key]["status"] != "ok"
+            out.append({**base, **self.cache[key]})
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        """After the last generation: the behaviours still :attr:`pending` trained at the last
+        fidelity, and the hall of fame and the populations given their fitness there. Not part of
+        the checkpoint: a resumed run trains them with its next generation, as an uninterrupted one
+        does. Returns their records."""
+        carried, self.pending = self.pending, {}
+        if not carried:
+            return []
+        last = len(self.fidelities) - 1
+        results = self._fitness([(self._plan(b["slots"]), last) for b in carried.values()])
+        climbed = self._climb_carried(carried, dict(zip(carried, results, strict=True)), {"failed": 0})
+        self._refresh(climbed)
+        return climbed
+
+    def _refresh(self, records: list[dict[str, Any]]) -> None:
+        """The hall of fame and every individual of the populations (single and triple mode) given
+        the newest ``records``."""
+        if not records:
+            return
+        self.hof.update(records)
+        if self.config.mode == "coevolution":  # scored again with new partners every generation
+            return
+        by_key = {r["key"]: r for r in records}
+        for ind in self.pops[0] if self.pops else []:
+            r = by_key.get(self._key(ind)) if ind.fitness.valid else None
+            if r is not None:
+                G.set_fitness(ind, r["fitness"], _fidelity_reached(r))
+
+    def _plan(self, texts: Sequence[str]) -> dict[str, str]:
+        """The activation plan of a candidate's slot texts."""
+        functions = dict(zip(self.config.slots, texts, strict=True))
+        return plan_for(self.config.mode, functions, self.config.learn_constants)
 
     def _triage(
         self, candidates: list[list[E.Node]], generation: int, records: list, counts: dict[str, int]
@@ -140,41 +208,62 @@ class Evolution:
                 self.cache[key] = {"fitness": self.failed, "status": f"rejected: {bad[1].reason}{where}"}
                 counts["rejected"] += 1
             else:
-                functions = dict(zip(self.config.slots, texts, strict=True))
-                todo[key] = (plan_for(self.config.mode, functions, self.config.learn_constants), [i])
+                todo[key] = (self._plan(texts), [i])
                 continue
             records[i] = {**bases[i], **self.cache[key]}
         return bases, todo
 
-    def _halving(self, todo: Mapping[str, tuple[dict[str, str], list[int]]], counts: dict) -> dict[str, dict]:
+    def _halving(
+        self,
+        todo: Mapping[str, tuple[dict[str, str], list[int]]],
+        counts: dict,
+        carried: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> tuple[dict[str, dict], dict[str, dict], list[str]]:
         """Successive halving of the behaviours ``todo``: key -> fitness record, ``rungs`` its
         fitness at each fidelity reached. ``counts`` gets the behaviours trained and (with several
-        fidelities) the number promoted to each higher fidelity."""
+        fidelities) the number promoted to each higher fidelity. With overlap, the behaviours
+        ``carried`` from the generation before train at the last fidelity along with the first
+        (their records returned apart), and those promoted to the last fidelity are returned, not
+        trained."""
+        carried = carried or {}
         done: dict[str, dict[str, Any]] = {}
+        finished: dict[str, dict[str, Any]] = {}
         promoted = list(todo)
         counts["evaluations"] = len(promoted)  # new behaviours (promotions are counted apart)
-        if len(self.fidelities) > 1:
+        last = len(self.fidelities) - 1
+        if last:
             counts["promoted"] = []
-        for fidelity in range(len(self.fidelities)):
+        if carried:
+            counts["carried"] = len(carried)
+        for fidelity in range(last + 1):
             if fidelity:  # the best of those trained at the last fidelity (ties: the first met), the failed never
                 ok = [k for k in promoted if done[k]["status"] == "ok"]
                 n = math.ceil(len(ok) / self.config.reduction_factor)
                 promoted = sorted(ok, key=lambda k: -done[k]["fitness"])[:n]
                 counts["promoted"].append(len(promoted))
-            if not promoted:
+                if fidelity == last and self.overlap:
+                    return done, finished, promoted
+            jobs = [(todo[key][0], fidelity) for key in promoted]
+            if not fidelity:  # the longest first: they start first
+                jobs = [(self._plan(b["slots"]), last) for b in carried.values()] + jobs
+            if not jobs:
                 break
-            for key, res in zip(promoted, self._fitness([todo[key][0] for key in promoted], fidelity), strict=True):
+            results = self._fitness(jobs)
+            if not fidelity:
+                finished = dict(zip(carried, results[: len(carried)], strict=True))
+                results = results[len(carried) :]
+            for key, res in zip(promoted, results, strict=True):
                 _climb(done, key, res, fidelity)
-        return done
+        return done, finished, []
 
-    def _fitness(self, plans: list[dict[str, str]], fidelity: int) -> list[dict[str, Any]]:
-        """The fitness records of ``plans`` at ``fidelity``: trained on the task, or on every task
-        and combined."""
+    def _fitness(self, jobs: list[tuple[dict[str, str], int]]) -> list[dict[str, Any]]:
+        """The fitness records of ``jobs`` (plan, fidelity), in one list for the executor: trained on
+        the task, or on every task and combined."""
         if self.standing is None:
-            return self._train([make_task(self.config, plan, fidelity=fidelity) for plan in plans])
+            return self._train([make_task(self.config, plan, fidelity=f) for plan, f in jobs])
         n = len(self.standing.names)
-        records = self._train([t for plan in plans for t in self.standing.tasks(plan, fidelity)])
-        return [self.standing.combine(records[i * n : (i + 1) * n], fidelity) for i in range(len(plans))]
+        records = self._train([t for plan, f in jobs for t in self.standing.tasks(plan, f)])
+        return [self.standing.combine(records[i * n : (i + 1) * n], f) for i, (_, f) in enumerate(jobs)]
 
     def _train(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         state = random.getstate()  # the evolution's random stream must not depend on where candidates train
@@ -187,9 +276,11 @@ class Evolution:
         """Train (or look up) ``candidates``, one per individual; the individuals get their fitness
         and the hall of fame the records."""
         records, counts = self.evaluate(candidates, g)
+        records, climbed = records[: len(candidates)], records[len(candidates) :]
         for ind, r in zip(individuals, records, strict=True):
             G.set_fitness(ind, r["fitness"], _fidelity_reached(r))
         self.hof.update(records)
+        self._refresh(climbed)
         return records, counts
 
     # -- one generation

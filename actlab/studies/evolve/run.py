@@ -77,6 +77,10 @@ def run_evolution(
         ended = _generations(evo, out / CHECKPOINT, stop_after)
         if ended is None:
             return {"stopped_after": evo.generation}
+        if evo.pending and progress:
+            n, g = len(evo.pending), evo.generation
+            _say(f"training at the last fidelity the {n} candidates generation {g} promoted to it")
+        evo.finish()
         results = collect(evo, data)
         results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
@@ -243,6 +247,8 @@ def progress_line(config: EvolveConfig, stats: dict[str, Any], hof: G.HallOfFame
     kept = f"  not renewed after 8 tries {stats['kept']}" if stats.get("kept") else ""
     if stats.get("promoted") is not None:
         kept += f"  promoted {'/'.join(str(n) for n in stats['promoted']) or 0}"
+    if stats.get("carried"):
+        kept += f"  last fidelity of gen {stats['generation'] - 1}: {stats['carried']}"
     if stats.get("surrogate"):
         sg = stats["surrogate"]
         rho = f"{sg['spearman']:+.2f}" if sg["spearman"] is not None else "n/a"

@@ -1,0 +1,170 @@
+"""evolve --overlap: each generation's last fidelity trains with the next generation's first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import pytest
+
+from actlab._errors import ActlabError
+from actlab.studies.evolve import gp as G
+from actlab.studies.evolve.checkpoint import check_checkpoint
+from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.run import run_evolution
+
+FIDELITIES = [[1, 0.5], [2, 1.0], [3, 1.0]]
+FAKE = {
+    "dataset": "iris",
+    "data_options": {},
+    "population": 12,
+    "generations": 5,
+    "final_seeds": 0,
+    "fidelities": FIDELITIES,
+    "overlap": True,
+}
+
+
+def _fit(task):
+    """No training: a fitness from the plan's text that changes with the epochs, so that the order
+    of candidates at one fidelity is not the order at the next."""
+    text = json.dumps(task["plan"], sort_keys=True)
+    h = [int(hashlib.sha1(f"{text}{i}".encode()).hexdigest()[:8], 16) / 16**8 for i in range(2)]
+    return {"fitness": round(0.2 + 0.5 * h[0] + 0.1 * task["train"]["epochs"] * h[1], 6), "status": "ok"}
+
+
+class Recorder:
+    """An executor that scores with :func:`_fit` and keeps the epochs of each list it was given."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.lists: list[list[int]] = []
+
+    def map(self, tasks):
+        self.lists.append([t["train"]["epochs"] for t in tasks])
+        return [_fit(t) for t in tasks]
+
+
+def _strip(results):
+    return [{k: v for k, v in h.items() if k not in ("seconds", "session")} for h in results["history"]]
+
+
+def test_the_last_fidelity_trains_with_the_next_generations_first():
+    rec = Recorder()
+    evo = Evolution(EvolveConfig(**FAKE), rec, progress=False)
+    random.seed(0)
+    for g in range(4):
+        stats = evo.step(g)
+        promoted = stats["promoted"]
+        assert [len(v["rungs"]) for k, v in evo.cache.items() if k in evo.pending] == [2] * promoted[-1]
+        for ind in evo.pops[0]:  # every individual holds its behaviour's newest fitness
+            r = evo.cache[evo._key(ind)]
+            assert G.score(ind) == r["fitness"] and G.fidelity(ind) == len(r["rungs"]) - 1
+        if g:
+            assert stats["carried"] == evo.history[g - 1]["promoted"][-1] >= 1
+    assert len(evo.hof.best()["rungs"]) == 3  # climbed in a later generation
+    pending = list(evo.pending)
+    finished = evo.finish()
+    assert [r["key"] for r in finished] == pending and not evo.pending
+    assert all(len(evo.cache[k]["rungs"]) == 3 for k in pending)
+    # one list per fidelity in generation 0; from then on the last fidelity's candidates come first
+    # in the list of the next generation's first, and none trains alone until the end
+    firsts = [i for i, epochs in enumerate(rec.lists) if 1 in epochs]
+    assert rec.lists[0] == [1] * len(rec.lists[0]) and rec.lists[1] == [2] * len(rec.lists[1])
+    for i in firsts[1:]:
+        n = rec.lists[i].count(3)
+        assert n >= 1 and rec.lists[i] == [3] * n + [1] * (len(rec.lists[i]) - n)
+    assert [epochs for epochs in rec.lists if set(epochs) == {3}] == [[3] * len(pending)]
+    # the hall of fame's best reached the last fidelity, as without overlap
+    assert len(evo.hof.best()["rungs"]) == 3
+
+
+def test_a_stopped_overlapped_evolution_resumes_as_an_uninterrupted_one(tmp_path):
+    cfg = EvolveConfig(**FAKE)
+    whole = run_evolution(cfg, tmp_path / "whole", evaluator=_fit, progress=False)
+    run_evolution(cfg, tmp_path / "cut", evaluator=_fit, progress=False, stop_after=2)
+    saved = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert saved["pending"] and all(len(saved["cache"][p["key"]]["rungs"]) == 2 for p in saved["pending"])
+    again = run_evolution(cfg, tmp_path / "cut", evaluator=_fit, progress=False, resume=True)
+    assert _strip(again) == _strip(whole)
+    assert again["hall_of_fame"] == whole["hall_of_fame"] and again["totals"] == whole["totals"]
+    assert all(len(item["rungs"]) == 3 for item in whole["hall_of_fame"][:1])
+    # overlap is part of what the evolution is: a checkpoint of one does not resume as the other
+    with pytest.raises(ActlabError, match="other settings"):
+        run_evolution(EvolveConfig(**{**FAKE, "overlap": False}), tmp_path / "cut", evaluator=_fit, resume=True)
+
+
+def test_without_overlap_the_run_key_of_earlier_evolutions_is_kept():
+    plain = {k: v for k, v in FAKE.items() if k != "overlap"}
+    assert EvolveConfig(**plain).run_key() == EvolveConfig(**{**plain, "overlap": False}).run_key()
+    assert EvolveConfig(**plain).run_key() != EvolveConfig(**FAKE).run_key()
+    assert Evolution(EvolveConfig(**{**FAKE, "fidelities": None}), Recorder(), progress=False).overlap is False
+    with pytest.raises(ActlabError, match="overlap is true or false"):
+        EvolveConfig(**{**FAKE, "overlap": "yes"})
+
+
+@pytest.mark.parametrize(
+    "how,words",
+    [
+        ("without overlap", "run without overlap"),
+        ("not in the cache", "not in the cache one fidelity below"),
+        ("at the last fidelity", "not in the cache one fidelity below"),
+        ("bad slots", "pending candidate"),
+    ],
+)
+def test_a_damaged_pending_list_is_one_line(tmp_path, how, words):
+    run_evolution(EvolveConfig(**FAKE), tmp_path / "o", evaluator=_fit, progress=False, stop_after=1)
+    d = json.loads((tmp_path / "o" / "checkpoint.json").read_text())
+    check_checkpoint(d)
+    first = d["pending"][0]
+    if how == "without overlap":
+        d["config"]["overlap"] = False
+    elif how == "not in the cache":
+        first["key"] = "nowhere"
+    elif how == "at the last fidelity":
+        d["cache"][first["key"]]["rungs"].append(0.5)
+    else:
+        first["slots"] = ["x +"]
+    with pytest.raises(ActlabError, match=words):
+        check_checkpoint(d)
+
+
+def test_the_hall_of_fame_takes_the_higher_fidelity_and_keeps_the_smaller_expression():
+    hof = G.HallOfFame(3)
+    small = {"key": "k", "slots": ["x"], "nodes": 1, "generation": 0, "status": "ok"}
+    big = {**small, "slots": ["x + 0.0"], "nodes": 3, "generation": 1}
+    hof.update(
+        [
+            {**small, "fitness": 0.5, "rungs": [0.4, 0.5]},
+            {"key": "o", "slots": ["-x"], "nodes": 2, "generation": 0, "status": "ok", "fitness": 0.9, "rungs": [0.9]},
+        ]
+    )
+    assert [i["key"] for i in hof.items] == ["k", "o"]
+    hof.update([{**big, "fitness": 0.6, "rungs": [0.4, 0.5, 0.6]}])  # climbed, found again as a bigger one
+    top = hof.best()
+    assert top["slots"] == ["x"] and top["rungs"] == [0.4, 0.5, 0.6] and top["fitness"] == 0.6
+    hof.update([{**big, "fitness": 0.5, "rungs": [0.4, 0.5]}])  # an older record changes nothing
+    assert hof.best() == top
+
+
+def test_overlapped_real_training_on_two_workers_gives_the_serial_result(tmp_path):
+    cfg = EvolveConfig(
+        dataset="mnist1d",
+        data_options={"limit": 300},
+        model_options={"width": 16},
+        population=6,
+        generations=3,
+        final_seeds=0,
+        fidelities=[[1, 0.5], [2, 1.0]],
+        overlap=True,
+    )
+    serial = run_evolution(cfg, tmp_path / "serial", progress=False)
+    procs = run_evolution(cfg, tmp_path / "procs", workers=2, progress=False)
+    assert procs["hall_of_fame"] == serial["hall_of_fame"] and _strip(procs) == _strip(serial)
+    assert all(h.get("carried") for h in serial["history"][1:])
+    files = (tmp_path / "serial" / "units").glob("*.json")
+    epochs = [json.loads(f.read_text())["unit"]["train"]["epochs"] for f in files]
+    assert epochs.count(2) == sum(h["promoted"][-1] for h in serial["history"])  # the last generation's too
