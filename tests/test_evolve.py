@@ -355,8 +355,11 @@ def test_sigkill_then_resume_loses_nothing_and_ends_as_an_uninterrupted_run(tmp_
 
 
 def test_successive_halving_promotes_the_best_to_longer_training_on_more_data(tmp_path):
+    """Without overlap, so that the checkpoint holds every fidelity of the generation (with it, see
+    test_evolve_overlap)."""
     cfg = EvolveConfig(
-        **{**SMALL, "population": 9, "generations": 1, "final_seeds": 0, "fidelities": [[1, 0.5], [2, 1.0], [3, 1.0]]}
+        **{**SMALL, "population": 9, "generations": 1, "final_seeds": 0, "fidelities": [[1, 0.5], [2, 1.0], [3, 1.0]]},
+        overlap=False,
     )
     res = run_evolution(cfg, tmp_path / "sh", progress=False)
     h = res["history"][0]

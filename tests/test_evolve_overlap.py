@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+import actlab
 from actlab._errors import ActlabError
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.checkpoint import check_checkpoint
@@ -70,6 +71,7 @@ def test_the_last_fidelity_trains_with_the_next_generations_first():
     finished = evo.finish()
     assert [r["key"] for r in finished] == pending and not evo.pending
     assert all(len(evo.cache[k]["rungs"]) == 3 for k in pending)
+    assert evo.history[-1]["finished"] == len(pending) and evo.history[-1]["hof_best"] == evo.hof.best()["fitness"]
     # one list per fidelity in generation 0; from then on the last fidelity's candidates come first
     # in the list of the next generation's first, and none trains alone until the end
     firsts = [i for i, epochs in enumerate(rec.lists) if 1 in epochs]
@@ -97,13 +99,27 @@ def test_a_stopped_overlapped_evolution_resumes_as_an_uninterrupted_one(tmp_path
         run_evolution(EvolveConfig(**{**FAKE, "overlap": False}), tmp_path / "cut", evaluator=_fit, resume=True)
 
 
-def test_without_overlap_the_run_key_of_earlier_evolutions_is_kept():
+def test_overlap_is_the_default_and_a_checkpoint_from_before_it_resumes_without(tmp_path):
     plain = {k: v for k, v in FAKE.items() if k != "overlap"}
-    assert EvolveConfig(**plain).run_key() == EvolveConfig(**{**plain, "overlap": False}).run_key()
-    assert EvolveConfig(**plain).run_key() != EvolveConfig(**FAKE).run_key()
+    assert EvolveConfig(**plain).overlap is True
+    assert EvolveConfig(**plain).run_key() != EvolveConfig(**{**plain, "overlap": False}).run_key()
     assert Evolution(EvolveConfig(**{**FAKE, "fidelities": None}), Recorder(), progress=False).overlap is False
     with pytest.raises(ActlabError, match="overlap is true or false"):
         EvolveConfig(**{**FAKE, "overlap": "yes"})
+    # a checkpoint written before the setting existed: its config has no "overlap", it ran without
+    out = tmp_path / "old"
+    opts = {"dataset": "iris", "population": 4, "generations": 3, "final_seeds": 0, "quiet": True}
+    actlab.evolve(**opts, fidelities="1:0.5,2", no_overlap=True, out=str(out))
+    whole = json.loads((out / "results.json").read_text())
+    (out / "results.json").unlink()
+    path = out / "checkpoint.json"
+    d = json.loads(path.read_text())
+    del d["config"]["overlap"]
+    d["generation"], d["history"] = 1, d["history"][:2]  # as if stopped after generation 1
+    path.write_text(json.dumps(d))
+    again = actlab.evolve(out=str(out), resume=True, quiet=True).results
+    assert again["config"]["overlap"] is False and not any(h.get("carried") for h in again["history"])
+    assert again["history"][:2] == whole["history"][:2]
 
 
 @pytest.mark.parametrize(

@@ -154,11 +154,14 @@ FIDELITIES = (
     ),
     Option(("--reduction-factor",), "one in this many candidates is promoted to the next fidelity ({default})"),
     Option(
-        ("--overlap",),
-        "train each generation's last fidelity together with the next generation's first, so that every worker has "
-        "work while the longest trainings run; the next generation is bred while those candidates still rank by "
+        ("--no-overlap",),
+        "train each generation's last fidelity before the next generation is bred, as successive halving alone "
+        "does; by default it trains together with the next generation's first, so that every worker has work "
+        "while the longest trainings run, and the next generation is bred while those candidates still rank by "
         "their fitness one fidelity below",
         flag=True,
+        const=False,
+        dest="overlap",
     ),
 )
 FINAL = (

@@ -382,7 +382,7 @@ def _final_row(r: dict[str, Any], c: dict[str, Any] | None) -> str:
     )
 
 
-def _history_section(history: list[dict[str, Any]], png: Path) -> str:
+def _history_section(history: list[dict[str, Any]], png: Path, overlapped: bool = False) -> str:
     """Fitness per generation: the plot, a table row per generation, what its columns mean."""
     rows = "".join(
         f"<tr><td>{h['generation']}</td><td>{_f(h['best'])}</td><td>{_f(h['mean'])}</td><td>{h['candidates']}</td>"
@@ -398,7 +398,14 @@ def _history_section(history: list[dict[str, Any]], png: Path) -> str:
         '<p class="sub"><i>trained</i>: new behaviours trained at the first fidelity; <i>replaced</i>: offspring '
         "that repeated a\nbehaviour already trained (or another offspring's), varied again before training; "
         "<i>distinct</i>: behaviours in the\npopulation; <i>promoted</i>: candidates trained at each higher "
-        "fidelity (successive halving).</p>"
+        "fidelity (successive halving)"
+        + (
+            "; those promoted to the last fidelity trained there with the next generation's first (overlap), the "
+            "last generation's after it"
+            if overlapped
+            else ""
+        )
+        + ".</p>"
     )
 
 
@@ -480,7 +487,7 @@ def write_evolve_report(results: dict[str, Any], out: str | Path) -> Path:
         f"{_summary(results)}\n"
         f"{_best_section(results, info['best'], png['best'])}\n"
         f"<h2>Final evaluation on test</h2>{_final_section(results, figs)}\n"
-        f"{_history_section(results['history'], png['fitness'])}\n"
+        f"{_history_section(results['history'], png['fitness'], any(h.get('carried') for h in results['history']))}\n"
         f"{_tasks_section(results)}\n"
         f"{_hof_section(results['hall_of_fame'], png['hof'])}\n"
         "<details><summary>Configuration</summary>"

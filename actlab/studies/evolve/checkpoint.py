@@ -107,7 +107,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     """The content of a checkpoint, checked by :func:`check_checkpoint` (one line for anything else)."""
     d = read_json(path, "checkpoint", "start again with a new --out")
     check_checkpoint(d, repr(str(path)))
-    return d
+    return {**d, "config": EvolveConfig.saved(d["config"])}
 
 
 # ------------------------------------------------------------------------------- the checks
@@ -351,7 +351,7 @@ def _settings(raw: Any, where: str) -> EvolveConfig:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("train", {}), Mapping):
         raise bad_checkpoint(where, "no settings")
     try:
-        config = EvolveConfig.from_dict(raw)
+        config = EvolveConfig.from_dict(EvolveConfig.saved(raw))
     except ActlabError as e:
         raise bad_checkpoint(where, f"its settings: {e}") from None
     except NOT_SETTINGS:

@@ -32,8 +32,9 @@ MAX_POPULATION = 100_000
 MAX_FIDELITIES = 8
 MAX_REFERENCE_SEEDS = 20
 TASK_FITNESS = ("mean", "worst")  # a candidate's standings on several tasks: their mean, or the lowest
-# Settings added after the first checkpoints were written: left out of the run key at these
-# defaults, so that those checkpoints keep their key and resume.
+# Settings added after the first checkpoints were written, at the value that ran before them: left
+# out of the run key at these values, so that those checkpoints keep their key, and read into a
+# saved config that lacks them (:meth:`EvolveConfig.saved`), so that they resume as they ran.
 LATER = {"tasks": None, "reference_seeds": 3, "stagnation": None, "task_fitness": "mean", "overlap": False}
 # The tallest tree whose every shape fits the expression language's node limit (a full binary tree
 # of height h has 2^(h+1) - 1 nodes): checkpoints and best.json store individuals as text.
@@ -87,7 +88,7 @@ class EvolveConfig:
     reduction_factor: int = 3
     # With several fidelities: the last one of a generation trains with the next generation's first,
     # which is bred meanwhile from the fitness below it (see actlab.studies.evolve.loop).
-    overlap: bool = False
+    overlap: bool = True
     learn_constants: bool = False  # the constants of a candidate are trained per layer with the weights
     # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and
     # trains the offspring predicted best (a quarter of them at random, so the surrogate keeps learning).
@@ -232,6 +233,12 @@ class EvolveConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> EvolveConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+    @staticmethod
+    def saved(d: Mapping[str, Any]) -> dict[str, Any]:
+        """A config as a checkpoint saved it, with the settings added since at the value it ran with
+        (:data:`LATER`)."""
+        return {**LATER, **d}
 
     def run_key(self) -> str:
         """What a resumed run must share with the checkpoint (all but how long it runs and the final

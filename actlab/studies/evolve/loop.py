@@ -153,16 +153,21 @@ class Evolution:
 
     def finish(self) -> list[dict[str, Any]]:
         """After the last generation: the behaviours still :attr:`pending` trained at the last
-        fidelity, and the hall of fame and the populations given their fitness there. Not part of
-        the checkpoint: a resumed run trains them with its next generation, as an uninterrupted one
-        does. Returns their records."""
+        fidelity; the hall of fame, the populations and the last generation's record (``finished``:
+        how many, its hall of fame's best) given their fitness there. Not part of the checkpoint: a
+        resumed run trains them with its next generation, as an uninterrupted one does. Returns
+        their records."""
         carried, self.pending = self.pending, {}
         if not carried:
             return []
         last = len(self.fidelities) - 1
         results = self._fitness([(self._plan(b["slots"]), last) for b in carried.values()])
-        climbed = self._climb_carried(carried, dict(zip(carried, results, strict=True)), {"failed": 0})
+        counts = {"failed": 0}
+        climbed = self._climb_carried(carried, dict(zip(carried, results, strict=True)), counts)
         self._refresh(climbed)
+        last = self.history[-1]  # the last generation's record says what ended it
+        last["finished"], last["failed"] = len(climbed), last["failed"] + counts["failed"]
+        self._hof_stats(last)
         return climbed
 
     def _refresh(self, records: list[dict[str, Any]]) -> None:
@@ -291,22 +296,21 @@ class Evolution:
             stats = self._step_coevolution(g, restart)
         else:
             stats = self._step_population(g, restart)
-        best = self.hof.best()
-        stats.update(
-            {
-                "generation": g,
-                "seconds": self.clock() - t0,
-                "session": len(self.sessions) - 1,
-                "hof_best": best["fitness"] if best else None,
-            }
-        )
+        stats.update({"generation": g, "seconds": self.clock() - t0, "session": len(self.sessions) - 1})
+        self._hof_stats(stats)
         if restart:
             stats["restart"] = True
-        if best and best.get("tasks"):  # the hall of fame's best on each task, at its highest fidelity
-            stats["hof_tasks"] = {n: v[-1] for n, v in best["tasks"].items()}
         self.history.append(stats)
         self.generation = g
         return stats
+
+    def _hof_stats(self, stats: dict[str, Any]) -> None:
+        """The hall of fame's best in a generation's ``stats``: its fitness, and with several tasks
+        its score on each at its highest fidelity."""
+        best = self.hof.best()
+        stats["hof_best"] = best["fitness"] if best else None
+        if best and best.get("tasks"):
+            stats["hof_tasks"] = {n: v[-1] for n, v in best["tasks"].items()}
 
     def stagnant(self) -> bool:
         """Should the next generation restart? With ``stagnation`` G: the hall of fame's best
