@@ -66,6 +66,9 @@ from actlab.studies.search import SearchConfig  # noqa: E402
 from actlab.studies.search.run import run_search  # noqa: E402
 from actlab.training import TrainConfig  # noqa: E402
 
+SPREAD = getattr(R, "SPREAD", 1)  # the runner's; 1 before 2026-12 (PYTHONPATH an older checkout)
+OVERLAP = "overlap" in EvolveConfig.__dataclass_fields__  # evolve --overlap, since 2026-12-07
+
 SCREENED = (
     "relu,tanh,elu,selu,gelu,silu,mish,softplus,softsign,sigmoid,leaky_relu,hard_swish,celu,tanhshrink,hardtanh,relu6"
 )
@@ -106,18 +109,22 @@ class Mode:
 def modes(spreads: list[int]) -> list[Mode]:
     """One by one, one pack per list (as before 2026-12), and the packs cut for workers with each
     of ``spreads`` (the runner's SPREAD first)."""
-    cut = [Mode("packs cut for workers" + (f" ({n})" if n != R.SPREAD else ""), 32, n) for n in spreads]
-    return [Mode("one by one", 1, R.SPREAD), Mode("one pack per list", 32, 1), *cut]
+    cut = [Mode("packs cut for workers" + (f" ({n})" if n != SPREAD else ""), 32, n) for n in spreads]
+    return [Mode("one by one", 1, SPREAD), Mode("one pack per list", 32, 1), *cut]
 
 
 @contextlib.contextmanager
 def spread(n: int) -> Iterator[None]:
-    """The runner cuts packs with ``SPREAD = n`` meanwhile (packs are cut in this process)."""
-    was, R.SPREAD = R.SPREAD, n
+    """The runner cuts packs with ``SPREAD = n`` meanwhile (packs are cut in this process); actlab
+    before 2026-12 (``PYTHONPATH`` an older checkout) has no SPREAD: one pack per list."""
+    was = getattr(R, "SPREAD", None)
+    if was is not None:
+        R.SPREAD = n
     try:
         yield
     finally:
-        R.SPREAD = was
+        if was is not None:
+            R.SPREAD = was
 
 
 def cpu_seconds() -> float:
@@ -183,7 +190,7 @@ def evolve(size: Size, mode: Mode, workers: int, out: Path, halving: bool, kept:
         fidelities=levels if halving else levels[:1],
         final_seeds=0,
         pack=mode.pack,
-        overlap=mode.overlap,
+        **({"overlap": mode.overlap} if OVERLAP else {}),
     )
     own = evolve_run.Runner
     evolve_run.Runner = kept or own  # the study trains on the started workers
@@ -268,14 +275,14 @@ def measure(study: str, size: Size, mode: Mode, workers: int, out: Path, kept: K
     return Row(study, mode.name, workers, n, time.perf_counter() - t0, cpu_seconds() - c0)
 
 
-OVERLAPPED = Mode("packs cut, overlapped", 32, R.SPREAD, overlap=True)
+OVERLAPPED = Mode("packs cut, overlapped", 32, SPREAD, overlap=True)
 
 
 def modes_of(study: str, spreads: list[int]) -> list[Mode]:
     every = modes(spreads)
-    if study == "evolve-sh":
+    if study == "evolve-sh" and OVERLAP:
         return [*every, OVERLAPPED]
-    return every if study != "search" else [every[0], Mode("packed", 32, R.SPREAD)]  # it cuts no runner packs
+    return every if study != "search" else [every[0], Mode("packed", 32, SPREAD)]  # it cuts no runner packs
 
 
 def median_row(rows: list[Row]) -> Row:
@@ -290,9 +297,7 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each line, the median's shown (default 1)")
     ap.add_argument("--generations", type=int, help="generations of the evolutions (default 4)")
-    ap.add_argument(
-        "--spreads", default=str(R.SPREAD), help=f"the runner's SPREAD values to compare (default {R.SPREAD})"
-    )
+    ap.add_argument("--spreads", default=str(SPREAD), help=f"the runner's SPREAD values to compare (default {SPREAD})")
     a = ap.parse_args()
     size = QUICK if a.quick else Size()
     if a.generations:
@@ -310,7 +315,7 @@ def main() -> int:
     rows: list[Row] = []
     try:
         for workers in (int(w) for w in a.workers.split(",")):
-            rows += _rows(studies, size, workers, [R.SPREAD, *(n for n in spreads if n != R.SPREAD)], a.repeat, tmp)
+            rows += _rows(studies, size, workers, [SPREAD, *(n for n in spreads if n != SPREAD)], a.repeat, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(load.line())

@@ -243,6 +243,9 @@ def test_the_screens_best_function_and_relu_transfer_to_other_tasks(tmp_path):
     again = actlab.screen(**options, transfer_to="wine:60,breast_cancer:80", final_seeds=2)
     assert again.results["transfer"] == table
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files} == files  # nothing trained again
+    with pytest.raises(ActlabError, match="--final-seeds applies to the --transfer-to tasks"):
+        actlab.screen(**{**options, "out": tmp_path / "t"}, final_seeds=2)  # nothing would use them
+    assert not (tmp_path / "t").exists()
 
 
 def search_config(trials: int) -> SearchConfig:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from actlab._errors import ActlabError
 from actlab._io import check_out
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
@@ -51,6 +52,8 @@ STUDY = Study(
 def config_from_args(args) -> ScreenConfig:
     """The screen's config: ScreenConfig's defaults, then the options given."""
     d = settle(STUDY, args)
+    if getattr(args, "final_seeds", None) is not None and not d.get("transfer_to"):
+        raise ActlabError("--final-seeds applies to the --transfer-to tasks: add --transfer-to TASKS, or leave it out")
     if isinstance(d["candidates"], str):
         d["candidates"] = candidates(d["candidates"])
     return build(ScreenConfig, d)
