@@ -75,3 +75,22 @@ def timings(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
 
 def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
     return statistics.median(timings(fn, warmup, repeats))
+
+
+class Kept:
+    """A started runner lent to one study run in place of the ``Runner`` it would make: its
+    ``pack`` set for the run, ``close`` left to its owner (so that worker processes start once)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    def __call__(self, *, pack: int | None = None, **_: object) -> Kept:
+        if pack is not None:
+            self.runner.pack = pack
+        return self
+
+    def __getattr__(self, name: str):
+        return getattr(self.runner, name)
+
+    def close(self) -> None:
+        pass

@@ -26,29 +26,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import OtherLoad, machine_line  # noqa: E402
+from _common import Kept, OtherLoad, machine_line  # noqa: E402
 
 import actlab.studies.evolve.run as evolve_run  # noqa: E402
 from actlab.execution import Runner  # noqa: E402
 from actlab.stats import format_p, permutation_test  # noqa: E402
 from actlab.studies.evolve.config import EvolveConfig  # noqa: E402
 from actlab.studies.evolve.run import run_evolution  # noqa: E402
-
-
-class Kept:
-    """The runner started once, lent to every evolution (closing it is left to the script)."""
-
-    def __init__(self, runner: Runner):
-        self.runner = runner
-
-    def __call__(self, **_: object) -> Runner:
-        return self
-
-    def __getattr__(self, name: str):
-        return getattr(self.runner, name)
-
-    def close(self) -> None:
-        pass
 
 
 def one(seed: int, overlap: bool, generations: int, final_seeds: int, final_epochs: int, runner, out: Path) -> dict:

@@ -43,7 +43,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -53,7 +52,7 @@ except ImportError:  # the CPU of running worker processes is not seen: every ru
     psutil = None
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import OtherLoad, machine_line  # noqa: E402
+from _common import Kept, OtherLoad, machine_line  # noqa: E402
 
 import actlab.execution.runner as R  # noqa: E402
 import actlab.studies.evolve.run as evolve_run  # noqa: E402
@@ -140,23 +139,6 @@ def cpu_seconds() -> float:
             t = c.cpu_times()
             running += t.user + t.system
     return own + running
-
-
-class Kept:
-    """A started runner lent to one study run: its ``pack`` set for the run, ``close`` left to its owner."""
-
-    def __init__(self, runner: Runner):
-        self.runner = runner
-
-    def __call__(self, *, pack: int = R.DEFAULT_PACK, **_: Any) -> Kept:
-        self.runner.pack = pack
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.runner, name)
-
-    def close(self) -> None:
-        pass
 
 
 def started(workers: int) -> tuple[Runner, float, float]:
