@@ -99,6 +99,20 @@ def test_a_stopped_overlapped_evolution_resumes_as_an_uninterrupted_one(tmp_path
         run_evolution(EvolveConfig(**{**FAKE, "overlap": False}), tmp_path / "cut", evaluator=_fit, resume=True)
 
 
+@pytest.mark.parametrize("mode", ["triple", "coevolution"])
+def test_overlap_in_the_other_modes_resumes_exactly(tmp_path, mode):
+    """Coevolution trains population x slots candidates: more may wait for the last fidelity than a
+    population holds."""
+    cfg = EvolveConfig(**{**FAKE, "mode": mode, "population": 4, "reduction_factor": 2, "fidelities": FIDELITIES[1:]})
+    whole = run_evolution(cfg, tmp_path / "whole", evaluator=_fit, progress=False)
+    run_evolution(cfg, tmp_path / "cut", evaluator=_fit, progress=False, stop_after=1)
+    saved = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert saved["pending"] and (mode == "triple" or len(saved["pending"]) > cfg.population)
+    again = run_evolution(cfg, tmp_path / "cut", evaluator=_fit, progress=False, resume=True)
+    assert _strip(again) == _strip(whole) and again["hall_of_fame"] == whole["hall_of_fame"]
+    assert all(h.get("carried") for h in whole["history"][1:]) and whole["history"][-1]["finished"]
+
+
 def test_overlap_is_the_default_and_a_checkpoint_from_before_it_resumes_without(tmp_path):
     plain = {k: v for k, v in FAKE.items() if k != "overlap"}
     assert EvolveConfig(**plain).overlap is True

@@ -286,8 +286,8 @@ class _Checks:
         """With overlap: behaviours waiting for the last fidelity, each in the cache one fidelity below it."""
         if pending is None:
             return
-        if not self.config.overlap or not isinstance(pending, list) or len(pending) > self.config.population:
-            raise self.bad("pending candidates in a run without overlap, or more than a population")
+        if not self.config.overlap or not isinstance(pending, list) or len(pending) > len(cache):
+            raise self.bad("pending candidates in a run without overlap, or more than the cache holds")
         below = len(self.config.fidelity_levels()) - 1
         for b in pending:
             if not (_fits(b, PENDING_ENTRY) and len((cache.get(b["key"]) or {}).get("rungs") or [0]) == below):
