@@ -507,7 +507,15 @@ def test_resume_before_the_first_checkpoint_starts_the_evolution(tmp_path):
     assert (out / "checkpoint.json").exists() and (out / "best.json").exists()
 
 
-def test_an_out_holding_another_commands_results_is_refused_unless_forced(tmp_path):
+def test_an_out_holding_another_commands_results_is_refused_unless_forced(tmp_path, capsys):
+    """The commands run in this process (``actlab.cli.main``, fast), as the command line runs them."""
+    from actlab.cli import main
+
+    def actlab_cli(*args: str) -> subprocess.CompletedProcess:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
     out = tmp_path / "shared"
     compare = [
         "compare",

@@ -203,10 +203,12 @@ def test_search_per_slot_on_a_user_model_searches_its_slots(user_file, tmp_path)
 def test_evolve_and_screen_on_a_user_model(user_file, tmp_path):
     ref = f"{user_file}:build"
     evolve = ["evolve", *DATA, "--model", ref, "--population", "4", "--generations", "2", "--epochs", "1"]
-    r = actlab(*evolve, "--out", str(tmp_path / "evo"))
+    final = ["--final-seeds", "1", "--final-epochs", "2", "--catalogue", "elu"]  # the final evaluation, small
+    r = actlab(*evolve, *final, "--out", str(tmp_path / "evo"))
     assert r.returncode == 0, r.stderr[-3000:]
     results = json.loads((tmp_path / "evo" / "results.json").read_text())
     assert len(results["history"]) == 2 and results["totals"]["failed"] == 0 and results["totals"]["evaluations"] > 0
+    assert {"relu", "elu"} <= {c["name"] for c in results["final"]["contenders"]}
     # coevolution evolves a function per slot group: one group is one line, before any training
     r = actlab("evolve", *evolve[1:], "--mode", "coevolution", "--slots", "*=all", "--out", str(tmp_path / "co"))
     assert r.returncode == 2 and "evolve one function with --mode single" in r.stderr

@@ -165,9 +165,9 @@ class Evolution:
         counts = {"failed": 0}
         climbed = self._climb_carried(carried, dict(zip(carried, results, strict=True)), counts)
         self._refresh(climbed)
-        last = self.history[-1]  # the last generation's record says what ended it
-        last["finished"], last["failed"] = len(climbed), last["failed"] + counts["failed"]
-        self._hof_stats(last)
+        record = self.history[-1]  # the last generation's record says what ended it
+        record["finished"], record["failed"] = len(climbed), record["failed"] + counts["failed"]
+        self._hof_stats(record)
         return climbed
 
     def _refresh(self, records: list[dict[str, Any]]) -> None:
