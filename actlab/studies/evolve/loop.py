@@ -112,8 +112,8 @@ class Evolution:
         distinct behaviour, on the executor; with several fidelities, successive halving: every new
         behaviour at the first, the best ``1 / reduction_factor`` of those trained at a fidelity
         promoted to the next. With overlap, the last fidelity of the behaviours promoted to it in the
-        generation before trains with this one's first (their records climb and join the returned
-        ones), and this generation's promoted wait in :attr:`pending`."""
+        generation before trains with this one's first (their records climb, and the hall of fame and
+        the populations take them in), and this generation's promoted wait in :attr:`pending`."""
         counts = dict.fromkeys(COUNTS, 0)
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
@@ -133,7 +133,8 @@ class Evolution:
         for i, r in enumerate(records):  # a candidate answered by the cache while its behaviour was pending
             if r is not None and r["key"] in finished:
                 records[i] = {**bases[i], **self.cache[r["key"]]}
-        return records + climbed, counts  # type: ignore[operator]
+        self._refresh(climbed)
+        return records, counts  # type: ignore[return-value]
 
     def _climb_carried(
         self, carried: Mapping[str, dict[str, Any]], finished: Mapping[str, dict[str, Any]], counts: dict
@@ -281,11 +282,9 @@ class Evolution:
         """Train (or look up) ``candidates``, one per individual; the individuals get their fitness
         and the hall of fame the records."""
         records, counts = self.evaluate(candidates, g)
-        records, climbed = records[: len(candidates)], records[len(candidates) :]
         for ind, r in zip(individuals, records, strict=True):
             G.set_fitness(ind, r["fitness"], _fidelity_reached(r))
         self.hof.update(records)
-        self._refresh(climbed)
         return records, counts
 
     # -- one generation
