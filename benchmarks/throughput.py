@@ -1,7 +1,7 @@
 """Discovery throughput: candidate trainings per CPU-minute and per wall-minute, and how many cores a
 study keeps busy, one by one vs packed, on 1 and 2 worker processes, in one run.
 
-    .venv/bin/python benchmarks/throughput.py            # the table of RESULTS.md (~8 min idle)
+    .venv/bin/python benchmarks/throughput.py            # the table of RESULTS.md (~4 min idle)
     .venv/bin/python benchmarks/throughput.py --quick    # a smoke run (~2 min)
     .venv/bin/python benchmarks/throughput.py --studies evolve-1 --repeat 2   # one study, twice
 
@@ -10,7 +10,8 @@ Studies (every one with one torch thread per process, final evaluations off):
 * evolve-1: `actlab evolve` on MNIST-1D (2,000 training examples), population 24, 4 generations,
   fidelity 1 alone (2 epochs on half the training split);
 * evolve-sh: the same with successive halving, `--fidelities 2:0.5,4,10` (reduction factor 3),
-  also with `--overlap` (each generation's last fidelity trained with the next one's first);
+  with and without overlap (each generation's last fidelity trained with the next one's first,
+  `actlab evolve`'s default since 2026-12-07; the other modes run with `--no-overlap`);
 * search: `actlab search` on digits, 5-layer MLP of width 64, sipper48, TPE, no pruning, 8 epochs;
   `--pack 8` asks 8 trials at once and trains them in one pack (the search packs its batches
   itself: the runner's cutting does not apply), `--n-jobs` search processes;
@@ -66,7 +67,7 @@ from actlab.studies.search.run import run_search  # noqa: E402
 from actlab.training import TrainConfig  # noqa: E402
 
 SPREAD = getattr(R, "SPREAD", 1)  # the runner's; 1 before 2026-12 (PYTHONPATH an older checkout)
-OVERLAP = "overlap" in EvolveConfig.__dataclass_fields__  # evolve --overlap, since 2026-12-07
+OVERLAP = "overlap" in EvolveConfig.__dataclass_fields__  # evolve's overlap, since 2026-12-07
 
 SCREENED = (
     "relu,tanh,elu,selu,gelu,silu,mish,softplus,softsign,sigmoid,leaky_relu,hard_swish,celu,tanhshrink,hardtanh,relu6"
@@ -102,7 +103,7 @@ class Mode:
     name: str
     pack: int  # 1: one by one
     spread: int  # the runner's SPREAD: 1 cuts a packable group only where it exceeds --pack
-    overlap: bool = False  # evolve-sh: --overlap (a generation's last fidelity with the next one's first)
+    overlap: bool = False  # evolve-sh: overlap (a generation's last fidelity with the next one's first)
 
 
 def modes(spreads: list[int]) -> list[Mode]:
