@@ -4,7 +4,7 @@ evolutions with it and with `--no-overlap`.
     .venv/bin/python benchmarks/overlap.py                 # 6 seeds, 12 generations (~7 min idle)
     .venv/bin/python benchmarks/overlap.py --seeds 2 --generations 4    # a smoke run
 
-With overlap a generation's last fidelity trains with the next generation's first, so the next
+With overlap a generation's last fidelity trains while the next generation is bred and trained, so the next
 generation is bred while the candidates promoted to the last fidelity still rank by their fitness
 one fidelity below. The same number of candidates trains either way (the renewal of duplicates
 aside); what may change is which. Each seed is one evolution of each kind on MNIST-1D (2,000

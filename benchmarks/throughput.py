@@ -10,8 +10,9 @@ Studies (every one with one torch thread per process, final evaluations off):
 * evolve-1: `actlab evolve` on MNIST-1D (2,000 training examples), population 24, 4 generations,
   fidelity 1 alone (2 epochs on half the training split);
 * evolve-sh: the same with successive halving, `--fidelities 2:0.5,4,10` (reduction factor 3),
-  with and without overlap (each generation's last fidelity trained with the next one's first,
-  `actlab evolve`'s default since 2026-12-07; the other modes run with `--no-overlap`);
+  with and without overlap (each generation's last fidelity trained while the next one is bred
+  and trained, `actlab evolve`'s default since 2026-12-07; the other modes run with
+  `--no-overlap`);
 * search: `actlab search` on digits, 5-layer MLP of width 64, sipper48, TPE, no pruning, 8 epochs;
   `--pack 8` asks 8 trials at once and trains them in one pack (the search packs its batches
   itself: the runner's cutting does not apply), `--n-jobs` search processes;
@@ -103,7 +104,7 @@ class Mode:
     name: str
     pack: int  # 1: one by one
     spread: int  # the runner's SPREAD: 1 cuts a packable group only where it exceeds --pack
-    overlap: bool = False  # evolve-sh: overlap (a generation's last fidelity with the next one's first)
+    overlap: bool = False  # evolve-sh: overlap (a generation's last fidelity while the next one trains)
 
 
 def modes(spreads: list[int]) -> list[Mode]:

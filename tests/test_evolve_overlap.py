@@ -13,6 +13,7 @@ from actlab._errors import ActlabError
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve.checkpoint import check_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
+from actlab.studies.evolve.fitness import Started
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.run import run_evolution
 
@@ -37,16 +38,20 @@ def _fit(task):
 
 
 class Recorder:
-    """An executor that scores with :func:`_fit` and keeps the epochs of each list it was given."""
+    """An executor that scores with :func:`_fit` and keeps the epochs of each list it was given, in
+    the order started, and the order in which their records were waited for."""
 
     name = "recorder"
 
     def __init__(self):
         self.lists: list[list[int]] = []
+        self.waited: list[int] = []
 
-    def map(self, tasks):
+    def start(self, tasks):
+        i = len(self.lists)
         self.lists.append([t["train"]["epochs"] for t in tasks])
-        return [_fit(t) for t in tasks]
+        records = [_fit(t) for t in tasks]
+        return Started(lambda: self.waited.append(i) or records)
 
 
 def _strip(results):
@@ -72,14 +77,11 @@ def test_the_last_fidelity_trains_with_the_next_generations_first():
     assert [r["key"] for r in finished] == pending and not evo.pending
     assert all(len(evo.cache[k]["rungs"]) == 3 for k in pending)
     assert evo.history[-1]["finished"] == len(pending) and evo.history[-1]["hof_best"] == evo.hof.best()["fitness"]
-    # one list per fidelity in generation 0; from then on the last fidelity's candidates come first
-    # in the list of the next generation's first, and none trains alone until the end
-    firsts = [i for i, epochs in enumerate(rec.lists) if 1 in epochs]
-    assert rec.lists[0] == [1] * len(rec.lists[0]) and rec.lists[1] == [2] * len(rec.lists[1])
-    for i in firsts[1:]:
-        n = rec.lists[i].count(3)
-        assert n >= 1 and rec.lists[i] == [3] * n + [1] * (len(rec.lists[i]) - n)
-    assert [epochs for epochs in rec.lists if set(epochs) == {3}] == [[3] * len(pending)]
+    # each generation starts one list per fidelity, the last one's when its own two end: it
+    # trains while the next generation's first two do, and is waited for after them
+    assert [n[0] for n in rec.lists] == [1, 2, 3] * 4 and all(len(set(n)) == 1 for n in rec.lists)
+    assert [len(n) for n in rec.lists[2::3]] == [h["promoted"][-1] for h in evo.history]
+    assert rec.waited == [0, 1] + [i for g in range(1, 4) for i in (3 * g, 3 * g + 1, 3 * g - 1)] + [11]
     # the hall of fame's best reached the last fidelity, as without overlap
     assert len(evo.hof.best()["rungs"]) == 3
 

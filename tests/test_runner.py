@@ -360,3 +360,90 @@ def test_a_dataset_given_while_float64_is_the_default_is_kept_apart_from_the_flo
     finally:
         torch.set_default_dtype(was)
     assert load_data(u.to_dict()).train.x.dtype == torch.float32
+
+
+class _Lifo:
+    """An executor whose parts train when submitted but are reported done last-submitted first, so
+    that a list started later finishes before one started earlier; ``stop_at`` interrupts the
+    wait for a part once that many parts were submitted."""
+
+    name, capacity, here = "lifo", 8, True
+
+    def __init__(self, stop_at: int | None = None):
+        self.submitted: list[list[str]] = []
+        self.stop_at = stop_at
+        self.cancelled = 0
+
+    def submit(self, part):
+        import actlab.execution.executors as X
+
+        self.submitted.append([u["name"] for u in part])
+        f: Future = Future()
+        f.set_result(X.train_units(part))
+        f.cancel = lambda: setattr(self, "cancelled", self.cancelled + 1)  # type: ignore[method-assign]
+        return f
+
+    def next_done(self, futures):
+        if self.stop_at is not None and len(self.submitted) >= self.stop_at:
+            self.stop_at = None
+            raise KeyboardInterrupt
+        return list(futures)[-1]
+
+    def close(self):
+        pass
+
+
+def _numbers(records):
+    """What a training's records hold but its timings."""
+    out = {}
+    for n, r in records.items():
+        res = r["result"]
+        out[n] = (
+            res["status"],
+            res["test"],
+            [{k: v for k, v in e.items() if not k.endswith("seconds")} for e in res["epochs"]],
+        )
+    return out
+
+
+def _units(prefix: str, plans: list[str], epochs: int) -> list[Unit]:
+    base = {"dataset": "iris", "model": "mlp", "train": {"epochs": epochs, "seed": 0, "diagnostics": False}}
+    return [Unit(name=f"{prefix}{i}", plan=p, **base) for i, p in enumerate(plans)]
+
+
+def test_a_list_started_earlier_trains_while_a_later_one_is_waited_for(monkeypatch, tmp_path):
+    """Runner.start hands a list to the executor and returns; waiting for a later list collects
+    what is done of any, the earlier list's parts submitted first, and returns as soon as the
+    later list is complete. Each list's records are those it gets alone."""
+    import actlab.execution.runner as R
+
+    ex = _Lifo()
+    monkeypatch.setattr(R, "make_executor", lambda *a: ex)
+    long_, short = _units("a", ["relu", "tanh", "elu"], 3), _units("b", ["relu", "softsign", "selu", "silu"], 1)
+    with Runner(pack=2) as runner:
+        first = runner.start(long_, tmp_path)
+        assert ex.submitted == [["a0", "a1"], ["a2"]]  # handed over at once, the executor having room
+        second = runner.start(short, tmp_path)
+        got = second.wait()
+        assert ex.submitted[2:] == [["b0", "b1"], ["b2", "b3"]] and not first.complete()
+        assert not list(tmp_path.glob("b*.claim")) and len(list(tmp_path.glob("a*.claim"))) == 3  # a in flight
+        earlier = first.wait()
+    with Runner(pack=2) as alone:  # the same packs in the same process: the same numbers
+        assert _numbers(alone.run(long_)) == _numbers(earlier) and _numbers(alone.run(short)) == _numbers(got)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{u.name}.json" for u in long_ + short)
+
+
+def test_an_interrupted_wait_releases_every_list_in_flight_and_a_later_wait_begins_again(monkeypatch, tmp_path):
+    import actlab.execution.runner as R
+
+    ex = _Lifo(stop_at=3)
+    monkeypatch.setattr(R, "make_executor", lambda *a: ex)
+    long_, short = _units("a", ["relu", "tanh", "elu"], 2), _units("b", ["relu", "softsign"], 1)
+    with Runner(pack=2) as runner:
+        first = runner.start(long_, tmp_path)
+        second = runner.start(short, tmp_path)
+        with pytest.raises(KeyboardInterrupt):
+            second.wait()
+        assert ex.cancelled == 3 and not list(tmp_path.iterdir())  # nothing written, no claim left
+        assert set(first.wait()) == {"a0", "a1", "a2"} and set(second.wait()) == {"b0", "b1"}
+    assert len(list(tmp_path.glob("*.json"))) == 5 and not list(tmp_path.glob("*.claim"))

@@ -156,9 +156,9 @@ FIDELITIES = (
     Option(
         ("--no-overlap",),
         "train each generation's last fidelity before the next generation is bred, as successive halving alone "
-        "does; by default it trains together with the next generation's first, so that every worker has work "
-        "while the longest trainings run, and the next generation is bred while those candidates still rank by "
-        "their fitness one fidelity below",
+        "does; by default it starts as soon as they are promoted and trains while the next generation is bred "
+        "and trains its lower fidelities, so that every worker has work while the longest trainings run; the next "
+        "generation is bred while those candidates still rank by their fitness one fidelity below",
         flag=True,
         const=False,
         dest="overlap",

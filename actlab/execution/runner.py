@@ -77,7 +77,13 @@ def part_size(n: int, pack: int) -> int:
 
 class Runner:
     """Trains units: packed where exact, here, in worker processes or on Dask (see the module
-    docstring). Use as a context manager, or call :meth:`close`."""
+    docstring). Use as a context manager, or call :meth:`close`.
+
+    :meth:`run` trains a list and returns its records. :meth:`start` hands a list to the executor
+    and returns at once; its :meth:`Pass.wait` returns the records. Several started lists share
+    the executor, in the order started: while one is waited for, the others' parts train too
+    (how a study keeps every worker busy across steps that depend on each other). The parts of a
+    list are cut from it alone, so when a list trains never changes its records."""
 
     def __init__(
         self,
@@ -93,6 +99,8 @@ class Runner:
         self.poll = poll
         self._ex: Executor = make_executor(workers, dask, threads, dask_timeout)
         self.name = self._ex.name
+        self._passes: list[Pass] = []  # started, not yet waited for, in the order started
+        self._flight: dict[Any, tuple[Pass, list[Unit]]] = {}  # future -> its pass and the units it trains
 
     def __enter__(self) -> Runner:
         return self
@@ -101,6 +109,7 @@ class Runner:
         self.close()
 
     def close(self) -> None:
+        self._abandon()
         self._ex.close()
 
     def map(self, units: Sequence[Unit]) -> list[dict[str, Any]]:
@@ -115,56 +124,101 @@ class Runner:
     ) -> dict[str, dict[str, Any]]:
         """Records of ``units`` by name: read from ``folder`` where finished, else trained (packed,
         on the executor) and written there. ``on_done(unit, record, cached)`` after each."""
+        return self.start(units, folder, on_done).wait()
+
+    def start(self, units: Sequence[Unit], folder: str | Path | None = None, on_done: OnDone | None = None) -> Pass:
+        """:meth:`run`, begun: the units' parts handed to the executor as far as it takes them
+        now (on one worker in this process, that trains the first part); :meth:`Pass.wait` gives
+        the records."""
         names = [u.name for u in units]
         if len(set(names)) != len(names):
             raise ActlabError("two units share a name; every unit of a study needs its own")
         local = next((u.train["fit"] for u in units if local_only(u.train.get("fit"))), None)
         if local is not None and not getattr(self._ex, "here", False):
             raise ActlabError(LOCAL_ONLY.format(ref=local))
-        done = _Pass(self._ex, units, self.pack, None if folder is None else Path(folder), on_done, self.poll).run()
-        return {n: done[n] for n in names}
+        p = Pass(self, units, None if folder is None else Path(folder), on_done)
+        p.read_finished(units)
+        self._passes.append(p)
+        self._guarded(self._submit_open)
+        return p
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """``step``; on any error or interrupt, everything in flight is cancelled and its claims
+        released (the started passes begin again when waited for)."""
+        try:
+            step()
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _submit_open(self) -> None:
+        """Claim and submit open parts, the passes' in the order started, while the executor can
+        take more."""
+        for p in self._passes:
+            for part in p.open_parts():
+                if len(self._flight) >= self._ex.capacity:
+                    return
+                got = p.claim_part(part)
+                if got:
+                    self._flight[self._ex.submit([u.to_dict() for u in got])] = (p, got)
+
+    def _drive(self, target: Pass) -> None:
+        """Keep the executor busy until ``target`` has every record: submit the open parts it can
+        take, collect one that is done (of any pass), or (the rest claimed by other processes) wait
+        for their files."""
+        while True:
+            self._submit_open()
+            if target.complete():
+                return
+            if self._flight:
+                self._collect_one()
+                continue
+            time.sleep(self.poll)
+            target.read_finished([u for part in target.open_parts() for u in part])
+
+    def _collect_one(self) -> None:
+        """Wait for a part in flight to finish; its pass records its units."""
+        f = self._ex.next_done(self._flight)
+        p, part = self._flight.pop(f)
+        try:
+            trained = f.result()
+        except BrokenProcessPool:
+            raise ActlabError("a worker process died; rerun the same command to continue where it stopped") from None
+        p.collected(part, trained)
+
+    def _abandon(self) -> None:
+        """Cancel what is still in flight (an error, an interrupt, closing) and release its claims."""
+        flight, self._flight, self._passes = self._flight, {}, []
+        for f, (p, part) in flight.items():
+            f.cancel()
+            p.release(part)
 
 
-class _Pass:
-    """One :meth:`Runner.run`: the units' records as they finish, the parts in flight on the
-    executor (claimed by this process), and with a folder the files and claims there."""
+class Pass:
+    """One list of units given to :meth:`Runner.start`: their records as they finish, and with a
+    folder the files and claims there."""
 
-    def __init__(
-        self,
-        executor: Executor,
-        units: Sequence[Unit],
-        pack: int,
-        folder: Path | None,
-        on_done: OnDone | None,
-        poll: float,
-    ):
-        self.ex, self.units, self.folder, self.on_done, self.poll = executor, units, folder, on_done, poll
+    def __init__(self, runner: Runner, units: Sequence[Unit], folder: Path | None, on_done: OnDone | None):
+        self.runner, self.units, self.folder, self.on_done = runner, units, folder, on_done
         # the packs are cut from the whole list, so that they are the same in every process and
         # every run of the study, whatever is done already: packed results never depend on it
-        self.parts = packs(units, pack)
+        self.parts = packs(units, runner.pack)
         self.done: dict[str, dict[str, Any]] = {}
-        self.flight: dict[Any, list[Unit]] = {}  # future -> the units it trains
 
-    def run(self) -> dict[str, dict[str, Any]]:
-        """Read what is finished, then keep the executor busy until every unit has its record:
-        submit the open parts it can take, collect one that is done, or (the rest claimed by other
-        processes) wait for their files."""
-        self.read_finished(self.units)
-        try:
-            while True:
-                self.submit_open()
-                if self.flight:
-                    self.collect_one()
-                    continue
-                waiting = [u for p in self.open_parts() for u in p]
-                if not waiting:
-                    break
-                time.sleep(self.poll)
-                self.read_finished(waiting)
-        finally:
-            self.abandon_flight()
+    def wait(self) -> dict[str, dict[str, Any]]:
+        """The records of the units by name, once every one has its record (trained while other
+        started passes train too)."""
+        r = self.runner
+        if self not in r._passes and not self.complete():  # abandoned by an error: begin again
+            r._passes.append(self)
+        r._guarded(lambda: r._drive(self))
+        if self in r._passes:
+            r._passes.remove(self)
         self.remove_left_claims()
-        return self.done
+        return {u.name: self.done[u.name] for u in self.units}
+
+    def complete(self) -> bool:
+        return len(self.done) == len(self.units)
 
     def finish(self, u: Unit, rec: dict[str, Any], cached: bool) -> None:
         self.done[u.name] = rec
@@ -181,23 +235,15 @@ class _Pass:
                 self.finish(u, rec, True)
 
     def open_parts(self) -> list[list[Unit]]:
-        """The parts' units that have no record yet and are not in flight here."""
-        busy = {u.name for p in self.flight.values() for u in p}
+        """The parts' units that have no record yet and are not in flight."""
+        busy = {u.name for p, part in self.runner._flight.values() if p is self for u in part}
         return [q for q in ([u for u in p if u.name not in self.done and u.name not in busy] for p in self.parts) if q]
-
-    def submit_open(self) -> None:
-        """Claim and submit open parts while the executor can take more."""
-        for p in self.open_parts():
-            if len(self.flight) >= self.ex.capacity:
-                break
-            got = p if self.folder is None else self.claim_part(p)
-            if got:
-                self.flight[self.ex.submit([u.to_dict() for u in got])] = got
 
     def claim_part(self, part: list[Unit]) -> list[Unit]:
         """Claim every open unit of a pack, or none (another process holds one of them); the units
         finished meanwhile by another process are read, not trained. Returns the units to train."""
-        assert self.folder is not None
+        if self.folder is None:
+            return part
         got: list[Unit] = []
         for u in part:
             if not claim(self.claim_path(u)):
@@ -215,15 +261,9 @@ class _Pass:
             self.finish(u, rec, True)
         return todo
 
-    def collect_one(self) -> None:
-        """Wait for a part in flight to finish; record its units (written to the folder, their
-        claims released). A unit that failed is not written: a rerun tries it again."""
-        f = self.ex.next_done(self.flight)
-        part = self.flight.pop(f)
-        try:
-            trained = f.result()
-        except BrokenProcessPool:
-            raise ActlabError("a worker process died; rerun the same command to continue where it stopped") from None
+    def collected(self, part: list[Unit], trained: list[dict[str, Any]]) -> None:
+        """Record a trained part's units (written to the folder, their claims released). A unit that
+        failed is not written: a rerun tries it again."""
         for u, t in zip(part, trained, strict=True):
             rec = unit_record(u, t)
             if self.folder is not None:
@@ -232,13 +272,10 @@ class _Pass:
                 release(self.claim_path(u))
             self.finish(u, rec, False)
 
-    def abandon_flight(self) -> None:
-        """Cancel what is still in flight (an error, an interrupt) and release its claims."""
-        for f, part in self.flight.items():
-            f.cancel()
-            if self.folder is not None:
-                for u in part:
-                    release(self.claim_path(u))
+    def release(self, part: list[Unit]) -> None:
+        if self.folder is not None:
+            for u in part:
+                release(self.claim_path(u))
 
     def remove_left_claims(self) -> None:
         """A claim left by a process killed after it wrote its run: taken over and removed."""
@@ -254,4 +291,4 @@ class _Pass:
         return self.folder / f"{u.name}.claim"
 
 
-__all__ = ["DEFAULT_PACK", "MIN_PART", "SPREAD", "Runner", "packs", "part_size"]
+__all__ = ["DEFAULT_PACK", "MIN_PART", "SPREAD", "Pass", "Runner", "packs", "part_size"]

@@ -400,8 +400,8 @@ def _history_section(history: list[dict[str, Any]], png: Path, overlapped: bool 
         "<i>distinct</i>: behaviours in the\npopulation; <i>promoted</i>: candidates trained at each higher "
         "fidelity (successive halving)"
         + (
-            "; those promoted to the last fidelity trained there with the next generation's first (overlap), the "
-            "last generation's after it"
+            "; those promoted to the last fidelity trained there while the next generation was bred and trained "
+            "(overlap), the last generation's after it"
             if overlapped
             else ""
         )

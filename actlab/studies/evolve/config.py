@@ -86,8 +86,8 @@ class EvolveConfig:
     # 1 / reduction_factor of those trained at one fidelity are promoted to the next.
     fidelities: list[list[float]] | None = None
     reduction_factor: int = 3
-    # With several fidelities: the last one of a generation trains with the next generation's first,
-    # which is bred meanwhile from the fitness below it (see actlab.studies.evolve.loop).
+    # With several fidelities: the last one of a generation trains while the next generation is bred
+    # (from the fitness below it) and trains its lower fidelities (see actlab.studies.evolve.loop).
     overlap: bool = True
     learn_constants: bool = False  # the constants of a candidate are trained per layer with the weights
     # With a surrogate (single mode): every generation varies ``surrogate`` times the population, and

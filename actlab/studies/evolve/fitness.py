@@ -82,8 +82,21 @@ class Fitness:
         trained again: a generation killed half-way keeps the packs it finished.
         ``on_done(i, record, cached)`` after each task ``i`` trained (the runner's record), or read
         from the folder (``cached``)."""
+        return self.start(tasks, folder, prefix, on_done).wait()
+
+    def start(
+        self,
+        tasks: Sequence[Mapping[str, Any]],
+        folder: Path | None = None,
+        prefix: str = "task",
+        on_done: Callable[[int, Mapping[str, Any], bool], None] | None = None,
+    ) -> Started:
+        """:meth:`map`, begun: the tasks handed to the runner (:meth:`Runner.start`), where they
+        train while this process goes on and while later lists are waited for; ``wait()`` gives
+        the records."""
         if self.evaluator is not None:
-            return [self.evaluator(dict(t)) for t in tasks]
+            records = [self.evaluator(dict(t)) for t in tasks]
+            return Started(lambda: records)
         units, seen = [], set()
         for i, t in enumerate(tasks):
             u = unit_of(t, prefix)
@@ -94,12 +107,29 @@ class Fitness:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
         index = {u.name: i for i, u in enumerate(units)}
-        by_name = self.runner.run(
+        started = self.runner.start(
             units,
             folder,
             on_done=None if on_done is None else lambda u, rec, cached: on_done(index[u.name], rec, cached),
         )
-        return [from_record(by_name[u.name], t) for u, t in zip(units, tasks, strict=True)]
+
+        def records() -> list[dict[str, Any]]:
+            by_name = started.wait()
+            return [from_record(by_name[u.name], t) for u, t in zip(units, tasks, strict=True)]
+
+        return Started(records)
+
+
+class Started:
+    """Fitness records on their way: :meth:`wait` returns them (once; later calls return the same)."""
+
+    def __init__(self, records: Callable[[], list[dict[str, Any]]]):
+        self._records, self._got = records, None
+
+    def wait(self) -> list[dict[str, Any]]:
+        if self._got is None:
+            self._got = self._records()
+        return self._got
 
 
 def from_record(record: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,4 +178,14 @@ def sanitise(result: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Fitness", "catalogue_plan", "from_record", "make_task", "plan_for", "sanitise", "score", "unit_of"]
+__all__ = [
+    "Fitness",
+    "Started",
+    "catalogue_plan",
+    "from_record",
+    "make_task",
+    "plan_for",
+    "sanitise",
+    "score",
+    "unit_of",
+]

@@ -13,12 +13,13 @@ of trained candidates and the history, and steps from one generation to the next
   predicts best are trained (:meth:`Evolution._screen`).
 * Successive halving over the config's fidelities: every new behaviour trains at the first, the
   best ``1 / reduction_factor`` of those trained at a fidelity go on to the next (:meth:`Evolution.evaluate`).
-* With ``overlap`` (and several fidelities), the behaviours promoted to the last fidelity train with
-  the next generation's first, in one list, so that several workers have work while the longest
-  trainings run: the next generation is bred while their fitness is still the one of the fidelity
-  below (:attr:`Evolution.pending`), and they climb when it ends; :meth:`Evolution.finish` trains
-  what is left after the last generation. Every generation waits for the one before, so the
-  result still never depends on the workers.
+* With ``overlap`` (and several fidelities), the training of the behaviours promoted to the last
+  fidelity starts at once (:meth:`~actlab.execution.Runner.start`) and goes on while the next
+  generation is bred and trains its lower fidelities, so that several workers have work while the
+  longest trainings run: the next generation is bred while their fitness is still the one of the
+  fidelity below (:attr:`Evolution.pending`), and they climb at its end; :meth:`Evolution.finish`
+  takes in what is left after the last generation. Every generation waits for the one before, so
+  the result still never depends on the workers or on when a training ends.
 * With several tasks, a candidate trains on each, and its fitness is its mean standing against
   ReLU there (:mod:`~actlab.studies.evolve.tasks`).
 * With ``stagnation`` G: when the hall of fame's best fitness has not risen for G generations, the
@@ -29,10 +30,11 @@ of trained candidates and the history, and steps from one generation to the next
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,10 +81,11 @@ class Evolution:
         self.standing = Standing(config, self._train) if config.tasks else None  # several tasks
         self.failed = WORST if config.tasks else 0.0  # the fitness of a failed or rejected candidate
         # With overlap: behaviours promoted to the last fidelity, not trained there yet (key -> base
-        # record: key, slots, nodes, generation), in the order promoted; they train with the next
-        # generation's first fidelity.
+        # record: key, slots, nodes, generation), in the order promoted; their training starts at
+        # once (``_carrying``, the wait for its records) and is taken in by the next generation.
         self.overlap = bool(config.overlap) and len(self.fidelities) > 1
         self.pending: dict[str, dict[str, Any]] = {}
+        self._carrying: Callable[[], list[dict[str, Any]]] | None = None
 
     # -- checkpoints
     def state(self) -> dict[str, Any]:
@@ -112,14 +115,18 @@ class Evolution:
         distinct behaviour, on the executor; with several fidelities, successive halving: every new
         behaviour at the first, the best ``1 / reduction_factor`` of those trained at a fidelity
         promoted to the next. With overlap, the last fidelity of the behaviours promoted to it in the
-        generation before trains with this one's first (their records climb, and the hall of fame and
-        the populations take them in), and this generation's promoted wait in :attr:`pending`."""
+        generation before trains while this one's fidelities do (their records climb at the end, and
+        the hall of fame and the populations take them in), and this generation's promoted wait in
+        :attr:`pending`, their training started."""
         counts = dict.fromkeys(COUNTS, 0)
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
         bases, todo = self._triage(candidates, generation, records, counts)
-        carried, self.pending = self.pending, {}
-        done, finished, deferred = self._halving(todo, counts, carried)
+        carried, carrying = self._take_pending()
+        if carried:
+            counts["carried"] = len(carried)
+        done, deferred = self._halving(todo, counts)
+        finished = dict(zip(carried, carrying(), strict=True)) if carried else {}
         for key, (_, idx) in todo.items():
             res = done[key]
             if self.config.surrogate:  # what the surrogate learns from
@@ -128,13 +135,25 @@ class Evolution:
             counts["failed"] += res["status"] != "ok"
             for i in idx:
                 records[i] = {**bases[i], **res}
-        self.pending = {key: bases[todo[key][1][0]] for key in deferred}
         climbed = self._climb_carried(carried, finished, counts)
         for i, r in enumerate(records):  # a candidate answered by the cache while its behaviour was pending
             if r is not None and r["key"] in finished:
                 records[i] = {**bases[i], **self.cache[r["key"]]}
         self._refresh(climbed)
+        self.pending = {key: bases[todo[key][1][0]] for key in deferred}
+        self._carrying = self._begin(self._last_jobs()) if self.pending else None
         return records, counts  # type: ignore[return-value]
+
+    def _last_jobs(self) -> list[tuple[dict[str, str], int]]:
+        """The trainings of the :attr:`pending` behaviours at the last fidelity."""
+        return [(self._plan(b["slots"]), len(self.fidelities) - 1) for b in self.pending.values()]
+
+    def _take_pending(self) -> tuple[dict[str, dict[str, Any]], Callable[[], list[dict[str, Any]]]]:
+        """The :attr:`pending` behaviours (emptied) and the wait for their training at the last
+        fidelity: the one started, or (a run resumed from a checkpoint) one started now."""
+        carrying = self._carrying or self._begin(self._last_jobs())
+        carried, self.pending, self._carrying = self.pending, {}, None
+        return carried, carrying
 
     def _climb_carried(
         self, carried: Mapping[str, dict[str, Any]], finished: Mapping[str, dict[str, Any]], counts: dict
@@ -158,13 +177,11 @@ class Evolution:
         how many, its hall of fame's best) given their fitness there. Not part of the checkpoint: a
         resumed run trains them with its next generation, as an uninterrupted one does. Returns
         their records."""
-        carried, self.pending = self.pending, {}
-        if not carried:
+        if not self.pending:
             return []
-        last = len(self.fidelities) - 1
-        results = self._fitness([(self._plan(b["slots"]), last) for b in carried.values()])
+        carried, carrying = self._take_pending()
         counts = {"failed": 0}
-        climbed = self._climb_carried(carried, dict(zip(carried, results, strict=True)), counts)
+        climbed = self._climb_carried(carried, dict(zip(carried, carrying(), strict=True)), counts)
         self._refresh(climbed)
         record = self.history[-1]  # the last generation's record says what ended it
         record["finished"], record["failed"] = len(climbed), record["failed"] + counts["failed"]
@@ -220,27 +237,18 @@ class Evolution:
         return bases, todo
 
     def _halving(
-        self,
-        todo: Mapping[str, tuple[dict[str, str], list[int]]],
-        counts: dict,
-        carried: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> tuple[dict[str, dict], dict[str, dict], list[str]]:
+        self, todo: Mapping[str, tuple[dict[str, str], list[int]]], counts: dict
+    ) -> tuple[dict[str, dict], list[str]]:
         """Successive halving of the behaviours ``todo``: key -> fitness record, ``rungs`` its
         fitness at each fidelity reached. ``counts`` gets the behaviours trained and (with several
-        fidelities) the number promoted to each higher fidelity. With overlap, the behaviours
-        ``carried`` from the generation before train at the last fidelity along with the first
-        (their records returned apart), and those promoted to the last fidelity are returned, not
-        trained."""
-        carried = carried or {}
+        fidelities) the number promoted to each higher fidelity. With overlap, those promoted to the
+        last fidelity are returned, not trained."""
         done: dict[str, dict[str, Any]] = {}
-        finished: dict[str, dict[str, Any]] = {}
         promoted = list(todo)
         counts["evaluations"] = len(promoted)  # new behaviours (promotions are counted apart)
         last = len(self.fidelities) - 1
         if last:
             counts["promoted"] = []
-        if carried:
-            counts["carried"] = len(carried)
         for fidelity in range(last + 1):
             if fidelity:  # the best of those trained at the last fidelity (ties: the first met), the failed never
                 ok = [k for k in promoted if done[k]["status"] == "ok"]
@@ -248,35 +256,50 @@ class Evolution:
                 promoted = sorted(ok, key=lambda k: -done[k]["fitness"])[:n]
                 counts["promoted"].append(len(promoted))
                 if fidelity == last and self.overlap:
-                    return done, finished, promoted
-            jobs = [(todo[key][0], fidelity) for key in promoted]
-            if not fidelity:  # the longest first: they start first
-                jobs = [(self._plan(b["slots"]), last) for b in carried.values()] + jobs
-            if not jobs:
+                    return done, promoted
+            if not promoted:
                 break
-            results = self._fitness(jobs)
-            if not fidelity:
-                finished = dict(zip(carried, results[: len(carried)], strict=True))
-                results = results[len(carried) :]
+            results = self._fitness([(todo[key][0], fidelity) for key in promoted])
             for key, res in zip(promoted, results, strict=True):
                 _climb(done, key, res, fidelity)
-        return done, finished, []
+        return done, []
 
     def _fitness(self, jobs: list[tuple[dict[str, str], int]]) -> list[dict[str, Any]]:
-        """The fitness records of ``jobs`` (plan, fidelity), in one list for the executor: trained on
-        the task, or on every task and combined."""
+        """The fitness records of ``jobs`` (plan, fidelity)."""
+        return self._begin(jobs)()
+
+    def _begin(self, jobs: list[tuple[dict[str, str], int]]) -> Callable[[], list[dict[str, Any]]]:
+        """The training of ``jobs`` (plan, fidelity), in one list, handed to the executor now: on
+        the task, or on every task and combined. Returns the wait for their fitness records."""
         if self.standing is None:
-            return self._train([make_task(self.config, plan, fidelity=f) for plan, f in jobs])
-        n = len(self.standing.names)
-        records = self._train([t for plan, f in jobs for t in self.standing.tasks(plan, f)])
-        return [self.standing.combine(records[i * n : (i + 1) * n], f) for i, (_, f) in enumerate(jobs)]
+            return self._start([make_task(self.config, plan, fidelity=f) for plan, f in jobs])
+        standing, n = self.standing, len(self.standing.names)
+        wait = self._start([t for plan, f in jobs for t in standing.tasks(plan, f)])
+
+        def combined() -> list[dict[str, Any]]:
+            records = wait()
+            return [standing.combine(records[i * n : (i + 1) * n], f) for i, (_, f) in enumerate(jobs)]
+
+        return combined
+
+    def _start(self, tasks: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
+        """``tasks`` handed to the executor now, where they train while this process goes on (and
+        while later lists are waited for); returns the wait for their sanitised records. The
+        evolution's random stream never depends on where or when candidates train: the trainer
+        reseeds Python's random, and Dask's client draws from it."""
+        if not tasks:
+            return list
+        with _own_random():
+            started = self.executor.start(tasks)
+
+        def wait() -> list[dict[str, Any]]:
+            with _own_random():
+                return [sanitise(r) for r in started.wait()]
+
+        return wait
 
     def _train(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        state = random.getstate()  # the evolution's random stream must not depend on where candidates train
-        try:  # (the trainer reseeds Python's random; Dask's client draws from it)
-            return [sanitise(r) for r in self.executor.map(tasks)] if tasks else []
-        finally:
-            random.setstate(state)
+        return self._start(tasks)()
 
     def _score(self, individuals: Sequence, candidates: list[list[E.Node]], g: int) -> tuple[list[dict], dict]:
         """Train (or look up) ``candidates``, one per individual; the individuals get their fitness
@@ -464,6 +487,16 @@ class Evolution:
                 for ind in p:
                     del ind.fitness.values
         return renewed
+
+
+@contextlib.contextmanager
+def _own_random() -> Iterator[None]:
+    """Python's random as it was before the block, whatever the block drew from it."""
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def _climb(done: dict[str, dict[str, Any]], key: str, result: Mapping[str, Any], fidelity: int) -> None:
