@@ -5,6 +5,7 @@ packed model (actlab.training.population) vs one after another with actlab's tra
     .venv/bin/python benchmarks/population.py --quick        # a smoke run, ~30 s
     .venv/bin/python benchmarks/population.py --ks 32 --widths 64 --datasets mnist1d --equivalence 10
     .venv/bin/python benchmarks/population.py --stops         # re-packing after early stops
+    .venv/bin/python benchmarks/population.py --fixed-cost    # a pack's time outside its training passes
 
 Each cell trains K models (3-layer MLP, the given width, Adam, batch 128 on Fashion-MNIST and 32
 on MNIST-1D, 2 epochs, one thread) whose activations cycle through catalogue functions and
@@ -135,6 +136,36 @@ def stops(threads: int) -> None:
         print(f"re-pack when {name:<9} stopped: " + ", ".join(f"{t:.2f} s" for t in ts))
 
 
+def fixed_cost(threads: int, rounds: int) -> None:
+    """A pack's fixed cost: the wall time of ``train_population`` outside its training passes
+    (building the members, per-epoch validation, final scoring), K = 32 at width 64 on MNIST-1D
+    (2,000 examples), one epoch, with the final scores of test and train and without them
+    (``TrainConfig.final_scores``, off in evolve's fitness trainings; absent from code older than
+    2026-12-07, whose line then says n/a). Medians over ``rounds``, the two settings in turn."""
+    import statistics
+
+    data = load("mnist1d", seed=0, limit=2000)
+    base = {"epochs": 1, "batch_size": 32, "lr": 3e-3, "patience": None, "diagnostics": False, "threads": threads}
+    settings = {"with final scores": {}}
+    if any(f.name == "final_scores" for f in dataclasses.fields(TrainConfig)):
+        settings["without (fitness)"] = {"final_scores": False}
+    packed(plans(len(FUNCTIONS)), data, TrainConfig(**base), {"width": 16})  # warm-up
+    got: dict[str, list[tuple[float, float]]] = {name: [] for name in settings}
+    for _ in range(rounds):
+        for name, extra in settings.items():
+            t0 = time.perf_counter()
+            rs = train_population(plans(32), data, TrainConfig(**base, **extra), {"width": 64})
+            wall = time.perf_counter() - t0
+            got[name].append((wall, wall - rs[0].epochs[0]["seconds"]))
+    print(f"\nfixed cost of a pack, mnist1d (2,000), K 32, width 64, 1 epoch, median of {rounds}")
+    for name in ("with final scores", "without (fitness)"):
+        if name not in got:
+            print(f"{name:<19} n/a in this code")
+            continue
+        wall, fixed = (statistics.median(v[i] for v in got[name]) for i in (0, 1))
+        print(f"{name:<19} whole pack {wall:6.3f} s   outside the training pass {fixed:6.3f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ks", default="8,32,128")
@@ -153,9 +184,14 @@ def main() -> int:
         help="also compare packed (fused) with alone (loop) test accuracies over SEEDS seeds",
     )
     ap.add_argument("--stops", action="store_true", help="only time re-packing the members that did not stop")
+    ap.add_argument("--fixed-cost", action="store_true", help="only time a pack's work outside its training passes")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of --fixed-cost (default 7)")
     a = ap.parse_args()
     if a.stops:
         stops(a.threads)
+        return 0
+    if a.fixed_cost:
+        fixed_cost(a.threads, a.rounds)
         return 0
     if a.quick:
         a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000

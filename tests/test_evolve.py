@@ -96,6 +96,9 @@ def test_a_real_evolution_in_each_mode(tmp_path, mode):
     write_evolve_report(res, out)  # the study returns its results; the layer above writes the report
     kept = list((out / "units").glob("*.json"))  # every finished fitness training, for a resume after a kill
     assert res["totals"]["evaluations"] - res["totals"]["failed"] <= len(kept) <= res["totals"]["evaluations"]
+    for f in kept:  # a fitness reads validation alone: the test split is never scored during the search
+        rec = json.loads(f.read_text())
+        assert rec["unit"]["train"]["final_scores"] is False and rec["result"]["test"] == {}
     slots = ["all"] if mode == "single" else ["input", "hidden", "output"]
     assert [h["generation"] for h in res["history"]] == [0, 1, 2]
     hof = res["hall_of_fame"]
@@ -967,3 +970,26 @@ def test_learnable_constants_train_and_survive_best_json_and_load(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(best))
     with pytest.raises(ActlabError, match="not 3 finite number"):
         actlab.load(tmp_path / "bad.json")
+
+
+def test_fitness_trainings_skip_final_scores_and_final_runs_and_other_studies_keep_them():
+    from actlab.execution import Task
+    from actlab.studies.compare.config import CompareConfig
+    from actlab.studies.screen.config import ScreenConfig
+    from actlab.studies.search.config import SearchConfig
+
+    cfg = EvolveConfig(dataset="iris")
+    fitness = make_task(cfg, {"input": "relu", "hidden": "relu"})
+    final = make_task(cfg, {"input": "relu", "hidden": "relu"}, fidelity=None, score_test=True, epochs=3)
+    assert fitness["train"]["final_scores"] is False and "final_scores" not in final["train"]
+    task = Task.of(cfg)  # on, the default, leaves a unit's key as it always was
+    assert task.unit("u", "relu", final_scores=True).key() == task.unit("u", "relu").key()
+    assert task.unit("u", "relu", final_scores=False).key() != task.unit("u", "relu").key()
+    off = {"final_scores": False}
+    for make, study in (
+        (lambda: CompareConfig(activations=["relu"], train=TrainConfig(**off)), "compare"),
+        (lambda: SearchConfig(train=off), "search"),
+        (lambda: ScreenConfig(train=off), "screen"),
+    ):
+        with pytest.raises(ActlabError, match=f"^{study} reports each run's test scores: leave final_scores true$"):
+            make()

@@ -350,3 +350,26 @@ def test_packed_members_get_the_diagnostics_they_get_alone(digits64):
         packed[0].diagnostics["input"]["dead"] != packed[1].diagnostics["input"]["dead"]
         or packed[0].diagnostics["input"]["saturated"] != packed[1].diagnostics["input"]["saturated"]
     )
+
+
+def test_a_training_without_final_scores_trains_as_one_with_them_and_scores_no_test(digits64):
+    """TrainConfig.final_scores off (evolve's fitness trainings): the same epochs, best epoch and
+    learned constants, packed and alone; no test or train scores, and a record that reads back."""
+    from actlab._errors import ActlabError
+    from actlab.training import RunResult
+
+    plans = ["relu", "expr:x * sigmoid(1.5 * x)", "pexpr:max(x, 0.3 * x)"]
+    on = TrainConfig(epochs=3, batch_size=64, patience=None, diagnostics=False, threads=1)
+    off = TrainConfig(**{**on.to_dict(), "final_scores": False})
+    assert "final_scores" not in on.to_dict() and off.to_dict()["final_scores"] is False  # keys kept as they were
+    scored, unscored = train_population(plans, digits64, on, OPTS), train_population(plans, digits64, off, OPTS)
+    for plan, packed_pair in zip(plans, zip(scored, unscored, strict=True), strict=True):
+        for a, b in (packed_pair, (alone(plan, digits64, on)[0], alone(plan, digits64, off)[0])):
+            assert _trace(b) == _trace(a) and b.best_epoch == a.best_epoch and b.learned == a.learned
+            assert b.test == {} and b.final_train == {} and RunResult.check(b.to_dict())
+            assert RunResult.from_dict(b.to_dict()).score == a.score
+            assert a.test["accuracy"] > 0.5 and RunResult.check(a.to_dict())
+    half = {**scored[0].to_dict(), "test": {}}  # a test missing alone is a damaged record
+    assert not RunResult.check(half)
+    with pytest.raises(ActlabError, match="final_scores is true or false"):
+        TrainConfig(final_scores="no")

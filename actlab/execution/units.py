@@ -137,12 +137,15 @@ class Task:
             share = train.pop("train_fraction")
             if share is not None and share < 1:
                 data_options["train_fraction"] = share
+        settings = {**self.train.to_dict(), **train}
+        if settings.get("final_scores") is True:  # the default, left out as TrainConfig.to_dict does
+            del settings["final_scores"]
         return Unit(
             name=name,
             plan=dict(plan) if isinstance(plan, Mapping) else plan,
             dataset=self.dataset,
             model=self.model,
-            train={**self.train.to_dict(), **train},
+            train=settings,
             data_seed=self.data_seed,
             data_options=data_options,
             model_options=dict(self.model_options),

@@ -475,8 +475,8 @@ class _MemberRuns:
 
     def _finish(self, rows: Sequence[int]) -> None:
         """Score the members in these rows of the pack, in a pack of their own with the weights of
-        their best epoch: test and train scores, diagnostics (on each member's own MLP) and
-        learned parameters."""
+        their best epoch: test and train scores (where ``final_scores``), diagnostics (on each
+        member's own MLP) and learned parameters."""
         sc = self.scoring
         pack = self.pack.subset(list(rows))
         for k in pack.order:
@@ -484,8 +484,11 @@ class _MemberRuns:
             if state is not None:
                 pack.load_member_state(k, state)
         (xt, yt), (xv, _), (xs, ys) = sc.splits
-        test = _scores(_logits(pack, xs), ys, sc.loss_fn, sc.n_classes)
-        train_ = _scores(_logits(pack, xt), yt, sc.loss_fn, sc.n_classes)
+        test: list[dict[str, float]] = [{} for _ in pack.order]
+        train_: list[dict[str, float]] = [{} for _ in pack.order]
+        if self.config.final_scores:
+            test = _scores(_logits(pack, xs), ys, sc.loss_fn, sc.n_classes)
+            train_ = _scores(_logits(pack, xt), yt, sc.loss_fn, sc.n_classes)
         n_params = sum(p.numel() for p in sc.members[0].parameters() if p.requires_grad)
         seconds = time.perf_counter() - sc.start
         for r, k in enumerate(pack.order):

@@ -36,7 +36,7 @@ class RunResult:
 
     status: str  # finished | stopped | diverged | pruned
     epochs: list[dict[str, Any]]  # one record per completed (or diverged) epoch
-    test: dict[str, float]
+    test: dict[str, float]  # empty (and final_train too) for a training without final scores
     final_train: dict[str, float]  # train split scored in eval mode with the tested weights
     best_epoch: int | None
     n_params: int
@@ -93,7 +93,9 @@ class RunResult:
         diverged = d["status"] == "diverged"
         if not all(_accuracy(v, diverged) for e in epochs for k, v in e.items() if k.endswith("accuracy")):
             return False
-        return _scores_ok(d.get("test"), ("loss", "f1")) and _scores_ok(d.get("final_train"), ()) and _extras_ok(d)
+        unscored = d.get("test") == {} and d.get("final_train") == {}  # TrainConfig.final_scores off
+        scored = _scores_ok(d.get("test"), ("loss", "f1")) and _scores_ok(d.get("final_train"), ())
+        return (unscored or scored) and _extras_ok(d)
 
 
 def best_val_accuracy(result: Mapping[str, Any]) -> float:

@@ -96,6 +96,9 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads; None: leave as is
     device: str = "cpu"
     diagnostics: bool = True
+    # Score the test and train splits at the end (RunResult.test, final_train); False: validation
+    # alone, for trainings that are only selected on it (evolve's fitness), which then have none.
+    final_scores: bool = True
     fused: bool = True  # the optimizer's fused kernel where PyTorch has one; False: the per-parameter loop
     fit: Any = None  # the user's training loop in place of this trainer: a reference or a callable (see training.fit)
     fit_name: str | None = None  # the loop's qualified name (set from fit; in a run's key, where fit is not)
@@ -136,6 +139,8 @@ class TrainConfig:
         )
         V.device(self.device)
         get_loss(self.loss)  # fail early on an unknown loss
+        if not isinstance(self.final_scores, bool):
+            raise ActlabError(f"final_scores is true or false, got {self.final_scores!r}")
         self._check_fit()
 
     def _check_fit(self) -> None:
@@ -146,17 +151,24 @@ class TrainConfig:
         elif self.fit_version is not None or (self.fit_metric, self.fit_direction) != (DEFAULT_METRIC, "max"):
             raise ActlabError("a fit version, metric or direction applies to a training loop of your own: give fit too")
 
+    def require_final_scores(self, study: str) -> None:
+        """One line where ``study``, which reports test scores, is given a training without them."""
+        if not self.final_scores:
+            raise ActlabError(f"{study} reports each run's test scores: leave final_scores true")
+
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][1]
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as plain data; the fit settings only where there is a loop of the user's (so
-        a run without one keeps the key it always had)."""
+        """The config as plain data; the fit settings only where there is a loop of the user's, and
+        ``final_scores`` only where it is off (so a run without them keeps the key it always had)."""
         d = asdict(self)
         if self.fit is None:
             for k in FIT_FIELDS:
                 del d[k]
+        if self.final_scores:
+            del d["final_scores"]
         return d
 
     @classmethod
@@ -289,8 +301,9 @@ def train(
     run = _Run.start(build, data, config)
     start = time.perf_counter()
     status, epochs, stop = run.fit(on_epoch)
-    test = run.score(run.test_split)
-    final_train = run.score(run.train_split)
+    test, final_train = {}, {}
+    if config.final_scores:
+        test, final_train = run.score(run.test_split), run.score(run.train_split)
     diagnostics = {}
     if config.diagnostics and isinstance(run.model, SlotModel):
         diagnostics = slot_diagnostics(run.model, run.diagnostic_inputs(), epochs)

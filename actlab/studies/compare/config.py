@@ -38,6 +38,7 @@ class CompareConfig:
             REGISTRY.resolve(spec)
         self.seeds = V.integer("--seeds", self.seeds, 1, V.MAX_SEEDS)
         self.data_seed = V.integer("data seed", self.data_seed, 0, V.MAX_SEED)
+        self.train.require_final_scores("compare")
         if self.baseline is None:
             self.baseline = default_baseline(self.activations)
         elif self.baseline not in self.activations:

@@ -45,12 +45,14 @@ def make_task(
     """A fitness task of an evolution's ``config`` for ``plan`` at the fidelity of that index (its
     epochs and share of the training split, :meth:`EvolveConfig.fidelity_levels`); None: the whole
     split, for the ``epochs`` given in ``train`` (the final evaluation's). ``train`` overrides
-    training settings (the final evaluation's seeds too)."""
+    training settings (the final evaluation's seeds too). The test and train splits are scored
+    at the end where ``score_test`` alone: a fitness is read from validation."""
     if fidelity is None:
         epochs, share = train.pop("epochs"), 1.0
     else:
         epochs, share = config.fidelity_levels()[fidelity]
-    unit = Task.of(config).unit("task", plan, **{"seed": config.seed, "epochs": epochs, **train}, train_fraction=share)
+    settings = {"seed": config.seed, "epochs": epochs, "final_scores": score_test, **train}
+    unit = Task.of(config).unit("task", plan, **settings, train_fraction=share)
     return {**{k: v for k, v in unit.to_dict().items() if k != "name"}, "score_test": score_test}
 
 

@@ -70,6 +70,7 @@ class ScreenConfig:
     def __post_init__(self):
         if isinstance(self.train, dict):
             self.train = TrainConfig.from_dict(self.train)
+        self.train.require_final_scores("screen")
         self.candidates = candidates(list(self.candidates))
         self.final_seeds = V.integer("--final-seeds", self.final_seeds, 1, V.MAX_SEEDS)
         self.transfer_to = (

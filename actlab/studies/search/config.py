@@ -84,6 +84,7 @@ class SearchConfig:
             self.train = TrainConfig.from_dict(self.train)
         if self.train.monitor != "val_accuracy":
             self.train = TrainConfig.from_dict({**self.train.to_dict(), "monitor": "val_accuracy"})
+        self.train.require_final_scores("search")
 
     @property
     def model_options(self) -> dict[str, Any]:
