@@ -136,15 +136,15 @@ def stops(threads: int) -> None:
         print(f"re-pack when {name:<9} stopped: " + ", ".join(f"{t:.2f} s" for t in ts))
 
 
-def fixed_cost(threads: int, rounds: int) -> None:
+def fixed_cost(threads: int, rounds: int, limit: int) -> None:
     """A pack's fixed cost: the wall time of ``train_population`` outside its training passes
     (building the members, per-epoch validation, final scoring), K = 32 at width 64 on MNIST-1D
-    (2,000 examples), one epoch, with the final scores of test and train and without them
+    (``limit`` examples: evolve's default is 2,000), one epoch, with the final scores of test and train and without them
     (``TrainConfig.final_scores``, off in evolve's fitness trainings; absent from code older than
     2026-12-07, whose line then says n/a). Medians over ``rounds``, the two settings in turn."""
     import statistics
 
-    data = load("mnist1d", seed=0, limit=2000)
+    data = load("mnist1d", seed=0, limit=limit)
     base = {"epochs": 1, "batch_size": 32, "lr": 3e-3, "patience": None, "diagnostics": False, "threads": threads}
     settings = {"with final scores": {}}
     if any(f.name == "final_scores" for f in dataclasses.fields(TrainConfig)):
@@ -157,7 +157,8 @@ def fixed_cost(threads: int, rounds: int) -> None:
             rs = train_population(plans(32), data, TrainConfig(**base, **extra), {"width": 64})
             wall = time.perf_counter() - t0
             got[name].append((wall, wall - rs[0].epochs[0]["seconds"]))
-    print(f"\nfixed cost of a pack, mnist1d (2,000), K 32, width 64, 1 epoch, median of {rounds}")
+    n = len(data.train)
+    print(f"\nfixed cost of a pack, mnist1d ({n:,} training examples), K 32, width 64, 1 epoch, median of {rounds}")
     for name in ("with final scores", "without (fitness)"):
         if name not in got:
             print(f"{name:<19} n/a in this code")
@@ -185,13 +186,13 @@ def main() -> int:
     )
     ap.add_argument("--stops", action="store_true", help="only time re-packing the members that did not stop")
     ap.add_argument("--fixed-cost", action="store_true", help="only time a pack's work outside its training passes")
-    ap.add_argument("--rounds", type=int, default=7, help="rounds of --fixed-cost (default 7)")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of --fixed-cost (default 7; MNIST-1D --limit 2000)")
     a = ap.parse_args()
     if a.stops:
         stops(a.threads)
         return 0
     if a.fixed_cost:
-        fixed_cost(a.threads, a.rounds)
+        fixed_cost(a.threads, a.rounds, 2000 if a.limit == ap.get_default("limit") else a.limit)
         return 0
     if a.quick:
         a.ks, a.widths, a.datasets, a.epochs, a.sample, a.limit = "8,32", "64", "mnist1d", 1, 4, 2000

@@ -369,6 +369,8 @@ def test_a_training_without_final_scores_trains_as_one_with_them_and_scores_no_t
             assert b.test == {} and b.final_train == {} and RunResult.check(b.to_dict())
             assert RunResult.from_dict(b.to_dict()).score == a.score
             assert a.test["accuracy"] > 0.5 and RunResult.check(a.to_dict())
+            # the train split's scores give the over-fitting gap its accuracy: no AUC there
+            assert "auc" in a.test and "auc" not in a.final_train and a.final_train["accuracy"] > 0.5
     half = {**scored[0].to_dict(), "test": {}}  # a test missing alone is a damaged record
     assert not RunResult.check(half)
     with pytest.raises(ActlabError, match="final_scores is true or false"):

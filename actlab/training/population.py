@@ -59,6 +59,7 @@ from actlab.training.result import RunResult
 from actlab.training.trainer import (
     EVAL_BATCH,
     GRAD_SAMPLES,
+    TRAIN_AUC,
     XY,
     Stopper,
     TrainConfig,
@@ -288,11 +289,13 @@ def _logits(pack: PackedMLP, x: torch.Tensor) -> torch.Tensor:
         pack.train(was)
 
 
-def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, k: int) -> list[dict[str, float]]:
+def _scores(z: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, k: int, auc: bool = True) -> list[dict[str, float]]:
     """The trainer's scores of every row of ``z`` ``(K, N, classes)``: its loss (computed as the
     trainer computes it) and the metrics, as many rows at once as fit in about 2**23 scores."""
     step = max(1, 2**23 // max(1, z.shape[1] * k))
-    metrics = [d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i : i + step], y, k)]
+    metrics = [
+        d for i in range(0, z.shape[0], step) for d in batched_classification_metrics(z[i : i + step], y, k, auc)
+    ]
     losses = [float(loss_fn(z[r].float(), y)) if len(y) else math.nan for r in range(z.shape[0])]
     return [{"loss": loss if math.isfinite(loss) else math.nan, **m} for loss, m in zip(losses, metrics, strict=True)]
 
@@ -488,7 +491,7 @@ class _MemberRuns:
         train_: list[dict[str, float]] = [{} for _ in pack.order]
         if self.config.final_scores:
             test = _scores(_logits(pack, xs), ys, sc.loss_fn, sc.n_classes)
-            train_ = _scores(_logits(pack, xt), yt, sc.loss_fn, sc.n_classes)
+            train_ = _scores(_logits(pack, xt), yt, sc.loss_fn, sc.n_classes, auc=TRAIN_AUC)
         n_params = sum(p.numel() for p in sc.members[0].parameters() if p.requires_grad)
         seconds = time.perf_counter() - sc.start
         for r, k in enumerate(pack.order):

@@ -74,6 +74,7 @@ XY = tuple[torch.Tensor, torch.Tensor]  # a split's inputs and labels, on the tr
 OnDevice = XY | StreamedSplit  # a split as a run holds it: on its device, or read batch by batch
 DIAGNOSTIC_SAMPLE = 1024  # validation examples of a streamed split that diagnostics are measured on
 FIT_FIELDS = ("fit", "fit_name", "fit_version", "fit_metric", "fit_direction")  # TrainConfig's fit settings
+TRAIN_AUC = False  # final_train's AUC: never read (the over-fitting gap takes its accuracy), a third of its cost
 MIN_STEPS = 10  # optimizer steps per epoch below which a study warns (see few_steps)
 
 
@@ -272,10 +273,11 @@ def evaluate(
     n_classes: int,
     batch: int = EVAL_BATCH,
     device: torch.device | None = None,
+    auc: bool = True,
 ) -> dict[str, float]:
     z = predict(model, x, batch, device)
     loss = float(loss_fn(z.float(), y)) if len(y) else math.nan
-    return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes)}
+    return {"loss": loss if math.isfinite(loss) else math.nan, **classification_metrics(z, y, n_classes, auc)}
 
 
 def train(
@@ -303,7 +305,7 @@ def train(
     status, epochs, stop = run.fit(on_epoch)
     test, final_train = {}, {}
     if config.final_scores:
-        test, final_train = run.score(run.test_split), run.score(run.train_split)
+        test, final_train = run.score(run.test_split), run.score(run.train_split, auc=TRAIN_AUC)
     diagnostics = {}
     if config.diagnostics and isinstance(run.model, SlotModel):
         diagnostics = slot_diagnostics(run.model, run.diagnostic_inputs(), epochs)
@@ -404,12 +406,12 @@ class _Run:
             record["eval_seconds"] = time.perf_counter() - t1
         return record, finite
 
-    def score(self, split: OnDevice) -> dict[str, float]:
+    def score(self, split: OnDevice, auc: bool = True) -> dict[str, float]:
         """Loss and metrics of the model on a split (a streamed one in batches of ``batch_size``)."""
         if isinstance(split, tuple):
-            return evaluate(self.model, *split, self.loss_fn, self.n_classes)
+            return evaluate(self.model, *split, self.loss_fn, self.n_classes, auc=auc)
         y = split.y.to(self.config.device)
-        return evaluate(self.model, split, y, self.loss_fn, self.n_classes, self.config.batch_size, y.device)
+        return evaluate(self.model, split, y, self.loss_fn, self.n_classes, self.config.batch_size, y.device, auc)
 
     def diagnostic_inputs(self) -> torch.Tensor:
         """The validation inputs, or the first ``DIAGNOSTIC_SAMPLE`` of a streamed split."""
