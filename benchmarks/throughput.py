@@ -260,6 +260,13 @@ def measure(study: str, size: Size, mode: Mode, workers: int, out: Path, kept: K
 
 
 OVERLAPPED = Mode("packs cut, overlapped", 32, SPREAD, overlap=True)
+MODE_KEYS = {  # --modes: a key per mode (the beginning of its name; "cut" takes every SPREAD's line)
+    "alone": "one by one",
+    "list": "one pack per list",
+    "cut": "packs cut for workers",
+    "overlap": OVERLAPPED.name,
+    "packed": "packed",  # the search's
+}
 
 
 def modes_of(study: str, spreads: list[int]) -> list[Mode]:
@@ -282,6 +289,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each line, the median's shown (default 1)")
     ap.add_argument("--generations", type=int, help="generations of the evolutions (default 4)")
     ap.add_argument("--spreads", default=str(SPREAD), help=f"the runner's SPREAD values to compare (default {SPREAD})")
+    ap.add_argument(
+        "--modes",
+        help=f"only these modes, by key ({', '.join(f'{k}: {v}' for k, v in MODE_KEYS.items())}); default all",
+    )
     a = ap.parse_args()
     size = QUICK if a.quick else Size()
     if a.generations:
@@ -291,6 +302,9 @@ def main() -> int:
     unknown = [s for s in studies if s not in STUDIES]
     if unknown:
         ap.error(f"unknown study {unknown[0]!r}; choose from {', '.join(STUDIES)}")
+    only = None if a.modes is None else [m for m in a.modes.split(",") if m]
+    if only is not None and (not only or any(m not in MODE_KEYS for m in only)):
+        ap.error(f"--modes takes some of {', '.join(MODE_KEYS)}, comma-separated")
     torch.set_num_threads(1)
     print(machine_line("1 torch thread per process"))
     print(f"sizes: {size}")
@@ -299,7 +313,8 @@ def main() -> int:
     rows: list[Row] = []
     try:
         for workers in (int(w) for w in a.workers.split(",")):
-            rows += _rows(studies, size, workers, [SPREAD, *(n for n in spreads if n != SPREAD)], a.repeat, tmp)
+            spread_list = [SPREAD, *(n for n in spreads if n != SPREAD)]
+            rows += _rows(studies, size, workers, spread_list, a.repeat, tmp, only)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(load.line())
@@ -307,7 +322,9 @@ def main() -> int:
     return 0
 
 
-def _rows(studies: list[str], size: Size, workers: int, spreads: list[int], repeat: int, tmp: Path) -> list[Row]:
+def _rows(
+    studies: list[str], size: Size, workers: int, spreads: list[int], repeat: int, tmp: Path, only: list[str] | None
+) -> list[Row]:
     """The lines of ``studies`` on ``workers`` (started once, with psutil), printed as they come."""
     runner = None
     if psutil is not None:
@@ -319,6 +336,8 @@ def _rows(studies: list[str], size: Size, workers: int, spreads: list[int], repe
     try:
         for study in studies:
             for mode in modes_of(study, spreads):
+                if only is not None and not any(mode.name.startswith(MODE_KEYS[k]) for k in only):
+                    continue
                 runs = [
                     measure(study, size, mode, workers, tmp / "out", runner and Kept(runner)) for _ in range(repeat)
                 ]
