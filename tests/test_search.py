@@ -659,3 +659,50 @@ def test_the_top_configuration_and_the_baseline_transfer_to_other_tasks(tmp_path
     assert {r["unit"]["train"]["epochs"] for r in runs} == {final["epochs"]}
     assert "transfer to other tasks" in result.table()
     assert "Transfer to other tasks" in (out / "report.html").read_text()
+
+
+def test_trials_are_selected_on_validation_and_never_score_test(monkeypatch):
+    """A pack of trials and a trial alone (softmax acts along a dimension: it never packs) train
+    without final scores, and Optuna gets each one's best validation accuracy."""
+    import actlab.studies.search.trials as T
+    from actlab.studies.search.config import SearchConfig
+
+    results = []
+
+    def kept(fn):
+        def wrapper(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            results.extend(out if isinstance(out, list) else [out])
+            return out
+
+        return wrapper
+
+    monkeypatch.setattr(T, "train_population", kept(T.train_population))
+    monkeypatch.setattr(T, "train", kept(T.train))
+
+    class Trial:
+        def __init__(self):
+            self.attrs = {}
+
+        def report(self, value, epoch):
+            pass
+
+        def should_prune(self):
+            return False
+
+        def set_user_attr(self, key, value):
+            self.attrs[key] = value
+
+    class Bar:
+        def update(self, text):
+            pass
+
+    config = SearchConfig(dataset="iris", train={"epochs": 3, "patience": None, "threads": 1})
+    slots = ["input", *(f"hidden_{i}" for i in range(1, config.layers - 1))]
+    plans = [dict.fromkeys(slots, fn) for fn in ("tanh", "elu", "softmax")]
+    trials = [Trial() for _ in plans]
+    got = T._run_trials(trials, plans, config, load("iris", seed=0), Bar())
+    # the two packable trials train as one pack, then softmax alone: results in that order
+    assert [t.attrs["packed"] for t in trials] == [2, 2, 1] and len(results) == 3
+    assert all(r.test == {} and r.final_train == {} for r in results)
+    assert [v for _, v in got] == [max(e["val_accuracy"] for e in r.epochs) for r in results]

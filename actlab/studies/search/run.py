@@ -221,7 +221,8 @@ def epoch_seconds(config: SearchConfig, data) -> float:
     """Seconds of one training epoch (training pass and validation) of the baseline on ``data``,
     timed here: the second of two epochs, the first being a warm-up."""
     space = config.space(data.input_shape, data.n_classes)
-    cfg = TrainConfig.from_dict({**config.train.to_dict(), "epochs": 2, "patience": None, "diagnostics": False})
+    timing = {"epochs": 2, "patience": None, "diagnostics": False, "final_scores": False}
+    cfg = TrainConfig.from_dict({**config.train.to_dict(), **timing})
     plan = baseline_plan(space)
     result = train(
         lambda: build(config.model, data.input_shape, data.n_classes, plan, **config.model_options), data, cfg

@@ -140,8 +140,10 @@ def best_so_far(study: optuna.Study) -> str:
 
 def _run_trials(trials, plans, config: SearchConfig, data, bar) -> list[tuple[TrialState, float | None]]:
     """Train the trials' plans, one model or several packed into one (population trainer); report
-    each trial's validation accuracy per epoch to Optuna, which may prune it."""
-    cfg = TrainConfig.from_dict({**config.train.to_dict(), "seed": config.seed, "diagnostics": False})
+    each trial's validation accuracy per epoch to Optuna, which may prune it. A trial is selected on
+    validation alone: its test and train splits are never scored (the final evaluation scores test)."""
+    settings = {"seed": config.seed, "diagnostics": False, "final_scores": False}
+    cfg = TrainConfig.from_dict({**config.train.to_dict(), **settings})
 
     def report(trial, epoch, record) -> bool:
         acc = record.get("val_accuracy", math.nan)
