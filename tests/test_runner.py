@@ -447,3 +447,31 @@ def test_an_interrupted_wait_releases_every_list_in_flight_and_a_later_wait_begi
         assert ex.cancelled == 3 and not list(tmp_path.iterdir())  # nothing written, no claim left
         assert set(first.wait()) == {"a0", "a1", "a2"} and set(second.wait()) == {"b0", "b1"}
     assert len(list(tmp_path.glob("*.json"))) == 5 and not list(tmp_path.glob("*.claim"))
+
+
+CTRL_C = """
+import os, signal, time
+from concurrent.futures.process import BrokenProcessPool
+from actlab.execution.executors import make_executor
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # this process: as if it had already handled Ctrl-C
+ex = make_executor(2, None, 1, 10.0)
+for f in [ex.submit([]) for _ in range(4)]:
+    f.result()  # the workers are started, and now wait for a part
+os.killpg(0, signal.SIGINT)  # Ctrl-C: the whole process group
+time.sleep(2)
+try:
+    ex.submit([]).result()
+except BrokenProcessPool:
+    print("the workers ended")
+ex.close()
+"""
+
+
+def test_ctrl_c_ends_idle_worker_processes_quietly():
+    """Ctrl-C reaches the worker processes too: one waiting for a part ends without a traceback
+    (the command says it was interrupted, in one line)."""
+    r = subprocess.run(
+        [sys.executable, "-c", CTRL_C], capture_output=True, text=True, timeout=120, start_new_session=True
+    )
+    assert r.returncode == 0 and "the workers ended" in r.stdout, (r.stdout, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr, r.stderr[-2000:]

@@ -4,6 +4,8 @@ executor takes parts (lists of units as dicts) and returns futures of their reco
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -40,8 +42,15 @@ def make_executor(workers: int, dask: str | None, threads: int | None, dask_time
 
 def init_worker(threads: int | None) -> None:
     """Initialiser of local worker processes: ``threads`` torch threads each (default one: no
-    oversubscription)."""
+    oversubscription). Ctrl-C (SIGINT to the whole process group) ends a worker at once and
+    quietly: the command itself says it was interrupted, and a worker holds nothing to save
+    (the command writes every finished run)."""
     torch.set_num_threads(int(threads or 1))
+    signal.signal(signal.SIGINT, _end_quietly)
+
+
+def _end_quietly(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
 
 
 class _Serial:
