@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from actlab.api._options import SHARED, read_default, settle, show
-from actlab.cli import _compare, _evolve, _screen, _search, build_parser, main
+from actlab.cli import _compare, _evolve, _main, _screen, _search, build_parser, main
 
 STUDIES = {m.STUDY.name: m for m in (_compare, _search, _evolve, _screen)}
 SHARED_FLAGS = {o.name: o.flags for _, group in SHARED for o in group}
@@ -159,3 +159,32 @@ def test_import_actlab_is_light_and_every_public_name_loads_on_use():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1]) == [True, [], True]
+
+
+@pytest.mark.parametrize(
+    "argv, asks",
+    [
+        (["--workers", "2"], True),
+        (["--dataset", "iris", "--workers=3"], True),
+        (["--n-jobs", "2"], True),
+        (["--workers", "1"], False),
+        ([], False),
+        (["--workers", "2", "--dask", "tcp://127.0.0.1:8786"], False),
+        (["--workers", "two"], False),  # the command's own parser says what is wrong
+    ],
+)
+def test_worker_processes_are_read_from_the_arguments_before_the_study_loads(argv, asks):
+    assert _main._asks_for_workers(argv) is asks
+
+
+def test_a_command_with_workers_starts_their_server_before_it_declares_its_options(monkeypatch, capsys):
+    """The workers' server imports torch and the training code while the command imports the
+    study; a command without workers starts none."""
+    started = []
+    monkeypatch.setattr(_main, "start_server", lambda: started.append(True))
+    for argv, expected in ((["--workers", "2"], [True]), ([], [])):
+        started.clear()
+        with pytest.raises(SystemExit):  # the options are declared, and then it stops at the unknown one
+            main(["evolve", *argv, "--no-such-option"])
+        assert started == expected
+        assert "--no-such-option" in capsys.readouterr().err

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "actlab"
 # Lowest first. A module may import its own package and anything in a lower layer.
 LAYERS: list[tuple[str, ...]] = [
     ("actlab._errors",),  # the small shared helpers, each on the ones before it
-    ("actlab._io", "actlab._progress"),
+    ("actlab._io", "actlab._progress", "actlab._processes"),
     ("actlab._validate", "actlab._refs"),
     ("actlab.stats",),
     ("actlab.catalogue",),

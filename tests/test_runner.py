@@ -16,7 +16,10 @@ import pytest
 import torch
 
 from actlab import register
+from actlab._processes import PRELOAD, start_server, worker_context
 from actlab.execution import Runner, Unit, claim, packs, read_unit, release
+from actlab.execution.executors import make_executor
+from tests import _worker_probe as probe
 from tests.conftest import stopped_when
 
 CLI = [sys.executable, "-m", "actlab.cli"]
@@ -475,3 +478,19 @@ def test_ctrl_c_ends_idle_worker_processes_quietly():
     )
     assert r.returncode == 0 and "the workers ended" in r.stdout, (r.stdout, r.stderr[-2000:])
     assert "Traceback" not in r.stderr and "KeyboardInterrupt" not in r.stderr, r.stderr[-2000:]
+
+
+def test_worker_processes_start_with_the_training_code_loaded_and_the_environment_of_now(monkeypatch):
+    """On Linux, workers are forked from a server that imported the training code once; a worker
+    still has the environment of its pool's maker as it is when the pool is made, not the older
+    one the server started with."""
+    start_server()  # where there is one, it runs from now (or ran already) with the environment of before
+    monkeypatch.setenv("ACTLAB_PROBE", "set after the server started")
+    ex = make_executor(2, None, 1, 10.0)
+    try:
+        assert ex.pool.submit(probe.environ, "ACTLAB_PROBE").result(timeout=120) == "set after the server started"
+        if sys.platform.startswith("linux"):
+            assert worker_context().get_start_method() == "forkserver"
+            assert ex.pool.submit(probe.loaded, PRELOAD).result(timeout=120) == PRELOAD  # before any training
+    finally:
+        ex.close()

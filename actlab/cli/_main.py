@@ -18,6 +18,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 
 from actlab._errors import ActlabError, redact
+from actlab._processes import start_server
 
 # name -> ("module:function" that declares its options and sets its `func`, one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -74,8 +75,25 @@ class _Commands(argparse._SubParsersAction):
     def __call__(self, parser, namespace, values, option_string=None):
         chosen = self._name_parser_map.get(values[0])
         if isinstance(chosen, _Parser):
+            if _asks_for_workers(values[1:]):
+                start_server()  # the workers' server imports torch while this process does (below)
             chosen.declare()
         super().__call__(parser, namespace, values, option_string)
+
+
+def _asks_for_workers(argv: Sequence[str]) -> bool:
+    """Whether a sub-command's arguments ask for local worker processes (``--workers``/``--n-jobs``
+    above 1, no ``--dask``), read before its options are declared: declaring them imports the
+    study, torch included, which the workers' server can import at the same time. A wrong value
+    is left to the command's own parser to report."""
+    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    early.add_argument("--workers", "--n-jobs", type=int, default=1)
+    early.add_argument("--dask")
+    try:
+        known, _ = early.parse_known_args(list(argv))
+    except (argparse.ArgumentError, SystemExit):
+        return False
+    return known.workers > 1 and not known.dask
 
 
 def _declarer(where: str) -> Callable[[argparse.ArgumentParser], None]:

@@ -1,6 +1,10 @@
-"""Where parts of units train: this process, spawned worker processes, or a Dask cluster. Each
+"""Where parts of units train: this process, worker processes, or a Dask cluster. Each
 executor takes parts (lists of units as dicts) and returns futures of their records; its
-``capacity`` is how many parts may be in flight at once."""
+``capacity`` is how many parts may be in flight at once.
+
+Worker processes start as :func:`actlab._processes.worker_context` says: on Linux from a fork
+server that imported the training code once, elsewhere spawned (each imports it itself).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any, Protocol
 import torch
 
 from actlab._errors import ActlabError, first_line
+from actlab._processes import adopt_environ, worker_context
 from actlab.execution.worker import train_units
 
 Part = list[dict[str, Any]]  # units as dicts, trained together by one worker
@@ -40,11 +45,14 @@ def make_executor(workers: int, dask: str | None, threads: int | None, dask_time
     return _Serial()
 
 
-def init_worker(threads: int | None) -> None:
+def init_worker(threads: int | None, environ: dict[str, str] | None = None) -> None:
     """Initialiser of local worker processes: ``threads`` torch threads each (default one: no
-    oversubscription). Ctrl-C (SIGINT to the whole process group) ends a worker at once and
-    quietly: the command itself says it was interrupted, and a worker holds nothing to save
-    (the command writes every finished run)."""
+    oversubscription), and ``environ``, the environment variables of the process that made the
+    pool (see :func:`~actlab._processes.adopt_environ`). Ctrl-C (SIGINT to the whole process group)
+    ends a worker at once and quietly: the command itself says it was interrupted, and a worker
+    holds nothing to save (the command writes every finished run)."""
+    if environ is not None:
+        adopt_environ(environ)
     torch.set_num_threads(int(threads or 1))
     signal.signal(signal.SIGINT, _end_quietly)
 
@@ -73,14 +81,17 @@ class _Serial:
 
 
 class _Processes:
-    """``n`` spawned worker processes; two parts queued per worker, so none waits for the next."""
+    """``n`` worker processes (:func:`~actlab._processes.worker_context`); two parts queued per
+    worker, so none waits for the next."""
 
     def __init__(self, n: int, threads: int | None):
-        import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(
-            max_workers=n, mp_context=mp.get_context("spawn"), initializer=init_worker, initargs=(threads,)
+            max_workers=n,
+            mp_context=worker_context(),
+            initializer=init_worker,
+            initargs=(threads, dict(os.environ)),
         )
         self.name, self.capacity = f"{n} worker processes", 2 * n
 

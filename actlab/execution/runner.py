@@ -11,7 +11,7 @@
   (MNIST-1D, width 64: two packs of 12 took 7-16% more CPU than one of 24, four of 6 30-39%), so
   a split below 4 members gains little time for much CPU. The packs depend only on the units given and ``pack``,
   never on the number of workers or where they run, so every executor gives the same numbers;
-* **where**: this process, ``workers`` spawned processes with ``threads`` torch threads each, or a
+* **where**: this process, ``workers`` worker processes with ``threads`` torch threads each, or a
   Dask cluster (``dask="tcp://host:8786"``), see :mod:`actlab.execution.executors`;
 * **files**: with a ``folder``, each finished unit is written there atomically as
   ``<name>.json`` (:mod:`actlab.execution.records`); a unit whose file is there (with the same

@@ -1,9 +1,9 @@
-"""Run a whole search: workers (this process, or N spawned processes with one thread each),
+"""Run a whole search: workers (this process, or N worker processes with one thread each),
 then the final evaluation, ``results.json`` and ``report.html``."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
 import sys
 import time
 from dataclasses import replace
@@ -19,6 +19,7 @@ from actlab import _validate as V
 from actlab._errors import ActlabError, first_line
 from actlab._io import own_out, prepare_out, read_json, strict_json
 from actlab._io import write_json_atomic as _write_json
+from actlab._processes import adopt_environ, worker_context
 from actlab._progress import Progress
 from actlab.data import load
 from actlab.execution import Runner, Task
@@ -35,7 +36,10 @@ from actlab.training.fit import LOCAL_ONLY, local_only
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _worker_main(config: dict[str, Any], storage_url: str | None, study_name: str, out: str, worker: int) -> None:
+def _worker_main(
+    config: dict[str, Any], storage_url: str | None, study_name: str, out: str, worker: int, environ: dict[str, str]
+) -> None:
+    adopt_environ(environ)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = _config_from_dict(config)
@@ -91,10 +95,12 @@ def run_search(
     if few := few_steps(len(data.train), config.train):  # after the last check: bad input is one line
         print(few, file=sys.stderr, flush=True)
     if n_jobs > 1:
-        ctx = mp.get_context("spawn")
+        ctx = worker_context()
         procs = [
             ctx.Process(
-                target=_worker_main, args=(config.to_dict(), storage_url, study_name, str(out), i), daemon=False
+                target=_worker_main,
+                args=(config.to_dict(), storage_url, study_name, str(out), i, dict(os.environ)),
+                daemon=False,
             )
             for i in range(n_jobs)
         ]

@@ -1,0 +1,53 @@
+"""How actlab's worker processes start (the runner's workers and a search's processes).
+
+On Linux they are forked from a fork server (``multiprocessing``'s "forkserver", Python's default
+start method there since 3.14) that imports :data:`PRELOAD` once, when it starts: a worker is ready
+in milliseconds instead of importing torch and actlab itself (1-2 s of CPU each), in this pool and
+every later one of the process, and it ends at once. Elsewhere (macOS, Windows) they are spawned,
+and each imports what it needs. Either way a worker is a fresh process with its parent's
+``sys.path`` and working folder, and takes its parent's environment variables as they are when
+it is made (:func:`adopt_environ`), since the server's may be older.
+
+This module imports neither torch nor actlab's training code, so that :func:`start_server` can
+set the server importing them while the command imports its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from multiprocessing.context import BaseContext
+
+#: What the fork server imports once for every worker it starts: the training code, and
+#: ``torch._dynamo``, which torch's optimizers import when the first one is built (about 1 s).
+PRELOAD = ["actlab.execution.worker", "torch._dynamo"]
+
+
+def worker_context() -> BaseContext:
+    """The ``multiprocessing`` context worker processes start from (see the module docstring)."""
+    if not sys.platform.startswith("linux"):
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)  # read when the server starts; a running server keeps its own
+    return ctx
+
+
+def adopt_environ(environ: dict[str, str]) -> None:
+    """Make this worker's environment variables ``environ``, its parent's (``dict(os.environ)``
+    when the worker was made): a forked worker has the fork server's, which may be older."""
+    if dict(os.environ) != environ:
+        os.environ.clear()
+        os.environ.update(environ)
+
+
+def start_server() -> None:
+    """Start the fork server now, where there is one (Linux): it imports :data:`PRELOAD` in the
+    background, and the first worker process starts without waiting for that."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+__all__ = ["PRELOAD", "adopt_environ", "start_server", "worker_context"]
