@@ -14,6 +14,7 @@ import pickle
 import random
 import socket
 import struct
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 
 import actlab.data as data
 from actlab import ActlabError
-from actlab.data import _fetch
+from actlab.data import _fetch, _sources
 from actlab.data._formats import read_idx, restricted_load
 from actlab.data._split import stratified_pick
 from tests.conftest import require_real
@@ -349,6 +350,18 @@ def test_restricted_unpickler_refuses_os_system_and_runs_nothing(tmp_path):
 # ------------------------------------------------------------------------------------- mnist1d
 
 
+def test_mnist1d_is_read_from_its_cache_without_importing_the_generator(tmp_path, monkeypatch):
+    """mnist1d's import loads matplotlib (most of a worker's start on this data set): a cached copy
+    is found and read without it, and a copy made by another version of the package is not used."""
+    ds = data.load("mnist1d", data_dir=tmp_path, limit=200)
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)  # importing it now fails
+    again = data.load("mnist1d", data_dir=tmp_path, limit=200)
+    assert again.info["cache_status"] == "cache" and torch.equal(again.train.x, ds.train.x)
+    monkeypatch.setattr(_sources, "_version", lambda package: "0.0.0-other")
+    with pytest.raises(ImportError):
+        data.load("mnist1d", data_dir=tmp_path, limit=200)  # another cache file: generated again
+
+
 def test_mnist1d_is_generated_locally_cached_and_leaves_global_rng_alone(tmp_path):
     np.random.seed(123)
     random.seed(123)
@@ -365,6 +378,7 @@ def test_mnist1d_is_generated_locally_cached_and_leaves_global_rng_alone(tmp_pat
     assert cache.parent == tmp_path / "d" / "mnist1d" and cache.exists() and ds.info["cache_status"] == "generated"
     again = data.load("mnist1d", data_dir=tmp_path / "d", limit=500)
     assert again.info["cache_status"] == "cache" and torch.equal(again.train.x, ds.train.x)
+    assert again.info["generator_args"] == ds.info["generator_args"]
     flat = data.load("mnist1d", data_dir=tmp_path / "d", limit=500, shape="flat")
     assert flat.input_shape == (40,)
     with pytest.raises(ActlabError) as e:

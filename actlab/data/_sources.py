@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -51,20 +52,39 @@ def _version(package: str) -> str | None:
 # ------------------------------------------------------------------------------------ mnist1d
 
 
-def _mnist1d_arrays(cache: Path, args) -> tuple[dict[str, np.ndarray], str]:
+def _mnist1d_generator() -> str:
+    """What makes the data set: the mnist1d package's version and a hash of its source files
+    (``get_dataset_args()``'s defaults and ``make_dataset`` are in them), found without importing
+    it (its import loads matplotlib, 0.6-0.8 s), so that a cached copy is read without it."""
+    spec = importlib.util.find_spec("mnist1d")
+    if spec is None or not spec.submodule_search_locations:
+        raise ActlabError("mnist1d needs the 'mnist1d' package: pip install mnist1d")
+    h = hashlib.sha256(str(_version("mnist1d")).encode())
+    for f in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _mnist1d_arrays(cache: Path) -> tuple[dict[str, np.ndarray], dict, str]:
+    """The arrays and generator arguments of the data set, read from ``cache`` or generated (and
+    cached), and which of these it was."""
     try:
         with np.load(cache, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test")}
+            spec = json.loads(str(z["generator_args"]))
         if (
             arrays["x"].ndim == 2
             and len(arrays["x"]) == len(arrays["y"])
             and len(arrays["x_test"]) == len(arrays["y_test"])
+            and isinstance(spec, dict)
         ):
-            return arrays, "cache"
+            return arrays, spec, "cache"
     except (OSError, KeyError, ValueError, EOFError):
         pass
-    from mnist1d.data import make_dataset
+    from mnist1d.data import get_dataset_args, make_dataset
 
+    args = get_dataset_args()
+    spec = {k: v for k, v in sorted(vars(args).items()) if k != "url"}
     # make_dataset seeds numpy's and random's global generators; leave the caller's untouched
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
@@ -82,25 +102,18 @@ def _mnist1d_arrays(cache: Path, args) -> tuple[dict[str, np.ndarray], str]:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mnist1d-", suffix=".npz", dir=cache.parent)
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays, generator_args=np.array(json.dumps(spec, sort_keys=True)))
         os.chmod(tmp, 0o644)
         os.replace(tmp, cache)
-        return arrays, "generated"
+        return arrays, spec, "generated"
     except OSError:  # a read-only data dir only costs regeneration next time
-        return arrays, "generated (not cached)"
+        return arrays, spec, "generated (not cached)"
 
 
 def mnist1d(data_dir, download) -> Raw:
-    try:
-        from mnist1d.data import get_dataset_args
-    except ImportError:
-        raise ActlabError("mnist1d needs the 'mnist1d' package: pip install mnist1d") from None
-    args = get_dataset_args()
-    spec = {k: v for k, v in sorted(vars(args).items()) if k != "url"}
-    key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     root = Path(data_dir).expanduser() if data_dir is not None else _fetch.default_root()
-    cache = root / "mnist1d" / f"mnist1d-{key}.npz"
-    arrays, how = _mnist1d_arrays(cache, args)
+    cache = root / "mnist1d" / f"mnist1d-{_mnist1d_generator()}.npz"
+    arrays, spec, how = _mnist1d_arrays(cache)
     return Raw(
         x=arrays["x"][:, None, :],
         y=arrays["y"],
