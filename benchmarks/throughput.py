@@ -129,7 +129,8 @@ def spread(n: int) -> Iterator[None]:
 
 
 def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its children, ended (and, with psutil, running)."""
+    """User + system CPU seconds of this process and its children, ended (and, with psutil, running,
+    with the children they reaped)."""
     own = sum(
         u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     )
@@ -138,8 +139,8 @@ def cpu_seconds() -> float:
     running = 0.0
     for c in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            t = c.cpu_times()
-            running += t.user + t.system
+            t = c.cpu_times()  # with what it reaped: the fork server reaps the worker processes
+            running += t.user + t.system + t.children_user + t.children_system
     return own + running
 
 
