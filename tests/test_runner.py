@@ -494,3 +494,24 @@ def test_worker_processes_start_with_the_training_code_loaded_and_the_environmen
             assert ex.pool.submit(probe.loaded, PRELOAD).result(timeout=120) == PRELOAD  # before any training
     finally:
         ex.close()
+
+
+NO_CUDA_IN_SERVER = """
+import torch
+asked = []
+for name in ("is_available", "device_count", "init", "current_device", "get_device_capability"):
+    setattr(torch.cuda, name, lambda *a, _n=name, **k: asked.append(_n))
+import importlib
+from actlab._processes import PRELOAD
+for module in PRELOAD:
+    importlib.import_module(module)
+print("asked", sorted(set(asked)))
+"""
+
+
+def test_the_fork_servers_imports_never_touch_cuda():
+    """A process forked after CUDA is initialised cannot use CUDA: what the fork server imports
+    must not initialise it (nor ask whether there is a GPU, which does), so that workers can
+    train on a GPU."""
+    r = subprocess.run([sys.executable, "-c", NO_CUDA_IN_SERVER], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "asked []", (r.stdout, r.stderr[-2000:])
