@@ -572,21 +572,24 @@ def _train_epoch(
     K = pack.size
     pack.train()
     order = torch.randperm(len(x), generator=gen).to(x.device)
+    # the epoch's examples in its order, once: each batch is then a slice (index_select: 2x faster
+    # than x[idx] on the CPU)
+    xs, ys = x.index_select(0, order), y.index_select(0, order)
     every = max(1, math.ceil(len(x) / batch_size) // GRAD_SAMPLES)
     live = active.clone()
     all_live = bool(live.all())
     total = torch.zeros(K, dtype=torch.float64, device=x.device)
     gsum = torch.zeros(len(pack.weights), K, dtype=torch.float64, device=x.device) if diagnostics else None
     sampled = 0
-    seen, logits, labels = 0, [], []
+    seen, logits = 0, []
     for b, i in enumerate(range(0, len(x), batch_size)):
-        idx = order[i : i + batch_size]
-        xb, yb = x.index_select(0, idx), y.index_select(0, idx)  # 2x faster than x[idx] on the CPU
+        xb, yb = xs[i : i + batch_size], ys[i : i + batch_size]
         optimizer.zero_grad(set_to_none=True)
         z = pack(xb)  # (K, B, C)
         per = _member_losses(loss_fn, z, yb)
-        bad = live & ~torch.isfinite(per)
-        if bool(bad.any()):  # one read of the device per batch; the rest only when a member stops
+        finite = torch.isfinite(per)
+        if not bool((finite if all_live else finite | ~live).all()):  # one read of the device per batch
+            bad = live & ~finite  # the rest only when a member stops
             live &= ~bad
             total[bad] = math.nan
             all_live = False
@@ -597,14 +600,16 @@ def _train_epoch(
             gsum += torch.stack([w.grad.flatten(1).norm(dim=1) for w in pack.weights]).double()
             sampled += 1
         _step(optimizer, pack, None if all_live else live)
-        batch_total = per.detach().double() * len(idx)
-        total += batch_total if all_live else torch.where(live, batch_total, torch.zeros_like(total))
-        seen += len(idx)
+        if all_live:
+            total.add_(per.detach(), alpha=len(yb))  # in float64, as the one-model trainer sums
+        else:
+            batch_total = per.detach().double() * len(yb)
+            total += torch.where(live, batch_total, torch.zeros_like(total))
+        seen += len(yb)
         logits.append(z.detach())
-        labels.append(yb)
     stats = []
     metrics = (
-        batched_classification_metrics(torch.cat(logits, dim=1), torch.cat(labels), nc, auc=False) if logits else []
+        batched_classification_metrics(torch.cat(logits, dim=1), ys[:seen], nc, auc=False) if logits else []
     )
     for r in range(K):
         if not bool(live[r]) or not metrics:
