@@ -1,5 +1,3 @@
-import sys
+from actlab.cli import run
 
-from actlab.cli import main
-
-sys.exit(main())
+run()

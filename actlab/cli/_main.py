@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from actlab._errors import ActlabError, redact
 from actlab._processes import start_server
@@ -146,4 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-__all__ = ["COMMANDS", "HelpFormatter", "build_parser", "main"]
+def run() -> NoReturn:
+    """The ``actlab`` program: :func:`main`, and then the process ends. Before Python tears it
+    down, every object is moved out of the garbage collector's sight (``gc.freeze``): its last
+    collection would walk the objects of torch, sympy and the study, 0.5-0.8 s at the end of
+    every command. Python still closes files and runs every exit handler."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
+__all__ = ["COMMANDS", "HelpFormatter", "build_parser", "main", "run"]
