@@ -608,9 +608,7 @@ def _train_epoch(
         seen += len(yb)
         logits.append(z.detach())
     stats = []
-    metrics = (
-        batched_classification_metrics(torch.cat(logits, dim=1), ys[:seen], nc, auc=False) if logits else []
-    )
+    metrics = batched_classification_metrics(torch.cat(logits, dim=1), ys[:seen], nc, auc=False) if logits else []
     for r in range(K):
         if not bool(live[r]) or not metrics:
             stats.append({"loss": math.nan, "accuracy": math.nan})
