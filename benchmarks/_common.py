@@ -7,12 +7,19 @@ much CPU *other* programs took while it ran.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+
+try:
+    import psutil
+except ImportError:  # the CPU of running child processes is not seen
+    psutil = None
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -25,6 +32,19 @@ def _busy_seconds() -> float:
     except OSError:
         return float("nan")
     return (sum(v[:8]) - v[3] - v[4]) / TICKS  # all but idle and iowait (guest time is inside user)
+
+
+def children_seconds() -> float:
+    """User + system CPU seconds of this process's children: those ended and, with psutil, those
+    still running with the children they reaped (the fork server reaps the worker processes)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = ru.ru_utime + ru.ru_stime
+    if psutil is not None:
+        for c in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                t = c.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 def _own_seconds() -> float:

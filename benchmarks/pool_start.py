@@ -6,23 +6,20 @@ from a server that imported the training code once), each pool made several time
 
 A pool has started when each of its workers has built an optimizer (what its first training
 does first). CPU is that of every worker process and of the fork server, in user + system time,
-with psutil.
+with psutil (without it, only the processes that have ended).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_line  # noqa: E402
+from _common import children_seconds, machine_line  # noqa: E402
 
 from actlab._processes import worker_context  # noqa: E402
 from actlab.execution import init_worker  # noqa: E402
@@ -33,19 +30,6 @@ def first_optimizer() -> int:
 
     torch.optim.Adam(torch.nn.Linear(2, 2).parameters())
     return 1
-
-
-def cpu_of_children() -> float:
-    """CPU seconds of this process's children, ended or running, with those they reaped."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = ru.ru_utime + ru.ru_stime
-    for c in psutil.Process().children(recursive=True):
-        try:
-            t = c.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 def main() -> int:
@@ -59,14 +43,14 @@ def main() -> int:
     print(f"{'':8} {'pool':>4} {'start s':>8} {'end s':>6} {'CPU s':>6}")
     for name, ctx in contexts.items():
         for i in range(a.pools):
-            c0, t0 = cpu_of_children(), time.perf_counter()
+            c0, t0 = children_seconds(), time.perf_counter()
             pool = ProcessPoolExecutor(a.workers, mp_context=ctx, initializer=init_worker, initargs=(1,))
             wait([pool.submit(first_optimizer) for _ in range(a.workers)])
             t1 = time.perf_counter()
             pool.shutdown(wait=True)
             t2 = time.perf_counter()
             time.sleep(0.2)  # the server reaps its workers
-            print(f"{name:8} {i + 1:>4} {t1 - t0:>8.2f} {t2 - t1:>6.2f} {cpu_of_children() - c0:>6.2f}")
+            print(f"{name:8} {i + 1:>4} {t1 - t0:>8.2f} {t2 - t1:>6.2f} {children_seconds() - c0:>6.2f}")
     return 0
 
 

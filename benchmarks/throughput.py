@@ -54,7 +54,7 @@ except ImportError:  # the CPU of running worker processes is not seen: every ru
     psutil = None
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import Kept, OtherLoad, machine_line  # noqa: E402
+from _common import Kept, OtherLoad, children_seconds, machine_line  # noqa: E402
 
 import actlab.execution.runner as R  # noqa: E402
 import actlab.studies.evolve.run as evolve_run  # noqa: E402
@@ -131,17 +131,8 @@ def spread(n: int) -> Iterator[None]:
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process and its children, ended (and, with psutil, running,
     with the children they reaped)."""
-    own = sum(
-        u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    )
-    if psutil is None:
-        return own
-    running = 0.0
-    for c in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            t = c.cpu_times()  # with what it reaped: the fork server reaps the worker processes
-            running += t.user + t.system + t.children_user + t.children_system
-    return own + running
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + children_seconds()
 
 
 def started(workers: int) -> tuple[Runner, float, float]:
