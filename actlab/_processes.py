@@ -8,12 +8,18 @@ and each imports what it needs. Either way a worker is a fresh process with its 
 ``sys.path`` and working folder, and takes its parent's environment variables as they are when
 it is made (:func:`adopt_environ`), since the server's may be older.
 
+The server ends at once when the process that started it ends (:data:`ENDS_AT_ONCE`): Python's
+own teardown of the torch it imported took about 1 s of CPU after every command, and kept the
+command's output open to whoever read it to its end.
+
 This module imports neither torch nor actlab's training code, so that :func:`start_server` can
 set the server importing them while the command imports its own.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -41,6 +47,35 @@ def adopt_environ(environ: dict[str, str]) -> None:
         os.environ.update(environ)
 
 
+def _in_fork_server() -> bool:
+    """Whether this module is being imported by ``multiprocessing``'s fork server, as it imports
+    :data:`PRELOAD` (its ``main`` is on the stack)."""
+    server = sys.modules.get("multiprocessing.forkserver")
+    if server is None:
+        return False
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code is server.main.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _end_now() -> None:
+    """The fork server's exit: the exit handlers registered after this one have run; the
+    interpreter is not torn down (workers, forked from the server, end the same way)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
+#: True in the fork server alone: when the process that started it ends, the server ends at once.
+ENDS_AT_ONCE = _in_fork_server()
+if ENDS_AT_ONCE:
+    atexit.register(_end_now)
+
+
 def start_server() -> None:
     """Start the fork server now, where there is one (Linux): it imports :data:`PRELOAD` in the
     background, and the first worker process starts without waiting for that."""
@@ -50,4 +85,4 @@ def start_server() -> None:
         forkserver.ensure_running()
 
 
-__all__ = ["PRELOAD", "adopt_environ", "start_server", "worker_context"]
+__all__ = ["ENDS_AT_ONCE", "PRELOAD", "adopt_environ", "start_server", "worker_context"]

@@ -13,3 +13,10 @@ def environ(name: str) -> str | None:
 def loaded(names: list[str]) -> list[str]:
     """Which of ``names`` this process has imported."""
     return [n for n in names if n in sys.modules]
+
+
+def ends_at_once() -> bool:
+    """Whether this process would end as actlab's fork server does (inherited from it)."""
+    from actlab._processes import ENDS_AT_ONCE
+
+    return ENDS_AT_ONCE

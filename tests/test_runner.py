@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 from actlab import register
-from actlab._processes import PRELOAD, start_server, worker_context
+from actlab._processes import ENDS_AT_ONCE, PRELOAD, start_server, worker_context
 from actlab.execution import Runner, Unit, claim, packs, read_unit, release
 from actlab.execution.executors import make_executor
 from tests import _worker_probe as probe
@@ -492,8 +493,44 @@ def test_worker_processes_start_with_the_training_code_loaded_and_the_environmen
         if sys.platform.startswith("linux"):
             assert worker_context().get_start_method() == "forkserver"
             assert ex.pool.submit(probe.loaded, PRELOAD).result(timeout=120) == PRELOAD  # before any training
+            assert ex.pool.submit(probe.ends_at_once).result(timeout=120) is True  # as the server it came from
+            assert ENDS_AT_ONCE is False  # this process ends as Python does
     finally:
         ex.close()
+
+
+SERVER_OF_MARKS = """
+import multiprocessing as mp, os
+from multiprocessing import forkserver
+if __name__ == "__main__":
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["mark_first", "actlab._processes", "mark_last"])
+    p = ctx.Process(target=os.getpid)
+    p.start()
+    p.join()
+    print(forkserver._forkserver._forkserver_pid)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_the_fork_server_ends_without_tearing_its_imports_down(tmp_path):
+    """When the process that started the fork server ends, the server runs the exit handlers
+    registered after actlab's modules were imported and then ends at once: the handler
+    registered before them, which Python's teardown would run last, never runs."""
+    marks = tmp_path / "marks"
+    for name in ("first", "last"):
+        (tmp_path / f"mark_{name}.py").write_text(
+            f"import atexit\natexit.register(lambda: open({str(marks)!r}, 'a').write('{name}\\n'))\n"
+        )
+    (tmp_path / "main.py").write_text(SERVER_OF_MARKS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])])}
+    r = subprocess.run([sys.executable, "main.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    server = Path(f"/proc/{int(r.stdout)}/stat")
+    deadline = time.monotonic() + 120
+    while server.exists() and server.read_text().rsplit(")", 1)[-1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the server has ended (a zombie: its reaper may be slow)
+    assert marks.read_text().split() == ["last"]
 
 
 NO_CUDA_IN_SERVER = """
