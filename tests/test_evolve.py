@@ -20,6 +20,7 @@ import torch
 import actlab
 from actlab._errors import ActlabError
 from actlab.catalogue import expr as E
+from actlab.catalogue.expr import _process
 from actlab.execution import Runner
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import gp as G
@@ -181,6 +182,22 @@ def _closeness_to_relu(task):
     y = E.numpy_eval(E.parse(spec[len(E.PREFIX) :]), x)
     err = float(np.mean(np.abs(y - np.maximum(x, 0))))
     return {"fitness": 1.0 / (1.0 + err) if math.isfinite(err) else 0.0, "status": "ok"}
+
+
+def test_the_sympy_process_loads_while_the_generations_train(tmp_path):
+    """The hall of fame's formulas, drawn at the end, need the sympy process: it is started before
+    the first candidate trains, so that it has loaded sympy by then."""
+    _process._SYMPY._stop()  # none running, whatever ran before
+    running = []
+
+    def fitness(task):
+        running.append(_process.pid())
+        return _closeness_to_relu(task)
+
+    cfg = EvolveConfig(**{**SMALL, "population": 4, "generations": 1, "final_seeds": 0})
+    res = run_evolution(cfg, tmp_path / "e", progress=False, evaluator=fitness)
+    assert running and running[0] is not None, running
+    assert res["best"]["formulas"]["all"]["latex"]
 
 
 def test_selection_maximises_fitness(tmp_path):

@@ -53,6 +53,7 @@ from actlab.catalogue.expr.sympy import (
     SIMPLIFY_SECONDS,
     latex,
     simplified,
+    start_sympy,
     to_sympy,
 )
 from actlab.catalogue.expr.tree import (
@@ -129,6 +130,7 @@ __all__ = [
     "SIMPLIFY_SECONDS",
     "size",
     "SQRT_EPS",
+    "start_sympy",
     "template",
     "to_sympy",
     "to_text",

@@ -20,6 +20,7 @@ from typing import Any
 from actlab._errors import ActlabError
 from actlab._io import own_out, prepare_out, write_json_atomic
 from actlab._refs import is_ref
+from actlab.catalogue import expr as E
 from actlab.data import load
 from actlab.execution import Runner
 from actlab.models import build, model_summary
@@ -70,6 +71,7 @@ def run_evolution(
     )
     if progress:
         print(model, file=sys.stderr, flush=True)
+    E.start_sympy()  # it loads while the generations train; the hall of fame's formulas need it at the end
     try:
         executor = Fitness(runner, evaluator, folder=out / "units")
         evo = Evolution(config, executor, progress, clock)
