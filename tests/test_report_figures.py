@@ -8,8 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 from matplotlib.axes import Axes
@@ -21,7 +19,7 @@ from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
 from actlab.catalogue import entries
-from actlab.report._style import FIGURE_MODULES, MARKERS, PALETTE, style
+from actlab.report._style import MARKERS, PALETTE, style
 from actlab.report.compare import write_report
 from actlab.report.evolve import write_evolve_report
 from actlab.report.gallery import build_gallery
@@ -350,53 +348,3 @@ def test_every_report_fits_a_1280_px_window(reports, chromium):
         assert all(m["math"]), (page, m["math"])
         if page.startswith("g/"):
             assert len(m["math"]) == len([e for e in entries() if e.kind == "learnable"])
-
-
-IMPORT_AHEAD = """
-import json, sys, threading
-import importlib
-import actlab
-from actlab.report._style import FIGURE_MODULES
-
-study, module, name = sys.argv[1:4]
-before = [m for m in FIGURE_MODULES if m in sys.modules]
-class Stop(Exception):
-    pass
-def started(*args, **kwargs):
-    ahead = [t for t in threading.enumerate() if t.name == "actlab-import-ahead"]
-    for t in ahead:
-        t.join(120)
-    after = [m for m in FIGURE_MODULES if m in sys.modules]
-    print(json.dumps({"before": before, "threads": len(ahead), "after": after}))
-    raise Stop
-setattr(importlib.import_module(module), name, started)
-options = {"search": {"suite": None, "dataset": "iris", "trials": 1}}.get(study, {"dataset": "iris"})
-try:
-    getattr(actlab, study)(out=sys.argv[4], quiet=True, **options)
-except Stop:
-    pass
-"""
-
-
-@pytest.mark.parametrize(
-    "study, where",
-    [
-        ("compare", "actlab.studies.compare:run_compare"),
-        ("evolve", "actlab.studies.evolve.run:run_evolution"),
-        ("screen", "actlab.studies.screen:run_screen"),
-        ("search", "actlab.studies.search.run:run_search"),
-    ],
-)
-def test_a_study_imports_its_reports_figure_modules_while_it_trains(study, where, tmp_path):
-    """The report's imports (matplotlib's figures, Agg, SVG, mathtext) run in a background thread
-    started before the study trains, so that the report draws at once when the training ends."""
-    r = subprocess.run(
-        [sys.executable, "-c", IMPORT_AHEAD, study, *where.split(":"), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    seen = json.loads(r.stdout.strip().splitlines()[-1])
-    assert seen["before"] == [] and seen["threads"] == 1, seen
-    assert seen["after"] == list(FIGURE_MODULES), seen

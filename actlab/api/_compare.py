@@ -214,7 +214,6 @@ def run(args, say: Callable[[str], None] = print) -> CompareResult:
     """Run (or resume) the comparison the command line's ``args`` describe, write its report, and
     say what it trains with ``say``."""
     from actlab.execution import Runner
-    from actlab.report import import_ahead
     from actlab.report.compare import write_report
     from actlab.studies.compare import run_compare
 
@@ -232,7 +231,6 @@ def run(args, say: Callable[[str], None] = print) -> CompareResult:
     named = args.baseline or PRESETS.get(args.preset, {}).get("baseline")
     say(f"baseline: {config.baseline}" + ("" if named else " (the default; --baseline NAME to change)"))
     where = {"workers": args.workers, "dask": args.dask, "pack": args.pack, "dask_timeout": args.dask_timeout}
-    import_ahead()  # the report's imports, while the runs train
     with Runner(**where, threads=config.train.threads) as runner:
         if runner.name != "this process":
             say(f"training on {runner.name}")
@@ -249,7 +247,6 @@ def run(args, say: Callable[[str], None] = print) -> CompareResult:
 def _run_tasks(args, config: CompareConfig, location: dict[str, Any], out, say: Callable[[str], None]) -> CompareResult:
     """Compare on each of ``--tasks`` and rank across them; each task's report in its sub-folder."""
     from actlab.execution import Runner
-    from actlab.report import import_ahead
     from actlab.report.compare import write_report
     from actlab.studies.compare import run_tasks
 
@@ -263,7 +260,6 @@ def _run_tasks(args, config: CompareConfig, location: dict[str, Any], out, say: 
         f"({', '.join(task_name(t) for t in tasks)}); baseline {config.baseline}"
     )
     where = {"workers": args.workers, "dask": args.dask, "pack": args.pack, "dask_timeout": args.dask_timeout}
-    import_ahead()  # the report's imports, while the runs train
     with Runner(**where, threads=config.train.threads) as runner:
         if runner.name != "this process":
             say(f"training on {runner.name}")

@@ -12,7 +12,6 @@ from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
-from actlab.report import import_ahead
 from actlab.report.evolve import write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 from actlab.studies.evolve.config import TASK_FITNESS
@@ -270,7 +269,6 @@ def run(args) -> EvolveResult:
         base = read_checkpoint(out / CHECKPOINT)["config"]
     config = config_from_args(args, base)
     check_where(args)
-    import_ahead()  # the report's imports, while the generations train
     results = run_evolution(
         config,
         out,

@@ -111,7 +111,6 @@ class ScreenResult(Result):
 def run(args, say: Callable[[str], None] = print) -> ScreenResult:
     """Run (or resume) the screen the command line's ``args`` describe and write its report."""
     from actlab.execution import Runner
-    from actlab.report import import_ahead
     from actlab.report.screen import write_screen_report
     from actlab.studies.screen import run_screen
 
@@ -119,7 +118,6 @@ def run(args, say: Callable[[str], None] = print) -> ScreenResult:
     check_where(args)
     out = check_out(args.out)
     location = {"data_dir": args.data_dir} if args.data_dir else {}
-    import_ahead()  # the report's imports, while the candidates train
     with Runner(workers=args.workers, pack=args.pack, threads=config.train.threads) as runner:
         if runner.name != "this process":
             say(f"training on {runner.name}")

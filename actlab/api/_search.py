@@ -11,7 +11,6 @@ from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
 from actlab.execution.transfer import transfer_section
-from actlab.report import import_ahead
 from actlab.report.search import score_text, write_search_report
 from actlab.stats import NOT_CONVERGED, format_p
 from actlab.studies.search import PRUNERS, SAMPLERS, SearchConfig, candidates
@@ -106,7 +105,6 @@ def run(args, config: SearchConfig, out: Path, study: str | None) -> dict:
     """Run (or resume) the search of ``config`` in ``out`` and write its report."""
     from actlab.studies.search.run import run_search
 
-    import_ahead()  # the report's imports, while the trials train
     results = run_search(
         config,
         out,

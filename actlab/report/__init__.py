@@ -1,8 +1,7 @@
 """Reports: plots, the gallery page and each study's page (``actlab.report.compare``, ``.evolve``,
 ``.search``, ``.screen``)."""
 
-from actlab.report._style import import_ahead
 from actlab.report.gallery import build_gallery
 from actlab.report.plots import CurveData, curve_data, draw_entry, draw_many
 
-__all__ = ["CurveData", "build_gallery", "curve_data", "draw_entry", "draw_many", "import_ahead"]
+__all__ = ["CurveData", "build_gallery", "curve_data", "draw_entry", "draw_many"]

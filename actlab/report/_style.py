@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import importlib
-import threading
-
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -61,32 +58,6 @@ def pyplot():
     return plt
 
 
-#: What drawing a report's figures and formulas imports first, about 0.4 s: :func:`import_ahead`.
-FIGURE_MODULES = (
-    "matplotlib.figure",
-    "matplotlib.backends.backend_agg",
-    "matplotlib.backends.backend_svg",
-    "matplotlib.mathtext",
-)
-
-
-def import_ahead() -> threading.Thread:
-    """Import :data:`FIGURE_MODULES` in a background thread, started by a study's command before it
-    trains, so that its report draws at once when the training ends. A module that fails to
-    import is left to the report, which meets the same error where it always did."""
-
-    def run() -> None:
-        for name in FIGURE_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the report imports it again and says what is wrong
-                return
-
-    thread = threading.Thread(target=run, name="actlab-import-ahead", daemon=True)
-    thread.start()
-    return thread
-
-
 def figure(**kwargs):
     """A matplotlib Figure drawn by Agg, outside pyplot: written by a report, or returned to a
     notebook (``plot()`` of a study's result), whatever backend pyplot uses there."""
@@ -98,17 +69,4 @@ def figure(**kwargs):
     return fig
 
 
-__all__ = [
-    "DPI",
-    "FIGURE_MODULES",
-    "LINESTYLES",
-    "MARKERS",
-    "MAX_WIDTH",
-    "PALETTE",
-    "TEXT",
-    "TITLE",
-    "figure",
-    "import_ahead",
-    "pyplot",
-    "style",
-]
+__all__ = ["DPI", "LINESTYLES", "MARKERS", "MAX_WIDTH", "PALETTE", "TEXT", "TITLE", "figure", "pyplot", "style"]
