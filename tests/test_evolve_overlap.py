@@ -11,10 +11,11 @@ import pytest
 import actlab
 from actlab._errors import ActlabError
 from actlab.studies.evolve import gp as G
+from actlab.studies.evolve import loop
 from actlab.studies.evolve.checkpoint import check_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
 from actlab.studies.evolve.fitness import Started
-from actlab.studies.evolve.loop import Evolution
+from actlab.studies.evolve.loop import Evolution, last_first
 from actlab.studies.evolve.run import run_evolution
 
 FIDELITIES = [[1, 0.5], [2, 1.0], [3, 1.0]]
@@ -58,7 +59,9 @@ def _strip(results):
     return [{k: v for k, v in h.items() if k not in ("seconds", "session")} for h in results["history"]]
 
 
-def test_the_last_fidelity_trains_with_the_next_generations_first():
+@pytest.mark.parametrize("at_once", [True, False])
+def test_the_last_fidelity_trains_with_the_next_generations_first(monkeypatch, at_once):
+    monkeypatch.setattr(loop, "last_first", lambda fidelities, counts: at_once)
     rec = Recorder()
     evo = Evolution(EvolveConfig(**FAKE), rec, progress=False)
     random.seed(0)
@@ -77,13 +80,44 @@ def test_the_last_fidelity_trains_with_the_next_generations_first():
     assert [r["key"] for r in finished] == pending and not evo.pending
     assert all(len(evo.cache[k]["rungs"]) == 3 for k in pending)
     assert evo.history[-1]["finished"] == len(pending) and evo.history[-1]["hof_best"] == evo.hof.best()["fitness"]
-    # each generation starts one list per fidelity, the last one's when its own two end: it
-    # trains while the next generation's first two do, and is waited for after them
-    assert [n[0] for n in rec.lists] == [1, 2, 3] * 4 and all(len(set(n)) == 1 for n in rec.lists)
-    assert [len(n) for n in rec.lists[2::3]] == [h["promoted"][-1] for h in evo.history]
-    assert rec.waited == [0, 1] + [i for g in range(1, 4) for i in (3 * g, 3 * g + 1, 3 * g - 1)] + [11]
+    # each generation starts one list per fidelity, the last one's when its own two end (at once)
+    # or right after the next generation's first starts: it trains while the next generation's
+    # first two do, and is waited for after them
+    assert all(len(set(n)) == 1 for n in rec.lists)
+    if at_once:
+        assert [n[0] for n in rec.lists] == [1, 2, 3] * 4
+        assert rec.waited == [0, 1] + [i for g in range(1, 4) for i in (3 * g, 3 * g + 1, 3 * g - 1)] + [11]
+    else:
+        assert [n[0] for n in rec.lists] == [1, 2] + [1, 3, 2] * 3 + [3]
+        assert rec.waited == [0, 1] + [i for g in range(1, 4) for i in (3 * g - 1, 3 * g + 1, 3 * g)] + [11]
+    assert [len(n) for n in rec.lists if n[0] == 3] == [h["promoted"][-1] for h in evo.history]
     # the hall of fame's best reached the last fidelity, as without overlap
     assert len(evo.hof.best()["rungs"]) == 3
+
+
+def test_when_the_last_fidelity_starts_never_changes_the_evolution(tmp_path, monkeypatch):
+    """The last fidelity's training starts at once or after the next generation's first: the same
+    records, hall of fame and history either way."""
+    cfg = EvolveConfig(**FAKE)
+    runs = []
+    for at_once in (True, False):
+        monkeypatch.setattr(loop, "last_first", lambda fidelities, counts, a=at_once: a)
+        runs.append(run_evolution(cfg, tmp_path / str(at_once), evaluator=_fit, progress=False))
+    assert _strip(runs[0]) == _strip(runs[1]) and runs[0]["hall_of_fame"] == runs[1]["hall_of_fame"]
+    assert runs[0]["totals"] == runs[1]["totals"]
+
+
+@pytest.mark.parametrize(
+    "fidelities, trained, at_once",
+    [
+        ([[2, 0.5], [4, 1.0], [10, 1.0]], [24, 8, 3], False),  # the demo's: 30 of 86 member-epochs last
+        ([[4, 0.25], [15, 0.5], [50, 1.0]], [32, 11, 4], True),  # the discovery run's: 200 of 314
+        ([[1, 1.0], [2, 1.0]], [4, 2], True),  # 4 and 4: the longest first on a tie
+    ],
+)
+def test_the_last_fidelity_starts_at_once_where_it_costs_as_much_as_the_others(fidelities, trained, at_once):
+    counts = {"evaluations": trained[0], "promoted": trained[1:]}
+    assert last_first([tuple(f) for f in fidelities], counts) is at_once
 
 
 def test_a_stopped_overlapped_evolution_resumes_as_an_uninterrupted_one(tmp_path):

@@ -14,12 +14,15 @@ of trained candidates and the history, and steps from one generation to the next
 * Successive halving over the config's fidelities: every new behaviour trains at the first, the
   best ``1 / reduction_factor`` of those trained at a fidelity go on to the next (:meth:`Evolution.evaluate`).
 * With ``overlap`` (and several fidelities), the training of the behaviours promoted to the last
-  fidelity starts at once (:meth:`~actlab.execution.Runner.start`) and goes on while the next
-  generation is bred and trains its lower fidelities, so that several workers have work while the
-  longest trainings run: the next generation is bred while their fitness is still the one of the
-  fidelity below (:attr:`Evolution.pending`), and they climb at its end; :meth:`Evolution.finish`
-  takes in what is left after the last generation. Every generation waits for the one before, so
-  the result still never depends on the workers or on when a training ends.
+  fidelity (:meth:`~actlab.execution.Runner.start`) goes on while the next generation is bred and
+  trains its lower fidelities, so that several workers have work while the longest trainings run:
+  the next generation is bred while their fitness is still the one of the fidelity below
+  (:attr:`Evolution.pending`), and they climb at its end; :meth:`Evolution.finish` takes in what
+  is left after the last generation. Every generation waits for the one before, so the result
+  still never depends on the workers or on when a training ends. Which starts first is chosen
+  from the generation's shape alone (:func:`last_first`): the last fidelity at once where it
+  alone costs as much as the lower fidelities together (the longest work first); else right after
+  the next generation's first fidelity, whose promotions the workers would otherwise wait for.
 * With several tasks, a candidate trains on each, and its fitness is its mean standing against
   ReLU there (:mod:`~actlab.studies.evolve.tasks`).
 * With ``stagnation`` G: when the hall of fame's best fitness has not risen for G generations, the
@@ -82,7 +85,8 @@ class Evolution:
         self.failed = WORST if config.tasks else 0.0  # the fitness of a failed or rejected candidate
         # With overlap: behaviours promoted to the last fidelity, not trained there yet (key -> base
         # record: key, slots, nodes, generation), in the order promoted; their training starts at
-        # once (``_carrying``, the wait for its records) and is taken in by the next generation.
+        # once or with the next generation's first fidelity (``_carrying``, the wait for its
+        # records, once started) and is taken in by the next generation.
         self.overlap = bool(config.overlap) and len(self.fidelities) > 1
         self.pending: dict[str, dict[str, Any]] = {}
         self._carrying: Callable[[], list[dict[str, Any]]] | None = None
@@ -122,11 +126,19 @@ class Evolution:
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
         bases, todo = self._triage(candidates, generation, records, counts)
-        carried, carrying = self._take_pending()
+        carried, started = self.pending, self._carrying
+        self.pending, self._carrying = {}, None
         if carried:
             counts["carried"] = len(carried)
-        done, deferred = self._halving(todo, counts)
-        finished = dict(zip(carried, carrying(), strict=True)) if carried else {}
+
+        def carry() -> None:  # their training handed over, where it is not yet
+            nonlocal started
+            if started is None and carried:
+                started = self._begin(self._last_jobs(carried))
+
+        done, deferred = self._halving(todo, counts, then=carry)
+        carry()  # nothing new trained in this generation
+        finished = dict(zip(carried, started(), strict=True)) if started is not None else {}
         for key, (_, idx) in todo.items():
             res = done[key]
             if self.config.surrogate:  # what the surrogate learns from
@@ -141,17 +153,19 @@ class Evolution:
                 records[i] = {**bases[i], **self.cache[r["key"]]}
         self._refresh(climbed)
         self.pending = {key: bases[todo[key][1][0]] for key in deferred}
-        self._carrying = self._begin(self._last_jobs()) if self.pending else None
+        if self.pending and last_first(self.fidelities, counts):
+            self._carrying = self._begin(self._last_jobs(self.pending))
         return records, counts  # type: ignore[return-value]
 
-    def _last_jobs(self) -> list[tuple[dict[str, str], int]]:
-        """The trainings of the :attr:`pending` behaviours at the last fidelity."""
-        return [(self._plan(b["slots"]), len(self.fidelities) - 1) for b in self.pending.values()]
+    def _last_jobs(self, behaviours: Mapping[str, dict[str, Any]]) -> list[tuple[dict[str, str], int]]:
+        """The trainings of ``behaviours`` (base records) at the last fidelity."""
+        return [(self._plan(b["slots"]), len(self.fidelities) - 1) for b in behaviours.values()]
 
     def _take_pending(self) -> tuple[dict[str, dict[str, Any]], Callable[[], list[dict[str, Any]]]]:
         """The :attr:`pending` behaviours (emptied) and the wait for their training at the last
-        fidelity: the one started, or (a run resumed from a checkpoint) one started now."""
-        carrying = self._carrying or self._begin(self._last_jobs())
+        fidelity: the one started, or one started now (its turn had not come, or a run resumed
+        from a checkpoint)."""
+        carrying = self._carrying or self._begin(self._last_jobs(self.pending))
         carried, self.pending, self._carrying = self.pending, {}, None
         return carried, carrying
 
@@ -237,12 +251,16 @@ class Evolution:
         return bases, todo
 
     def _halving(
-        self, todo: Mapping[str, tuple[dict[str, str], list[int]]], counts: dict
+        self,
+        todo: Mapping[str, tuple[dict[str, str], list[int]]],
+        counts: dict,
+        then: Callable[[], None] = lambda: None,
     ) -> tuple[dict[str, dict], list[str]]:
         """Successive halving of the behaviours ``todo``: key -> fitness record, ``rungs`` its
         fitness at each fidelity reached. ``counts`` gets the behaviours trained and (with several
         fidelities) the number promoted to each higher fidelity. With overlap, those promoted to the
-        last fidelity are returned, not trained."""
+        last fidelity are returned, not trained. ``then()`` is called once the first fidelity's
+        list is handed to the executor, before it is waited for."""
         done: dict[str, dict[str, Any]] = {}
         promoted = list(todo)
         counts["evaluations"] = len(promoted)  # new behaviours (promotions are counted apart)
@@ -259,14 +277,13 @@ class Evolution:
                     return done, promoted
             if not promoted:
                 break
-            results = self._fitness([(todo[key][0], fidelity) for key in promoted])
+            wait = self._begin([(todo[key][0], fidelity) for key in promoted])
+            if fidelity == 0:
+                then()
+            results = wait()
             for key, res in zip(promoted, results, strict=True):
                 _climb(done, key, res, fidelity)
         return done, []
-
-    def _fitness(self, jobs: list[tuple[dict[str, str], int]]) -> list[dict[str, Any]]:
-        """The fitness records of ``jobs`` (plan, fidelity)."""
-        return self._begin(jobs)()
 
     def _begin(self, jobs: list[tuple[dict[str, str], int]]) -> Callable[[], list[dict[str, Any]]]:
         """The training of ``jobs`` (plan, fidelity), in one list, handed to the executor now: on
@@ -497,6 +514,19 @@ def _own_random() -> Iterator[None]:
         yield
     finally:
         random.setstate(state)
+
+
+def last_first(fidelities: Sequence[tuple[int, float]], counts: Mapping[str, Any]) -> bool:
+    """With overlap: whether the training of the behaviours a generation promoted to the last
+    fidelity starts at once (True), or once the next generation's first fidelity is handed over.
+    Judged from that generation's counts (behaviours x epochs x share of the split, at each
+    fidelity): at once where the last fidelity costs at least as much as the lower ones together,
+    since it is then the longest work and a later start lengthens the generation; else after, since
+    the workers would otherwise wait for the first fidelity, which the others follow. Where they
+    train never changes a result, only when."""
+    trained = [counts["evaluations"], *counts["promoted"]]  # behaviours at each fidelity
+    cost = [n * epochs * share for n, (epochs, share) in zip(trained, fidelities, strict=False)]
+    return cost[-1] >= sum(cost[:-1])
 
 
 def _climb(done: dict[str, dict[str, Any]], key: str, result: Mapping[str, Any], fidelity: int) -> None:
