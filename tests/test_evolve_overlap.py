@@ -61,7 +61,7 @@ def _strip(results):
 
 @pytest.mark.parametrize("at_once", [True, False])
 def test_the_last_fidelity_trains_with_the_next_generations_first(monkeypatch, at_once):
-    monkeypatch.setattr(loop, "last_first", lambda fidelities, counts: at_once)
+    monkeypatch.setattr(loop, "last_first", lambda fidelities, counts, surrogate: at_once)
     rec = Recorder()
     evo = Evolution(EvolveConfig(**FAKE), rec, progress=False)
     random.seed(0)
@@ -101,7 +101,7 @@ def test_when_the_last_fidelity_starts_never_changes_the_evolution(tmp_path, mon
     cfg = EvolveConfig(**FAKE)
     runs = []
     for at_once in (True, False):
-        monkeypatch.setattr(loop, "last_first", lambda fidelities, counts, a=at_once: a)
+        monkeypatch.setattr(loop, "last_first", lambda fidelities, counts, surrogate, a=at_once: a)
         runs.append(run_evolution(cfg, tmp_path / str(at_once), evaluator=_fit, progress=False))
     assert _strip(runs[0]) == _strip(runs[1]) and runs[0]["hall_of_fame"] == runs[1]["hall_of_fame"]
     assert runs[0]["totals"] == runs[1]["totals"]
@@ -118,6 +118,17 @@ def test_when_the_last_fidelity_starts_never_changes_the_evolution(tmp_path, mon
 def test_the_last_fidelity_starts_at_once_where_it_costs_as_much_as_the_others(fidelities, trained, at_once):
     counts = {"evaluations": trained[0], "promoted": trained[1:]}
     assert last_first([tuple(f) for f in fidelities], counts) is at_once
+    assert last_first([tuple(f) for f in fidelities], counts, surrogate=True) is True  # long breeding
+
+
+def test_a_surrogate_starts_the_last_fidelity_at_once(monkeypatch, tmp_path):
+    """The surrogate's fit, between generations, is work the last fidelity trains through."""
+    asked = []
+    monkeypatch.setattr(loop, "last_first", lambda fidelities, counts, surrogate: asked.append(surrogate) or True)
+    for surrogate in (0, 4):
+        cfg = EvolveConfig(**{**FAKE, "generations": 2, "surrogate": surrogate})
+        run_evolution(cfg, tmp_path / str(surrogate), evaluator=_fit, progress=False)
+    assert asked == [False, False, True, True]
 
 
 def test_a_stopped_overlapped_evolution_resumes_as_an_uninterrupted_one(tmp_path):

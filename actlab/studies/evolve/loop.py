@@ -20,9 +20,10 @@ of trained candidates and the history, and steps from one generation to the next
   (:attr:`Evolution.pending`), and they climb at its end; :meth:`Evolution.finish` takes in what
   is left after the last generation. Every generation waits for the one before, so the result
   still never depends on the workers or on when a training ends. Which starts first is chosen
-  from the generation's shape alone (:func:`last_first`): the last fidelity at once where it
-  alone costs as much as the lower fidelities together (the longest work first); else right after
-  the next generation's first fidelity, whose promotions the workers would otherwise wait for.
+  from the generation's shape (:func:`last_first`): the last fidelity at once where it alone
+  costs as much as the lower fidelities together (the longest work first), or where a surrogate
+  makes the breeding long; else right after the next generation's first fidelity, whose
+  promotions the workers would otherwise wait for.
 * With several tasks, a candidate trains on each, and its fitness is its mean standing against
   ReLU there (:mod:`~actlab.studies.evolve.tasks`).
 * With ``stagnation`` G: when the hall of fame's best fitness has not risen for G generations, the
@@ -153,7 +154,7 @@ class Evolution:
                 records[i] = {**bases[i], **self.cache[r["key"]]}
         self._refresh(climbed)
         self.pending = {key: bases[todo[key][1][0]] for key in deferred}
-        if self.pending and last_first(self.fidelities, counts):
+        if self.pending and last_first(self.fidelities, counts, bool(self.config.surrogate)):
             self._carrying = self._begin(self._last_jobs(self.pending))
         return records, counts  # type: ignore[return-value]
 
@@ -516,14 +517,18 @@ def _own_random() -> Iterator[None]:
         random.setstate(state)
 
 
-def last_first(fidelities: Sequence[tuple[int, float]], counts: Mapping[str, Any]) -> bool:
+def last_first(fidelities: Sequence[tuple[int, float]], counts: Mapping[str, Any], surrogate: bool = False) -> bool:
     """With overlap: whether the training of the behaviours a generation promoted to the last
     fidelity starts at once (True), or once the next generation's first fidelity is handed over.
     Judged from that generation's counts (behaviours x epochs x share of the split, at each
     fidelity): at once where the last fidelity costs at least as much as the lower ones together,
     since it is then the longest work and a later start lengthens the generation; else after, since
-    the workers would otherwise wait for the first fidelity, which the others follow. Where they
-    train never changes a result, only when."""
+    the workers would otherwise wait for the first fidelity, which the others follow. At once, too,
+    where a ``surrogate`` screens the next generation's offspring: this process then works for a
+    second or more between generations (fitting it), which the last fidelity would otherwise wait
+    out. Where they train never changes a result, only when."""
+    if surrogate:
+        return True
     trained = [counts["evaluations"], *counts["promoted"]]  # behaviours at each fidelity
     cost = [n * epochs * share for n, (epochs, share) in zip(trained, fidelities, strict=False)]
     return cost[-1] >= sum(cost[:-1])
