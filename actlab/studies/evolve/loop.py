@@ -127,8 +127,7 @@ class Evolution:
         counts["candidates"] = len(candidates)
         records: list[dict | None] = [None] * len(candidates)
         bases, todo = self._triage(candidates, generation, records, counts)
-        carried, started = self.pending, self._carrying
-        self.pending, self._carrying = {}, None
+        carried, started = self._take_pending()
         if carried:
             counts["carried"] = len(carried)
 
@@ -162,13 +161,13 @@ class Evolution:
         """The trainings of ``behaviours`` (base records) at the last fidelity."""
         return [(self._plan(b["slots"]), len(self.fidelities) - 1) for b in behaviours.values()]
 
-    def _take_pending(self) -> tuple[dict[str, dict[str, Any]], Callable[[], list[dict[str, Any]]]]:
+    def _take_pending(self) -> tuple[dict[str, dict[str, Any]], Callable[[], list[dict[str, Any]]] | None]:
         """The :attr:`pending` behaviours (emptied) and the wait for their training at the last
-        fidelity: the one started, or one started now (its turn had not come, or a run resumed
-        from a checkpoint)."""
-        carrying = self._carrying or self._begin(self._last_jobs(self.pending))
-        carried, self.pending, self._carrying = self.pending, {}, None
-        return carried, carrying
+        fidelity where it has started; None where it has not (its turn had not come, or a run
+        resumed from a checkpoint)."""
+        carried, started = self.pending, self._carrying
+        self.pending, self._carrying = {}, None
+        return carried, started
 
     def _climb_carried(
         self, carried: Mapping[str, dict[str, Any]], finished: Mapping[str, dict[str, Any]], counts: dict
@@ -194,7 +193,8 @@ class Evolution:
         their records."""
         if not self.pending:
             return []
-        carried, carrying = self._take_pending()
+        carried, started = self._take_pending()
+        carrying = started or self._begin(self._last_jobs(carried))
         counts = {"failed": 0}
         climbed = self._climb_carried(carried, dict(zip(carried, carrying(), strict=True)), counts)
         self._refresh(climbed)
