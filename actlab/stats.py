@@ -24,14 +24,24 @@ from __future__ import annotations
 
 import itertools
 import math
+import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from scipy import stats as _st
 
 from actlab._io import finite
 from actlab._validate import MAX_EPOCHS
+
+
+def _scipy_stats() -> types.ModuleType:
+    """``scipy.stats``, imported where a statistical test first needs it: the import takes about 0.45 s, which
+    a command would otherwise spend at its start, while its workers' server and it load torch on
+    the same cores."""
+    from scipy import stats
+
+    return stats
+
 
 EXACT_LIMIT = 200_000
 ALPHA = 0.05
@@ -68,7 +78,7 @@ def mean_std_ci(
     if len(v) < 2:
         return m, math.nan, math.nan, math.nan
     s = float(v.std(ddof=1))
-    h = float(_st.t.ppf(0.5 + level / 2, len(v) - 1)) * s / math.sqrt(len(v))
+    h = float(_scipy_stats().t.ppf(0.5 + level / 2, len(v) - 1)) * s / math.sqrt(len(v))
     lo, hi = m - h, m + h
     if bounds is not None:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
@@ -255,7 +265,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
     elif len({a for a, _ in pairs}) < 2 or len({b for _, b in pairs}) < 2:
         out["note"] = "one side is constant: no ranking to correlate"
     else:
-        r = _st.spearmanr([a for a, _ in pairs], [b for _, b in pairs])
+        r = _scipy_stats().spearmanr([a for a, _ in pairs], [b for _, b in pairs])
         out["spearman"], out["p_value"] = float(r.statistic), float(r.pvalue)
     return out
 
@@ -269,14 +279,14 @@ def ranks(scores: Sequence[Sequence[float]], higher_better: bool = True) -> list
     """
     worst = -math.inf if higher_better else math.inf
     x = np.array([[float(v) if finite(v) else worst for v in row] for row in scores], float)
-    return _st.rankdata(-x if higher_better else x, axis=1).tolist() if x.size else []
+    return _scipy_stats().rankdata(-x if higher_better else x, axis=1).tolist() if x.size else []
 
 
 def critical_difference(k: int, n: int, alpha: float = ALPHA) -> float:
     """Nemenyi's critical difference of average ranks for ``k`` functions over ``n`` tasks:
     q_alpha * sqrt(k(k + 1) / (6n)), q_alpha the studentized range's quantile over sqrt(2)
     (Demšar 2006, Table 5: q_0.05 = 2.569 for k = 4)."""
-    q = float(_st.studentized_range.ppf(1 - alpha, k, math.inf)) / math.sqrt(2)
+    q = float(_scipy_stats().studentized_range.ppf(1 - alpha, k, math.inf)) / math.sqrt(2)
     return q * math.sqrt(k * (k + 1) / (6 * n))
 
 
@@ -297,9 +307,9 @@ def friedman(rank_rows: Sequence[Sequence[float]]) -> dict[str, float]:
     return {
         "statistic": chi2,
         "df": k - 1,
-        "p_value": float(_st.chi2.sf(chi2, k - 1)),
+        "p_value": float(_scipy_stats().chi2.sf(chi2, k - 1)),
         "f_statistic": f,
-        "f_p_value": None if f is None else float(_st.f.sf(f, k - 1, (k - 1) * (n - 1))),
+        "f_p_value": None if f is None else float(_scipy_stats().f.sf(f, k - 1, (k - 1) * (n - 1))),
     }
 
 
@@ -365,7 +375,7 @@ def rank_post_hoc(
     se = math.sqrt(k * (k + 1) / (6 * n))
     others = [i for i in range(k) if i != ref]
     z = [(average[i] - average[ref]) / se for i in others]
-    ps = [float(2 * _st.norm.sf(abs(v))) for v in z]
+    ps = [float(2 * _scipy_stats().norm.sf(abs(v))) for v in z]
     out = []
     for i, zi, p, ph in zip(others, z, ps, holm(ps), strict=True):
         significant = ph < alpha

@@ -149,6 +149,19 @@ def test_list_reads_the_catalogue_and_nothing_of_the_studies():
     assert _loaded_after(["list"]) == ["torch"]  # the catalogue's functions are torch's
 
 
+def test_a_studys_start_and_its_workers_load_no_scipy_and_no_plotting():
+    """scipy.stats (about 0.45 s), scipy.special (0.3 s, the catalogue's NumPy references) and
+    matplotlib load where they are first needed, at a study's end: at its start this process
+    loads torch on the same cores as the workers' server, which loads what the workers run."""
+    code = (
+        "import json, sys\nimport actlab.cli._evolve, actlab.studies.evolve.run, actlab.execution.worker\n"
+        "print(json.dumps([m for m in ('scipy.stats', 'scipy.special', 'matplotlib') if m in sys.modules]))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == []
+
+
 END = """
 import atexit, gc, sys
 from actlab.cli import run

@@ -185,8 +185,10 @@ def _closeness_to_relu(task):
 
 
 def test_the_sympy_process_loads_while_the_generations_train(tmp_path):
-    """The hall of fame's formulas, drawn at the end, need the sympy process: it is started before
-    the first candidate trains, so that it has loaded sympy by then."""
+    """The hall of fame's formulas, drawn at the end, need the sympy process: it is started when
+    this process first waits for trainings (the test's evaluator scores a list when it is handed
+    over, so the first generation's are scored before), so that it has loaded sympy by the end
+    without loading it while this process and the workers' server load torch."""
     _process._SYMPY._stop()  # none running, whatever ran before
     running = []
 
@@ -194,9 +196,10 @@ def test_the_sympy_process_loads_while_the_generations_train(tmp_path):
         running.append(_process.pid())
         return _closeness_to_relu(task)
 
-    cfg = EvolveConfig(**{**SMALL, "population": 4, "generations": 1, "final_seeds": 0})
+    cfg = EvolveConfig(**{**SMALL, "population": 4, "generations": 2, "final_seeds": 0})
     res = run_evolution(cfg, tmp_path / "e", progress=False, evaluator=fitness)
-    assert running and running[0] is not None, running
+    first = res["history"][0]["evaluations"]
+    assert set(running[:first]) == {None} and None not in running[first:], running
     assert res["best"]["formulas"]["all"]["latex"]
 
 

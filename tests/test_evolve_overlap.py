@@ -10,11 +10,13 @@ import pytest
 
 import actlab
 from actlab._errors import ActlabError
+from actlab.catalogue import expr as E
+from actlab.execution import Runner
 from actlab.studies.evolve import gp as G
 from actlab.studies.evolve import loop
 from actlab.studies.evolve.checkpoint import check_checkpoint
 from actlab.studies.evolve.config import EvolveConfig
-from actlab.studies.evolve.fitness import Started
+from actlab.studies.evolve.fitness import Fitness, Started, make_task, plan_for
 from actlab.studies.evolve.loop import Evolution, last_first
 from actlab.studies.evolve.run import run_evolution
 
@@ -245,3 +247,41 @@ def test_overlapped_real_training_on_two_workers_gives_the_serial_result(tmp_pat
     files = (tmp_path / "serial" / "units").glob("*.json")
     epochs = [json.loads(f.read_text())["unit"]["train"]["epochs"] for f in files]
     assert epochs.count(2) == sum(h["promoted"][-1] for h in serial["history"])  # the last generation's too
+
+
+def test_work_meanwhile_runs_once_while_the_trainings_handed_over_are_in_flight():
+    """``Fitness.meanwhile``: work for this process, done at its next wait for trainings, before it
+    collects them (they are still in flight then), each once and in order."""
+    cfg = EvolveConfig(**FAKE)
+    tasks = [make_task(cfg, plan_for("single", {"all": f}), fidelity=0) for f in ("x", "tanh(x)", "abs(x)")]
+    seen = []
+    with Runner(workers=2) as runner:
+        fit = Fitness(runner)
+        fit.meanwhile(lambda: seen.append(("a", len(runner._flight))), lambda: seen.append(("b", len(runner._flight))))
+        started = fit.start(tasks)
+        assert seen == []  # handing over is not waiting
+        records = started.wait()
+        assert [w for w, _ in seen] == ["a", "b"] and all(n > 0 for _, n in seen), seen
+        assert fit.map(tasks[:1])[0]["status"] == "ok" and len(seen) == 2  # once
+    assert all(r["status"] == "ok" for r in records)
+    scored = Fitness(evaluator=_fit)  # the test evaluator's scores too
+    scored.meanwhile(lambda: seen.append(("c", 0)))
+    later = scored.start(tasks)
+    assert len(seen) == 2 and later.wait() == [_fit(t) for t in tasks] and seen[-1] == ("c", 0)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_the_callers_work_and_the_formulas_are_done_while_the_last_fidelity_trains(tmp_path, overlap):
+    """With overlap, the last generation's last fidelity trains after the generations: meanwhile,
+    the evolution simplifies the formulas the results may hold and does its caller's work. Without
+    anything left to train (and no final evaluation), the caller's work is not done by the
+    evolution; the formulas are the same either way."""
+    calls = []
+    out = tmp_path / str(overlap)
+    cfg = EvolveConfig(**{**FAKE, "generations": 3, "overlap": overlap})
+    res = run_evolution(
+        cfg, out, evaluator=_fit, progress=False, meanwhile=lambda: calls.append((out / "results.json").exists())
+    )
+    assert calls == ([False] if overlap else [])
+    for item in res["hall_of_fame"]:
+        assert item["formulas"] == {s: E.simplified(E.parse(t)) for s, t in item["functions"].items()}

@@ -12,7 +12,7 @@ from actlab._io import write_json_atomic
 from actlab.api._keywords import arguments
 from actlab.api._options import SHARED, Option, Study, build, check_where, settle, transfer_option
 from actlab.api.results import Result
-from actlab.report.evolve import write_evolve_report
+from actlab.report.evolve import prepare_report, write_evolve_report
 from actlab.studies.evolve import MODES, EvolveConfig
 from actlab.studies.evolve.config import TASK_FITNESS
 
@@ -278,6 +278,7 @@ def run(args) -> EvolveResult:
         resume=args.resume,
         progress=not args.quiet,
         force=args.force,
+        meanwhile=prepare_report,
     )
     if args.map:
         results["feature_map"] = _map(config, results)

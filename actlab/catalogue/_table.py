@@ -26,13 +26,12 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import special
 from torch import nn
 
 from actlab.catalogue import learnable as LN
 from actlab.catalogue._registry import REGISTRY, Entry
 from actlab.catalogue.frelu import FReLU, frelu, frelu_numpy
-from actlab.catalogue.ops import TORCH_OPS
+from actlab.catalogue.ops import TORCH_OPS, scipy_special
 
 INF = math.inf
 SELU_ALPHA = 1.6732632423543772
@@ -52,8 +51,18 @@ def _np(f):
     return g
 
 
+def _sp(name: str):
+    """The NumPy reference ``scipy.special.<name>``, looked up when first called."""
+
+    def f(x, **kw):
+        return getattr(scipy_special(), name)(x, **kw)
+
+    f.__name__ = name
+    return f
+
+
 def _sigmoid(x):
-    return special.expit(x)
+    return scipy_special().expit(x)
 
 
 def _softplus(x, beta=1.0, threshold=20.0):
@@ -680,7 +689,7 @@ _add(
 _add(
     "gelu",
     F.gelu,
-    lambda x: 0.5 * x * (1 + special.erf(x / math.sqrt(2))),
+    lambda x: 0.5 * x * (1 + scipy_special().erf(x / math.sqrt(2))),
     r"x \, \Phi(x)",
     "x weighted by the Gaussian CDF; the transformer default; minimum -0.170.",
     "Hendrycks & Gimpel (2016), arXiv 1606.08415; torch.nn.GELU",
@@ -792,7 +801,7 @@ _M = [  # name, torch fn, keras.ops name (or form), numpy ref, formula, range, m
         "digamma",
         torch.digamma,
         None,
-        special.digamma,
+        _sp("digamma"),
         r"\psi(x) = \frac{d}{dx} \log \Gamma(x)",
         (-INF, INF),
         T,
@@ -800,8 +809,8 @@ _M = [  # name, torch fn, keras.ops name (or form), numpy ref, formula, range, m
         N,
         {"domain": (0.0, INF), "probe": (0.2, 6.0)},
     ),
-    ("erf", torch.erf, "erf", special.erf, r"\frac{2}{\sqrt{\pi}} \int_0^x e^{-t^2} dt", (-1, 1), T, T, T, {}),
-    ("erfc", torch.erfc, "erfc", special.erfc, r"1 - \mathrm{erf}(x)", (0, 2), T, T, N, {}),
+    ("erf", torch.erf, "erf", _sp("erf"), r"\frac{2}{\sqrt{\pi}} \int_0^x e^{-t^2} dt", (-1, 1), T, T, T, {}),
+    ("erfc", torch.erfc, "erfc", _sp("erfc"), r"1 - \mathrm{erf}(x)", (0, 2), T, T, N, {}),
     ("exp", torch.exp, "exp", np.exp, r"e^x", (0, INF), T, T, N, {"aliases": ("exponential",)}),
     ("floor", torch.floor, "floor", np.floor, r"\lfloor x \rfloor", (-INF, INF), T, N, T, {"differentiable": False}),
     (
@@ -1141,7 +1150,7 @@ _add(
 _add(
     "serf",
     serf,
-    lambda x: x * special.erf(_softplus(x, 1.0, np.inf)),
+    lambda x: x * scipy_special().erf(_softplus(x, 1.0, np.inf)),
     r"x \, \mathrm{erf}(\ln(1 + e^x))",
     "Mish with erf in place of tanh.",
     "Nag & Bhattacharyya (2021), arXiv 2108.09598",
@@ -1360,7 +1369,7 @@ _add(
 _add(
     "geglu",
     LN.geglu,
-    lambda x: x * x * 0.5 * (1 + special.erf(x / math.sqrt(2))),
+    lambda x: x * x * 0.5 * (1 + scipy_special().erf(x / math.sqrt(2))),
     r"\mathrm{GELU}(xW + b) \odot (xV + c)",
     "Gated linear unit with a GELU gate; owns its projection, keeps the width and starts as x GELU(x) per feature.",
     "Shazeer (2020), GLU Variants Improve Transformer, arXiv 2002.05202",

@@ -36,13 +36,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import special
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 from torch.nn.parameter import UninitializedParameter
 
 from actlab._errors import ActlabError
 from actlab._validate import MAX_WIDTH, integer
+from actlab.catalogue.ops import scipy_special
 
 MAX_HINGES = 64
 
@@ -137,7 +137,7 @@ def rational_numpy(x, numerator, denominator):
 
 def acon_c_numpy(x, p1=1.0, p2=0.0, beta=1.0):
     d = (np.asarray(p1) - p2) * x
-    return d * special.expit(beta * d) + p2 * x
+    return d * scipy_special().expit(beta * d) + p2 * x
 
 
 def apl_numpy(x, a, b):
@@ -147,7 +147,7 @@ def apl_numpy(x, a, b):
 
 
 def smu_numpy(x, alpha=0.25, mu=1.0):
-    return ((1 + alpha) * x + (1 - alpha) * x * special.erf(mu * (1 - alpha) * x)) / 2
+    return ((1 + alpha) * x + (1 - alpha) * x * scipy_special().erf(mu * (1 - alpha) * x)) / 2
 
 
 def xielu_numpy(x, alpha_p=0.8, alpha_n=0.8, beta=0.5):
@@ -157,8 +157,8 @@ def xielu_numpy(x, alpha_p=0.8, alpha_n=0.8, beta=0.5):
 
 
 GATES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[np.ndarray], np.ndarray]]] = {
-    "silu": (F.silu, lambda z: z * special.expit(z)),
-    "gelu": (F.gelu, lambda z: 0.5 * z * (1 + special.erf(z / math.sqrt(2)))),
+    "silu": (F.silu, lambda z: z * scipy_special().expit(z)),
+    "gelu": (F.gelu, lambda z: 0.5 * z * (1 + scipy_special().erf(z / math.sqrt(2)))),
     "relu": (F.relu, lambda z: np.maximum(z, 0)),
 }
 

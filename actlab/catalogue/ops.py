@@ -13,10 +13,20 @@ own (``ops.tanh`` is ``torch.tanh``).
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+
+def scipy_special() -> types.ModuleType:
+    """``scipy.special``, imported at its first use (about 0.3 s): the catalogue's NumPy references
+    use it, which worker processes and a study's start never call."""
+    from scipy import special
+
+    return special
+
 
 # keras.ops name -> how PyTorch spells it, where the two differ (arguments by position agree)
 TORCH_SPELLING: dict[str, str] = {

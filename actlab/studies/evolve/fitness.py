@@ -71,6 +71,18 @@ class Fitness:
     ):
         self.runner, self.evaluator, self.folder = runner, evaluator, folder
         self.name = "this process (test evaluator)" if evaluator is not None else runner.name
+        self._meanwhile: list[Callable[[], None]] = []
+
+    def meanwhile(self, *work: Callable[[], None]) -> None:
+        """Work for this process the next time it waits for trainings, each once, in order: work it
+        would otherwise do before they start or after they end (starting the sympy process, what a
+        report needs), done while the workers train. Work still queued when the study ends is dropped."""
+        self._meanwhile.extend(work)
+
+    def _do_meanwhile(self) -> None:
+        work, self._meanwhile = self._meanwhile, []
+        for w in work:
+            w()
 
     def map(
         self,
@@ -98,7 +110,12 @@ class Fitness:
         the records."""
         if self.evaluator is not None:
             records = [self.evaluator(dict(t)) for t in tasks]
-            return Started(lambda: records)
+
+            def evaluated() -> list[dict[str, Any]]:
+                self._do_meanwhile()
+                return records
+
+            return Started(evaluated)
         units, seen = [], set()
         for i, t in enumerate(tasks):
             u = unit_of(t, prefix)
@@ -116,6 +133,7 @@ class Fitness:
         )
 
         def records() -> list[dict[str, Any]]:
+            self._do_meanwhile()
             by_name = started.wait()
             return [from_record(by_name[u.name], t) for u, t in zip(units, tasks, strict=True)]
 

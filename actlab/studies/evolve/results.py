@@ -10,7 +10,7 @@ holds the task names, how their scores are combined, and ReLU's reference scores
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from actlab.catalogue import expr as E
@@ -24,15 +24,18 @@ BY_FIDELITY = (
 )
 
 
-def collect(evo, data) -> dict[str, Any]:
+def collect(evo, data, known: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The results of the finished loop of ``evo`` (an :class:`~actlab.studies.evolve.loop.Evolution`)
-    on ``data``: hall of fame with simplified formulas, history, totals."""
+    on ``data``: hall of fame with simplified formulas, history, totals. ``known``: formulas by
+    expression text, those already simplified (:func:`formulas`); the others are added to it."""
     config = evo.config
+    known = {} if known is None else known
     hof = []
     for rank, item in enumerate(evo.hof.items, 1):
         functions = dict(zip(config.slots, item["slots"], strict=True))
-        formulas = {s: E.simplified(E.parse(t)) for s, t in functions.items()}
-        hof.append({"rank": rank, **item, "functions": functions, "formulas": formulas})
+        formulas(evo, known, functions.values())
+        simplified = {s: known[t] for s, t in functions.items()}
+        hof.append({"rank": rank, **item, "functions": functions, "formulas": simplified})
     return {
         "format": FORMAT_RESULTS,
         "config": config.to_dict(),
@@ -51,6 +54,17 @@ def collect(evo, data) -> dict[str, Any]:
         + (BY_FIDELITY if len(config.fidelity_levels()) > 1 else ""),
         **({} if evo.standing is None else {"tasks": evo.standing.summary()}),
     }
+
+
+def formulas(evo, known: dict[str, dict[str, Any]], texts: Iterable[str] | None = None) -> None:
+    """Simplify into ``known`` (by text) the formulas of ``texts`` not in it yet; by default those
+    the results may hold: the hall of fame's, and those of the candidates whose last fidelity is
+    still training (:attr:`~actlab.studies.evolve.loop.Evolution.pending`)."""
+    if texts is None:
+        texts = [t for item in [*evo.hof.items, *evo.pending.values()] for t in item["slots"]]
+    for text in texts:
+        if text not in known:
+            known[text] = E.simplified(E.parse(text))
 
 
 def best_json(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,4 +115,4 @@ def _tested(final: Mapping[str, Any], learn: bool) -> dict[str, Any]:
     return d
 
 
-__all__ = ["best_json", "collect"]
+__all__ = ["best_json", "collect", "formulas"]

@@ -32,7 +32,7 @@ from actlab.studies.evolve.final import final_evaluation
 from actlab.studies.evolve.fitness import Fitness, plan_for
 from actlab.studies.evolve.loop import Evolution
 from actlab.studies.evolve.modes import MAX_GROUPS, SLOTS, check_groups
-from actlab.studies.evolve.results import best_json, collect
+from actlab.studies.evolve.results import best_json, collect, formulas
 from actlab.surrogate import Surrogate
 from actlab.training import few_steps
 
@@ -51,6 +51,7 @@ def run_evolution(
     stop_after: int | None = None,
     force: bool = False,
     clock: Callable[[], float] = time.perf_counter,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Evolve, checkpointing after every generation; then the final evaluation, ``results.json``
     and ``best.json`` in ``out``. Returns the results; the report is written by the caller
@@ -61,7 +62,8 @@ def run_evolution(
     results is refused unless ``force``. ``evaluator(task) -> {"fitness", "status"}`` replaces
     the training (tests); ``stop_after`` ends after that generation without the final step (as a
     kill would, but cleanly). ``clock()`` gives the seconds that generations take and the budget
-    counts (tests pass a counted one)."""
+    counts (tests pass a counted one). ``meanwhile()``: the caller's work for after the evolution
+    (what its report needs), done in this process while the last trainings run, where any do."""
     out = prepare_out(out)
     own_out(out, "evolve", force)
     saved = _saved(out, config, resume)
@@ -71,9 +73,11 @@ def run_evolution(
     )
     if progress:
         print(model, file=sys.stderr, flush=True)
-    E.start_sympy()  # it loads while the generations train; the hall of fame's formulas need it at the end
     try:
         executor = Fitness(runner, evaluator, folder=out / "units")
+        # sympy loads while the first trainings run, not while this process and the workers' server load torch;
+        # the hall of fame's formulas need it at the end
+        executor.meanwhile(E.start_sympy)
         evo = Evolution(config, executor, progress, clock)
         _start(evo, saved, data, out)
         ended = _generations(evo, out / CHECKPOINT, stop_after)
@@ -82,8 +86,10 @@ def run_evolution(
         if evo.pending and progress:
             n, g = len(evo.pending), evo.generation
             _say(f"training at the last fidelity the {n} candidates generation {g} promoted to it")
+        known: dict[str, dict[str, Any]] = {}  # formulas, simplified while the last fidelity trains
+        executor.meanwhile(lambda: formulas(evo, known), *([meanwhile] if meanwhile else []))
         evo.finish()
-        results = collect(evo, data)
+        results = collect(evo, data, known)
         results["ended_by"] = ended
         if final and config.final_seeds > 0 and evo.hof.best() is not None:
             results["final"] = final_evaluation(
