@@ -47,9 +47,11 @@ def children_seconds() -> float:
     return total
 
 
-def _own_seconds() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system  # children: those waited for
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its children, ended (and, with psutil, running,
+    with the children they reaped)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + children_seconds()
 
 
 def machine_line(threads: str) -> str:
@@ -69,14 +71,15 @@ def machine_line(threads: str) -> str:
 
 class OtherLoad:
     """CPU share taken by other programs since creation: all busy CPU time minus this process's
-    own (and its waited-for children's), over cores x wall time."""
+    own and its children's (:func:`cpu_seconds`: worker processes started once count as its own),
+    over cores x wall time."""
 
     def __init__(self):
-        self.busy, self.own, self.t = _busy_seconds(), _own_seconds(), time.monotonic()
+        self.busy, self.own, self.t = _busy_seconds(), cpu_seconds(), time.monotonic()
 
     def line(self) -> str:
         wall = (time.monotonic() - self.t) * os.cpu_count()
-        other = max(0.0, (_busy_seconds() - self.busy) - (_own_seconds() - self.own)) / wall
+        other = max(0.0, (_busy_seconds() - self.busy) - (cpu_seconds() - self.own)) / wall
         warn = "  (WARNING: timings are disturbed)" if other > 0.05 else ""
         return f"CPU taken by other programs during the run: {100 * other:.0f}%{warn}"
 

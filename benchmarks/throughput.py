@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import resource
 import shutil
 import sys
 import tempfile
@@ -54,7 +53,7 @@ except ImportError:  # the CPU of running worker processes is not seen: every ru
     psutil = None
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import Kept, OtherLoad, children_seconds, machine_line  # noqa: E402
+from _common import Kept, OtherLoad, cpu_seconds, machine_line  # noqa: E402
 
 import actlab.execution.runner as R  # noqa: E402
 import actlab.studies.evolve.run as evolve_run  # noqa: E402
@@ -126,13 +125,6 @@ def spread(n: int) -> Iterator[None]:
     finally:
         if was is not None:
             R.SPREAD = was
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its children, ended (and, with psutil, running,
-    with the children they reaped)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime + children_seconds()
 
 
 def started(workers: int) -> tuple[Runner, float, float]:
