@@ -1,9 +1,10 @@
 """How actlab's worker processes start (the runner's workers and a search's processes).
 
 On Linux they are forked from a fork server (``multiprocessing``'s "forkserver", Python's default
-start method there since 3.14) that imports :data:`PRELOAD` once, when it starts: a worker is ready
-in milliseconds instead of importing torch and actlab itself (1-2 s of CPU each), in this pool and
-every later one of the process, and it ends at once. Elsewhere (macOS, Windows) they are spawned,
+start method there since 3.14) that imports :data:`PRELOAD` once, when it starts (through
+:mod:`actlab._preload`: the garbage collector off, what it imported frozen out of its sight): a
+worker is ready in milliseconds instead of importing torch and actlab itself (1-2 s of CPU each),
+in this pool and every later one of the process, and it ends at once. Elsewhere (macOS, Windows) they are spawned,
 and each imports what it needs. Either way a worker is a fresh process with its parent's
 ``sys.path`` and working folder, and takes its parent's environment variables as they are when
 it is made (:func:`adopt_environ`), since the server's may be older.
@@ -27,6 +28,7 @@ from multiprocessing.context import BaseContext
 
 #: What the fork server imports once for every worker it starts: the training code, and
 #: ``torch._dynamo``, which torch's optimizers import when the first one is built (about 1 s).
+#: The server imports them through :mod:`actlab._preload`, with the garbage collector off.
 PRELOAD = ["actlab.execution.worker", "torch._dynamo"]
 
 
@@ -35,7 +37,7 @@ def worker_context() -> BaseContext:
     if not sys.platform.startswith("linux"):
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)  # read when the server starts; a running server keeps its own
+    ctx.set_forkserver_preload(["actlab._preload"])  # read when the server starts; a running server keeps its own
     return ctx
 
 

@@ -20,3 +20,10 @@ def ends_at_once() -> bool:
     from actlab._processes import ENDS_AT_ONCE
 
     return ENDS_AT_ONCE
+
+
+def collector() -> tuple[bool, int]:
+    """Whether this process's garbage collector is on, and how many objects it keeps out of sight."""
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count()

@@ -162,6 +162,37 @@ def test_a_studys_start_and_its_workers_load_no_scipy_and_no_plotting():
     assert json.loads(r.stdout.strip().splitlines()[-1]) == []
 
 
+COLLECTOR = """
+import gc, json, sys
+import actlab.cli._catalogue as command
+from actlab.cli import main, run
+seen = []
+def cmd(args):
+    seen.append([gc.isenabled(), gc.get_freeze_count() > 100_000])
+    return 0
+command.cmd_list = cmd
+main(["list"])  # in a caller's process: nothing frozen
+for argv in (["list"], ["--no-such-option"]):
+    sys.argv = ["actlab", *argv]
+    try:
+        run()
+    except SystemExit:
+        pass
+    seen.append(gc.isenabled())
+print(json.dumps(seen))
+"""
+
+
+def test_the_program_runs_a_command_with_its_imports_frozen_and_the_collector_on():
+    """In the ``actlab`` program, the chosen command's imports load with the garbage collector off
+    (loading torch ran two or three full collections) and are frozen out of its sight before the
+    command runs, with the collector on again, also after a command line that does not parse.
+    ``main`` in a caller's process freezes nothing."""
+    r = subprocess.run([sys.executable, "-c", COLLECTOR], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [[True, False], [True, True], True, True]
+
+
 END = """
 import atexit, gc, sys
 from actlab.cli import run

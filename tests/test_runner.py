@@ -494,6 +494,9 @@ def test_worker_processes_start_with_the_training_code_loaded_and_the_environmen
             assert worker_context().get_start_method() == "forkserver"
             assert ex.pool.submit(probe.loaded, PRELOAD).result(timeout=120) == PRELOAD  # before any training
             assert ex.pool.submit(probe.ends_at_once).result(timeout=120) is True  # as the server it came from
+            # the server's imports are frozen out of the garbage collector's sight, which is on
+            on, frozen = ex.pool.submit(probe.collector).result(timeout=120)
+            assert on and frozen > 100_000, (on, frozen)
             assert ENDS_AT_ONCE is False  # this process ends as Python does
     finally:
         ex.close()

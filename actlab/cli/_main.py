@@ -16,7 +16,7 @@ import importlib
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from actlab._errors import ActlabError, redact
@@ -126,12 +126,18 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) in this process; returns its exit status."""
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None, program: bool = False) -> int:
     # a file name that is not UTF-8 (or any text the terminal cannot show) is printed escaped, never a crash;
     # a stream that cannot be reconfigured stays as it is
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stdout.reconfigure(errors="backslashreplace")
-    parser = build_parser(lazy=True)
-    args = parser.parse_args(argv)
+    with _imports_frozen() if program else contextlib.nullcontext():
+        parser = build_parser(lazy=True)
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         print("actlab: error: no command given; choose one of the commands above, e.g. 'actlab list'", file=sys.stderr)
@@ -148,12 +154,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def _imports_frozen() -> Iterator[None]:
+    """In the ``actlab`` program: the chosen command's declaration imports its study, torch
+    included, with the garbage collector off (loading torch ran two or three full collections,
+    0.2-0.3 s), and what it imported is then frozen out of the collector's sight, so that a full
+    collection during the study walks only the study's own objects. Not in a caller's process
+    (:func:`main`), whose objects of the moment would never be collected again."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def run() -> NoReturn:
-    """The ``actlab`` program: :func:`main`, and then the process ends. Before Python tears it
-    down, every object is moved out of the garbage collector's sight (``gc.freeze``): its last
-    collection would walk the objects of torch, sympy and the study, 0.5-0.8 s at the end of
-    every command. Python still closes files and runs every exit handler."""
-    code = main()
+    """The ``actlab`` program: :func:`main`, its imports frozen (:func:`_imports_frozen`), and then
+    the process ends. Before Python tears it down, every object is moved out of the garbage
+    collector's sight (``gc.freeze``): its last collection would walk the objects of torch, sympy
+    and the study, 0.5-0.8 s at the end of every command. Python still closes files and runs every
+    exit handler."""
+    code = _main(None, program=True)
     gc.freeze()
     sys.exit(code)
 
