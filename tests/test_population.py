@@ -375,3 +375,31 @@ def test_a_training_without_final_scores_trains_as_one_with_them_and_scores_no_t
     assert not RunResult.check(half)
     with pytest.raises(ActlabError, match="final_scores is true or false"):
         TrainConfig(final_scores="no")
+
+
+def test_members_whose_losses_add_up_past_floats_range_keep_learning(digits):
+    """A batch's losses are checked through their sum, one read of the device; a sum past
+    float32's range (each loss finite) is checked member by member, and stops no one."""
+    from actlab.training.population import _train_epoch
+
+    torch.manual_seed(0)
+    members = [build("mlp", digits.input_shape, digits.n_classes, a, **OPTS) for a in ("relu", "tanh")]
+    pack = PackedMLP(members)
+    optimizer = torch.optim.SGD(pack.parameters(), lr=0.01)
+    split = (digits.train.x[:64], digits.train.y[:64])
+
+    def huge(z, y):  # finite, and 2 x 3e38 is past float32's 3.4e38
+        return z.sum() * 0 + 3e38
+
+    stats, live, _ = _train_epoch(
+        pack,
+        optimizer,
+        huge,
+        split,
+        digits.n_classes,
+        32,
+        torch.Generator().manual_seed(0),
+        torch.ones(2, dtype=torch.bool),
+    )
+    assert live == [True, True]
+    assert all(math.isfinite(s["loss"]) and s["loss"] == pytest.approx(3e38, rel=1e-6) for s in stats), stats

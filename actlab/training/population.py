@@ -587,15 +587,20 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=True)
         z = pack(xb)  # (K, B, C)
         per = _member_losses(loss_fn, z, yb)
-        finite = torch.isfinite(per)
-        if not bool((finite if all_live else finite | ~live).all()):  # one read of the device per batch
-            bad = live & ~finite  # the rest only when a member stops
-            live &= ~bad
-            total[bad] = math.nan
-            all_live = False
-            if not bool(live.any()):
-                break
-        (per if all_live else torch.where(live, per, torch.zeros_like(per))).sum().backward()
+        loss = per.sum() if all_live else None
+        # one read of the device per batch: the sum of the losses, finite when every member's is
+        # (or, past float's range, checked member by member); the rest only when a member stops
+        if loss is None or not math.isfinite(loss.item()):
+            finite = torch.isfinite(per)
+            if not bool((finite | ~live).all()):
+                bad = live & ~finite
+                live &= ~bad
+                total[bad] = math.nan
+                all_live = False
+                if not bool(live.any()):
+                    break
+            loss = (per if all_live else torch.where(live, per, torch.zeros_like(per))).sum()
+        loss.backward()
         if gsum is not None and b % every == 0:
             gsum += torch.stack([w.grad.flatten(1).norm(dim=1) for w in pack.weights]).double()
             sampled += 1
