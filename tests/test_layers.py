@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("actlab.catalogue",),
     ("actlab.data", "actlab.models"),
     ("actlab.training",),
-    ("actlab.execution",),
+    ("actlab.execution", "actlab._preload"),  # _preload: what the workers' fork server imports
     ("actlab.surrogate",),
     ("actlab.studies",),
     ("actlab.interop",),
